@@ -1,0 +1,1 @@
+"""Interception providers for wfptrace: packet machinery, inspect and the MSN monitor."""
