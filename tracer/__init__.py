@@ -1,0 +1,85 @@
+"""wfptrace's tracing pipeline: ETW for Python.
+
+Providers declare typed events with levels and keywords; sessions enable providers
+and deliver their events to a JSON-lines log file (through structlog) and/or to
+real-time subscribers, with bounded buffers and exact loss accounting::
+
+    from tracer import Hub, Level, Provider, ProviderEnable, SessionConfig
+
+    PROVIDER = Provider("my-app", keywords=["net", "disk"])
+    CONNECT = PROVIDER.event(1, "Connect", Level.INFO, "net", {"host": str, "port": int},
+                             "Connecting to {host}:{port}")
+
+    with Hub() as hub:
+        hub.register(PROVIDER)
+        hub.start_session(SessionConfig("s1", [ProviderEnable("my-app")], file="s1.jsonl"))
+        if CONNECT.enabled:
+            CONNECT.write("example.org", 443)
+"""
+
+from ._config import ProviderEnable, SessionConfig, parse_provider_spec, validate_session_name
+from ._errors import (
+    ConfigError,
+    LogFormatError,
+    LogWriteError,
+    NoSuchSessionError,
+    SessionError,
+    SessionExistsError,
+    TooManySessionsError,
+    TracerError,
+    UnknownKeywordError,
+    UnknownProviderError,
+)
+from ._event import LOST_EVENT_NAME, Event
+from ._fmt import format_event, format_json
+from ._hub import Hub
+from ._hubprovider import HUB_PROVIDER
+from ._levels import Level, parse_level
+from ._logfile import FileMode
+from ._manifest import EventSchema, Manifest, format_message
+from ._provider import MAX_SESSIONS, ControlCode, EnableState, EventType, Provider, provider_guid
+from ._reader import LogReader, read_log
+from ._realtime import Subscription
+from ._session import Backend, Session
+from ._stats import SessionStats
+
+__all__ = [
+    "HUB_PROVIDER",
+    "LOST_EVENT_NAME",
+    "MAX_SESSIONS",
+    "Backend",
+    "ConfigError",
+    "ControlCode",
+    "EnableState",
+    "Event",
+    "EventSchema",
+    "EventType",
+    "FileMode",
+    "Hub",
+    "Level",
+    "LogFormatError",
+    "LogReader",
+    "LogWriteError",
+    "Manifest",
+    "NoSuchSessionError",
+    "Provider",
+    "ProviderEnable",
+    "Session",
+    "SessionConfig",
+    "SessionError",
+    "SessionExistsError",
+    "SessionStats",
+    "Subscription",
+    "TooManySessionsError",
+    "TracerError",
+    "UnknownKeywordError",
+    "UnknownProviderError",
+    "format_event",
+    "format_json",
+    "format_message",
+    "parse_level",
+    "parse_provider_spec",
+    "provider_guid",
+    "read_log",
+    "validate_session_name",
+]

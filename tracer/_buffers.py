@@ -1,0 +1,105 @@
+"""A session's bounded event buffers with exact loss accounting.
+
+Writers (any thread) append record tuples; the session's flush thread drains them.
+Capacity is ``buffer_size * buffer_count`` events. When it is reached, new events are
+dropped and counted, with the times of the first and last drop, so the session can
+write "N events lost between t1 and t2" in band.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+__all__ = ["BufferStats", "LossWindow", "SessionBuffer"]
+
+
+@dataclass(frozen=True)
+class LossWindow:
+    """Events dropped since the last report, and when."""
+
+    count: int
+    first_ns: int
+    last_ns: int
+
+
+@dataclass(frozen=True)
+class BufferStats:
+    """A snapshot of the buffers: pending events, peak use, drops."""
+
+    pending: int
+    capacity: int
+    peak_events: int
+    peak_buffers: int
+    dropped: int
+
+
+class SessionBuffer:
+    """Bounded FIFO of records; ``put`` never blocks, it drops and counts instead."""
+
+    def __init__(self, buffer_size: int, buffer_count: int) -> None:
+        self.buffer_size = buffer_size
+        self.capacity = buffer_size * buffer_count
+        self.wake = threading.Event()
+        self._q: deque[tuple] = deque()
+        self._cap = self.capacity
+        self._peak = 0
+        self._lock = threading.Lock()
+        self._dropped = 0
+        self._window = 0
+        self._first_ns = 0
+        self._last_ns = 0
+
+    def put(self, rec: tuple) -> None:
+        """Append a record, or drop and count it when the buffers are full."""
+        q = self._q
+        n = len(q)
+        if n < self._cap:
+            q.append(rec)
+            n += 1
+            if n > self._peak:
+                self._peak = n
+            if n == self.buffer_size:
+                self.wake.set()
+        else:
+            self._drop(rec[0])
+
+    def _drop(self, ts: int) -> None:
+        with self._lock:
+            self._dropped += 1
+            if not self._window:
+                self._first_ns = ts
+            self._window += 1
+            self._last_ns = ts
+        self.wake.set()
+
+    def take(self) -> list[tuple]:
+        """Remove and return every pending record (called by the single consumer)."""
+        q = self._q
+        pop = q.popleft
+        return [pop() for _ in range(len(q))]
+
+    def take_losses(self) -> LossWindow | None:
+        """The drops since the previous call, if any."""
+        with self._lock:
+            if not self._window:
+                return None
+            window = LossWindow(self._window, self._first_ns, self._last_ns)
+            self._window = 0
+            return window
+
+    def close(self) -> None:
+        """Refuse further records: late writers are counted as drops."""
+        self._cap = 0
+
+    @property
+    def dropped(self) -> int:
+        """Events dropped because the buffers were full (exact)."""
+        return self._dropped
+
+    def stats(self) -> BufferStats:
+        """A consistent snapshot of the buffer counters."""
+        peak = self._peak
+        return BufferStats(len(self._q), self.capacity, peak,
+                           -(-peak // self.buffer_size), self._dropped)

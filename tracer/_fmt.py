@@ -1,0 +1,28 @@
+"""tracefmt: human text for events, with a WPP-style prefix."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from ._event import Event
+
+__all__ = ["format_event", "format_json"]
+
+
+def format_event(event: Event) -> str:
+    """``[pid.tid]::2026-11-22 02:20:00.123456789 [provider] LEVEL Event: message``."""
+    sec, frac = divmod(event.time_ns, 1_000_000_000)
+    stamp = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    provider = event.provider or "session"
+    return (f"[{event.pid}.{event.tid}]::{stamp}.{frac:09d} [{provider}] "
+            f"{event.level_name} {event.name}: {event.message}")
+
+
+def format_json(event: Event) -> str:
+    """One JSON object per event, with the formatted message added."""
+    data: dict[str, Any] = event.to_dict()
+    data["message"] = event.message
+    return orjson.dumps(data, default=str).decode()

@@ -1,0 +1,93 @@
+"""Provider manifests: the JSON description that lets consumers decode events.
+
+A manifest is generated from a :class:`~tracer.Provider`'s typed definitions and
+written into every log file's header, so readers and viewers decode events and
+format messages without importing the provider's code (ETW's TMF files).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ._errors import LogFormatError
+
+__all__ = ["EventSchema", "Manifest", "format_message"]
+
+
+class _Missing(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def format_message(template: str, fields: dict[str, Any]) -> str:
+    """Format a WPP-like template (``"{remote}:{port}"``) from event fields, never raising."""
+    if not template:
+        return " ".join(f"{k}={v}" for k, v in fields.items())
+    try:
+        return template.format_map(_Missing(fields))
+    except (ValueError, TypeError, IndexError, AttributeError, KeyError):
+        return template + " " + " ".join(f"{k}={v}" for k, v in fields.items())
+
+
+@dataclass(frozen=True)
+class EventSchema:
+    """One event's entry in a manifest."""
+
+    id: int
+    name: str
+    level: int
+    keywords: tuple[str, ...]
+    fields: tuple[tuple[str, str], ...]
+    template: str
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """The field names in declared order."""
+        return tuple(n for n, _ in self.fields)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A provider's manifest, parsed from JSON."""
+
+    name: str
+    guid: str
+    description: str
+    keywords: dict[str, int]
+    events: dict[str, EventSchema]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        """Parse a manifest dict (as written by ``Provider.manifest()``)."""
+        try:
+            events = {}
+            for e in data.get("events", []):
+                schema = EventSchema(
+                    int(e["id"]), str(e["name"]), int(e["level"]), tuple(e.get("keywords", ())),
+                    tuple((f["name"], f["type"]) for f in e.get("fields", ())),
+                    str(e.get("template", "")))
+                events[schema.name] = schema
+            keywords = {k: int(v, 16) if isinstance(v, str) else int(v)
+                        for k, v in data.get("keywords", {}).items()}
+            return cls(str(data["name"]), str(data.get("guid", "")),
+                       str(data.get("description", "")), keywords, events)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LogFormatError(f"damaged provider manifest: {exc}") from None
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest as JSON-able data (the inverse of :meth:`from_json`)."""
+        return {"name": self.name, "guid": self.guid, "description": self.description,
+                "keywords": {n: f"0x{m:x}" for n, m in self.keywords.items()},
+                "events": [{"id": e.id, "name": e.name, "level": e.level,
+                            "keywords": list(e.keywords),
+                            "fields": [{"name": n, "type": t} for n, t in e.fields],
+                            "template": e.template}
+                           for e in sorted(self.events.values(), key=lambda e: e.id)]}
+
+    def keyword_mask(self, names: tuple[str, ...] | list[str]) -> int:
+        """The mask of keyword names this manifest knows (unknown names are ignored)."""
+        mask = 0
+        for n in names:
+            mask |= self.keywords.get(n, 0)
+        return mask

@@ -1,0 +1,198 @@
+"""Reading JSON-lines logs back as typed events, including files still being written.
+
+The reader decodes with the manifests in the file's header (and any in-band
+manifest records), so it needs none of the providers' code. It only ever yields
+complete lines: a partial last line is held back until its newline arrives.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ._errors import LogFormatError
+from ._event import Event
+from ._fields import decode_value
+from ._logfile import rotated_path
+from ._manifest import Manifest
+from ._session import LOG_FORMAT
+
+__all__ = ["LogReader", "read_log"]
+
+_CHUNK = 1 << 20
+
+
+class LogReader:
+    """Iterate the events of a wfptrace log file; ``follow=True`` keeps tailing it."""
+
+    def __init__(self, path: str | os.PathLike[str], follow: bool = False,
+                 poll_interval: float = 0.1,
+                 should_stop: Callable[[], bool] | None = None) -> None:
+        self.path = Path(path)
+        self.follow = follow
+        self.poll_interval = poll_interval
+        self.should_stop = should_stop or (lambda: False)
+        self.header: dict[str, Any] = {}
+        self.manifests: dict[str, Manifest] = {}
+        self.bad_lines = 0
+        self._schemas: dict[tuple[str, str], tuple[dict[str, str], str]] = {}
+        self._read_header()
+
+    # -- header and manifests -----------------------------------------------------------
+    def _read_header(self) -> None:
+        deadline = time.monotonic() + (5.0 if self.follow else 0.0)
+        while True:
+            try:
+                with open(self.path, "rb") as f:
+                    first = f.readline()
+            except OSError as exc:
+                raise LogFormatError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+            if first.endswith(b"\n") or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        try:
+            header = orjson.loads(first)
+        except orjson.JSONDecodeError:
+            raise LogFormatError(f"{self.path} is not a wfptrace log (no JSON header)") from None
+        if not isinstance(header, dict) or header.get("format") != LOG_FORMAT:
+            raise LogFormatError(f"{self.path} is not a wfptrace log (format is not {LOG_FORMAT})")
+        self.header = header
+        for m in header.get("providers", []):
+            self._add_manifest(m)
+
+    def _add_manifest(self, data: dict[str, Any]) -> None:
+        manifest = Manifest.from_json(data)
+        self.manifests[manifest.name] = manifest
+        for ev in manifest.events.values():
+            self._schemas[(manifest.name, ev.name)] = (dict(ev.fields), ev.template)
+
+    @property
+    def mode(self) -> str:
+        """The file mode recorded in the header."""
+        return str(self.header.get("mode", "sequential"))
+
+    @property
+    def session(self) -> str:
+        """The session that wrote the file."""
+        return str(self.header.get("session", ""))
+
+    # -- decoding -----------------------------------------------------------------------
+    def decode(self, line: bytes) -> Event | None:
+        """Decode one line to an Event (None for headers, manifests, blank or bad lines)."""
+        if not line.strip():
+            return None
+        try:
+            rec = orjson.loads(line)
+            kind = rec.get("type")
+            if kind == "manifest":
+                self._add_manifest(rec["provider"])
+                return None
+            if kind not in ("event", "lost"):
+                return None
+            return self._event(rec, kind)
+        except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
+            self.bad_lines += 1
+            return None
+
+    def _event(self, rec: dict[str, Any], kind: str) -> Event:
+        provider, name = rec["provider"], rec["event"]
+        fields = rec.get("fields") or {}
+        types, template = self._schemas.get((provider, name), ({}, ""))
+        if types:
+            fields = {k: decode_value(types.get(k, ""), v) for k, v in fields.items()}
+        return Event(time_ns=_time_ns(rec), seq=int(rec["seq"]), provider=provider, name=name,
+                     id=int(rec.get("id", 0)), level=int(rec.get("level", 4)),
+                     keywords=tuple(rec.get("keywords", ())), pid=int(rec.get("pid", 0)),
+                     tid=int(rec.get("tid", 0)), fields=fields, template=template, kind=kind,
+                     session=self.session)
+
+    # -- iteration ----------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Event]:
+        if self.mode == "circular":
+            yield from self._iter_circular()
+        else:
+            yield from self._iter_sequential()
+
+    def _iter_sequential(self) -> Iterator[Event]:
+        index = 0
+        path = self.path
+        while True:
+            yield from self._tail(path, follow_until_next=self.mode == "rotate")
+            nxt = rotated_path(self.path, index + 1)
+            if self.mode == "rotate" and nxt.exists():
+                index += 1
+                path = nxt
+                continue
+            return
+
+    def _tail(self, path: Path, follow_until_next: bool) -> Iterator[Event]:
+        with open(path, "rb") as f:
+            f.readline()  # header
+            rest = b""
+            idle = False
+            while True:
+                chunk = f.read(_CHUNK)
+                if chunk:
+                    idle = False
+                    lines = (rest + chunk).split(b"\n")
+                    rest = lines.pop()
+                    for line in lines:
+                        event = self.decode(line)
+                        if event is not None:
+                            yield event
+                    continue
+                if not self.follow or self.should_stop():
+                    return
+                if follow_until_next and idle and rotated_path(
+                        self.path, _index_of(self.path, path) + 1).exists():
+                    return
+                idle = True
+                time.sleep(self.poll_interval)
+
+    def _iter_circular(self) -> Iterator[Event]:
+        last = 0
+        while True:
+            with open(self.path, "rb") as f:
+                f.readline()
+                data = f.read()
+            events = [e for e in map(self.decode, data.split(b"\n")) if e is not None]
+            events.sort(key=lambda e: e.seq)
+            for event in events:
+                if event.seq > last:
+                    last = event.seq
+                    yield event
+            if not self.follow or self.should_stop():
+                return
+            time.sleep(self.poll_interval)
+
+
+def _index_of(base: Path, path: Path) -> int:
+    if path == base:
+        return 0
+    return int(path.stem.rsplit(".", 1)[1])
+
+
+@lru_cache(maxsize=4096)
+def _seconds(text: str) -> int:
+    return int(datetime.strptime(text, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp())
+
+
+def _time_ns(rec: dict[str, Any]) -> int:
+    """Nanoseconds since the epoch from the line's ``time`` (``...T02:20:00.123456789Z``)."""
+    text = str(rec.get("time", ""))
+    if len(text) < 20:
+        return 0
+    frac = text[20:].rstrip("Z")
+    return _seconds(text[:19]) * 1_000_000_000 + int((frac + "000000000")[:9] or 0)
+
+
+def read_log(path: str | os.PathLike[str], follow: bool = False) -> Iterator[Event]:
+    """Yield the typed events of a log file (``follow``: keep waiting for more)."""
+    return iter(LogReader(path, follow=follow))
