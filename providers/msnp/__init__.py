@@ -1,0 +1,62 @@
+"""MSNP (MSN Messenger protocol) parsing: a pure, incremental stream parser and helpers.
+
+Bytes of one direction of one TCP connection go in (split anywhere, possibly
+starting mid-session), typed items come out::
+
+    parser = MsnpStreamParser()
+    for item in parser.feed(chunk):
+        if isinstance(item, Command): ...       # verb, trid, args, payload_len, payload
+        elif isinstance(item, ParseError): ...  # counted in parser.stats too
+
+Around it: :func:`parse_msg` (MSG MIME content), :func:`sniff_msnp` (is this
+MSNP?), :class:`AddressBook` (servers learned from XFR / RNG / invitations),
+:class:`RoleTracker` and :func:`legacy_class` (observed role and the original
+verb-table class), :class:`TransactionTracker` (TrID joins with latency) and
+:func:`legacy_format` (the original driver's trace strings).
+"""
+
+from providers.msnp._addresses import AddressBook, LearnedAddress, split_host_port
+from providers.msnp._command import Command, HttpEnvelope, ParseError
+from providers.msnp._legacy import LegacyTrace, legacy_format, legacy_trace
+from providers.msnp._message import MsgContent, SlpMessage, parse_msg
+from providers.msnp._parser import (
+    DEFAULT_MAX_ERRORS,
+    DEFAULT_MAX_LINE,
+    DEFAULT_MAX_PAYLOAD,
+    Item,
+    MsnpStreamParser,
+)
+from providers.msnp._roles import LegacyClass, Role, RoleTracker, legacy_class
+from providers.msnp._sniff import Sniff, sniff_msnp
+from providers.msnp._stats import ParserStats
+from providers.msnp._transactions import Transaction, TransactionStats, TransactionTracker
+
+__all__ = [
+    "DEFAULT_MAX_ERRORS",
+    "DEFAULT_MAX_LINE",
+    "DEFAULT_MAX_PAYLOAD",
+    "AddressBook",
+    "Command",
+    "HttpEnvelope",
+    "Item",
+    "LearnedAddress",
+    "LegacyClass",
+    "LegacyTrace",
+    "MsgContent",
+    "MsnpStreamParser",
+    "ParseError",
+    "ParserStats",
+    "Role",
+    "RoleTracker",
+    "SlpMessage",
+    "Sniff",
+    "Transaction",
+    "TransactionStats",
+    "TransactionTracker",
+    "legacy_class",
+    "legacy_format",
+    "legacy_trace",
+    "parse_msg",
+    "sniff_msnp",
+    "split_host_port",
+]

@@ -1,0 +1,65 @@
+"""The typed items an MSNP stream parser produces: commands, HTTP envelopes, errors."""
+
+from __future__ import annotations
+
+import msgspec
+
+__all__ = ["Command", "HttpEnvelope", "ParseError"]
+
+
+class HttpEnvelope(msgspec.Struct, frozen=True, gc=False):
+    """One HTTP-gateway message (request or response) whose body carried MSNP commands.
+
+    ``session_id`` and ``gateway_ip`` come from the ``X-MSN-Messenger`` header of a
+    response or from the ``SessionID=`` query parameter of a request.
+    """
+
+    offset: int
+    start_line: str
+    method: str | None
+    target: str | None
+    status: int | None
+    headers: dict[str, str]
+    body_len: int
+    session_id: str | None = None
+    gateway_ip: str | None = None
+
+
+class Command(msgspec.Struct, frozen=True, gc=False):
+    """One MSNP command as seen on the wire.
+
+    ``args`` are the words after the verb and the TrID (the payload length, when
+    present, is the last of them); ``trid`` is None for verbs that carry none
+    (server MSG, JOI, BYE, RNG, NLN, ...). ``offset`` is the position of the
+    command's first byte in this direction's byte stream (the HTTP stream in
+    gateway mode); ``size`` is its length on the wire, header line and payload.
+    """
+
+    verb: str
+    trid: int | None
+    args: tuple[str, ...]
+    payload_len: int
+    payload: bytes
+    offset: int
+    size: int
+    line: str
+    envelope: HttpEnvelope | None = None
+
+    @property
+    def is_error(self) -> bool:
+        """True for a numeric error reply (e.g. ``911 5``)."""
+        return self.verb.isdigit()
+
+
+class ParseError(msgspec.Struct, frozen=True, gc=False):
+    """Something in the stream that is not a well-formed command, with what was done.
+
+    ``kind`` is one of ``line_too_long``, ``payload_too_large``, ``invalid_line``,
+    ``bad_length``, ``http_error``, ``too_many_errors``; ``action`` tells how the
+    parser recovered (``resync``, ``skipped``, ``dropped``).
+    """
+
+    kind: str
+    offset: int
+    detail: str
+    action: str

@@ -1,0 +1,283 @@
+"""Incremental MSNP parser for one direction of one TCP connection.
+
+Bytes go in as they arrive (split anywhere, possibly starting mid-session);
+typed items come out: :class:`Command`, :class:`HttpEnvelope` (gateway mode)
+and :class:`ParseError`. Commands are CRLF-framed; payload commands are read
+by their declared length, never by CRLF. Memory stays bounded by
+``max_line`` and ``max_payload`` whatever the input.
+"""
+
+from __future__ import annotations
+
+import re
+
+from providers.msnp._command import Command, HttpEnvelope, ParseError
+from providers.msnp._http import HttpGatewayFramer
+from providers.msnp._stats import ParserStats
+from providers.msnp._verbs import KNOWN_VERBS, NO_TRID_VERBS, PAYLOAD_MIN_ARGS, is_verb
+
+__all__ = [
+    "DEFAULT_MAX_ERRORS",
+    "DEFAULT_MAX_LINE",
+    "DEFAULT_MAX_PAYLOAD",
+    "Item",
+    "MsnpStreamParser",
+]
+
+DEFAULT_MAX_LINE = 64 * 1024
+DEFAULT_MAX_PAYLOAD = 1024 * 1024
+DEFAULT_MAX_ERRORS = 100
+
+Item = Command | HttpEnvelope | ParseError
+
+_HTTP_START = re.compile(rb"(?:POST|GET) \S+ HTTP/1\.[01]|HTTP/1\.[01] \d{3}(?: .*)?")
+_COUNTERS = {
+    "line_too_long": "line_too_long",
+    "payload_too_large": "payload_too_large",
+    "invalid_line": "invalid_lines",
+    "http_error": "http_errors",
+}
+_MAX_DIGITS = 18  # longer numbers are never a valid TrID or length (and int() has a limit)
+
+
+def _number(word: str) -> int | None:
+    """The value of a plain ASCII decimal word, or None."""
+    if word.isascii() and word.isdigit():
+        return int(word) if len(word) <= _MAX_DIGITS else 1 << 62
+    return None
+
+
+class MsnpStreamParser:
+    """Parse one direction of an MSNP (or MSNP-over-HTTP) byte stream incrementally.
+
+    Until the first well-formed command line with a known verb, bytes are
+    skipped (a capture may start mid-session); that also decides between
+    plain MSNP and HTTP-gateway mode. After too many errors the stream is
+    given up (``failed`` holds the reason) and later bytes are only counted.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_line: int = DEFAULT_MAX_LINE,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+        max_errors: int = DEFAULT_MAX_ERRORS,
+        allow_http: bool = True,
+    ) -> None:
+        self.max_line = max_line
+        self.max_payload = max_payload
+        self.max_errors = max_errors
+        self.stats = ParserStats()
+        self.failed: str | None = None
+        self._allow_http = allow_http
+        self._synced = False
+        self._skip_line = False  # discarding the rest of an over-long line
+        self._rest = bytearray()  # unconsumed bytes; _rest[0] is at stream offset _base
+        self._base = 0
+        self._pending: tuple | None = None  # header of a command awaiting its payload
+        self._payload = bytearray()
+        self._http: HttpGatewayFramer | None = None
+        self.envelope: HttpEnvelope | None = None  # set by the gateway framer for bodies
+        self.offset_shift = 0  # added to offsets of commands parsed from gateway bodies
+
+    @property
+    def http_mode(self) -> bool:
+        """True once the stream was recognised as MSNP over the HTTP gateway."""
+        return self._http is not None
+
+    def feed(self, data: bytes) -> list[Item]:
+        """Consume the next bytes of the stream and return the items they complete."""
+        out: list[Item] = []
+        self.stats.bytes_in += len(data)
+        self.feed_into(data, out)
+        return out
+
+    def feed_into(self, data: bytes, out: list[Item]) -> None:
+        """Like :meth:`feed`, appending to ``out`` (bytes_in is counted by the caller)."""
+        if self.failed is not None:
+            self.stats.dropped_bytes += len(data)
+        elif self._http is not None:
+            self._http.feed(data, out)
+        elif self._pending is not None:
+            self._feed_payload(data, out)
+        else:
+            self._feed_lines(data, out)
+
+    # -- payload of a command split across chunks ---------------------------------
+
+    def _feed_payload(self, data: bytes, out: list[Item]) -> None:
+        verb, trid, args, line, offset, head, need = self._pending  # type: ignore[misc]
+        self._payload += data
+        if len(self._payload) < need:
+            return
+        joined = bytes(self._payload)
+        self._payload, self._pending = bytearray(), None
+        self._emit(out, verb, trid, args, line, offset, head, joined[:need])
+        self._base = offset + head + need
+        self._feed_lines(joined[need:], out)
+
+    # -- command lines --------------------------------------------------------------
+
+    def _feed_lines(self, data: bytes, out: list[Item]) -> None:
+        if self._rest:
+            if b"\n" not in data and len(self._rest) + len(data) <= self.max_line:
+                self._rest += data  # still no line end: append in amortised O(1)
+                return
+            data = bytes(self._rest) + data
+            self._rest = bytearray()
+        base = self._base
+        pos = 0
+        find = data.find
+        while True:
+            eol = find(b"\r\n", pos)
+            if eol < 0:
+                break
+            if self._skip_line:
+                self._skip_line = False
+                self.stats.skipped_bytes += eol + 2 - pos
+                pos = eol + 2
+                continue
+            if eol - pos > self.max_line:
+                self._error(out, "line_too_long", base + pos, f"{eol - pos} bytes", "resync")
+                pos = eol + 2
+                continue
+            nxt = self._line(data, pos, eol, base, out)
+            if nxt < 0:  # waiting for a payload, or handed over to the HTTP framer
+                return
+            pos = nxt
+            if self.failed is not None:
+                self.stats.dropped_bytes += len(data) - pos
+                return
+        self._keep_tail(data, pos, base, out)
+
+    def _keep_tail(self, data: bytes, pos: int, base: int, out: list[Item]) -> None:
+        tail = len(data) - pos
+        if self._skip_line:
+            self.stats.skipped_bytes += tail - (1 if data.endswith(b"\r") else 0)
+            pos = len(data) - 1 if data.endswith(b"\r") else len(data)
+        elif tail > self.max_line:
+            self._error(out, "line_too_long", base + pos, f"over {self.max_line} bytes", "resync")
+            self._skip_line = True
+            keep_cr = data.endswith(b"\r")
+            self.stats.skipped_bytes += tail - (1 if keep_cr else 0)
+            pos = len(data) - 1 if keep_cr else len(data)
+        self._rest = bytearray(data[pos:])
+        self._base = base + pos
+
+    def _line(self, data: bytes, pos: int, eol: int, base: int, out: list[Item]) -> int:
+        """Handle the line data[pos:eol]; return where the next line starts, or -1."""
+        if eol == pos:
+            return eol + 2
+        raw = data[pos:eol]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("utf-8", "replace")
+            self.stats.decode_errors += 1
+        parts = text.split()
+        verb = parts[0] if parts else ""
+        if not self._synced:
+            if self._allow_http and _HTTP_START.fullmatch(raw):
+                self._start_http(data, pos, base, out)
+                return -1
+            if not (is_verb(verb) and (verb in KNOWN_VERBS or verb.isdigit())):
+                self.stats.skipped_bytes += eol + 2 - pos
+                return eol + 2
+            self._synced = True
+        elif not is_verb(verb):
+            self._error(out, "invalid_line", base + pos, text[:80], "skipped")
+            return eol + 2
+        return self._command(data, verb, parts, text, pos, eol, base, out)
+
+    def _command(
+        self,
+        data: bytes,
+        verb: str,
+        parts: list[str],
+        text: str,
+        pos: int,
+        eol: int,
+        base: int,
+        out: list[Item],
+    ) -> int:
+        nargs = len(parts) - 1
+        trid = None
+        if nargs and verb not in NO_TRID_VERBS:
+            trid = _number(parts[1])
+        args = tuple(parts[2:] if trid is not None else parts[1:])
+        need = 0
+        minimum = PAYLOAD_MIN_ARGS.get(verb)
+        if (minimum is not None and nargs >= minimum) or (verb.isdigit() and nargs >= 2):
+            need = _number(parts[-1]) or 0
+        head = eol + 2 - pos
+        if need > self.max_payload:
+            self._error(
+                out, "payload_too_large", base + pos, f"{verb} declares {need} bytes", "resync"
+            )
+            self._synced = False
+            return eol + 2
+        if need == 0:
+            self._emit(out, verb, trid, args, text, base + pos, head, b"")
+            return eol + 2
+        start = eol + 2
+        if start + need <= len(data):
+            self._emit(out, verb, trid, args, text, base + pos, head, data[start : start + need])
+            return start + need
+        self._pending = (verb, trid, args, text, base + pos, head, need)
+        self._payload = bytearray(data[start:])
+        return -1
+
+    def _emit(
+        self,
+        out: list[Item],
+        verb: str,
+        trid: int | None,
+        args: tuple[str, ...],
+        line: str,
+        offset: int,
+        head: int,
+        payload: bytes,
+    ) -> None:
+        n = len(payload)
+        self.stats.commands += 1
+        self.stats.payload_bytes += n
+        out.append(
+            Command(
+                verb,
+                trid,
+                args,
+                n,
+                payload,
+                offset + self.offset_shift,
+                head + n,
+                line,
+                self.envelope,
+            )
+        )
+
+    # -- errors and gateway mode ----------------------------------------------------
+
+    def _error(self, out: list[Item], kind: str, offset: int, detail: str, action: str) -> None:
+        counter = _COUNTERS[kind]
+        setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+        out.append(ParseError(kind, offset + self.offset_shift, detail, action))
+        if self.stats.errors >= self.max_errors:
+            self.give_up(out, offset, f"{self.stats.errors} errors")
+
+    def give_up(self, out: list[Item], offset: int, reason: str) -> None:
+        """Stop parsing this stream for good; later bytes are only counted as dropped."""
+        if self.failed is None:
+            self.failed = reason
+            out.append(ParseError("too_many_errors", offset + self.offset_shift, reason, "dropped"))
+            self._rest, self._payload, self._pending = bytearray(), bytearray(), None
+
+    def _start_http(self, data: bytes, pos: int, base: int, out: list[Item]) -> None:
+        inner = MsnpStreamParser(
+            max_line=self.max_line,
+            max_payload=self.max_payload,
+            max_errors=self.max_errors,
+            allow_http=False,
+        )
+        inner.stats = self.stats
+        self._http = HttpGatewayFramer(self, inner, base + pos)
+        self._http.feed(data[pos:], out)

@@ -1,0 +1,130 @@
+"""Who is talking: the observed role of a connection and the legacy verb-table class.
+
+The original driver called MSG "client-client" and 22 other verbs
+"client-server" from the first three bytes of a chunk. We keep that class
+(:func:`legacy_class`) and also observe the connection's actual role from
+what both sides say (:class:`RoleTracker`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from providers.msnp._command import Command
+from providers.msnp._verbs import LEGACY_CLIENT_SERVER, LEGACY_PEER_TO_PEER
+
+__all__ = ["LegacyClass", "Role", "RoleTracker", "legacy_class"]
+
+
+class Role(StrEnum):
+    """The part a connection plays in an MSN session."""
+
+    DISPATCH = "dispatch"
+    NOTIFICATION = "notification"
+    SWITCHBOARD = "switchboard"
+    DIRECT = "direct"
+    UNKNOWN = "unknown"
+
+
+class LegacyClass(StrEnum):
+    """The reference driver's classification, by the first three bytes."""
+
+    CLIENT_SERVER = "client_server"
+    PEER_TO_PEER = "peer_to_peer"
+    UNKNOWN = "unknown"
+
+
+def legacy_class(verb: str | bytes) -> LegacyClass:
+    """Classify by the first three characters, exactly as the original's table did."""
+    word = verb[:3].decode("latin-1") if isinstance(verb, bytes | bytearray) else verb[:3]
+    if word in LEGACY_CLIENT_SERVER:
+        return LegacyClass.CLIENT_SERVER
+    if word in LEGACY_PEER_TO_PEER:
+        return LegacyClass.PEER_TO_PEER
+    return LegacyClass.UNKNOWN
+
+
+_SWITCHBOARD_VERBS = frozenset({"ANS", "CAL", "JOI", "IRO"})
+_NOTIFICATION_VERBS = frozenset(
+    {
+        "SYN",
+        "LST",
+        "LSG",
+        "GTC",
+        "BLP",
+        "PRP",
+        "CHG",
+        "ILN",
+        "NLN",
+        "FLN",
+        "UBX",
+        "UUX",
+        "ADL",
+        "RML",
+        "ADC",
+        "REM",
+        "CHL",
+        "QRY",
+        "RNG",
+        "SBS",
+        "GCF",
+        "NOT",
+        "UBN",
+        "UUN",
+        "PNG",
+    }
+)
+_DIRECT_VERBS = frozenset({"FIL", "TFR"})
+_NS_AUTH = frozenset({"TWN", "MD5", "SSO", "SHA"})
+
+
+class RoleTracker:
+    """Decide a connection's role from the commands seen on it (and an address hint).
+
+    Evidence, strongest first: direct (``VER ... MSNFTP``, FIL/TFR), switchboard
+    (ANS/CAL/JOI/IRO, or ``USR trid email cookie``), notification (login with
+    TWN/MD5/SSO that succeeds, list and presence verbs), dispatch (an ``XFR NS``
+    redirect without login). Failing all that, the hint from the address book.
+    """
+
+    def __init__(self, hint: str | None = None) -> None:
+        self.hint = Role(hint) if hint else None
+        self._seen: set[Role] = set()
+        self._auth_started = False
+        self._logged_in = False
+
+    @property
+    def role(self) -> Role:
+        """The best current guess."""
+        for role in (Role.DIRECT, Role.SWITCHBOARD):
+            if role in self._seen:
+                return role
+        if self._logged_in or Role.NOTIFICATION in self._seen:
+            return Role.NOTIFICATION
+        if Role.DISPATCH in self._seen:
+            return Role.DISPATCH
+        return self.hint or Role.UNKNOWN
+
+    def observe(self, command: Command, from_client: bool) -> Role:
+        """Take one command into account and return the role guessed now."""
+        verb, args = command.verb, command.args
+        if verb in _SWITCHBOARD_VERBS:
+            self._seen.add(Role.SWITCHBOARD)
+        elif verb in _DIRECT_VERBS or (verb == "VER" and "MSNFTP" in args):
+            self._seen.add(Role.DIRECT)
+        elif verb == "USR":
+            self._observe_usr(args, from_client)
+        elif verb == "XFR" and not from_client and args[:1] == ("NS",):
+            self._seen.add(Role.DISPATCH)
+        elif verb in _NOTIFICATION_VERBS or (verb == "XFR" and args[:1] == ("SB",)):
+            self._seen.add(Role.NOTIFICATION)
+        return self.role
+
+    def _observe_usr(self, args: tuple[str, ...], from_client: bool) -> None:
+        if from_client:
+            if args[:1] and args[0] in _NS_AUTH:
+                self._auth_started = True
+            elif len(args) == 2 and "@" in args[0]:
+                self._seen.add(Role.SWITCHBOARD)  # USR trid email cookie
+        elif args[:1] == ("OK",) and self._auth_started:
+            self._logged_in = True

@@ -1,0 +1,82 @@
+"""Join commands and their replies by TrID, with the latency between them.
+
+The client numbers its commands; the server echoes the number in its reply
+(or a numeric error). ``MSG trid U`` expects no reply and is not tracked;
+server pushes (TrID 0 or none) are not replies. Outstanding requests are
+bounded; the oldest are given up and counted.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import msgspec
+
+from providers.msnp._command import Command
+
+__all__ = ["Transaction", "TransactionStats", "TransactionTracker"]
+
+
+class Transaction(msgspec.Struct, frozen=True, gc=False):
+    """A request and the first reply carrying its TrID."""
+
+    trid: int
+    request: Command
+    reply: Command
+    latency: float  # seconds between the two observations
+
+    @property
+    def error(self) -> int | None:
+        """The numeric error code when the reply is an error, else None."""
+        return int(self.reply.verb) if self.reply.verb.isdigit() else None
+
+
+@dataclass(slots=True)
+class TransactionStats:
+    """Counters of one tracker."""
+
+    requests: int = 0
+    completed: int = 0
+    unmatched_replies: int = 0
+    evicted: int = 0
+
+
+class TransactionTracker:
+    """Per-connection request/reply matcher."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.capacity = capacity
+        self.stats = TransactionStats()
+        self._open: OrderedDict[int, tuple[Command, float]] = OrderedDict()
+
+    @property
+    def outstanding(self) -> int:
+        """Requests still waiting for a reply."""
+        return len(self._open)
+
+    def observe(self, command: Command, from_client: bool, ts: float) -> Transaction | None:
+        """Record a command seen at ``ts``; return the transaction it completes, if any."""
+        trid = command.trid
+        if trid is None:
+            return None
+        if from_client:
+            if not (command.verb == "MSG" and command.args[:1] == ("U",)):
+                self._open_request(trid, command, ts)
+            return None
+        opened = self._open.pop(trid, None)
+        if opened is None:
+            if trid:
+                self.stats.unmatched_replies += 1
+            return None
+        self.stats.completed += 1
+        request, started = opened
+        return Transaction(trid, request, command, max(0.0, ts - started))
+
+    def _open_request(self, trid: int, command: Command, ts: float) -> None:
+        self.stats.requests += 1
+        self._open[trid] = (command, ts)
+        self._open.move_to_end(trid)
+        while len(self._open) > self.capacity:
+            self._open.popitem(last=False)
+            self.stats.evicted += 1
