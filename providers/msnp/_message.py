@@ -109,7 +109,7 @@ def parse_msg(command: Command) -> MsgContent:
     media, charset = _content_type(headers.get("content-type", ""))
     kind, typing_user, text, invite, slp = "other", None, None, None, None
     if media == "text/plain":
-        kind, text = "text", body.decode(charset if _known(charset) else "utf-8", "replace")
+        kind, text = "text", _decode(body, charset)
     elif media == "text/x-msmsgscontrol":
         typing_user = headers.get("typinguser")
         kind = "typing" if typing_user else "other"
@@ -124,12 +124,9 @@ def parse_msg(command: Command) -> MsgContent:
     )
 
 
-def _known(charset: str | None) -> bool:
-    """True for a charset name Python can decode."""
-    if not charset:
-        return False
+def _decode(body: bytes, charset: str | None) -> str:
+    """Decode a text body by its charset, falling back to UTF-8 for unknown names."""
     try:
-        b"".decode(charset)
+        return body.decode(charset or "utf-8", "replace")
     except LookupError:
-        return False
-    return True
+        return body.decode("utf-8", "replace")

@@ -40,11 +40,16 @@ _COUNTERS = {
 _MAX_DIGITS = 18  # longer numbers are never a valid TrID or length (and int() has a limit)
 
 
-def _number(word: str) -> int | None:
-    """The value of a plain ASCII decimal word, or None."""
+def _length(word: str) -> int:
+    """A declared payload length (absurdly long numbers become "too large"), or 0."""
     if word.isascii() and word.isdigit():
         return int(word) if len(word) <= _MAX_DIGITS else 1 << 62
-    return None
+    return 0
+
+
+def _trid(word: str) -> int | None:
+    """A TrID (a decimal number of at most ten digits, like a 32-bit counter), or None."""
+    return int(word) if len(word) <= 10 and word.isascii() and word.isdigit() else None
 
 
 class MsnpStreamParser:
@@ -203,12 +208,12 @@ class MsnpStreamParser:
         nargs = len(parts) - 1
         trid = None
         if nargs and verb not in NO_TRID_VERBS:
-            trid = _number(parts[1])
+            trid = _trid(parts[1])
         args = tuple(parts[2:] if trid is not None else parts[1:])
         need = 0
         minimum = PAYLOAD_MIN_ARGS.get(verb)
         if (minimum is not None and nargs >= minimum) or (verb.isdigit() and nargs >= 2):
-            need = _number(parts[-1]) or 0
+            need = _length(parts[-1])
         head = eol + 2 - pos
         if need > self.max_payload:
             self._error(

@@ -39,8 +39,13 @@ def _gateway_marks(envelope: HttpEnvelope) -> bool:
     )
 
 
-def sniff_msnp(sample: bytes) -> Sniff:
-    """Classify the first bytes of one direction of a TCP stream."""
+def sniff_msnp(sample: bytes, *, from_start: bool = True) -> Sniff:
+    """Classify the first bytes of one direction of a TCP stream.
+
+    ``from_start`` says the sample is the stream's very beginning (its SYN was
+    seen): then the first line itself must be a command. Otherwise the sample
+    may start mid-session and lines before the first command are tolerated.
+    """
     parser = MsnpStreamParser()
     items = parser.feed(sample[:_SAMPLE])
     if parser.stats.errors:
@@ -51,6 +56,8 @@ def sniff_msnp(sample: bytes) -> Sniff:
             return Sniff.HTTP_GATEWAY
         return Sniff.NEED_MORE if not envelopes and len(sample) < _SAMPLE else Sniff.NOT_MSNP
     commands = [i for i in items if isinstance(i, Command)]
+    if from_start and parser.stats.skipped_bytes:
+        return Sniff.NOT_MSNP
     if commands:
         if commands[0].verb not in KNOWN_VERBS:
             return Sniff.NOT_MSNP
