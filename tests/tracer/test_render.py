@@ -1,0 +1,56 @@
+"""JSON-line rendering through the structlog processor chain."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from tracer import Hub, ProviderEnable, SessionConfig, read_log
+from tracer._render import Renderer
+
+from .conftest import Demo
+
+
+def _records(demo: Demo) -> list[tuple]:
+    return [(1_795_000_000_123_456_789, demo.connect, ("h\u00e9\"x", 1), 7),
+            (1_795_000_001_000_000_001, demo.write, ("/p", 2, b"\x01"), 8),
+            (1_795_000_002_000_000_000, demo.connect, ("short",), 9)]
+
+
+def test_fast_path_equals_structlog_chain(demo: Demo) -> None:
+    """The precompiled renderer produces the same bytes as structlog's JSONRenderer chain."""
+    fast = Renderer("s")
+    chain = Renderer("s", processors=[lambda _l, _m, ed: ed])
+    assert fast.fast and not chain.fast
+    a, _ = fast.render(_records(demo), 1, True, False)
+    b, _ = chain.render(_records(demo), 1, True, False)
+    assert a == b
+    second = datetime.fromtimestamp(1_795_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    assert orjson.loads(a[0])["time"] == second + ".123456789Z"
+
+
+def test_user_processors_extend_the_chain(demo: Demo, hub: Hub, tmp_path: Path) -> None:
+    """A user processor added to the session can enrich every line of the file."""
+    log = tmp_path / "p.jsonl"
+
+    def add_env(_logger, _method, event_dict):
+        event_dict["env"] = "lab"
+        return event_dict
+
+    hub.start_session(SessionConfig("p", [ProviderEnable("test-demo")], file=log),
+                      processors=[add_env])
+    demo.connect.write("h", 1)
+    hub.stop_session("p")
+    lines = log.read_bytes().splitlines()[1:]
+    assert orjson.loads(lines[0])["env"] == "lab"
+    assert [e.fields for e in read_log(log)] == [{"host": "h", "port": 1}]
+
+
+def test_odd_values_never_break_rendering(demo: Demo) -> None:
+    """Values of undeclared types are rendered as strings, never raising."""
+    r = Renderer("s")
+    lines, events = r.render([(1, demo.connect, (object(), {1, 2}), 1)], 1, True, True)
+    assert orjson.loads(lines[0])["fields"]["port"] == [1, 2]
+    assert events[0].message.startswith("Connecting to <object")
