@@ -74,6 +74,19 @@ class SessionBuffer:
             self._last_ns = ts
         self.wake.set()
 
+    def add_losses(self, count: int, first_ns: int, last_ns: int) -> None:
+        """Count ``count`` events dropped upstream (e.g. at a remote provider) as lost here."""
+        if count <= 0:
+            return
+        with self._lock:
+            self._dropped += count
+            if not self._window:
+                self._first_ns, self._last_ns = first_ns, last_ns
+            self._first_ns = min(self._first_ns, first_ns)
+            self._last_ns = max(self._last_ns, last_ns)
+            self._window += count
+        self.wake.set()
+
     def take(self) -> list[tuple]:
         """Remove and return every pending record (called by the single consumer)."""
         q = self._q
