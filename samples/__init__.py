@@ -1,0 +1,1 @@
+"""Sample programs and captures shipped with wfptrace (the MSNP simulator lives here)."""
