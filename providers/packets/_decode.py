@@ -129,8 +129,13 @@ class Decoder:
         ``wire_len`` is the original length on the wire (0: same as captured). Never
         raises on bad input: problems are counted in ``stats``.
         """
-        if wire_len < len(data):
-            wire_len = len(data)
+        n = len(data)
+        if wire_len < n:
+            wire_len = n
+        if linktype == 1 and n >= 54:
+            pkt = self._fast(data, n, wire_len, ts_ns)
+            if pkt is not None:
+                return pkt
         self._m = 0
         pkt = None
         try:
@@ -148,6 +153,55 @@ class Decoder:
         masks = self._masks
         masks[m] = masks.get(m, 0) + 1
         return pkt
+
+    def _fast(self, data: bytes, n: int, wire: int, ts: int) -> Packet | None:
+        """Ethernet + option-less IPv4 or plain IPv6 + TCP/UDP, all consistent; else None
+        (the general path then decodes the frame from the start)."""
+        etype = _U16(data, 12)[0]
+        if etype == 0x0800:
+            vihl, tot, frag, proto, src, dst = _IP4(data, 14)
+            if vihl != 0x45 or frag & 0x3FFF or not 20 < tot <= wire - 14:
+                return None
+            off, end, mask = 34, 14 + tot, M_IPV4
+            version = 4
+        elif etype == 0x86DD:
+            vcf, plen, proto, src, dst = _IP6(data, 14)
+            if vcf >> 28 != 6 or not 0 < plen <= wire - 54:
+                return None
+            off, end, mask = 54, 54 + plen, M_IPV6
+            version = 6
+        else:
+            return None
+        masks = self._masks
+        if proto == 6:
+            if off + 20 > end or off + 20 > n:
+                return None
+            sport, dport, seq, ack, doff, flags = _TCP(data, off)
+            hl = (doff >> 4) << 2
+            if hl < 20 or off + hl > end:
+                return None
+            seglen = end - off - hl
+            off += hl
+            cap = n - off
+            self._tcp_bytes += seglen
+            mask |= M_TCP
+            masks[mask] = masks.get(mask, 0) + 1
+            return Packet(ts, data, wire, version, src, dst, 6, False, sport, dport, seq, ack,
+                          flags, off, seglen if seglen <= cap else cap, seglen)
+        if proto == 17:
+            if off + 8 > end or off + 8 > n:
+                return None
+            sport, dport, ulen = _UDP(data, off)
+            if ulen < 8 or ulen > end - off:
+                return None
+            mask |= M_UDP
+            masks[mask] = masks.get(mask, 0) + 1
+            seglen = ulen - 8
+            off += 8
+            cap = n - off
+            return Packet(ts, data, wire, version, src, dst, 17, False, sport, dport, 0, 0, 0,
+                          off, seglen if seglen <= cap else cap, seglen)
+        return None
 
     # -- link layers -------------------------------------------------------------------
 

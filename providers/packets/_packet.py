@@ -20,12 +20,23 @@ TCP_URG = 0x20
 _PROTO_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6"}
 
 
-class Packet:
+class _RareFields:
+    """Class-level defaults for fields most packets never set (ICMP, quotes, interface)."""
+
+    icmp_type = -1
+    icmp_code = -1
+    icmp_id = -1
+    inner: Packet | None = None
+    iface = 0
+
+
+class Packet(_RareFields):
     """One decoded IP packet (outermost IP header; ``inner`` holds an ICMP-quoted header).
 
     ``payload_off``/``payload_len`` locate the captured transport payload in ``data``;
     ``l4_len`` is the payload length the headers declare (tshark's ``tcp.len``), which
-    is larger than ``payload_len`` when the capture was cut by a snap length.
+    is larger than ``payload_len`` when the capture was cut by a snap length. For ICMP,
+    ``sport``/``dport`` hold type/code (as Community ID does).
     """
 
     __slots__ = (
@@ -35,11 +46,6 @@ class Packet:
         "dst",
         "flags",
         "frag",
-        "icmp_code",
-        "icmp_id",
-        "icmp_type",
-        "iface",
-        "inner",
         "l4_len",
         "payload_len",
         "payload_off",
@@ -62,6 +68,14 @@ class Packet:
         dst: bytes,
         proto: int,
         frag: bool,
+        sport: int = 0,
+        dport: int = 0,
+        seq: int = 0,
+        ack: int = 0,
+        flags: int = 0,
+        payload_off: int = 0,
+        payload_len: int = 0,
+        l4_len: int = 0,
     ) -> None:
         self.ts_ns = ts_ns
         self.data = data
@@ -71,19 +85,14 @@ class Packet:
         self.dst = dst
         self.proto = proto
         self.frag = frag
-        self.sport = 0
-        self.dport = 0
-        self.flags = 0
-        self.seq = 0
-        self.ack = 0
-        self.payload_off = 0
-        self.payload_len = 0
-        self.l4_len = 0
-        self.icmp_type = -1
-        self.icmp_code = -1
-        self.icmp_id = -1
-        self.inner: Packet | None = None
-        self.iface = 0
+        self.sport = sport
+        self.dport = dport
+        self.seq = seq
+        self.ack = ack
+        self.flags = flags
+        self.payload_off = payload_off
+        self.payload_len = payload_len
+        self.l4_len = l4_len
 
     @property
     def payload(self) -> bytes:
