@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._errors import ConfigError
 from ._levels import Level, parse_level
 from ._logfile import FileMode
+
+if TYPE_CHECKING:
+    from .otel import OtlpOptions
 
 __all__ = ["ProviderEnable", "SessionConfig", "parse_provider_spec", "validate_session_name"]
 
@@ -59,6 +63,8 @@ class SessionConfig:
     buffer_size: int = 4096
     buffer_count: int = 64
     flush_interval: float = 0.2
+    #: OpenTelemetry export (the hub adds an OTLP backend); None = off.
+    otlp: OtlpOptions | None = None
 
     def validate(self) -> None:
         """Raise ConfigError for any invalid value."""
@@ -68,8 +74,8 @@ class SessionConfig:
         except ValueError:
             raise ConfigError(f"unknown file mode {self.mode!r}: use sequential, circular "
                               "or rotate") from None
-        if self.file is None and not self.realtime:
-            raise ConfigError("a session needs a log file, real-time delivery, or both")
+        if self.file is None and not self.realtime and self.otlp is None:
+            raise ConfigError("a session needs a log file, real-time delivery or OTLP export")
         if self.mode is not FileMode.SEQUENTIAL and not self.max_size:
             raise ConfigError(f"{self.mode.value} mode needs a max size")
         if self.max_size is not None and self.max_size <= 0:

@@ -107,8 +107,15 @@ class Hub:
             if config.name in self._sessions:
                 raise SessionExistsError(f"session {config.name!r} is already running")
             wanted = self._resolve(config.providers)
-            session = Session(config, lambda: [m.to_json() for m in self._header_manifests(wanted)],
-                              processors, backends)
+            extra = _config_backends(config)
+            try:
+                session = Session(config,
+                                  lambda: [m.to_json() for m in self._header_manifests(wanted)],
+                                  processors, [*backends, *extra])
+            except Exception:
+                for backend in extra:
+                    backend.close()
+                raise
             self._sessions[config.name] = session
             self._wanted[config.name] = wanted
             try:
@@ -257,3 +264,12 @@ class Hub:
             if provider is not None:
                 provider.disable(name)
         self._sessions.pop(name, None)
+
+
+def _config_backends(config: SessionConfig) -> list[Backend]:
+    """Backends the configuration asks for (OTLP export)."""
+    if config.otlp is None:
+        return []
+    from .otel import OtlpBackend  # lazy: tracer.otel builds on this package
+
+    return [OtlpBackend(config.otlp, session=config.name)]
