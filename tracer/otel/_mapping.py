@@ -1,0 +1,142 @@
+"""The mapping table: which provider events become spans, span events or log records.
+
+The backend knows providers only as data: each :class:`EventRule` names a provider
+and an event and says what to do with it. Flows are keyed by one field that every
+flow-related event carries (``flow_id``, the Community ID string). Fields become
+attributes through :attr:`Mapping.field_attrs` (OpenTelemetry semantic-convention
+names for the 5-tuple and the process), else under the provider's prefix
+(``msnp.verb``). Events no rule names become log records. The table is documented
+in ``docs/jaeger.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = ["DEFAULT_FIELD_ATTRS", "DEFAULT_MAPPING", "DEFAULT_PREFIXES", "Action", "EventRule",
+           "Mapping"]
+
+
+class Action(StrEnum):
+    """What a rule does with an event."""
+
+    FLOW_START = "flow_start"      # open the flow's span (or add attributes to it)
+    FLOW_EVENT = "flow_event"      # a span event on the flow's span
+    FLOW_END = "flow_end"          # end the flow's span
+    TRANSACTION = "transaction"    # join request and reply by a key: a child span between them
+    SUMMARY_SPAN = "summary_span"  # a span from a start-time field to the event, child of its flow
+    LOG = "log"                    # an OpenTelemetry log record, linked to its flow's span
+    IGNORE = "ignore"              # nothing
+
+
+@dataclass(frozen=True)
+class EventRule:
+    """How one provider event maps to OpenTelemetry.
+
+    ``name`` is a template over the event's fields (``"MSNP {verb}"``) for the span
+    or span event; ``set_attrs`` names fields of a flow event also copied onto the
+    flow's span (a verdict); ``rename`` renames the flow's span once, when the
+    template's fields are present. Transactions pair two events with the same
+    ``key_field`` value and different ``direction_field`` values; the reply's
+    ``verb_field`` matching ``error_pattern`` marks the span as an error. Summary
+    spans start at ``start_field`` (ns) and link the flows listed in ``links_field``.
+    """
+
+    provider: str
+    event: str
+    actions: tuple[Action, ...]
+    name: str = ""
+    set_attrs: tuple[str, ...] = ()
+    rename: str = ""
+    attrs: MappingABC[str, str] = field(default_factory=dict)
+    key_field: str = "trid"
+    direction_field: str = "direction"
+    verb_field: str = "verb"
+    error_pattern: str = r"^\d+$"
+    start_field: str = "start_ns"
+    links_field: str = "flow_ids"
+
+
+#: Field name -> OpenTelemetry attribute name, shared by every provider.
+DEFAULT_FIELD_ATTRS: dict[str, str] = {
+    "flow_id": "wfptrace.flow_id",
+    "protocol": "network.transport",
+    "local_addr": "network.local.address",
+    "local_port": "network.local.port",
+    "remote_addr": "network.peer.address",
+    "remote_port": "network.peer.port",
+    "app_path": "process.executable.path",
+    "process_path": "process.executable.path",
+    "pid": "process.pid",
+    "process_pid": "process.pid",
+    "verdict": "wfptrace.verdict",
+    "direction": "wfptrace.direction",
+}
+
+#: Provider -> prefix of the attributes made from its other fields.
+DEFAULT_PREFIXES: dict[str, str] = {
+    "wfptrace-msnmon": "msnp.",
+    "wfptrace-inspect": "wfptrace.inspect.",
+    "wfptrace-packets": "wfptrace.flow.",
+}
+
+_MSN = "wfptrace-msnmon"
+_INSPECT = "wfptrace-inspect"
+_PACKETS = "wfptrace-packets"
+A = Action
+
+_RULES = (
+    EventRule(_PACKETS, "FlowNew", (A.FLOW_START,), name="{protocol} flow"),
+    EventRule(_PACKETS, "FlowClosed", (A.FLOW_END,)),
+    EventRule(_INSPECT, "ConnectionPended", (A.FLOW_START,), name="connect {direction}"),
+    EventRule(_INSPECT, "ConnectionVerdict", (A.FLOW_EVENT,), name="verdict {verdict}",
+              set_attrs=("verdict", "decided_by")),
+    EventRule(_INSPECT, "PacketVerdict", (A.FLOW_EVENT,), name="packet {verdict}"),
+    EventRule(_INSPECT, "ConnectionClosed", (A.FLOW_END,)),
+    EventRule(_MSN, "FlowEstablished", (A.FLOW_START,), name="MSN flow"),
+    EventRule(_MSN, "Command", (A.FLOW_EVENT, A.TRANSACTION), name="MSNP {verb}",
+              rename="MSN {role}"),
+    EventRule(_MSN, "Message", (A.FLOW_EVENT,), name="MSG {content_type}"),
+    EventRule(_MSN, "Transaction", (A.IGNORE,)),  # joined from Command events instead
+    EventRule(_MSN, "Login", (A.SUMMARY_SPAN,), name="MSN login"),
+    EventRule(_MSN, "Switchboard", (A.SUMMARY_SPAN,), name="MSN switchboard"),
+    EventRule(_MSN, "FlowClosed", (A.FLOW_END,)),
+)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """The whole table: rules, shared attribute names, prefixes, the flow and time fields.
+
+    ``time_field`` names an optional integer field (ns since the epoch) that replaces
+    the event's emit time, so a replayed capture keeps the capture's timeline.
+    """
+
+    rules: tuple[EventRule, ...] = _RULES
+    field_attrs: MappingABC[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELD_ATTRS))
+    prefixes: MappingABC[str, str] = field(default_factory=lambda: dict(DEFAULT_PREFIXES))
+    flow_field: str = "flow_id"
+    time_field: str = "ts_ns"
+    default_action: Action = Action.LOG
+
+    def rule(self, provider: str, event: str) -> EventRule:
+        """The rule for one event (the default action when none names it)."""
+        for r in self.rules:
+            if r.provider == provider and r.event == event:
+                return r
+        return EventRule(provider, event, (self.default_action,))
+
+    def attr_name(self, rule: EventRule, field_name: str) -> str:
+        """The attribute name of one field of a rule's event."""
+        name = rule.attrs.get(field_name) or self.field_attrs.get(field_name)
+        if name:
+            return name
+        prefix = self.prefixes.get(rule.provider)
+        if prefix is None:
+            prefix = rule.provider.replace("-", ".") + "."
+        return prefix + field_name
+
+
+DEFAULT_MAPPING = Mapping()

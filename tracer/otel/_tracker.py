@@ -1,0 +1,330 @@
+"""Turning decoded events into spans and log records, following the mapping table.
+
+One tracker runs on the backend's mapping thread. It keeps the open flow spans
+(keyed by the flow field), their unanswered requests, and the span context of
+recently closed flows so late log records and summaries still link to them.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from tracer import Event
+
+from ._encode import encode_span_event, prefix
+from ._mapping import Action, EventRule, Mapping
+from ._records import KIND_CLIENT, STATUS_ERROR, LogData, SpanData
+from ._stats import OtlpStats
+from ._wire import attribute
+
+__all__ = ["Limits", "SpanTracker"]
+
+# tracer Level (1 critical .. 5 verbose) -> OpenTelemetry severity number and text
+_SEVERITY = {1: (21, "FATAL"), 2: (17, "ERROR"), 3: (13, "WARN"), 4: (9, "INFO"), 5: (5, "DEBUG")}
+_FIELD_RE = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
+
+
+class Limits:
+    """Bounds on the tracker's memory."""
+
+    def __init__(self, *, idle_timeout: float = 120.0, max_open_flows: int = 65536,
+                 max_span_events: int = 1024, max_pending: int = 256,
+                 max_closed: int = 65536) -> None:
+        self.idle_timeout = idle_timeout
+        self.max_open_flows = max_open_flows
+        self.max_span_events = max_span_events
+        self.max_pending = max_pending
+        self.max_closed = max_closed
+
+
+class _Missing(dict):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _template(text: str) -> Callable[[dict[str, Any]], str]:
+    """Compile a name template; a lone ``{field}`` skips ``str.format``."""
+    names = _FIELD_RE.findall(text)
+    if not names:
+        return lambda f: text
+    if len(names) == 1 and text.count("{") == 1:
+        head, tail = text.split("{" + names[0] + "}")
+        key = names[0]
+        return lambda f: f"{head}{f.get(key, '?')}{tail}"
+    return lambda f: text.format_map(_Missing(f))
+
+
+class _Compiled:
+    """One rule with its templates, flags and per-field encoded attribute keys."""
+
+    __slots__ = ("actions", "error", "keys", "mapping", "name", "names", "rename", "rule", "skip")
+
+    def __init__(self, rule: EventRule, mapping: Mapping) -> None:
+        self.rule = rule
+        self.mapping = mapping
+        self.actions = frozenset(rule.actions)
+        self.name = _template(rule.name or rule.event)
+        self.rename = _template(rule.rename) if rule.rename else None
+        self.error = re.compile(rule.error_pattern) if rule.error_pattern else None
+        self.skip = {mapping.flow_field, mapping.time_field}
+        self.names: dict[str, str] = {}
+        self.keys: dict[str, bytes | None] = {}
+
+    def attr(self, field_name: str) -> str:
+        name = self.names.get(field_name)
+        if name is None:
+            name = self.names[field_name] = self.mapping.attr_name(self.rule, field_name)
+        return name
+
+    def encoded(self, fields: dict[str, Any]) -> list[bytes]:
+        """Encoded attributes of a span event (the flow and time fields left out)."""
+        keys = self.keys
+        out = []
+        for k, v in fields.items():
+            if v is None:
+                continue
+            p = keys.get(k, b"")
+            if p == b"":
+                p = keys[k] = None if k in self.skip else prefix(self.attr(k))
+            if p is not None:
+                out.append(attribute(p, v))
+        return out
+
+    def attrs(self, fields: dict[str, Any], skip: Iterable[str] = ()) -> dict[str, Any]:
+        """Fields as a span's attributes."""
+        drop = self.skip.union(skip)
+        return {self.attr(k): v for k, v in fields.items() if v is not None and k not in drop}
+
+    def has_fields(self, fields: dict[str, Any]) -> bool:
+        return all(fields.get(n) is not None for n in _FIELD_RE.findall(self.rule.rename))
+
+
+class SpanTracker:
+    """Maps batches of events; finished spans and logs collect in ``spans`` and ``logs``."""
+
+    def __init__(self, mapping: Mapping, limits: Limits, stats: OtlpStats,
+                 logs: bool = True) -> None:
+        self.mapping = mapping
+        self.limits = limits
+        self.stats = stats
+        self.want_logs = logs
+        self.spans: list[SpanData] = []
+        self.logs: list[LogData] = []
+        self.flows: dict[Any, SpanData] = {}
+        self.closed: OrderedDict[Any, tuple[bytes, bytes]] = OrderedDict()
+        self._rules: dict[tuple[str, str], _Compiled] = {}
+        self._rng = random.Random(os.urandom(16))
+        self._now = 0.0
+        self._handlers = {Action.FLOW_START: self._flow_start, Action.FLOW_EVENT: self._flow_event,
+                          Action.FLOW_END: self._flow_end, Action.TRANSACTION: self._transaction,
+                          Action.SUMMARY_SPAN: self._summary, Action.LOG: self._log}
+
+    # -- entry points -------------------------------------------------------------------
+    def map(self, events: Iterable[Event]) -> None:
+        """Map a batch of events (wall time of arrival drives the idle timeout)."""
+        self._now = time.monotonic()
+        tf = self.mapping.time_field
+        handlers = self._handlers
+        for ev in events:
+            c = self._compiled(ev)
+            t = ev.fields.get(tf) or ev.time_ns
+            try:
+                for action in c.rule.actions:
+                    h = handlers.get(action)
+                    if h is not None:
+                        h(ev, c, t)
+            except Exception:  # odd field values must not stop the export of the rest
+                self.stats.mapping_errors += 1
+            self.stats.events_mapped += 1
+        self.stats.flows_open = len(self.flows)
+
+    def sweep(self, now: float | None = None) -> None:
+        """End flows with no event for the idle timeout."""
+        now = time.monotonic() if now is None else now
+        limit = now - self.limits.idle_timeout
+        for fid in [f for f, s in self.flows.items() if s.last_wall < limit]:
+            self._end_flow(fid, "idle_timeout")
+            self.stats.flows_idle_closed += 1
+        self.stats.flows_open = len(self.flows)
+
+    def finish(self) -> None:
+        """End every open flow (the session is stopping)."""
+        for fid in list(self.flows):
+            self._end_flow(fid, "session_end")
+        self.stats.flows_open = 0
+
+    def take(self) -> tuple[list[SpanData], list[LogData]]:
+        """The finished spans and log records since the last call."""
+        spans, logs = self.spans, self.logs
+        self.spans, self.logs = [], []
+        return spans, logs
+
+    # -- helpers ------------------------------------------------------------------------
+    def _compiled(self, ev: Event) -> _Compiled:
+        key = (ev.provider, ev.name)
+        c = self._rules.get(key)
+        if c is None:
+            c = self._rules[key] = _Compiled(self.mapping.rule(*key), self.mapping)
+        return c
+
+    def _ids(self) -> tuple[bytes, bytes]:
+        bits = self._rng.getrandbits(192) | 1 | (1 << 64)
+        return (bits >> 64).to_bytes(16, "big"), (bits & ((1 << 64) - 1)).to_bytes(8, "big")
+
+    def _context(self, fid: Any) -> tuple[bytes, bytes] | None:
+        span = self.flows.get(fid)
+        if span is not None:
+            return span.trace_id, span.span_id
+        return self.closed.get(fid)
+
+    def _finish(self, span: SpanData) -> None:
+        self.spans.append(span)
+        self.stats.spans += 1
+
+    def _open_flow(self, ev: Event, c: _Compiled, t: int, fid: Any) -> SpanData:
+        if len(self.flows) >= self.limits.max_open_flows:
+            self._end_flow(next(iter(self.flows)), "evicted")
+            self.stats.flows_evicted += 1
+        trace_id, span_id = self._ids()
+        span = SpanData(ev.provider, c.name(ev.fields), trace_id, span_id, t)
+        span.attrs[self.mapping.field_attrs.get(self.mapping.flow_field, "wfptrace.flow_id")] = fid
+        self.flows[fid] = span
+        return span
+
+    def _flow(self, ev: Event, c: _Compiled, t: int) -> SpanData | None:
+        fid = ev.fields.get(self.mapping.flow_field)
+        if fid is None:
+            return None
+        span = self.flows.get(fid)
+        if span is None:
+            span = self._open_flow(ev, c, t, fid)
+            span.name = "flow"
+        span.last_wall = self._now
+        if t > span.end_ns:
+            span.end_ns = t
+        return span
+
+    def _end_flow(self, fid: Any, reason: str) -> SpanData:
+        span = self.flows.pop(fid)
+        span.attrs.setdefault("wfptrace.flow.end", reason)
+        self.stats.transactions_unanswered += len(span.pending)
+        span.pending = {}
+        self.closed[fid] = (span.trace_id, span.span_id)
+        if len(self.closed) > self.limits.max_closed:
+            self.closed.popitem(last=False)
+        self._finish(span)
+        return span
+
+    # -- actions ------------------------------------------------------------------------
+    def _flow_start(self, ev: Event, c: _Compiled, t: int) -> None:
+        fid = ev.fields.get(self.mapping.flow_field)
+        if fid is None:
+            self._log(ev, c, t)
+            return
+        span = self.flows.get(fid)
+        if span is None:
+            span = self._open_flow(ev, c, t, fid)
+        elif span.name == "flow":
+            span.name = c.name(ev.fields)
+        span.last_wall = self._now
+        span.attrs.update(c.attrs(ev.fields))
+        peer = span.attrs.get("network.peer.address")
+        if isinstance(peer, str) and "network.type" not in span.attrs:
+            span.attrs["network.type"] = "ipv6" if ":" in peer else "ipv4"
+
+    def _flow_event(self, ev: Event, c: _Compiled, t: int) -> None:
+        span = self._flow(ev, c, t)
+        if span is None:
+            self._log(ev, c, t)
+            return
+        fields = ev.fields
+        if len(span.events) < self.limits.max_span_events:
+            span.events.append(encode_span_event(t, c.name(fields), c.encoded(fields)))
+            self.stats.span_events += 1
+        else:
+            span.dropped_events += 1
+            self.stats.span_events_dropped += 1
+        for name in c.rule.set_attrs:
+            if fields.get(name) is not None:
+                span.attrs[c.attr(name)] = fields[name]
+        if c.rename is not None and not span.renamed and c.has_fields(fields):
+            span.name = c.rename(fields)
+            span.renamed = True
+
+    def _flow_end(self, ev: Event, c: _Compiled, t: int) -> None:
+        fid = ev.fields.get(self.mapping.flow_field)
+        if fid not in self.flows:
+            self._log(ev, c, t)
+            return
+        span = self.flows[fid]
+        span.attrs.update(c.attrs(ev.fields))
+        if t > span.end_ns:
+            span.end_ns = t
+        self._end_flow(fid, "closed")
+
+    def _transaction(self, ev: Event, c: _Compiled, t: int) -> None:
+        rule, fields = c.rule, ev.fields
+        key = fields.get(rule.key_field)
+        flow = self.flows.get(fields.get(self.mapping.flow_field))
+        if key is None or flow is None:
+            return
+        direction = fields.get(rule.direction_field)
+        pend = flow.pending.get(key)
+        if pend is None or pend[1] == direction:
+            if pend is None and len(flow.pending) >= self.limits.max_pending:
+                del flow.pending[next(iter(flow.pending))]
+                self.stats.transactions_unanswered += 1
+            flow.pending[key] = (t, direction, fields, ev.provider)
+            return
+        del flow.pending[key]
+        start, _, request, provider = pend
+        _, span_id = self._ids()
+        span = SpanData(provider, c.name(request), flow.trace_id, span_id, start,
+                        parent_id=flow.span_id, kind=KIND_CLIENT)
+        span.end_ns = t
+        span.attrs = c.attrs(request)
+        reply = fields.get(rule.verb_field)
+        span.attrs[c.attr("reply." + rule.verb_field)] = reply
+        args = fields.get("args")
+        if args is not None:
+            span.attrs[c.attr("reply.args")] = args
+        if c.error is not None and isinstance(reply, str) and c.error.match(reply):
+            span.status, span.status_message = STATUS_ERROR, f"error reply {reply}"
+        self._finish(span)
+
+    def _summary(self, ev: Event, c: _Compiled, t: int) -> None:
+        rule, fields = c.rule, ev.fields
+        start = fields.get(rule.start_field) or t
+        ctx = self._context(fields.get(self.mapping.flow_field))
+        if ctx is None:
+            trace_id, span_id = self._ids()
+            parent = b""
+        else:
+            trace_id, parent = ctx
+            span_id = self._ids()[1]
+        span = SpanData(ev.provider, c.name(fields), trace_id, span_id, min(start, t), parent)
+        span.end_ns = t
+        span.attrs = c.attrs(fields, (rule.start_field,))
+        for fid in fields.get(rule.links_field) or ():
+            link = self._context(fid)
+            if link is not None and link[1] != parent:
+                span.links.append(link)
+        self._finish(span)
+
+    def _log(self, ev: Event, c: _Compiled, t: int) -> None:
+        if not self.want_logs:
+            return
+        severity, text = _SEVERITY.get(ev.level, (0, ""))
+        ctx = self._context(ev.fields.get(self.mapping.flow_field))
+        trace_id, span_id = ctx if ctx is not None else (b"", b"")
+        attrs = {c.attr(k): v for k, v in ev.fields.items()
+                 if v is not None and k != self.mapping.time_field}
+        self.logs.append(LogData(ev.provider or "wfptrace", t, severity, text, ev.message,
+                                 ev.name, attrs, trace_id, span_id))
+        self.stats.logs += 1
