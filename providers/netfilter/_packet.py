@@ -66,40 +66,83 @@ _BE32 = struct.Struct(">I")
 class Packet:
     """One packet held by the kernel until it receives a verdict.
 
+    ``id``, ``hw_protocol`` and ``hook`` are read on receipt; everything else
+    is parsed from the kept message on first access, so an accept-everything
+    consumer pays for none of it.
+
     ``payload`` starts at the network header (IPv4/IPv6). ``cap_len`` is the
     original length when the copy range truncated the payload, else None.
     ``ct_info`` is set only when the queue asked for conntrack information;
     ``uid``/``gid`` only when it asked for socket owners.
     """
 
-    __slots__ = (
-        "cap_len",
-        "ct_info",
-        "gid",
-        "hook",
-        "hw_protocol",
-        "id",
-        "indev",
-        "mark",
-        "outdev",
-        "payload",
-        "skb_info",
-        "uid",
-    )
+    __slots__ = ("_attrs", "_raw", "hook", "hw_protocol", "id")
 
-    def __init__(self, pkt_id: int, hw_protocol: int, hook: int) -> None:
+    def __init__(self, pkt_id: int, hw_protocol: int, hook: int,
+                 raw: bytes | bytearray = b"") -> None:
         self.id = pkt_id
         self.hw_protocol = hw_protocol
         self.hook = hook
-        self.mark = 0
-        self.indev = 0
-        self.outdev = 0
-        self.payload = b""
-        self.cap_len: int | None = None
-        self.ct_info: int | None = None
-        self.skb_info = 0
-        self.uid: int | None = None
-        self.gid: int | None = None
+        self._raw = raw
+        self._attrs: dict[int, tuple[int, int]] | None = None
+
+    def _spans(self) -> dict[int, tuple[int, int]]:
+        attrs = self._attrs
+        if attrs is None:
+            attrs = self._attrs = _attr_spans(self._raw)
+        return attrs
+
+    def _u32(self, kind: int) -> int | None:
+        span = self._spans().get(kind)
+        if span is None or span[1] - span[0] < 4:
+            return None
+        return _BE32.unpack_from(self._raw, span[0])[0]
+
+    @property
+    def payload(self) -> bytes:
+        """The packet from its IP header on (maybe truncated, see ``cap_len``)."""
+        span = self._spans().get(NFQA_PAYLOAD)
+        return self._raw[span[0]:span[1]] if span else b""
+
+    @property
+    def mark(self) -> int:
+        """The packet mark (0 if unset)."""
+        return self._u32(NFQA_MARK) or 0
+
+    @property
+    def indev(self) -> int:
+        """Input interface index (0: none)."""
+        return self._u32(NFQA_IFINDEX_INDEV) or 0
+
+    @property
+    def outdev(self) -> int:
+        """Output interface index (0: none)."""
+        return self._u32(NFQA_IFINDEX_OUTDEV) or 0
+
+    @property
+    def cap_len(self) -> int | None:
+        """Original packet length when the payload was truncated."""
+        return self._u32(NFQA_CAP_LEN)
+
+    @property
+    def ct_info(self) -> int | None:
+        """Conntrack state (:class:`CtInfo`), when the queue asked for it."""
+        return self._u32(NFQA_CT_INFO)
+
+    @property
+    def skb_info(self) -> int:
+        """NFQA_SKB_* flags (checksum not ready, GSO)."""
+        return self._u32(NFQA_SKB_INFO) or 0
+
+    @property
+    def uid(self) -> int | None:
+        """Owning socket's uid, when the queue asked for it and there is a socket."""
+        return self._u32(NFQA_UID)
+
+    @property
+    def gid(self) -> int | None:
+        """Owning socket's gid, as ``uid``."""
+        return self._u32(NFQA_GID)
 
     @property
     def is_new_flow(self) -> bool:
@@ -109,7 +152,8 @@ class Packet:
     @property
     def truncated(self) -> bool:
         """True when the payload is shorter than the packet (copy range)."""
-        return self.cap_len is not None and self.cap_len > len(self.payload)
+        cap = self.cap_len
+        return cap is not None and cap > len(self.payload)
 
     @property
     def is_gso(self) -> bool:
@@ -118,46 +162,33 @@ class Packet:
 
     def __repr__(self) -> str:
         return (f"Packet(id={self.id}, hook={self.hook}, len={len(self.payload)}, "
-                f"mark={self.mark}, ct_info={self.ct_info})")
+                f"mark={self.mark})")
 
 
-def parse_packet(buf: memoryview, start: int, end: int) -> Packet | None:
-    """Parse an NFQNL_MSG_PACKET body (after nfgenmsg); None if malformed."""
-    pkt: Packet | None = None
-    off = start
-    unpack_attr = _ATTR.unpack_from
+def _attr_spans(raw: bytes) -> dict[int, tuple[int, int]]:
+    """Map attribute type -> (value start, value end) in ``raw``; stops at garbage."""
+    spans: dict[int, tuple[int, int]] = {}
+    off, end = 0, len(raw)
     while off + 4 <= end:
-        alen, atype = unpack_attr(buf, off)
+        alen, atype = _ATTR.unpack_from(raw, off)
         if alen < 4 or off + alen > end:
-            return None
-        atype &= 0x3FFF
-        v = off + 4
-        if atype == NFQA_PAYLOAD:
-            if pkt is None:
-                return None
-            pkt.payload = bytes(buf[v:off + alen])
-        elif atype == NFQA_PACKET_HDR:
-            if alen < 11:
-                return None
-            pkt = Packet(*_PKT_HDR.unpack_from(buf, v))
-        elif pkt is None:
-            return None
-        elif alen >= 8:
-            if atype == NFQA_MARK:
-                pkt.mark = _BE32.unpack_from(buf, v)[0]
-            elif atype == NFQA_IFINDEX_OUTDEV:
-                pkt.outdev = _BE32.unpack_from(buf, v)[0]
-            elif atype == NFQA_IFINDEX_INDEV:
-                pkt.indev = _BE32.unpack_from(buf, v)[0]
-            elif atype == NFQA_CT_INFO:
-                pkt.ct_info = _BE32.unpack_from(buf, v)[0]
-            elif atype == NFQA_CAP_LEN:
-                pkt.cap_len = _BE32.unpack_from(buf, v)[0]
-            elif atype == NFQA_SKB_INFO:
-                pkt.skb_info = _BE32.unpack_from(buf, v)[0]
-            elif atype == NFQA_UID:
-                pkt.uid = _BE32.unpack_from(buf, v)[0]
-            elif atype == NFQA_GID:
-                pkt.gid = _BE32.unpack_from(buf, v)[0]
+            break
+        spans[atype & 0x3FFF] = (off + 4, off + alen)
         off += (alen + 3) & ~3
-    return pkt
+    return spans
+
+
+
+
+def parse_packet(buf: memoryview | bytes, start: int, end: int) -> Packet | None:
+    """Parse an NFQNL_MSG_PACKET body (after nfgenmsg); None if malformed.
+
+    The kernel always puts NFQA_PACKET_HDR first; anything else is malformed.
+    """
+    if end - start < 12:
+        return None
+    alen, atype = _ATTR.unpack_from(buf, start)
+    if atype & 0x3FFF != NFQA_PACKET_HDR or alen < 11 or start + alen > end:
+        return None
+    pkt_id, hw, hook = _PKT_HDR.unpack_from(buf, start + 4)
+    return Packet(pkt_id, hw, hook, bytes(buf[start:end]))

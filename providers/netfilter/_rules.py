@@ -1,0 +1,422 @@
+"""Firewall rules that send traffic to an NFQUEUE, owned and cleaned up.
+
+Backends, detected at start in this order: native nftables ``queue`` (needs
+CONFIG_NFT_QUEUE), ``iptables-nft`` and ``iptables-legacy`` with the NFQUEUE
+target (the system default flavour first). Detection only dry-runs (``nft -c``,
+``iptables -C``); it never changes the ruleset.
+
+Every rule carries its owner's tag, ``wfptrace:<owner>:<pid>:<starttime>``
+(an iptables comment, or the nft table name), so a later start can tell rules
+of a dead process (swept) from rules of a live one (kept). ``--queue-bypass``
+is on by default: without a consumer, traffic passes instead of being dropped.
+
+Rules go only into the network namespace the :class:`QueueRules` object was
+created in (the calling thread's); removal enters that namespace again if the
+thread has moved since.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from ._errors import BackendUnavailableError, RuleError
+
+__all__ = [
+    "Backend",
+    "QueueRule",
+    "QueueRules",
+    "Tag",
+    "detect_backend",
+    "list_tagged",
+    "sweep_stale",
+]
+
+TAG_PREFIX = "wfptrace"
+_OWNER_RE = re.compile(r"^[A-Za-z0-9-]{1,32}$")
+_TAG_RE = re.compile(r"wfptrace[:_]([A-Za-z0-9-]+)[:_](\d+)[:_](\d+)")
+_CHAINS = {"PREROUTING": "prerouting", "INPUT": "input", "FORWARD": "forward",
+           "OUTPUT": "output", "POSTROUTING": "postrouting"}
+_TABLES = {"raw": -300, "mangle": -150, "filter": 0}
+
+
+class Backend(Enum):
+    """How rules are installed."""
+
+    NFTABLES = "nftables"
+    IPTABLES_NFT = "iptables-nft"
+    IPTABLES_LEGACY = "iptables-legacy"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRule:
+    """Send matching packets of ``chain`` to queue ``queue_num``.
+
+    ``family``: ``"ipv4"``, ``"ipv6"`` or ``"both"``. ``new_only`` matches
+    conntrack state NEW (the first packet of each flow). ``balance`` spreads
+    over queues ``queue_num..balance`` (inclusive). ``bypass`` lets packets
+    through when no consumer is bound.
+    """
+
+    queue_num: int = 0
+    chain: str = "OUTPUT"
+    family: str = "both"
+    protocol: str | None = None
+    dport: int | None = None
+    sport: int | None = None
+    src: str | None = None
+    dst: str | None = None
+    new_only: bool = False
+    bypass: bool = True
+    balance: int | None = None
+    table: str = "filter"
+
+    def validate(self) -> None:
+        """Raise RuleError for values the backends cannot express."""
+        if self.chain not in _CHAINS:
+            raise RuleError(f"unknown chain {self.chain!r}")
+        if self.table not in _TABLES:
+            raise RuleError(f"unknown table {self.table!r}")
+        if self.family not in ("ipv4", "ipv6", "both"):
+            raise RuleError(f"unknown family {self.family!r}")
+        if self.protocol not in (None, "tcp", "udp"):
+            raise RuleError(f"unsupported protocol {self.protocol!r}")
+        if (self.dport or self.sport) and not self.protocol:
+            raise RuleError("ports need a protocol")
+        if (self.src or self.dst) and self.family == "both":
+            raise RuleError("addresses need family ipv4 or ipv6")
+        if not 0 <= self.queue_num <= 0xFFFF:
+            raise RuleError(f"queue_num out of range: {self.queue_num}")
+        if self.balance is not None and not self.queue_num < self.balance <= 0xFFFF:
+            raise RuleError("balance must be above queue_num")
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        """The IP families this rule expands to."""
+        return ("ipv4", "ipv6") if self.family == "both" else (self.family,)
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """Owner tag of a rule: who installed it, and whether that process lives."""
+
+    owner: str
+    pid: int
+    start: int
+
+    @classmethod
+    def mine(cls, owner: str) -> Tag:
+        """The tag for rules installed by this process."""
+        return cls(owner, os.getpid(), _start_time(os.getpid()) or 0)
+
+    @classmethod
+    def parse(cls, text: str) -> Tag | None:
+        """Find a tag in a rule listing line or table name."""
+        m = _TAG_RE.search(text)
+        return cls(m.group(1), int(m.group(2)), int(m.group(3))) if m else None
+
+    def comment(self) -> str:
+        """iptables comment form."""
+        return f"{TAG_PREFIX}:{self.owner}:{self.pid}:{self.start}"
+
+    def table_name(self) -> str:
+        """nft table name form."""
+        return f"{TAG_PREFIX}_{self.owner}_{self.pid}_{self.start}"
+
+    @property
+    def alive(self) -> bool:
+        """True while the owning process (same pid and start time) runs."""
+        return _start_time(self.pid) == self.start
+
+
+def _start_time(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return int(stat.rsplit(b")", 1)[1].split()[19])
+
+
+# -- command running, pinned to one network namespace -----------------------
+class _Runner:
+    """Runs commands in the network namespace captured at construction."""
+
+    def __init__(self) -> None:
+        self._fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        self._ino = os.fstat(self._fd).st_ino
+
+    def __call__(self, argv: Sequence[str], stdin: str | None = None,
+                 check: bool = True) -> subprocess.CompletedProcess[str]:
+        argv = list(argv)
+        pass_fds: tuple[int, ...] = ()
+        if os.stat("/proc/thread-self/ns/net").st_ino != self._ino:
+            argv = ["nsenter", f"--net=/proc/self/fd/{self._fd}", *argv]
+            pass_fds = (self._fd,)
+        res = subprocess.run(argv, input=stdin, capture_output=True, text=True,
+                             pass_fds=pass_fds, timeout=30)
+        if check and res.returncode != 0:
+            raise RuleError(f"{shlex.join(argv)}: {res.stderr.strip() or res.returncode}")
+        return res
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+# -- detection --------------------------------------------------------------
+def _binaries(backend: Backend, family: str) -> str:
+    suffix = "legacy" if backend is Backend.IPTABLES_LEGACY else "nft"
+    return f"{'ip6tables' if family == 'ipv6' else 'iptables'}-{suffix}"
+
+
+_NFT_PROBE = ("table inet wfptrace_probe {\n chain c { type filter hook output priority 0;"
+              " meta l4proto udp queue num 0 bypass comment \"wfptrace:probe\"; }\n}\n")
+
+
+def _probe(backend: Backend, run: _Runner) -> bool:
+    if backend is Backend.NFTABLES:
+        return shutil.which("nft") is not None and run(["nft", "-c", "-f", "-"], _NFT_PROBE,
+                                                       check=False).returncode == 0
+    for family in ("ipv4", "ipv6"):
+        exe = _binaries(backend, family)
+        if shutil.which(exe) is None:
+            return False
+        res = run([exe, "-w", "-t", "filter", "-C", "OUTPUT", "-m", "comment", "--comment",
+                   "wfptrace:probe", "-j", "NFQUEUE", "--queue-num", "0", "--queue-bypass"],
+                  check=False)
+        if res.returncode not in (0, 1):  # 1: rule absent but understood
+            return False
+    return True
+
+
+def _preference() -> list[Backend]:
+    order = [Backend.NFTABLES, Backend.IPTABLES_NFT, Backend.IPTABLES_LEGACY]
+    exe = shutil.which("iptables")
+    if exe and "legacy" in os.path.realpath(exe):
+        order[1], order[2] = order[2], order[1]
+    return order
+
+
+def detect_backend(_run: _Runner | None = None) -> Backend:
+    """The first working backend in this namespace; BackendUnavailableError if none."""
+    run = _run or _Runner()
+    try:
+        for backend in _preference():
+            if _probe(backend, run):
+                return backend
+    finally:
+        if _run is None:
+            run.close()
+    raise BackendUnavailableError("no working nftables queue, iptables-nft or iptables-legacy")
+
+
+# -- rendering --------------------------------------------------------------
+def _iptables_args(rule: QueueRule, family: str, tag: Tag) -> list[str]:
+    args = ["-t", rule.table, rule.chain]
+    if rule.protocol:
+        args += ["-p", rule.protocol]
+    if rule.src:
+        args += ["-s", rule.src]
+    if rule.dst:
+        args += ["-d", rule.dst]
+    if rule.sport:
+        args += ["--sport", str(rule.sport)]
+    if rule.dport:
+        args += ["--dport", str(rule.dport)]
+    if rule.new_only:
+        args += ["-m", "conntrack", "--ctstate", "NEW"]
+    args += ["-m", "comment", "--comment", tag.comment(), "-j", "NFQUEUE"]
+    if rule.balance is not None:
+        args += ["--queue-balance", f"{rule.queue_num}:{rule.balance}"]
+    else:
+        args += ["--queue-num", str(rule.queue_num)]
+    if rule.bypass:
+        args.append("--queue-bypass")
+    return args
+
+
+def _nft_rule(rule: QueueRule, family: str) -> str:
+    proto = "ip" if family == "ipv4" else "ip6"
+    parts = [f"meta nfproto {family}"]
+    if rule.src:
+        parts.append(f"{proto} saddr {rule.src}")
+    if rule.dst:
+        parts.append(f"{proto} daddr {rule.dst}")
+    if rule.protocol:
+        parts.append(f"meta l4proto {rule.protocol}")
+    if rule.sport:
+        parts.append(f"th sport {rule.sport}")
+    if rule.dport:
+        parts.append(f"th dport {rule.dport}")
+    if rule.new_only:
+        parts.append("ct state new")
+    num = (f"{rule.queue_num}-{rule.balance}" if rule.balance is not None
+           else str(rule.queue_num))
+    parts.append(f"queue num {num}" + (" bypass" if rule.bypass else ""))
+    return " ".join(parts)
+
+
+def _nft_script(rules: Sequence[QueueRule], tag: Tag) -> str:
+    chains: dict[tuple[str, str], list[str]] = {}
+    for rule in rules:
+        key = (rule.table, rule.chain)
+        chains.setdefault(key, []).extend(_nft_rule(rule, f) for f in rule.families)
+    lines = [f"table inet {tag.table_name()} {{"]
+    for (table, chain), body in chains.items():
+        lines.append(f" chain {table}_{chain.lower()} {{ type filter hook {_CHAINS[chain]}"
+                     f" priority {_TABLES[table]};")
+        lines += [f'  {r} comment "{tag.comment()}"' for r in body]
+        lines.append(" }")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# -- listing and sweeping ---------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Tagged:
+    tag: Tag
+    delete: tuple[str, ...]
+
+
+def _list(backend: Backend, run: _Runner) -> list[_Tagged]:
+    found: list[_Tagged] = []
+    if backend is Backend.NFTABLES:
+        out = run(["nft", "list", "tables"], check=False).stdout
+        for line in out.splitlines():
+            parts = line.split()
+            tag = Tag.parse(parts[-1]) if len(parts) == 3 else None
+            if tag and parts[-1] == tag.table_name():
+                found.append(_Tagged(tag, ("nft", "delete", "table", parts[1], parts[2])))
+        return found
+    for family in ("ipv4", "ipv6"):
+        exe = _binaries(backend, family)
+        for table in _TABLES:
+            res = run([exe, "-w", "-t", table, "-S"], check=False)
+            for line in res.stdout.splitlines():
+                tag = Tag.parse(line) if line.startswith("-A ") else None
+                if tag:
+                    spec = shlex.split(line)[1:]
+                    found.append(_Tagged(tag, (exe, "-w", "-t", table, "-D", *spec)))
+    return found
+
+
+def list_tagged(backend: Backend | None = None) -> list[Tag]:
+    """Tags of every wfptrace rule (or nft table) in this namespace."""
+    run = _Runner()
+    try:
+        return [t.tag for t in _list(backend or detect_backend(run), run)]
+    finally:
+        run.close()
+
+
+def _sweep(backend: Backend, run: _Runner, owner: str | None) -> int:
+    removed = 0
+    for item in _list(backend, run):
+        mine = owner is None or item.tag.owner == owner
+        if mine and not item.tag.alive and run(item.delete, check=False).returncode == 0:
+            removed += 1
+    return removed
+
+
+def sweep_stale(owner: str | None = None, backend: Backend | None = None) -> int:
+    """Remove rules left by dead processes (of ``owner``, or anyone); return the count."""
+    run = _Runner()
+    try:
+        backends = [backend] if backend else [b for b in Backend if _probe(b, run)]
+        return sum(_sweep(b, run, owner) for b in backends)
+    finally:
+        run.close()
+
+
+# -- the owner-facing object ------------------------------------------------
+class QueueRules:
+    """Install queue rules for ``owner`` now; remove them on exit.
+
+    Stale rules of dead processes are swept before installing. Use::
+
+        with QueueRules("inspect", [QueueRule(queue_num=3, protocol="tcp")]) as rules:
+            ...
+    """
+
+    def __init__(self, owner: str, rules: Sequence[QueueRule],
+                 backend: Backend | None = None, sweep: bool = True) -> None:
+        if not _OWNER_RE.match(owner):
+            raise RuleError(f"owner must match {_OWNER_RE.pattern}: {owner!r}")
+        for rule in rules:
+            rule.validate()
+        self.owner = owner
+        self.rules = tuple(rules)
+        self.tag = Tag.mine(owner)
+        self._run = _Runner()
+        self.backend = backend or detect_backend(self._run)
+        self._sweep = sweep
+        self._undo: list[list[str]] = []
+        #: Rules swept at install time (left by dead processes).
+        self.swept = 0
+
+    def install(self) -> None:
+        """Sweep stale rules, then add ours; on any failure nothing of ours stays."""
+        if self._undo:
+            return
+        if self._sweep:
+            self.swept = _sweep(self.backend, self._run, None)
+        try:
+            if self.backend is Backend.NFTABLES:
+                self._install_nft()
+            else:
+                self._install_iptables()
+        except BaseException:
+            self.remove()
+            raise
+
+    def _install_nft(self) -> None:
+        self._run(["nft", "-f", "-"], _nft_script(self.rules, self.tag))
+        self._undo.append(["nft", "delete", "table", "inet", self.tag.table_name()])
+
+    def _install_iptables(self) -> None:
+        # Insert in reverse so the rules end up at the top in the order given.
+        for rule in reversed(self.rules):
+            for family in rule.families:
+                exe = _binaries(self.backend, family)
+                args = _iptables_args(rule, family, self.tag)
+                self._run([exe, "-w", *args[:2], "-I", *args[2:]])
+                self._undo.append([exe, "-w", *args[:2], "-D", *args[2:]])
+
+    def remove(self) -> None:
+        """Remove our rules (best effort, every one is tried); idempotent."""
+        errors = []
+        while self._undo:
+            argv = self._undo.pop()
+            res = self._run(argv, check=False)
+            if res.returncode != 0:
+                errors.append(res.stderr.strip())
+        if errors:
+            raise RuleError("; ".join(errors))
+
+    def close(self) -> None:
+        """Remove the rules and release the namespace handle."""
+        try:
+            self.remove()
+        finally:
+            self._run.close()
+
+    def __enter__(self) -> QueueRules:
+        self.install()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            if self._undo:
+                self.close()
