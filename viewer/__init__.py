@@ -1,6 +1,31 @@
-"""TraceView: the Textual TUI for wfptrace log sessions and live events."""
+"""TraceView: the Textual TUI for wfptrace log sessions and live events.
 
+``traceview`` (or ``wfptrace view``) runs :class:`TraceViewApp` on a hub
+connection: the embedded hub (``--demo``, ``--replay``), a hub service
+(``--hub``), or a saved log file. The decisions panel talks to any
+:class:`DecisionSource`.
+"""
 
-def main() -> None:
-    """Entry point of the ``traceview`` console script."""
-    raise SystemExit("traceview is not built yet")
+from ._app import TraceViewApp
+from ._cli import main, register, run
+from ._connection import HubConnection
+from ._decisions import DecisionSource, LocalDecisionSource, PendingDecision
+from ._filter import EventFilter, FieldCondition, FilterError, parse_condition
+from ._ring import DEFAULT_CAPACITY, EventRing
+
+__all__ = [
+    "DEFAULT_CAPACITY",
+    "DecisionSource",
+    "EventFilter",
+    "EventRing",
+    "FieldCondition",
+    "FilterError",
+    "HubConnection",
+    "LocalDecisionSource",
+    "PendingDecision",
+    "TraceViewApp",
+    "main",
+    "parse_condition",
+    "register",
+    "run",
+]

@@ -1,0 +1,349 @@
+"""The TraceView application: events view, rates, detail, decisions, and its screens."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Input
+
+from tracer import Manifest, ProviderEnable, SessionConfig
+
+from ._connection import HubConnection
+from ._control import SessionControl
+from ._decisions import DecisionSource
+from ._decisions_panel import DecisionsPanel
+from ._detail import DetailPane
+from ._events_view import EventsView
+from ._export import save_jsonl
+from ._feed import Feed
+from ._filter import EventFilter, FilterError
+from ._filter_screen import FilterScreen
+from ._help import HelpScreen
+from ._prompt import PromptScreen
+from ._rates import RatesBar, RateTracker
+from ._ring import DEFAULT_CAPACITY, EventRing
+from ._rows import ViewRows
+from ._sessions_screen import SessionsScreen
+from ._status import ColumnHeader, StatusBar
+from ._wizard import SessionWizard
+
+__all__ = ["TraceViewApp"]
+
+_TICK = 0.05
+
+
+class TraceViewApp(App[None]):
+    """Live events of the sessions it watches (and of opened logs), and session control."""
+
+    TITLE = "TraceView"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("c", "create_session", "New session"),
+        Binding("s", "sessions", "Sessions"),
+        Binding("space,p", "toggle_pause", "Pause/resume"),
+        Binding("slash", "search", "Search"),
+        Binding("n", "search_next(1)", "Next match", show=False),
+        Binding("N", "search_next(-1)", "Previous match", show=False),
+        Binding("f", "filter", "Filter"),
+        Binding("x", "clear_filter", "Clear filter", show=False),
+        Binding("1", "set_level(1)", "Show levels up to 1 (critical)", show=False),
+        Binding("2", "set_level(2)", "Show levels up to 2 (error)", show=False),
+        Binding("3", "set_level(3)", "Show levels up to 3 (warning)", show=False),
+        Binding("4", "set_level(4)", "Show levels up to 4 (info)", show=False),
+        Binding("5", "set_level(5)", "Show levels up to 5 (verbose: all)", show=False),
+        Binding("enter", "toggle_detail", "Detail"),
+        Binding("d", "decisions", "Decisions", show=False),
+        Binding("r", "toggle_rates", "Rates", show=False),
+        Binding("w", "save", "Save view", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+    CSS = """
+    #search { dock: bottom; display: none; }
+    #search.-shown { display: block; }
+    RatesBar.-hidden { display: none; }
+    """
+
+    def __init__(self, hub: HubConnection | None = None, *, capacity: int = DEFAULT_CAPACITY,
+                 decisions: DecisionSource | None = None, logs: list[Path] | None = None,
+                 follow_logs: bool = True, title: str = "TraceView") -> None:
+        super().__init__()
+        self.hub = hub
+        self.ring = EventRing(capacity)
+        self.rows = ViewRows(self.ring)
+        self.feed = Feed(self.ring)
+        self.control = SessionControl(hub, self.feed) if hub is not None else None
+        self.decisions = decisions
+        self.rates = RateTracker()
+        self.search_text = ""
+        self.sub_title = title
+        self._logs = list(logs or [])
+        self._follow_logs = follow_logs
+        self._session_counter = 0
+
+    # -- layout -------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield RatesBar(self.rates, id="rates")
+        yield ColumnHeader()
+        view = EventsView(self.rows, id="events")
+        view.empty_hint = self._empty_hint()
+        yield view
+        yield DetailPane(id="detail")
+        if self.decisions is not None:
+            yield DecisionsPanel(self.decisions, id="decisions")
+        yield Input(placeholder="search (Enter: find next, Esc: close)", id="search")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def _empty_hint(self) -> str:
+        if self.hub is None:
+            return "No events yet. Waiting for the log file to grow… (? for help)"
+        return "No events yet. Press c to create a log session, s for sessions, ? for help."
+
+    def on_mount(self) -> None:
+        for path in self._logs:
+            self.feed.open_log(path, follow=self._follow_logs)
+        self.query_one(EventsView).focus()
+        self.set_interval(_TICK, self.tick)
+        self.set_interval(1.0, self._sample_rates)
+        if self.decisions is not None:
+            self.set_interval(0.25, self.query_one(DecisionsPanel).poll)
+        self.update_status()
+
+    def on_unmount(self) -> None:
+        self.feed.close()
+
+    # -- the ingest loop -----------------------------------------------------------------
+    def tick(self) -> None:
+        """Move new events into the ring and refresh the view once for the whole batch."""
+        moved = self.feed.pump()
+        pending = self.rows.pending
+        if pending:
+            self.rows.update(100_000 if moved else 200_000)
+        if moved or pending:
+            self.query_one(EventsView).rows_changed()
+            self.update_status()
+
+    def _sample_rates(self) -> None:
+        self.rates.sample(self.ring.providers, time.monotonic())
+        self.query_one(RatesBar).refresh(layout=True)
+        self.update_status()
+
+    def update_status(self) -> None:
+        """Redraw the status bar."""
+        view = self.query_one(EventsView)
+        self.query_one(StatusBar).show(
+            follow=view.follow, row=view.cursor_row, shown=len(self.rows), held=len(self.ring),
+            filter_text=self.rows.filter.describe(), pending=self.rows.pending,
+            ring_dropped=self.ring.dropped, lost=self.feed.lost,
+            sessions=len(self.feed.subscriptions) + len(self.feed.logs))
+
+    # -- events view ----------------------------------------------------------------------
+    def on_events_view_selected(self, message: EventsView.Selected) -> None:
+        detail = self.query_one(DetailPane)
+        if detail.has_class("-shown") and message.index is not None and \
+                self.ring.holds(message.index):
+            detail.show(self.ring.event(message.index))
+        self.update_status()
+
+    def action_toggle_pause(self) -> None:
+        """Pause (stop following) or resume following new events."""
+        view = self.query_one(EventsView)
+        view.follow = not view.follow
+        self.update_status()
+
+    def action_toggle_detail(self) -> None:
+        """Show or hide all fields of the selected event."""
+        detail = self.query_one(DetailPane)
+        detail.toggle_class("-shown")
+        index = self.query_one(EventsView).cursor_index
+        if detail.has_class("-shown"):
+            detail.show(self.ring.event(index) if index is not None and self.ring.holds(index)
+                        else None)
+
+    def action_toggle_rates(self) -> None:
+        """Show or hide the per-provider rate sparklines."""
+        self.query_one(RatesBar).toggle_class("-hidden")
+
+    def action_decisions(self) -> None:
+        """Focus the decisions panel (its countdown pauses), or go back to the events."""
+        if self.decisions is None:
+            self.notify("No decider is connected.", severity="warning")
+            return
+        panel = self.query_one(DecisionsPanel)
+        if panel.has_focus:
+            self.query_one(EventsView).focus()
+        else:
+            panel.add_class("-shown")
+            panel.focus()
+        panel.poll()
+
+    def on_decisions_panel_decided(self, message: DecisionsPanel.Decided) -> None:
+        d = message.decision
+        if message.ok:
+            self.notify(f"{message.verdict}: {d.process} {d.five_tuple}", timeout=2)
+        else:
+            self.notify(f"too late: {d.process} {d.five_tuple} was already decided",
+                        severity="warning")
+
+    # -- filters and search ----------------------------------------------------------------
+    def set_filter(self, flt: EventFilter) -> None:
+        """Apply a view filter; every buffered event stays in the ring."""
+        self.rows.set_filter(flt)
+        self.rows.update()
+        self.query_one(EventsView).rows_changed(reset=True)
+        self.update_status()
+
+    def action_filter(self) -> None:
+        """Open the filter dialog."""
+        providers = sorted(p for p in self.ring.providers if p)
+
+        def done(flt: EventFilter | None) -> None:
+            if flt is not None:
+                self.set_filter(flt)
+        self.push_screen(FilterScreen(self.rows.filter, providers), done)
+
+    def action_clear_filter(self) -> None:
+        """Show every buffered event again."""
+        self.set_filter(EventFilter())
+
+    def action_set_level(self, level: int) -> None:
+        """Show only events at this level or more severe."""
+        f = self.rows.filter
+        self.set_filter(EventFilter(f.providers, level, f.keywords, f.events, f.text, f.regex,
+                                    f.conditions))
+
+    def action_search(self) -> None:
+        """Open the search line."""
+        box = self.query_one("#search", Input)
+        box.add_class("-shown")
+        box.value = self.search_text
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "search":
+            return
+        self.search_text = event.value
+        event.input.remove_class("-shown")
+        self.query_one(EventsView).focus()
+        self.action_search_next(1)
+
+    def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
+        box = self.query_one("#search", Input)
+        if event.key == "escape" and box.has_focus:
+            box.remove_class("-shown")
+            self.query_one(EventsView).focus()
+            event.stop()
+
+    def action_search_next(self, direction: int) -> None:
+        """Select the next (1) or previous (-1) event matching the search text."""
+        if not self.search_text:
+            self.action_search()
+            return
+        try:
+            match = EventFilter(text=self.search_text).compile(self.ring)
+        except FilterError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        view = self.query_one(EventsView)
+        for row in self._rows_from(view.cursor_row, direction):
+            if match(self.rows[row]):
+                view.select_index(self.rows[row])
+                self.update_status()
+                return
+        self.notify(f"not found: {self.search_text}", severity="warning", timeout=2)
+
+    def _rows_from(self, row: int | None, direction: int) -> Iterator[int]:
+        n = len(self.rows)
+        start = (n - 1 if direction < 0 else -1) if row is None else row
+        return iter(range(start + 1, n) if direction > 0 else range(start - 1, -1, -1))
+
+    # -- saving ---------------------------------------------------------------------------
+    def action_save(self) -> None:
+        """Save the filtered view to a JSON-lines file."""
+        def done(path: str | None) -> None:
+            if path:
+                self.save_view(Path(path).expanduser())
+        self.push_screen(PromptScreen("Save the filtered view to (JSON lines):",
+                                      "traceview-view.jsonl"), done)
+
+    def save_view(self, path: Path) -> int:
+        """Write the rows shown now to ``path``; return how many."""
+        rows = self.rows
+        try:
+            n = save_jsonl(path, self.ring, (rows[i] for i in range(len(rows))),
+                           self._manifests())
+        except OSError as exc:
+            self.notify(f"cannot save {path}: {exc.strerror or exc}", severity="error")
+            return 0
+        self.notify(f"saved {n:,} events to {path}", timeout=3)
+        return n
+
+    def _manifests(self) -> dict[str, Manifest]:
+        out: dict[str, Manifest] = {}
+        for log in self.feed.logs:
+            out.update(log.reader.manifests)
+        if self.hub is not None:
+            out.update(self.hub.manifests())
+        return out
+
+    # -- sessions -------------------------------------------------------------------------
+    def _need_hub(self) -> SessionControl | None:
+        if self.control is None:
+            self.notify("No hub: this view shows a log file. Start traceview with --demo, "
+                        "--replay or --hub to control sessions.", severity="warning")
+        return self.control
+
+    def action_sessions(self) -> None:
+        """Open the sessions list."""
+        control = self._need_hub()
+        if control is not None:
+            self.push_screen(SessionsScreen(control, on_create=self.action_create_session,
+                                            on_edit=self.edit_session))
+
+    def action_create_session(self) -> None:
+        """Open the Create New Log Session wizard."""
+        control = self._need_hub()
+        if control is None:
+            return
+        names = {r.name for r in control.rows()}
+        self._session_counter += 1
+        while f"traceview-{self._session_counter}" in names:
+            self._session_counter += 1
+        self.push_screen(SessionWizard(control.manifests(), control.running(),
+                                       on_start=self.start_session,
+                                       default_name=f"traceview-{self._session_counter}"))
+
+    def start_session(self, config: SessionConfig) -> None:
+        """Start (and watch) a session; raises TracerError for the wizard to show."""
+        assert self.control is not None
+        self.control.start(config)
+        self.notify(f"session {config.name} started", timeout=2)
+        self.update_status()
+
+    def edit_session(self, name: str) -> None:
+        """Open the wizard on a running session's providers, levels and keywords."""
+        control = self._need_hub()
+        if control is None:
+            return
+
+        def apply(specs: list[ProviderEnable]) -> None:
+            control.update(name, specs)
+            self.notify(f"session {name} updated", timeout=2)
+        self.push_screen(SessionWizard(control.manifests(), control.running(), on_apply=apply,
+                                       edit=(name, control.config(name))))
+
+    # -- help -------------------------------------------------------------------------------
+    def action_help(self) -> None:
+        """Show every key."""
+        self.push_screen(HelpScreen([
+            ("Events view", [*self.BINDINGS, *EventsView.BINDINGS]),
+            ("Decisions panel (d)", list(DecisionsPanel.BINDINGS)),
+            ("Sessions list (s)", list(SessionsScreen.BINDINGS)),
+            ("New session wizard (c)", list(SessionWizard.BINDINGS)),
+            ("Filter dialog (f)", list(FilterScreen.BINDINGS)),
+        ]))

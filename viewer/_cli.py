@@ -1,0 +1,153 @@
+"""Command line: ``traceview [FILE.jsonl] [--demo | --replay FILE | --hub PATH]``.
+
+Also ``wfptrace view`` through :func:`register`. Building the hub connection
+(embedded, remote, replay or demo) happens here, never in the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from tracer import Hub, SessionConfig, TracerError, parse_provider_spec
+
+from ._decisions import LocalDecisionSource
+from ._demo import DemoTraffic, demo_providers
+from ._ring import DEFAULT_CAPACITY
+
+__all__ = ["add_arguments", "main", "register", "run"]
+
+
+class UsageError(Exception):
+    """The requested mode is not possible (shown to the user, exit status 2)."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options shared by ``traceview`` and ``wfptrace view``."""
+    parser.add_argument("log", nargs="?", type=Path,
+                        help="a saved wfptrace log (JSON lines) to open; followed while it grows")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--hub", metavar="PATH", help="connect to a running hub's socket")
+    mode.add_argument("--replay", metavar="FILE", type=Path,
+                      help="replay a capture through the providers (embedded hub)")
+    mode.add_argument("--demo", action="store_true",
+                      help="embedded hub with demo traffic (or the bundled samples in a loop)")
+    parser.add_argument("--rate", type=float, default=50.0,
+                        help="demo events per second (default 50)")
+    parser.add_argument("--ring", type=int, default=DEFAULT_CAPACITY,
+                        help=f"events kept in the view (default {DEFAULT_CAPACITY:,})")
+    parser.add_argument("--no-follow", action="store_true",
+                        help="read the log file once, do not wait for it to grow")
+    parser.add_argument("-p", "--provider", action="append", default=[], metavar="SPEC",
+                        help="start a real-time session with NAME[:LEVEL[:KEYWORDS]] at once")
+    parser.add_argument("--session", default="traceview",
+                        help="name of the session started by --provider")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``wfptrace view`` (entry-point group ``wfptrace.commands``)."""
+    parser = subparsers.add_parser("view", help="TraceView: live events and log sessions",
+                                   description=__doc__)
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def _remote_hub(path: str) -> Any:
+    """The hub service's client, if ``tracer`` offers one."""
+    import tracer
+    for name in ("connect", "RemoteHub", "HubClient"):
+        factory = getattr(tracer, name, None)
+        if callable(factory):
+            return factory(path)
+    raise UsageError("--hub is not available yet: this tracer has no hub client "
+                     "(tracer.connect); use --demo, --replay FILE or a log file")
+
+
+def _replay_api() -> Callable[..., Any] | None:
+    """``providers.packets.replay`` (or similar), if the providers offer one."""
+    with contextlib.suppress(ImportError):
+        mod = importlib.import_module("providers.packets")
+        for name in ("replay", "replay_capture", "Replay"):
+            fn = getattr(mod, name, None)
+            if callable(fn):
+                return fn
+    return None
+
+
+@contextlib.contextmanager
+def _connection(args: argparse.Namespace) -> Iterator[tuple[Any, LocalDecisionSource | None, str]]:
+    """(hub or None, decision source, title) for the chosen mode; cleans up after."""
+    if args.hub:
+        yield _remote_hub(args.hub), None, f"hub {args.hub}"
+        return
+    if args.replay:
+        replay = _replay_api()
+        if replay is None:
+            raise UsageError("--replay is not available yet: providers.packets has no replay "
+                             "API; use --demo for demo traffic")
+        with Hub() as hub:
+            handle = replay(hub, args.replay)
+            try:
+                yield hub, None, f"replay {args.replay.name}"
+            finally:
+                stop = getattr(handle, "stop", None)
+                if callable(stop):
+                    stop()
+        return
+    if args.demo:
+        decisions = LocalDecisionSource(timeout=15.0)
+        with Hub() as hub:
+            for provider in demo_providers():
+                hub.register(provider)
+            traffic = DemoTraffic(args.rate, decisions).start()
+            try:
+                yield hub, decisions, f"demo ({args.rate:g} events/s)"
+            finally:
+                traffic.stop()
+        return
+    if args.log is not None:
+        yield None, None, str(args.log)
+        return
+    with Hub() as hub:
+        yield hub, None, "embedded hub"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run TraceView for parsed arguments; return the exit status."""
+    from ._app import TraceViewApp
+
+    if args.log is not None and not args.log.exists():
+        print(f"traceview: {args.log}: no such file")
+        return 2
+    if args.ring < 1:
+        print("traceview: --ring must be at least 1")
+        return 2
+    try:
+        with _connection(args) as (hub, decisions, title):
+            app = TraceViewApp(hub, capacity=args.ring, decisions=decisions,
+                               logs=[args.log] if args.log else [],
+                               follow_logs=not args.no_follow, title=title)
+            if args.provider:
+                if hub is None:
+                    raise UsageError("--provider needs a hub (--demo, --replay or --hub)")
+                specs = [parse_provider_spec(s) for s in args.provider]
+                app.control.start(SessionConfig(args.session, specs, realtime=True))  # type: ignore[union-attr]
+            app.run()
+    except UsageError as exc:
+        print(f"traceview: {exc}")
+        return 2
+    except TracerError as exc:
+        print(f"traceview: {exc}")
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``traceview`` console script."""
+    parser = argparse.ArgumentParser(prog="traceview", description=__doc__)
+    add_arguments(parser)
+    raise SystemExit(run(parser.parse_args(argv)))

@@ -1,0 +1,71 @@
+"""How one event becomes one screen line: columns, widths and level colors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.segment import Segment
+from rich.style import Style
+
+from tracer import Level, format_message
+
+from ._ring import EventRing
+
+__all__ = ["LEVEL_STYLES", "LOST_STYLE", "format_time", "header_text", "row_segments"]
+
+LEVEL_NAMES = {1: "CRIT", 2: "ERR", 3: "WARN", 4: "INFO", 5: "VERB"}
+LEVEL_STYLES: dict[int, Style] = {
+    int(Level.CRITICAL): Style(color="bright_white", bgcolor="red", bold=True),
+    int(Level.ERROR): Style(color="bright_red", bold=True),
+    int(Level.WARNING): Style(color="yellow"),
+    int(Level.INFO): Style(),
+    int(Level.VERBOSE): Style(color="bright_black"),
+}
+LOST_STYLE = Style(color="bright_white", bgcolor="magenta", bold=True)
+_SEQ_STYLE = Style(color="cyan")
+_PROVIDER_STYLE = Style(color="green")
+_EVENT_STYLE = Style(bold=True)
+
+# (title, width); the message takes the rest of the line
+COLUMNS: tuple[tuple[str, int], ...] = (("Seq", 7), ("Time", 12), ("Provider", 12),
+                                        ("Lvl", 4), ("Event", 15))
+
+
+def format_time(ns: int) -> str:
+    """``HH:MM:SS.mmm`` in UTC (deterministic, matches ``wfptrace fmt``)."""
+    sec, frac = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(sec, UTC).strftime("%H:%M:%S") + f".{frac // 1_000_000:03d}"
+
+
+def _cell(text: str, width: int) -> str:
+    return text[:width].ljust(width) if len(text) <= width else text[:width - 1] + "…"
+
+
+def header_text(width: int) -> str:
+    """The column titles, aligned with :func:`row_segments`."""
+    cells = [_cell(t, w) for t, w in COLUMNS]
+    return (" ".join(cells) + " Message").ljust(width)[:width]
+
+
+def row_segments(ring: EventRing, index: int, width: int) -> list[Segment]:
+    """The segments of one event's line (``width`` cells)."""
+    s = ring.schema(index)
+    level = ring.level(index)
+    fields = ring.fields(index)
+    if s.kind == "lost":
+        text = f"{ring.seq(index):>7} {format_time(ring.time_ns(index))} ⚠ " + \
+            ring.event(index).message
+        return [Segment(text[:width].ljust(width), LOST_STYLE)]
+    base = LEVEL_STYLES.get(level, Style())
+    (_, w_seq), (_, w_time), (_, w_prov), (_, w_lvl), (_, w_ev) = COLUMNS
+    used = w_seq + w_time + w_prov + w_lvl + w_ev + 5
+    message = format_message(s.template, fields).replace("\n", " ")
+    segs = [
+        Segment(f"{ring.seq(index):>{w_seq}} "[-(w_seq + 1):], base + _SEQ_STYLE),
+        Segment(format_time(ring.time_ns(index)) + " ", base),
+        Segment(_cell(s.provider, w_prov) + " ", base + _PROVIDER_STYLE),
+        Segment(_cell(LEVEL_NAMES.get(level, str(level)), w_lvl) + " ", base),
+        Segment(_cell(s.name, w_ev) + " ", base + _EVENT_STYLE),
+        Segment(_cell(message, max(0, width - used)), base),
+    ]
+    return segs

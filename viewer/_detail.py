@@ -1,0 +1,51 @@
+"""The detail pane: every field of the selected event."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from tracer import Event, Level
+
+from ._columns import LEVEL_STYLES, format_time
+
+__all__ = ["DetailPane", "detail_text"]
+
+
+def detail_text(event: Event | None) -> Text:
+    """The envelope and fields of one event, one field per line."""
+    if event is None:
+        return Text("No event selected.", style="dim")
+    try:
+        level = Level(event.level).name
+    except ValueError:
+        level = str(event.level)
+    text = Text()
+    text.append(f"#{event.seq} {format_time(event.time_ns)} ", style="cyan")
+    text.append(f"{event.provider or 'session'}/{event.name} ", style="bold")
+    text.append(level, style=LEVEL_STYLES.get(event.level))
+    text.append(f"  pid {event.pid} tid {event.tid}")
+    if event.keywords:
+        text.append("  keywords " + ",".join(event.keywords), style="dim")
+    text.append("\n" + event.message + "\n")
+    for name, value in event.fields.items():
+        text.append(f"  {name:<14}", style="bold green")
+        text.append(f" {value!s}\n")
+    return text
+
+
+class DetailPane(VerticalScroll):
+    """A scrollable pane showing :func:`detail_text` of one event."""
+
+    DEFAULT_CSS = """
+    DetailPane { height: 9; border-top: solid $accent; display: none; }
+    DetailPane.-shown { display: block; }
+    """
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Static(detail_text(None), id="detail-text")
+
+    def show(self, event: Event | None) -> None:
+        """Display this event's fields."""
+        self.query_one("#detail-text", Static).update(detail_text(event))

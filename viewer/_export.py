@@ -1,0 +1,67 @@
+"""Saving the filtered view as a wfptrace JSON-lines log (readable by ``traceview FILE``)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tracer import Manifest
+from tracer._event import iso_time
+from tracer._fields import encode_default
+from tracer._session import LOG_FORMAT, LOG_VERSION
+
+from ._ring import EventRing
+
+__all__ = ["save_jsonl"]
+
+
+def _manifests(ring: EventRing, known: dict[str, Manifest]) -> list[dict[str, Any]]:
+    """Known manifests of the providers in the ring, or ones rebuilt from its schemas."""
+    out: dict[str, dict[str, Any]] = {}
+    for s in ring.schemas:
+        if not s.provider or s.kind != "event":
+            continue
+        if s.provider in known:
+            out[s.provider] = known[s.provider].to_json()
+            continue
+        m = out.setdefault(s.provider, {"name": s.provider, "guid": "", "description": "",
+                                        "keywords": {}, "events": []})
+        for i, kw in enumerate(s.keywords):
+            m["keywords"].setdefault(kw, f"0x{1 << i:x}")
+        if all(e["name"] != s.name for e in m["events"]):
+            m["events"].append({"id": s.id or len(m["events"]) + 1, "name": s.name, "level": 4,
+                                "keywords": list(s.keywords), "fields": [],
+                                "template": s.template})
+    return list(out.values())
+
+
+def save_jsonl(path: str | os.PathLike[str], ring: EventRing, indices: Iterable[int],
+               manifests: dict[str, Manifest] | None = None) -> int:
+    """Write a header and the events at ``indices``; return how many events were written."""
+    path = Path(path)
+    header = {"type": "header", "format": LOG_FORMAT, "version": LOG_VERSION,
+              "session": "traceview-export", "start_time": iso_time(time.time_ns()),
+              "host": socket.gethostname(), "pid": os.getpid(), "mode": "sequential",
+              "providers": _manifests(ring, manifests or {})}
+    n = 0
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "wb") as f:
+        f.write(orjson.dumps(header) + b"\n")
+        for index in indices:
+            if not ring.holds(index):
+                continue
+            ev = ring.event(index)
+            rec = {"type": ev.kind, "time": iso_time(ev.time_ns), "seq": ev.seq,
+                   "provider": ev.provider, "event": ev.name, "id": ev.id, "level": ev.level,
+                   "keywords": list(ev.keywords), "pid": ev.pid, "tid": ev.tid,
+                   "fields": ev.fields, "message": ev.message}
+            f.write(orjson.dumps(rec, default=encode_default) + b"\n")
+            n += 1
+    tmp.replace(path)
+    return n

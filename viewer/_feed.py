@@ -1,0 +1,111 @@
+"""Where the view's events come from: real-time subscriptions and followed log files.
+
+The app drains every source into the ring on a timer, in batches, so a burst of
+events costs one screen update, not one per event.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from pathlib import Path
+
+from tracer import Event, LogReader, Subscription
+
+from ._ring import EventRing
+
+__all__ = ["Feed", "LogFollower"]
+
+
+class LogFollower:
+    """Reads a saved log (and keeps following it) on a thread, into a queue."""
+
+    def __init__(self, path: str | Path, follow: bool = True, max_queue: int = 200_000) -> None:
+        self.path = Path(path)
+        self._stop = threading.Event()
+        self.reader = LogReader(path, follow=follow, should_stop=self._stop.is_set)
+        self._queue: deque[Event] = deque()
+        self._room = threading.Semaphore(max_queue)
+        self.done = False
+        self.lost = 0
+        self._thread = threading.Thread(target=self._run, name="traceview-log", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for event in self.reader:
+                while not self._room.acquire(timeout=0.1):
+                    if self._stop.is_set():
+                        return
+                self._queue.append(event)
+        finally:
+            self.done = True
+
+    def drain(self) -> list[Event]:
+        """Events read since the last call."""
+        out = []
+        q = self._queue
+        while q:
+            out.append(q.popleft())
+        for _ in out:
+            self._room.release()
+        return out
+
+    def close(self) -> None:
+        """Stop following."""
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+
+class Feed:
+    """Every source the view shows, drained into one ring."""
+
+    def __init__(self, ring: EventRing) -> None:
+        self.ring = ring
+        self.subscriptions: dict[str, Subscription] = {}
+        self.logs: list[LogFollower] = []
+
+    def watch(self, session: str, sub: Subscription) -> None:
+        """Show a session's real-time events."""
+        old = self.subscriptions.pop(session, None)
+        if old is not None:
+            old.close()
+        self.subscriptions[session] = sub
+
+    def unwatch(self, session: str) -> None:
+        """Stop showing a session's events."""
+        sub = self.subscriptions.pop(session, None)
+        if sub is not None:
+            sub.close()
+
+    def open_log(self, path: str | Path, follow: bool = True) -> LogFollower:
+        """Show a saved log's events (and new ones while it grows)."""
+        follower = LogFollower(path, follow=follow)
+        self.logs.append(follower)
+        return follower
+
+    @property
+    def lost(self) -> int:
+        """Events the sources could not deliver to the view (queues overflowed)."""
+        return sum(s.lost for s in self.subscriptions.values())
+
+    def pump(self, limit: int = 100_000) -> int:
+        """Move up to about ``limit`` pending events into the ring; return how many."""
+        moved = 0
+        for name, sub in list(self.subscriptions.items()):
+            moved += self.ring.extend(sub.drain())
+            if sub.closed and not sub._queue:
+                self.subscriptions.pop(name, None)
+            if moved >= limit:
+                return moved
+        for log in self.logs:
+            moved += self.ring.extend(log.drain())
+        return moved
+
+    def close(self) -> None:
+        """Close every source."""
+        for sub in self.subscriptions.values():
+            sub.close()
+        self.subscriptions.clear()
+        for log in self.logs:
+            log.close()

@@ -1,0 +1,174 @@
+"""View filters: provider, level, keyword, event name, text or regex, field conditions.
+
+A filter never removes events from the ring; it only decides which rows the
+view shows, so changing or clearing it brings every buffered event back.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracer import format_message
+
+from ._ring import EventRing
+
+__all__ = ["EventFilter", "FieldCondition", "FilterError", "parse_condition"]
+
+
+class FilterError(ValueError):
+    """A filter the user typed cannot be parsed (bad regex, bad condition)."""
+
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq, "!=": operator.ne, ">=": operator.ge, "<=": operator.le,
+    ">": operator.gt, "<": operator.lt,
+}
+_COND_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(==|!=|>=|<=|>|<|=~|~|=)\s*(.*?)\s*$")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(str(value))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class FieldCondition:
+    """``field OP value``: compared as numbers when both sides are numbers, else text.
+
+    ``~`` (or ``=~``) is a case-insensitive regex search in the field's text.
+    """
+
+    field: str
+    op: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.field} {self.op} {self.value}"
+
+    def matches(self, fields: dict[str, Any]) -> bool:
+        """True if the event's fields satisfy the condition (a missing field never does)."""
+        if self.field not in fields:
+            return False
+        actual = fields[self.field]
+        if self.op in ("~", "=~"):
+            return re.search(self.value, str(actual), re.IGNORECASE) is not None
+        a, b = _number(actual), _number(self.value)
+        if a is not None and b is not None:
+            return _OPS[self.op](a, b)
+        return _OPS[self.op](str(actual), self.value)
+
+
+def parse_condition(text: str) -> FieldCondition:
+    """Parse ``remote == 10.0.0.2`` (ops ``== != > < >= <= ~``); raise FilterError."""
+    m = _COND_RE.match(text)
+    if not m or not m.group(3):
+        raise FilterError(f"bad field condition {text!r}: use e.g. 'remote == 10.0.0.2'")
+    name, op, value = m.groups()
+    if op == "=":
+        op = "=="
+    value = value.strip("'\"")
+    if op in ("~", "=~"):
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise FilterError(f"bad regex {value!r}: {exc}") from None
+    return FieldCondition(name, op, value)
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events the view shows; the empty filter shows everything."""
+
+    providers: frozenset[str] = frozenset()
+    max_level: int = 5
+    keywords: frozenset[str] = frozenset()
+    events: frozenset[str] = frozenset()
+    text: str = ""
+    regex: bool = False
+    conditions: tuple[FieldCondition, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.regex and self.text:
+            try:
+                re.compile(self.text)
+            except re.error as exc:
+                raise FilterError(f"bad regex {self.text!r}: {exc}") from None
+
+    @property
+    def empty(self) -> bool:
+        """True if the filter lets every event through."""
+        return self == EventFilter()
+
+    def describe(self) -> str:
+        """A short text of the active parts, for the status bar."""
+        parts = []
+        if self.providers:
+            parts.append("provider=" + ",".join(sorted(self.providers)))
+        if self.max_level < 5:
+            parts.append(f"level<={self.max_level}")
+        if self.keywords:
+            parts.append("kw=" + ",".join(sorted(self.keywords)))
+        if self.events:
+            parts.append("event=" + ",".join(sorted(self.events)))
+        if self.text:
+            parts.append(("/" + self.text + "/") if self.regex else repr(self.text))
+        parts.extend(str(c) for c in self.conditions)
+        return " ".join(parts)
+
+    def compile(self, ring: EventRing) -> Callable[[int], bool]:
+        """A predicate over absolute ring indices, cheapest checks first."""
+        schema_ok: dict[int, bool] = {}
+        schemas = ring.schemas
+        text_match = _text_matcher(self.text, self.regex)
+        conditions = self.conditions
+
+        def schema_passes(sid: int) -> bool:
+            ok = schema_ok.get(sid)
+            if ok is None:
+                s = schemas[sid]
+                ok = ((not self.providers or s.provider in self.providers)
+                      and (not self.events or s.name in self.events)
+                      and (not self.keywords or bool(self.keywords.intersection(s.keywords))
+                           or s.kind == "lost"))
+                schema_ok[sid] = ok
+            return ok
+
+        levels, sids, cap, max_level = ring._level, ring._schema, ring.capacity, self.max_level
+
+        def predicate(index: int) -> bool:
+            pos = index % cap
+            if levels[pos] > max_level or not schema_passes(sids[pos]):
+                return False
+            if text_match is None and not conditions:
+                return True
+            fields = ring.fields(index)
+            if conditions and not all(c.matches(fields) for c in conditions):
+                return False
+            if text_match is not None:
+                s = schemas[sids[pos]]
+                message = (ring.event(index).message if s.kind == "lost"
+                           else format_message(s.template, fields))
+                return text_match(f"{s.provider} {s.name} {message}")
+            return True
+
+        return predicate
+
+
+def _text_matcher(text: str, regex: bool) -> Callable[[str], bool] | None:
+    if not text:
+        return None
+    if regex:
+        pattern = re.compile(text, re.IGNORECASE)
+        return lambda s: pattern.search(s) is not None
+    needle = text.lower()
+    return lambda s: needle in s.lower()

@@ -1,0 +1,52 @@
+"""The column header line and the status bar."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+from ._columns import header_text
+
+__all__ = ["ColumnHeader", "StatusBar"]
+
+
+class ColumnHeader(Widget):
+    """Titles of the events view's columns."""
+
+    DEFAULT_CSS = "ColumnHeader { height: 1; background: $panel; text-style: bold; }"
+
+    def render(self) -> Text:
+        return Text(header_text(self.size.width))
+
+
+class StatusBar(Widget):
+    """Follow state, position, filter, and events dropped from the view."""
+
+    DEFAULT_CSS = "StatusBar { height: 1; background: $primary-background; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.text = Text("")
+
+    def show(self, *, follow: bool, row: int | None, shown: int, held: int, filter_text: str,
+             pending: int, ring_dropped: int, lost: int, sessions: int) -> None:
+        """Update from the app's state."""
+        t = Text()
+        t.append(" FOLLOW " if follow else " PAUSED ",
+                 style="bold black on green" if follow else "bold black on yellow")
+        pos = f"{row + 1:,}" if row is not None else "-"
+        t.append(f" {pos}/{shown:,}")
+        if filter_text:
+            t.append(f" of {held:,}  filter: {filter_text}", style="cyan")
+        if pending:
+            t.append(f"  filtering… {pending:,} left", style="yellow")
+        if ring_dropped or lost:
+            t.append(f"  dropped {ring_dropped:,} (ring full) lost {lost:,}",
+                     style="bold magenta")
+        if not sessions:
+            t.append("  no source", style="dim")
+        self.text = t
+        self.refresh()
+
+    def render(self) -> Text:
+        return self.text
