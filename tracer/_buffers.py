@@ -57,10 +57,7 @@ class SessionBuffer:
         n = len(q)
         if n < self._cap:
             q.append(rec)
-            n += 1
-            if n > self._peak:
-                self._peak = n
-            if n == self.buffer_size:
+            if n + 1 == self.buffer_size:
                 self.wake.set()
         else:
             self._drop(rec[0])
@@ -90,8 +87,11 @@ class SessionBuffer:
     def take(self) -> list[tuple]:
         """Remove and return every pending record (called by the single consumer)."""
         q = self._q
+        n = len(q)
+        if n > self._peak:
+            self._peak = n  # between takes the queue only grows: its peak is now
         pop = q.popleft
-        return [pop() for _ in range(len(q))]
+        return [pop() for _ in range(n)]
 
     def take_losses(self) -> LossWindow | None:
         """The drops since the previous call, if any."""
@@ -113,6 +113,6 @@ class SessionBuffer:
 
     def stats(self) -> BufferStats:
         """A consistent snapshot of the buffer counters."""
-        peak = self._peak
+        peak = max(self._peak, len(self._q))
         return BufferStats(len(self._q), self.capacity, peak,
                            -(-peak // self.buffer_size), self._dropped)

@@ -111,16 +111,18 @@ class EventType:
         self.enabled = False
         self._sinks: tuple[Sink, ...] = ()
 
-    def write(self, *args: Any, **kwargs: Any) -> None:
+    def write(self, *args: Any, _time_ns: Any = time_ns, _ident: Any = threading.get_ident) -> None:
         """Emit the event to every session that enables it; fields in declared order."""
         sinks = self._sinks
-        if not sinks:
-            return
-        if kwargs:
-            args = self._bind(args, kwargs)
-        rec = (time_ns(), self, args, threading.get_ident())
-        for put in sinks:
-            put(rec)
+        if sinks:
+            rec = (_time_ns(), self, args, _ident())
+            for put in sinks:
+                put(rec)
+
+    def write_fields(self, **fields: Any) -> None:
+        """Emit the event with fields given by name (missing ones are None)."""
+        if self._sinks:
+            self.write(*self._bind((), fields))
 
     def _bind(self, args: tuple, kwargs: dict[str, Any]) -> tuple:
         values = list(args) + [None] * (len(self.fields) - len(args))

@@ -35,21 +35,15 @@ def native_tid(ident: int) -> int:
     return native if native is not None else ident
 
 
-class _TimeCache:
-    """ISO-8601 UTC prefix per whole second, so each line formats only its nanoseconds."""
+def _second_prefix(sec: int) -> bytes:
+    """``{"type":"event","time":"2026-11-22T02:20:00.`` for one whole second."""
+    stamp = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+    return b'{"type":"event","time":"' + stamp.encode()
 
-    __slots__ = ("prefix", "sec")
 
-    def __init__(self) -> None:
-        self.sec = -1
-        self.prefix = b""
-
-    def text(self, ns: int) -> bytes:
-        sec, frac = divmod(ns, 1_000_000_000)
-        if sec != self.sec:
-            self.sec = sec
-            self.prefix = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S.").encode()
-        return self.prefix + b"%09dZ" % frac
+def _iso(ns: int) -> str:
+    sec, frac = divmod(ns, 1_000_000_000)
+    return _second_prefix(sec)[24:].decode() + f"{frac:09d}Z"
 
 
 def _fields_builder(names: tuple[str, ...]) -> Callable[[tuple], dict[str, Any]]:
@@ -61,10 +55,11 @@ def _fields_builder(names: tuple[str, ...]) -> Callable[[tuple], dict[str, Any]]
 class _EventCodec:
     """Precomputed pieces to render one event type."""
 
-    __slots__ = ("build", "n", "tail")
+    __slots__ = ("build", "local", "n", "tail")
 
     def __init__(self, ev: EventType) -> None:
         self.n = len(ev.fields)
+        self.local = ev.provider.local_threads
         self.build = _fields_builder(ev.fields)
         self.tail = (b'","seq":%d,"provider":' + _dumps(ev.provider.name) + b',"event":'
                      + _dumps(ev.name) + b',"id":' + str(ev.id).encode() + b',"level":'
@@ -89,7 +84,9 @@ class Renderer:
         self.processors = list(processors)
         self._json = structlog.processors.JSONRenderer(serializer=_dumps, default=encode_default)
         self._codecs: dict[EventType, _EventCodec] = {}
-        self._time = _TimeCache()
+        self._tids: dict[int, int] = {}
+        self._sec = -1
+        self._prefix = b""
 
     @property
     def fast(self) -> bool:
@@ -105,31 +102,57 @@ class Renderer:
     def render(self, records: Sequence[tuple], first_seq: int, want_lines: bool,
                want_events: bool) -> tuple[list[bytes], list[Event]]:
         """Render a batch whose first record gets sequence ``first_seq``."""
+        if self.processors and want_lines:
+            return self._render_chain(records, first_seq, want_events)
         lines: list[bytes] = []
         events: list[Event] = []
+        add_line, add_event = lines.append, events.append
+        codecs, tids = self._codecs, self._tids
+        tids.clear()  # thread idents may be reused between batches
+        last_sec, prefix = self._sec, self._prefix
         seq = first_seq
+        for ts, ev, args, tid in records:
+            codec = codecs.get(ev) or self._codec(ev)
+            fields = codec.build(args) if len(args) == codec.n else codec.fields(ev, args)
+            if codec.local:
+                tid = tids.get(tid) or tids.setdefault(tid, native_tid(tid))
+            if want_lines:
+                sec, frac = divmod(ts, 1_000_000_000)
+                if sec != last_sec:
+                    last_sec, prefix = sec, _second_prefix(sec)
+                add_line(prefix + b"%09dZ" % frac
+                         + codec.tail % (seq, tid, _dumps(fields, default=encode_default)))
+            if want_events:
+                add_event(Event(time_ns=ts, seq=seq, provider=ev.provider.name, name=ev.name,
+                                id=ev.id, level=ev.level, keywords=ev.keyword_names,
+                                pid=ev.provider.pid, tid=tid, fields=fields,
+                                template=ev.template, session=self.session))
+            seq += 1
+        self._sec, self._prefix = last_sec, prefix
+        return lines, events
+
+    def _render_chain(self, records: Sequence[tuple], seq: int,
+                      want_events: bool) -> tuple[list[bytes], list[Event]]:
+        """The general path: every line goes through the user's structlog processors."""
+        lines: list[bytes] = []
+        events: list[Event] = []
         for ts, ev, args, tid in records:
             codec = self._codec(ev)
             fields = codec.fields(ev, args)
-            if ev.provider.local_threads:
+            if codec.local:
                 tid = native_tid(tid)
-            if want_lines:
-                if self.processors:
-                    lines.append(self._chain(self._event_dict(ts, seq, ev, tid, fields)))
-                else:
-                    lines.append(b'{"type":"event","time":"' + self._time.text(ts)
-                                 + codec.tail % (seq, tid, _dumps(fields, default=encode_default)))
+            lines.append(self._chain(self._event_dict(ts, seq, ev, tid, fields)))
             if want_events:
-                events.append(Event(time_ns=ts, seq=seq, provider=ev.provider.name, name=ev.name,
-                                    id=ev.id, level=ev.level, keywords=ev.keyword_names,
-                                    pid=ev.provider.pid, tid=tid, fields=fields,
-                                    template=ev.template, session=self.session))
+                events.append(Event(time_ns=ts, seq=seq, provider=ev.provider.name,
+                                    name=ev.name, id=ev.id, level=ev.level,
+                                    keywords=ev.keyword_names, pid=ev.provider.pid, tid=tid,
+                                    fields=fields, template=ev.template, session=self.session))
             seq += 1
         return lines, events
 
     def _event_dict(self, ts: int, seq: int, ev: EventType, tid: int,
                     fields: dict[str, Any]) -> dict[str, Any]:
-        return {"type": "event", "time": self._time.text(ts).decode(), "seq": seq,
+        return {"type": "event", "time": _iso(ts), "seq": seq,
                 "provider": ev.provider.name, "event": ev.name, "id": ev.id, "level": ev.level,
                 "keywords": list(ev.keyword_names), "pid": ev.provider.pid, "tid": tid,
                 "fields": fields}
@@ -141,10 +164,11 @@ class Renderer:
         ed = self._json(None, "msg", ed)
         return ed.encode() if isinstance(ed, str) else bytes(ed)
 
-    def lost(self, seq: int, count: int, first_ns: int, last_ns: int, pid: int) -> tuple[bytes, Event]:
+    def lost(self, seq: int, count: int, first_ns: int, last_ns: int,
+             pid: int) -> tuple[bytes, Event]:
         """The in-band record for ``count`` events dropped between two times."""
         fields = {"count": count, "first_ns": first_ns, "last_ns": last_ns}
-        event_dict = {"type": "lost", "time": self._time.text(last_ns).decode(), "seq": seq,
+        event_dict = {"type": "lost", "time": _iso(last_ns), "seq": seq,
                       "provider": "", "event": LOST_EVENT_NAME, "id": 0,
                       "level": int(Level.WARNING), "keywords": [], "pid": pid, "tid": 0,
                       "fields": fields, "message": lost_message(fields)}

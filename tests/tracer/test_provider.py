@@ -122,11 +122,11 @@ def test_write_by_keyword_arguments(demo: Demo) -> None:
     """Fields may be given by name; missing ones are None, unknown ones an error."""
     got: list = []
     demo.provider.enable("s", Level.VERBOSE, (1 << 64) - 1, 0, _sink(got))
-    demo.connect.write(port=1, host="x")
-    demo.connect.write(host="y")
+    demo.connect.write_fields(port=1, host="x")
+    demo.connect.write_fields(host="y")
     assert [r[2] for r in got] == [("x", 1), ("y", None)]
     with pytest.raises(TypeError):
-        demo.connect.write(bogus=1)
+        demo.connect.write_fields(bogus=1)
 
 
 def test_enable_callback_gets_combined_state(demo: Demo) -> None:

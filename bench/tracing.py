@@ -1,0 +1,211 @@
+"""Benchmark of the tracing core against structlog and the OpenTelemetry SDK.
+
+Measures, as medians of several repetitions in one run:
+* the cost of a disabled event check against a bare no-op function call;
+* an enabled event written into a session buffer;
+* end-to-end events/s into a JSON-lines file, against structlog configured the
+  fast way (bound logger, orjson JSONRenderer, BytesLogger) and against the
+  OpenTelemetry SDK (one span per event, BatchSpanProcessor, in-memory exporter);
+* RSS growth and exact accounting while producing 10x faster than the "disk"
+  (a FIFO drained at a fixed rate by another process) absorbs.
+
+Usage: python bench/tracing.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common import RssSampler, emit, median_of, progress  # noqa: E402
+
+from tracer import Hub, Level, Provider, ProviderEnable, SessionConfig  # noqa: E402
+
+PROVIDER = Provider("bench-tracing", keywords=["connect", "packet"])
+VERDICT = PROVIDER.event(
+    2, "ConnectionVerdict", Level.INFO, "connect",
+    {"direction": str, "remote": str, "remote_port": int, "verdict": str, "latency_us": float},
+    "Connection {direction} {remote}:{remote_port} -> {verdict}")
+DISABLED = PROVIDER.event(3, "PacketVerdict", Level.VERBOSE, "packet",
+                          {"direction": str, "size": int, "verdict": str})
+
+
+def _noop(*args: object) -> None:
+    return None
+
+
+def disabled_ns(loops: int) -> tuple[float, float]:
+    """ns per disabled check (``if EV.enabled: EV.write(...)``) and per no-op call."""
+    ev = DISABLED
+    glb = {"ev": ev, "noop": _noop}
+    base = timeit.timeit("pass", number=loops)
+    check = timeit.timeit("if ev.enabled: ev.write('in', 64, 'permit')", globals=glb,
+                          number=loops) - base
+    call = timeit.timeit("noop()", globals=glb, number=loops) - base
+    return check / loops * 1e9, call / loops * 1e9
+
+
+def enabled_us(n: int) -> float:
+    """us per enabled write into a session buffer (flush thread idle)."""
+    with Hub(load_installed=False) as hub:
+        hub.register(PROVIDER)
+        session = hub.start_session(SessionConfig(
+            "enabled", [ProviderEnable(PROVIDER.name, Level.INFO)], realtime=True,
+            buffer_size=1 << 20, buffer_count=2, flush_interval=3600))
+        write = VERDICT.write
+        t0 = time.perf_counter()
+        for i in range(n):
+            write("out", "10.0.0.2", i, "permit", 12.5)
+        dt = time.perf_counter() - t0
+        assert session.stats().events_pending == n
+    return dt / n * 1e6
+
+
+def ours_e2e(n: int, path: str) -> float:
+    """events/s from write to a closed JSON-lines file."""
+    with Hub(load_installed=False) as hub:
+        hub.register(PROVIDER)
+        t0 = time.perf_counter()
+        hub.start_session(SessionConfig("e2e", [ProviderEnable(PROVIDER.name, Level.INFO)],
+                                        file=path, buffer_size=8192, buffer_count=256))
+        write = VERDICT.write
+        for i in range(n):
+            write("out", "10.0.0.2", i, "permit", 12.5)
+        stats = hub.stop_session("e2e")
+        dt = time.perf_counter() - t0
+    assert stats.events_written == n, stats
+    return n / dt
+
+
+def structlog_e2e(n: int, path: str) -> float:
+    """events/s for structlog configured the fast way, same events and fields."""
+    import orjson
+    import structlog
+
+    with open(path, "wb") as f:
+        log = structlog.wrap_logger(
+            structlog.BytesLogger(f),
+            processors=[structlog.processors.add_log_level,
+                        structlog.processors.TimeStamper(fmt="iso", utc=True),
+                        structlog.processors.JSONRenderer(serializer=orjson.dumps)],
+            wrapper_class=structlog.make_filtering_bound_logger(20),
+            cache_logger_on_first_use=True)
+        log = log.bind()
+        t0 = time.perf_counter()
+        for i in range(n):
+            log.info("ConnectionVerdict", direction="out", remote="10.0.0.2", remote_port=i,
+                     verdict="permit", latency_us=12.5)
+        f.flush()
+        dt = time.perf_counter() - t0
+    return n / dt
+
+
+def otel_e2e(n: int) -> float:
+    """events/s for the OpenTelemetry SDK: one span per event, batch processor."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=1 << 16))
+    tracer = provider.get_tracer("bench")
+    t0 = time.perf_counter()
+    for i in range(n):
+        with tracer.start_as_current_span("ConnectionVerdict") as span:
+            span.set_attributes({"direction": "out", "remote": "10.0.0.2", "remote_port": i,
+                                 "verdict": "permit", "latency_us": 12.5})
+    provider.force_flush()
+    dt = time.perf_counter() - t0
+    provider.shutdown()
+    return n / dt
+
+
+_DRAIN = """
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+rate = float(sys.argv[2]); fast = sys.argv[3]
+t0 = time.monotonic(); got = 0
+while True:
+    fast_now = os.path.exists(fast)
+    chunk = os.read(fd, 1 << 16)
+    if not chunk:
+        break
+    got += len(chunk)
+    if not fast_now:
+        ahead = got / rate - (time.monotonic() - t0)
+        if ahead > 0:
+            time.sleep(ahead)
+print(got)
+"""
+
+
+def overload(n: int, tmp: str) -> dict[str, float]:
+    """Produce far faster than a throttled FIFO absorbs; check memory and accounting."""
+    fifo = os.path.join(tmp, "slow.fifo")
+    fast = os.path.join(tmp, "fast.flag")
+    os.mkfifo(fifo)
+    rate = 2 * 1024 * 1024  # bytes/s the "disk" absorbs
+    drain = subprocess.Popen([sys.executable, "-c", _DRAIN, fifo, str(rate), fast],
+                             stdout=subprocess.PIPE)
+    with Hub(load_installed=False) as hub:
+        hub.register(PROVIDER)
+        sampler = RssSampler()
+        hub.start_session(SessionConfig("slow", [ProviderEnable(PROVIDER.name, Level.INFO)],
+                                        file=fifo, buffer_size=1024, buffer_count=16))
+        t0 = time.perf_counter()
+        for i in range(n):
+            VERDICT.write("out", "10.0.0.2", i, "permit", 12.5)
+        produce_s = time.perf_counter() - t0
+        Path(fast).touch()
+        stats = hub.stop_session("slow")
+        growth = sampler.stop()
+    drain.wait(timeout=60)
+    absorbed_per_s = rate / (stats.bytes_written / max(stats.events_written, 1))
+    return {"rss_growth_mb": growth, "emitted": n, "written": stats.events_written,
+            "lost": stats.events_lost, "produce_vs_absorb": (n / produce_s) / absorbed_per_s}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs (under a minute)")
+    args = parser.parse_args()
+    reps = 5
+    n = 100_000 if args.quick else 300_000
+    loops = 1_000_000 if args.quick else 3_000_000
+    progress("disabled-event cost")
+    pairs = [disabled_ns(loops) for _ in range(reps)]
+    dis = sorted(p[0] for p in pairs)[reps // 2]
+    noop = sorted(p[1] for p in pairs)[reps // 2]
+    progress("enabled write into the buffer")
+    en = median_of(reps, lambda: enabled_us(n))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "bench.jsonl")
+        progress("end to end: wfptrace")
+        ours = median_of(reps, lambda: ours_e2e(n, path))
+        progress("end to end: structlog")
+        sl = median_of(reps, lambda: structlog_e2e(n, path))
+        progress("end to end: OpenTelemetry SDK")
+        ot = median_of(reps, lambda: otel_e2e(n // 4))
+        progress("overload: producing faster than the disk absorbs")
+        over = overload(n * 2, tmp)
+    metrics = {"disabled_ns": round(dis, 1), "noop_call_ns": round(noop, 1),
+               "enabled_us": round(en, 3), "e2e_events_per_s": round(ours),
+               "structlog_events_per_s": round(sl), "otel_events_per_s": round(ot),
+               "rss_growth_mb": round(over["rss_growth_mb"], 1),
+               "produce_vs_absorb": round(over["produce_vs_absorb"], 1),
+               "emitted": over["emitted"], "written": over["written"], "lost": over["lost"]}
+    ratios = {"vs_structlog": round(ours / sl, 2), "vs_otel": round(ours / ot, 2)}
+    emit("tracing", metrics, ratios)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Control requests: each operation of the hub API, its access rule and its handler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import _hubprovider as hp
+from .._errors import ConfigError
+from .._hub import Hub
+from ._access import Peer, Policy
+from ._codec import config_from_wire, enable_from_wire, enable_to_wire, stats_to_wire
+from ._errors import AccessDeniedError
+
+__all__ = ["Controller"]
+
+Handler = Callable[[Hub, dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class _Op:
+    privileged: bool
+    run: Handler
+
+
+def _name(args: dict[str, Any]) -> str:
+    name = args.get("name")
+    if not isinstance(name, str):
+        raise ConfigError("request needs a session name")
+    return name
+
+
+def _update(hub: Hub, a: dict[str, Any]) -> None:
+    providers = a.get("providers")
+    if not isinstance(providers, list):
+        raise ConfigError("update needs a provider list")
+    hub.update_session(_name(a), [enable_from_wire(p) for p in providers])
+
+
+def _add_manifest(hub: Hub, a: dict[str, Any]) -> None:
+    manifest = a.get("manifest")
+    if not isinstance(manifest, dict):
+        raise ConfigError("add_manifest needs a manifest map")
+    hub.add_manifest(manifest)
+
+
+def _capture(hub: Hub, a: dict[str, Any]) -> None:
+    provider = a.get("provider")
+    hub.capture_state(_name(a), provider if isinstance(provider, str) else None)
+
+
+_OPS: dict[str, _Op] = {
+    "stop_session": _Op(True, lambda h, a: stats_to_wire(h.stop_session(_name(a)))),
+    "flush_session": _Op(True, lambda h, a: stats_to_wire(h.flush_session(_name(a)))),
+    "update_session": _Op(True, _update),
+    "capture_state": _Op(True, _capture),
+    "add_manifest": _Op(True, _add_manifest),
+    "query_session": _Op(False, lambda h, a: stats_to_wire(h.query_session(_name(a)))),
+    "list_sessions": _Op(False, lambda h, a: [stats_to_wire(s) for s in h.list_sessions()]),
+    "session_config": _Op(False, lambda h, a: [enable_to_wire(p)
+                                                for p in h.session_config(_name(a))]),
+    "manifests": _Op(False, lambda h, a: [m.to_json() for m in h.manifests().values()]),
+}
+#: Operations handled by the server itself (they change the connection), with their rule.
+PRIVILEGED_SPECIAL = {"start_session", "subscribe", "register_provider"}
+
+
+class Controller:
+    """Checks a peer's right to an operation and runs it on the hub."""
+
+    def __init__(self, hub: Hub, policy: Policy) -> None:
+        self.hub = hub
+        self.policy = policy
+
+    def check(self, peer: Peer, operation: str) -> None:
+        """Raise AccessDeniedError (and trace the refusal) unless the peer may do this."""
+        op = _OPS.get(operation)
+        needs = op.privileged if op is not None else operation in PRIVILEGED_SPECIAL
+        if needs and not self.policy.privileged(peer):
+            self.deny(peer, operation, self.policy.refusal(peer, operation))
+
+    def deny(self, peer: Peer, operation: str, reason: str) -> None:
+        """Trace a refusal on the hub's provider and raise it to the client."""
+        if hp.ACCESS_DENIED.enabled:
+            hp.ACCESS_DENIED.write(peer.uid, peer.pid, operation, reason)
+        raise AccessDeniedError(reason)
+
+    def run(self, peer: Peer, operation: str, args: dict[str, Any]) -> Any:
+        """Run one plain operation (not start_session / subscribe) for a peer."""
+        op = _OPS.get(operation)
+        if op is None:
+            raise ConfigError(f"unknown operation {operation!r}")
+        self.check(peer, operation)
+        return op.run(self.hub, args)
+
+    def start_session(self, peer: Peer, args: dict[str, Any]) -> dict[str, Any]:
+        """Start a session; its log file must be somewhere the peer itself may write."""
+        self.check(peer, "start_session")
+        config = config_from_wire(args.get("config"))
+        if config.file is not None and not self.policy.may_write(peer, Path(config.file)):
+            self.deny(peer, "start_session",
+                      f"permission denied: uid {peer.uid} may not create {config.file}")
+        return stats_to_wire(self.hub.start_session(config).stats())
