@@ -10,6 +10,7 @@ from samples.msnsim._client import Connection, Transcript
 from samples.msnsim._scenario import ACCOUNTS, LONG_TEXT, run_scenario
 from samples.msnsim._server import MsnServer, ServerAddresses
 from samples.msnsim._session import run_session
+from samples.msnsim._synthetic import SyntheticStats, write_synthetic_capture
 
 __all__ = [
     "ACCOUNTS",
@@ -17,7 +18,9 @@ __all__ = [
     "Connection",
     "MsnServer",
     "ServerAddresses",
+    "SyntheticStats",
     "Transcript",
     "run_scenario",
     "run_session",
+    "write_synthetic_capture",
 ]
