@@ -20,6 +20,7 @@ real-time subscribers, with bounded buffers and exact loss accounting::
 from ._config import ProviderEnable, SessionConfig, parse_provider_spec, validate_session_name
 from ._errors import (
     ConfigError,
+    ControlError,
     LogFormatError,
     LogWriteError,
     NoSuchSessionError,
@@ -50,6 +51,7 @@ __all__ = [
     "Backend",
     "ConfigError",
     "ControlCode",
+    "ControlError",
     "EnableState",
     "Event",
     "EventSchema",

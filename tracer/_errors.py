@@ -11,6 +11,7 @@ front end can catch one class and print a clear message instead of a traceback::
     |   +-- SessionExistsError
     |   +-- NoSuchSessionError
     |   +-- TooManySessionsError   (more than 8 sessions on one provider)
+    +-- ControlError           a control request the provider rejected or cannot take
     +-- LogWriteError          the log file could not be written (full disk, I/O error)
     +-- LogFormatError         a log file that is not a wfptrace JSON-lines log
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "ControlError",
     "LogFormatError",
     "LogWriteError",
     "NoSuchSessionError",
@@ -72,3 +74,7 @@ class LogWriteError(TracerError, OSError):
 
 class LogFormatError(TracerError, ValueError):
     """The file is not a wfptrace JSON-lines log, or its header is damaged."""
+
+
+class ControlError(TracerError):
+    """A control request (the IOCTL analog) that the provider rejected or cannot take."""

@@ -16,6 +16,7 @@ from ._catalog import installed_providers
 from ._config import ProviderEnable, SessionConfig, validate_session_name
 from ._errors import (
     ConfigError,
+    ControlError,
     NoSuchSessionError,
     SessionExistsError,
     UnknownKeywordError,
@@ -197,6 +198,15 @@ class Hub:
             objs = [self.providers[p] for p in targets if p in self.providers]
         for obj in objs:
             obj.capture_state()
+
+    def control(self, provider: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Send a control request (the IOCTL analog) to a registered provider."""
+        with self._lock:
+            obj = self.providers.get(provider)
+        if obj is None:
+            self.manifest(provider)  # unknown name: UnknownProviderError
+            raise ControlError(f"provider {provider} is not running")
+        return obj.control(request)
 
     def close(self) -> list[SessionStats]:
         """Stop every session (flushing each) and return their final statistics."""

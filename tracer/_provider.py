@@ -18,7 +18,7 @@ from enum import Enum
 from time import time_ns
 from typing import Any
 
-from ._errors import ConfigError, TooManySessionsError, UnknownKeywordError
+from ._errors import ConfigError, ControlError, TooManySessionsError, UnknownKeywordError
 from ._fields import type_name
 from ._levels import Level
 
@@ -161,6 +161,7 @@ class Provider:
         #: False for mirrors of remote providers, whose records carry OS thread ids already.
         self.local_threads = pid is None
         self._callbacks: list[Callable[[EnableState], None]] = [on_enable] if on_enable else []
+        self._control: Callable[[dict[str, Any]], dict[str, Any]] | None = None
         self._sessions: dict[str, _SessionEnable] = {}
         self._lock = threading.RLock()
         self.state = EnableState(ControlCode.DISABLE, 0, 0, 0, ())
@@ -209,6 +210,20 @@ class Provider:
     def add_enable_callback(self, callback: Callable[[EnableState], None]) -> None:
         """Call ``callback`` with the combined state on every enable change and rundown."""
         self._callbacks.append(callback)
+
+    def on_control(self, handler: Callable[[dict[str, Any]], dict[str, Any]] | None) -> None:
+        """Set the handler of control requests (the IOCTL analog); None removes it."""
+        self._control = handler
+
+    def control(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Hand a control request to the provider; its handler raises ControlError to refuse."""
+        handler = self._control
+        if handler is None:
+            raise ControlError(f"provider {self.name} takes no control requests")
+        if not isinstance(request, dict):
+            raise ControlError("a control request is a JSON object")
+        reply = handler(request)
+        return reply if isinstance(reply, dict) else {"result": reply}
 
     def manifest(self) -> dict[str, Any]:
         """The provider's manifest, generated from its typed definitions."""

@@ -119,3 +119,22 @@ def test_close_stops_every_session(hub: Hub, tmp_path: Path) -> None:
     stats = hub.close()
     assert sorted(s.name for s in stats) == ["a", "b"] and all(s.state == "stopped" for s in stats)
     assert hub.list_sessions() == []
+
+
+def test_control_requests_reach_the_provider_handler(hub: Hub, demo: Demo) -> None:
+    """hub.control hands a request to the provider; refusals and absent handlers are errors."""
+    from tracer import ControlError
+
+    def handler(request: dict) -> dict:
+        if request.get("op") != "enable":
+            raise ControlError(f"invalid request {request.get('op')!r}")
+        return {"ok": True}
+
+    with pytest.raises(ControlError, match="takes no control"):
+        hub.control("test-demo", {"op": "enable"})
+    demo.provider.on_control(handler)
+    assert hub.control("test-demo", {"op": "enable"}) == {"ok": True}
+    with pytest.raises(ControlError, match="invalid request 'bogus'"):
+        hub.control("test-demo", {"op": "bogus"})
+    with pytest.raises(UnknownProviderError):
+        hub.control("nope", {})
