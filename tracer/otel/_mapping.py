@@ -101,7 +101,7 @@ _RULES = (
     EventRule(_MSN, "Message", (A.FLOW_EVENT,), name="MSG {content_type}"),
     EventRule(_MSN, "Transaction", (A.IGNORE,)),  # joined from Command events instead
     EventRule(_MSN, "Login", (A.SUMMARY_SPAN,), name="MSN login"),
-    EventRule(_MSN, "Switchboard", (A.SUMMARY_SPAN,), name="MSN switchboard"),
+    EventRule(_MSN, "Switchboard", (A.SUMMARY_SPAN,), name="MSN switchboard session"),
     EventRule(_MSN, "FlowClosed", (A.FLOW_END,)),
 )
 

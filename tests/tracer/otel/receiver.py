@@ -152,7 +152,7 @@ class Receiver:
 
         server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         self._http = server
         return f"http://127.0.0.1:{server.server_address[1]}"
 
