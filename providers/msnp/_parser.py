@@ -133,27 +133,77 @@ class MsnpStreamParser:
         base = self._base
         pos = 0
         find = data.find
+        size = len(data)
+        stats = self.stats
         while True:
             eol = find(b"\r\n", pos)
             if eol < 0:
                 break
-            if self._skip_line:
-                self._skip_line = False
-                self.stats.skipped_bytes += eol + 2 - pos
-                pos = eol + 2
-                continue
-            if eol - pos > self.max_line:
-                self._error(out, "line_too_long", base + pos, f"{eol - pos} bytes", "resync")
-                pos = eol + 2
-                continue
-            nxt = self._line(data, pos, eol, base, out)
+            nxt = -2
+            if self._synced and pos < eol and eol - pos <= self.max_line and not self._skip_line:
+                nxt = self._fast_line(data, pos, eol, base, size, out)
+            if nxt == -2:
+                nxt = self._slow_line(data, pos, eol, base, out)
             if nxt < 0:  # waiting for a payload, or handed over to the HTTP framer
                 return
             pos = nxt
             if self.failed is not None:
-                self.stats.dropped_bytes += len(data) - pos
+                stats.dropped_bytes += size - pos
                 return
         self._keep_tail(data, pos, base, out)
+
+    def _fast_line(
+        self, data: bytes, pos: int, eol: int, base: int, size: int, out: list[Item]
+    ) -> int:
+        """The common case, inlined: a UTF-8 line with a known verb. -2 means "not that"."""
+        try:
+            text = data[pos:eol].decode()
+        except UnicodeDecodeError:
+            return -2
+        parts = text.split()
+        verb = parts[0] if parts else ""
+        if verb not in KNOWN_VERBS:
+            return -2
+        nargs = len(parts) - 1
+        trid = None
+        if nargs and verb not in NO_TRID_VERBS:
+            word = parts[1]
+            if word.isdigit() and len(word) <= 10 and word.isascii():
+                trid = int(word)
+        args = tuple(parts[2:]) if trid is not None else tuple(parts[1:])
+        minimum = PAYLOAD_MIN_ARGS.get(verb)
+        need = _length(parts[-1]) if minimum is not None and nargs >= minimum else 0
+        start = eol + 2
+        if need > self.max_payload or start + need > size:
+            return self._command(data, verb, parts, text, pos, eol, base, out)
+        stats = self.stats
+        stats.commands += 1
+        stats.payload_bytes += need
+        out.append(
+            Command(
+                verb,
+                trid,
+                args,
+                need,
+                data[start : start + need] if need else b"",
+                base + pos + self.offset_shift,
+                start - pos + need,
+                text,
+                self.envelope,
+            )
+        )
+        return start + need
+
+    def _slow_line(self, data: bytes, pos: int, eol: int, base: int, out: list[Item]) -> int:
+        """Every other line: skipping, over-long, unsynced, undecodable, unknown verbs."""
+        if self._skip_line:
+            self._skip_line = False
+            self.stats.skipped_bytes += eol + 2 - pos
+            return eol + 2
+        if eol - pos > self.max_line:
+            self._error(out, "line_too_long", base + pos, f"{eol - pos} bytes", "resync")
+            return eol + 2
+        return self._line(data, pos, eol, base, out)
 
     def _keep_tail(self, data: bytes, pos: int, base: int, out: list[Item]) -> None:
         tail = len(data) - pos
