@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from . import otel
 from ._catalog import installed_providers
 from ._config import SessionConfig, parse_provider_spec
 from ._errors import TracerError
@@ -50,6 +51,7 @@ def _add_session(sub: Any) -> None:
     start.add_argument("--flush-interval", type=float, default=0.2, metavar="SECONDS")
     start.add_argument("--duration", type=float, metavar="SECONDS",
                        help="stop after this many seconds (embedded hub)")
+    otel.add_cli_options(start)
     start.set_defaults(func=_session_start)
     update = ss.add_parser("update", help="change a running session's providers")
     update.add_argument("name")
@@ -78,14 +80,16 @@ def _config_from_args(args: argparse.Namespace) -> SessionConfig:
         realtime=args.realtime, file=args.file, mode=args.mode,
         max_size=int(args.max_size * 1024 * 1024) if args.max_size else None,
         buffer_size=args.buffer_size, buffer_count=args.buffers,
-        flush_interval=args.flush_interval)
+        flush_interval=args.flush_interval, otlp=otel.options_from_args(args))
 
 
 def _session_start(args: argparse.Namespace) -> int:
     config = _config_from_args(args)
     hub = Hub()
     session = hub.start_session(config)
-    where = f"log file {config.file}" if config.file else "real time only"
+    where = ", ".join(w for w in (f"log file {config.file}" if config.file else "",
+                                  "real time" if config.realtime else "",
+                                  "OTLP export" if config.otlp else "") if w)
     print(f"embedded hub: session {config.name} started ({where}); Ctrl-C to stop",
           file=sys.stderr)
     stop = threading.Event()
