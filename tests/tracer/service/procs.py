@@ -1,0 +1,87 @@
+"""Programs the service tests run in real processes: hub, provider, consumer, clients.
+
+Run as ``python -m tests.tracer.service.procs ROLE ...`` (from the repository root);
+each role prints one JSON line with what it did when it is done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import orjson
+
+from tracer import Level, Provider
+from tracer.service import attach_provider, connect
+
+DEMO = Provider("svc-demo", keywords=["net", "disk"], description="service test provider")
+TICK = DEMO.event(1, "Tick", Level.INFO, "net", {"n": int, "text": str}, "tick {n} {text}")
+DISK = DEMO.event(2, "Disk", Level.VERBOSE, "disk", {"n": int}, "disk {n}")
+
+
+def _say(**data: object) -> None:
+    sys.stdout.write(orjson.dumps(data).decode() + "\n")
+    sys.stdout.flush()
+
+
+def provider(args: argparse.Namespace) -> None:
+    """Wait until enabled, write events (a count, or for some seconds), flush, report."""
+    link = attach_provider(DEMO, args.socket, wait=5.0)
+    _say(role="provider", pid=os.getpid(), connected=link.connected)
+    deadline = time.monotonic() + args.wait
+    while not TICK.enabled and time.monotonic() < deadline:
+        time.sleep(0.001)
+    emitted = 0
+    end = time.monotonic() + args.seconds if args.seconds else None
+    n = 0
+    while (end is None and n < args.count) or (end is not None and time.monotonic() < end):
+        if TICK.enabled:
+            TICK.write(n, "hello")
+            emitted += 1
+        n += 1
+        if args.pause and n % 100 == 0:
+            time.sleep(args.pause)
+    flushed = link.flush(10.0)
+    st = link.stats()
+    _say(role="provider", done=True, emitted=emitted, flushed=flushed, sent=st.sent,
+         dropped=st.dropped, connects=st.connects)
+    if args.linger:
+        time.sleep(args.linger)
+    link.close()
+
+
+def consumer(args: argparse.Namespace) -> None:
+    """Subscribe to a session and print each event's fields until ``count`` or the end."""
+    hub = connect(args.socket)
+    sub = hub.subscribe(args.session)
+    _say(role="consumer", subscribed=True)
+    got = 0
+    for event in sub:
+        _say(kind=event.kind, provider=event.provider, name=event.name, pid=event.pid,
+             fields=event.fields, message=event.message)
+        got += 1
+        if got >= args.count:
+            break
+    sub.close()
+    _say(role="consumer", done=True, received=got)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Dispatch to one role."""
+    p = argparse.ArgumentParser()
+    p.add_argument("role", choices=["provider", "consumer"])
+    p.add_argument("--socket", required=True)
+    p.add_argument("--count", type=int, default=100)
+    p.add_argument("--seconds", type=float, default=0.0)
+    p.add_argument("--pause", type=float, default=0.0)
+    p.add_argument("--wait", type=float, default=10.0)
+    p.add_argument("--linger", type=float, default=0.0)
+    p.add_argument("--session", default="s1")
+    args = p.parse_args(argv)
+    {"provider": provider, "consumer": consumer}[args.role](args)
+
+
+if __name__ == "__main__":
+    main()
