@@ -125,17 +125,16 @@ class SocketOwners:
         except OSError:
             return False
 
-    def _candidates(self, uid: int | None) -> list[int]:
+    def _candidates(self) -> list[int]:
         recent = list(reversed(self._recent))
         seen = set(recent)
         others = sorted((int(e) for e in os.listdir("/proc") if e.isdigit()), reverse=True)
-        pids = recent + [p for p in others if p not in seen]
-        if uid is None:
-            return pids
-        return [p for p in pids if _uid_of(p) in (uid, None)]
+        return recent + [p for p in others if p not in seen]
 
     def _scan(self, target: str, uid: int | None) -> int | None:
-        for pid in self._candidates(uid):
+        for pid in self._candidates():
+            if uid is not None and _uid_of(pid) not in (uid, None):
+                continue
             if self._scan_pid(pid, target):
                 self._remember(pid)
                 return pid
@@ -146,6 +145,7 @@ class SocketOwners:
         try:
             fds = os.listdir(base)
         except OSError:
+            self._recent.pop(pid, None)  # gone: stop trying it first
             return False
         found = False
         for fd in fds:
