@@ -107,7 +107,9 @@ class TraceViewApp(App[None]):
     def on_mount(self) -> None:
         for path in self._logs:
             self.feed.open_log(path, follow=self._follow_logs)
-        self.query_one(EventsView).focus()
+        view = self.query_one(EventsView)
+        view.focus()
+        self.call_after_refresh(view.rows_changed)
         self.set_interval(_TICK, self.tick)
         self.set_interval(1.0, self._sample_rates)
         if self.decisions is not None:

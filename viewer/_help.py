@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+
+from rich.console import Console
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -54,7 +57,18 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
             yield Static("[b]TraceView keys[/b]  (esc closes; mouse optional)")
-            yield Static(key_table(self.sections))
+            yield Static(self.table)
+
+    @property
+    def table(self) -> Table:
+        """The key table shown."""
+        return key_table(self.sections)
+
+    def plain_text(self, width: int = 80) -> str:
+        """The key table as plain text."""
+        console = Console(width=width, record=True, file=io.StringIO())
+        console.print(self.table)
+        return console.export_text()
 
     def action_close(self) -> None:
         """Close the help."""
