@@ -1,6 +1,9 @@
 """Offline and live packet machinery: sources, decoding, flows and TCP reassembly."""
 
+from ._communityid import community_id
+from ._consumers import PacketConsumer, consumer_names, make_consumer, register_consumer
 from ._decode import Decoder
+from ._flows import Direction, Flow, FlowState, FlowTable
 from ._linktypes import (
     LINKTYPE_ETHERNET,
     LINKTYPE_IPV4,
@@ -14,6 +17,8 @@ from ._linktypes import (
 from ._packet import TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, Packet
 from ._pcap import PcapFileSource, open_capture
 from ._pcapwrite import PcapngWriter, PcapWriter
+from ._reassembly import StreamConsumer, TcpReassembler
+from ._replay import Pipeline
 from ._source import CaptureFormatError, Frame, PacketSource
 from ._stats import DecodeStats
 
@@ -34,11 +39,23 @@ __all__ = [
     "CaptureFormatError",
     "DecodeStats",
     "Decoder",
+    "Direction",
+    "Flow",
+    "FlowState",
+    "FlowTable",
     "Frame",
     "Packet",
+    "PacketConsumer",
     "PacketSource",
     "PcapFileSource",
     "PcapWriter",
     "PcapngWriter",
+    "Pipeline",
+    "StreamConsumer",
+    "TcpReassembler",
+    "community_id",
+    "consumer_names",
+    "make_consumer",
     "open_capture",
+    "register_consumer",
 ]

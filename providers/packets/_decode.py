@@ -93,6 +93,11 @@ class Decoder:
         self._tcp_bytes = 0
 
     @property
+    def last_was_error(self) -> bool:
+        """True if the frame most recently decoded counted as a decode error."""
+        return bool(self._m & M_ERR)
+
+    @property
     def stats(self) -> DecodeStats:
         """The counters so far (a fresh snapshot each call)."""
         st = DecodeStats()
@@ -185,6 +190,7 @@ class Decoder:
             cap = n - off
             self._tcp_bytes += seglen
             mask |= M_TCP
+            self._m = mask
             masks[mask] = masks.get(mask, 0) + 1
             return Packet(ts, data, wire, version, src, dst, 6, False, sport, dport, seq, ack,
                           flags, off, seglen if seglen <= cap else cap, seglen)
@@ -195,6 +201,7 @@ class Decoder:
             if ulen < 8 or ulen > end - off:
                 return None
             mask |= M_UDP
+            self._m = mask
             masks[mask] = masks.get(mask, 0) + 1
             seglen = ulen - 8
             off += 8

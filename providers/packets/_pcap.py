@@ -7,6 +7,7 @@ allocating whatever a hostile header asks for.
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,6 +73,14 @@ class PcapFileSource:
 
     def close(self) -> None:
         self._f.close()
+
+    def progress(self) -> float:
+        """Fraction of the file read so far (by bytes; coarse, for progress bars)."""
+        try:
+            size = os.fstat(self._f.fileno()).st_size
+            return min(1.0, self._f.tell() / size) if size else 1.0
+        except (OSError, ValueError):
+            return 1.0
 
     def __enter__(self) -> PcapFileSource:
         return self

@@ -1,0 +1,69 @@
+"""The seam between the packet pipeline and providers that consume packets.
+
+A consumer gets every decoded packet with its flow, and flow ends; if it also has
+``on_data``/``on_gap``/``on_end`` (a :class:`StreamConsumer`) it gets reassembled TCP
+streams. Providers register a factory under a short name that ``replay --provider``
+accepts; other packages can publish factories in the ``wfptrace.packet_consumers``
+entry-point group.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Protocol, runtime_checkable
+
+from ._flows import Direction, Flow
+from ._packet import Packet
+
+__all__ = ["CONSUMER_GROUP", "PacketConsumer", "consumer_names", "make_consumer",
+           "register_consumer"]
+
+CONSUMER_GROUP = "wfptrace.packet_consumers"
+_log = logging.getLogger(__name__)
+_FACTORIES: dict[str, Callable[[], PacketConsumer]] = {}
+
+
+@runtime_checkable
+class PacketConsumer(Protocol):
+    """What the replay/live pipeline calls; ``provider`` is the tracer Provider it writes to."""
+
+    provider: object
+
+    def on_packet(self, pkt: Packet, flow: Flow, direction: Direction) -> None: ...
+
+    def on_flow_end(self, flow: Flow, reason: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def register_consumer(name: str, factory: Callable[[], PacketConsumer]) -> None:
+    """Make ``factory`` available as ``--provider name``."""
+    _FACTORIES[name] = factory
+
+
+def _load_plugins() -> None:
+    for ep in entry_points(group=CONSUMER_GROUP):
+        if ep.name in _FACTORIES:
+            continue
+        try:
+            _FACTORIES[ep.name] = ep.load()
+        except Exception as exc:  # a broken plugin must not break replay
+            _log.warning("cannot load packet consumer %s: %s", ep.name, exc)
+
+
+def consumer_names() -> list[str]:
+    """Names accepted by :func:`make_consumer`."""
+    _load_plugins()
+    return sorted(_FACTORIES)
+
+
+def make_consumer(name: str) -> PacketConsumer:
+    """Build the consumer registered as ``name`` (``wfptrace-`` prefix optional)."""
+    _load_plugins()
+    key = name if name in _FACTORIES else name.removeprefix("wfptrace-")
+    if key not in _FACTORIES:
+        known = ", ".join(consumer_names()) or "none"
+        raise KeyError(f"unknown packet provider {name!r} (known: {known})")
+    return _FACTORIES[key]()
