@@ -52,6 +52,43 @@ def provider(args: argparse.Namespace) -> None:
     link.close()
 
 
+def stalled(args: argparse.Namespace) -> None:
+    """Once enabled say ready; on "go" write for ``seconds``, report; on "flush" flush, report."""
+    link = attach_provider(DEMO, args.socket, wait=5.0, capacity=args.capacity)
+    deadline = time.monotonic() + args.wait
+    while not TICK.enabled and time.monotonic() < deadline:
+        time.sleep(0.001)
+    _say(role="stalled", ready=TICK.enabled, pid=os.getpid())
+    sys.stdin.readline()
+    emitted = n = 0
+    end = time.monotonic() + args.seconds
+    while time.monotonic() < end:
+        if TICK.enabled:
+            TICK.write(n, "stalled")
+            emitted += 1
+        n += 1
+        if n % 50 == 0:
+            time.sleep(0.0005)
+    _say(role="stalled", emitted=emitted, dropped=link.stats().dropped)
+    sys.stdin.readline()
+    flushed = link.flush(20.0)
+    st = link.stats()
+    _say(role="stalled", flushed=flushed, sent=st.sent, dropped=st.dropped)
+    link.close()
+
+
+def watcher(args: argparse.Namespace) -> None:
+    """Print every enable state the provider receives, with the time it arrived."""
+    def show(state: object) -> None:
+        _say(t=time.time(), enabled=TICK.enabled, disk=DISK.enabled,
+             level=getattr(state, "level", 0))
+    DEMO.add_enable_callback(show)
+    link = attach_provider(DEMO, args.socket, wait=5.0)
+    _say(role="watcher", connected=link.connected)
+    sys.stdin.readline()
+    link.close()
+
+
 def consumer(args: argparse.Namespace) -> None:
     """Subscribe to a session and print each event's fields until ``count`` or the end."""
     hub = connect(args.socket)
@@ -71,7 +108,7 @@ def consumer(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Dispatch to one role."""
     p = argparse.ArgumentParser()
-    p.add_argument("role", choices=["provider", "consumer"])
+    p.add_argument("role", choices=["provider", "consumer", "stalled", "watcher"])
     p.add_argument("--socket", required=True)
     p.add_argument("--count", type=int, default=100)
     p.add_argument("--seconds", type=float, default=0.0)
@@ -79,8 +116,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--wait", type=float, default=10.0)
     p.add_argument("--linger", type=float, default=0.0)
     p.add_argument("--session", default="s1")
+    p.add_argument("--capacity", type=int, default=65536)
     args = p.parse_args(argv)
-    {"provider": provider, "consumer": consumer}[args.role](args)
+    roles = {"provider": provider, "consumer": consumer, "stalled": stalled, "watcher": watcher}
+    roles[args.role](args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,138 @@
+"""Fixtures for the hub service tests: a hub process and helpers for child processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class Child:
+    """A child process whose stdout is JSON lines, read with a timeout."""
+
+    def __init__(self, args: list[str], stdin: bool = False) -> None:
+        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True,
+                                     stdin=subprocess.PIPE if stdin else subprocess.DEVNULL)
+        self.pid = self.proc.pid
+
+    def line(self, timeout: float = 15.0) -> dict[str, Any]:
+        """The next JSON line, failing the test if none arrives in time."""
+        assert self.proc.stdout is not None
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout):
+            pytest.fail(f"no output from {self.proc.args} within {timeout}s")
+        text = self.proc.stdout.readline()
+        if not text:
+            err = self.proc.stderr.read() if self.proc.stderr else ""
+            pytest.fail(f"{self.proc.args} exited ({self.proc.wait()}): {err}")
+        return orjson.loads(text)
+
+    def tell(self, text: str = "go") -> None:
+        """Write a line to the child's stdin."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+
+    def stop(self) -> None:
+        """Kill the child if it still runs."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+
+class HubProcess(Child):
+    """``python -m tracer.service`` on a socket in a private directory."""
+
+    def __init__(self, path: Path, *extra: str) -> None:
+        super().__init__([sys.executable, "-m", "tracer.service", "--socket", str(path),
+                          *extra])
+        self.path = path
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as s:
+                s.connect(str(path))
+                return
+            if self.proc.poll() is not None:
+                pytest.fail(f"hub exited: {self.proc.stderr.read() if self.proc.stderr else ''}")
+            time.sleep(0.05)
+        self.stop()
+        pytest.fail("the hub did not start listening")
+
+    def terminate(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> tuple[int, str]:
+        """Signal the hub and return its exit status and stderr."""
+        self.proc.send_signal(sig)
+        _, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, err
+
+
+@pytest.fixture
+def sock_dir() -> Iterator[Path]:
+    """A world-traversable private directory (so a test uid can reach the socket)."""
+    d = Path(tempfile.mkdtemp(prefix="wfptrace-svc-"))
+    d.chmod(0o755)
+    yield d
+    subprocess.run(["rm", "-rf", str(d)], check=False)
+
+
+@pytest.fixture
+def start_hub(sock_dir: Path) -> Iterator[Callable[..., HubProcess]]:
+    """Start hub processes on ``sock_dir/hub.sock``; every one is stopped after the test."""
+    hubs: list[HubProcess] = []
+
+    def start(*extra: str) -> HubProcess:
+        hub = HubProcess(sock_dir / "hub.sock", *extra)
+        hubs.append(hub)
+        return hub
+    yield start
+    for hub in hubs:
+        if hub.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(hub.pid, signal.SIGCONT)
+        hub.stop()
+
+
+@pytest.fixture
+def hubd(start_hub: Callable[..., HubProcess]) -> HubProcess:
+    """A running hub process."""
+    return start_hub()
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., Child]]:
+    """Run roles of ``tests.tracer.service.procs`` in child processes (killed after)."""
+    children: list[Child] = []
+
+    def run(*args: str, stdin: bool = False) -> Child:
+        child = Child([sys.executable, "-m", "tests.tracer.service.procs", *args], stdin)
+        children.append(child)
+        return child
+    yield run
+    for child in children:
+        child.stop()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+    """Poll ``predicate`` until it returns a true value; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.01)
+    pytest.fail(f"timed out waiting for {what or predicate}")
