@@ -14,11 +14,11 @@ from collections.abc import Sequence
 
 from tracer import Event
 
-from ._encode import encode_log, encode_resource, encode_scope, encode_span, export_request
+from ._encode import encode_log, encode_resource, encode_scope, export_request
 from ._env import resource_attributes, signal_settings
 from ._inbox import Inbox
 from ._options import OtlpOptions
-from ._records import LogData, SpanData
+from ._records import LogData
 from ._sender import Retry, Sender
 from ._stats import OtlpStats
 from ._tracker import Limits, SpanTracker
@@ -122,8 +122,8 @@ class OtlpBackend:
             res = self._resources[provider] = encode_resource(attrs)
         return res
 
-    def _send(self, spans: list[SpanData], logs: list[LogData]) -> None:
-        self._submit("traces", [(s.provider, encode_span(s)) for s in spans])
+    def _send(self, spans: list[tuple[str, bytes]], logs: list[LogData]) -> None:
+        self._submit("traces", spans)
         if logs:
             self._submit("logs", [(r.provider, encode_log(r)) for r in logs])
 

@@ -52,8 +52,8 @@ def encode_span(s: SpanData) -> bytes:
         parts.append(field_bytes(0x22, s.parent_id))
     parts += [field_bytes(0x2A, s.name.encode()), b"\x30" + varint(s.kind),
               field_fixed64(0x39, s.start_ns), field_fixed64(0x41, max(s.end_ns, s.start_ns)),
-              encode_attrs(0x4A, s.attrs)]
-    parts += [field_bytes(0x5A, e) for e in s.events]
+              s.attr_bytes, encode_attrs(0x4A, s.attrs)]
+    parts += s.events
     if s.dropped_events:
         parts.append(b"\x60" + varint(s.dropped_events))
     parts += [field_bytes(0x6A, field_bytes(0x0A, t) + field_bytes(0x12, i)) for t, i in s.links]

@@ -15,9 +15,9 @@ STATUS_ERROR = 2
 class SpanData:
     """One span, open or finished; span events are kept already encoded."""
 
-    __slots__ = ("attrs", "dropped_events", "end_ns", "events", "kind", "last_wall", "links",
-                 "name", "parent_id", "pending", "provider", "renamed", "span_id", "start_ns",
-                 "status", "status_message", "trace_id")
+    __slots__ = ("attr_bytes", "attrs", "child_prefix", "dropped_events", "end_ns", "events",
+                 "kind", "last_wall", "links", "name", "parent_id", "pending", "provider",
+                 "renamed", "span_id", "start_ns", "status", "status_message", "trace_id")
 
     def __init__(self, provider: str, name: str, trace_id: bytes, span_id: bytes,
                  start_ns: int, parent_id: bytes = b"", kind: int = KIND_INTERNAL) -> None:
@@ -30,6 +30,10 @@ class SpanData:
         self.start_ns = start_ns
         self.end_ns = start_ns
         self.attrs: dict[str, Any] = {}
+        #: attributes already encoded as ``Span.attributes`` fields
+        self.attr_bytes = b""
+        self.child_prefix = b""
+        #: span events already encoded as ``Span.events`` fields
         self.events: list[bytes] = []
         self.dropped_events = 0
         self.links: list[tuple[bytes, bytes]] = []

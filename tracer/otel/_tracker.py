@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import struct
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -17,17 +18,19 @@ from typing import Any
 
 from tracer import Event
 
-from ._encode import encode_span_event, prefix
+from ._encode import encode_span, prefix
 from ._mapping import Action, EventRule, Mapping
-from ._records import KIND_CLIENT, STATUS_ERROR, LogData, SpanData
+from ._records import LogData, SpanData
 from ._stats import OtlpStats
-from ._wire import attribute
+from ._wire import attribute, field_bytes
 
 __all__ = ["Limits", "SpanTracker"]
 
 # tracer Level (1 critical .. 5 verbose) -> OpenTelemetry severity number and text
 _SEVERITY = {1: (21, "FATAL"), 2: (17, "ERROR"), 3: (13, "WARN"), 4: (9, "INFO"), 5: (5, "DEBUG")}
 _FIELD_RE = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
+_CACHE_MAX = 50_000
+_pack_q = struct.Struct("<Q").pack
 
 
 class Limits:
@@ -61,20 +64,27 @@ def _template(text: str) -> Callable[[dict[str, Any]], str]:
 
 
 class _Compiled:
-    """One rule with its templates, flags and per-field encoded attribute keys."""
+    """One rule with its templates and caches of encoded attributes.
 
-    __slots__ = ("actions", "error", "keys", "mapping", "name", "names", "rename", "rule", "skip")
+    Most field values repeat (verbs, directions, roles, small TrIDs), so each
+    ``(field, value)`` pair is encoded once per tag and looked up afterwards.
+    """
+
+    __slots__ = ("error", "event_cache", "handlers", "mapping", "name", "name_cache", "names",
+                 "rename", "rule", "skip", "span_cache")
 
     def __init__(self, rule: EventRule, mapping: Mapping) -> None:
         self.rule = rule
         self.mapping = mapping
-        self.actions = frozenset(rule.actions)
         self.name = _template(rule.name or rule.event)
         self.rename = _template(rule.rename) if rule.rename else None
         self.error = re.compile(rule.error_pattern) if rule.error_pattern else None
         self.skip = {mapping.flow_field, mapping.time_field}
         self.names: dict[str, str] = {}
-        self.keys: dict[str, bytes | None] = {}
+        self.event_cache: dict[tuple[str, Any], bytes] = {}
+        self.span_cache: dict[tuple[str, Any], bytes] = {}
+        self.name_cache: dict[str, bytes] = {}
+        self.handlers: list[Callable[[Event, _Compiled, int], None]] = []
 
     def attr(self, field_name: str) -> str:
         name = self.names.get(field_name)
@@ -82,19 +92,43 @@ class _Compiled:
             name = self.names[field_name] = self.mapping.attr_name(self.rule, field_name)
         return name
 
-    def encoded(self, fields: dict[str, Any]) -> list[bytes]:
-        """Encoded attributes of a span event (the flow and time fields left out)."""
-        keys = self.keys
-        out = []
-        for k, v in fields.items():
-            if v is None:
-                continue
-            p = keys.get(k, b"")
-            if p == b"":
-                p = keys[k] = None if k in self.skip else prefix(self.attr(k))
-            if p is not None:
-                out.append(attribute(p, v))
-        return out
+    def encode(self, fields: dict[str, Any], cache: dict[tuple[str, Any], bytes],
+               tag: int) -> bytes:
+        """Fields as repeated ``KeyValue`` under ``tag`` (flow and time fields left out)."""
+        parts = []
+        for item in fields.items():
+            try:
+                b = cache.get(item)
+            except TypeError:  # an unhashable value (list, dict): encode every time
+                b = None
+                hashable = False
+            else:
+                hashable = True
+            if b is None:
+                k, v = item
+                if v is None or k in self.skip:
+                    continue
+                b = field_bytes(tag, attribute(prefix(self.attr(k)), v))
+                if hashable:
+                    if len(cache) >= _CACHE_MAX:
+                        cache.clear()
+                    cache[item] = b
+            parts.append(b)
+        return b"".join(parts)
+
+    def event_name(self, fields: dict[str, Any]) -> bytes:
+        """The encoded ``Span.Event.name`` field for these fields."""
+        name = self.name(fields)
+        b = self.name_cache.get(name)
+        if b is None:
+            if len(self.name_cache) >= _CACHE_MAX:
+                self.name_cache.clear()
+            b = self.name_cache[name] = field_bytes(0x12, name.encode())
+        return b
+
+    def span_name(self, fields: dict[str, Any]) -> bytes:
+        """The encoded ``Span.name`` field for these fields."""
+        return b"\x2a" + self.event_name(fields)[1:]
 
     def attrs(self, fields: dict[str, Any], skip: Iterable[str] = ()) -> dict[str, Any]:
         """Fields as a span's attributes."""
@@ -114,7 +148,8 @@ class SpanTracker:
         self.limits = limits
         self.stats = stats
         self.want_logs = logs
-        self.spans: list[SpanData] = []
+        #: finished spans, encoded: (provider, ``Span`` body)
+        self.spans: list[tuple[str, bytes]] = []
         self.logs: list[LogData] = []
         self.flows: dict[Any, SpanData] = {}
         self.closed: OrderedDict[Any, tuple[bytes, bytes]] = OrderedDict()
@@ -130,18 +165,18 @@ class SpanTracker:
         """Map a batch of events (wall time of arrival drives the idle timeout)."""
         self._now = time.monotonic()
         tf = self.mapping.time_field
-        handlers = self._handlers
+        rules = self._rules
+        n = 0
         for ev in events:
-            c = self._compiled(ev)
+            c = rules.get((ev.provider, ev.name)) or self._compiled(ev)
             t = ev.fields.get(tf) or ev.time_ns
+            n += 1
             try:
-                for action in c.rule.actions:
-                    h = handlers.get(action)
-                    if h is not None:
-                        h(ev, c, t)
+                for handler in c.handlers:
+                    handler(ev, c, t)
             except Exception:  # odd field values must not stop the export of the rest
                 self.stats.mapping_errors += 1
-            self.stats.events_mapped += 1
+        self.stats.events_mapped += n
         self.stats.flows_open = len(self.flows)
 
     def sweep(self, now: float | None = None) -> None:
@@ -159,7 +194,7 @@ class SpanTracker:
             self._end_flow(fid, "session_end")
         self.stats.flows_open = 0
 
-    def take(self) -> tuple[list[SpanData], list[LogData]]:
+    def take(self) -> tuple[list[tuple[str, bytes]], list[LogData]]:
         """The finished spans and log records since the last call."""
         spans, logs = self.spans, self.logs
         self.spans, self.logs = [], []
@@ -171,7 +206,11 @@ class SpanTracker:
         c = self._rules.get(key)
         if c is None:
             c = self._rules[key] = _Compiled(self.mapping.rule(*key), self.mapping)
+            c.handlers = [self._handlers[a] for a in c.rule.actions if a in self._handlers]
         return c
+
+    def _span_id(self) -> bytes:
+        return (self._rng.getrandbits(64) | 1).to_bytes(8, "big")
 
     def _ids(self) -> tuple[bytes, bytes]:
         bits = self._rng.getrandbits(192) | 1 | (1 << 64)
@@ -184,7 +223,7 @@ class SpanTracker:
         return self.closed.get(fid)
 
     def _finish(self, span: SpanData) -> None:
-        self.spans.append(span)
+        self.spans.append((span.provider, encode_span(span)))
         self.stats.spans += 1
 
     def _open_flow(self, ev: Event, c: _Compiled, t: int, fid: Any) -> SpanData:
@@ -245,7 +284,9 @@ class SpanTracker:
             return
         fields = ev.fields
         if len(span.events) < self.limits.max_span_events:
-            span.events.append(encode_span_event(t, c.name(fields), c.encoded(fields)))
+            body = (b"\x09" + _pack_q(t) + c.event_name(fields)
+                    + c.encode(fields, c.event_cache, 0x1A))
+            span.events.append(field_bytes(0x5A, body))
             self.stats.span_events += 1
         else:
             span.dropped_events += 1
@@ -284,19 +325,25 @@ class SpanTracker:
             return
         del flow.pending[key]
         start, _, request, provider = pend
-        _, span_id = self._ids()
-        span = SpanData(provider, c.name(request), flow.trace_id, span_id, start,
-                        parent_id=flow.span_id, kind=KIND_CLIENT)
-        span.end_ns = t
-        span.attrs = c.attrs(request)
         reply = fields.get(rule.verb_field)
-        span.attrs[c.attr("reply." + rule.verb_field)] = reply
-        args = fields.get("args")
-        if args is not None:
-            span.attrs[c.attr("reply.args")] = args
+        extra = {"reply." + rule.verb_field: reply, "reply.args": fields.get("args")}
+        body = [self._child_prefix(flow), b"\x12\x08", self._span_id(),
+                c.span_name(request), b"\x30\x03\x39", _pack_q(start), b"\x41",
+                _pack_q(max(t, start)), c.encode(request, c.span_cache, 0x4A),
+                c.encode(extra, c.span_cache, 0x4A)]
         if c.error is not None and isinstance(reply, str) and c.error.match(reply):
-            span.status, span.status_message = STATUS_ERROR, f"error reply {reply}"
-        self._finish(span)
+            status = field_bytes(0x12, f"error reply {reply}".encode()) + b"\x18\x02"
+            body.append(field_bytes(0x7A, status))
+        self.spans.append((provider, b"".join(body)))
+        self.stats.spans += 1
+
+    def _child_prefix(self, flow: SpanData) -> bytes:
+        """The encoded trace id and parent span id of the flow's children (cached)."""
+        p = flow.child_prefix
+        if not p:
+            p = flow.child_prefix = (field_bytes(0x0A, flow.trace_id)
+                                     + field_bytes(0x22, flow.span_id))
+        return p
 
     def _summary(self, ev: Event, c: _Compiled, t: int) -> None:
         rule, fields = c.rule, ev.fields

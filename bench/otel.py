@@ -1,0 +1,201 @@
+"""Benchmark of the OpenTelemetry backend: MSN-like event stream -> OTLP/gRPC receiver.
+
+Compares, in one run and against the same receiver (a separate process decoding
+every request with the official opentelemetry-proto messages):
+
+* the session with the OTLP backend (flows, transactions, span events);
+* the session with the JSON-lines file backend alone;
+* naive SDK use: one span per event through TracerProvider + BatchSpanProcessor
+  + the OTLP gRPC exporter.
+
+Each figure is the median of several runs; the throughput clock runs from the
+first event to the end of the session stop (everything exported or written).
+The last line of output is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tracer import Event, Hub, Level, Provider, ProviderEnable, SessionConfig  # noqa: E402
+from tracer.otel import OtlpOptions  # noqa: E402
+
+RECEIVER = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from tests.tracer.otel.receiver import Receiver
+r = Receiver()
+print(r.start_grpc(), flush=True)
+for line in sys.stdin:
+    with r._cond:
+        print(len(r.spans), len(r.logs), sum(len(s.item.events) for s in r.spans), flush=True)
+        r.spans.clear(); r.logs.clear()
+"""
+
+
+class MsnShaped:
+    """A provider declared like wfptrace-msnmon (same event and field names)."""
+
+    def __init__(self) -> None:
+        p = self.provider = Provider("wfptrace-msnmon", keywords=["flow", "client_server",
+                                                                  "session"])
+        self.flow = p.event(1, "FlowEstablished", Level.INFO, "flow", {
+            "flow_id": str, "protocol": str, "local_addr": str, "local_port": int,
+            "remote_addr": str, "remote_port": int, "app_path": str, "pid": int})
+        self.command = p.event(2, "Command", Level.VERBOSE, "client_server", {
+            "flow_id": str, "direction": str, "verb": str, "trid": int, "args": str,
+            "payload_len": int, "role": str})
+        self.switchboard = p.event(3, "Switchboard", Level.INFO, "session", {
+            "flow_id": str, "session_id": str, "participants": list, "flow_ids": list,
+            "start_ns": int})
+        self.closed = p.event(4, "FlowClosed", Level.INFO, "flow",
+                              {"flow_id": str, "reason": str, "bytes": int})
+
+
+_VERBS = ("CHG", "PNG", "ADC", "REA", "CAL", "MSG", "BLP", "PRP", "SBP", "UUX")
+
+
+def script(m: MsnShaped, n_events: int) -> list[tuple[Any, tuple]]:
+    """A pre-built event stream: flows of 100 commands (50 request/reply pairs)."""
+    out: list[tuple[Any, tuple]] = []
+    f = 0
+    while len(out) < n_events:
+        fid = f"1:{f:08x}"
+        out.append((m.flow, (fid, "tcp", "10.0.0.2", 40000 + f % 20000, "64.4.13.58", 1863,
+                             "/usr/bin/amsn", 4242)))
+        for trid in range(1, 51):
+            verb = _VERBS[trid % len(_VERBS)]
+            args = f"alice@example.com {trid} NLN"
+            out.append((m.command, (fid, "send", verb, trid, args, 0, "switchboard")))
+            out.append((m.command, (fid, "recv", verb, trid, "OK", 0, "switchboard")))
+        out.append((m.switchboard, (fid, str(f), ["alice@example.com", "bob@example.com"],
+                                    [fid], 0)))
+        out.append((m.closed, (fid, "fin", 4096)))
+        f += 1
+    return out[:n_events]
+
+
+class NaiveSdk:
+    """A session backend using the SDK naively: one span per event."""
+
+    def __init__(self, endpoint: str, n_events: int) -> None:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        self.tp = TracerProvider(resource=Resource.create({"service.name": "wfptrace-msnmon"}))
+        self.tp.add_span_processor(BatchSpanProcessor(
+            OTLPSpanExporter(endpoint=endpoint, insecure=True), max_queue_size=n_events + 1,
+            max_export_batch_size=512))
+        self.tracer = self.tp.get_tracer("wfptrace.naive")
+
+    def handle(self, events: Sequence[Event]) -> None:
+        for ev in events:
+            attrs = {k: v for k, v in ev.fields.items() if v is not None}
+            span = self.tracer.start_span(ev.name, attributes=attrs, start_time=ev.time_ns)
+            span.end(end_time=ev.time_ns)
+
+    def close(self) -> None:
+        self.tp.force_flush(60_000)
+        self.tp.shutdown()
+
+    def stats(self) -> dict[str, int]:
+        return {}
+
+
+def run(mode: str, stream: list[tuple[Any, tuple]], m: MsnShaped, endpoint: str,
+        tmp: Path) -> tuple[float, dict[str, int]]:
+    """One timed session; returns (seconds, otel stats)."""
+    hub = Hub(load_installed=False)
+    hub.register(m.provider)
+    cfg = SessionConfig(f"bench-{mode}", [ProviderEnable("wfptrace-msnmon")],
+                        buffer_size=4096, buffer_count=max(64, 2 * len(stream) // 4096 + 2),
+                        flush_interval=0.05)
+    backends: list[Any] = []
+    if mode == "jsonl":
+        cfg.file = tmp / "bench.jsonl"
+    elif mode == "otel":
+        cfg.otlp = OtlpOptions(endpoint=endpoint, protocol="grpc", logs=False,
+                               max_queued_events=len(stream) + 1, max_queued_requests=4096)
+    else:
+        cfg.realtime = True
+        backends.append(NaiveSdk(endpoint, len(stream)))
+    hub.start_session(cfg, backends=backends)
+    t0 = time.perf_counter()
+    for ev, args in stream:
+        ev.write(*args)
+    stats = hub.stop_session(cfg.name)
+    dt = time.perf_counter() - t0
+    if stats.events_lost:
+        raise SystemExit(f"{mode}: {stats.events_lost} events lost in the session buffers")
+    return dt, stats.otel or {}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller stream, 3 runs (< 1 minute)")
+    ap.add_argument("--events", type=int, default=None)
+    ap.add_argument("--runs", type=int, default=None)
+    args = ap.parse_args()
+    n = args.events or (30_000 if args.quick else 200_000)
+    runs = args.runs or (3 if args.quick else 5)
+    rx = subprocess.Popen([sys.executable, "-c", RECEIVER, str(ROOT)], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True)
+    assert rx.stdin is not None and rx.stdout is not None
+    endpoint = rx.stdout.readline().strip()
+
+    def received() -> list[int]:
+        rx.stdin.write("count\n")
+        rx.stdin.flush()
+        return [int(x) for x in rx.stdout.readline().split()]
+
+    m = MsnShaped()
+    stream = script(m, n)
+    times: dict[str, list[float]] = {"otel": [], "jsonl": [], "naive": []}
+    spans_rates: list[float] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for _ in range(runs):
+                for mode in times:
+                    received()
+                    dt, otel = run(mode, stream, m, endpoint, Path(tmp))
+                    times[mode].append(dt)
+                    got = received()
+                    if mode == "otel":
+                        if otel["otel_spans_exported"] != got[0] or otel["otel_spans_dropped"]:
+                            raise SystemExit(f"otel: exported {otel} but received {got}")
+                        spans_rates.append(got[0] / dt)
+                    elif mode == "naive" and got[0] != n:
+                        raise SystemExit(f"naive SDK: {got[0]} of {n} spans received")
+                    print(f"{mode:6s} {n / dt:12,.0f} events/s  received {got}", file=sys.stderr)
+    finally:
+        rx.stdin.close()
+        rx.wait(10)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    result = {"bench": "otel", "metrics": {
+        "spans_per_s": round(statistics.median(spans_rates)),
+        "events_per_s_with_otel": round(n / med["otel"]),
+        "events_per_s_jsonl_only": round(n / med["jsonl"]),
+        "events_per_s_naive_sdk": round(n / med["naive"]),
+        "events": n, "runs": runs, "cpus": os.cpu_count()},
+        "ratios": {"vs_naive_sdk": round(med["naive"] / med["otel"], 2),
+                   "vs_jsonl_only": round(med["jsonl"] / med["otel"], 3)}}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
