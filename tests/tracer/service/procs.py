@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import time
+from typing import Any
 
 import orjson
 
@@ -124,3 +125,34 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def as_user(path: str, uid: int, groups: list[int], results: Any) -> None:
+    """In a child process: drop to ``uid`` with ``groups``, try each operation, report errors."""
+    from tracer import ProviderEnable, SessionConfig
+    from tracer.service import ProviderLink
+
+    os.setgroups(groups)
+    os.setgid(uid)
+    os.setuid(uid)
+    out: dict[str, Any] = {"uid": os.getuid()}
+    config = SessionConfig("by-user", [ProviderEnable("svc-demo")], realtime=True)
+    try:
+        hub = connect(path)
+    except Exception as exc:
+        results.put({**out, "connect": [type(exc).__name__, str(exc)]})
+        return
+    attempts = {
+        "start_session": lambda: hub.start_session(config),
+        "subscribe": lambda: hub.subscribe("sec").close(),
+        "stop_session": lambda: hub.stop_session("by-user"),
+        "list_sessions": lambda: len(hub.list_sessions()),
+        "register_provider": lambda: ProviderLink(DEMO, path).start(wait=5.0).close(),
+    }
+    for name, attempt in attempts.items():
+        try:
+            attempt()
+            out[name] = "ok"
+        except Exception as exc:
+            out[name] = [type(exc).__name__, str(exc)]
+    results.put(out)

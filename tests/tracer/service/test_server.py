@@ -105,7 +105,7 @@ def test_killed_provider_shows_gone_and_is_taken_back_when_restarted(hubd, spawn
 
 
 def test_stalled_hub_never_blocks_the_provider_and_accounts_every_event(hubd, spawn, sock_dir):
-    """With the hub stopped (SIGSTOP) the provider keeps writing; afterwards written + lost == emitted."""
+    """With the hub SIGSTOPped the provider keeps writing; then written + lost == emitted."""
     with connect(hubd.path) as hub:
         hub.add_manifest(DEMO.manifest())
         hub.start_session(_session("stall", sock_dir, realtime=False))

@@ -1,0 +1,91 @@
+"""Access control at the hub: refusals for uids outside the group, traced on the hub provider."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from tests.tracer.service import procs
+from tracer import ProviderEnable, SessionConfig
+from tracer.service import connect
+
+NOBODY = 65534
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a child as uid 65534")
+
+
+@pytest.fixture
+def group() -> Iterator[tuple[str, int]]:
+    """A fresh system group for the hub (removed after the test)."""
+    name = f"wfpt{os.getpid() % 100000}"
+    subprocess.run(["groupadd", "-f", name], check=True)
+    gid = int(subprocess.run(["getent", "group", name], capture_output=True, text=True,
+                             check=True).stdout.split(":")[2])
+    yield name, gid
+    subprocess.run(["groupdel", name], check=False)
+
+
+def _as_user(path: str, groups: list[int]) -> dict:
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    child = ctx.Process(target=procs.as_user, args=(path, NOBODY, groups, results))
+    child.start()
+    out = results.get(timeout=30)
+    child.join(10)
+    return out
+
+
+def test_socket_is_mode_0660_and_owned_by_the_group(start_hub, group):
+    """The hub creates its socket mode 0660 with the configured group."""
+    hub = start_hub("--group", group[0])
+    st = hub.path.stat()
+    assert st.st_mode & 0o777 == 0o660 and st.st_gid == group[1]
+
+
+def test_uid_outside_the_group_cannot_connect_to_the_socket(start_hub, group):
+    """With the default mode a non-member is refused at connect, with a clear error."""
+    hub = start_hub("--group", group[0])
+    out = _as_user(str(hub.path), [])
+    assert out["connect"][0] == "AccessDeniedError"
+    assert "permission denied" in out["connect"][1]
+
+
+def test_uid_outside_the_group_is_refused_and_each_refusal_is_traced(start_hub, group):
+    """A non-member reaching the hub may read statistics but not control, read events or provide."""
+    hub = start_hub("--group", group[0], "--socket-mode", "0666")
+    with connect(hub.path) as root:
+        root.add_manifest(procs.DEMO.manifest())
+        root.start_session(SessionConfig(
+            "sec", [ProviderEnable("wfptrace-hub", keywords=("security",))], realtime=True))
+        audit = root.subscribe("sec")
+        out = _as_user(str(hub.path), [])
+        for op in ("start_session", "subscribe", "stop_session", "register_provider"):
+            kind, message = out[op]
+            assert kind == "AccessDeniedError", op
+            assert f"needs root or members of group {group[0]}" in message
+            assert f"uid {NOBODY}" in message
+        assert out["list_sessions"] == "ok"
+        denied = []
+        while len(denied) < 4 and (event := audit.get(5)) is not None:
+            denied.append(event)
+        assert {e.name for e in denied} == {"AccessDenied"}
+        assert {e.fields["operation"] for e in denied} == {
+            "start_session", "subscribe", "stop_session", "register_provider"}
+        assert {e.fields["uid"] for e in denied} == {NOBODY}
+        assert [s.name for s in root.list_sessions()] == ["sec"]
+        audit.close()
+
+
+def test_group_member_may_control_sessions_and_provide(start_hub, group):
+    """A uid with the hub's group among its groups may start and stop sessions and register."""
+    hub = start_hub("--group", group[0])
+    with connect(hub.path) as root:
+        root.add_manifest(procs.DEMO.manifest())
+        root.start_session(SessionConfig("sec", [ProviderEnable("svc-demo")], realtime=True))
+        out = _as_user(str(hub.path), [group[1]])
+    assert {op: out[op] for op in ("start_session", "subscribe", "stop_session",
+                                   "register_provider")} == dict.fromkeys(
+        ("start_session", "subscribe", "stop_session", "register_provider"), "ok")
