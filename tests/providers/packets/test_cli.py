@@ -36,7 +36,8 @@ def test_stats_json_last_line_matches_tshark(capsys) -> None:
     if TSHARK is None:
         print("skipping tshark comparison: tshark absent")
         return
-    want = {k: tshark_counts(a)[k] + tshark_counts(b)[k] for k in got}
+    ta, tb = tshark_counts(a), tshark_counts(b)
+    want = {k: ta[k] + tb[k] for k in got}
     assert got == want
 
 
