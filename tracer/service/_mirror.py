@@ -81,7 +81,12 @@ class RemoteProvider:
 
     def gone(self, reason: str) -> None:
         """The provider process disconnected or died: its sessions show it as gone."""
+        self._send = _closed
         self.hub.unregister(self.mirror, reason)
+
+
+def _closed(frame: bytes) -> bool:
+    return False
 
 
 def _check_value(value: object) -> None:
