@@ -1,5 +1,6 @@
 """Offline and live packet machinery: sources, decoding, flows and TCP reassembly."""
 
+from ._bpf import BpfError, compile_filter, parse_dd
 from ._communityid import community_id
 from ._consumers import PacketConsumer, consumer_names, make_consumer, register_consumer
 from ._decode import Decoder
@@ -14,6 +15,7 @@ from ._linktypes import (
     LINKTYPE_NULL,
     LINKTYPE_RAW,
 )
+from ._live import LiveSource, in_netns
 from ._packet import TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, Packet
 from ._pcap import PcapFileSource, open_capture
 from ._pcapwrite import PcapngWriter, PcapWriter
@@ -36,6 +38,7 @@ __all__ = [
     "TCP_PSH",
     "TCP_RST",
     "TCP_SYN",
+    "BpfError",
     "CaptureFormatError",
     "DecodeStats",
     "Decoder",
@@ -44,6 +47,7 @@ __all__ = [
     "FlowState",
     "FlowTable",
     "Frame",
+    "LiveSource",
     "Packet",
     "PacketConsumer",
     "PacketSource",
@@ -54,8 +58,11 @@ __all__ = [
     "StreamConsumer",
     "TcpReassembler",
     "community_id",
+    "compile_filter",
     "consumer_names",
+    "in_netns",
     "make_consumer",
     "open_capture",
+    "parse_dd",
     "register_consumer",
 ]
