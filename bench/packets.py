@@ -153,7 +153,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    count = 100_000 if args.quick else 1_000_000
+    count = 60_000 if args.quick else 1_000_000
     runs = args.runs
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "mixed.pcap"
