@@ -1,0 +1,134 @@
+"""Per-flow state of the monitor: content sniffing, both parsers, role and transactions.
+
+A context exists only for flows of the monitored application. Until the flow is
+known to be MSNP (by port 1863, a learned server address, or its content), the
+first chunks of each direction are kept (bounded) and judged by
+:func:`~providers.msnp.sniff_msnp`; then they are parsed like the rest.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from providers.msnp import (
+    MsnpStreamParser,
+    Role,
+    RoleTracker,
+    Sniff,
+    TransactionTracker,
+    sniff_msnp,
+)
+
+from ._identity import AppIdentity
+
+__all__ = ["DIRECTIONS", "RECEIVED", "SENT", "FlowContext", "StreamState"]
+
+SENT, RECEIVED = 0, 1
+DIRECTIONS = ("sent", "received")
+SNIFF_LIMIT = 4096
+
+
+class StreamState(Enum):
+    """Where a monitored flow stands."""
+
+    SNIFFING = "sniffing"
+    MSNP = "msnp"
+    NOT_MSNP = "not_msnp"
+    DROPPED = "dropped"
+
+
+class FlowContext:
+    """Everything the monitor keeps for one flow of the monitored application."""
+
+    __slots__ = (
+        "announced",
+        "bytes",
+        "commands",
+        "dialect",
+        "dropped",
+        "errors",
+        "flow_id",
+        "flow_ids",
+        "from_start",
+        "identity",
+        "invited",
+        "legacy_ports",
+        "local",
+        "login_done",
+        "messages",
+        "parsers",
+        "participants",
+        "redirects",
+        "remote",
+        "roles",
+        "server",
+        "sniff",
+        "sniff_bytes",
+        "start_ns",
+        "state",
+        "transactions",
+        "user",
+        "usr_trids",
+    )
+
+    def __init__(self, flow_id: str, identity: AppIdentity, local: tuple[str, int],
+                 remote: tuple[str, int], start_ns: int, from_start: bool,
+                 hint: str | None, max_line: int, max_payload: int, max_errors: int) -> None:
+        self.flow_id = flow_id
+        self.identity = identity
+        self.local = local
+        self.remote = remote
+        self.legacy_ports = (local[1], remote[1])
+        self.server = f"{remote[0]}:{remote[1]}"
+        self.start_ns = start_ns
+        self.from_start = from_start
+        self.state = StreamState.SNIFFING
+        self.announced = False
+        self.parsers = (
+            MsnpStreamParser(max_line=max_line, max_payload=max_payload, max_errors=max_errors),
+            MsnpStreamParser(max_line=max_line, max_payload=max_payload, max_errors=max_errors),
+        )
+        self.roles = RoleTracker(hint)
+        self.transactions = TransactionTracker()
+        self.sniff: list[tuple[int, bytes, int]] = []
+        self.sniff_bytes = [0, 0]
+        self.bytes = [0, 0]
+        self.commands = 0
+        self.errors = 0
+        self.dropped = ""
+        # session summary state
+        self.user: str | None = None
+        self.usr_trids: set[int] = set()
+        self.login_done = False
+        self.participants: dict[str, None] = {}
+        self.messages = 0
+        self.invited = False
+        self.redirects: list[str] = []
+        self.flow_ids: list[str] = []
+        self.dialect: str | None = None
+
+    @property
+    def role(self) -> Role:
+        """The flow's observed role so far."""
+        return self.roles.role
+
+    def keep_for_sniff(self, direction: int, data: bytes, ts_ns: int) -> Sniff:
+        """Keep a chunk while sniffing and return the verdict on what is kept."""
+        self.sniff.append((direction, data, ts_ns))
+        self.sniff_bytes[direction] += len(data)
+        verdicts = []
+        for d in (SENT, RECEIVED):
+            if self.sniff_bytes[d]:
+                sample = b"".join(c for dd, c, _ in self.sniff if dd == d)[:SNIFF_LIMIT]
+                verdicts.append(sniff_msnp(sample, from_start=self.from_start))
+        if Sniff.MSNP in verdicts or Sniff.HTTP_GATEWAY in verdicts:
+            return Sniff.MSNP
+        if Sniff.NOT_MSNP in verdicts:
+            return Sniff.NOT_MSNP
+        return Sniff.NEED_MORE
+
+    def take_sniffed(self) -> list[tuple[int, bytes, int]]:
+        """The (direction, chunk, time) kept while sniffing, in arrival order; forgets them."""
+        kept, self.sniff = self.sniff, []
+        self.sniff_bytes = [0, 0]
+        return kept

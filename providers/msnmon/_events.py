@@ -1,0 +1,121 @@
+"""The ``wfptrace-msnmon`` provider: its keywords and typed events.
+
+Keywords mirror the original driver's notify flags (``client_server``,
+``peer_to_peer``, ``unknown``, ``all_traffic``) plus ``flow``, ``session`` and
+``message``. Every event carries ``ts_ns``, the packet time (capture time when
+replaying), which the OpenTelemetry backend uses as the event's time.
+
+The four ``Legacy*`` events reproduce the original trace strings byte for byte
+through their templates, so ``wfptrace fmt`` prints what tracefmt printed.
+"""
+
+from __future__ import annotations
+
+from tracer import Level, Provider
+
+__all__ = [
+    "ALL_TRAFFIC",
+    "COMMAND",
+    "FLOW_CLOSED",
+    "FLOW_ESTABLISHED",
+    "LEGACY_BY_CLASS",
+    "LOGIN",
+    "MESSAGE",
+    "MONITOR_STATE",
+    "PROVIDER",
+    "PROVIDER_NAME",
+    "SWITCHBOARD",
+    "TRANSACTION",
+    "UNKNOWN_COMMAND",
+]
+
+PROVIDER_NAME = "wfptrace-msnmon"
+KEYWORDS = ("client_server", "peer_to_peer", "unknown", "all_traffic", "flow", "session",
+            "message")
+
+PROVIDER = Provider(
+    PROVIDER_NAME,
+    keywords=KEYWORDS,
+    description="MSN Messenger monitor: application flows, TCP streams and MSNP commands",
+)
+
+_FLOW = {"flow_id": str, "ts_ns": int}
+_PORTS = {"local_port": int, "remote_port": int}
+
+FLOW_ESTABLISHED = PROVIDER.event(
+    1, "FlowEstablished", Level.INFO, "flow",
+    {**_FLOW, "protocol": str, "local_addr": str, "local_port": int, "remote_addr": str,
+     "remote_port": int, "app_path": str, "pid": int, "mid_session": bool},
+    "Creating flow for traffic: {local_addr}:{local_port} -> {remote_addr}:{remote_port} "
+    "({app_path}, pid {pid})")
+
+COMMAND = PROVIDER.event(
+    2, "Command", Level.INFO, ("client_server", "peer_to_peer"),
+    {**_FLOW, "direction": str, "verb": str, "trid": int, "args": list, "payload_len": int,
+     "role": str, "legacy_class": str, "offset": int},
+    "{direction} {verb} {trid} {args} ({role}, {payload_len} payload bytes)")
+
+MESSAGE = PROVIDER.event(
+    3, "Message", Level.INFO, "message",
+    {**_FLOW, "direction": str, "trid": int, "content_type": str, "kind": str, "sender": str,
+     "sender_name": str, "typing_user": str, "text": str, "body_len": int,
+     "body_sha256": str, "body": bytes},
+    "MSG {direction} {kind} {content_type} from {sender} ({body_len} bytes)")
+
+TRANSACTION = PROVIDER.event(
+    4, "Transaction", Level.VERBOSE, "session",
+    {**_FLOW, "trid": int, "request_verb": str, "reply_verb": str, "latency_us": int,
+     "error": int, "role": str},
+    "{request_verb} {trid} -> {reply_verb} in {latency_us} us")
+
+UNKNOWN_COMMAND = PROVIDER.event(
+    5, "UnknownCommand", Level.WARNING, "unknown",
+    {**_FLOW, "direction": str, "verb": str, "kind": str, "detail": str, "action": str,
+     "offset": int},
+    "Unknown or invalid command {direction}: {kind} {verb} {detail} ({action})")
+
+LOGIN = PROVIDER.event(
+    6, "Login", Level.INFO, "session",
+    {**_FLOW, "user": str, "server": str, "redirects": list, "result": str, "start_ns": int,
+     "flow_ids": list, "dialect": str},
+    "Login of {user} at {server}: {result} (redirects {redirects})")
+
+SWITCHBOARD = PROVIDER.event(
+    7, "Switchboard", Level.INFO, "session",
+    {**_FLOW, "user": str, "server": str, "participants": list, "messages": int,
+     "start_ns": int, "flow_ids": list, "invited": bool},
+    "Switchboard session of {user} at {server} with {participants}: {messages} messages")
+
+FLOW_CLOSED = PROVIDER.event(
+    8, "FlowClosed", Level.INFO, "flow",
+    {**_FLOW, "reason": str, "commands": int, "errors": int, "bytes_sent": int,
+     "bytes_received": int, "dropped": str},
+    "Flow closed ({reason}): {commands} commands, {errors} errors")
+
+MONITOR_STATE = PROVIDER.event(
+    9, "MonitorState", Level.INFO, "flow",
+    {"state": str, "detail": str},
+    "Monitor {state}: {detail}")
+
+_LEGACY = {**_FLOW, "direction": str, **_PORTS, "message": str}
+
+ALL_TRAFFIC = PROVIDER.event(
+    10, "LegacyAllTraffic", Level.VERBOSE, "all_traffic", _LEGACY,
+    "Message Received. Local Port: {local_port} Remote Port: {remote_port}. Message: {message}")
+
+_ACTION = {**_LEGACY, "action": str}
+
+LEGACY_BY_CLASS = {
+    "client_server": PROVIDER.event(
+        11, "LegacyClientServer", Level.VERBOSE, "client_server", _ACTION,
+        "Client-Server Message {action}. Local Port: {local_port} Remote Port: {remote_port}."
+        " Message: {message}"),
+    "peer_to_peer": PROVIDER.event(
+        12, "LegacyClientClient", Level.VERBOSE, "peer_to_peer", _ACTION,
+        "Client-Client Message {action}. Local Port: {local_port} Remote Port: {remote_port}."
+        " Message: {message}"),
+    "unknown": PROVIDER.event(
+        13, "LegacyUnknown", Level.VERBOSE, "unknown", _ACTION,
+        "Unknown or Invalid Command Message {action}. Local Port: {local_port} Remote Port: "
+        "{remote_port}. Message: {message}"),
+}

@@ -1,0 +1,325 @@
+"""The monitor engine: packets in, MSNP events out, for flows of one application.
+
+Per TCP flow: the first packet asks the resolver who owns the flow (live: the
+executable found while that packet is held; replay: the ``--app-hint``). Only
+flows of the monitored application get a :class:`FlowContext`; the others are
+remembered as ignored and never reassembled or parsed. A monitored flow is
+reassembled in both directions by the shared :class:`TcpReassembler`, recognised
+as MSNP by port 1863, by a server address learned from XFR/RNG, or by content,
+and parsed incrementally. The engine only observes: it never holds, drops or
+edits a packet (the live source accepts every packet itself).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from providers.msnp import (
+    DEFAULT_MAX_ERRORS,
+    DEFAULT_MAX_LINE,
+    DEFAULT_MAX_PAYLOAD,
+    AddressBook,
+    Command,
+    MsnpStreamParser,
+    ParseError,
+    Sniff,
+    legacy_class,
+    legacy_trace,
+    parse_msg,
+)
+from providers.msnp._verbs import KNOWN_VERBS  # not (yet) part of providers.msnp's surface
+from providers.packets import TCP_SYN, Packet
+from providers.packets._flows import Flow, FlowTable
+from providers.packets._reassembly import TcpReassembler
+
+from ._context import DIRECTIONS, RECEIVED, SENT, FlowContext, StreamState
+from ._events import (
+    ALL_TRAFFIC,
+    COMMAND,
+    FLOW_CLOSED,
+    FLOW_ESTABLISHED,
+    LEGACY_BY_CLASS,
+    MESSAGE,
+    TRANSACTION,
+    UNKNOWN_COMMAND,
+)
+from ._identity import AppIdentity
+from ._ledger import SessionLedger
+from ._stats import MonitorStats
+
+__all__ = ["PENDING", "MsnMonitor", "Resolver"]
+
+#: A resolver's answer meaning "cannot tell yet, ask again on the flow's next packet".
+PENDING = AppIdentity("<pending>")
+#: Who owns the flow of this packet (``outbound``: sent by the local side, if known)?
+#: An identity to monitor the flow, None to ignore it, or PENDING.
+Resolver = Callable[[Packet, "bool | None"], "AppIdentity | None"]
+
+_KEY = "msnmon"
+_IGNORED = "ignored"
+_MAX_TRIES = 8
+_MSNP_PORT = 1863
+_SECOND = 1_000_000_000
+_FEEDING = (StreamState.SNIFFING, StreamState.MSNP)
+_P2P_MARKS = (b"x-msmsgsinvite", b"x-msnmsgrp2p")
+
+
+class MsnMonitor:
+    """Feed decoded packets with :meth:`packet`; call :meth:`close` at the end.
+
+    ``enabled`` is the global "monitoring enabled" flag of the original driver:
+    while it is False, packets are only counted.
+    """
+
+    def __init__(self, resolver: Resolver | None = None, *, app_hint: str | None = None,
+                 capture_bodies: bool = False, enabled: bool = True, max_flows: int = 100_000,
+                 max_line: int = DEFAULT_MAX_LINE, max_payload: int = DEFAULT_MAX_PAYLOAD,
+                 max_errors: int = DEFAULT_MAX_ERRORS, max_stream_buffer: int = 1 << 20,
+                 max_total_buffer: int = 64 << 20) -> None:
+        hint = AppIdentity(app_hint or "unknown")
+        self.resolver: Resolver = resolver or (lambda pkt, outbound: hint)
+        self.capture_bodies = capture_bodies
+        self.enabled = enabled
+        self.stats = MonitorStats()
+        self.addresses = AddressBook()
+        self.ledger = SessionLedger()
+        self.flows = FlowTable(max_flows, on_end=self._flow_ended)
+        self.reassembler = TcpReassembler(self, max_stream_buffer=max_stream_buffer,
+                                          max_total_buffer=max_total_buffer)
+        self._limits = (max_line, max_payload, max_errors)
+        self._ended: list[tuple[Flow, str]] = []
+        self._next_expire = 0
+
+    # -- packets ------------------------------------------------------------------------
+    def packet(self, pkt: Packet, outbound: bool | None = None) -> None:
+        """Observe one decoded packet (``outbound``: sent by this host, when known)."""
+        stats = self.stats
+        stats.packets += 1
+        if not self.enabled:
+            stats.packets_disabled += 1
+            return
+        if pkt.proto != 6:
+            return
+        flow, _ = self.flows.update(pkt)
+        state = flow.user.get(_KEY)
+        if state is None or type(state) is int:
+            state = self._resolve(flow, pkt, outbound, state)
+        if type(state) is FlowContext and state.state in _FEEDING:
+            self.reassembler.feed(flow, flow.side_of(pkt), pkt)
+            if state.state not in _FEEDING:
+                self.reassembler.close(flow)
+        if self._ended:
+            self._finish_ended()
+        if pkt.ts_ns >= self._next_expire:
+            self.expire(pkt.ts_ns)
+
+    def expire(self, now_ns: int) -> None:
+        """End flows idle past their timeouts (called once per second of packet time)."""
+        self._next_expire = now_ns + _SECOND
+        self.flows.expire(now_ns)
+        self._finish_ended()
+
+    def close(self) -> None:
+        """End every flow (end of capture or of the monitoring session)."""
+        self.flows.flush()
+        self._finish_ended()
+
+    # -- flow establishment -------------------------------------------------------------
+    def _resolve(self, flow: Flow, pkt: Packet, outbound: bool | None,
+                 tries: int | None) -> FlowContext | str | int:
+        if tries is None:
+            self.stats.flows_seen += 1
+            self._orient(flow, pkt, outbound)
+        identity = self.resolver(pkt, outbound)
+        if identity is PENDING and (tries or 0) < _MAX_TRIES:
+            flow.user[_KEY] = (tries or 0) + 1
+            return flow.user[_KEY]
+        if identity is None or identity is PENDING:
+            self.stats.flows_ignored += 1
+            flow.user[_KEY] = _IGNORED
+            return _IGNORED
+        ctx = self._context(flow, pkt, identity)
+        flow.user[_KEY] = ctx
+        return ctx
+
+    def _orient(self, flow: Flow, pkt: Packet, outbound: bool | None) -> None:
+        """Decide which side is local: told by the source, else the client of port 1863."""
+        side = flow.side_of(pkt)
+        if outbound is not None:
+            flow.local_side = side if outbound else 1 - side
+            return
+        p0, p1 = flow.ports
+        initiator_is_server = p0 == _MSNP_PORT and p1 != _MSNP_PORT
+        if not pkt.flags & TCP_SYN and not initiator_is_server:
+            host0 = pkt.src_str if side == 0 else pkt.dst_str
+            initiator_is_server = self.addresses.lookup(host0, p0) is not None
+        flow.local_side = 1 if initiator_is_server else 0
+
+    def _context(self, flow: Flow, pkt: Packet, identity: AppIdentity) -> FlowContext:
+        local, remote = flow.local, flow.remote
+        hint = self.addresses.role_of(*remote)
+        ctx = FlowContext(flow.id, identity, local, remote, flow.first_ns,
+                          bool(pkt.flags & TCP_SYN), hint, *self._limits)
+        if hint is not None or remote[1] == _MSNP_PORT:
+            ctx.state = StreamState.MSNP
+        self.ledger.attach(ctx)
+        if identity.attributed or ctx.state is StreamState.MSNP:
+            self._announce(ctx)
+        return ctx
+
+    def _announce(self, ctx: FlowContext) -> None:
+        ctx.announced = True
+        self.stats.flows_monitored += 1
+        if FLOW_ESTABLISHED.enabled:
+            (laddr, lport), (raddr, rport) = ctx.local, ctx.remote
+            FLOW_ESTABLISHED.write(ctx.flow_id, ctx.start_ns, "tcp", laddr, lport, raddr, rport,
+                                   ctx.identity.path, ctx.identity.pid, not ctx.from_start)
+
+    # -- stream consumer (called by the reassembler) ------------------------------------
+    def on_data(self, flow: Flow, side: int, data: bytes) -> None:
+        """Ordered bytes of one direction of a monitored flow."""
+        ctx = flow.user[_KEY]
+        direction = SENT if side == flow.local_side else RECEIVED
+        ctx.bytes[direction] += len(data)
+        self.stats.stream_bytes += len(data)
+        if ctx.state is StreamState.MSNP:
+            self._chunk(ctx, direction, data, flow.last_ns)
+        elif ctx.state is StreamState.SNIFFING:
+            self._sniff(ctx, direction, data, flow.last_ns)
+
+    def on_gap(self, flow: Flow, side: int, nbytes: int) -> None:
+        """Bytes lost in one direction: restart that direction's parser (it resyncs)."""
+        ctx = flow.user[_KEY]
+        direction = SENT if side == flow.local_side else RECEIVED
+        self.stats.gap_bytes += nbytes
+        if ctx.state is StreamState.MSNP:
+            parsers = list(ctx.parsers)
+            max_line, max_payload, max_errors = self._limits
+            parsers[direction] = MsnpStreamParser(max_line=max_line, max_payload=max_payload,
+                                                  max_errors=max_errors)
+            ctx.parsers = tuple(parsers)
+            self._report(ctx, direction, flow.last_ns, "", "gap", f"{nbytes} bytes lost",
+                         "resync", -1)
+
+    def on_end(self, flow: Flow, side: int, reason: str) -> None:
+        """One direction ended (FIN, RST or flow close); the flow end is handled later."""
+
+    def _sniff(self, ctx: FlowContext, direction: int, data: bytes, ts: int) -> None:
+        verdict = ctx.keep_for_sniff(direction, data, ts)
+        if verdict is Sniff.MSNP:
+            ctx.state = StreamState.MSNP
+            if not ctx.announced:
+                self._announce(ctx)
+            for d, chunk, t in ctx.take_sniffed():
+                self._chunk(ctx, d, chunk, t)
+        elif verdict is Sniff.NOT_MSNP:
+            ctx.state = StreamState.NOT_MSNP
+            ctx.dropped = "not MSNP"
+            ctx.take_sniffed()
+            self.stats.flows_not_msnp += 1
+
+    # -- commands -----------------------------------------------------------------------
+    def _chunk(self, ctx: FlowContext, direction: int, data: bytes, ts: int) -> None:
+        if ALL_TRAFFIC.enabled or LEGACY_BY_CLASS["client_server"].enabled \
+                or LEGACY_BY_CLASS["peer_to_peer"].enabled or LEGACY_BY_CLASS["unknown"].enabled:
+            self._legacy(ctx, direction, data, ts)
+        parser = ctx.parsers[direction]
+        for item in parser.feed(data):
+            if type(item) is Command:
+                self._command(ctx, item, direction, ts)
+            elif type(item) is ParseError:
+                self.stats.parse_errors += 1
+                ctx.errors += 1
+                self._report(ctx, direction, ts, "", item.kind, item.detail, item.action,
+                             item.offset)
+        if parser.failed is not None and ctx.state is StreamState.MSNP:
+            ctx.state = StreamState.DROPPED
+            ctx.dropped = f"{DIRECTIONS[direction]} stream: {parser.failed}"
+            self.stats.flows_dropped += 1
+
+    def _legacy(self, ctx: FlowContext, direction: int, data: bytes, ts: int) -> None:
+        lport, rport = ctx.legacy_ports
+        trace = legacy_trace(data, inbound=direction == RECEIVED, local_port=lport,
+                             remote_port=rport)
+        if trace is None:
+            return
+        self.stats.legacy_chunks += 1
+        text = data.decode("ascii")
+        name = DIRECTIONS[direction]
+        if ALL_TRAFFIC.enabled:
+            ALL_TRAFFIC.write(ctx.flow_id, ts, name, lport, rport, text)
+        event = LEGACY_BY_CLASS[trace.legacy_class.value]
+        if event.enabled:
+            event.write(ctx.flow_id, ts, name, lport, rport, text,
+                        "Received" if direction == RECEIVED else "Sent")
+
+    def _command(self, ctx: FlowContext, cmd: Command, direction: int, ts: int) -> None:
+        self.stats.commands += 1
+        ctx.commands += 1
+        sent = direction == SENT
+        verb = cmd.verb
+        role = ctx.roles.observe(cmd, sent)
+        if COMMAND.enabled:
+            COMMAND.write(ctx.flow_id, ts, DIRECTIONS[direction], verb, cmd.trid,
+                          list(cmd.args), cmd.payload_len, role.value, legacy_class(verb).value,
+                          cmd.offset)
+        if verb not in KNOWN_VERBS and not verb.isdigit():
+            self.stats.unknown_verbs += 1
+            self._report(ctx, direction, ts, verb, "unknown_verb", cmd.line[:80], "parsed",
+                         cmd.offset)
+        content = None
+        if verb == "MSG":
+            self.stats.messages += 1
+            if MESSAGE.enabled or any(m in cmd.payload for m in _P2P_MARKS):
+                content = parse_msg(cmd)
+                self._message(ctx, cmd, content, direction, ts)
+        if verb in ("XFR", "RNG") or content is not None:
+            self.addresses.observe(cmd, content)
+        if cmd.trid is not None:
+            tx = ctx.transactions.observe(cmd, sent, ts / _SECOND)
+            if tx is not None:
+                self.stats.transactions += 1
+                if TRANSACTION.enabled:
+                    TRANSACTION.write(ctx.flow_id, ts, tx.trid, tx.request.verb, tx.reply.verb,
+                                      round(tx.latency * 1e6), tx.error, role.value)
+        self.ledger.observe(ctx, cmd, direction, ts)
+
+    def _message(self, ctx: FlowContext, cmd: Command, content, direction: int,
+                 ts: int) -> None:
+        if not MESSAGE.enabled:
+            return
+        body = content.body
+        sender = content.sender or (ctx.user if direction == SENT else None)
+        bodies = self.capture_bodies
+        MESSAGE.write(ctx.flow_id, ts, DIRECTIONS[direction], cmd.trid, content.content_type,
+                      content.kind, sender, content.sender_name, content.typing_user,
+                      content.text if bodies else None, len(body),
+                      hashlib.sha256(body).hexdigest(), body if bodies else None)
+
+    def _report(self, ctx: FlowContext, direction: int, ts: int, verb: str, kind: str,
+                detail: str, action: str, offset: int) -> None:
+        if UNKNOWN_COMMAND.enabled:
+            UNKNOWN_COMMAND.write(ctx.flow_id, ts, DIRECTIONS[direction], verb, kind, detail,
+                                  action, offset)
+
+    # -- flow end -----------------------------------------------------------------------
+    def _flow_ended(self, flow: Flow, reason: str) -> None:
+        """FlowTable callback; finished after the current packet was fed."""
+        if type(flow.user.get(_KEY)) is FlowContext:
+            self._ended.append((flow, reason))
+
+    def _finish_ended(self) -> None:
+        ended, self._ended = self._ended, []
+        for flow, reason in ended:
+            ctx = flow.user.get(_KEY)
+            self.reassembler.close(flow)
+            if ctx.state is StreamState.SNIFFING:
+                ctx.take_sniffed()
+            if not ctx.announced:
+                continue
+            self.ledger.close(ctx, flow.last_ns)
+            if FLOW_CLOSED.enabled:
+                FLOW_CLOSED.write(ctx.flow_id, flow.last_ns, reason, ctx.commands, ctx.errors,
+                                  ctx.bytes[SENT], ctx.bytes[RECEIVED], ctx.dropped or None)
+            flow.user[_KEY] = _IGNORED

@@ -1,0 +1,57 @@
+"""Offline monitoring: a pcap / pcapng file through the monitor engine.
+
+The application is unknown unless hinted (``app_hint``); MSNP is recognised by
+port, by learned server addresses and by content. :func:`replay_demo` is the
+one-call demo: the trace of a capture as formatted lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from providers.packets import Decoder, open_capture
+from tracer import Hub, ProviderEnable, SessionConfig, format_event
+
+from ._events import PROVIDER, PROVIDER_NAME
+from ._monitor import MsnMonitor
+from ._stats import MonitorStats
+
+__all__ = ["replay_capture", "replay_demo"]
+
+
+def replay_capture(path: str | Path, *, app_hint: str | None = None,
+                   capture_bodies: bool = False, monitor: MsnMonitor | None = None
+                   ) -> MonitorStats:
+    """Run every packet of a capture file through a monitor; return its statistics.
+
+    Events go to whatever sessions enable ``wfptrace-msnmon`` at the time.
+    """
+    monitor = monitor or MsnMonitor(app_hint=app_hint, capture_bodies=capture_bodies)
+    decoder = Decoder()
+    decode, feed = decoder.decode, monitor.packet
+    with open_capture(path) as source:
+        for linktype, ts_ns, data, wire_len, _iface in source:
+            pkt = decode(linktype, data, wire_len, ts_ns)
+            if pkt is not None:
+                feed(pkt)
+    monitor.close()
+    return monitor.stats
+
+
+def replay_demo(path: str | Path, *, app_hint: str | None = None, keywords: str | None = None,
+                capture_bodies: bool = False) -> Iterator[str]:
+    """Replay a capture in an embedded hub and yield the trace as formatted lines."""
+    with Hub(load_installed=False) as hub:
+        hub.register(PROVIDER)
+        spec = ProviderEnable(PROVIDER_NAME,
+                              keywords=tuple(keywords.split(",")) if keywords else None)
+        hub.start_session(SessionConfig("msnmon-demo", [spec], realtime=True,
+                                        flush_interval=0.05))
+        sub = hub.subscribe("msnmon-demo")
+        replay_capture(path, app_hint=app_hint, capture_bodies=capture_bodies)
+        hub.stop_session("msnmon-demo")
+        events = sub.drain()
+    for event in events:
+        if event.provider == PROVIDER_NAME:
+            yield format_event(event)

@@ -1,0 +1,185 @@
+"""Offline monitoring: capture files through the monitor, events checked against ground truth."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from providers.msnmon import replay_capture, replay_demo
+
+from .conftest import SAMPLES
+
+BRIAN, THOMAS = "tesla_brian@hotmail.com", "tesla_thomas@hotmail.com"
+EXPECTED = [  # (direction, verb, trid, args, payload_len) in capture order
+    ("sent", "USR", 93, [BRIAN, "1835953129.20013021.2623242"], 0),
+    ("received", "USR", 93, ["OK", BRIAN, "Brian"], 0),
+    ("sent", "CAL", 94, [THOMAS], 0),
+    ("received", "CAL", 94, ["RINGING", "1835953129"], 0),
+    ("received", "JOI", None, [THOMAS, "Thomas", "1616756780"], 0),
+    ("sent", "MSG", 95, ["U", "96"], 96),
+    ("sent", "MSG", 96, ["N", "132"], 132),
+    ("received", "MSG", None, [THOMAS, "Thomas", "97"], 97),
+    ("received", "MSG", None, [THOMAS, "Thomas", "141"], 141),
+    ("sent", "MSG", 97, ["U", "96"], 96),
+    ("sent", "MSG", 98, ["U", "96"], 96),
+    ("sent", "MSG", 99, ["N", "178"], 178),
+    ("received", "MSG", None, [THOMAS, "Thomas", "97"], 97),
+    ("received", "MSG", None, [THOMAS, "Thomas", "156"], 156),
+    ("sent", "MSG", 100, ["U", "96"], 96),
+    ("sent", "MSG", 101, ["U", "96"], 96),
+    ("sent", "MSG", 102, ["U", "96"], 96),
+    ("sent", "MSG", 103, ["N", "142"], 142),
+    ("received", "MSG", None, [THOMAS, "Thomas", "97"], 97),
+    ("received", "MSG", None, [THOMAS, "Thomas", "97"], 97),
+    ("received", "MSG", None, [THOMAS, "Thomas", "97"], 97),
+    ("received", "MSG", None, [THOMAS, "Thomas", "182"], 182),
+    ("sent", "MSG", 104, ["U", "96"], 96),
+    ("sent", "MSG", 105, ["U", "96"], 96),
+    ("sent", "MSG", 106, ["N", "140"], 140),
+]
+TEXTS = [
+    "Hey Brian",
+    "Hey man, whats up?",
+    "Not much, did you hear about the new IT guy they hired?",
+    "ohh yea, i hear he is a real jerk",
+    "I've heard the same",
+    "maybe we should try hacking into a server to mess with him?",
+    "sounds good to me",
+]
+
+
+def _commands(rec) -> list[tuple]:
+    return [(e.fields["direction"], e.fields["verb"], e.fields["trid"], e.fields["args"],
+             e.fields["payload_len"]) for e in rec.events("Command")]
+
+
+def test_real_capture_gives_exactly_its_25_commands(record, suspect_chat):
+    """The real capture yields exactly its 25 commands with directions, verbs, trids and args."""
+    rec = record()
+    stats = replay_capture(suspect_chat)
+    assert _commands(rec) == EXPECTED
+    assert stats.commands == 25 and stats.parse_errors == 0
+
+
+def test_real_capture_commands_carry_role_class_and_flow(record, suspect_chat):
+    """Every command is on the announced flow, observed as switchboard, with the legacy class."""
+    rec = record()
+    replay_capture(suspect_chat, app_hint="msnmsgr.exe")
+    [flow] = rec.events("FlowEstablished")
+    assert flow.fields["local_port"] == 3331 and flow.fields["remote_port"] == 1863
+    assert flow.fields["app_path"] == "msnmsgr.exe" and flow.fields["protocol"] == "tcp"
+    commands = rec.events("Command")
+    assert {e.fields["flow_id"] for e in commands} == {flow.fields["flow_id"]}
+    assert flow.fields["flow_id"].startswith("1:")
+    assert commands[-1].fields["role"] == "switchboard"
+    classes = {e.fields["verb"]: e.fields["legacy_class"] for e in commands}
+    assert classes == {"USR": "client_server", "CAL": "client_server", "JOI": "client_server",
+                       "MSG": "peer_to_peer"}
+
+
+def test_both_msg_forms_become_messages_without_bodies_by_default(record, suspect_chat):
+    """Client and server MSG forms give 13 typing and 7 text messages; bodies only as hashes."""
+    rec = record()
+    replay_capture(suspect_chat)
+    messages = rec.events("Message")
+    assert [m.fields["kind"] for m in messages].count("typing") == 13
+    texts = [m for m in messages if m.fields["kind"] == "text"]
+    assert len(texts) == 7
+    assert all(m.fields["text"] is None and m.fields["body"] is None for m in messages)
+    assert {m.fields["sender"] for m in messages} == {BRIAN, THOMAS}
+    assert {m.fields["typing_user"] for m in messages if m.fields["typing_user"]} == {BRIAN,
+                                                                                      THOMAS}
+    first = texts[0].fields
+    assert first["body_len"] == len(TEXTS[0].encode())
+    assert first["body_sha256"] == hashlib.sha256(TEXTS[0].encode()).hexdigest()
+
+
+def test_capture_bodies_adds_the_text(record, suspect_chat):
+    """With capture_bodies on, text messages carry their text and body bytes."""
+    rec = record()
+    replay_capture(suspect_chat, capture_bodies=True)
+    texts = [m.fields for m in rec.events("Message") if m.fields["kind"] == "text"]
+    assert [t["text"] for t in texts] == TEXTS
+    assert texts[0]["body"] == TEXTS[0].encode()
+
+
+def test_switchboard_summary_and_transactions(record, suspect_chat):
+    """The flow ends with a switchboard summary; USR and CAL are joined with their replies."""
+    rec = record()
+    replay_capture(suspect_chat)
+    [sb] = rec.events("Switchboard")
+    assert sb.fields["user"] == BRIAN and sb.fields["participants"] == [THOMAS]
+    assert sb.fields["messages"] == 20 and sb.fields["server"] == "207.46.26.167:1863"
+    assert [(t.fields["request_verb"], t.fields["reply_verb"], t.fields["trid"])
+            for t in rec.events("Transaction")] == [("USR", "USR", 93), ("CAL", "CAL", 94)]
+    assert all(t.fields["latency_us"] > 0 for t in rec.events("Transaction"))
+    [closed] = rec.events("FlowClosed")
+    assert closed.fields["commands"] == 25 and closed.fields["errors"] == 0
+
+
+def test_legacy_events_reproduce_the_original_strings(record, suspect_chat):
+    """The all-traffic and class events render exactly the original driver's trace strings."""
+    rec = record(("all_traffic", "client_server", "peer_to_peer", "unknown"))
+    replay_capture(suspect_chat)
+    lines = [e.message for e in rec.events() if e.name.startswith("Legacy")]
+    usr = "USR 93 tesla_brian@hotmail.com 1835953129.20013021.2623242\r\n"
+    assert lines[0] == f"Message Received. Local Port: 3331 Remote Port: 1863. Message: {usr}"
+    assert lines[1] == f"Client-Server Message Sent. Local Port: 3331 Remote Port: 1863. " \
+                       f"Message: {usr}"
+    assert any(m.startswith("Client-Client Message Received. Local Port: 3331 Remote Port: "
+                            "1863. Message: MSG tesla_thomas@hotmail.com Thomas 97\r\n")
+               for m in lines)
+    assert len(lines) == 2 * 25  # one chunk per command here: all-traffic plus its class
+
+
+def test_replay_demo_yields_formatted_lines(suspect_chat):
+    """The one-call demo yields the formatted trace, commands included."""
+    lines = list(replay_demo(suspect_chat, keywords="flow,client_server,peer_to_peer"))
+    assert "FlowEstablished" in lines[0]
+    assert sum(" Command: " in line for line in lines) == 25
+    assert "FlowClosed" in lines[-1]
+
+
+@pytest.mark.parametrize("name", ["msn_session", "msn_session_msnp15"])
+def test_simulator_captures_give_the_transcripts_commands(record, name):
+    """Each bundled simulator capture yields exactly the transcript's commands per connection."""
+    pcap, transcript = SAMPLES / f"{name}.pcap", SAMPLES / f"{name}.json"
+    if not pcap.exists():
+        pytest.skip(f"{pcap} is absent")
+    truth = json.loads(transcript.read_text())
+    rec = record()
+    replay_capture(pcap)
+    flows = {(e.fields["local_port"], e.fields["remote_port"]): e.fields["flow_id"]
+             for e in rec.events("FlowEstablished")}
+    for conn in truth["connections"]:
+        flow_id = flows[(conn["client"][1], conn["server"][1])]
+        for direction in ("sent", "received"):
+            want = [(c["verb"], c["trid"], c["args"], c["payload_len"])
+                    for c in truth["commands"]
+                    if c["conn"] == conn["id"] and c["dir"] == direction]
+            got = [(e.fields["verb"], e.fields["trid"], e.fields["args"],
+                    e.fields["payload_len"]) for e in rec.events("Command")
+                   if e.fields["flow_id"] == flow_id and e.fields["direction"] == direction]
+            assert got == want, conn["id"]
+
+
+def test_simulator_capture_login_and_switchboard_summaries(record):
+    """Logins carry the dispatch redirect; switchboard sessions list their participants."""
+    pcap = SAMPLES / "msn_session.pcap"
+    if not pcap.exists():
+        pytest.skip(f"{pcap} is absent")
+    rec = record()
+    replay_capture(pcap)
+    logins = rec.events("Login")
+    assert {e.fields["user"] for e in logins} == {"alice@sim.test", "bob@sim.test",
+                                                  "carol@sim.test"}
+    for login in logins:
+        assert login.fields["result"] == "ok"
+        assert len(login.fields["redirects"]) == 1 and len(login.fields["flow_ids"]) == 2
+        assert login.fields["start_ns"] < login.fields["ts_ns"]
+    boards = rec.events("Switchboard")
+    assert len(boards) == 3
+    assert all(b.fields["participants"] for b in boards)
+    assert all(len(b.fields["flow_ids"]) == 2 for b in boards)
