@@ -234,6 +234,14 @@ def _link(left: Namespace, right: Namespace, lif: str, rif: str, subnet: int) ->
         ns.addr6.append(a6)
 
 
+def _no_dad(ns: Namespace) -> None:
+    """Skip IPv6 duplicate address detection on every interface made later (link-local too)."""
+    with ns.enter():
+        for conf in ("all", "default"):
+            with open(f"/proc/sys/net/ipv6/conf/{conf}/accept_dad", "w") as f:
+                f.write("0")
+
+
 def _wait_carrier(topo: Topology, timeout: float = 5.0) -> None:
     """Wait for every veth to report carrier (linkwatch may delay it ~1 s)."""
     deadline = time.monotonic() + timeout
@@ -260,6 +268,7 @@ def build_topology(count: int = 2) -> Topology:
         for ns in topo.namespaces:
             _ip("netns", "add", ns.name)
             _ip("-n", ns.name, "link", "set", "lo", "up")
+            _no_dad(ns)
         _link(topo.a, topo.b, "veth0", "veth0", 1)
         if count == 3:
             _link(topo.b, topo.c, "veth1", "veth0", 2)
