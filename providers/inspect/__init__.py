@@ -1,0 +1,45 @@
+"""The inspect provider: the WFP traffic inspection sample on Linux.
+
+Traffic to and from one configured peer (TCP, UDP, non-error ICMP/ICMPv6) is
+queued by tagged NFQUEUE rules; one worker thread pends each new connection,
+asks a decider (the static ``block_traffic`` or an external process) and
+completes every held packet: permit = accepted unchanged, block = dropped.
+
+Public surface:
+
+- :data:`PROVIDER` (``wfptrace-inspect``), its events in :mod:`._events`.
+- :func:`load_config` / :class:`InspectConfig`; :class:`Inspector` (start/stop).
+- :class:`StaticDecider`, :class:`ExternalDecider`, :class:`DecisionClient`
+  (an external decider's client; a TraceView ``DecisionSource``).
+- :func:`register` (``wfptrace inspect`` subcommand), :func:`make_replay_consumer`
+  (``wfptrace replay --provider inspect``).
+- Errors: :class:`InspectError` > :class:`InspectConfigError`,
+  :class:`AlreadyRunningError`, :class:`NotRunningError`.
+"""
+
+from ._cli import register
+from ._client import DecisionClient
+from ._config import InspectConfig, load_config
+from ._deciders import Decider, ExternalDecider, PendingConnection, StaticDecider
+from ._errors import AlreadyRunningError, InspectConfigError, InspectError, NotRunningError
+from ._events import PROVIDER
+from ._inspector import Inspector
+from ._stats import InspectStats
+
+__all__ = [
+    "PROVIDER",
+    "AlreadyRunningError",
+    "Decider",
+    "DecisionClient",
+    "ExternalDecider",
+    "InspectConfig",
+    "InspectConfigError",
+    "InspectError",
+    "InspectStats",
+    "Inspector",
+    "NotRunningError",
+    "PendingConnection",
+    "StaticDecider",
+    "load_config",
+    "register",
+]

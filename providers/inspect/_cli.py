@@ -1,0 +1,191 @@
+"""``wfptrace inspect start|stop|status|pending|decide``: the ``net start inspect`` analog.
+
+``start`` runs in the foreground until SIGTERM/SIGINT (``stop`` sends SIGTERM
+to the inspector of the current network namespace). A bad configuration prints
+one clear line and exits 2 before anything is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+from ._client import DecisionClient
+from ._config import DECIDERS, load_config
+from ._errors import AlreadyRunningError, InspectConfigError, InspectError, NotRunningError
+from ._rules import sweep
+from ._state import StateFile
+
+__all__ = ["main", "register"]
+
+
+def register(subparsers: Any) -> None:
+    """Add ``inspect`` to a ``wfptrace`` subparsers object (the entry-point hook)."""
+    p = subparsers.add_parser("inspect", help="inspect traffic to one peer (WFP inspect)")
+    _fill(p)
+
+
+def _fill(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run-dir", help="state directory (default /run/wfptrace)")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    start = actions.add_parser("start", help="start inspecting (foreground until stopped)")
+    start.add_argument("--config", help="TOML configuration file")
+    start.add_argument("--remote", help="the address to inspect (remote_address)")
+    start.add_argument("--block", action=argparse.BooleanOptionalAction, default=None,
+                       help="block (or --no-block: permit) traffic; fixes block_traffic")
+    start.add_argument("--decider", choices=DECIDERS)
+    start.add_argument("--decider-timeout", type=float, metavar="S")
+    start.add_argument("--fail-closed", action="store_true", default=None,
+                       help="keep the peer blocked while the inspector is down")
+    start.add_argument("--reject", action="store_true", default=None,
+                       help="answer blocked traffic with TCP RST / ICMP unreachable")
+    start.add_argument("--queue", type=int, help="first of the two NFQUEUE numbers")
+    start.add_argument("--trace", metavar="FILE", help="write the provider's events here")
+    start.add_argument("--trace-packets", action="store_true",
+                       help="also trace one event per packet (keyword packet)")
+    start.add_argument("--hub", action="store_true",
+                       help="attach the provider to the wfptrace hub service")
+    start.set_defaults(func=_start)
+    for name, func, text in (("stop", _stop, "stop the inspector of this namespace"),
+                             ("status", _status, "show the inspector's state and counters"),
+                             ("pending", _pending, "list connections waiting for a verdict")):
+        actions.add_parser(name, help=text).set_defaults(func=func)
+    decide = actions.add_parser("decide", help="answer a pending connection")
+    decide.add_argument("id", type=int)
+    decide.add_argument("verdict", choices=["permit", "allow", "block"])
+    decide.set_defaults(func=_decide)
+
+
+def _start(args: argparse.Namespace) -> int:
+    from ._inspector import Inspector
+
+    try:
+        config = load_config(args.config, remote_address=args.remote, block_traffic=args.block,
+                             decider=args.decider, decider_timeout=args.decider_timeout,
+                             fail_closed=args.fail_closed, reject=args.reject,
+                             queue=args.queue)
+    except InspectConfigError as exc:
+        print(f"wfptrace inspect: configuration error: {exc}; nothing was installed",
+              file=sys.stderr)
+        return 2
+    state = StateFile.here(args.run_dir)
+    if state.alive():
+        raise AlreadyRunningError(f"an inspector already runs here (pid {state.read()['pid']})")
+    hub, link = _tracing(args)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    state.directory.mkdir(parents=True, exist_ok=True)
+    inspector = Inspector(config, control_path=state.control)
+    try:
+        inspector.start()
+        state.write({"config": config.summary()})
+        print(f"inspect: started for {config.remote} ({config.decider} decider, "
+              f"block_traffic={inspector.switch.value})", flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        inspector.stop("stop")
+        state.remove()
+        if link is not None:
+            link.close()
+        if hub is not None:
+            hub.close()
+    print("inspect: stopped", flush=True)
+    return 0
+
+
+def _tracing(args: argparse.Namespace) -> tuple[Any, Any]:
+    from tracer import Hub, ProviderEnable, SessionConfig
+
+    from ._events import PROVIDER
+
+    hub = link = None
+    if args.trace:
+        keywords = ("connect", "worker", "config") + (("packet",) if args.trace_packets else ())
+        hub = Hub(load_installed=False)
+        hub.register(PROVIDER)
+        hub.start_session(SessionConfig("inspect", [ProviderEnable(PROVIDER.name,
+                                                                   keywords=keywords)],
+                                        file=args.trace, flush_interval=0.05))
+    if args.hub:
+        from tracer.service import attach_provider
+
+        link = attach_provider(PROVIDER)
+    return hub, link
+
+
+def _stop(args: argparse.Namespace) -> int:
+    state = StateFile.here(args.run_dir)
+    info = state.read()
+    if info is None or not state.alive(info):
+        swept = sweep()
+        state.remove()
+        if info is None and not swept:
+            raise NotRunningError("no inspector runs in this network namespace")
+        print(f"inspect: was not running; removed {swept} stale rules")
+        return 0
+    os.kill(int(info["pid"]), signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while state.alive(info) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if state.alive(info):
+        raise InspectError(f"inspector pid {info['pid']} did not stop within 15 s")
+    print("inspect: stopped")
+    return 0
+
+
+def _client(args: argparse.Namespace) -> DecisionClient:
+    state = StateFile.here(args.run_dir)
+    info = state.read()
+    if info is None or not state.alive(info):
+        raise NotRunningError("no inspector runs in this network namespace")
+    return DecisionClient(info["control"])
+
+
+def _status(args: argparse.Namespace) -> int:
+    state = StateFile.here(args.run_dir)
+    info = state.read()
+    if info is None or not state.alive(info):
+        print("inspect: stopped" + (" (crashed: run stop to sweep its rules)" if info else ""))
+        return 3
+    with DecisionClient(info["control"]) as client:
+        status = client.status()
+    status.pop("ok", None)
+    print(json.dumps({"state": "running", "pid": info["pid"], **status}, indent=1))
+    return 0
+
+
+def _pending(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        for p in client.pending():
+            print(f"{p.id}\t{p.protocol} {p.local}:{p.local_port} {p.direction} "
+                  f"{p.remote}:{p.remote_port}\t{p.process or '?'}[{p.pid}]\t"
+                  f"{p.remaining:.1f}s left")
+    return 0
+
+
+def _decide(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        if not client.decide(args.id, args.verdict):
+            print(f"inspect: connection {args.id} is not pending", file=sys.stderr)
+            return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m providers.inspect ...`` (same as ``wfptrace inspect ...``)."""
+    parser = argparse.ArgumentParser(prog="wfptrace inspect")
+    _fill(parser)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InspectError as exc:
+        print(f"wfptrace inspect: error: {exc}", file=sys.stderr)
+        return 1

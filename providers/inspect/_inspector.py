@@ -1,0 +1,159 @@
+"""An inspector's lifetime: bind queues, install rules, run the worker, tear down.
+
+Start order: the configuration is already valid; queues are bound first (so a
+packet never meets a rule without a listener), then stale rules are swept and
+ours installed. Stop order (``net stop inspect``): the worker stops deciding,
+the rules go (new traffic passes), every pending connection is blocked and
+every queued packet dropped, then the queues are unbound. Fail-open after a
+SIGKILL comes from ``--queue-bypass``; ``fail_closed`` adds DROP rules that only
+a clean stop (or the sweep at the next start) removes.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from providers.netfilter import Attributor, NfQueue, QueueConfig
+from tracer import ControlCode, EnableState
+
+from ._blockswitch import BlockSwitch
+from ._config import InspectConfig
+from ._control import ControlServer
+from ._deciders import Decider, ExternalDecider, StaticDecider
+from ._events import CONFIG_LOADED, PROVIDER, RULES_SWEPT, STARTED, STOPPED
+from ._rules import InspectRules
+from ._stats import InspectStats
+from ._worker import Worker
+
+__all__ = ["Inspector"]
+
+
+class Inspector:
+    """One running inspection of ``config``; use :meth:`start` and :meth:`stop`."""
+
+    def __init__(self, config: InspectConfig, control_path: str | Path | None = None,
+                 attribute: bool = True) -> None:
+        self.config = config
+        self.control_path = control_path
+        self.stats = InspectStats()
+        self.switch = BlockSwitch(config)
+        self.decider: Decider
+        if config.decider == "external":
+            self.decider = ExternalDecider(config.decider_timeout)
+        else:
+            self.decider = StaticDecider(self.switch)
+        self._attribute = attribute
+        self._queues: list[NfQueue] = []
+        self.rules: InspectRules | None = None
+        self.worker: Worker | None = None
+        self._thread: threading.Thread | None = None
+        self._control: ControlServer | None = None
+        self._stopped = False
+
+    def start(self) -> None:
+        """Bind, install, start the worker; on failure nothing stays installed."""
+        cfg = self.config
+        try:
+            qcfg = dict(fail_open=not cfg.fail_closed, gso=False, max_len=8192)
+            self._queues = [NfQueue(QueueConfig(queue_num=cfg.queue, **qcfg)),
+                            NfQueue(QueueConfig(queue_num=cfg.queue + 1, **qcfg))]
+            attributor = Attributor() if self._attribute else None
+            self.worker = Worker(cfg, *self._queues, self.decider, self.switch, self.stats,
+                                 attributor)
+            if isinstance(self.decider, ExternalDecider):
+                self.decider.complete = self.worker.complete
+            self.rules = InspectRules(cfg)
+            self.rules.install()
+        except BaseException:
+            self._close_queues()
+            raise
+        self._trace_start()
+        PROVIDER.add_enable_callback(self._on_enable)
+        PROVIDER.on_control(self.handle)
+        self._thread = threading.Thread(target=self.worker.run, name="inspect-worker",
+                                        daemon=True)
+        self._thread.start()
+        if self.control_path is not None:
+            self._control = ControlServer(self.control_path, self.handle)
+
+    def _trace_start(self) -> None:
+        cfg, rules = self.config, self.rules
+        assert rules is not None
+        if rules.swept and RULES_SWEPT.enabled:
+            RULES_SWEPT.write(rules.swept)
+        if CONFIG_LOADED.enabled:
+            CONFIG_LOADED.write(str(cfg.path or ""), str(cfg.remote), self.switch.value,
+                                cfg.decider)
+        if STARTED.enabled:
+            STARTED.write(str(cfg.remote), cfg.decider, cfg.fail_closed, rules.backend.value,
+                          cfg.queue)
+
+    def _on_enable(self, state: EnableState) -> None:
+        if state.control is ControlCode.CAPTURE_STATE and self.worker is not None:
+            self.worker.request_rundown()
+
+    def stop(self, reason: str = "stop") -> None:
+        """Tear down in the sample's order; idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        worker = self.worker
+        if worker is not None:
+            worker.request_stop()
+        try:
+            if self.rules is not None:
+                self.rules.remove()
+        finally:
+            if worker is not None:
+                worker.rules_removed()
+            if self._thread is not None:
+                self._thread.join(10)
+            if self._control is not None:
+                self._control.close()
+            self._close_queues()
+            PROVIDER.on_control(None)
+        if STOPPED.enabled:
+            STOPPED.write(reason, self.stats.pending_blocked_at_stop,
+                          self.stats.queued_dropped_at_stop, self.stats.connections)
+
+    def _close_queues(self) -> None:
+        from providers.netfilter import Verdict
+
+        for q in self._queues:
+            q.close(pending=Verdict.DROP)
+        self._queues = []
+
+    # -- control requests (socket and hub) ---------------------------------------------
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Answer one control request (see :mod:`._control`)."""
+        op = request.get("op")
+        if op == "status":
+            return self.status()
+        if op == "rundown":
+            if self.worker is not None:
+                self.worker.request_rundown()
+            return {}
+        decider = self.decider
+        if not isinstance(decider, ExternalDecider):
+            raise ValueError(f"{op!r} needs the external decider (this one is static)")
+        if op == "pending":
+            return {"pending": [vars(p) for p in decider.pending()]}
+        if op == "wait_pending":
+            timeout = float(request.get("timeout", 1.0))
+            return {"pending": [vars(p) for p in decider.wait_pending(min(timeout, 30.0))]}
+        if op == "decide":
+            return {"decided": decider.decide(int(request["id"]), request.get("verdict"))}
+        if op == "hold":
+            return {"held": decider.hold(int(request["id"]), bool(request.get("held", True)))}
+        raise ValueError(f"unknown op {op!r}")
+
+    def status(self) -> dict[str, Any]:
+        """Configuration, current block_traffic, counters and table sizes."""
+        worker = self.worker
+        return {"config": self.config.summary(), "block_traffic": self.switch.value,
+                "stats": self.stats.as_dict(),
+                "connections": len(worker.table) if worker else 0,
+                "pending": len(worker.table.pending()) if worker else 0,
+                "backend": self.rules.backend.value if self.rules else None}

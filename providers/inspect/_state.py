@@ -1,0 +1,93 @@
+"""Where a running inspector is recorded: one state file per network namespace.
+
+``$WFPTRACE_RUN_DIR``, else ``/run/wfptrace`` for root, else
+``$XDG_RUNTIME_DIR/wfptrace``. The file names the namespace's inode, so
+``inspect stop`` run in a namespace finds the inspector of that namespace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["StateFile", "run_dir"]
+
+
+def run_dir(override: str | os.PathLike[str] | None = None) -> Path:
+    """The directory holding state files and control sockets."""
+    if override:
+        return Path(override)
+    if os.environ.get("WFPTRACE_RUN_DIR"):
+        return Path(os.environ["WFPTRACE_RUN_DIR"])
+    if os.geteuid() == 0:
+        return Path("/run/wfptrace")
+    return Path(os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/wfptrace-{os.getuid()}") / "wfptrace"
+
+
+def _netns_inode() -> int:
+    return os.stat("/proc/thread-self/ns/net").st_ino
+
+
+def _start_time(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    try:
+        return None if fields[0] in (b"Z", b"X") else int(fields[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@dataclass
+class StateFile:
+    """The state file and control socket paths of this namespace's inspector."""
+
+    directory: Path
+
+    @classmethod
+    def here(cls, override: str | os.PathLike[str] | None = None) -> StateFile:
+        """The paths for the calling thread's namespace."""
+        return cls(run_dir(override))
+
+    @property
+    def path(self) -> Path:
+        """The JSON state file."""
+        return self.directory / f"inspect-{_netns_inode()}.json"
+
+    @property
+    def control(self) -> Path:
+        """The control socket."""
+        return self.directory / f"inspect-{_netns_inode()}.sock"
+
+    def write(self, info: dict[str, Any]) -> None:
+        """Record this process as the running inspector (atomic replace)."""
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o755)
+        me = os.getpid()
+        data = {"pid": me, "start": _start_time(me), "control": str(self.control), **info}
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1))
+        tmp.replace(self.path)
+
+    def read(self) -> dict[str, Any] | None:
+        """The recorded state, or None."""
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def alive(self, info: dict[str, Any] | None = None) -> bool:
+        """True if the recorded process (same pid and start time) still runs."""
+        info = info if info is not None else self.read()
+        return bool(info) and _start_time(int(info["pid"])) == info.get("start")
+
+    def remove(self) -> None:
+        """Delete the state file (and a leftover socket)."""
+        for p in (self.path, self.control):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()

@@ -1,0 +1,348 @@
+"""The worker: one thread serves both queues and completes every held verdict.
+
+Each round it takes, in this order: verdicts that arrived from an external
+decider, expired decisions, the connection queue (new flows: pend and submit),
+and only then the transport queue (every other packet of inspected flows).
+Permit = the packet goes on unchanged (ACCEPT); block = DROP, or with
+``reject`` a REPEAT with the reject mark so the REJECT rule answers it.
+Accepted runs are answered with one batch verdict.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import os
+import select
+import socket
+import threading
+import time
+from typing import Any
+
+from providers.netfilter import Attributor, Flow, NfQueue, Verdict
+
+from ._blockswitch import BlockSwitch
+from ._config import InspectConfig
+from ._connections import Connection, ConnectionTable
+from ._deciders import Decider, ExternalDecider
+from ._events import (
+    CONNECTION_PENDED,
+    CONNECTION_VERDICT,
+    DECISION_TIMEOUT,
+    PACKET_VERDICT,
+    QUEUE_STATS,
+)
+from ._headers import TCP, UDP, Headers, flow_key, parse_headers
+from ._rules import REJECT_MARK
+from ._stats import InspectStats
+
+__all__ = ["Worker"]
+
+_log = logging.getLogger(__name__)
+
+_LOCAL_OUT = 3
+_STATS_EVERY_S = 1.0
+
+
+class Worker:
+    """Decides every packet the rules queue; run :meth:`run` in its own thread."""
+
+    def __init__(self, config: InspectConfig, conn_q: NfQueue, pkt_q: NfQueue,
+                 decider: Decider, switch: BlockSwitch, stats: InspectStats | None = None,
+                 attributor: Attributor | None = None) -> None:
+        self.config = config
+        self.conn_q, self.pkt_q = conn_q, pkt_q
+        self.decider = decider
+        self.switch = switch
+        self.stats = stats or InspectStats()
+        self.attributor = attributor
+        self.table = ConnectionTable()
+        self.latencies_us: collections.deque[int] = collections.deque(maxlen=4096)
+        self._inbox: collections.deque[tuple[int, str, str]] = collections.deque()
+        self._wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._stop = threading.Event()
+        self._rules_gone = threading.Event()
+        self._rundown = threading.Event()
+        self._next_stats = time.monotonic() + _STATS_EVERY_S
+        self._static = not isinstance(decider, ExternalDecider)
+
+    # -- requests from other threads ---------------------------------------------------
+    def complete(self, conn_id: int, verdict: str, decided_by: str) -> None:
+        """An external verdict (any thread); the worker applies it on its next round."""
+        self._inbox.append((conn_id, verdict, decided_by))
+        self._poke()
+
+    def request_rundown(self) -> None:
+        """Ask for a rundown of pending and active connections (capture-state)."""
+        self._rundown.set()
+        self._poke()
+
+    def request_stop(self) -> None:
+        """Stop deciding: pending connections get blocked, queued packets dropped."""
+        self._stop.set()
+        self._poke()
+
+    def rules_removed(self) -> None:
+        """Tell the worker no new packet will be queued: it may finish draining."""
+        self._rules_gone.set()
+        self._poke()
+
+    def _poke(self) -> None:
+        with contextlib.suppress(OSError):
+            os.eventfd_write(self._wake, 1)
+
+    # -- the loop ----------------------------------------------------------------------
+    def run(self) -> None:
+        """Serve the queues until :meth:`request_stop`, then tear down."""
+        fds = [self.conn_q.fileno(), self.pkt_q.fileno(), self._wake]
+        try:
+            while not self._stop.is_set():
+                select.select(fds, [], [], self._wait_time())
+                try:
+                    self._round()
+                except Exception:  # a bug must not stop the worker: count, log, go on
+                    self.stats.worker_errors += 1
+                    _log.exception("inspect worker round failed")
+        finally:
+            self._shutdown()
+            os.close(self._wake)
+
+    def _wait_time(self) -> float:
+        wait = max(0.0, self._next_stats - time.monotonic())
+        if isinstance(self.decider, ExternalDecider):
+            deadline = self.decider.next_deadline()
+            if deadline is not None:
+                wait = min(wait, max(0.0, deadline - time.monotonic()))
+        return wait
+
+    def _round(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.eventfd_read(self._wake)
+        self._completions()
+        now = time.monotonic()
+        for conn_id in self.decider.expired(now):
+            self._timed_out(conn_id)
+        batch = self.conn_q.receive()
+        if batch:
+            self._connections(batch)
+        batch = self.pkt_q.receive()
+        if batch:
+            self._packets(batch)
+        if self._rundown.is_set():
+            self._rundown.clear()
+            self.table.rundown()
+        if now >= self._next_stats:
+            self._periodic(now)
+
+    # -- connection layer --------------------------------------------------------------
+    def _connections(self, batch: list[Any]) -> None:
+        decided: list[tuple[Any, Verdict]] = []
+        q = self.conn_q
+        now = time.monotonic()
+        for pkt in batch:
+            h = parse_headers(pkt.payload)
+            if h is None:
+                self.stats.unparsed += 1
+                decided.append((pkt, self._nf(self._static_verdict())))
+                continue
+            outbound = pkt.hook == _LOCAL_OUT
+            key = flow_key(h, outbound)
+            conn = self.table.get(key)
+            if conn is None:
+                conn = self._new_connection(key, h, outbound)
+            self.table.seen(conn, h, now)
+            if conn.pending:
+                q.hold(pkt)
+                conn.held.append((q, pkt, h))
+            else:
+                decided.append((pkt, self._packet_decision(conn, h)))
+        self._answer(q, decided)
+
+    def _new_connection(self, key: tuple, h: Headers, outbound: bool) -> Connection:
+        conn = self.table.create(key, h, outbound)
+        self.stats.connections += 1
+        self._attribute(conn, h, outbound)
+        if CONNECTION_PENDED.enabled:
+            CONNECTION_PENDED.write(conn.id, conn.flow_id, conn.protocol, conn.local_addr,
+                                    conn.local_port, conn.remote_addr, conn.remote_port,
+                                    conn.direction, conn.layer, conn.process_path,
+                                    conn.process_pid)
+        verdict = self.decider.submit(conn)
+        if verdict is not None:
+            self._complete(conn, verdict, self.decider.name)
+        return conn
+
+    def _attribute(self, conn: Connection, h: Headers, outbound: bool) -> None:
+        """Process path and pid of the local socket, looked up while the packet is held."""
+        if self.attributor is None or h.proto not in (TCP, UDP):
+            return
+        family = socket.AF_INET if h.version == 4 else socket.AF_INET6
+        flow = Flow(family, h.proto, socket.inet_ntop(family, h.src), h.sport,
+                    socket.inet_ntop(family, h.dst), h.dport)
+        try:
+            att = self.attributor.attribute(flow, outbound=outbound)
+        except OSError:
+            return
+        if att.process is not None:
+            conn.process_path = att.process.exe or ""
+            conn.process_pid = att.process.pid
+            self.stats.attributed += 1
+
+    def _complete(self, conn: Connection, verdict: str, decided_by: str) -> None:
+        """Complete a pending connection exactly once and release its held packets."""
+        if not conn.pending:
+            return
+        conn.state = "permitted" if verdict == "permit" else "blocked"
+        conn.decided_by = decided_by
+        latency = (time.monotonic_ns() - conn.created_ns) // 1000
+        self.latencies_us.append(latency)
+        if verdict == "permit":
+            self.stats.permitted += 1
+        else:
+            self.stats.blocked += 1
+        if CONNECTION_VERDICT.enabled:
+            CONNECTION_VERDICT.write(conn.id, conn.flow_id, conn.direction, verdict, decided_by,
+                                     latency)
+        nf = self._nf(verdict if decided_by != "shutdown" else "drop")
+        for q, pkt, h in conn.held:
+            self._count(nf)
+            self._trace_packet(conn, h, nf)
+            self._send(q, pkt, nf)
+        conn.held.clear()
+
+    def _completions(self) -> None:
+        while self._inbox:
+            conn_id, verdict, by = self._inbox.popleft()
+            conn = self.table.by_id(conn_id)
+            if conn is None or not conn.pending:
+                self.stats.decide_refused += 1
+                continue
+            self._complete(conn, verdict, by)
+
+    def _timed_out(self, conn_id: int) -> None:
+        conn = self.table.by_id(conn_id)
+        if conn is None or not conn.pending:
+            return
+        verdict = self._static_verdict()
+        self.stats.timeouts += 1
+        if DECISION_TIMEOUT.enabled:
+            DECISION_TIMEOUT.write(conn.id, conn.flow_id, verdict,
+                                   float(self.config.decider_timeout))
+        self._complete(conn, verdict, "timeout")
+
+    # -- transport layer ---------------------------------------------------------------
+    def _packets(self, batch: list[Any]) -> None:
+        decided: list[tuple[Any, Verdict]] = []
+        q, table = self.pkt_q, self.table
+        now = time.monotonic()
+        static = self._nf(self._static_verdict())
+        for pkt in batch:
+            h = parse_headers(pkt.payload)
+            if h is None:
+                self.stats.unparsed += 1
+                decided.append((pkt, static))
+                continue
+            conn = table.get(flow_key(h, pkt.hook == _LOCAL_OUT))
+            if conn is None:
+                decided.append((pkt, static))
+                self._count(static)
+                continue
+            table.seen(conn, h, now)
+            if conn.pending:
+                q.hold(pkt)
+                conn.held.append((q, pkt, h))
+                continue
+            decided.append((pkt, self._packet_decision(conn, h, static)))
+        self._answer(q, decided)
+
+    def _packet_decision(self, conn: Connection, h: Headers,
+                         static: Verdict | None = None) -> Verdict:
+        """Static: the current block_traffic; external: the connection's verdict."""
+        if self._static:
+            nf = static if static is not None else self._nf(self._static_verdict())
+        else:
+            nf = self._nf(conn.verdict)
+        self._count(nf)
+        self._trace_packet(conn, h, nf)
+        return nf
+
+    def _trace_packet(self, conn: Connection, h: Headers, nf: Verdict) -> None:
+        if PACKET_VERDICT.enabled:
+            outbound = h.src == conn.key[1]
+            PACKET_VERDICT.write(conn.flow_id, "outbound" if outbound else "inbound", h.size,
+                                 "permit" if nf == Verdict.ACCEPT else "block")
+
+    # -- verdict plumbing --------------------------------------------------------------
+    def _static_verdict(self) -> str:
+        return "block" if self.switch.current() else "permit"
+
+    def _nf(self, verdict: str) -> Verdict:
+        if verdict == "permit":
+            return Verdict.ACCEPT
+        if verdict == "block" and self.config.reject:
+            return Verdict.REPEAT
+        return Verdict.DROP
+
+    def _count(self, nf: Verdict) -> None:
+        s = self.stats
+        s.packets += 1
+        if nf == Verdict.ACCEPT:
+            s.packets_permitted += 1
+        else:
+            s.packets_dropped += 1
+
+    def _send(self, q: NfQueue, pkt: Any, nf: Verdict) -> None:
+        if nf == Verdict.REPEAT:
+            self.stats.rejected += 1
+            q.verdict(pkt, Verdict.REPEAT, mark=REJECT_MARK)
+        else:
+            q.verdict(pkt, nf)
+
+    def _answer(self, q: NfQueue, decided: list[tuple[Any, Verdict]]) -> None:
+        if not decided:
+            return
+        repeats = [(p, v) for p, v in decided if v == Verdict.REPEAT]
+        if repeats:
+            self.stats.rejected += len(repeats)
+            q.verdicts(decided, mark={p.id: REJECT_MARK for p, _ in repeats})
+        else:
+            q.verdicts(decided)
+
+    # -- housekeeping ------------------------------------------------------------------
+    def _periodic(self, now: float) -> None:
+        self._next_stats = now + _STATS_EVERY_S
+        self.stats.closed = self.table.closed + self.table.expire(now)
+        if QUEUE_STATS.enabled:
+            QUEUE_STATS.write(*self.queue_snapshot())
+
+    def queue_snapshot(self) -> tuple[int, ...]:
+        """QueueStats fields: depths, pending, active, packets, latency p50/max, drops."""
+        kc, kp = self.conn_q.stats().kernel, self.pkt_q.stats().kernel
+        lat = sorted(self.latencies_us)
+        self.latencies_us.clear()
+        p50 = lat[len(lat) // 2] if lat else 0
+        dropped = sum(k.queue_dropped + k.user_dropped for k in (kc, kp) if k)
+        return (kc.queue_total if kc else 0, kp.queue_total if kp else 0,
+                len(self.table.pending()), len(self.table), self.stats.packets, p50,
+                lat[-1] if lat else 0, dropped)
+
+    def _shutdown(self) -> None:
+        """Block every pending connection, then drop queued packets until the rules are gone."""
+        for conn in self.table.pending():
+            self.decider.forget(conn.id)
+            self.stats.pending_blocked_at_stop += 1
+            self._complete(conn, "block", "shutdown")
+        deadline = time.monotonic() + 5.0
+        quiet = 0
+        while time.monotonic() < deadline and quiet < 3:
+            got = 0
+            for q in (self.conn_q, self.pkt_q):
+                batch = q.receive()
+                if batch:
+                    got += len(batch)
+                    q.verdicts([(p, Verdict.DROP) for p in batch])
+            self.stats.queued_dropped_at_stop += got
+            quiet = quiet + 1 if not got and self._rules_gone.is_set() else 0
+            if not got:
+                self.conn_q.wait(0.02)
