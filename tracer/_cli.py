@@ -28,6 +28,7 @@ from ._hub import Hub
 from ._hubprovider import HUB_PROVIDER
 from ._reader import LogReader
 from ._stats import SessionStats
+from .service import _cli as service_cli
 
 __all__ = ["main"]
 
@@ -85,16 +86,27 @@ def _config_from_args(args: argparse.Namespace) -> SessionConfig:
 
 def _session_start(args: argparse.Namespace) -> int:
     config = _config_from_args(args)
-    hub = Hub()
-    session = hub.start_session(config)
+    hub = service_cli.open_hub(args)
     where = ", ".join(w for w in (f"log file {config.file}" if config.file else "",
                                   "real time" if config.realtime else "",
                                   "OTLP export" if config.otlp else "") if w)
-    print(f"embedded hub: session {config.name} started ({where}); Ctrl-C to stop",
-          file=sys.stderr)
+    if isinstance(hub, Hub):
+        session = hub.start_session(config)
+        sub = session.subscribe() if config.realtime else None
+        print(f"embedded hub: session {config.name} started ({where}); Ctrl-C to stop",
+              file=sys.stderr)
+    else:
+        hub.start_session(config)
+        if not config.realtime and not args.duration:
+            print(f"hub: session {config.name} started ({where}); it runs in the hub until "
+                  f"'wfptrace session stop {config.name}'", file=sys.stderr)
+            hub.close()
+            return 0
+        sub = hub.subscribe(config.name) if config.realtime else None
+        print(f"hub: session {config.name} started ({where}); Ctrl-C to stop",
+              file=sys.stderr)
     stop = threading.Event()
     _on_signals(stop)
-    sub = session.subscribe() if config.realtime else None
     deadline = time.monotonic() + args.duration if args.duration else None
     try:
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
@@ -106,9 +118,8 @@ def _session_start(args: argparse.Namespace) -> int:
                 print(format_event(event), flush=True)
     finally:
         stats = hub.stop_session(config.name)
-        if sub is not None:
-            for event in sub.drain():
-                print(format_event(event))
+        for event in sub or ():
+            print(format_event(event))
         hub.close()
     print(_stats_text(stats), file=sys.stderr)
     return 0
@@ -122,7 +133,7 @@ def _on_signals(stop: threading.Event) -> None:
 
 
 def _session_simple(args: argparse.Namespace) -> int:
-    hub = Hub()
+    hub = service_cli.open_hub(args)
     if args.action == "update":
         hub.update_session(args.name, [parse_provider_spec(s) for s in args.provider])
         return 0
@@ -133,9 +144,9 @@ def _session_simple(args: argparse.Namespace) -> int:
 
 
 def _session_list(args: argparse.Namespace) -> int:
-    hub = Hub()
+    hub = service_cli.open_hub(args)
     _print_stats(hub.list_sessions(), args.json)
-    if not args.json:
+    if not args.json and isinstance(hub, Hub):
         print("(embedded hub: sessions live in the process that started them)", file=sys.stderr)
     return 0
 
@@ -209,10 +220,12 @@ def _fmt(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The full ``wfptrace`` parser, with plugin subcommands."""
     parser = argparse.ArgumentParser(prog="wfptrace", description=__doc__.splitlines()[0])
+    service_cli.add_hub_option(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_session(sub)
     _add_providers(sub)
     _add_fmt(sub)
+    service_cli.add_hub_command(sub)
     for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
         try:
             ep.load()(sub)
