@@ -56,7 +56,11 @@ def enable_from_wire(data: Any) -> ProviderEnable:
 
 def config_to_wire(config: SessionConfig) -> dict[str, Any]:
     """A session config as a map; a relative log path is made absolute here (the caller's cwd)."""
-    out = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    if getattr(config, "otlp", None) is not None:
+        raise ConfigError("OTLP export is not available through the hub service yet: "
+                          "use an embedded session (wfptrace --hub none ...)")
+    out = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+           if f.name != "otlp"}
     out["providers"] = [enable_to_wire(p) for p in config.providers]
     out["file"] = str(Path(config.file).absolute()) if config.file is not None else None
     out["mode"] = str(getattr(config.mode, "value", config.mode))
