@@ -1,7 +1,8 @@
 """Benchmark of the OpenTelemetry backend: MSN-like event stream -> OTLP/gRPC receiver.
 
-Compares, in one run and against the same receiver (a separate process decoding
-every request with the official opentelemetry-proto messages):
+Compares, in one run and against the same receiver (a separate process, a gRPC
+TraceService decoding every request with the official opentelemetry-proto
+messages and counting spans and span events):
 
 * the session with the OTLP backend (flows, transactions, span events);
 * the session with the JSON-lines file backend alone;
@@ -34,15 +35,33 @@ from tracer import Event, Hub, Level, Provider, ProviderEnable, SessionConfig  #
 from tracer.otel import OtlpOptions  # noqa: E402
 
 RECEIVER = """
-import sys, time
-sys.path.insert(0, sys.argv[1])
-from tests.tracer.otel.receiver import Receiver
-r = Receiver()
-print(r.start_grpc(), flush=True)
+import sys, threading
+from concurrent import futures
+import grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as pb
+counts = [0, 0]
+lock = threading.Lock()
+def export(req, context):
+    spans = [s for rs in req.resource_spans for ss in rs.scope_spans for s in ss.spans]
+    with lock:
+        counts[0] += len(spans)
+        counts[1] += sum(len(s.events) for s in spans)
+    return pb.ExportTraceServiceResponse()
+handler = grpc.method_handlers_generic_handler(
+    "opentelemetry.proto.collector.trace.v1.TraceService",
+    {"Export": grpc.unary_unary_rpc_method_handler(
+        export, request_deserializer=pb.ExportTraceServiceRequest.FromString,
+        response_serializer=pb.ExportTraceServiceResponse.SerializeToString)})
+server = grpc.server(futures.ThreadPoolExecutor(4),
+                     options=[("grpc.max_receive_message_length", 64 << 20)])
+server.add_generic_rpc_handlers((handler,))
+port = server.add_insecure_port("127.0.0.1:0")
+server.start()
+print(f"http://127.0.0.1:{port}", flush=True)
 for line in sys.stdin:
-    with r._cond:
-        print(len(r.spans), len(r.logs), sum(len(s.item.events) for s in r.spans), flush=True)
-        r.spans.clear(); r.logs.clear()
+    with lock:
+        print(counts[0], counts[1], flush=True)
+        counts[0] = counts[1] = 0
 """
 
 
@@ -65,11 +84,13 @@ class MsnShaped:
                               {"flow_id": str, "reason": str, "bytes": int})
 
 
+_CONTACTS = [f"contact{i}@example.com" for i in range(500)]
 _VERBS = ("CHG", "PNG", "ADC", "REA", "CAL", "MSG", "BLP", "PRP", "SBP", "UUX")
 
 
 def script(m: MsnShaped, n_events: int) -> list[tuple[Any, tuple]]:
-    """A pre-built event stream: flows of 100 commands (50 request/reply pairs)."""
+    """A pre-built event stream: flows of 100 commands (50 request/reply pairs) with
+    arguments drawn from 500 contacts, a switchboard summary and the close."""
     out: list[tuple[Any, tuple]] = []
     f = 0
     while len(out) < n_events:
@@ -78,7 +99,7 @@ def script(m: MsnShaped, n_events: int) -> list[tuple[Any, tuple]]:
                              "/usr/bin/amsn", 4242)))
         for trid in range(1, 51):
             verb = _VERBS[trid % len(_VERBS)]
-            args = f"alice@example.com {trid} NLN"
+            args = f"{_CONTACTS[(f * 7 + trid) % len(_CONTACTS)]} NLN {trid % 4}"
             out.append((m.command, (fid, "send", verb, trid, args, 0, "switchboard")))
             out.append((m.command, (fid, "recv", verb, trid, "OK", 0, "switchboard")))
         out.append((m.switchboard, (fid, str(f), ["alice@example.com", "bob@example.com"],
@@ -153,7 +174,7 @@ def main() -> None:
     args = ap.parse_args()
     n = args.events or (30_000 if args.quick else 200_000)
     runs = args.runs or (3 if args.quick else 5)
-    rx = subprocess.Popen([sys.executable, "-c", RECEIVER, str(ROOT)], stdin=subprocess.PIPE,
+    rx = subprocess.Popen([sys.executable, "-c", RECEIVER], stdin=subprocess.PIPE,
                           stdout=subprocess.PIPE, text=True)
     assert rx.stdin is not None and rx.stdout is not None
     endpoint = rx.stdout.readline().strip()

@@ -70,20 +70,26 @@ class _Compiled:
     ``(field, value)`` pair is encoded once per tag and looked up afterwards.
     """
 
-    __slots__ = ("error", "event_cache", "handlers", "mapping", "name", "name_cache", "names",
-                 "rename", "rule", "skip", "span_cache")
+    __slots__ = ("error", "event_cache", "handlers", "mapping", "name", "name_cache",
+                 "name_key", "name_multi", "names",
+                 "rename", "reply_cache", "rule", "skip", "span_cache")
 
     def __init__(self, rule: EventRule, mapping: Mapping) -> None:
         self.rule = rule
         self.mapping = mapping
         self.name = _template(rule.name or rule.event)
+        names = _FIELD_RE.findall(rule.name or rule.event)
+        #: the one field a name depends on (names are cached by its value), or None
+        self.name_key = names[0] if len(names) == 1 else None
+        self.name_multi = len(names) > 1
         self.rename = _template(rule.rename) if rule.rename else None
         self.error = re.compile(rule.error_pattern) if rule.error_pattern else None
         self.skip = {mapping.flow_field, mapping.time_field}
         self.names: dict[str, str] = {}
         self.event_cache: dict[tuple[str, Any], bytes] = {}
         self.span_cache: dict[tuple[str, Any], bytes] = {}
-        self.name_cache: dict[str, bytes] = {}
+        self.name_cache: dict[Any, bytes] = {}
+        self.reply_cache: dict[tuple[Any, Any], bytes] = {}
         self.handlers: list[Callable[[Event, _Compiled, int], None]] = []
 
     def attr(self, field_name: str) -> str:
@@ -95,36 +101,55 @@ class _Compiled:
     def encode(self, fields: dict[str, Any], cache: dict[tuple[str, Any], bytes],
                tag: int) -> bytes:
         """Fields as repeated ``KeyValue`` under ``tag`` (flow and time fields left out)."""
-        parts = []
-        for item in fields.items():
-            try:
-                b = cache.get(item)
-            except TypeError:  # an unhashable value (list, dict): encode every time
-                b = None
-                hashable = False
-            else:
-                hashable = True
-            if b is None:
-                k, v = item
-                if v is None or k in self.skip:
-                    continue
-                b = field_bytes(tag, attribute(prefix(self.attr(k)), v))
-                if hashable:
-                    if len(cache) >= _CACHE_MAX:
-                        cache.clear()
-                    cache[item] = b
-            parts.append(b)
-        return b"".join(parts)
+        get = cache.get
+        try:
+            return b"".join([get(item) or self._miss(item, cache, tag)
+                             for item in fields.items()])
+        except TypeError:  # an unhashable value (list, dict): encode without the cache
+            return b"".join([self._miss(item, None, tag) for item in fields.items()])
+
+    def _miss(self, item: tuple[str, Any], cache: dict[tuple[str, Any], bytes] | None,
+              tag: int) -> bytes:
+        k, v = item
+        if v is None or k in self.skip:
+            return b""
+        b = field_bytes(tag, attribute(prefix(self.attr(k)), v))
+        if cache is not None:
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+            cache[item] = b
+        return b
 
     def event_name(self, fields: dict[str, Any]) -> bytes:
-        """The encoded ``Span.Event.name`` field for these fields."""
-        name = self.name(fields)
-        b = self.name_cache.get(name)
+        """The encoded ``Span.Event.name`` field, cached by the value it depends on."""
+        if self.name_multi:
+            key: Any = self.name(fields)
+        else:
+            key = fields.get(self.name_key) if self.name_key else None
+        b = self.name_cache.get(key) if key.__hash__ is not None else None
         if b is None:
-            if len(self.name_cache) >= _CACHE_MAX:
-                self.name_cache.clear()
-            b = self.name_cache[name] = field_bytes(0x12, name.encode())
+            b = field_bytes(0x12, self.name(fields).encode())
+            if key.__hash__ is not None:
+                if len(self.name_cache) >= _CACHE_MAX:
+                    self.name_cache.clear()
+                self.name_cache[key] = b
         return b
+
+    def reply_tail(self, reply: tuple[Any, Any]) -> bytes:
+        """The encoded reply attributes and status of a transaction span (cached)."""
+        verb, args = reply
+        tail = self.encode({"reply." + self.rule.verb_field: verb, "reply.args": args},
+                           self.span_cache, 0x4A)
+        if self.error is not None and isinstance(verb, str) and self.error.match(verb):
+            status = field_bytes(0x12, f"error reply {verb}".encode()) + b"\x18\x02"
+            tail += field_bytes(0x7A, status)
+        try:
+            if len(self.reply_cache) >= _CACHE_MAX:
+                self.reply_cache.clear()
+            self.reply_cache[reply] = tail
+        except TypeError:  # unhashable arguments
+            pass
+        return tail
 
     def span_name(self, fields: dict[str, Any]) -> bytes:
         """The encoded ``Span.name`` field for these fields."""
@@ -325,16 +350,12 @@ class SpanTracker:
             return
         del flow.pending[key]
         start, _, request, provider = pend
-        reply = fields.get(rule.verb_field)
-        extra = {"reply." + rule.verb_field: reply, "reply.args": fields.get("args")}
-        body = [self._child_prefix(flow), b"\x12\x08", self._span_id(),
-                c.span_name(request), b"\x30\x03\x39", _pack_q(start), b"\x41",
-                _pack_q(max(t, start)), c.encode(request, c.span_cache, 0x4A),
-                c.encode(extra, c.span_cache, 0x4A)]
-        if c.error is not None and isinstance(reply, str) and c.error.match(reply):
-            status = field_bytes(0x12, f"error reply {reply}".encode()) + b"\x18\x02"
-            body.append(field_bytes(0x7A, status))
-        self.spans.append((provider, b"".join(body)))
+        reply = (fields.get(rule.verb_field), fields.get("args"))
+        tail = c.reply_cache.get(reply) or c.reply_tail(reply)
+        body = (self._child_prefix(flow) + b"\x12\x08" + self._span_id() + c.span_name(request)
+                + b"\x30\x03\x39" + _pack_q(start) + b"\x41" + _pack_q(max(t, start))
+                + c.encode(request, c.span_cache, 0x4A) + tail)
+        self.spans.append((provider, body))
         self.stats.spans += 1
 
     def _child_prefix(self, flow: SpanData) -> bytes:
