@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from providers.msnmon import PROVIDER, PROVIDER_NAME
-from tracer import Event, Hub, ProviderEnable, SessionConfig
+from tracer import Event, Hub, Level, ProviderEnable, SessionConfig
 
 REPO = Path(__file__).resolve().parents[3]
 SUSPECT_CHAT = REPO / ".." / "shared" / "captures" / "ppa_suspectemployeechat_msnms.pcap"
@@ -18,11 +18,12 @@ SAMPLES = REPO / "samples" / "captures"
 class Recorder:
     """A real-time session on ``wfptrace-msnmon``; :meth:`events` stops it and drains."""
 
-    def __init__(self, hub: Hub, name: str, keywords: tuple[str, ...] | None) -> None:
+    def __init__(self, hub: Hub, name: str, keywords: tuple[str, ...] | None,
+                 level: Level) -> None:
         self._hub = hub
         self._name = name
-        hub.start_session(SessionConfig(name, [ProviderEnable(PROVIDER_NAME, keywords=keywords)],
-                                        realtime=True, flush_interval=0.05))
+        spec = ProviderEnable(PROVIDER_NAME, level=level, keywords=keywords)
+        hub.start_session(SessionConfig(name, [spec], realtime=True, flush_interval=0.05))
         self._sub = hub.subscribe(name, maxsize=1_000_000)
         self._events: list[Event] | None = None
 
@@ -41,8 +42,8 @@ def record() -> Iterator[Callable[..., Recorder]]:
     hub.register(PROVIDER)
     count = iter(range(1000))
 
-    def start(keywords: tuple[str, ...] | None = None) -> Recorder:
-        return Recorder(hub, f"msnmon-test-{next(count)}", keywords)
+    def start(keywords: tuple[str, ...] | None = None, level: Level = Level.VERBOSE) -> Recorder:
+        return Recorder(hub, f"msnmon-test-{next(count)}", keywords, level)
 
     yield start
     hub.close()

@@ -1,0 +1,219 @@
+"""``wfptrace monitor``: the control program of the MSN monitor (the original Monitor.exe).
+
+    wfptrace monitor addcallouts [--queue N]   register the callouts persistently
+    wfptrace monitor delcallouts               remove the registration
+    wfptrace monitor monitor APP [--file F]    monitor APP's TCP flows until a key press
+    wfptrace monitor replay CAPTURE [...]      offline: a capture file through the monitor
+
+Plugs into ``wfptrace`` through the ``wfptrace.commands`` entry point
+(:func:`register`); ``python -m providers.msnmon`` runs it stand-alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import select
+import signal
+import sys
+import termios
+import threading
+import tty
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from providers.netfilter import NetfilterError
+from tracer import Hub, ProviderEnable, SessionConfig, TracerError, format_event
+
+from ._callouts import DEFAULT_QUEUE, CalloutRegistry
+from ._control import FLAG_CAPTURE_BODIES, enable_request
+from ._driver import MonitorDriver
+from ._events import PROVIDER, PROVIDER_NAME
+from ._live import LiveSession
+from ._replay import replay_capture
+
+__all__ = ["main", "register"]
+
+LEGACY_KEYWORDS = ("all_traffic", "client_server", "peer_to_peer", "unknown")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``monitor`` and its actions to the ``wfptrace`` command line."""
+    p = subparsers.add_parser("monitor", help="MSN Messenger monitor (callouts, monitoring)",
+                              description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="monitor_action", required=True, metavar="ACTION")
+    add = sub.add_parser("addcallouts", help="register the monitor's callouts persistently")
+    add.add_argument("--queue", type=_queue_num, default=DEFAULT_QUEUE, metavar="N",
+                     help=f"NFQUEUE number the filters feed (default {DEFAULT_QUEUE})")
+    add.set_defaults(func=_addcallouts)
+    sub.add_parser("delcallouts", help="remove the registration").set_defaults(func=_delcallouts)
+    mon = sub.add_parser("monitor", help="monitor the TCP flows of APP until a key press")
+    mon.add_argument("app", metavar="APP", help="the application: an executable path or name")
+    mon.add_argument("--file", default="msnmon.jsonl", help="JSON-lines log file "
+                     "(default msnmon.jsonl)")
+    mon.add_argument("--realtime", action="store_true", help="also print events as they come")
+    mon.add_argument("--capture-bodies", action="store_true", help="keep message bodies")
+    mon.set_defaults(func=_monitor, parser=mon)
+    rep = sub.add_parser("replay", help="run a pcap/pcapng file through the monitor")
+    rep.add_argument("capture", type=Path)
+    rep.add_argument("--app-hint", metavar="APP", help="application the capture belongs to")
+    rep.add_argument("--legacy-format", action="store_true",
+                     help="print the original driver's trace strings only")
+    rep.add_argument("--capture-bodies", action="store_true", help="keep message bodies")
+    rep.add_argument("--output", "-o", help="write a JSON-lines log file instead of printing")
+    rep.set_defaults(func=_replay, parser=rep)
+
+
+def _queue_num(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 0xFFFF:
+        raise argparse.ArgumentTypeError(f"queue number out of range: {value}")
+    return value
+
+
+# -- callouts ---------------------------------------------------------------------------
+def _addcallouts(args: argparse.Namespace) -> int:
+    registry = CalloutRegistry()
+    reg, new = registry.add(args.queue)
+    state = "registered" if new else "already registered"
+    print(f"callouts {', '.join(reg.callouts)} {state} (queue {reg.queue_num}) "
+          f"in {registry.path}")
+    return 0
+
+
+def _delcallouts(args: argparse.Namespace) -> int:
+    registry = CalloutRegistry()
+    if registry.delete():
+        print(f"callouts removed ({registry.path})")
+    else:
+        print(f"no callouts were registered ({registry.path})")
+    return 0
+
+
+# -- monitoring session -----------------------------------------------------------------
+def _monitor(args: argparse.Namespace) -> int:
+    if os.sep in args.app and not os.path.exists(args.app):
+        args.parser.error(f"no such application: {args.app}")
+    if os.geteuid() != 0:
+        print("wfptrace monitor: error: monitoring needs root (CAP_NET_ADMIN): it installs "
+              "queue filters and looks up the sockets of other processes; run it with sudo",
+              file=sys.stderr)
+        return 1
+    try:
+        return _run_monitor(args)
+    except NetfilterError as exc:
+        print(f"wfptrace monitor: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run_monitor(args: argparse.Namespace) -> int:
+    with Hub(load_installed=False) as hub:
+        hub.register(PROVIDER)
+        name = f"msnmon-{os.getpid()}"
+        hub.start_session(SessionConfig(name, [ProviderEnable(PROVIDER_NAME)],
+                                        file=args.file, realtime=args.realtime))
+        printer = _print_events(hub, name) if args.realtime else contextlib.nullcontext()
+        with printer, MonitorDriver() as driver, LiveSession(driver, args.app) as live:
+            flags = FLAG_CAPTURE_BODIES if args.capture_bodies else 0
+            hub.control(PROVIDER_NAME, enable_request(flags))
+            print(f"Monitoring TCP traffic of {args.app}: events of provider {PROVIDER_NAME} "
+                  f"are traced to {args.file} (view them with: wfptrace fmt {args.file})",
+                  flush=True)
+            print("Press any key (or Ctrl-C) to stop monitoring.", flush=True)
+            _wait_for_key()
+            stats = driver.monitor.stats
+        print(f"Stopped: {stats.flows_monitored} flows monitored, {stats.commands} commands; "
+              f"the filters of this session (queue {live.queue_num}) are removed.", flush=True)
+    return 0
+
+
+@contextlib.contextmanager
+def _print_events(hub: Hub, name: str) -> Iterator[None]:
+    sub = hub.subscribe(name)
+    done = threading.Event()
+
+    def pump() -> None:
+        while not done.is_set():
+            event = sub.get(timeout=0.1)
+            if event is not None:
+                print(format_event(event), flush=True)
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(2)
+
+
+def _wait_for_key() -> None:
+    """Return on a key press (or end of input), Ctrl-C or SIGTERM."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    fd = sys.stdin.fileno() if sys.stdin else -1
+    saved = None
+    try:
+        if fd >= 0 and os.isatty(fd):
+            saved = termios.tcgetattr(fd)
+            tty.setcbreak(fd)
+        while not stop.is_set():
+            if fd < 0:
+                stop.wait(0.2)
+                continue
+            with contextlib.suppress(InterruptedError):
+                ready, _, _ = select.select([fd], [], [], 0.2)
+                if ready:
+                    os.read(fd, 1)
+                    return
+    finally:
+        if saved is not None:
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# -- offline ----------------------------------------------------------------------------
+def _replay(args: argparse.Namespace) -> int:
+    if not args.capture.exists():
+        args.parser.error(f"no such capture file: {args.capture}")
+    keywords = LEGACY_KEYWORDS if args.legacy_format else None
+    with Hub(load_installed=False) as hub:
+        hub.register(PROVIDER)
+        hub.start_session(SessionConfig("msnmon-replay", [ProviderEnable(PROVIDER_NAME,
+                                                                         keywords=keywords)],
+                                        file=args.output, realtime=not args.output))
+        sub = None if args.output else hub.subscribe("msnmon-replay", maxsize=10_000_000)
+        stats = replay_capture(args.capture, app_hint=args.app_hint,
+                               capture_bodies=args.capture_bodies)
+        hub.stop_session("msnmon-replay")
+        for event in sub.drain() if sub is not None else ():
+            if event.provider != PROVIDER_NAME or (args.legacy_format
+                                                   and not event.name.startswith("Legacy")):
+                continue
+            if args.legacy_format:
+                text = event.message
+                sys.stdout.write(text if text.endswith("\n") else text + "\n")
+            else:
+                print(format_event(event))
+    print(f"{stats.commands} commands on {stats.flows_monitored} flows, "
+          f"{stats.parse_errors} errors", file=sys.stderr)
+    return 0
+
+
+# -- stand-alone ------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m providers.msnmon ACTION ...`` (the ``wfptrace monitor`` command)."""
+    parser = argparse.ArgumentParser(prog="wfptrace")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["monitor", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return int(args.func(args) or 0)
+    except TracerError as exc:
+        print(f"wfptrace: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

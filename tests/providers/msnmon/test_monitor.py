@@ -1,0 +1,193 @@
+"""The monitor engine on hand-built TCP conversations: recognition, flows and hostile input."""
+
+from __future__ import annotations
+
+import random
+import tracemalloc
+
+from providers.msnmon import AppIdentity, MsnMonitor
+from tracer import Level
+
+from .streams import Conversation
+
+CLIENT, SERVER = ("10.0.0.1", 40000), ("10.0.0.2", 1863)
+
+
+def _run(monitor: MsnMonitor, *batches) -> None:
+    for batch in batches:
+        for pkt in batch:
+            monitor.packet(pkt)
+    monitor.close()
+
+
+def _session(server=SERVER, client=CLIENT) -> tuple[Conversation, list]:
+    conv = Conversation(client, server)
+    return conv, conv.handshake()
+
+
+def test_msnp_on_another_port_is_recognised_by_content(record):
+    """A flow on port 5000 whose bytes are MSNP is announced and parsed."""
+    rec = record()
+    conv, hs = _session(server=("10.0.0.2", 5000))
+    _run(MsnMonitor(), hs, conv.send(b"VER 1 MSNP8 CVR0\r\n"),
+         conv.send(b"VER 1 MSNP8\r\n", False), conv.close())
+    assert [e.fields["verb"] for e in rec.events("Command")] == ["VER", "VER"]
+    [flow] = rec.events("FlowEstablished")
+    assert flow.fields["remote_port"] == 5000 and flow.fields["mid_session"] is False
+
+
+def test_other_protocols_of_the_application_are_not_announced(record):
+    """An HTTP flow is judged not MSNP: no events, counted as such."""
+    rec = record()
+    conv, hs = _session(server=("10.0.0.2", 80))
+    monitor = MsnMonitor()
+    _run(monitor, hs, conv.send(b"GET /index.html HTTP/1.1\r\nHost: example\r\n\r\n"),
+         conv.send(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", False), conv.close())
+    assert rec.events() == []
+    assert monitor.stats.flows_not_msnp == 1 and monitor.stats.commands == 0
+
+
+def test_flows_of_other_applications_are_never_reassembled(record):
+    """A flow the resolver does not attribute to the application is ignored entirely."""
+    rec = record()
+    conv, hs = _session()
+    monitor = MsnMonitor(resolver=lambda pkt, outbound: None)
+    _run(monitor, hs, conv.send(b"VER 1 MSNP8 CVR0\r\n"), conv.close())
+    assert rec.events() == []
+    assert monitor.stats.flows_ignored == 1
+    assert monitor.reassembler.stats.delivered_bytes == 0
+
+
+def test_attributed_flow_carries_the_executable(record):
+    """The identity the resolver gives is the flow's app_path and pid."""
+    rec = record()
+    conv, hs = _session()
+    who = AppIdentity("/usr/bin/msn", 4242, True)
+    _run(MsnMonitor(resolver=lambda pkt, outbound: who), hs, conv.send(b"OUT\r\n"))
+    [flow] = rec.events("FlowEstablished")
+    assert (flow.fields["app_path"], flow.fields["pid"]) == ("/usr/bin/msn", 4242)
+
+
+def test_disabled_monitor_only_counts_packets(record):
+    """With monitoring disabled nothing is traced and no flow is tracked."""
+    rec = record()
+    conv, hs = _session()
+    monitor = MsnMonitor(enabled=False)
+    _run(monitor, hs, conv.send(b"VER 1 MSNP8 CVR0\r\n"))
+    assert rec.events() == [] and monitor.stats.packets_disabled == 4
+    assert monitor.stats.flows_seen == 0
+
+
+def test_commands_split_and_packed_across_segments(record):
+    """Commands split across segments and several in one segment come out whole, in order."""
+    rec = record()
+    conv, hs = _session()
+    wire = b"VER 1 MSNP8 CVR0\r\nCVR 2 0x0409 winnt\r\nMSG 3 N 5\r\nhello"
+    _run(MsnMonitor(), hs, *(conv.send(wire[i:i + 7]) for i in range(0, len(wire), 7)),
+         conv.send(b"USR 4 TWN I a@b.c\r\nSYN 5 0\r\n"))
+    commands = [(e.fields["verb"], e.fields["trid"]) for e in rec.events("Command")]
+    assert commands == [("VER", 1), ("CVR", 2), ("MSG", 3), ("USR", 4), ("SYN", 5)]
+
+
+def test_mid_session_stream_is_oriented_to_the_client(record):
+    """Without a handshake, the side on port 1863 is the server and the flow is mid-session."""
+    rec = record()
+    conv = Conversation(CLIENT, SERVER)
+    _run(MsnMonitor(), conv.send(b"NLN NLN a@b.c A 0\r\n", False), conv.send(b"PNG\r\n"))
+    [flow] = rec.events("FlowEstablished")
+    assert flow.fields["local_port"] == 40000 and flow.fields["mid_session"] is True
+    assert [e.fields["direction"] for e in rec.events("Command")] == ["received", "sent"]
+
+
+def test_switchboard_address_learned_from_xfr(record):
+    """A later flow to the address an XFR SB announced is a switchboard from its first byte."""
+    rec = record()
+    ns, hs = _session()
+    sb = Conversation(("10.0.0.1", 40001), ("10.0.0.9", 7001))
+    _run(MsnMonitor(), hs, ns.send(b"XFR 10 SB\r\n"),
+         ns.send(b"XFR 10 SB 10.0.0.9:7001 CKI 17.42\r\n", False),
+         sb.send(b"MSG 5 N 2\r\nhi", False))
+    last = rec.events("Command")[-1].fields
+    assert (last["verb"], last["role"]) == ("MSG", "switchboard")
+
+
+def test_two_gigabyte_length_is_an_error_and_the_flow_goes_on(record):
+    """A 2 GB declared payload is refused and counted; the next command is parsed."""
+    rec = record()
+    conv, hs = _session()
+    monitor = MsnMonitor()
+    _run(monitor, hs, conv.send(b"VER 1 MSNP8\r\nMSG 2 N 2147483648\r\nVER 3 MSNP8\r\n"))
+    [error] = rec.events("UnknownCommand")
+    assert error.fields["kind"] == "payload_too_large"
+    assert [e.fields["trid"] for e in rec.events("Command")] == [1, 3]
+    assert monitor.stats.parse_errors == 1
+
+
+def test_non_utf8_is_repaired_and_not_legacy_traced(record):
+    """Non-UTF-8 arguments are decoded with replacement; the original ignored such chunks."""
+    rec = record()
+    conv, hs = _session()
+    _run(MsnMonitor(), hs, conv.send(b"USR 1 TWN I \xff\xfe@x.y\r\n"), conv.send(b"OUT\r\n"))
+    usr = rec.events("Command")[0].fields
+    assert usr["args"] == ["TWN", "I", "\ufffd\ufffd@x.y"]
+    legacy = [e.message for e in rec.events() if e.name == "LegacyAllTraffic"]
+    assert legacy == ["Message Received. Local Port: 40000 Remote Port: 1863. Message: OUT\r\n"]
+
+
+def test_endless_line_costs_one_error_and_bounded_memory(record):
+    """32 MB without CRLF is one counted error in bounded memory; parsing resumes after it."""
+    rec = record(level=Level.INFO)  # not the verbose all-traffic copies of the chunks
+    conv, hs = _session()
+    monitor = MsnMonitor()
+    for pkt in hs + conv.send(b"VER 1 MSNP8\r\n"):
+        monitor.packet(pkt)
+    chunk = b"A" * 60_000
+    tracemalloc.start()
+    try:
+        for _ in range(540):
+            for pkt in conv.send(chunk):
+                monitor.packet(pkt)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    _run(monitor, conv.send(b"\r\nVER 2 MSNP8\r\n"))
+    assert peak < 4 << 20
+    assert [e.fields["kind"] for e in rec.events("UnknownCommand")] == ["line_too_long"]
+    assert [e.fields["trid"] for e in rec.events("Command")] == [1, 2]
+
+
+def test_too_many_errors_drop_the_flow_with_a_reason(record):
+    """After too many invalid lines the flow is dropped and its close says why."""
+    rec = record()
+    conv, hs = _session()
+    monitor = MsnMonitor()
+    _run(monitor, hs, conv.send(b"VER 1 MSNP8\r\n" + b"!!! garbage\r\n" * 150),
+         conv.send(b"VER 2 MSNP8\r\n"))
+    [closed] = rec.events("FlowClosed")
+    assert "errors" in closed.fields["dropped"]
+    assert monitor.stats.flows_dropped == 1
+    assert [e.fields["trid"] for e in rec.events("Command")] == [1]
+    assert rec.events("UnknownCommand")[-1].fields["action"] == "dropped"
+
+
+def test_fuzzed_streams_never_crash_and_errors_are_counted(record):
+    """Random bytes on port 1863, cut anywhere, give counted errors and an orderly close."""
+    rng = random.Random(7)
+    rec = record()
+    monitor = MsnMonitor()
+    for n in range(40):
+        conv = Conversation(("10.0.0.1", 41000 + n), SERVER)
+        blob = bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 20_000)))
+        if n % 2:
+            blob = b"VER 1 MSNP8\r\n" + blob.replace(b"\n", b"\r\n")
+        cuts = sorted(rng.sample(range(1, len(blob) + 1), min(5, len(blob))))
+        pieces = [blob[a:b] for a, b in zip([0, *cuts], cuts, strict=False)]
+        for pkt in conv.handshake() + [p for piece in pieces for p in conv.send(piece)] \
+                + conv.close():
+            monitor.packet(pkt)
+    monitor.close()
+    assert len(rec.events("FlowClosed")) == 40
+    errors = [e for e in rec.events("UnknownCommand") if e.fields["kind"] != "unknown_verb"]
+    assert len(errors) == monitor.stats.parse_errors
+    assert sum(e.fields["errors"] for e in rec.events("FlowClosed")) == monitor.stats.parse_errors
+    assert monitor.reassembler.stats.buffered_bytes == 0
