@@ -176,6 +176,9 @@ class EventsView(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._cache.clear()
         self.rows_changed()
+        row = self.cursor_row
+        if row is not None:
+            self.call_after_refresh(self._select_row, row)
 
     def watch_follow(self, follow: bool) -> None:
         if follow and len(self.rows):
