@@ -1,0 +1,104 @@
+"""The worker on real traffic: TCP, UDP and ping, both directions, permit and block, v4 and v6."""
+
+from __future__ import annotations
+
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from .conftest import OTHER4, OTHER6, Lab, ping, tcp_exchange, udp_exchange, until
+
+
+def _matrix(lab: Lab, peer: str, local: str, timeout: float) -> dict[str, bool]:
+    """Every exchange between ``a`` and ``peer``, run in parallel (blocked ones wait)."""
+    cases = {
+        "tcp-out": lambda: tcp_exchange(lab.a, peer, timeout),
+        "udp-out": lambda: udp_exchange(lab.a, peer, timeout),
+        "ping-out": lambda: ping(lab.a, peer, timeout) is not None,
+        "tcp-in": lambda: tcp_exchange(lab.b, local, timeout, src=peer),
+        "udp-in": lambda: udp_exchange(lab.b, local, timeout, src=peer),
+        "ping-in": lambda: ping(lab.b, local, timeout, src=peer) is not None,
+    }
+    with ThreadPoolExecutor(len(cases)) as pool:
+        futures = {name: pool.submit(fn) for name, fn in cases.items()}
+        return {name: f.result() for name, f in futures.items()}
+
+
+@pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
+def test_permit_mode_passes_all_traffic_with_the_peer_and_traces_it(lab: Lab, v6: bool) -> None:
+    """In permit mode every exchange with the peer works and each new flow is pended, then permitted."""
+    peer, local = (lab.b.ip6, lab.a.ip6) if v6 else (lab.b.ip4, lab.a.ip4)
+    lab.inspector.start("--remote", peer)
+    results = _matrix(lab, peer, local, 2.0)
+    assert all(results.values()), results
+    pended = lab.inspector.wait_event("ConnectionPended", 6)
+    kinds = {(e.fields["protocol"], e.fields["direction"]) for e in pended}
+    icmp = "icmpv6" if v6 else "icmp"
+    assert kinds == {(p, d) for p in ("tcp", "udp", icmp) for d in ("outbound", "inbound")}
+    layers = {e.fields["direction"]: e.fields["layer"] for e in pended}
+    assert layers == {"outbound": "connect", "inbound": "recv-accept"}
+    verdicts = lab.inspector.events("ConnectionVerdict")
+    assert {e.fields["verdict"] for e in verdicts} == {"permit"}
+    assert all(e.fields["flow_id"].startswith("1:") for e in verdicts)
+
+
+@pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
+def test_block_mode_drops_all_traffic_with_the_peer_but_not_a_second_peer(lab: Lab,
+                                                                          v6: bool) -> None:
+    """In block mode every exchange with the peer fails while another address of b still works."""
+    peer, local = (lab.b.ip6, lab.a.ip6) if v6 else (lab.b.ip4, lab.a.ip4)
+    other = OTHER6 if v6 else OTHER4
+    lab.inspector.start("--remote", peer, "--block")
+    results = _matrix(lab, peer, local, 0.7)
+    assert not any(results.values()), results
+    assert tcp_exchange(lab.a, other) and udp_exchange(lab.a, other)
+    assert ping(lab.a, other) is not None
+    verdicts = lab.inspector.wait_event("ConnectionVerdict", 6)
+    assert {e.fields["verdict"] for e in verdicts} == {"block"}
+    assert not [e for e in lab.inspector.events("ConnectionPended")
+                if e.fields["remote_addr"] == other]
+
+
+def test_outbound_connect_is_attributed_to_the_connecting_process(lab: Lab) -> None:
+    """The pended outbound TCP connection names this test process's pid and executable."""
+    import os
+
+    lab.inspector.start("--remote", lab.b.ip4)
+    assert tcp_exchange(lab.a, lab.b.ip4)
+    (pended,) = lab.inspector.wait_event("ConnectionPended")
+    assert pended.fields["process_pid"] == os.getpid()
+    assert pended.fields["process_path"] == os.path.realpath(
+        f"/proc/{os.getpid()}/exe")
+
+
+def test_icmp_port_unreachable_error_is_not_inspected(lab: Lab) -> None:
+    """The ICMP error for a closed UDP port reaches the sender and is in no inspect event."""
+    lab.inspector.start("--remote", lab.b.ip4, "--trace-packets")
+    with lab.a.enter():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with s:
+        s.settimeout(2)
+        s.connect((lab.b.ip4, 9))  # nothing listens on b's port 9
+        s.send(b"x")
+        with pytest.raises(ConnectionRefusedError):
+            s.recv(10)
+    packets = lab.inspector.wait_event("PacketVerdict")
+    assert [e.fields["direction"] for e in packets] == ["outbound"]
+    pended = lab.inspector.events("ConnectionPended")
+    assert [e.fields["protocol"] for e in pended] == ["udp"]
+
+
+def test_block_traffic_edited_in_the_file_applies_without_restart(lab: Lab, tmp_path) -> None:
+    """Setting block_traffic in the file blocks the next connection; clearing it permits again."""
+    conf = tmp_path / "inspect.toml"
+    conf.write_text(f'remote_address = "{lab.b.ip4}"\nblock_traffic = false\n')
+    lab.inspector.start("--config", str(conf))
+    assert tcp_exchange(lab.a, lab.b.ip4)
+    conf.write_text(f'remote_address = "{lab.b.ip4}"\nblock_traffic = true\n')
+    assert not tcp_exchange(lab.a, lab.b.ip4, 0.7)
+    assert not udp_exchange(lab.a, lab.b.ip4, 0.5)
+    conf.write_text(f'remote_address = "{lab.b.ip4}"\nblock_traffic = false\n')
+    assert until(lambda: tcp_exchange(lab.a, lab.b.ip4))
+    changes = [e.fields["block_traffic"] for e in lab.inspector.wait_event("ConfigChanged", 2)]
+    assert changes == [True, False]
