@@ -57,3 +57,29 @@ def suspect_chat() -> Path:
         print(f"skipping: {SUSPECT_CHAT} is absent")
         pytest.skip(f"real capture {SUSPECT_CHAT.name} is absent")
     return SUSPECT_CHAT
+
+
+@pytest.fixture
+def topology():
+    """Two network namespaces ``a`` and ``b`` (skipped, with the reason, when unavailable)."""
+    from tests.harness import NetnsUnavailableError, build_topology, current_netns_inode
+
+    home = current_netns_inode()
+    try:
+        topo = build_topology(2)
+    except NetnsUnavailableError as exc:
+        print(f"skipping: {exc}")
+        pytest.skip(str(exc))
+    try:
+        yield topo
+    finally:
+        topo.close()
+        assert current_netns_inode() == home
+
+
+@pytest.fixture
+def state_dir(tmp_path, monkeypatch) -> Path:
+    """A private state directory for callout registrations (WFPTRACE_STATE_DIR)."""
+    path = tmp_path / "state"
+    monkeypatch.setenv("WFPTRACE_STATE_DIR", str(path))
+    return path

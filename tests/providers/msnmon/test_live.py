@@ -1,0 +1,64 @@
+"""Live monitoring in network namespaces: simulator sessions through NFQUEUE, attributed."""
+
+from __future__ import annotations
+
+import time
+
+from providers.msnmon import PROVIDER
+from providers.msnmon._callouts import CalloutRegistry
+from providers.msnmon._control import enable_request
+from providers.msnmon._driver import MonitorDriver
+from providers.msnmon._live import LiveSession
+from providers.netfilter import list_tagged
+
+from .simapps import expected_commands, make_app, observed_commands, run_client, start_server
+
+QUEUE = 41
+
+
+def test_only_the_monitored_application_is_traced_exactly(topology, tmp_path, state_dir,
+                                                         record):
+    """The app's session gives exactly the commands it sent and received; the other app's
+    session on the same ports is ignored."""
+    msn = make_app(tmp_path, "wfpt-msn-client")
+    other = make_app(tmp_path, "wfpt-other-app")
+    start_server(topology)
+    CalloutRegistry().add(QUEUE)
+    rec = record()
+    with topology.a.enter():
+        driver = MonitorDriver()
+        live = LiveSession(driver, msn)
+        live.start()
+    try:
+        PROVIDER.control(enable_request())
+        theirs = run_client(topology, other, tmp_path / "other.json")
+        ours = run_client(topology, msn, tmp_path / "msn.json")
+        time.sleep(0.3)
+    finally:
+        live.close()
+        driver.close()
+    flows = [e.fields for e in rec.events("FlowEstablished")]
+    assert {f["app_path"] for f in flows} == {msn}
+    assert all(f["pid"] > 0 for f in flows)
+    assert len(flows) == len(ours["connections"])
+    their_ports = {c["client"][1] for c in theirs["connections"]}
+    assert not their_ports & {f["local_port"] for f in flows}
+    commands = [e.fields for e in rec.events("Command")]
+    assert observed_commands(flows, commands) == expected_commands(ours)
+    assert live.errors == 0 and driver.monitor.stats.flows_ignored >= len(their_ports)
+
+
+def test_closing_the_session_removes_its_filters(topology, state_dir):
+    """The session's tagged rules exist while it runs and are gone after close."""
+    CalloutRegistry().add(QUEUE)
+    with topology.a.enter():
+        driver = MonitorDriver()
+        live = LiveSession(driver, "wfpt-msn-client")
+        live.start()
+        during = list_tagged()
+    live.close()
+    driver.close()
+    with topology.a.enter():
+        after = list_tagged()
+    assert [t.owner for t in during] and {t.owner for t in during} == {"msnmon"}
+    assert after == []
