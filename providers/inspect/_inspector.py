@@ -5,8 +5,8 @@ packet never meets a rule without a listener), then stale rules are swept and
 ours installed. Stop order (``net stop inspect``): the worker stops deciding,
 the rules go (new traffic passes), every pending connection is blocked and
 every queued packet dropped, then the queues are unbound. Fail-open after a
-SIGKILL comes from ``--queue-bypass``; ``fail_closed`` adds DROP rules that only
-a clean stop (or the sweep at the next start) removes.
+SIGKILL comes from ``--queue-bypass``; with ``fail_closed`` the rules do not
+bypass, so the orphaned queue drops until a clean stop or a sweep removes them.
 """
 
 from __future__ import annotations

@@ -4,9 +4,12 @@ For every inspected network, in OUTPUT (matched on the destination) and INPUT
 (matched on the source), for TCP, UDP and the non-error ICMP/ICMPv6 types:
 
 1. ``ctstate NEW`` -> queue ``q`` (connection layer: connect / recv-accept),
-2. anything else    -> queue ``q+1`` (transport layer: every packet),
-3. with ``fail_closed``: DROP, reached only when no inspector is bound
-   (the queue rules use ``--queue-bypass``), so the peer stays blocked.
+2. anything else    -> queue ``q+1`` (transport layer: every packet).
+
+The queue rules use ``--queue-bypass`` (fail-open: a dead inspector lets traffic
+pass) unless ``fail_closed``: then a queue without a listener drops, so the peer
+stays blocked until a clean stop, or a sweep, removes the rules. (A DROP rule
+behind a bypassing queue rule would never be reached: bypass means ACCEPT.)
 
 With ``reject``, a first rule REJECTs packets the worker marked
 (verdict REPEAT with :data:`REJECT_MARK`). Every rule carries the netfilter
@@ -63,6 +66,7 @@ def _matches(config: InspectConfig, family: int, outbound: bool) -> list[list[st
 def render_rules(config: InspectConfig, tag: Tag) -> list[RuleLine]:
     """Every rule for ``config`` in chain order (first = top of the chain)."""
     comment = ["-m", "comment", "--comment", tag.comment()]
+    bypass = () if config.fail_closed else ("--queue-bypass",)
     lines: list[RuleLine] = []
     for net in config.networks:
         fam = net.version
@@ -75,13 +79,10 @@ def render_rules(config: InspectConfig, tag: Tag) -> list[RuleLine]:
                 lines.append(RuleLine(fam, chain, (*addr, *cond, "-m", "conntrack",
                                                    "--ctstate", "NEW", *comment, "-j",
                                                    "NFQUEUE", "--queue-num",
-                                                   str(config.queue), "--queue-bypass")))
+                                                   str(config.queue), *bypass)))
                 lines.append(RuleLine(fam, chain, (*addr, *cond, *comment, "-j", "NFQUEUE",
                                                    "--queue-num", str(config.queue + 1),
-                                                   "--queue-bypass")))
-            if config.fail_closed:
-                lines += [RuleLine(fam, chain, (*addr, *c, *comment, "-j", "DROP"))
-                          for c in conds]
+                                                   *bypass)))
     return lines
 
 

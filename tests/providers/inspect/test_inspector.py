@@ -1,0 +1,88 @@
+"""Start and stop like ``net start|stop inspect``: teardown order, crashes, fail-open, fail-closed."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from .conftest import OTHER4, Lab, tcp_exchange, until
+
+
+def _pend_connections(lab: Lab) -> list[threading.Thread]:
+    """Open one outbound and one inbound TCP connection that stay pending (external decider)."""
+    threads = [threading.Thread(target=tcp_exchange, args=(lab.a, lab.b.ip4, 8.0)),
+               threading.Thread(target=tcp_exchange, args=(lab.b, lab.a.ip4, 8.0),
+                                kwargs={"src": lab.b.ip4})]
+    for t in threads:
+        t.start()
+    lab.inspector.wait_event("ConnectionPended", 2)
+    return threads
+
+
+def test_stop_blocks_pending_connections_and_removes_every_rule(lab: Lab) -> None:
+    """Stop completes both pending connections (inbound included) with block and leaves no rule."""
+    lab.inspector.start("--remote", lab.b.ip4, "--decider", "external", "--decider-timeout", "30")
+    assert lab.inspector.rules()
+    threads = _pend_connections(lab)
+    started = time.monotonic()
+    res = lab.inspector.stop()
+    assert res.returncode == 0, res.stderr
+    assert time.monotonic() - started < 5, "stop hung on a pending connection"
+    verdicts = lab.inspector.events("ConnectionVerdict")
+    assert sorted((e.fields["direction"], e.fields["verdict"], e.fields["decided_by"])
+                  for e in verdicts) == [("inbound", "block", "shutdown"),
+                                         ("outbound", "block", "shutdown")]
+    (stopped,) = lab.inspector.events("Stopped")
+    assert stopped.fields["pending_blocked"] == 2
+    assert lab.inspector.rules() == ""
+    assert not list(lab.inspector.run_dir.glob("inspect-*"))
+    assert tcp_exchange(lab.a, lab.b.ip4), "traffic must pass once the inspector is gone"
+    for t in threads:
+        t.join(10)
+
+
+def test_sigkill_fails_open_through_queue_bypass(lab: Lab) -> None:
+    """After SIGKILL (no cleanup) traffic with the peer still passes: the queue rules bypass."""
+    lab.inspector.start("--remote", lab.b.ip4, "--block")
+    assert not tcp_exchange(lab.a, lab.b.ip4, 0.5)
+    lab.inspector.kill()
+    assert lab.inspector.rules(), "a killed inspector cannot remove its rules"
+    assert tcp_exchange(lab.a, lab.b.ip4)
+
+
+def test_sigkill_with_fail_closed_keeps_the_peer_blocked_until_swept(lab: Lab) -> None:
+    """With fail_closed the dead inspector's DROP rules keep the peer blocked; stop sweeps them."""
+    lab.inspector.start("--remote", lab.b.ip4, "--fail-closed")
+    assert tcp_exchange(lab.a, lab.b.ip4)
+    lab.inspector.kill()
+    assert not tcp_exchange(lab.a, lab.b.ip4, 0.7)
+    assert tcp_exchange(lab.a, OTHER4), "only the inspected peer is blocked"
+    status = lab.inspector.cli("status")
+    assert status.returncode == 3 and "crashed" in status.stdout
+    res = lab.inspector.cli("stop")
+    assert res.returncode == 0 and "stale rules" in res.stdout, res
+    assert lab.inspector.rules() == ""
+    assert tcp_exchange(lab.a, lab.b.ip4)
+
+
+def test_next_start_sweeps_the_rules_of_a_crashed_inspector(lab: Lab) -> None:
+    """A new inspector removes the rules a killed one left behind and traces how many."""
+    lab.inspector.start("--remote", lab.b.ip4, "--fail-closed")
+    lab.inspector.kill()
+    old = lab.inspector.rules()
+    assert old
+    lab.inspector.trace.unlink()
+    lab.inspector.start("--remote", lab.b.ip4)
+    (swept,) = lab.inspector.wait_event("RulesSwept")
+    assert swept.fields["count"] == len(old.splitlines())
+    new = lab.inspector.rules()
+    assert new and not set(new.splitlines()) & set(old.splitlines())
+    assert until(lambda: tcp_exchange(lab.a, lab.b.ip4))
+
+
+def test_clean_stop_after_fail_closed_leaves_traffic_flowing(lab: Lab) -> None:
+    """A clean stop removes the fail-closed DROP rules too: nothing is left, traffic passes."""
+    lab.inspector.start("--remote", lab.b.ip4, "--fail-closed")
+    assert lab.inspector.stop().returncode == 0
+    assert lab.inspector.rules() == ""
+    assert tcp_exchange(lab.a, lab.b.ip4)
