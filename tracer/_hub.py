@@ -255,7 +255,9 @@ class Hub:
         for pname, spec in wanted.items():
             provider = self.providers.get(pname)
             if provider is None:
-                session.set_provider_state(pname, status="waiting")
+                state = session.stats().providers.get(pname, {})
+                if state.get("status") != "gone":
+                    session.set_provider_state(pname, status="waiting")
                 continue
             self._enable(session, provider, spec)
             session.set_provider_state(pname, status="registered", pid=provider.pid,

@@ -9,6 +9,7 @@ as a user adds processors, every line goes through structlog's chain.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -46,6 +47,19 @@ def _iso(ns: int) -> str:
     return _second_prefix(sec)[24:].decode() + f"{frac:09d}Z"
 
 
+def safe_json(fields: dict[str, Any]) -> bytes:
+    """JSON for fields orjson refuses: keys made strings, odd values via ``str``."""
+    try:
+        return _dumps(fields, default=encode_default, option=orjson.OPT_NON_STR_KEYS)
+    except (TypeError, ValueError):
+        pass
+    try:
+        return json.dumps(fields, default=encode_default, ensure_ascii=False,
+                          skipkeys=True).encode()
+    except (TypeError, ValueError, RecursionError):
+        return _dumps({"_unrenderable": repr(fields)[:4096]})
+
+
 def _fields_builder(names: tuple[str, ...]) -> Callable[[tuple], dict[str, Any]]:
     """Compile ``args -> {name: args[i]}`` for one event type (faster than dict(zip))."""
     body = ", ".join(f"{name!r}: a[{i}]" for i, name in enumerate(names))
@@ -55,13 +69,13 @@ def _fields_builder(names: tuple[str, ...]) -> Callable[[tuple], dict[str, Any]]
 class _EventCodec:
     """Precomputed pieces to render one event type."""
 
-    __slots__ = ("build", "local", "n", "tail")
+    __slots__ = ("build", "line", "local", "n")
 
     def __init__(self, ev: EventType) -> None:
         self.n = len(ev.fields)
         self.local = ev.provider.local_threads
         self.build = _fields_builder(ev.fields)
-        self.tail = (b'","seq":%d,"provider":' + _dumps(ev.provider.name) + b',"event":'
+        self.line = (b'%s%09dZ","seq":%d,"provider":' + _dumps(ev.provider.name) + b',"event":'
                      + _dumps(ev.name) + b',"id":' + str(ev.id).encode() + b',"level":'
                      + str(ev.level).encode() + b',"keywords":' + _dumps(list(ev.keyword_names))
                      + b',"pid":' + str(ev.provider.pid).encode()
@@ -120,8 +134,11 @@ class Renderer:
                 sec, frac = divmod(ts, 1_000_000_000)
                 if sec != last_sec:
                     last_sec, prefix = sec, _second_prefix(sec)
-                add_line(prefix + b"%09dZ" % frac
-                         + codec.tail % (seq, tid, _dumps(fields, default=encode_default)))
+                try:
+                    body = _dumps(fields, default=encode_default)
+                except (TypeError, ValueError):  # e.g. non-string keys, ints beyond 64 bits
+                    body = safe_json(fields)
+                add_line(codec.line % (prefix, frac, seq, tid, body))
             if want_events:
                 add_event(Event(time_ns=ts, seq=seq, provider=ev.provider.name, name=ev.name,
                                 id=ev.id, level=ev.level, keywords=ev.keyword_names,
@@ -161,7 +178,10 @@ class Renderer:
         ed: Any = event_dict
         for proc in self.processors:
             ed = proc(None, "msg", ed)
-        ed = self._json(None, "msg", ed)
+        try:
+            ed = self._json(None, "msg", ed)
+        except (TypeError, ValueError):
+            ed = safe_json(ed)
         return ed.encode() if isinstance(ed, str) else bytes(ed)
 
     def lost(self, seq: int, count: int, first_ns: int, last_ns: int,

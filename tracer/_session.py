@@ -112,7 +112,11 @@ class Session:
             self._inflight = len(records)
             losses = self.buffer.take_losses()
             if records or losses is not None or self._pending_lines:
-                self._deliver(records, losses)
+                try:
+                    self._deliver(records, losses)
+                except Exception as exc:  # the flush thread must survive anything
+                    self.last_error = f"flush failed: {type(exc).__name__}: {exc}"
+                    self._file_lost += len(records)
             self._inflight = 0
 
     def _deliver(self, records: list[tuple], losses: Any) -> None:

@@ -54,3 +54,23 @@ def test_odd_values_never_break_rendering(demo: Demo) -> None:
     lines, events = r.render([(1, demo.connect, (object(), {1, 2}), 1)], 1, True, True)
     assert orjson.loads(lines[0])["fields"]["port"] == [1, 2]
     assert events[0].message.startswith("Connecting to <object")
+
+
+def test_unserialisable_fields_still_give_a_line(demo: Demo) -> None:
+    """Non-string keys and integers beyond 64 bits are rendered, not raised."""
+    r = Renderer("s")
+    lines, _ = r.render([(1, demo.connect, ({1: "a", (2, 3): "b"}, 2**80), 1)], 1, True, False)
+    fields = orjson.loads(lines[0])["fields"]
+    assert fields["host"]["1"] == "a" and fields["port"] == 2**80
+
+
+def test_session_survives_a_provider_passing_odd_values(demo: Demo, hub: Hub,
+                                                        tmp_path: Path) -> None:
+    """A session keeps writing after an event whose fields orjson cannot encode."""
+    log = tmp_path / "odd.jsonl"
+    hub.start_session(SessionConfig("odd", [ProviderEnable("test-demo")], file=log))
+    demo.connect.write({(1, 2): "tuple key"}, 1)
+    demo.connect.write("fine", 2)
+    stats = hub.stop_session("odd")
+    assert stats.events_written == 2 and stats.last_error is None
+    assert [e.fields["port"] for e in read_log(log)] == [1, 2]
