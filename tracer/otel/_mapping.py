@@ -37,11 +37,12 @@ class EventRule:
 
     ``name`` is a template over the event's fields (``"MSNP {verb}"``) for the span
     or span event; ``set_attrs`` names fields of a flow event also copied onto the
-    flow's span (a verdict); ``rename`` renames the flow's span once, when the
-    template's fields are present. Transactions pair two events with the same
-    ``key_field`` value and different ``direction_field`` values; the reply's
-    ``verb_field`` matching ``error_pattern`` marks the span as an error. Summary
-    spans start at ``start_field`` (ns) and link the flows listed in ``links_field``.
+    flow's span (a verdict); ``rename`` (a one-field template) renames the flow's
+    span from the latest value of that field, except values in ``rename_ignore``.
+    Transactions pair two events with the same ``key_field`` value and different
+    ``direction_field`` values; the reply's ``verb_field`` matching ``error_pattern``
+    marks the span as an error. Summary spans start at ``start_field`` (ns) and link
+    the flows listed in ``links_field``.
     """
 
     provider: str
@@ -50,6 +51,7 @@ class EventRule:
     name: str = ""
     set_attrs: tuple[str, ...] = ()
     rename: str = ""
+    rename_ignore: tuple[str, ...] = ("unknown",)
     attrs: MappingABC[str, str] = field(default_factory=dict)
     key_field: str = "trid"
     direction_field: str = "direction"
@@ -63,10 +65,15 @@ class EventRule:
 DEFAULT_FIELD_ATTRS: dict[str, str] = {
     "flow_id": "wfptrace.flow_id",
     "protocol": "network.transport",
+    "proto": "network.transport",
     "local_addr": "network.local.address",
+    "local": "network.local.address",
     "local_port": "network.local.port",
+    "lport": "network.local.port",
     "remote_addr": "network.peer.address",
+    "remote": "network.peer.address",
     "remote_port": "network.peer.port",
+    "rport": "network.peer.port",
     "app_path": "process.executable.path",
     "process_path": "process.executable.path",
     "pid": "process.pid",
@@ -88,18 +95,26 @@ _PACKETS = "wfptrace-packets"
 A = Action
 
 _RULES = (
-    EventRule(_PACKETS, "FlowNew", (A.FLOW_START,), name="{protocol} flow"),
-    EventRule(_PACKETS, "FlowClosed", (A.FLOW_END,)),
+    EventRule(_PACKETS, "FlowNew", (A.FLOW_START,), name="{proto} flow"),
+    EventRule(_PACKETS, "FlowEnd", (A.FLOW_END,)),
     EventRule(_INSPECT, "ConnectionPended", (A.FLOW_START,), name="connect {direction}"),
     EventRule(_INSPECT, "ConnectionVerdict", (A.FLOW_EVENT,), name="verdict {verdict}",
               set_attrs=("verdict", "decided_by")),
     EventRule(_INSPECT, "PacketVerdict", (A.FLOW_EVENT,), name="packet {verdict}"),
+    EventRule(_INSPECT, "DecisionTimeout", (A.FLOW_EVENT,), name="decision timeout",
+              set_attrs=("verdict",)),
     EventRule(_INSPECT, "ConnectionClosed", (A.FLOW_END,)),
+    EventRule(_INSPECT, "RundownConnection", (A.FLOW_START,), name="connect {direction}"),
     EventRule(_MSN, "FlowEstablished", (A.FLOW_START,), name="MSN flow"),
     EventRule(_MSN, "Command", (A.FLOW_EVENT, A.TRANSACTION), name="MSNP {verb}",
               rename="MSN {role}"),
     EventRule(_MSN, "Message", (A.FLOW_EVENT,), name="MSG {content_type}"),
     EventRule(_MSN, "Transaction", (A.IGNORE,)),  # joined from Command events instead
+    # the original trace strings repeat each Command: not exported twice
+    EventRule(_MSN, "LegacyAllTraffic", (A.IGNORE,)),
+    EventRule(_MSN, "LegacyClientServer", (A.IGNORE,)),
+    EventRule(_MSN, "LegacyClientClient", (A.IGNORE,)),
+    EventRule(_MSN, "LegacyUnknown", (A.IGNORE,)),
     EventRule(_MSN, "Login", (A.SUMMARY_SPAN,), name="MSN login"),
     EventRule(_MSN, "Switchboard", (A.SUMMARY_SPAN,), name="MSN switchboard session"),
     EventRule(_MSN, "FlowClosed", (A.FLOW_END,)),
@@ -110,15 +125,16 @@ _RULES = (
 class Mapping:
     """The whole table: rules, shared attribute names, prefixes, the flow and time fields.
 
-    ``time_field`` names an optional integer field (ns since the epoch) that replaces
-    the event's emit time, so a replayed capture keeps the capture's timeline.
+    ``time_fields`` name optional integer fields (ns since the epoch, the first one an
+    event has wins) that replace the event's emit time, so a replayed capture keeps
+    the capture's timeline.
     """
 
     rules: tuple[EventRule, ...] = _RULES
     field_attrs: MappingABC[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELD_ATTRS))
     prefixes: MappingABC[str, str] = field(default_factory=lambda: dict(DEFAULT_PREFIXES))
     flow_field: str = "flow_id"
-    time_field: str = "ts_ns"
+    time_fields: tuple[str, ...] = ("ts_ns", "capture_ns")
     default_action: Action = Action.LOG
 
     def rule(self, provider: str, event: str) -> EventRule:

@@ -40,7 +40,8 @@ class SpanData:
         self.status = STATUS_UNSET
         self.status_message = ""
         self.last_wall = 0.0
-        self.renamed = False
+        #: the field value the span was last renamed from
+        self.renamed: Any = None
         #: open transactions on this flow: key -> (start_ns, direction, verb fields)
         self.pending: dict[Any, tuple[int, Any, dict[str, Any], str]] = {}
 

@@ -63,6 +63,11 @@ def _template(text: str) -> Callable[[dict[str, Any]], str]:
     return lambda f: text.format_map(_Missing(f))
 
 
+def _hashable(v: Any) -> Any:
+    """Lists as tuples, so they can key a cache."""
+    return tuple(v) if v.__class__ is list else v
+
+
 class _Compiled:
     """One rule with its templates and caches of encoded attributes.
 
@@ -71,8 +76,8 @@ class _Compiled:
     """
 
     __slots__ = ("error", "event_cache", "handlers", "mapping", "name", "name_cache",
-                 "name_key", "name_multi", "names",
-                 "rename", "reply_cache", "rule", "skip", "span_cache")
+                 "name_key", "name_multi", "names", "rename", "rename_key", "reply_cache",
+                 "rule", "skip", "slow", "span_cache", "time_field")
 
     def __init__(self, rule: EventRule, mapping: Mapping) -> None:
         self.rule = rule
@@ -82,9 +87,13 @@ class _Compiled:
         #: the one field a name depends on (names are cached by its value), or None
         self.name_key = names[0] if len(names) == 1 else None
         self.name_multi = len(names) > 1
-        self.rename = _template(rule.rename) if rule.rename else None
+        self.rename = _template(rule.rename)
+        keys = _FIELD_RE.findall(rule.rename)
+        self.rename_key = keys[0] if keys else ""
         self.error = re.compile(rule.error_pattern) if rule.error_pattern else None
-        self.skip = {mapping.flow_field, mapping.time_field}
+        self.skip = {mapping.flow_field, *mapping.time_fields}
+        self.time_field = ""  # chosen from the first event (see SpanTracker._compiled)
+        self.slow = False  # True once an unhashable value (a list) was seen
         self.names: dict[str, str] = {}
         self.event_cache: dict[tuple[str, Any], bytes] = {}
         self.span_cache: dict[tuple[str, Any], bytes] = {}
@@ -101,15 +110,26 @@ class _Compiled:
     def encode(self, fields: dict[str, Any], cache: dict[tuple[str, Any], bytes],
                tag: int) -> bytes:
         """Fields as repeated ``KeyValue`` under ``tag`` (flow and time fields left out)."""
-        get = cache.get
+        if not self.slow:
+            get = cache.get
+            try:
+                return b"".join([get(item) or self._miss(item, cache, tag)
+                                 for item in fields.items()])
+            except TypeError:  # an unhashable value (a list): key lists as tuples from now on
+                self.slow = True
+        return b"".join([self._one(item, cache, tag) for item in fields.items()])
+
+    def _one(self, item: tuple[str, Any], cache: dict[tuple[str, Any], bytes],
+             tag: int) -> bytes:
+        key = (item[0], _hashable(item[1]))
         try:
-            return b"".join([get(item) or self._miss(item, cache, tag)
-                             for item in fields.items()])
-        except TypeError:  # an unhashable value (list, dict): encode without the cache
-            return b"".join([self._miss(item, None, tag) for item in fields.items()])
+            b = cache.get(key)
+        except TypeError:
+            return self._miss(item, None, tag)
+        return b or self._miss(item, cache, tag, key)
 
     def _miss(self, item: tuple[str, Any], cache: dict[tuple[str, Any], bytes] | None,
-              tag: int) -> bytes:
+              tag: int, key: tuple[str, Any] | None = None) -> bytes:
         k, v = item
         if v is None or k in self.skip:
             return b""
@@ -117,7 +137,7 @@ class _Compiled:
         if cache is not None:
             if len(cache) >= _CACHE_MAX:
                 cache.clear()
-            cache[item] = b
+            cache[key or item] = b
         return b
 
     def event_name(self, fields: dict[str, Any]) -> bytes:
@@ -160,9 +180,6 @@ class _Compiled:
         drop = self.skip.union(skip)
         return {self.attr(k): v for k, v in fields.items() if v is not None and k not in drop}
 
-    def has_fields(self, fields: dict[str, Any]) -> bool:
-        return all(fields.get(n) is not None for n in _FIELD_RE.findall(self.rule.rename))
-
 
 class SpanTracker:
     """Maps batches of events; finished spans and logs collect in ``spans`` and ``logs``."""
@@ -189,12 +206,11 @@ class SpanTracker:
     def map(self, events: Iterable[Event]) -> None:
         """Map a batch of events (wall time of arrival drives the idle timeout)."""
         self._now = time.monotonic()
-        tf = self.mapping.time_field
         rules = self._rules
         n = 0
         for ev in events:
             c = rules.get((ev.provider, ev.name)) or self._compiled(ev)
-            t = ev.fields.get(tf) or ev.time_ns
+            t = ev.fields.get(c.time_field) or ev.time_ns
             n += 1
             try:
                 for handler in c.handlers:
@@ -232,6 +248,7 @@ class SpanTracker:
         if c is None:
             c = self._rules[key] = _Compiled(self.mapping.rule(*key), self.mapping)
             c.handlers = [self._handlers[a] for a in c.rule.actions if a in self._handlers]
+            c.time_field = next((f for f in self.mapping.time_fields if f in ev.fields), "")
         return c
 
     def _span_id(self) -> bytes:
@@ -319,9 +336,12 @@ class SpanTracker:
         for name in c.rule.set_attrs:
             if fields.get(name) is not None:
                 span.attrs[c.attr(name)] = fields[name]
-        if c.rename is not None and not span.renamed and c.has_fields(fields):
-            span.name = c.rename(fields)
-            span.renamed = True
+        if c.rename_key:
+            value = fields.get(c.rename_key)
+            if value != span.renamed and value is not None \
+                    and value not in c.rule.rename_ignore:
+                span.name = c.rename(fields)
+                span.renamed = value
 
     def _flow_end(self, ev: Event, c: _Compiled, t: int) -> None:
         fid = ev.fields.get(self.mapping.flow_field)
@@ -350,7 +370,7 @@ class SpanTracker:
             return
         del flow.pending[key]
         start, _, request, provider = pend
-        reply = (fields.get(rule.verb_field), fields.get("args"))
+        reply = (fields.get(rule.verb_field), _hashable(fields.get("args")))
         tail = c.reply_cache.get(reply) or c.reply_tail(reply)
         body = (self._child_prefix(flow) + b"\x12\x08" + self._span_id() + c.span_name(request)
                 + b"\x30\x03\x39" + _pack_q(start) + b"\x41" + _pack_q(max(t, start))
@@ -392,7 +412,7 @@ class SpanTracker:
         ctx = self._context(ev.fields.get(self.mapping.flow_field))
         trace_id, span_id = ctx if ctx is not None else (b"", b"")
         attrs = {c.attr(k): v for k, v in ev.fields.items()
-                 if v is not None and k != self.mapping.time_field}
+                 if v is not None and k not in self.mapping.time_fields}
         self.logs.append(LogData(ev.provider or "wfptrace", t, severity, text, ev.message,
                                  ev.name, attrs, trace_id, span_id))
         self.stats.logs += 1
