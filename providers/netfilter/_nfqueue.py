@@ -53,8 +53,8 @@ NFQA_CFG_F_UID_GID = 0x8
 MAX_COPY_RANGE = 0xFFFF
 _MSG_PACKET = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET
 _VERDICT_HDR = struct.Struct(">II")
-_FAST_HDR = struct.Struct("=IH14xHH")  # nlmsg len, type; first attribute len, type
-_PKT_HDR = struct.Struct(">IHB")
+# nlmsg len, type; first attribute's len, type; packet id (big-endian: ntohl it)
+_FAST_HDR = struct.Struct("=IH14xHHI")
 
 #: A packet handler returns a verdict now, or None to hold the packet and
 #: give its verdict later with :meth:`NfQueue.verdict`.
@@ -202,7 +202,7 @@ class NfQueue:
         mm = self._mm
         assert mm is not None
         buf, view, slot = mm.buf, memoryview(mm.buf), mm.slot
-        unpack_hdr, unpack_pkt = _FAST_HDR.unpack_from, _PKT_HDR.unpack_from
+        unpack_hdr, ntohl = _FAST_HDR.unpack_from, socket.ntohl
         out: list[Packet] = []
         append = out.append
         while len(out) < limit:
@@ -217,9 +217,9 @@ class NfQueue:
                 break
             off = 0
             for n in mm.lengths(k):
-                length, kind, alen, atype = unpack_hdr(buf, off)
+                length, kind, alen, atype, pid = unpack_hdr(buf, off)
                 if length == n and kind == _MSG_PACKET and atype == 1 and alen >= 11:
-                    append(Packet(*unpack_pkt(buf, off + 24), buf[off + 20:off + n]))
+                    append(Packet(ntohl(pid), buf[off + 20:off + n]))
                 else:
                     self._parse(view[off:off + n], n, out)
                 off += slot
@@ -228,7 +228,7 @@ class NfQueue:
     def _receive_each(self, limit: int) -> list[Packet]:
         recv_into = self._sock.recv_into
         buf, view, stats = self._buf, self._view, self._stats
-        unpack_hdr, unpack_pkt = _FAST_HDR.unpack_from, _PKT_HDR.unpack_from
+        unpack_hdr, ntohl = _FAST_HDR.unpack_from, socket.ntohl
         out: list[Packet] = []
         append = out.append
         while len(out) < limit:
@@ -244,9 +244,9 @@ class NfQueue:
             # Fast path: one packet per datagram, NFQA_PACKET_HDR first, as the
             # kernel sends them; anything else takes the careful path.
             if n >= 31:
-                length, kind, alen, atype = unpack_hdr(buf, 0)
+                length, kind, alen, atype, pid = unpack_hdr(buf, 0)
                 if length == n and kind == _MSG_PACKET and atype == 1 and alen >= 11:
-                    append(Packet(*unpack_pkt(buf, 24), buf[20:n]))
+                    append(Packet(ntohl(pid), buf[20:n]))
                     continue
             self._parse(view, n, out)
         return out

@@ -59,16 +59,15 @@ NFQA_SKB_CSUMNOTREADY = 1
 NFQA_SKB_GSO = 2
 
 _ATTR = struct.Struct("=HH")
-_PKT_HDR = struct.Struct(">IHB")
 _BE32 = struct.Struct(">I")
 
 
 class Packet:
     """One packet held by the kernel until it receives a verdict.
 
-    ``id``, ``hw_protocol`` and ``hook`` are read on receipt; everything else
-    is parsed from the kept message on first access, so an accept-everything
-    consumer pays for none of it.
+    Only ``id`` is read on receipt; everything else is parsed from the kept
+    message on first access, so an accept-everything consumer pays for none
+    of it. The message always starts with NFQA_PACKET_HDR (checked on receipt).
 
     ``payload`` starts at the network header (IPv4/IPv6). ``cap_len`` is the
     original length when the copy range truncated the payload, else None.
@@ -76,15 +75,22 @@ class Packet:
     ``uid``/``gid`` only when it asked for socket owners.
     """
 
-    __slots__ = ("_attrs", "_raw", "hook", "hw_protocol", "id")
+    __slots__ = ("_attrs", "_raw", "id")
 
-    def __init__(self, pkt_id: int, hw_protocol: int, hook: int,
-                 raw: bytes | bytearray = b"") -> None:
+    def __init__(self, pkt_id: int, raw: bytes | bytearray) -> None:
         self.id = pkt_id
-        self.hw_protocol = hw_protocol
-        self.hook = hook
         self._raw = raw
         self._attrs: dict[int, tuple[int, int]] | None = None
+
+    @property
+    def hw_protocol(self) -> int:
+        """Link-layer protocol (ETH_P_IP 0x0800, ETH_P_IPV6 0x86dd)."""
+        return int.from_bytes(self._raw[8:10], "big")
+
+    @property
+    def hook(self) -> int:
+        """Netfilter hook (:class:`Hook`) the packet was queued from."""
+        return self._raw[10]
 
     def _spans(self) -> dict[int, tuple[int, int]]:
         attrs = self._attrs
@@ -190,5 +196,4 @@ def parse_packet(buf: memoryview | bytes, start: int, end: int) -> Packet | None
     alen, atype = _ATTR.unpack_from(buf, start)
     if atype & 0x3FFF != NFQA_PACKET_HDR or alen < 11 or start + alen > end:
         return None
-    pkt_id, hw, hook = _PKT_HDR.unpack_from(buf, start + 4)
-    return Packet(pkt_id, hw, hook, bytes(buf[start:end]))
+    return Packet(_BE32.unpack_from(buf, start + 4)[0], bytes(buf[start:end]))
