@@ -1,4 +1,4 @@
-"""Start and stop like ``net start|stop inspect``: teardown order, crashes, fail-open, fail-closed."""
+"""Start and stop like ``net start|stop inspect``: teardown, crashes, fail-open, fail-closed."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ def _matrix(lab: Lab, peer: str, local: str, timeout: float) -> dict[str, bool]:
 
 @pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
 def test_permit_mode_passes_all_traffic_with_the_peer_and_traces_it(lab: Lab, v6: bool) -> None:
-    """In permit mode every exchange with the peer works; each new flow is pended, then permitted."""
+    """In permit mode every exchange with the peer works; each new flow is pended, permitted."""
     peer, local = (lab.b.ip6, lab.a.ip6) if v6 else (lab.b.ip4, lab.a.ip4)
     lab.inspector.start("--remote", peer)
     results = _matrix(lab, peer, local, 2.0)

@@ -1,0 +1,132 @@
+"""Deciders: the static switch, and an external decision-maker with a timeout."""
+
+from __future__ import annotations
+
+import struct
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from providers.inspect import DecisionClient, ExternalDecider, InspectError
+from providers.inspect._connections import ConnectionTable
+from providers.inspect._headers import parse_headers
+
+from .conftest import Lab, tcp_exchange, until
+
+
+def _syn(sport: int = 50000) -> bytes:
+    """An IPv4 TCP SYN 10.0.0.1:sport -> 10.0.0.2:80."""
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0, 64, 6, 0,
+                     bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+    return ip + struct.pack("!HHIIBBHHH", sport, 80, 0, 0, 0x50, 0x02, 64240, 0, 0)
+
+
+def _conn(table: ConnectionTable):
+    h = parse_headers(_syn(50000 + len(table)))
+    assert h is not None
+    return table.create(("k", len(table)), h, True)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_external_decision_completes_a_connection_exactly_once() -> None:
+    """A second answer for the same connection is refused and nothing is completed twice."""
+    done: list[tuple[int, str, str]] = []
+    decider = ExternalDecider(5.0, lambda *a: done.append(a))
+    conn = _conn(ConnectionTable())
+    assert decider.submit(conn) is None
+    assert [p.id for p in decider.pending()] == [conn.id]
+    assert decider.decide(conn.id, "allow") is True
+    assert decider.decide(conn.id, "block") is False
+    assert done == [(conn.id, "permit", "external")]
+    assert decider.pending() == []
+
+
+def test_external_decider_expires_items_and_holding_pauses_the_countdown() -> None:
+    """Deadlines expire unless held; a held item keeps its remaining time."""
+    clock = _Clock()
+    decider = ExternalDecider(2.0, clock=clock)
+    table = ConnectionTable()
+    first, second = _conn(table), _conn(table)
+    decider.submit(first)
+    decider.submit(second)
+    clock.now += 1.0
+    assert decider.hold(second.id, True)
+    clock.now += 1.5
+    assert decider.expired(clock.now) == [first.id]
+    (left,) = decider.pending()
+    assert left.held and left.remaining == pytest.approx(1.0)
+    decider.hold(second.id, False)
+    clock.now += 1.1
+    assert decider.expired(clock.now) == [second.id]
+
+
+def test_external_decider_refuses_unknown_verdict_words() -> None:
+    """Only permit/allow/block (and synonyms) are verdicts."""
+    decider = ExternalDecider(1.0)
+    with pytest.raises(ValueError, match="permit or block"):
+        decider.decide(1, "maybe")
+
+
+def _wait_pending(client: DecisionClient, count: int) -> list:
+    got = until(lambda: (p := client.pending()) and len(p) >= count and p, timeout=5)
+    assert got, "connections did not become pending"
+    return got  # type: ignore[return-value]
+
+
+def test_external_decider_permits_one_connection_and_blocks_another(lab: Lab) -> None:
+    """Through the control socket one pending connection is permitted and the other blocked."""
+    insp = lab.inspector.start("--remote", lab.b.ip4, "--decider", "external",
+                               "--decider-timeout", "20")
+    (state,) = insp.run_dir.glob("inspect-*.json")
+    client = DecisionClient(state.with_suffix(".sock"))
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(tcp_exchange, lab.a, lab.b.ip4, 10.0)
+        pending = _wait_pending(client, 1)
+        second = pool.submit(tcp_exchange, lab.a, lab.b.ip4, 2.0)
+        pending = _wait_pending(client, 2)
+        a_id, b_id = pending[0].id, pending[1].id
+        assert pending[0].process and pending[0].remote == lab.b.ip4
+        assert pending[0].protocol == "tcp" and pending[0].remaining > 10
+        assert client.decide(a_id, "permit") and client.decide(b_id, "block")
+        assert first.result() is True
+        assert second.result() is False
+    assert client.decide(a_id, "block") is False, "a decided connection cannot be re-decided"
+    verdicts = {e.fields["conn_id"]: (e.fields["verdict"], e.fields["decided_by"])
+                for e in insp.wait_event("ConnectionVerdict", 2)}
+    assert verdicts == {a_id: ("permit", "external"), b_id: ("block", "external")}
+    assert len(insp.events("ConnectionVerdict")) == 2
+    client.close()
+
+
+def test_decider_timeout_applies_the_default_action_counted_and_traced(lab: Lab) -> None:
+    """Without an answer the connection gets block_traffic's verdict after the timeout."""
+    insp = lab.inspector.start("--remote", lab.b.ip4, "--decider", "external",
+                               "--decider-timeout", "0.5")
+    started = time.monotonic()
+    assert tcp_exchange(lab.a, lab.b.ip4, 5.0)
+    assert time.monotonic() - started >= 0.45
+    (timeout,) = insp.wait_event("DecisionTimeout")
+    assert timeout.fields["verdict"] == "permit"
+    (verdict,) = insp.events("ConnectionVerdict")
+    assert verdict.fields["decided_by"] == "timeout" and verdict.fields["latency_us"] >= 450_000
+    status = insp.cli("status")
+    assert '"timeouts": 1' in status.stdout
+
+
+def test_static_inspector_refuses_decisions(lab: Lab) -> None:
+    """Asking a static inspector for pending connections is a clear error."""
+    insp = lab.inspector.start("--remote", lab.b.ip4)
+    (state,) = insp.run_dir.glob("inspect-*.json")
+    with DecisionClient(state.with_suffix(".sock")) as client, \
+            pytest.raises(InspectError, match="external decider"):
+        client.pending()
+    res = insp.cli("pending")
+    assert res.returncode == 1 and "external decider" in res.stderr
