@@ -1,0 +1,148 @@
+"""``wfptrace monitor``: callouts, usage, root check and the monitoring lifecycle (tmux)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from providers.netfilter import list_tagged
+from tracer import read_log
+
+from .conftest import REPO
+from .simapps import make_app, run_client, start_server
+
+PY = [sys.executable, "-m", "providers.msnmon"]
+
+
+def _run(args: list[str], state: Path, **kw) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "WFPTRACE_STATE_DIR": str(state)}
+    return subprocess.run([*PY, *args], capture_output=True, text=True, env=env, cwd=REPO,
+                          timeout=60, **kw)
+
+
+def test_addcallouts_and_delcallouts_manage_the_state_file(state_dir):
+    """addcallouts writes the registration, delcallouts removes it; both say what they did."""
+    added = _run(["addcallouts", "--queue", "42"], state_dir)
+    assert added.returncode == 0 and "registered (queue 42)" in added.stdout
+    assert (state_dir / "msnmon-callouts.json").exists()
+    removed = _run(["delcallouts"], state_dir)
+    assert removed.returncode == 0 and "removed" in removed.stdout
+    assert not (state_dir / "msnmon-callouts.json").exists()
+
+
+@pytest.mark.parametrize("args", [["monitor"], ["monitor", "/no/such/app"], ["bogus"],
+                                  ["addcallouts", "--queue", "70000"], []])
+def test_usage_errors_print_the_usage_and_exit_2(state_dir, args):
+    """A usage error prints the usage line and exits with status 2."""
+    res = _run(args, state_dir)
+    assert res.returncode == 2 and "usage: wfptrace monitor" in res.stderr
+
+
+def test_monitor_needs_root_and_says_so(state_dir):
+    """Without root, monitor refuses with a clear message and status 1."""
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("setpriv is needed to drop root for this test")
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    else:
+        prefix = []
+    env = {**os.environ, "WFPTRACE_STATE_DIR": str(state_dir)}
+    res = subprocess.run([*prefix, *PY, "monitor", "msnmsgr"], capture_output=True, text=True,
+                         env=env, cwd=REPO, timeout=60)
+    assert res.returncode == 1 and "needs root" in res.stderr
+
+
+def test_replay_legacy_format_prints_the_original_strings(suspect_chat, state_dir):
+    """replay --legacy-format prints exactly the original driver's trace lines."""
+    res = _run(["replay", "--legacy-format", str(suspect_chat)], state_dir)
+    lines = res.stdout.splitlines()  # text mode: the chunks' CRLF ends each line
+    assert res.returncode == 0
+    assert lines[0] == ("Message Received. Local Port: 3331 Remote Port: 1863. Message: USR 93 "
+                        "tesla_brian@hotmail.com 1835953129.20013021.2623242")
+    assert sum(line.startswith("Client-Client Message ") for line in lines) == 20
+    assert "25 commands on 1 flows" in res.stderr
+
+
+# -- lifecycle in a namespace, driven through tmux ------------------------------------------
+class Tmux:
+    """One private tmux server running one command in a pane."""
+
+    def __init__(self, name: str) -> None:
+        if shutil.which("tmux") is None:
+            pytest.skip("tmux is not installed")
+        self.base = ["tmux", "-L", name]
+
+    def start(self, argv: list[str]) -> None:
+        cmd = f"{shlex.join(argv)}; echo EXIT=$?; sleep 120"
+        subprocess.run([*self.base, "new-session", "-d", "-x", "200", "-y", "50", cmd],
+                       check=True)
+
+    def screen(self) -> str:
+        return subprocess.run([*self.base, "capture-pane", "-p", "-J", "-S", "-200"],
+                              capture_output=True, text=True).stdout
+
+    def wait_for(self, text: str, timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} not on screen:\n{self.screen()}")
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run([*self.base, "send-keys", *keys], check=True)
+
+    def close(self) -> None:
+        subprocess.run([*self.base, "kill-server"], capture_output=True)
+
+
+def _tags(topo) -> list[str]:
+    with topo.a.enter():
+        return [t.owner for t in list_tagged()]
+
+
+def _monitor_argv(topo, state: Path, app: str, log: Path) -> list[str]:
+    return topo.a.argv(["env", f"WFPTRACE_STATE_DIR={state}", *PY, "monitor", app,
+                        "--file", str(log)])
+
+
+@pytest.mark.parametrize("stop_keys", [("q",), ("C-c",)], ids=["key", "ctrl-c"])
+def test_monitor_lifecycle(topology, tmp_path, state_dir, stop_keys):
+    """monitor installs its filters, traces the app, and removes them on a key or Ctrl-C;
+    the registration survives the restart and delcallouts makes the next start fail."""
+    app = make_app(tmp_path, "wfpt-msn-client")
+    start_server(topology)
+    assert _run(["addcallouts", "--queue", "43"], state_dir).returncode == 0
+    tmux = Tmux(f"msnmon-test-{os.getpid()}")
+    try:
+        rounds = 2 if stop_keys == ("q",) else 1
+        for round_ in range(rounds):  # the provider restarts; the callouts are re-installed
+            log = tmp_path / f"run{round_}.jsonl"
+            tmux.start(_monitor_argv(topology, state_dir, app, log))
+            screen = tmux.wait_for("Press any key")
+            assert f"traced to {log}" in screen
+            assert _tags(topology) == ["msnmon"] * 4  # OUTPUT, INPUT x IPv4, IPv6
+            transcript = run_client(topology, app, tmp_path / f"t{round_}.json")
+            time.sleep(0.3)
+            tmux.keys(*stop_keys)
+            screen = tmux.wait_for("EXIT=")
+            tmux.close()
+            assert "EXIT=0" in screen and "filters of this session" in screen
+            assert _tags(topology) == []
+            commands = [e for e in read_log(str(log)) if e.name == "Command"]
+            assert len(commands) == len(transcript["commands"])
+        assert _run(["delcallouts"], state_dir).returncode == 0
+        tmux.start(_monitor_argv(topology, state_dir, app, tmp_path / "none.jsonl"))
+        screen = tmux.wait_for("EXIT=")
+        assert "EXIT=1" in screen and "addcallouts" in screen
+        assert _tags(topology) == []
+    finally:
+        tmux.close()
