@@ -98,9 +98,10 @@ class Subscription:
                     self._cond.wait()
                 if not self._queue:
                     return
-                self.delivered += 1
-                event = self._queue.popleft()
-            yield event
+                batch = list(self._queue)  # one lock round trip per batch, not per event
+                self._queue.clear()
+                self.delivered += len(batch)
+            yield from batch
 
     async def __aiter__(self) -> AsyncIterator[Event]:
         loop = asyncio.get_running_loop()
