@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from providers.msnmon._cli import main
 from providers.netfilter import list_tagged
 from tracer import read_log
 
@@ -39,10 +40,11 @@ def test_addcallouts_and_delcallouts_manage_the_state_file(state_dir):
 
 @pytest.mark.parametrize("args", [["monitor"], ["monitor", "/no/such/app"], ["bogus"],
                                   ["addcallouts", "--queue", "70000"], []])
-def test_usage_errors_print_the_usage_and_exit_2(state_dir, args):
+def test_usage_errors_print_the_usage_and_exit_2(state_dir, args, capsys):
     """A usage error prints the usage line and exits with status 2."""
-    res = _run(args, state_dir)
-    assert res.returncode == 2 and "usage: wfptrace monitor" in res.stderr
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2 and "usage: wfptrace monitor" in capsys.readouterr().err
 
 
 def test_monitor_needs_root_and_says_so(state_dir):
