@@ -51,6 +51,7 @@ NFQA_CFG_F_GSO = 0x4
 NFQA_CFG_F_UID_GID = 0x8
 
 MAX_COPY_RANGE = 0xFFFF
+MAX_PAYLOAD = 0xFFFF - 4  # one netlink attribute
 _MSG_PACKET = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET
 _VERDICT_HDR = struct.Struct(">II")
 # nlmsg len, type; first attribute's len, type; packet id (big-endian: ntohl it)
@@ -338,6 +339,8 @@ class NfQueue:
 
     def _verdict_msg(self, pid: int, verdict: Verdict, mark: int | None,
                      payload: bytes | None, count: bool = True) -> bytes:
+        if payload is not None and len(payload) > MAX_PAYLOAD:
+            raise ValueError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
         if count:
             self._count(verdict, payload)
         attrs = nl.attr(NFQA_VERDICT_HDR, _VERDICT_HDR.pack(verdict, pid))

@@ -4,6 +4,8 @@ Register the fixtures with ``pytest_plugins = ["tests.harness.netns"]`` in the
 root conftest.py; library-style helpers are importable from here.
 """
 
+from pathlib import Path
+
 from .netns import (
     Namespace,
     NetnsUnavailableError,
@@ -13,7 +15,15 @@ from .netns import (
     netns_unavailable_reason,
 )
 
+#: Stand-alone traffic tools (stdlib only, runnable by renamed Python copies):
+#: ``python UDPFLOOD DST PORT [--rate PPS] [--seconds S]`` and
+#: ``python TCPCONN serve PORT`` / ``python TCPCONN connect DST PORT FIRST COUNT``.
+UDPFLOOD = str(Path(__file__).with_name("udpflood.py"))
+TCPCONN = str(Path(__file__).with_name("tcpconn.py"))
+
 __all__ = [
+    "TCPCONN",
+    "UDPFLOOD",
     "Namespace",
     "NetnsUnavailableError",
     "Topology",

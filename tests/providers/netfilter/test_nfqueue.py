@@ -9,7 +9,8 @@ import threading
 
 import pytest
 
-from providers.netfilter import Hook, NfQueue, QueueBindError, QueueConfig, Verdict
+from providers.netfilter import Hook, NfQueue, Packet, QueueBindError, QueueConfig, Verdict
+from tests.harness import Topology
 
 from .conftest import QUEUE, UdpPath, open_queue, take
 
@@ -68,6 +69,18 @@ def test_rewritten_payload_is_what_arrives(udp_path: UdpPath) -> None:
         assert q.stats().rewritten == 1
 
 
+def test_oversized_rewrite_is_refused_and_packet_stays_queued(udp_path: UdpPath) -> None:
+    """A payload too big for one netlink attribute raises ValueError; no verdict is sent."""
+    with open_queue(udp_path) as q:
+        udp_path.send(b"big")
+        (pkt,) = take(q, 1)
+        with pytest.raises(ValueError):
+            q.verdict(pkt, Verdict.ACCEPT, payload=b"x" * 70000)
+        assert udp_path.received(timeout=0.3) == []
+        q.verdict(pkt, Verdict.ACCEPT)
+        assert udp_path.received() == [b"big"]
+
+
 def test_repeat_sends_packet_through_the_chain_again(udp_path: UdpPath) -> None:
     """REPEAT re-injects the packet at the hook, so it is queued a second time."""
     with open_queue(udp_path) as q:
@@ -114,7 +127,7 @@ def test_run_loop_answers_every_packet_and_holds_on_none(udp_path: UdpPath) -> N
     with open_queue(udp_path) as q:
         stop = threading.Event()
 
-        def handler(pkt):  # type: ignore[no-untyped-def]
+        def handler(pkt: Packet) -> Verdict | None:
             body = _udp_payload(pkt.payload)
             if body == b"hold":
                 return None
@@ -188,7 +201,7 @@ def test_second_consumer_on_a_bound_queue_is_refused(udp_path: UdpPath) -> None:
         open_queue(udp_path)
 
 
-def test_queue_numbers_are_per_namespace(netns) -> None:  # type: ignore[no-untyped-def]
+def test_queue_numbers_are_per_namespace(netns: Topology) -> None:
     """The same queue number can be bound once in each namespace."""
     with netns.a.enter():
         qa = NfQueue(QueueConfig(queue_num=3))
@@ -198,7 +211,7 @@ def test_queue_numbers_are_per_namespace(netns) -> None:  # type: ignore[no-unty
         assert qa.stats().kernel is not None and qb.stats().kernel is not None
 
 
-def test_gso_flag_hands_over_unsegmented_tcp(netns) -> None:  # type: ignore[no-untyped-def]
+def test_gso_flag_hands_over_unsegmented_tcp(netns: Topology) -> None:
     """With GSO on, bulk TCP arrives as super-packets larger than the MTU, and data is intact."""
     from providers.netfilter import QueueRule, QueueRules
 
@@ -213,7 +226,7 @@ def test_gso_flag_hands_over_unsegmented_tcp(netns) -> None:  # type: ignore[no-
     stop = threading.Event()
     sizes: list[int] = []
 
-    def handler(pkt):  # type: ignore[no-untyped-def]
+    def handler(pkt: Packet) -> Verdict | None:
         sizes.append(len(pkt.payload))
         return Verdict.ACCEPT
 

@@ -21,6 +21,7 @@ from providers.netfilter import (
     list_tagged,
 )
 from providers.netfilter._rules import _iptables_args, _nft_script
+from tests.harness import Topology
 
 from .conftest import UDP_PORT, UdpPath, take
 
@@ -28,13 +29,13 @@ IPTABLES = [Backend.IPTABLES_NFT, Backend.IPTABLES_LEGACY]
 RULE = QueueRule(5, protocol="udp", dport=UDP_PORT)
 
 
-def _nft_queue_supported(netns) -> bool:  # type: ignore[no-untyped-def]
+def _nft_queue_supported(netns: Topology) -> bool:
     probe = ("table inet p { chain c { type filter hook output priority 0;"
              " queue num 0 bypass; } }")
     return netns.a.run(["nft", "-c", "-f", "-"], input=probe, check=False).returncode == 0
 
 
-def test_detection_picks_a_working_backend_and_skips_nft_without_queue(netns) -> None:  # type: ignore[no-untyped-def]
+def test_detection_picks_a_working_backend_and_skips_nft_without_queue(netns: Topology) -> None:
     """Detection returns a backend that works here, never nftables when its queue is missing."""
     with netns.a.enter():
         backend = detect_backend()
@@ -44,7 +45,7 @@ def test_detection_picks_a_working_backend_and_skips_nft_without_queue(netns) ->
         assert list_tagged(backend)
 
 
-def test_detection_changes_nothing(netns) -> None:  # type: ignore[no-untyped-def]
+def test_detection_changes_nothing(netns: Topology) -> None:
     """Probing backends leaves the namespace's ruleset exactly as it was."""
     before = netns.a.run(["iptables-save"]).stdout.splitlines()[1:-1]
     with netns.a.enter():
@@ -56,7 +57,8 @@ def test_detection_changes_nothing(netns) -> None:  # type: ignore[no-untyped-de
 
 
 @pytest.mark.parametrize("backend", IPTABLES, ids=lambda b: b.value)
-def test_rules_carry_owner_tag_for_both_families_and_vanish_on_exit(netns, backend) -> None:  # type: ignore[no-untyped-def]
+def test_rules_carry_owner_tag_for_both_families_and_vanish_on_exit(
+        netns: Topology, backend: Backend) -> None:
     """Each rule is installed for IPv4 and IPv6 with our tag, and removed on exit."""
     with netns.a.enter():
         with QueueRules("test", [RULE], backend=backend) as rules:
@@ -68,7 +70,7 @@ def test_rules_carry_owner_tag_for_both_families_and_vanish_on_exit(netns, backe
 
 
 @pytest.mark.parametrize("backend", IPTABLES, ids=lambda b: b.value)
-def test_queued_traffic_flows_through_installed_rules(udp_path: UdpPath, backend) -> None:  # type: ignore[no-untyped-def]
+def test_queued_traffic_flows_through_installed_rules(udp_path: UdpPath, backend: Backend) -> None:
     """Packets matching the rule land in the queue for both IP families."""
     with udp_path.topo.a.enter():
         rules = QueueRules("other", [QueueRule(11, protocol="udp", dport=UDP_PORT)],
@@ -91,7 +93,7 @@ def test_bypass_lets_traffic_pass_when_nobody_listens(udp_path: UdpPath) -> None
     assert udp_path.received() == [b"through"]
 
 
-def test_without_bypass_an_unbound_queue_drops(netns) -> None:  # type: ignore[no-untyped-def]
+def test_without_bypass_an_unbound_queue_drops(netns: Topology) -> None:
     """bypass=False makes an unconsumed queue drop: the documented fail-closed choice."""
     import socket
 
@@ -119,14 +121,14 @@ time.sleep(120)
 """
 
 
-def _spawn_installer(netns, owner: str) -> subprocess.Popen:  # type: ignore[no-untyped-def]
+def _spawn_installer(netns: Topology, owner: str) -> subprocess.Popen:
     proc = netns.a.spawn([sys.executable, "-c", _INSTALLER, owner], stdout=subprocess.PIPE,
                          text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     return proc
 
 
-def test_rules_of_a_crashed_process_are_swept_at_next_start(netns) -> None:  # type: ignore[no-untyped-def]
+def test_rules_of_a_crashed_process_are_swept_at_next_start(netns: Topology) -> None:
     """Rules left by a killed owner are removed when the next owner installs."""
     victim = _spawn_installer(netns, "crashy")
     victim.kill()
@@ -138,7 +140,7 @@ def test_rules_of_a_crashed_process_are_swept_at_next_start(netns) -> None:  # t
             assert {t.owner for t in list_tagged()} == {"test"}
 
 
-def test_rules_of_a_live_process_are_kept(netns) -> None:  # type: ignore[no-untyped-def]
+def test_rules_of_a_live_process_are_kept(netns: Topology) -> None:
     """Sweeping never removes rules whose owner is still running."""
     _spawn_installer(netns, "alive")
     with netns.a.enter(), QueueRules("test", [RULE]) as rules:
@@ -146,7 +148,7 @@ def test_rules_of_a_live_process_are_kept(netns) -> None:  # type: ignore[no-unt
         assert sorted(t.owner for t in list_tagged()) == ["alive", "alive", "test", "test"]
 
 
-def test_rules_stay_in_their_namespace_even_when_removed_from_outside(netns) -> None:  # type: ignore[no-untyped-def]
+def test_rules_stay_in_their_namespace_even_when_removed_from_outside(netns: Topology) -> None:
     """Rules go into the creating thread's namespace and are removed there from anywhere."""
     with netns.a.enter():
         rules = QueueRules("test", [RULE])
@@ -158,7 +160,7 @@ def test_rules_stay_in_their_namespace_even_when_removed_from_outside(netns) -> 
         assert list_tagged(rules.backend) == []
 
 
-def test_failed_install_leaves_nothing_behind(netns) -> None:  # type: ignore[no-untyped-def]
+def test_failed_install_leaves_nothing_behind(netns: Topology) -> None:
     """If any rule fails, those already added are removed and RuleError is raised."""
     bad = QueueRule(5, protocol="udp", dport=UDP_PORT, family="ipv6", dst="10.0.0.1")
     with netns.a.enter():
@@ -169,7 +171,7 @@ def test_failed_install_leaves_nothing_behind(netns) -> None:  # type: ignore[no
         rules.close()
 
 
-def test_nftables_backend_without_kernel_queue_fails_cleanly(netns) -> None:  # type: ignore[no-untyped-def]
+def test_nftables_backend_without_kernel_queue_fails_cleanly(netns: Topology) -> None:
     """Forcing native nftables where the kernel lacks queue support raises RuleError."""
     if _nft_queue_supported(netns):
         pytest.skip("this kernel supports nft queue")
