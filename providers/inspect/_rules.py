@@ -12,7 +12,8 @@ stays blocked until a clean stop, or a sweep, removes the rules. (A DROP rule
 behind a bypassing queue rule would never be reached: bypass means ACCEPT.)
 
 With ``reject``, a first rule REJECTs packets the worker marked
-(verdict REPEAT with :data:`REJECT_MARK`). Every rule carries the netfilter
+(verdict REPEAT with :data:`REJECT_MARK`); the RST that REJECT sends to a local
+socket comes back through INPUT on ``lo`` and is let through. Every rule carries the netfilter
 owner tag ``wfptrace:inspect:<pid>:<start>``, so a later start (or stop) sweeps
 the rules of a dead inspector. Rules are added and removed atomically per
 family with ``iptables-restore --noflush``. ICMP errors match no rule.
@@ -73,7 +74,7 @@ def render_rules(config: InspectConfig, tag: Tag) -> list[RuleLine]:
         for chain, outbound in (("OUTPUT", True), ("INPUT", False)):
             addr = ["-d" if outbound else "-s", str(net)]
             if config.reject:
-                lines += _reject(fam, chain, addr, comment)
+                lines += _reject(fam, chain, addr, comment, outbound)
             conds = _matches(config, fam, outbound)
             for cond in conds:
                 lines.append(RuleLine(fam, chain, (*addr, *cond, "-m", "conntrack",
@@ -86,10 +87,14 @@ def render_rules(config: InspectConfig, tag: Tag) -> list[RuleLine]:
     return lines
 
 
-def _reject(fam: int, chain: str, addr: list[str], comment: list[str]) -> list[RuleLine]:
+def _reject(fam: int, chain: str, addr: list[str], comment: list[str],
+            outbound: bool) -> list[RuleLine]:
+    """REJECT what the worker marked; in INPUT, let our own loopback RSTs reach the socket."""
     mark = ["-m", "mark", "--mark", hex(REJECT_MARK)]
     unreach = "icmp-port-unreachable" if fam == 4 else "icmp6-port-unreachable"
-    return [RuleLine(fam, chain, (*addr, "-p", "tcp", *mark, *comment, "-j", "REJECT",
+    own_rst = [] if outbound else [RuleLine(fam, chain, (
+        *addr, "-i", "lo", "-p", "tcp", "--tcp-flags", "RST", "RST", *comment, "-j", "ACCEPT"))]
+    return own_rst + [RuleLine(fam, chain, (*addr, "-p", "tcp", *mark, *comment, "-j", "REJECT",
                                   "--reject-with", "tcp-reset")),
             RuleLine(fam, chain, (*addr, *mark, *comment, "-j", "REJECT", "--reject-with",
                                   unreach))]

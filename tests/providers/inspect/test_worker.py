@@ -102,3 +102,39 @@ def test_block_traffic_edited_in_the_file_applies_without_restart(lab: Lab, tmp_
     assert until(lambda: tcp_exchange(lab.a, lab.b.ip4))
     changes = [e.fields["block_traffic"] for e in lab.inspector.wait_event("ConfigChanged", 2)]
     assert changes == [True, False]
+
+
+def test_reject_extension_answers_blocked_connections_at_once(lab: Lab, tmp_path) -> None:
+    """With reject, a blocked TCP connect is refused by a RST and a UDP send by ICMP unreachable."""
+    conf = tmp_path / "inspect.toml"
+    conf.write_text(f'remote_address = "{lab.b.ip4}"\nblock_traffic = true\nreject = true\n')
+    lab.inspector.start("--config", str(conf))
+    with lab.a.enter():
+        tcp = socket.socket()
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with tcp, udp:
+        tcp.settimeout(2)
+        with pytest.raises(ConnectionRefusedError):
+            tcp.connect((lab.b.ip4, 7000))
+        udp.settimeout(2)
+        udp.connect((lab.b.ip4, 7000))
+        udp.send(b"x")
+        with pytest.raises(ConnectionRefusedError):
+            udp.recv(10)
+
+
+def test_prefix_and_port_extensions_inspect_only_what_they_name(lab: Lab, tmp_path) -> None:
+    """An extra prefix is inspected too; with a port condition other ports and ping pass."""
+    conf = tmp_path / "inspect.toml"
+    conf.write_text(f'remote_address = "{lab.b.ip4}"\naddresses = ["{OTHER4}/32"]\n'
+                    'block_traffic = true\nports = [7000]\n')
+    lab.inspector.start("--config", str(conf))
+    assert not tcp_exchange(lab.a, OTHER4, 0.7)
+    assert not udp_exchange(lab.a, lab.b.ip4, 0.5)
+    assert ping(lab.a, OTHER4) is not None, "ICMP is not inspected with a port condition"
+    with lab.a.enter():
+        s = socket.socket()
+    with s:
+        s.settimeout(2)
+        with pytest.raises(ConnectionRefusedError):  # port 7001: not inspected, b answers RST
+            s.connect((lab.b.ip4, 7001))
