@@ -9,7 +9,12 @@ import textwrap
 from pathlib import Path
 
 from tests.harness import Topology, build_topology, current_netns_inode
-from tests.harness.netns import netns, netns3, netns_unavailable_reason  # noqa: F401
+from tests.harness.netns import (  # noqa: F401
+    netns,
+    netns3,
+    netns_factory,
+    netns_unavailable_reason,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 _PROBE = ("import socket,sys; s=socket.socket(socket.AF_INET6 if ':' in sys.argv[1] "
@@ -78,3 +83,11 @@ def test_fixture_tears_down_even_when_the_test_fails(tmp_path: Path) -> None:
     assert not any(_exists(n) for n in names)
     assert not os.path.exists(f"/proc/{pid}") or \
         Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+def test_factory_builds_independent_topologies(netns_factory) -> None:  # noqa: F811
+    """Each topology from the factory has its own namespaces, all removed afterwards."""
+    first, second = netns_factory(2), netns_factory(3)
+    names = {ns.name for t in (first, second) for ns in t.namespaces}
+    assert len(names) == 5
+    assert all(_exists(n) for n in names)

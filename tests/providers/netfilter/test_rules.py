@@ -19,6 +19,7 @@ from providers.netfilter import (
     Verdict,
     detect_backend,
     list_tagged,
+    sweep_stale,
 )
 from providers.netfilter._rules import _iptables_args, _nft_script
 from tests.harness import Topology
@@ -231,3 +232,16 @@ def test_rule_rendering_covers_every_match() -> None:
     for piece in ("hook input", "ip saddr 10.0.0.0/8", "th dport 443", "ct state new",
                   "queue num 3-4 bypass", f"table inet {tag.table_name()}"):
         assert piece in script
+
+
+def test_sweep_removes_stale_nft_tables_of_dead_owners_only(netns: Topology) -> None:
+    """sweep_stale drops wfptrace nft tables whose owner is dead, for one owner or all."""
+    me = Tag.mine("live")
+    script = "".join(f"table inet {t.table_name()} {{}}\n" for t in
+                     (Tag("dead", 1, 1), Tag("gone", 1, 1), me))
+    netns.a.run(["nft", "-f", "-"], input=script)
+    with netns.a.enter():
+        assert sweep_stale(owner="dead", backend=Backend.NFTABLES) == 1
+        assert sorted(t.owner for t in list_tagged(Backend.NFTABLES)) == ["gone", "live"]
+        assert sweep_stale(backend=Backend.NFTABLES) == 1
+        assert list_tagged(Backend.NFTABLES) == [me]
