@@ -263,7 +263,10 @@ class NfQueue:
         self._last_id = last
 
     def _parse(self, view: memoryview, n: int, out: list[Packet]) -> None:
+        """Careful path: any number of messages, each checked; bad ones counted."""
+        used = 0
         for kind, _flags, _seq, body, end in nl.iter_messages(view, n):
+            used = end
             if kind == _MSG_PACKET:
                 pkt = parse_packet(view, body + 4, end)
                 if pkt is None:
@@ -276,6 +279,8 @@ class NfQueue:
                     self._stats.verdict_errors += 1
             else:
                 self._stats.malformed += 1
+        if nl.align(used) < n:  # truncated or garbage tail
+            self._stats.malformed += 1
 
     # -- verdicts ----------------------------------------------------------
     def verdicts(self, decided: Iterable[tuple[Packet, Verdict]],

@@ -9,7 +9,15 @@ import threading
 
 import pytest
 
-from providers.netfilter import Hook, NfQueue, Packet, QueueBindError, QueueConfig, Verdict
+from providers.netfilter import (
+    Hook,
+    NfQueue,
+    Packet,
+    QueueBindError,
+    QueueConfig,
+    QueueStats,
+    Verdict,
+)
 from tests.harness import Topology
 
 from .conftest import QUEUE, UdpPath, open_queue, take
@@ -281,3 +289,20 @@ def test_uid_gid_flag_reports_the_sending_socket_owner(udp_path: UdpPath) -> Non
         (pkt,) = take(q, 1)
         assert (pkt.uid, pkt.gid) == (os.getuid(), os.getgid())
         q.accept_all([pkt])
+
+
+def test_malformed_datagrams_are_counted_not_raised() -> None:
+    """Garbage, truncated and unknown messages each bump ``malformed``; packets still parse."""
+    from providers.netfilter._netlink import attr, message
+    from providers.netfilter._nfqueue import _MSG_PACKET
+
+    q = NfQueue.__new__(NfQueue)  # parsing only: no socket needed
+    q._stats = QueueStats()
+    good_body = b"\0\0\0\0" + attr(1, struct.pack(">IHB", 9, 0x800, 3)) + attr(10, b"E")
+    good = message(_MSG_PACKET, 0, 0, good_body)
+    out: list[Packet] = []
+    for data in (b"\xff" * 7, good[:-3], message(0x999, 0, 0, b"x" * 4),
+                 message(_MSG_PACKET, 0, 0, b"\0\0\0\0" + attr(10, b"E")), good):
+        q._parse(memoryview(data), len(data), out)
+    assert [p.id for p in out] == [9]
+    assert q._stats.malformed == 4
