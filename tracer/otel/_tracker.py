@@ -22,7 +22,7 @@ from ._encode import encode_span, prefix
 from ._mapping import Action, EventRule, Mapping
 from ._records import LogData, SpanData
 from ._stats import OtlpStats
-from ._wire import attribute, field_bytes
+from ._wire import VARINT, attribute, field_bytes, varint
 
 __all__ = ["Limits", "SpanTracker"]
 
@@ -63,6 +63,30 @@ def _template(text: str) -> Callable[[dict[str, Any]], str]:
     return lambda f: text.format_map(_Missing(f))
 
 
+class _AttrCache(dict):
+    """``(field, value)`` -> encoded attribute field under one tag; fills itself on a miss.
+
+    Flow and time fields (and None values) encode to nothing and are not kept.
+    """
+
+    __slots__ = ("owner", "tag")
+
+    def __init__(self, owner: _Compiled, tag: int) -> None:
+        super().__init__()
+        self.owner = owner
+        self.tag = tag
+
+    def __missing__(self, item: tuple[str, Any]) -> bytes:
+        k, v = item
+        if v is None or k in self.owner.skip:
+            return b""
+        b = field_bytes(self.tag, attribute(prefix(self.owner.attr(k)), v))
+        if len(self) >= _CACHE_MAX:
+            self.clear()
+        self[item] = b
+        return b
+
+
 def _hashable(v: Any) -> Any:
     """Lists as tuples, so they can key a cache."""
     return tuple(v) if v.__class__ is list else v
@@ -95,8 +119,8 @@ class _Compiled:
         self.time_field = ""  # chosen from the first event (see SpanTracker._compiled)
         self.slow = False  # True once an unhashable value (a list) was seen
         self.names: dict[str, str] = {}
-        self.event_cache: dict[tuple[str, Any], bytes] = {}
-        self.span_cache: dict[tuple[str, Any], bytes] = {}
+        self.event_cache = _AttrCache(self, 0x1A)  # Span.Event.attributes
+        self.span_cache = _AttrCache(self, 0x4A)  # Span.attributes
         self.name_cache: dict[Any, bytes] = {}
         self.reply_cache: dict[tuple[Any, Any], bytes] = {}
         self.handlers: list[Callable[[Event, _Compiled, int], None]] = []
@@ -107,38 +131,22 @@ class _Compiled:
             name = self.names[field_name] = self.mapping.attr_name(self.rule, field_name)
         return name
 
-    def encode(self, fields: dict[str, Any], cache: dict[tuple[str, Any], bytes],
-               tag: int) -> bytes:
-        """Fields as repeated ``KeyValue`` under ``tag`` (flow and time fields left out)."""
+    def encode(self, fields: dict[str, Any], cache: _AttrCache) -> bytes:
+        """Fields as repeated ``KeyValue`` (flow and time fields left out)."""
         if not self.slow:
-            get = cache.get
             try:
-                return b"".join([get(item) or self._miss(item, cache, tag)
-                                 for item in fields.items()])
+                return b"".join(map(cache.__getitem__, fields.items()))
             except TypeError:  # an unhashable value (a list): key lists as tuples from now on
                 self.slow = True
-        return b"".join([self._one(item, cache, tag) for item in fields.items()])
+        return b"".join([self._one(k, v, cache) for k, v in fields.items()])
 
-    def _one(self, item: tuple[str, Any], cache: dict[tuple[str, Any], bytes],
-             tag: int) -> bytes:
-        key = (item[0], _hashable(item[1]))
+    def _one(self, k: str, v: Any, cache: _AttrCache) -> bytes:
         try:
-            b = cache.get(key)
-        except TypeError:
-            return self._miss(item, None, tag)
-        return b or self._miss(item, cache, tag, key)
-
-    def _miss(self, item: tuple[str, Any], cache: dict[tuple[str, Any], bytes] | None,
-              tag: int, key: tuple[str, Any] | None = None) -> bytes:
-        k, v = item
-        if v is None or k in self.skip:
-            return b""
-        b = field_bytes(tag, attribute(prefix(self.attr(k)), v))
-        if cache is not None:
-            if len(cache) >= _CACHE_MAX:
-                cache.clear()
-            cache[key or item] = b
-        return b
+            return cache[(k, _hashable(v))]
+        except TypeError:  # still unhashable (nested lists, dicts): encode, do not keep
+            if v is None or k in self.skip:
+                return b""
+            return field_bytes(cache.tag, attribute(prefix(self.attr(k)), v))
 
     def event_name(self, fields: dict[str, Any]) -> bytes:
         """The encoded ``Span.Event.name`` field, cached by the value it depends on."""
@@ -159,7 +167,7 @@ class _Compiled:
         """The encoded reply attributes and status of a transaction span (cached)."""
         verb, args = reply
         tail = self.encode({"reply." + self.rule.verb_field: verb, "reply.args": args},
-                           self.span_cache, 0x4A)
+                           self.span_cache)
         if self.error is not None and isinstance(verb, str) and self.error.match(verb):
             status = field_bytes(0x12, f"error reply {verb}".encode()) + b"\x18\x02"
             tail += field_bytes(0x7A, status)
@@ -188,6 +196,8 @@ class SpanTracker:
                  logs: bool = True) -> None:
         self.mapping = mapping
         self.limits = limits
+        self._flow_field = mapping.flow_field
+        self._max_events = limits.max_span_events
         self.stats = stats
         self.want_logs = logs
         #: finished spans, encoded: (provider, ``Span`` body)
@@ -320,15 +330,21 @@ class SpanTracker:
             span.attrs["network.type"] = "ipv6" if ":" in peer else "ipv4"
 
     def _flow_event(self, ev: Event, c: _Compiled, t: int) -> None:
-        span = self._flow(ev, c, t)
-        if span is None:
-            self._log(ev, c, t)
-            return
         fields = ev.fields
-        if len(span.events) < self.limits.max_span_events:
-            body = (b"\x09" + _pack_q(t) + c.event_name(fields)
-                    + c.encode(fields, c.event_cache, 0x1A))
-            span.events.append(field_bytes(0x5A, body))
+        span = self.flows.get(fields.get(self._flow_field))
+        if span is None:
+            span = self._flow(ev, c, t)
+            if span is None:
+                self._log(ev, c, t)
+                return
+        span.last_wall = self._now
+        if t > span.end_ns:
+            span.end_ns = t
+        events = span.events
+        if len(events) < self._max_events:
+            body = b"\x09" + _pack_q(t) + c.event_name(fields) + c.encode(fields, c.event_cache)
+            n = len(body)
+            events.append(b"\x5a" + (VARINT[n] if n < 16384 else varint(n)) + body)
             self.stats.span_events += 1
         else:
             span.dropped_events += 1
@@ -374,7 +390,7 @@ class SpanTracker:
         tail = c.reply_cache.get(reply) or c.reply_tail(reply)
         body = (self._child_prefix(flow) + b"\x12\x08" + self._span_id() + c.span_name(request)
                 + b"\x30\x03\x39" + _pack_q(start) + b"\x41" + _pack_q(max(t, start))
-                + c.encode(request, c.span_cache, 0x4A) + tail)
+                + c.encode(request, c.span_cache) + tail)
         self.spans.append((provider, body))
         self.stats.spans += 1
 

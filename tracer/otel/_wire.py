@@ -11,12 +11,13 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["any_value", "attribute", "field_bytes", "field_fixed64", "key_prefix", "varint"]
+__all__ = ["VARINT", "any_value", "attribute", "field_bytes", "field_fixed64", "key_prefix",
+           "varint"]
 
 _MASK64 = (1 << 64) - 1
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
-_VARINT = tuple(bytes([n]) if n < 0x80 else bytes([(n & 0x7F) | 0x80, n >> 7])
+VARINT = tuple(bytes([n]) if n < 0x80 else bytes([(n & 0x7F) | 0x80, n >> 7])
                 for n in range(1 << 14))
 _pack_d = struct.Struct("<d").pack
 _pack_q = struct.Struct("<Q").pack
@@ -26,7 +27,7 @@ MAX_VALUE_LEN = 4096
 def varint(n: int) -> bytes:
     """The unsigned varint encoding of ``n`` (negative numbers as 64-bit two's complement)."""
     if 0 <= n < 16384:
-        return _VARINT[n]
+        return VARINT[n]
     n &= _MASK64
     out = bytearray()
     while n > 0x7F:
@@ -39,7 +40,7 @@ def varint(n: int) -> bytes:
 def field_bytes(tag: int, payload: bytes) -> bytes:
     """A length-delimited field: ``tag`` is the precomputed key byte (number << 3 | 2)."""
     n = len(payload)
-    return bytes((tag,)) + (_VARINT[n] if n < 16384 else varint(n)) + payload
+    return bytes((tag,)) + (VARINT[n] if n < 16384 else varint(n)) + payload
 
 
 def field_fixed64(tag: int, value: int) -> bytes:
@@ -57,12 +58,12 @@ def _str(v: str) -> bytes:
         v = v[:MAX_VALUE_LEN]
     e = v.encode("utf-8", "surrogatepass")
     n = len(e)
-    return b"\x0a" + (_VARINT[n] if n < 16384 else varint(n)) + e
+    return b"\x0a" + (VARINT[n] if n < 16384 else varint(n)) + e
 
 
 def _int(v: int) -> bytes:
     if _INT64_MIN <= v <= _INT64_MAX:
-        return b"\x18" + (_VARINT[v] if 0 <= v < 16384 else varint(v))
+        return b"\x18" + (VARINT[v] if 0 <= v < 16384 else varint(v))
     return _str(str(v))
 
 
@@ -105,4 +106,4 @@ def attribute(prefix: bytes, v: Any) -> bytes:
     """The body of one ``KeyValue``: a precomputed :func:`key_prefix` and a value."""
     val = any_value(v)
     n = len(val)
-    return prefix + b"\x12" + (_VARINT[n] if n < 16384 else varint(n)) + val
+    return prefix + b"\x12" + (VARINT[n] if n < 16384 else varint(n)) + val
