@@ -13,6 +13,7 @@ __all__ = ["ICMP", "ICMPV6", "TCP", "UDP", "Headers", "flow_key", "parse_headers
 
 TCP, UDP, ICMP, ICMPV6 = 6, 17, 1, 58
 _ECHO = {ICMP: (0, 8, 13, 14), ICMPV6: (128, 129)}
+_REQUESTS = frozenset({8, 13, 128})
 _V6_EXT = {0, 43, 44, 60}
 _HH = struct.Struct(">HH")
 _U16 = struct.Struct(">H")
@@ -32,8 +33,11 @@ class Headers(NamedTuple):
     size: int
 
 
-def parse_headers(pkt: bytes | bytearray) -> Headers | None:
-    """Headers of an IPv4/IPv6 packet, or None when it is not TCP/UDP/ICMP or is cut."""
+def parse_headers(pkt: bytes | bytearray, size: int | None = None) -> Headers | None:
+    """Headers of an IPv4/IPv6 packet, or None when it is not TCP/UDP/ICMP or is cut.
+
+    ``size`` is the packet's real length when only its start was copied.
+    """
     if not pkt:
         return None
     version = pkt[0] >> 4
@@ -49,14 +53,13 @@ def parse_headers(pkt: bytes | bytearray) -> Headers | None:
             proto, off = pkt[off], off + (8 if proto == 44 else (pkt[off + 1] + 1) * 8)
     else:
         return None
-    return _transport(pkt, version, proto, src, dst, off)
+    return _transport(pkt, version, proto, src, dst, off, size or len(pkt))
 
 
-def _transport(pkt: bytes, version: int, proto: int, src: bytes, dst: bytes,
-               off: int) -> Headers | None:
+def _transport(pkt: bytes | bytearray, version: int, proto: int, src: bytes, dst: bytes,
+               off: int, size: int) -> Headers | None:
     if len(pkt) < off + 4:
         return None
-    size = len(pkt)
     if proto == TCP:
         flags = pkt[off + 13] if len(pkt) > off + 13 else 0
         return Headers(version, proto, src, dst, *_HH.unpack_from(pkt, off), flags, 0, size)
@@ -71,10 +74,15 @@ def _transport(pkt: bytes, version: int, proto: int, src: bytes, dst: bytes,
 
 
 def flow_key(h: Headers, outbound: bool) -> tuple:
-    """A key equal for both directions of a flow: (proto, local, remote, lport, rport)."""
+    """A key equal for both directions of a flow: (proto, local, remote, lport, rport).
+
+    For ICMP echo the "ports" are the identifier and who sent the request, so
+    pings in both directions with the same identifier stay two flows.
+    """
     if h.proto in (ICMP, ICMPV6):
-        return (h.proto, h.src, h.dst, h.ident, 0) if outbound else (
-            h.proto, h.dst, h.src, h.ident, 0)
+        mine = outbound == (h.sport in _REQUESTS)  # did the local side send the request?
+        return (h.proto, h.src, h.dst, h.ident, mine) if outbound else (
+            h.proto, h.dst, h.src, h.ident, mine)
     if outbound:
         return (h.proto, h.src, h.dst, h.sport, h.dport)
     return (h.proto, h.dst, h.src, h.dport, h.sport)

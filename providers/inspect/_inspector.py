@@ -56,7 +56,9 @@ class Inspector:
         """Bind, install, start the worker; on failure nothing stays installed."""
         cfg = self.config
         try:
-            qcfg = dict(fail_open=not cfg.fail_closed, gso=False, max_len=8192)
+            # Headers are all the worker reads: copy 256 bytes, take GSO super-packets.
+            qcfg = dict(fail_open=not cfg.fail_closed, gso=True, max_len=8192,
+                        copy_range=256)
             self._queues = [NfQueue(QueueConfig(queue_num=cfg.queue, **qcfg)),
                             NfQueue(QueueConfig(queue_num=cfg.queue + 1, **qcfg))]
             attributor = Attributor() if self._attribute else None

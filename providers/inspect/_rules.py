@@ -94,7 +94,8 @@ def _reject(fam: int, chain: str, addr: list[str], comment: list[str],
     unreach = "icmp-port-unreachable" if fam == 4 else "icmp6-port-unreachable"
     own_rst = [] if outbound else [RuleLine(fam, chain, (
         *addr, "-i", "lo", "-p", "tcp", "--tcp-flags", "RST", "RST", *comment, "-j", "ACCEPT"))]
-    return own_rst + [RuleLine(fam, chain, (*addr, "-p", "tcp", *mark, *comment, "-j", "REJECT",
+    return [*own_rst,
+            RuleLine(fam, chain, (*addr, "-p", "tcp", *mark, *comment, "-j", "REJECT",
                                   "--reject-with", "tcp-reset")),
             RuleLine(fam, chain, (*addr, *mark, *comment, "-j", "REJECT", "--reject-with",
                                   unreach))]

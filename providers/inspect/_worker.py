@@ -141,7 +141,7 @@ class Worker:
         q = self.conn_q
         now = time.monotonic()
         for pkt in batch:
-            h = parse_headers(pkt.payload)
+            h = parse_headers(pkt.payload, pkt.cap_len)
             if h is None:
                 self.stats.unparsed += 1
                 decided.append((pkt, self._nf(self._static_verdict())))
@@ -238,7 +238,7 @@ class Worker:
         now = time.monotonic()
         static = self._nf(self._static_verdict())
         for pkt in batch:
-            h = parse_headers(pkt.payload)
+            h = parse_headers(pkt.payload, pkt.cap_len)
             if h is None:
                 self.stats.unparsed += 1
                 decided.append((pkt, static))

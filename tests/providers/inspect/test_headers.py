@@ -51,3 +51,10 @@ def test_other_protocols_and_garbage_are_not_parsed() -> None:
     assert parse_headers(v4(47, b"\0" * 8)) is None
     assert parse_headers(v4(TCP, b"\0\1")) is None
     assert parse_headers(b"") is None and parse_headers(b"\x10" * 40) is None
+
+
+def test_pings_in_opposite_directions_with_one_identifier_are_two_flows() -> None:
+    """Our echo request to the peer and the peer's echo request to us never share a key."""
+    ours = parse_headers(v4(ICMP, struct.pack("!BBHHH", 8, 0, 0, 5, 1)))
+    theirs = parse_headers(v4(ICMP, struct.pack("!BBHHH", 8, 0, 0, 5, 1), src=B4, dst=A4))
+    assert ours and theirs and flow_key(ours, True) != flow_key(theirs, False)
