@@ -101,7 +101,7 @@ class _Compiled:
 
     __slots__ = ("error", "event_cache", "handlers", "mapping", "name", "name_cache",
                  "name_key", "name_multi", "names", "rename", "rename_key", "reply_cache",
-                 "rule", "skip", "slow", "span_cache", "time_field")
+                 "rule", "skip", "slow", "span_cache", "span_name_cache", "time_field")
 
     def __init__(self, rule: EventRule, mapping: Mapping) -> None:
         self.rule = rule
@@ -122,6 +122,7 @@ class _Compiled:
         self.event_cache = _AttrCache(self, 0x1A)  # Span.Event.attributes
         self.span_cache = _AttrCache(self, 0x4A)  # Span.attributes
         self.name_cache: dict[Any, bytes] = {}
+        self.span_name_cache: dict[Any, bytes] = {}
         self.reply_cache: dict[tuple[Any, Any], bytes] = {}
         self.handlers: list[Callable[[Event, _Compiled, int], None]] = []
 
@@ -148,19 +149,21 @@ class _Compiled:
                 return b""
             return field_bytes(cache.tag, attribute(prefix(self.attr(k)), v))
 
-    def event_name(self, fields: dict[str, Any]) -> bytes:
-        """The encoded ``Span.Event.name`` field, cached by the value it depends on."""
+    def event_name(self, fields: dict[str, Any], tag: int = 0x12) -> bytes:
+        """The encoded name field (``Span.Event.name`` 0x12 or ``Span.name`` 0x2A),
+        cached by the field value the name depends on."""
         if self.name_multi:
             key: Any = self.name(fields)
         else:
             key = fields.get(self.name_key) if self.name_key else None
-        b = self.name_cache.get(key) if key.__hash__ is not None else None
+        cache = self.name_cache if tag == 0x12 else self.span_name_cache
+        b = cache.get(key) if key.__hash__ is not None else None
         if b is None:
-            b = field_bytes(0x12, self.name(fields).encode())
+            b = field_bytes(tag, self.name(fields).encode())
             if key.__hash__ is not None:
-                if len(self.name_cache) >= _CACHE_MAX:
-                    self.name_cache.clear()
-                self.name_cache[key] = b
+                if len(cache) >= _CACHE_MAX:
+                    cache.clear()
+                cache[key] = b
         return b
 
     def reply_tail(self, reply: tuple[Any, Any]) -> bytes:
@@ -178,10 +181,6 @@ class _Compiled:
         except TypeError:  # unhashable arguments
             pass
         return tail
-
-    def span_name(self, fields: dict[str, Any]) -> bytes:
-        """The encoded ``Span.name`` field for these fields."""
-        return b"\x2a" + self.event_name(fields)[1:]
 
     def attrs(self, fields: dict[str, Any], skip: Iterable[str] = ()) -> dict[str, Any]:
         """Fields as a span's attributes."""
@@ -373,24 +372,26 @@ class SpanTracker:
     def _transaction(self, ev: Event, c: _Compiled, t: int) -> None:
         rule, fields = c.rule, ev.fields
         key = fields.get(rule.key_field)
-        flow = self.flows.get(fields.get(self.mapping.flow_field))
+        flow = self.flows.get(fields.get(self._flow_field))
         if key is None or flow is None:
             return
         direction = fields.get(rule.direction_field)
-        pend = flow.pending.get(key)
+        pending = flow.pending
+        pend = pending.get(key)
         if pend is None or pend[1] == direction:
-            if pend is None and len(flow.pending) >= self.limits.max_pending:
-                del flow.pending[next(iter(flow.pending))]
+            if pend is None and len(pending) >= self.limits.max_pending:
+                del pending[next(iter(pending))]
                 self.stats.transactions_unanswered += 1
-            flow.pending[key] = (t, direction, fields, ev.provider)
+            pending[key] = (t, direction, fields, ev.provider)
             return
-        del flow.pending[key]
+        del pending[key]
         start, _, request, provider = pend
         reply = (fields.get(rule.verb_field), _hashable(fields.get("args")))
         tail = c.reply_cache.get(reply) or c.reply_tail(reply)
-        body = (self._child_prefix(flow) + b"\x12\x08" + self._span_id() + c.span_name(request)
-                + b"\x30\x03\x39" + _pack_q(start) + b"\x41" + _pack_q(max(t, start))
-                + c.encode(request, c.span_cache) + tail)
+        span_id = (self._rng.getrandbits(64) | 1).to_bytes(8, "big")
+        body = ((flow.child_prefix or self._child_prefix(flow)) + b"\x12\x08" + span_id
+                + c.event_name(request, 0x2A) + b"\x30\x03\x39" + _pack_q(start) + b"\x41"
+                + _pack_q(t if t > start else start) + c.encode(request, c.span_cache) + tail)
         self.spans.append((provider, body))
         self.stats.spans += 1
 
