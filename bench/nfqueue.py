@@ -208,7 +208,7 @@ def _median(fn: Callable[[], float], runs: int) -> float:
 
 def run(quick: bool) -> dict[str, object]:
     """All measurements in one topology; returns the result object."""
-    seconds, runs = (1.5, 3) if quick else (3.0, 5)
+    seconds, runs = (1.2, 3) if quick else (3.0, 5)
     topo = build_topology(2)
     try:
         topo.b.run(["iptables", "-w", "-A", "INPUT", "-p", "udp", "--dport", str(UDP_PORT),

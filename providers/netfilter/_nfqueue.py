@@ -412,11 +412,18 @@ class NfQueue:
         return decided
 
     def accept_all(self, batch: list[Packet]) -> None:
-        """Accept a received batch with a single batch verdict (the fast path)."""
-        if batch:
-            self._stats.accepted += len(batch)
+        """Accept a received batch with a single batch verdict (the fast path).
+
+        Ids grow in delivery order, so the batch's last id covers it whole.
+        """
+        if not batch:
+            return
+        self._stats.accepted += len(batch)
+        if self._held:
             msgs = self._accept_msgs([p.id for p in batch])
-            self._send(b"".join(msgs), len(msgs))
+        else:
+            msgs = [self._batch_msg(batch[-1].id, Verdict.ACCEPT)]
+        self._send(b"".join(msgs), len(msgs))
 
     # -- stats and teardown -----------------------------------------------
     def stats(self) -> QueueStats:
