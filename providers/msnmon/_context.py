@@ -47,6 +47,7 @@ class FlowContext:
         "dialect",
         "dropped",
         "errors",
+        "fixed_role",
         "flow_id",
         "flow_ids",
         "from_start",
@@ -89,6 +90,7 @@ class FlowContext:
             MsnpStreamParser(max_line=max_line, max_payload=max_payload, max_errors=max_errors),
         )
         self.roles = RoleTracker(hint)
+        self.fixed_role: Role | None = None
         self.transactions = TransactionTracker()
         self.sniff: list[tuple[int, bytes, int]] = []
         self.sniff_bytes = [0, 0]

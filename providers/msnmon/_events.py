@@ -18,6 +18,7 @@ __all__ = [
     "COMMAND",
     "FLOW_CLOSED",
     "FLOW_ESTABLISHED",
+    "LEGACY_ANY",
     "LEGACY_BY_CLASS",
     "LOGIN",
     "MESSAGE",
@@ -119,3 +120,19 @@ LEGACY_BY_CLASS = {
         "Unknown or Invalid Command Message {action}. Local Port: {local_port} Remote Port: "
         "{remote_port}. Message: {message}"),
 }
+
+
+class _AnyEnabled:
+    """``on`` is True while any of some events is enabled (kept current by a callback)."""
+
+    def __init__(self, events: tuple) -> None:
+        self.events = events
+        self.on = False
+        PROVIDER.add_enable_callback(self._update)
+
+    def _update(self, state: object) -> None:
+        self.on = any(e.enabled for e in self.events)
+
+
+#: Whether any of the original's trace strings is wanted (checked once per chunk).
+LEGACY_ANY = _AnyEnabled((ALL_TRAFFIC, *LEGACY_BY_CLASS.values()))

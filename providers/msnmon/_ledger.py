@@ -73,8 +73,6 @@ class SessionLedger:
             ctx.participants[args[0]] = None
         elif verb == "IRO" and len(args) >= 3:
             ctx.participants[args[2]] = None
-        if verb == "MSG":
-            ctx.messages += 1
 
     def _client(self, ctx: FlowContext, cmd: Command) -> None:
         args = cmd.args

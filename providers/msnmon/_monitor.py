@@ -23,6 +23,7 @@ from providers.msnp import (
     Command,
     MsnpStreamParser,
     ParseError,
+    Role,
     Sniff,
     legacy_class,
     legacy_trace,
@@ -39,6 +40,7 @@ from ._events import (
     COMMAND,
     FLOW_CLOSED,
     FLOW_ESTABLISHED,
+    LEGACY_ANY,
     LEGACY_BY_CLASS,
     MESSAGE,
     TRANSACTION,
@@ -62,7 +64,8 @@ _MAX_TRIES = 8
 _MSNP_PORT = 1863
 _SECOND = 1_000_000_000
 _FEEDING = (StreamState.SNIFFING, StreamState.MSNP)
-_P2P_MARKS = (b"x-msmsgsinvite", b"x-msnmsgrp2p")
+#: Verbs the session ledger needs (besides numeric errors); MSG is counted inline.
+_LEDGER_VERBS = frozenset({"VER", "USR", "XFR", "RNG", "JOI", "IRO", "ANS"})
 
 
 class MsnMonitor:
@@ -221,8 +224,7 @@ class MsnMonitor:
 
     # -- commands -----------------------------------------------------------------------
     def _chunk(self, ctx: FlowContext, direction: int, data: bytes, ts: int) -> None:
-        if ALL_TRAFFIC.enabled or LEGACY_BY_CLASS["client_server"].enabled \
-                or LEGACY_BY_CLASS["peer_to_peer"].enabled or LEGACY_BY_CLASS["unknown"].enabled:
+        if LEGACY_ANY.on:
             self._legacy(ctx, direction, data, ts)
         parser = ctx.parsers[direction]
         for item in parser.feed(data):
@@ -255,35 +257,43 @@ class MsnMonitor:
                         "Received" if direction == RECEIVED else "Sent")
 
     def _command(self, ctx: FlowContext, cmd: Command, direction: int, ts: int) -> None:
-        self.stats.commands += 1
+        stats = self.stats
+        stats.commands += 1
         ctx.commands += 1
-        sent = direction == SENT
         verb = cmd.verb
-        role = ctx.roles.observe(cmd, sent)
+        sent = direction == SENT
+        role = ctx.fixed_role
+        if role is None:
+            role = ctx.roles.observe(cmd, sent)
+            if role is Role.SWITCHBOARD or role is Role.DIRECT:
+                ctx.fixed_role = role  # the strongest evidence: nothing changes it later
         if COMMAND.enabled:
             COMMAND.write(ctx.flow_id, ts, DIRECTIONS[direction], verb, cmd.trid,
                           list(cmd.args), cmd.payload_len, role.value, legacy_class(verb).value,
                           cmd.offset)
-        if verb not in KNOWN_VERBS and not verb.isdigit():
-            self.stats.unknown_verbs += 1
-            self._report(ctx, direction, ts, verb, "unknown_verb", cmd.line[:80], "parsed",
-                         cmd.offset)
-        content = None
         if verb == "MSG":
-            self.stats.messages += 1
-            if MESSAGE.enabled or any(m in cmd.payload for m in _P2P_MARKS):
+            stats.messages += 1
+            ctx.messages += 1
+            payload = cmd.payload
+            if MESSAGE.enabled or b"x-msmsgsinvite" in payload or b"x-msnmsgrp2p" in payload:
                 content = parse_msg(cmd)
                 self._message(ctx, cmd, content, direction, ts)
-        if verb in ("XFR", "RNG") or content is not None:
-            self.addresses.observe(cmd, content)
+                self.addresses.observe(cmd, content)
+        elif verb in _LEDGER_VERBS or verb.isdigit():
+            if verb == "XFR" or verb == "RNG":
+                self.addresses.observe(cmd)
+            self.ledger.observe(ctx, cmd, direction, ts)
+        elif verb not in KNOWN_VERBS:
+            stats.unknown_verbs += 1
+            self._report(ctx, direction, ts, verb, "unknown_verb", cmd.line[:80], "parsed",
+                         cmd.offset)
         if cmd.trid is not None:
             tx = ctx.transactions.observe(cmd, sent, ts / _SECOND)
             if tx is not None:
-                self.stats.transactions += 1
+                stats.transactions += 1
                 if TRANSACTION.enabled:
                     TRANSACTION.write(ctx.flow_id, ts, tx.trid, tx.request.verb, tx.reply.verb,
                                       round(tx.latency * 1e6), tx.error, role.value)
-        self.ledger.observe(ctx, cmd, direction, ts)
 
     def _message(self, ctx: FlowContext, cmd: Command, content, direction: int,
                  ts: int) -> None:
