@@ -39,7 +39,9 @@ class Attribution:
 
     ``reason`` says why the answer is unknown: ``no-flow`` (not TCP/UDP),
     ``no-socket`` (sock_diag found none), ``no-owner`` (socket without an
-    inode, e.g. TIME_WAIT) or ``no-process`` (no process holds the inode).
+    inode, e.g. TIME_WAIT), ``no-listener`` (only a TCP listener matched, and
+    that is not exact in passive mode: the accepted socket may be gone or
+    handed to another process) or ``no-process`` (no process holds the inode).
     """
 
     outcome: Outcome
@@ -65,19 +67,28 @@ class AttributionStats:
     no_flow: int = 0
     no_socket: int = 0
     no_owner: int = 0
+    no_listener: int = 0
     no_process: int = 0
 
     @property
     def unknown(self) -> int:
         """All lookups that ended unknown."""
-        return self.no_flow + self.no_socket + self.no_owner + self.no_process
+        return (self.no_flow + self.no_socket + self.no_owner + self.no_listener
+                + self.no_process)
 
 
 _OUTBOUND_HOOKS = (Hook.LOCAL_OUT, Hook.POST_ROUTING)
+TCP_LISTEN = 10
 
 
 class Attributor:
-    """Attributes flows to processes in the namespace it was created in."""
+    """Attributes flows to processes in the namespace it was created in.
+
+    Inline mode trusts a TCP listener match (a held inbound SYN has no socket
+    of its own yet); passive mode does not. Only the inode->pid step is
+    cached (and re-validated), never a flow's answer: a 5-tuple can be
+    reused by another process.
+    """
 
     def __init__(self, mode: Mode = Mode.INLINE, owners: SocketOwners | None = None) -> None:
         self.mode = mode
@@ -103,6 +114,8 @@ class Attributor:
             return self._unknown(flow, "no-socket")
         if info.inode == 0:
             return self._unknown(flow, "no-owner", uid=info.uid)
+        if info.state == TCP_LISTEN and self.mode is Mode.PASSIVE:
+            return self._unknown(flow, "no-listener", info.inode, info.uid)
         pid = self.owners.pid_of(info.inode, info.uid)
         proc = self.owners.process(pid) if pid is not None else None
         if proc is None:

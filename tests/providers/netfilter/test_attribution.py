@@ -73,3 +73,14 @@ def test_packet_that_is_not_tcp_or_udp_is_unknown() -> None:
     with Attributor() as attributor:
         result = attributor.attribute(None)
         assert (result.outcome, result.reason) == (Outcome.UNKNOWN, "no-flow")
+
+
+def test_passive_mode_does_not_pin_a_flow_on_its_listener(netns: Topology) -> None:
+    """Passively, a flow matching only a TCP listener is unknown, not the listener's owner."""
+    with netns.b.enter():
+        server = socket.create_server((netns.b.ip4, 8080))
+        attributor = Attributor(mode=Mode.PASSIVE)
+    with server, attributor:
+        flow = Flow(socket.AF_INET, 6, netns.a.ip4, 40000, netns.b.ip4, 8080)
+        result = attributor.attribute(flow, outbound=False)
+        assert (result.outcome, result.reason) == (Outcome.UNKNOWN, "no-listener")
