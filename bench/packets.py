@@ -1,3 +1,4 @@
+# ruff: noqa: E402
 """Benchmark of the packet path: decode rate vs scapy and tshark, reassembly throughput.
 
 Generates a capture of mixed traffic (TCP over IPv4/IPv6 with advancing sequence numbers,
@@ -8,6 +9,13 @@ of the TCP payloads. Prints one JSON object as the last line.
 """
 
 from __future__ import annotations
+
+import os
+import sys
+
+# bench/ holds scripts named like stdlib modules (bench/inspect.py): keep it off the path.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
 import argparse
 import json
