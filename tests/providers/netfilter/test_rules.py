@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -26,7 +27,10 @@ from tests.harness import Topology
 
 from .conftest import UDP_PORT, UdpPath, take
 
-IPTABLES = [Backend.IPTABLES_NFT, Backend.IPTABLES_LEGACY]
+IPTABLES = [pytest.param(b, marks=pytest.mark.skipif(
+                shutil.which(f"ip6tables-{b.value.split('-')[1]}") is None,
+                reason=f"{b.value} is not installed"), id=b.value)
+            for b in (Backend.IPTABLES_NFT, Backend.IPTABLES_LEGACY)]
 RULE = QueueRule(5, protocol="udp", dport=UDP_PORT)
 
 
@@ -41,7 +45,7 @@ def test_detection_picks_a_working_backend_and_skips_nft_without_queue(netns: To
     with netns.a.enter():
         backend = detect_backend()
     if not _nft_queue_supported(netns):
-        assert backend in IPTABLES
+        assert backend in (Backend.IPTABLES_NFT, Backend.IPTABLES_LEGACY)
     with netns.a.enter(), QueueRules("test", [RULE], backend=backend):
         assert list_tagged(backend)
 
@@ -57,7 +61,7 @@ def test_detection_changes_nothing(netns: Topology) -> None:
     assert netns.a.run(["nft", "list", "tables"]).stdout.count("wfptrace") == 0
 
 
-@pytest.mark.parametrize("backend", IPTABLES, ids=lambda b: b.value)
+@pytest.mark.parametrize("backend", IPTABLES)
 def test_rules_carry_owner_tag_for_both_families_and_vanish_on_exit(
         netns: Topology, backend: Backend) -> None:
     """Each rule is installed for IPv4 and IPv6 with our tag, and removed on exit."""
@@ -70,7 +74,7 @@ def test_rules_carry_owner_tag_for_both_families_and_vanish_on_exit(
         assert list_tagged(backend) == []
 
 
-@pytest.mark.parametrize("backend", IPTABLES, ids=lambda b: b.value)
+@pytest.mark.parametrize("backend", IPTABLES)
 def test_queued_traffic_flows_through_installed_rules(udp_path: UdpPath, backend: Backend) -> None:
     """Packets matching the rule land in the queue for both IP families."""
     with udp_path.topo.a.enter():
