@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from ._errors import NetlinkError
 from ._flow import Flow, parse_flow
 from ._packet import Hook, Packet
 from ._procinfo import ProcessInfo, SocketOwners
@@ -38,6 +39,7 @@ class Attribution:
     """Who owns a flow; ``process`` is None unless ``outcome`` is ATTRIBUTED.
 
     ``reason`` says why the answer is unknown: ``no-flow`` (not TCP/UDP),
+    ``no-answer`` (the sock_diag request failed or timed out),
     ``no-socket`` (sock_diag found none), ``no-owner`` (socket without an
     inode, e.g. TIME_WAIT), ``no-listener`` (only a TCP listener matched, and
     that is not exact in passive mode: the accepted socket may be gone or
@@ -65,6 +67,7 @@ class AttributionStats:
     lookups: int = 0
     attributed: int = 0
     no_flow: int = 0
+    no_answer: int = 0
     no_socket: int = 0
     no_owner: int = 0
     no_listener: int = 0
@@ -73,7 +76,7 @@ class AttributionStats:
     @property
     def unknown(self) -> int:
         """All lookups that ended unknown."""
-        return (self.no_flow + self.no_socket + self.no_owner + self.no_listener
+        return (self.no_flow + self.no_answer + self.no_socket + self.no_owner + self.no_listener
                 + self.no_process)
 
 
@@ -109,7 +112,10 @@ class Attributor:
         local, remote = (flow.src, flow.sport), (flow.dst, flow.dport)
         if not outbound:
             local, remote = remote, local
-        info = self._diag.lookup(flow.protocol, flow.family, local, remote)
+        try:
+            info = self._diag.lookup(flow.protocol, flow.family, local, remote)
+        except (OSError, NetlinkError):
+            return self._unknown(flow, "no-answer")
         if info is None:
             return self._unknown(flow, "no-socket")
         if info.inode == 0:

@@ -160,8 +160,11 @@ class _Runner:
         if os.stat("/proc/thread-self/ns/net").st_ino != self._ino:
             argv = ["nsenter", f"--net=/proc/self/fd/{self._fd}", *argv]
             pass_fds = (self._fd,)
-        res = subprocess.run(argv, input=stdin, capture_output=True, text=True,
-                             pass_fds=pass_fds, timeout=30)
+        try:
+            res = subprocess.run(argv, input=stdin, capture_output=True, text=True,
+                                 pass_fds=pass_fds, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise RuleError(f"{shlex.join(argv)}: {exc}") from exc
         if check and res.returncode != 0:
             raise RuleError(f"{shlex.join(argv)}: {res.stderr.strip() or res.returncode}")
         return res
@@ -356,10 +359,14 @@ class QueueRules:
         self.owner = owner
         self.rules = tuple(rules)
         self.tag = Tag.mine(owner)
-        self._run = _Runner()
-        self.backend = backend or detect_backend(self._run)
         self._sweep = sweep
         self._undo: list[list[str]] = []
+        self._run = _Runner()
+        try:
+            self.backend = backend or detect_backend(self._run)
+        except BaseException:
+            self._run.close()
+            raise
         #: Rules swept at install time (left by dead processes).
         self.swept = 0
 
