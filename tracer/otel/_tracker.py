@@ -7,6 +7,7 @@ recently closed flows so late log records and summaries still link to them.
 
 from __future__ import annotations
 
+import operator
 import os
 import random
 import re
@@ -30,6 +31,7 @@ __all__ = ["Limits", "SpanTracker"]
 _SEVERITY = {1: (21, "FATAL"), 2: (17, "ERROR"), 3: (13, "WARN"), 4: (9, "INFO"), 5: (5, "DEBUG")}
 _FIELD_RE = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
 _CACHE_MAX = 50_000
+_FIELD_DISTINCT_MAX = 4096
 _pack_q = struct.Struct("<Q").pack
 
 
@@ -66,24 +68,31 @@ def _template(text: str) -> Callable[[dict[str, Any]], str]:
 class _AttrCache(dict):
     """``(field, value)`` -> encoded attribute field under one tag; fills itself on a miss.
 
-    Flow and time fields (and None values) encode to nothing and are not kept.
+    Flow and time fields (and None values) encode to nothing and are not kept; nor
+    are the values of a field once it has shown too many distinct ones (offsets,
+    timestamps), so unique values never churn the cache.
     """
 
-    __slots__ = ("owner", "tag")
+    __slots__ = ("distinct", "owner", "tag")
 
     def __init__(self, owner: _Compiled, tag: int) -> None:
         super().__init__()
         self.owner = owner
         self.tag = tag
+        self.distinct: dict[str, int] = {}
 
     def __missing__(self, item: tuple[str, Any]) -> bytes:
         k, v = item
         if v is None or k in self.owner.skip:
             return b""
         b = field_bytes(self.tag, attribute(prefix(self.owner.attr(k)), v))
-        if len(self) >= _CACHE_MAX:
-            self.clear()
-        self[item] = b
+        seen = self.distinct.get(k, 0)
+        if seen < _FIELD_DISTINCT_MAX:
+            self.distinct[k] = seen + 1
+            if len(self) >= _CACHE_MAX:
+                self.clear()
+                self.distinct.clear()
+            self[item] = b
         return b
 
 
@@ -99,9 +108,10 @@ class _Compiled:
     ``(field, value)`` pair is encoded once per tag and looked up afterwards.
     """
 
-    __slots__ = ("error", "event_cache", "handlers", "mapping", "name", "name_cache",
-                 "name_key", "name_multi", "names", "rename", "rename_key", "reply_cache",
-                 "rule", "skip", "slow", "span_cache", "span_name_cache", "time_field")
+    __slots__ = ("error", "event_cache", "getter", "handlers", "keys", "layout_n", "list_pos",
+                 "mapping", "name", "name_cache", "name_key", "name_multi", "names", "rename",
+                 "rename_key", "reply_cache", "rule", "skip", "span_cache", "span_name_cache",
+                 "time_field")
 
     def __init__(self, rule: EventRule, mapping: Mapping) -> None:
         self.rule = rule
@@ -117,7 +127,10 @@ class _Compiled:
         self.error = re.compile(rule.error_pattern) if rule.error_pattern else None
         self.skip = {mapping.flow_field, *mapping.time_fields}
         self.time_field = ""  # chosen from the first event (see SpanTracker._compiled)
-        self.slow = False  # True once an unhashable value (a list) was seen
+        self.layout_n = 0  # the learned field layout (see encode)
+        self.keys: tuple[str, ...] = ()
+        self.getter: Callable[[dict[str, Any]], Any] = tuple
+        self.list_pos: tuple[int, ...] = ()
         self.names: dict[str, str] = {}
         self.event_cache = _AttrCache(self, 0x1A)  # Span.Event.attributes
         self.span_cache = _AttrCache(self, 0x4A)  # Span.attributes
@@ -133,12 +146,39 @@ class _Compiled:
         return name
 
     def encode(self, fields: dict[str, Any], cache: _AttrCache) -> bytes:
-        """Fields as repeated ``KeyValue`` (flow and time fields left out)."""
-        if not self.slow:
-            try:
-                return b"".join(map(cache.__getitem__, fields.items()))
-            except TypeError:  # an unhashable value (a list): key lists as tuples from now on
-                self.slow = True
+        """This rule's event fields as repeated ``KeyValue`` (flow and time fields left out).
+
+        Events of one type carry the same fields in the same order, so the layout is
+        learned from the first one: the flow and time fields are never looked up, and
+        list values become tuples to key the cache.
+        """
+        if len(fields) != self.layout_n:
+            if self.layout_n:
+                return self.encode_any(fields, cache)
+            self._learn(fields)
+        try:
+            vals = self.getter(fields)
+            if self.list_pos:
+                vals = list(vals)
+                for i in self.list_pos:
+                    if vals[i].__class__ is list:
+                        vals[i] = tuple(vals[i])
+            return b"".join(map(cache.__getitem__, zip(self.keys, vals, strict=True)))
+        except (KeyError, TypeError):  # another layout, or values that cannot key the cache
+            return self.encode_any(fields, cache)
+
+    def _learn(self, fields: dict[str, Any]) -> None:
+        self.keys = tuple(k for k in fields if k not in self.skip)
+        self.layout_n = len(fields)
+        keys = self.keys
+        if len(keys) > 1:
+            self.getter = operator.itemgetter(*keys)
+        else:
+            self.getter = lambda f: tuple(f[k] for k in keys)
+        self.list_pos = tuple(i for i, k in enumerate(keys) if isinstance(fields[k], list))
+
+    def encode_any(self, fields: dict[str, Any], cache: _AttrCache) -> bytes:
+        """Any fields as repeated ``KeyValue``, without the learned layout."""
         return b"".join([self._one(k, v, cache) for k, v in fields.items()])
 
     def _one(self, k: str, v: Any, cache: _AttrCache) -> bytes:
@@ -169,8 +209,8 @@ class _Compiled:
     def reply_tail(self, reply: tuple[Any, Any]) -> bytes:
         """The encoded reply attributes and status of a transaction span (cached)."""
         verb, args = reply
-        tail = self.encode({"reply." + self.rule.verb_field: verb, "reply.args": args},
-                           self.span_cache)
+        tail = self.encode_any({"reply." + self.rule.verb_field: verb, "reply.args": args},
+                               self.span_cache)
         if self.error is not None and isinstance(verb, str) and self.error.match(verb):
             status = field_bytes(0x12, f"error reply {verb}".encode()) + b"\x18\x02"
             tail += field_bytes(0x7A, status)
