@@ -19,17 +19,25 @@ Usage: ``python bench/nfqueue.py [--quick]``; the last line printed is the JSON
 result. Needs root (namespaces); prints a JSON line with an "error" otherwise.
 """
 
+# ruff: noqa: E402  (imports follow the sys.path fix below, on purpose)
 from __future__ import annotations
+
+import os
+import sys
+
+# Run as ``python bench/nfqueue.py``, bench/ is on sys.path, and sibling scripts
+# named like stdlib modules (bench/inspect.py) would shadow them: drop it.
+_HERE = os.path.dirname(os.path.realpath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.curdir) != _HERE]
 
 import argparse
 import contextlib
 import json
-import os
 import select
 import statistics
 import subprocess
-import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,9 +46,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from providers.netfilter import QueueRule, QueueRules  # noqa: E402
-from tests.harness import Topology, build_topology, netns_unavailable_reason  # noqa: E402
-from tests.harness.scenarios import attribution_scenario  # noqa: E402
+from providers.netfilter import QueueRule, QueueRules
+from tests.harness import Topology, build_topology, netns_unavailable_reason
+from tests.harness.scenarios import attribution_scenario
 
 FLOOD = str(ROOT / "tests" / "harness" / "udpflood.py")
 UDP_PORT = 9
@@ -49,13 +57,26 @@ QUEUE = 0
 
 
 # -- consumer processes (run inside namespace a) -----------------------------
+def _stop_on_stdin() -> threading.Event:
+    """An event set when the parent writes a line (or closes stdin)."""
+    stop = threading.Event()
+
+    def wait() -> None:
+        sys.stdin.readline()
+        stop.set()
+
+    threading.Thread(target=wait, daemon=True).start()
+    return stop
+
+
 def _consume_ours(queue: int, seconds: float) -> dict[str, object]:
     from providers.netfilter import NfQueue, QueueConfig
 
     with NfQueue(QueueConfig(queue_num=queue, max_len=8192)) as q:
+        stop = _stop_on_stdin()
         print("ready", flush=True)
         end = time.monotonic() + seconds
-        while time.monotonic() < end:
+        while not stop.is_set() and time.monotonic() < end:
             batch = q.receive()
             if batch:
                 q.accept_all(batch)
@@ -80,10 +101,11 @@ def _consume_netfilterqueue(queue: int, seconds: float) -> dict[str, object]:
 
     nfq = NetfilterQueue()
     nfq.bind(queue, cb, max_len=8192, sock_len=32 << 20)
+    stop = _stop_on_stdin()
     print("ready", flush=True)
     fd = nfq.get_fd()
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    while not stop.is_set() and time.monotonic() < end:
         select.select([fd], [], [], 0.05)
         nfq.run(block=False)
     nfq.unbind()
@@ -131,15 +153,17 @@ def _flood(topo: Topology, seconds: float, rate: float | None = None) -> tuple[i
 def _with_consumer(topo: Topology, kind: str, seconds: float,
                    body: Callable[[], object]) -> tuple[object, dict[str, object]]:
     proc = topo.a.spawn([sys.executable, __file__, "--consumer", kind, "--queue", str(QUEUE),
-                         "--seconds", str(seconds)], stdout=subprocess.PIPE, text=True)
+                         "--seconds", str(seconds)], stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     if line != "ready":
         raise RuntimeError(f"{kind} consumer did not start: {line!r}")
     try:
         result = body()
+        time.sleep(0.2)  # let the queue drain before stopping the consumer
     finally:
-        out, _ = proc.communicate(timeout=seconds + 30)
+        out, _ = proc.communicate("stop\n", timeout=seconds + 30)
     return result, json.loads(out.strip().splitlines()[-1])
 
 
@@ -155,7 +179,6 @@ def udp_pps(topo: Topology, kind: str | None, seconds: float) -> tuple[float, fl
             (_sent, elapsed), stats = _with_consumer(topo, kind, seconds + 1.5,
                                                      lambda: _flood(topo, seconds))
         cpu = stats["cpu_us_per_packet"]
-    time.sleep(0.2)
     return _delivered(topo) / elapsed, cpu  # type: ignore[return-value]
 
 
@@ -165,7 +188,6 @@ def zero_loss(topo: Topology, rate: float, seconds: float) -> tuple[bool, float]
     with _queue_rules(topo, "udp", UDP_PORT):
         (sent, elapsed), stats = _with_consumer(topo, "ours", seconds + 1.5,
                                                 lambda: _flood(topo, seconds, rate))
-    time.sleep(0.2)
     got = _delivered(topo)
     lost = (stats.get("queue_dropped") or 0) + (stats.get("user_dropped") or 0)
     return got == sent and lost == 0, sent / elapsed
