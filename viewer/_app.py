@@ -70,10 +70,11 @@ class TraceViewApp(App[None]):
 
     def __init__(self, hub: HubConnection | None = None, *, capacity: int = DEFAULT_CAPACITY,
                  decisions: DecisionSource | None = None, logs: list[Path] | None = None,
-                 follow_logs: bool = True, title: str = "TraceView") -> None:
+                 follow_logs: bool = True, title: str = "TraceView",
+                 ring: EventRing | None = None) -> None:
         super().__init__()
         self.hub = hub
-        self.ring = EventRing(capacity)
+        self.ring = ring if ring is not None else EventRing(capacity)
         self.rows = ViewRows(self.ring)
         self.feed = Feed(self.ring)
         self.control = SessionControl(hub, self.feed) if hub is not None else None
@@ -131,8 +132,9 @@ class TraceViewApp(App[None]):
             self.update_status()
 
     def _sample_rates(self) -> None:
+        known = len(self.rates.rates)
         self.rates.sample(self.ring.providers, time.monotonic())
-        self.query_one(RatesBar).refresh(layout=True)
+        self.query_one(RatesBar).refresh(layout=len(self.rates.rates) != known)
         self.update_status()
 
     def update_status(self) -> None:

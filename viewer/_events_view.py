@@ -58,6 +58,7 @@ class EventsView(ScrollView, can_focus=True):
         self._cache: LRUCache[tuple[int, int, bool], Strip] = LRUCache(1024)
         self.paint_hook: Callable[[float], None] | None = None
         self.empty_hint = "No events yet."
+        self._sized_at = 0.0
 
     # -- data -----------------------------------------------------------------------------
     @property
@@ -71,23 +72,43 @@ class EventsView(ScrollView, can_focus=True):
         return row
 
     def rows_changed(self, reset: bool = False) -> None:
-        """Call after the ring or the filter changed: resize, follow or keep position."""
-        top = self._top_index()
+        """Call after the ring or the filter changed: resize, follow or keep position.
+
+        While following, rows are drawn from the end (no scrolling), and the virtual
+        size (which costs a screen layout) is refreshed at most a few times a second.
+        """
         n = len(self.rows)
-        self.virtual_size = Size(self.size.width, n)
         if reset:
             self._cache.clear()
-        if self.follow and n:
-            self._select_row(n - 1, scroll=True)
+        if self.follow:
+            now = time.monotonic()
+            if reset or now - self._sized_at > 0.5 or n < self.size.height:
+                self._sized_at = now
+                self.virtual_size = Size(self.size.width, n)
+                self.scroll_to(y=max(0, n - self.size.height), animate=False, immediate=True)
+            if n:
+                index = self.rows[n - 1]
+                if index != self.cursor_index:
+                    self.cursor_index = index
+                    self.post_message(self.Selected(index))
+            self.refresh()
             return
+        top = self._top_index()
+        self.virtual_size = Size(self.size.width, n)
         if top is not None and n:
             self.scroll_to(y=self.rows.row_of(top), animate=False, immediate=True)
         if self.cursor_index is not None and self.cursor_row is None and n:
             self._select_row(min(self.rows.row_of(self.cursor_index), n - 1), scroll=False)
         self.refresh()
 
+    def _top_row(self) -> int:
+        """The first row on screen: the tail while following, else the scroll offset."""
+        if self.follow:
+            return max(0, len(self.rows) - self.size.height)
+        return int(self.scroll_offset.y)
+
     def _top_index(self) -> int | None:
-        y = int(self.scroll_offset.y)
+        y = self._top_row()
         if 0 <= y < len(self.rows):
             return self.rows[y]
         return None
@@ -103,7 +124,7 @@ class EventsView(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         """One screen line: the row at scroll offset + y."""
-        row = int(self.scroll_offset.y) + y
+        row = self._top_row() + y
         width = self.size.width
         if not 0 <= row < len(self.rows):
             if y == 1 and not len(self.rows):
@@ -176,10 +197,18 @@ class EventsView(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._cache.clear()
         self.rows_changed()
-        row = self.cursor_row
-        if row is not None:
-            self.call_after_refresh(self._select_row, row)
+        self.call_after_refresh(self._show_cursor)
 
-    def watch_follow(self, follow: bool) -> None:
-        if follow and len(self.rows):
-            self._select_row(len(self.rows) - 1)
+    def _show_cursor(self) -> None:
+        """Scroll so the selected row is on screen (after the view changed size)."""
+        row = self.cursor_row
+        if row is not None and not self.follow:
+            self._select_row(row)
+
+    def watch_follow(self, old: bool, follow: bool) -> None:
+        n = len(self.rows)
+        self.virtual_size = Size(self.size.width, n)
+        top = max(0, n - self.size.height)
+        self.scroll_to(y=top, animate=False, immediate=True)
+        if follow and n:
+            self._select_row(n - 1)

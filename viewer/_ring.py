@@ -1,6 +1,6 @@
 """A bounded, columnar ring of events: the view's storage, compact enough for 1M events.
 
-Each event costs a few fixed-size array slots plus one orjson ``bytes`` of its
+Each event costs a few fixed-size array slots plus one JSON ``bytes`` of its
 fields (about 150-200 bytes in all) instead of a full :class:`tracer.Event` with
 its dict. Rows are addressed by an absolute index that only grows; the oldest
 events are overwritten once the ring is full and counted in :attr:`dropped`.
@@ -12,6 +12,7 @@ from array import array
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
 import orjson
 
 from tracer import Event
@@ -20,6 +21,19 @@ from tracer._fields import encode_default
 __all__ = ["DEFAULT_CAPACITY", "EventRing", "Schema"]
 
 DEFAULT_CAPACITY = 1_000_000
+_BINARY = (bytes, bytearray, memoryview)
+# msgspec, not orjson: orjson's result keeps a ~4 KB buffer per object, msgspec's is exact.
+_encode = msgspec.json.Encoder(enc_hook=encode_default).encode
+
+
+def encode_fields(fields: dict[str, Any]) -> bytes:
+    """Fields as compact JSON; binary values become hex as in the log files."""
+    for value in fields.values():
+        if isinstance(value, _BINARY):
+            fields = {k: encode_default(v) if isinstance(v, _BINARY) else v
+                      for k, v in fields.items()}
+            break
+    return _encode(fields)
 
 
 class Schema:
@@ -79,12 +93,19 @@ class EventRing:
 
     # -- writing ------------------------------------------------------------------------
     def _schema_of(self, ev: Event) -> int:
-        key = (ev.provider, ev.name, ev.template, ev.keywords, ev.kind)
+        key = (ev.provider, ev.name, ev.kind)
         sid = self._schema_ids.get(key)
-        if sid is None:
-            sid = self._schema_ids[key] = len(self.schemas)
-            self.schemas.append(Schema(ev.provider, ev.name, ev.id, ev.template, ev.keywords,
-                                       ev.kind))
+        if sid is not None:
+            s = self.schemas[sid]
+            if s.template is ev.template or s.template == ev.template:
+                return sid
+            key = (*key, ev.template)
+            sid = self._schema_ids.get(key)
+            if sid is not None:
+                return sid
+        sid = self._schema_ids[key] = len(self.schemas)
+        self.schemas.append(Schema(ev.provider, ev.name, ev.id, ev.template, ev.keywords,
+                                   ev.kind))
         return sid
 
     def extend(self, events: Iterable[Event]) -> int:
@@ -92,7 +113,7 @@ class EventRing:
         cap = self.capacity
         pos = self.total % cap
         n = 0
-        dumps = orjson.dumps
+        dumps = encode_fields
         providers = self.providers
         for ev in events:
             self._seq[pos] = ev.seq
@@ -101,7 +122,7 @@ class EventRing:
             self._pid[pos] = ev.pid
             self._level[pos] = ev.level
             self._schema[pos] = self._schema_of(ev)
-            self._fields[pos] = dumps(ev.fields, default=encode_default)
+            self._fields[pos] = dumps(ev.fields)
             providers[ev.provider] = providers.get(ev.provider, 0) + 1
             n += 1
             pos += 1
