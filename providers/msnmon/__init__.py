@@ -6,9 +6,12 @@
   strings (``Legacy*``).
 - :class:`MsnMonitor`: the engine (packets in, events out) for flows of one
   application; :func:`replay_capture` runs a capture file through it and
-  :func:`replay_demo` yields the formatted trace of a capture.
+  :func:`replay_demo` yields the formatted trace of a capture;
+  :func:`replay_consumer` plugs the monitor into ``wfptrace replay --provider
+  msnmon`` (entry-point group ``wfptrace.packet_consumers``).
 """
 
+from ._consumer import MsnmonConsumer, replay_consumer
 from ._events import PROVIDER, PROVIDER_NAME
 from ._identity import UNKNOWN_APP, AppIdentity, AppMatcher
 from ._monitor import PENDING, MsnMonitor, Resolver
@@ -24,7 +27,9 @@ __all__ = [
     "AppMatcher",
     "MonitorStats",
     "MsnMonitor",
+    "MsnmonConsumer",
     "Resolver",
     "replay_capture",
+    "replay_consumer",
     "replay_demo",
 ]

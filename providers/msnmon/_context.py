@@ -55,6 +55,7 @@ class FlowContext:
         "invited",
         "legacy_ports",
         "local",
+        "local_side",
         "login_done",
         "messages",
         "parsers",
@@ -72,11 +73,13 @@ class FlowContext:
         "usr_trids",
     )
 
-    def __init__(self, flow_id: str, identity: AppIdentity, local: tuple[str, int],
+    def __init__(self, flow_id: str, identity: AppIdentity, local_side: int,
+                 local: tuple[str, int],
                  remote: tuple[str, int], start_ns: int, from_start: bool,
                  hint: str | None, max_line: int, max_payload: int, max_errors: int) -> None:
         self.flow_id = flow_id
         self.identity = identity
+        self.local_side = local_side  # 0: the flow's initiator is the local end
         self.local = local
         self.remote = remote
         self.legacy_ports = (local[1], remote[1])

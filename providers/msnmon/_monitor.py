@@ -13,6 +13,7 @@ edits a packet (the live source accepts every packet itself).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Callable
 
 from providers.msnp import (
@@ -105,10 +106,8 @@ class MsnMonitor:
         if pkt.proto != 6:
             return
         flow, _ = self.flows.update(pkt)
-        state = flow.user.get(_KEY)
-        if state is None or type(state) is int:
-            state = self._resolve(flow, pkt, outbound, state)
-        if type(state) is FlowContext and state.state in _FEEDING:
+        state = self.observe(pkt, flow, outbound)
+        if state is not None and state.state in _FEEDING:
             self.reassembler.feed(flow, flow.side_of(pkt), pkt)
             if state.state not in _FEEDING:
                 self.reassembler.close(flow)
@@ -129,11 +128,22 @@ class MsnMonitor:
         self._finish_ended()
 
     # -- flow establishment -------------------------------------------------------------
+    def observe(self, pkt: Packet, flow: Flow, outbound: bool | None = None
+                ) -> FlowContext | None:
+        """A TCP packet of ``flow``: the flow's context, made on its first packet, or None.
+
+        For pipelines that track flows and reassemble streams themselves (replay):
+        they call this per packet and hand reassembled data to :meth:`on_data`.
+        """
+        state = flow.user.get(_KEY)
+        if state is None or type(state) is int:
+            state = self._resolve(flow, pkt, outbound, state)
+        return state if type(state) is FlowContext else None
+
     def _resolve(self, flow: Flow, pkt: Packet, outbound: bool | None,
                  tries: int | None) -> FlowContext | str | int:
         if tries is None:
             self.stats.flows_seen += 1
-            self._orient(flow, pkt, outbound)
         identity = self.resolver(pkt, outbound)
         if identity is PENDING and (tries or 0) < _MAX_TRIES:
             flow.user[_KEY] = (tries or 0) + 1
@@ -142,27 +152,28 @@ class MsnMonitor:
             self.stats.flows_ignored += 1
             flow.user[_KEY] = _IGNORED
             return _IGNORED
-        ctx = self._context(flow, pkt, identity)
+        ctx = self._context(flow, pkt, identity, outbound)
         flow.user[_KEY] = ctx
         return ctx
 
-    def _orient(self, flow: Flow, pkt: Packet, outbound: bool | None) -> None:
-        """Decide which side is local: told by the source, else the client of port 1863."""
+    def _orient(self, flow: Flow, pkt: Packet, outbound: bool | None) -> int:
+        """Which side (0: initiator) is local: told by the source, else the MSNP client."""
         side = flow.side_of(pkt)
         if outbound is not None:
-            flow.local_side = side if outbound else 1 - side
-            return
+            return side if outbound else 1 - side
         p0, p1 = flow.ports
         initiator_is_server = p0 == _MSNP_PORT and p1 != _MSNP_PORT
         if not pkt.flags & TCP_SYN and not initiator_is_server:
             host0 = pkt.src_str if side == 0 else pkt.dst_str
             initiator_is_server = self.addresses.lookup(host0, p0) is not None
-        flow.local_side = 1 if initiator_is_server else 0
+        return 1 if initiator_is_server else 0
 
-    def _context(self, flow: Flow, pkt: Packet, identity: AppIdentity) -> FlowContext:
-        local, remote = flow.local, flow.remote
+    def _context(self, flow: Flow, pkt: Packet, identity: AppIdentity,
+                 outbound: bool | None) -> FlowContext:
+        local_side = self._orient(flow, pkt, outbound)
+        local, remote = _endpoint(flow, local_side), _endpoint(flow, 1 - local_side)
         hint = self.addresses.role_of(*remote)
-        ctx = FlowContext(flow.id, identity, local, remote, flow.first_ns,
+        ctx = FlowContext(flow.id, identity, local_side, local, remote, flow.first_ns,
                           bool(pkt.flags & TCP_SYN), hint, *self._limits)
         if hint is not None or remote[1] == _MSNP_PORT:
             ctx.state = StreamState.MSNP
@@ -181,9 +192,11 @@ class MsnMonitor:
 
     # -- stream consumer (called by the reassembler) ------------------------------------
     def on_data(self, flow: Flow, side: int, data: bytes) -> None:
-        """Ordered bytes of one direction of a monitored flow."""
-        ctx = flow.user[_KEY]
-        direction = SENT if side == flow.local_side else RECEIVED
+        """Ordered bytes of one direction of a flow (ignored unless it has a context)."""
+        ctx = flow.user.get(_KEY)
+        if type(ctx) is not FlowContext:
+            return
+        direction = SENT if side == ctx.local_side else RECEIVED
         ctx.bytes[direction] += len(data)
         self.stats.stream_bytes += len(data)
         if ctx.state is StreamState.MSNP:
@@ -193,8 +206,10 @@ class MsnMonitor:
 
     def on_gap(self, flow: Flow, side: int, nbytes: int) -> None:
         """Bytes lost in one direction: restart that direction's parser (it resyncs)."""
-        ctx = flow.user[_KEY]
-        direction = SENT if side == flow.local_side else RECEIVED
+        ctx = flow.user.get(_KEY)
+        if type(ctx) is not FlowContext:
+            return
+        direction = SENT if side == ctx.local_side else RECEIVED
         self.stats.gap_bytes += nbytes
         if ctx.state is StreamState.MSNP:
             parsers = list(ctx.parsers)
@@ -319,6 +334,11 @@ class MsnMonitor:
         if type(flow.user.get(_KEY)) is FlowContext:
             self._ended.append((flow, reason))
 
+    def flow_ended(self, flow: Flow, reason: str) -> None:
+        """A flow ended (for pipelines with their own flow table and reassembler)."""
+        self._flow_ended(flow, reason)
+        self._finish_ended()
+
     def _finish_ended(self) -> None:
         ended, self._ended = self._ended, []
         for flow, reason in ended:
@@ -333,3 +353,7 @@ class MsnMonitor:
                 FLOW_CLOSED.write(ctx.flow_id, flow.last_ns, reason, ctx.commands, ctx.errors,
                                   ctx.bytes[SENT], ctx.bytes[RECEIVED], ctx.dropped or None)
             flow.user[_KEY] = _IGNORED
+
+
+def _endpoint(flow: Flow, side: int) -> tuple[str, int]:
+    return str(ipaddress.ip_address(flow.addrs[side])), flow.ports[side]
