@@ -70,45 +70,84 @@ for line in sys.stdin:
 
 
 class MsnShaped:
-    """A provider declared like wfptrace-msnmon (same event and field names)."""
+    """A provider declared like wfptrace-msnmon (used when the real one is not installed)."""
 
     def __init__(self) -> None:
         p = self.provider = Provider("wfptrace-msnmon", keywords=["flow", "client_server",
                                                                   "session"])
+        flow = {"flow_id": str, "ts_ns": int}
         self.flow = p.event(1, "FlowEstablished", Level.INFO, "flow", {
-            "flow_id": str, "protocol": str, "local_addr": str, "local_port": int,
+            **flow, "protocol": str, "local_addr": str, "local_port": int,
             "remote_addr": str, "remote_port": int, "app_path": str, "pid": int})
-        self.command = p.event(2, "Command", Level.VERBOSE, "client_server", {
-            "flow_id": str, "direction": str, "verb": str, "trid": int, "args": str,
-            "payload_len": int, "role": str})
-        self.switchboard = p.event(3, "Switchboard", Level.INFO, "session", {
-            "flow_id": str, "session_id": str, "participants": list, "flow_ids": list,
-            "start_ns": int})
-        self.closed = p.event(4, "FlowClosed", Level.INFO, "flow",
-                              {"flow_id": str, "reason": str, "bytes": int})
+        self.command = p.event(2, "Command", Level.INFO, "client_server", {
+            **flow, "direction": str, "verb": str, "trid": int, "args": list,
+            "payload_len": int, "role": str, "legacy_class": str, "offset": int})
+        self.switchboard = p.event(7, "Switchboard", Level.INFO, "session", {
+            **flow, "user": str, "participants": list, "start_ns": int, "flow_ids": list})
+        self.closed = p.event(8, "FlowClosed", Level.INFO, "flow",
+                              {**flow, "reason": str, "bytes_sent": int})
+
+
+class MsnReal:
+    """The real wfptrace-msnmon provider's event types."""
+
+    def __init__(self) -> None:
+        from providers.msnmon import _events as e
+
+        self.provider = e.PROVIDER
+        self.flow, self.command = e.FLOW_ESTABLISHED, e.COMMAND
+        self.switchboard, self.closed = e.SWITCHBOARD, e.FLOW_CLOSED
+
+
+def msn_provider(kind: str) -> Any:
+    """The real msnmon provider when asked for and importable, else the shaped one."""
+    if kind == "real":
+        try:
+            return MsnReal()
+        except ImportError:
+            pass
+    return MsnShaped()
 
 
 _CONTACTS = [f"contact{i}@example.com" for i in range(500)]
 _VERBS = ("CHG", "PNG", "ADC", "REA", "CAL", "MSG", "BLP", "PRP", "SBP", "UUX")
 
 
-def script(m: MsnShaped, n_events: int) -> list[tuple[Any, tuple]]:
-    """A pre-built event stream: flows of 100 commands (50 request/reply pairs) with
-    arguments drawn from 500 contacts, a switchboard summary and the close."""
+def _positional(ev: Any, values: dict[str, Any]) -> tuple[Any, tuple]:
+    return ev, tuple(values.get(name) for name in ev.fields)
+
+
+def script(m: Any, n_events: int) -> list[tuple[Any, tuple]]:
+    """A pre-built event stream like a capture replay: flows of 100 commands (50 request
+    and reply pairs, arguments drawn from 500 contacts, capture times and stream offsets),
+    a switchboard summary and the close."""
     out: list[tuple[Any, tuple]] = []
-    f = 0
+    f, ts = 0, 1_700_000_000_000_000_000
     while len(out) < n_events:
         fid = f"1:{f:08x}"
-        out.append((m.flow, (fid, "tcp", "10.0.0.2", 40000 + f % 20000, "64.4.13.58", 1863,
-                             "/usr/bin/amsn", 4242)))
+        ts += 1_000_000
+        out.append(_positional(m.flow, {
+            "flow_id": fid, "ts_ns": ts, "protocol": "tcp", "local_addr": "10.0.0.2",
+            "local_port": 40000 + f % 20000, "remote_addr": "64.4.13.58", "remote_port": 1863,
+            "app_path": "/usr/bin/amsn", "pid": 4242, "mid_session": False}))
+        offset = 0
         for trid in range(1, 51):
             verb = _VERBS[trid % len(_VERBS)]
-            args = f"{_CONTACTS[(f * 7 + trid) % len(_CONTACTS)]} NLN {trid % 4}"
-            out.append((m.command, (fid, "send", verb, trid, args, 0, "switchboard")))
-            out.append((m.command, (fid, "recv", verb, trid, "OK", 0, "switchboard")))
-        out.append((m.switchboard, (fid, str(f), ["alice@example.com", "bob@example.com"],
-                                    [fid], 0)))
-        out.append((m.closed, (fid, "fin", 4096)))
+            for direction, args in (("sent", [_CONTACTS[(f * 7 + trid) % 500], "NLN"]),
+                                    ("received", ["OK", str(trid % 4)])):
+                ts += 150_000
+                offset += 40
+                out.append(_positional(m.command, {
+                    "flow_id": fid, "ts_ns": ts, "direction": direction, "verb": verb,
+                    "trid": trid, "args": args, "payload_len": 0, "role": "switchboard",
+                    "legacy_class": "client_server", "offset": offset}))
+        out.append(_positional(m.switchboard, {
+            "flow_id": fid, "ts_ns": ts, "user": "alice@example.com", "server": "64.4.13.58",
+            "participants": ["bob@example.com", "carol@example.com"], "messages": 0,
+            "start_ns": ts - 15_000_000, "flow_ids": [fid], "invited": False}))
+        out.append(_positional(m.closed, {"flow_id": fid, "ts_ns": ts, "reason": "fin",
+                                          "commands": 100, "errors": 0, "bytes_sent": offset,
+                                          "bytes_received": offset, "dropped": ""}))
         f += 1
     return out[:n_events]
 
@@ -142,7 +181,7 @@ class NaiveSdk:
         return {}
 
 
-def run(mode: str, stream: list[tuple[Any, tuple]], m: MsnShaped, endpoint: str,
+def run(mode: str, stream: list[tuple[Any, tuple]], m: Any, endpoint: str,
         tmp: Path) -> tuple[float, dict[str, int]]:
     """One timed session; returns (seconds, otel stats)."""
     hub = Hub(load_installed=False)
@@ -175,8 +214,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="smaller stream, 3 runs (< 1 minute)")
     ap.add_argument("--events", type=int, default=None)
     ap.add_argument("--runs", type=int, default=None)
+    ap.add_argument("--provider", choices=("real", "shaped"), default="real",
+                    help="emit through the real msnmon provider's event types (default) or "
+                         "a provider declared like it")
     args = ap.parse_args()
-    n = args.events or (30_000 if args.quick else 200_000)
+    n = args.events or (15_000 if args.quick else 100_000)
     runs = args.runs or (3 if args.quick else 5)
     rx = subprocess.Popen([sys.executable, "-c", RECEIVER], stdin=subprocess.PIPE,
                           stdout=subprocess.PIPE, text=True)
@@ -188,7 +230,7 @@ def main() -> None:
         rx.stdin.flush()
         return [int(x) for x in rx.stdout.readline().split()]
 
-    m = MsnShaped()
+    m = msn_provider(args.provider)
     stream = script(m, n)
     times: dict[str, list[float]] = {"otel": [], "jsonl": [], "naive": []}
     spans_rates: list[float] = []
@@ -216,7 +258,8 @@ def main() -> None:
         "events_per_s_with_otel": round(n / med["otel"]),
         "events_per_s_jsonl_only": round(n / med["jsonl"]),
         "events_per_s_naive_sdk": round(n / med["naive"]),
-        "events": n, "runs": runs, "cpus": os.cpu_count()},
+        "events": n, "runs": runs, "cpus": os.cpu_count(),
+        "provider": type(m).__name__},
         "ratios": {"vs_naive_sdk": round(med["naive"] / med["otel"], 2),
                    "vs_jsonl_only": round(med["jsonl"] / med["otel"], 3)}}
     print(json.dumps(result))
