@@ -54,6 +54,8 @@ def register(subparsers: Any) -> None:
     mon.add_argument("--file", default="msnmon.jsonl", help="JSON-lines log file "
                      "(default msnmon.jsonl)")
     mon.add_argument("--realtime", action="store_true", help="also print events as they come")
+    mon.add_argument("--hub-socket", metavar="PATH", help="send the events to the hub service "
+                     "at PATH (its sessions enabling wfptrace-msnmon) instead of a log file")
     mon.add_argument("--capture-bodies", action="store_true", help="keep message bodies")
     mon.set_defaults(func=_monitor, parser=mon)
     rep = sub.add_parser("replay", help="run a pcap/pcapng file through the monitor")
@@ -111,22 +113,41 @@ def _monitor(args: argparse.Namespace) -> int:
 def _run_monitor(args: argparse.Namespace) -> int:
     with Hub(load_installed=False) as hub:
         hub.register(PROVIDER)
-        name = f"msnmon-{os.getpid()}"
-        hub.start_session(SessionConfig(name, [ProviderEnable(PROVIDER_NAME)],
-                                        file=args.file, realtime=args.realtime))
-        printer = _print_events(hub, name) if args.realtime else contextlib.nullcontext()
+        if args.hub_socket:
+            where = _attach(args.hub_socket)
+            printer: contextlib.AbstractContextManager = where
+            text = (f"are sent to the hub at {args.hub_socket} (sessions there that enable "
+                    f"{PROVIDER_NAME} receive them)")
+        else:
+            name = f"msnmon-{os.getpid()}"
+            hub.start_session(SessionConfig(name, [ProviderEnable(PROVIDER_NAME)],
+                                            file=args.file, realtime=args.realtime))
+            printer = _print_events(hub, name) if args.realtime else contextlib.nullcontext()
+            text = f"are traced to {args.file} (view them with: wfptrace fmt {args.file})"
         with printer, MonitorDriver() as driver, LiveSession(driver, args.app) as live:
             flags = FLAG_CAPTURE_BODIES if args.capture_bodies else 0
             hub.control(PROVIDER_NAME, enable_request(flags))
             print(f"Monitoring TCP traffic of {args.app}: events of provider {PROVIDER_NAME} "
-                  f"are traced to {args.file} (view them with: wfptrace fmt {args.file})",
-                  flush=True)
+                  f"{text}", flush=True)
             print("Press any key (or Ctrl-C) to stop monitoring.", flush=True)
             _wait_for_key()
             stats = driver.monitor.stats
         print(f"Stopped: {stats.flows_monitored} flows monitored, {stats.commands} commands; "
               f"the filters of this session (queue {live.queue_num}) are removed.", flush=True)
     return 0
+
+
+@contextlib.contextmanager
+def _attach(path: str) -> Iterator[None]:
+    """Link the provider to the hub service for the session's lifetime (flushed on exit)."""
+    from tracer.service import attach_provider
+
+    link = attach_provider(PROVIDER, path, wait=2.0)
+    try:
+        yield
+    finally:
+        link.flush(5.0)
+        link.close()
 
 
 @contextlib.contextmanager

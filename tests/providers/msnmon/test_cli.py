@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from providers.msnmon import PROVIDER
 from providers.msnmon._cli import main
 from providers.netfilter import list_tagged
 from tracer import read_log
@@ -148,3 +149,56 @@ def test_monitor_lifecycle(topology, tmp_path, state_dir, stop_keys):
         assert _tags(topology) == []
     finally:
         tmux.close()
+
+
+def test_monitor_sends_events_to_the_hub_service(topology, tmp_path, state_dir):
+    """With --hub-socket the events reach a session of the hub service; a line on a
+    non-terminal stdin stops monitoring."""
+    from tracer import ProviderEnable, SessionConfig
+    from tracer.service import connect
+
+    app = make_app(tmp_path, "wfpt-msn-client")
+    start_server(topology)
+    assert _run(["addcallouts", "--queue", "44"], state_dir).returncode == 0
+    sock = tmp_path / "hub.sock"
+    hub_proc = subprocess.Popen([sys.executable, "-m", "tracer.service", "--socket", str(sock)],
+                                cwd=REPO, stderr=subprocess.DEVNULL)
+    monitor = None
+    try:
+        deadline = time.monotonic() + 15
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with connect(sock) as hub:
+            hub.add_manifest(PROVIDER.manifest())  # until the entry point is installed
+            hub.start_session(SessionConfig("msn", [ProviderEnable("wfptrace-msnmon")],
+                                            realtime=True))
+            sub = hub.subscribe("msn")
+            env = {**os.environ, "WFPTRACE_STATE_DIR": str(state_dir)}
+            monitor = subprocess.Popen(
+                topology.a.argv([*PY, "monitor", app, "--hub-socket", str(sock)]),
+                cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            assert monitor.stdout is not None and monitor.stdin is not None
+            first = monitor.stdout.readline()
+            assert f"are sent to the hub at {sock}" in first
+            monitor.stdout.readline()  # "Press any key ..."
+            transcript = run_client(topology, app, tmp_path / "t.json")
+            time.sleep(0.3)
+            monitor.stdin.write("\n")
+            monitor.stdin.flush()
+            assert monitor.wait(30) == 0
+            assert _tags(topology) == []
+            events = []
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                event = sub.get(timeout=0.5)
+                if event is None and len(events) >= len(transcript["commands"]):
+                    break
+                if event is not None and event.name == "Command":
+                    events.append(event)
+            hub.stop_session("msn")
+        assert len(events) == len(transcript["commands"])
+    finally:
+        if monitor is not None and monitor.poll() is None:
+            monitor.kill()
+        hub_proc.terminate()
+        hub_proc.wait(10)
