@@ -3,8 +3,10 @@
 For every inspected network, in OUTPUT (matched on the destination) and INPUT
 (matched on the source), for TCP, UDP and the non-error ICMP/ICMPv6 types:
 
-1. ``ctstate NEW`` -> queue ``q`` (connection layer: connect / recv-accept),
-2. anything else    -> queue ``q+1`` (transport layer: every packet).
+1. ``ctstate NEW`` and not yet confirmed -> queue ``q`` (connection layer:
+   connect / recv-accept; only a flow's first packets, even for UDP that is
+   never answered, whose later packets conntrack still calls NEW),
+2. anything else -> queue ``q+1`` (transport layer: every other packet).
 
 The queue rules use ``--queue-bypass`` (fail-open: a dead inspector lets traffic
 pass) unless ``fail_closed``: then a queue without a listener drops, so the peer
@@ -78,7 +80,8 @@ def render_rules(config: InspectConfig, tag: Tag) -> list[RuleLine]:
             conds = _matches(config, fam, outbound)
             for cond in conds:
                 lines.append(RuleLine(fam, chain, (*addr, *cond, "-m", "conntrack",
-                                                   "--ctstate", "NEW", *comment, "-j",
+                                                   "--ctstate", "NEW", "!", "--ctstatus",
+                                                   "CONFIRMED", *comment, "-j",
                                                    "NFQUEUE", "--queue-num",
                                                    str(config.queue), *bypass)))
                 lines.append(RuleLine(fam, chain, (*addr, *cond, *comment, "-j", "NFQUEUE",

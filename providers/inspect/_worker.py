@@ -43,6 +43,9 @@ _log = logging.getLogger(__name__)
 
 _LOCAL_OUT = 3
 _STATS_EVERY_S = 1.0
+#: Static decider, packet events off: batches up to this size have every header
+#: read; bigger ones (the queue is busy) only about this many.
+_TRACK_ALL = 8
 
 
 class Worker:
@@ -233,6 +236,10 @@ class Worker:
 
     # -- transport layer ---------------------------------------------------------------
     def _packets(self, batch: list[Any]) -> None:
+        """Transport layer. Static decider: one verdict for the batch, flows sampled."""
+        if self._static and not PACKET_VERDICT.enabled:
+            self._packets_static(batch)
+            return
         decided: list[tuple[Any, Verdict]] = []
         q, table = self.pkt_q, self.table
         now = time.monotonic()
@@ -255,6 +262,30 @@ class Worker:
                 continue
             decided.append((pkt, self._packet_decision(conn, h, static)))
         self._answer(q, decided)
+
+    def _packets_static(self, batch: list[Any]) -> None:
+        """Every packet gets block_traffic's verdict; headers are read for small batches
+        (all of them: exact counters and FIN/RST closes) and for a sample of big ones."""
+        nf = self._nf(self._static_verdict())
+        n = len(batch)
+        s = self.stats
+        s.packets += n
+        if nf == Verdict.ACCEPT:
+            s.packets_permitted += n
+        else:
+            s.packets_dropped += n
+        sample = batch if n <= _TRACK_ALL else batch[:: n // _TRACK_ALL + 1]
+        now, table = time.monotonic(), self.table
+        for pkt in sample:
+            h = parse_headers(pkt.payload, pkt.cap_len)
+            if h is not None:
+                conn = table.get(flow_key(h, pkt.hook == _LOCAL_OUT))
+                if conn is not None and not conn.pending:
+                    table.seen(conn, h, now)
+        if nf == Verdict.ACCEPT:
+            self.pkt_q.accept_all(batch)
+        else:
+            self._answer(self.pkt_q, [(p, nf) for p in batch])
 
     def _packet_decision(self, conn: Connection, h: Headers,
                          static: Verdict | None = None) -> Verdict:
