@@ -14,19 +14,22 @@ Usage: python bench/tracing.py [--quick]
 
 from __future__ import annotations
 
-import argparse
-import os
-import subprocess
 import sys
-import tempfile
-import time
-import timeit
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# bench/ holds scripts named like stdlib modules (inspect.py): never import from it.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
 
-from _common import RssSampler, emit, median_of, progress  # noqa: E402
+import argparse  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import timeit  # noqa: E402
 
+from bench._common import RssSampler, emit, median_of, progress  # noqa: E402
 from tracer import Hub, Level, Provider, ProviderEnable, SessionConfig  # noqa: E402
 
 PROVIDER = Provider("bench-tracing", keywords=["connect", "packet"])

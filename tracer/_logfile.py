@@ -14,9 +14,10 @@ line, even if the writer is killed or the disk fills up.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from ._errors import ConfigError, LogWriteError
@@ -27,7 +28,7 @@ _MIN_BLOCK = 4096
 _MAX_BLOCK = 1 << 20
 
 
-class FileMode(str, Enum):
+class FileMode(StrEnum):
     """How a session's log file grows."""
 
     SEQUENTIAL = "sequential"
@@ -127,10 +128,8 @@ class LogFile:
 
     def flush(self) -> None:
         """Push written data to the disk (fdatasync)."""
-        try:
+        with contextlib.suppress(OSError):  # pipes and character devices cannot be synced
             os.fdatasync(self._fd)
-        except OSError:
-            pass  # pipes and character devices cannot be synced
 
     def close(self) -> None:
         """Close the file (idempotent)."""

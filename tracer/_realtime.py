@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -68,10 +69,8 @@ class Subscription:
 
     def _wake_async(self) -> None:
         for loop, ev in list(self._waiters):
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop is closed
                 loop.call_soon_threadsafe(ev.set)
-            except RuntimeError:
-                pass  # the loop is closed
 
     def get(self, timeout: float | None = None) -> Event | None:
         """The next event, waiting up to ``timeout`` seconds; None on timeout or end."""

@@ -1,6 +1,6 @@
 """Rendering buffered records as JSON lines, through a structlog processor chain.
 
-A record is the tuple ``(time_ns, EventType, args, tid)`` that ``EventType.write``
+A record is the tuple ``(time_ns, event index, args, tid)`` that ``EventType.write``
 appends to a session buffer. The file backend turns a batch of them into JSON lines.
 With no user processors the chain is just the JSON renderer, and a per-event-type
 precompiled renderer produces byte-identical output several times faster; as soon
@@ -21,7 +21,7 @@ import structlog
 from ._event import LOST_EVENT_NAME, Event, lost_message
 from ._fields import encode_default
 from ._levels import Level
-from ._provider import EventType
+from ._provider import EVENT_TABLE, EventType
 
 __all__ = ["Processor", "Renderer", "native_tid"]
 
@@ -69,9 +69,10 @@ def _fields_builder(names: tuple[str, ...]) -> Callable[[tuple], dict[str, Any]]
 class _EventCodec:
     """Precomputed pieces to render one event type."""
 
-    __slots__ = ("build", "line", "local", "n")
+    __slots__ = ("build", "ev", "line", "local", "n")
 
     def __init__(self, ev: EventType) -> None:
+        self.ev = ev
         self.n = len(ev.fields)
         self.local = ev.provider.local_threads
         self.build = _fields_builder(ev.fields)
@@ -81,10 +82,10 @@ class _EventCodec:
                      + b',"pid":' + str(ev.provider.pid).encode()
                      + b',"tid":%d,"fields":%s}')
 
-    def fields(self, ev: EventType, args: tuple) -> dict[str, Any]:
+    def fields(self, args: tuple) -> dict[str, Any]:
         if len(args) == self.n:
             return self.build(args)
-        out = dict(zip(ev.fields, args, strict=False))
+        out = dict(zip(self.ev.fields, args, strict=False))
         if len(args) > self.n:
             out["_extra"] = list(args[self.n:])
         return out
@@ -97,7 +98,7 @@ class Renderer:
         self.session = session
         self.processors = list(processors)
         self._json = structlog.processors.JSONRenderer(serializer=_dumps, default=encode_default)
-        self._codecs: dict[EventType, _EventCodec] = {}
+        self._codecs: dict[int, _EventCodec] = {}
         self._tids: dict[int, int] = {}
         self._sec = -1
         self._prefix = b""
@@ -107,10 +108,10 @@ class Renderer:
         """True when the chain has no user processors (the precompiled path applies)."""
         return not self.processors
 
-    def _codec(self, ev: EventType) -> _EventCodec:
-        codec = self._codecs.get(ev)
+    def _codec(self, index: int) -> _EventCodec:
+        codec = self._codecs.get(index)
         if codec is None:
-            codec = self._codecs[ev] = _EventCodec(ev)
+            codec = self._codecs[index] = _EventCodec(EVENT_TABLE[index])
         return codec
 
     def render(self, records: Sequence[tuple], first_seq: int, want_lines: bool,
@@ -125,9 +126,9 @@ class Renderer:
         tids.clear()  # thread idents may be reused between batches
         last_sec, prefix = self._sec, self._prefix
         seq = first_seq
-        for ts, ev, args, tid in records:
-            codec = codecs.get(ev) or self._codec(ev)
-            fields = codec.build(args) if len(args) == codec.n else codec.fields(ev, args)
+        for ts, index, args, tid in records:
+            codec = codecs.get(index) or self._codec(index)
+            fields = codec.build(args) if len(args) == codec.n else codec.fields(args)
             if codec.local:
                 tid = tids.get(tid) or tids.setdefault(tid, native_tid(tid))
             if want_lines:
@@ -140,6 +141,7 @@ class Renderer:
                     body = safe_json(fields)
                 add_line(codec.line % (prefix, frac, seq, tid, body))
             if want_events:
+                ev = codec.ev
                 add_event(Event(time_ns=ts, seq=seq, provider=ev.provider.name, name=ev.name,
                                 id=ev.id, level=ev.level, keywords=ev.keyword_names,
                                 pid=ev.provider.pid, tid=tid, fields=fields,
@@ -153,9 +155,10 @@ class Renderer:
         """The general path: every line goes through the user's structlog processors."""
         lines: list[bytes] = []
         events: list[Event] = []
-        for ts, ev, args, tid in records:
-            codec = self._codec(ev)
-            fields = codec.fields(ev, args)
+        for ts, index, args, tid in records:
+            codec = self._codec(index)
+            ev = codec.ev
+            fields = codec.fields(args)
             if codec.local:
                 tid = native_tid(tid)
             lines.append(self._chain(self._event_dict(ts, seq, ev, tid, fields)))

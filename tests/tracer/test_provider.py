@@ -17,6 +17,7 @@ from tracer import (
     UnknownKeywordError,
     provider_guid,
 )
+from tracer._provider import EVENT_TABLE
 
 from .conftest import Demo
 
@@ -113,8 +114,8 @@ def test_write_reaches_each_matching_session(demo: Demo) -> None:
     p.enable("b", Level.VERBOSE, p.keyword_mask("disk"), 0, _sink(b))
     demo.connect.write("h", 80)
     demo.write.write("/x", 3, b"abc")
-    assert [r[1].name for r in a] == ["Connect"]
-    assert [r[1].name for r in b] == ["DiskWrite"]
+    assert [EVENT_TABLE[r[1]].name for r in a] == ["Connect"]
+    assert [EVENT_TABLE[r[1]].name for r in b] == ["DiskWrite"]
     assert a[0][2] == ("h", 80)
 
 

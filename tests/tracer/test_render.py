@@ -14,9 +14,9 @@ from .conftest import Demo
 
 
 def _records(demo: Demo) -> list[tuple]:
-    return [(1_795_000_000_123_456_789, demo.connect, ("h\u00e9\"x", 1), 7),
-            (1_795_000_001_000_000_001, demo.write, ("/p", 2, b"\x01"), 8),
-            (1_795_000_002_000_000_000, demo.connect, ("short",), 9)]
+    return [(1_795_000_000_123_456_789, demo.connect.index, ("h\u00e9\"x", 1), 7),
+            (1_795_000_001_000_000_001, demo.write.index, ("/p", 2, b"\x01"), 8),
+            (1_795_000_002_000_000_000, demo.connect.index, ("short",), 9)]
 
 
 def test_fast_path_equals_structlog_chain(demo: Demo) -> None:
@@ -51,7 +51,7 @@ def test_user_processors_extend_the_chain(demo: Demo, hub: Hub, tmp_path: Path) 
 def test_odd_values_never_break_rendering(demo: Demo) -> None:
     """Values of undeclared types are rendered as strings, never raising."""
     r = Renderer("s")
-    lines, events = r.render([(1, demo.connect, (object(), {1, 2}), 1)], 1, True, True)
+    lines, events = r.render([(1, demo.connect.index, (object(), {1, 2}), 1)], 1, True, True)
     assert orjson.loads(lines[0])["fields"]["port"] == [1, 2]
     assert events[0].message.startswith("Connecting to <object")
 
@@ -59,7 +59,8 @@ def test_odd_values_never_break_rendering(demo: Demo) -> None:
 def test_unserialisable_fields_still_give_a_line(demo: Demo) -> None:
     """Non-string keys and integers beyond 64 bits are rendered, not raised."""
     r = Renderer("s")
-    lines, _ = r.render([(1, demo.connect, ({1: "a", (2, 3): "b"}, 2**80), 1)], 1, True, False)
+    rec = (1, demo.connect.index, ({1: "a", (2, 3): "b"}, 2**80), 1)
+    lines, _ = r.render([rec], 1, True, False)
     fields = orjson.loads(lines[0])["fields"]
     assert fields["host"]["1"] == "a" and fields["port"] == 2**80
 

@@ -87,13 +87,6 @@ class OtlpBackend:
         """Exact counters (``otel_*``) for the session statistics."""
         return self.stats_obj.as_dict()
 
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until what was handed over so far has been mapped and sent (tests, benches)."""
-        end = time.monotonic() + timeout
-        while self.inbox.pending and time.monotonic() < end:
-            time.sleep(0.005)
-        return self.sender.wait_idle(max(0.0, end - time.monotonic()))
-
     # -- the mapping thread -------------------------------------------------------------
     def _run(self) -> None:
         opts = self.options

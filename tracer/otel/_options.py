@@ -36,7 +36,7 @@ class OtlpOptions:
     idle_timeout: float = 120.0
     max_span_events: int = 1024
     max_open_flows: int = 65536
-    max_queued_events: int = 1_000_000
+    max_queued_events: int = 200_000
     max_queued_requests: int = 64
     max_batch: int = 2048
     schedule_delay: float = 0.5

@@ -22,7 +22,7 @@ import msgspec
 
 from .._errors import TracerError
 from .._fields import encode_default
-from .._provider import ControlCode, EventType, Provider
+from .._provider import EVENT_TABLE, ControlCode, EventType, Provider
 from .._render import native_tid
 from . import _wire
 from ._client import Connection, open_connection
@@ -221,7 +221,9 @@ class ProviderLink:
             self._disconnect(f"send failed: {exc}")
 
     def _send_chunk(self, conn: Connection, records: list[tuple]) -> None:
-        payload = _encoder.encode([7, records, self._thread_ids(records), None])
+        table = EVENT_TABLE
+        wire = [(ts, table[index].id, args, ident) for ts, index, args, ident in records]
+        payload = _encoder.encode([7, wire, self._thread_ids(records), None])
         if len(payload) <= _wire.MAX_FRAME:
             conn.sock.sendall(_wire.frame(payload))
             self.sent += len(records)

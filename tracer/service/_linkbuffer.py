@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 from collections import deque
 
+from .._provider import EVENT_TABLE
 from . import _wire
 
 __all__ = ["LinkBuffer"]
 
 
 class LinkBuffer:
-    """FIFO of ``(time_ns, EventType, args, ident)`` records bounded to ``capacity``.
+    """FIFO of ``(time_ns, event index, args, ident)`` records bounded to ``capacity``.
 
     ``put`` is the sink installed in the provider's events: one length check and an
     append. When full it counts the drop per event id, so the hub can book it to
@@ -42,7 +43,7 @@ class LinkBuffer:
 
     def drop(self, rec: tuple) -> None:
         """Count one record as lost."""
-        ts, eid = rec[0], rec[1].id
+        ts, eid = rec[0], EVENT_TABLE[rec[1]].id
         with self._lock:
             self.dropped += 1
             if not self._by_event:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 
@@ -210,8 +211,10 @@ def test_inspect_connection_gets_verdict_attribute_and_packet_events(
 
 
 def test_collector_down_then_up_counts_drops_and_later_spans_arrive(
-        hub: Hub, msn: Msn) -> None:
-    """With the collector down the session goes on and counts drops; once up, spans arrive."""
+        hub: Hub, msn: Msn, caplog: pytest.LogCaptureFixture) -> None:
+    """With the collector down the session goes on and counts drops (one warning, not one
+    line per drop); once it is up, later spans arrive."""
+    caplog.set_level(logging.INFO, logger="tracer.otel")
     port = free_port()
     start(hub, f"http://127.0.0.1:{port}", "grpc", retry_initial=0.02, retry_max=0.05,
           retry_budget=0.3, max_queued_requests=2, schedule_delay=0.02, max_batch=4)
@@ -240,6 +243,8 @@ def test_collector_down_then_up_counts_drops_and_later_spans_arrive(
     assert otel["otel_spans_exported"] + otel["otel_spans_dropped"] == 41
     assert otel["otel_spans_exported"] == len(receiver.spans)
     assert stats.last_error is None
+    messages = [r.getMessage() for r in caplog.records if r.name == "tracer.otel"]
+    assert len(messages) == 2 and "failing" in messages[0] and "recovered" in messages[1]
 
 
 def test_stop_with_the_collector_down_is_bounded_and_counts_everything(hub: Hub,
