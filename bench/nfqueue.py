@@ -11,7 +11,8 @@ One run measures, medians of several repetitions each:
 - ``nfq_zero_loss_pps``: the highest paced rate (from 50k/s up) delivered
   with zero loss (sent == delivered, kernel drop counters zero).
 - ``tcp_gbps`` / ``tcp_baseline_gbps``: iperf3 throughput with every TCP
-  segment of the test port queued (GSO flag on) and without a queue.
+  segment of the test port queued (GSO flag on, whole packets copied) and
+  without a queue; ``tcp_headers_only_gbps`` copies only 128 bytes per packet.
 - ``attribution_accuracy``: 200 short-lived connections from 3 executables,
   first packet held while attributed (see tests/harness/scenarios.py).
 
@@ -69,10 +70,10 @@ def _stop_on_stdin() -> threading.Event:
     return stop
 
 
-def _consume_ours(queue: int, seconds: float) -> dict[str, object]:
+def _consume_ours(queue: int, seconds: float, copy_range: int) -> dict[str, object]:
     from providers.netfilter import NfQueue, QueueConfig
 
-    with NfQueue(QueueConfig(queue_num=queue, max_len=8192)) as q:
+    with NfQueue(QueueConfig(queue_num=queue, max_len=8192, copy_range=copy_range)) as q:
         stop = _stop_on_stdin()
         print("ready", flush=True)
         end = time.monotonic() + seconds
@@ -89,7 +90,7 @@ def _consume_ours(queue: int, seconds: float) -> dict[str, object]:
                 "user_dropped": k.user_dropped if k else None}
 
 
-def _consume_netfilterqueue(queue: int, seconds: float) -> dict[str, object]:
+def _consume_netfilterqueue(queue: int, seconds: float, copy_range: int) -> dict[str, object]:
     from netfilterqueue import NetfilterQueue  # type: ignore[import-not-found]
 
     count = 0
@@ -100,7 +101,7 @@ def _consume_netfilterqueue(queue: int, seconds: float) -> dict[str, object]:
         pkt.accept()
 
     nfq = NetfilterQueue()
-    nfq.bind(queue, cb, max_len=8192, sock_len=32 << 20)
+    nfq.bind(queue, cb, max_len=8192, range=copy_range, sock_len=32 << 20)
     stop = _stop_on_stdin()
     print("ready", flush=True)
     fd = nfq.get_fd()
@@ -112,11 +113,11 @@ def _consume_netfilterqueue(queue: int, seconds: float) -> dict[str, object]:
     return {"packets": count}
 
 
-def consumer_main(kind: str, queue: int, seconds: float) -> int:
+def consumer_main(kind: str, queue: int, seconds: float, copy_range: int) -> int:
     """Subprocess entry: consume for ``seconds``, then print one JSON stats line."""
     fn = _consume_ours if kind == "ours" else _consume_netfilterqueue
     t0 = os.times()
-    stats = fn(queue, seconds)
+    stats = fn(queue, seconds, copy_range)
     t1 = os.times()
     cpu = (t1.user - t0.user) + (t1.system - t0.system)
     stats["cpu_us_per_packet"] = cpu * 1e6 / stats["packets"] if stats["packets"] else None
@@ -150,10 +151,11 @@ def _flood(topo: Topology, seconds: float, rate: float | None = None) -> tuple[i
     return int(data["sent"]), float(data["elapsed"])
 
 
-def _with_consumer(topo: Topology, kind: str, seconds: float,
-                   body: Callable[[], object]) -> tuple[object, dict[str, object]]:
+def _with_consumer(topo: Topology, kind: str, seconds: float, body: Callable[[], object],
+                   copy_range: int = 0xFFFF) -> tuple[object, dict[str, object]]:
     proc = topo.a.spawn([sys.executable, __file__, "--consumer", kind, "--queue", str(QUEUE),
-                         "--seconds", str(seconds)], stdin=subprocess.PIPE,
+                         "--seconds", str(seconds), "--copy-range", str(copy_range)],
+                        stdin=subprocess.PIPE,
                         stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
@@ -193,8 +195,9 @@ def zero_loss(topo: Topology, rate: float, seconds: float) -> tuple[bool, float]
     return got == sent and lost == 0, sent / elapsed
 
 
-def tcp_gbps(topo: Topology, seconds: float, queued: bool) -> float:
-    """iperf3 a -> b throughput, optionally with every segment through our queue."""
+def tcp_gbps(topo: Topology, seconds: float, queued: bool, copy_range: int = 0xFFFF) -> float:
+    """iperf3 a -> b throughput, optionally with every segment through our queue
+    (GSO on; ``copy_range`` bytes of each packet copied to us)."""
     server = topo.b.spawn(["iperf3", "-s", "-1", "-p", str(TCP_PORT)])
     topo.b.wait_listening(TCP_PORT)
     argv = ["iperf3", "-c", topo.b.ip4, "-p", str(TCP_PORT), "-t", str(seconds), "-J"]
@@ -207,7 +210,7 @@ def tcp_gbps(topo: Topology, seconds: float, queued: bool) -> float:
         if not queued:
             return run()
         with _queue_rules(topo, "tcp", TCP_PORT):
-            gbps, _ = _with_consumer(topo, "ours", seconds + 3, run)
+            gbps, _ = _with_consumer(topo, "ours", seconds + 3, run, copy_range)
         return float(gbps)  # type: ignore[arg-type]
     finally:
         server.wait(10)
@@ -242,6 +245,8 @@ def run(quick: bool) -> dict[str, object]:
         metrics["tcp_baseline_gbps"] = _median(lambda: tcp_gbps(topo, seconds, False),
                                                max(1, runs - 2))
         metrics["tcp_gbps"] = _median(lambda: tcp_gbps(topo, seconds, True), max(1, runs - 2))
+        metrics["tcp_headers_only_gbps"] = _median(
+            lambda: tcp_gbps(topo, seconds, True, copy_range=128), max(1, runs - 2))
         with tempfile.TemporaryDirectory() as tmp:
             attr = attribution_scenario(topo, Path(tmp), connections=200)
         metrics["attribution_accuracy"] = attr.accuracy
@@ -312,9 +317,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--consumer", choices=["ours", "netfilterqueue"], help=argparse.SUPPRESS)
     p.add_argument("--queue", type=int, default=QUEUE, help=argparse.SUPPRESS)
     p.add_argument("--seconds", type=float, default=3.0, help=argparse.SUPPRESS)
+    p.add_argument("--copy-range", type=int, default=0xFFFF, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.consumer:
-        return consumer_main(a.consumer, a.queue, a.seconds)
+        return consumer_main(a.consumer, a.queue, a.seconds, a.copy_range)
     reason = netns_unavailable_reason()
     if reason:
         print(json.dumps({"bench": "nfqueue", "metrics": {}, "ratios": {}, "error": reason}))
