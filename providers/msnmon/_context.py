@@ -26,6 +26,9 @@ __all__ = ["DIRECTIONS", "RECEIVED", "SENT", "FlowContext", "StreamState"]
 SENT, RECEIVED = 0, 1
 DIRECTIONS = ("sent", "received")
 SNIFF_LIMIT = 4096
+#: Most content judgements per flow: bytes trickling in one at a time cannot make the
+#: monitor re-judge a growing sample thousands of times.
+MAX_SNIFFS = 32
 
 
 class StreamState(Enum):
@@ -66,6 +69,7 @@ class FlowContext:
         "server",
         "sniff",
         "sniff_bytes",
+        "sniffs",
         "start_ns",
         "state",
         "transactions",
@@ -97,6 +101,7 @@ class FlowContext:
         self.transactions = TransactionTracker()
         self.sniff: list[tuple[int, bytes, int]] = []
         self.sniff_bytes = [0, 0]
+        self.sniffs = 0
         self.bytes = [0, 0]
         self.commands = 0
         self.errors = 0
@@ -121,6 +126,11 @@ class FlowContext:
         """Keep a chunk while sniffing and return the verdict on what is kept."""
         self.sniff.append((direction, data, ts_ns))
         self.sniff_bytes[direction] += len(data)
+        if b"\n" not in data and self.sniff_bytes[direction] < SNIFF_LIMIT:
+            return Sniff.NEED_MORE  # nothing new to judge before a line ends
+        self.sniffs += 1
+        if self.sniffs > MAX_SNIFFS:
+            return Sniff.NOT_MSNP
         verdicts = []
         for d in (SENT, RECEIVED):
             if self.sniff_bytes[d]:

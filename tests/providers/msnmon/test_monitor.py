@@ -191,3 +191,33 @@ def test_fuzzed_streams_never_crash_and_errors_are_counted(record):
     assert len(errors) == monitor.stats.parse_errors
     assert sum(e.fields["errors"] for e in rec.events("FlowClosed")) == monitor.stats.parse_errors
     assert monitor.reassembler.stats.buffered_bytes == 0
+
+
+def test_http_gateway_flow_is_recognised_and_parsed(record):
+    """MSNP inside HTTP gateway POSTs and responses on port 80 gives its commands."""
+    rec = record()
+    conv, hs = _session(server=("10.0.0.2", 80))
+    body = b"VER 1 MSNP8 CVR0\r\n"
+    post = (b"POST http://gateway.messenger.hotmail.com/gateway/gateway.dll?Action=open&"
+            b"Server=NS&IP=10.0.0.2 HTTP/1.1\r\nContent-Type: application/x-msn-messenger\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    reply = b"VER 1 MSNP8\r\n"
+    response = (b"HTTP/1.1 200 OK\r\nX-MSN-Messenger: SessionID=42.7; GW-IP=10.0.0.2\r\n"
+                b"Content-Type: application/x-msn-messenger\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(reply), reply))
+    _run(MsnMonitor(), hs, conv.send(post), conv.send(response, False), conv.close())
+    assert [(e.fields["direction"], e.fields["verb"]) for e in rec.events("Command")] == [
+        ("sent", "VER"), ("received", "VER")]
+
+
+def test_trickled_bytes_are_judged_a_bounded_number_of_times():
+    """A flow sending one byte per segment is given up as not MSNP after a few judgements."""
+    conv, hs = _session(server=("10.0.0.2", 5000))
+    monitor = MsnMonitor()
+    for pkt in hs:
+        monitor.packet(pkt)
+    for _ in range(200):
+        for pkt in conv.send(b"\n"):
+            monitor.packet(pkt)
+    monitor.close()
+    assert monitor.stats.flows_not_msnp == 1
