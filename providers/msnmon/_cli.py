@@ -171,7 +171,7 @@ def _print_events(hub: Hub, name: str) -> Iterator[None]:
 
 
 def _wait_for_key() -> None:
-    """Return on a key press (or end of input), Ctrl-C or SIGTERM."""
+    """Return on a key press (a line, without a terminal), Ctrl-C, SIGTERM or SIGHUP."""
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
@@ -188,8 +188,9 @@ def _wait_for_key() -> None:
             with contextlib.suppress(InterruptedError):
                 ready, _, _ = select.select([fd], [], [], 0.2)
                 if ready:
-                    os.read(fd, 1)
-                    return
+                    if os.read(fd, 1):
+                        return
+                    fd = -1  # end of input (no terminal): wait for a signal instead
     finally:
         if saved is not None:
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
