@@ -202,3 +202,25 @@ def test_monitor_sends_events_to_the_hub_service(topology, tmp_path, state_dir):
             monitor.kill()
         hub_proc.terminate()
         hub_proc.wait(10)
+
+
+def test_monitor_without_input_runs_until_sigterm(topology, tmp_path, state_dir):
+    """With no input to read, monitoring goes on until SIGTERM, then its filters go."""
+    assert _run(["addcallouts", "--queue", "45"], state_dir).returncode == 0
+    env = {**os.environ, "WFPTRACE_STATE_DIR": str(state_dir)}
+    proc = subprocess.Popen(
+        topology.a.argv([*PY, "monitor", "wfpt-msn-client", "--file",
+                         str(tmp_path / "m.jsonl")]),
+        cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        while "Press any key" not in proc.stdout.readline():
+            pass
+        time.sleep(0.5)
+        assert proc.poll() is None and _tags(topology) == ["msnmon"] * 4
+        proc.terminate()
+        assert proc.wait(20) == 0
+        assert _tags(topology) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
