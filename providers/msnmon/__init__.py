@@ -1,14 +1,24 @@
 """The MSN Messenger monitor: the ``wfptrace-msnmon`` provider and its control program.
 
 - :data:`PROVIDER` (entry point ``msnmon = "providers.msnmon:PROVIDER"``) and its
-  events: flow established, command, message, transaction, unknown command,
-  login and switchboard summaries, flow closed, and the original's trace
-  strings (``Legacy*``).
-- :class:`MsnMonitor`: the engine (packets in, events out) for flows of one
-  application; :func:`replay_capture` runs a capture file through it and
-  :func:`replay_demo` yields the formatted trace of a capture;
-  :func:`replay_consumer` plugs the monitor into ``wfptrace replay --provider
-  msnmon`` (entry-point group ``wfptrace.packet_consumers``).
+  events: ``FlowEstablished``, ``Command``, ``Message``, ``Transaction``,
+  ``UnknownCommand``, ``Login``, ``Switchboard``, ``FlowClosed``, ``MonitorState``
+  and the original driver's trace strings (``LegacyAllTraffic``,
+  ``LegacyClientServer``, ``LegacyClientClient``, ``LegacyUnknown``).
+- :class:`MsnMonitor`: the engine (packets in, events out) for the flows of one
+  application; :func:`replay_capture` runs a capture file through it,
+  :func:`replay_demo` yields the formatted trace of a capture, and
+  :func:`replay_consumer` plugs it into ``wfptrace replay --provider msnmon``
+  (entry-point group ``wfptrace.packet_consumers``).
+- ``wfptrace monitor`` (:mod:`._cli`, also ``python -m providers.msnmon``):
+  ``addcallouts`` / ``delcallouts`` (persistent registration), ``monitor APP``
+  (a live session: tagged NFQUEUE filters, attribution, until a key press) and
+  ``replay CAPTURE [--legacy-format]``.
+
+Quick look at a capture::
+
+    for line in replay_demo("samples/captures/msn_session.pcap"):
+        print(line)
 """
 
 from ._consumer import MsnmonConsumer, replay_consumer
