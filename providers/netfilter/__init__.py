@@ -43,6 +43,7 @@ Public surface:
 """
 
 from ._attribution import Attribution, AttributionStats, Attributor, Mode, Outcome
+from ._config import QueueConfig
 from ._errors import (
     BackendUnavailableError,
     NetfilterError,
@@ -51,7 +52,7 @@ from ._errors import (
     RuleError,
 )
 from ._flow import Flow, parse_flow
-from ._nfqueue import Handler, NfQueue, QueueConfig
+from ._nfqueue import Handler, NfQueue
 from ._packet import CtInfo, Hook, Packet, Verdict
 from ._procinfo import OwnerStats, ProcessInfo, SocketOwners, process_info
 from ._rules import Backend, QueueRule, QueueRules, Tag, detect_backend, list_tagged, sweep_stale

@@ -19,22 +19,28 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from . import _netlink as nl
+from ._config import (
+    MAX_COPY_RANGE,
+    NFQA_CFG_F_CONNTRACK,
+    NFQA_CFG_F_FAIL_OPEN,
+    NFQA_CFG_F_GSO,
+    NFQA_CFG_F_UID_GID,
+    QueueConfig,
+)
 from ._errors import NetlinkError, QueueBindError
 from ._malloc import keep_heap
-from ._packet import NFQA_MARK, NFQA_PAYLOAD, NFQA_VERDICT_HDR, Packet, Verdict, parse_packet
+from ._packet import Packet, Verdict, parse_packet
 from ._recvmmsg import MMsgReceiver, open_receiver
 from ._stats import PROC_PATH, QueueStats, read_kernel_counters
+from ._verdicts import accept_plan, batch_message, nfgen, verdict_message
 
-__all__ = ["Handler", "NfQueue", "QueueConfig"]
+__all__ = ["Handler", "NfQueue"]
 
 NFNL_SUBSYS_QUEUE = 3
 NFQNL_MSG_PACKET = 0
-NFQNL_MSG_VERDICT = 1
 NFQNL_MSG_CONFIG = 2
-NFQNL_MSG_VERDICT_BATCH = 3
 
 NFQA_CFG_CMD = 1
 NFQA_CFG_PARAMS = 2
@@ -46,63 +52,13 @@ NFQNL_CFG_CMD_BIND = 1
 NFQNL_CFG_CMD_UNBIND = 2
 NFQNL_COPY_PACKET = 2
 
-NFQA_CFG_F_FAIL_OPEN = 0x1
-NFQA_CFG_F_CONNTRACK = 0x2
-NFQA_CFG_F_GSO = 0x4
-NFQA_CFG_F_UID_GID = 0x8
-
-MAX_COPY_RANGE = 0xFFFF
-MAX_PAYLOAD = 0xFFFF - 4  # one netlink attribute
 _MSG_PACKET = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET
-_VERDICT_HDR = struct.Struct(">II")
 # nlmsg len, type; first attribute's len, type; packet id (big-endian: ntohl it)
 _FAST_HDR = struct.Struct("=IH14xHHI")
 
 #: A packet handler returns a verdict now, or None to hold the packet and
 #: give its verdict later with :meth:`NfQueue.verdict`.
 Handler = Callable[[Packet], "Verdict | None"]
-
-
-@dataclass(slots=True, frozen=True)
-class QueueConfig:
-    """How to bind a queue.
-
-    ``copy_range`` bytes of each packet are copied (from the IP header).
-    ``fail_open``: when the queue is full or we cannot be reached, the kernel
-    accepts instead of dropping. ``gso``: hand over unsegmented GSO packets
-    (fast TCP; payload checksums may be partial). ``conntrack``: add ct state
-    (``Packet.ct_info``). ``uid_gid``: add the socket owner's uid/gid.
-    ``rcvbuf``: netlink receive buffer in bytes (forced when root).
-    ``batch_size``: most packets per :meth:`NfQueue.receive`. ``recvmmsg``:
-    read many datagrams per system call (libc via ctypes; falls back to
-    ``recv_into`` when unavailable). ``keep_heap``: raise glibc's heap trim
-    threshold for the process (see ``_malloc``); copying 64 KiB GSO packets
-    gets ~6x cheaper.
-    """
-
-    queue_num: int = 0
-    copy_range: int = MAX_COPY_RANGE
-    max_len: int = 4096
-    fail_open: bool = False
-    gso: bool = True
-    conntrack: bool = False
-    uid_gid: bool = False
-    rcvbuf: int = 32 << 20
-    batch_size: int = 1024
-    recvmmsg: bool = True
-    keep_heap: bool = True
-
-    @property
-    def flags(self) -> int:
-        """The NFQA_CFG_FLAGS bits this config asks for."""
-        return ((NFQA_CFG_F_FAIL_OPEN if self.fail_open else 0)
-                | (NFQA_CFG_F_GSO if self.gso else 0)
-                | (NFQA_CFG_F_CONNTRACK if self.conntrack else 0)
-                | (NFQA_CFG_F_UID_GID if self.uid_gid else 0))
-
-
-def _nfgen(queue_num: int, family: int = socket.AF_UNSPEC) -> bytes:
-    return struct.pack("=BBH", family, 0, socket.htons(queue_num))
 
 
 class NfQueue:
@@ -181,7 +137,7 @@ class NfQueue:
     def _config(self, attrs: bytes, what: str) -> None:
         self._seq += 1
         kind = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_CONFIG
-        body = _nfgen(self.config.queue_num) + attrs
+        body = nfgen(self.config.queue_num) + attrs
         nl.request(self._sock, kind, 0, self._seq, body,
                    f"nfqueue {self.config.queue_num} {what}", QueueBindError)
 
@@ -296,8 +252,10 @@ class NfQueue:
 
         Accepted packets without a new mark or payload go into one batch
         message, as long as no held packet has a lower id (a batch verdict
-        covers every queued id up to its own). ``mark``/``payload`` map packet
-        ids to a new mark or a rewritten payload.
+        covers every queued id up to its own, so packets received earlier and
+        neither answered nor held are accepted too). ``mark``/``payload`` map
+        packet ids to a new mark or a rewritten payload (the caller fixes
+        checksums).
         """
         mark = mark or {}
         payload = payload or {}
@@ -320,9 +278,10 @@ class NfQueue:
                 payload: bytes | None = None) -> None:
         """Give one packet (held or just received) its verdict right away."""
         pid = pkt if isinstance(pkt, int) else pkt.id
+        msg = self._verdict_msg(pid, verdict, mark, payload)  # may raise: still held
         with self._lock:
             self._held.discard(pid)
-        self._send(self._verdict_msg(pid, verdict, mark, payload), 1)
+        self._send(msg, 1)
 
     def hold(self, pkt: Packet) -> None:
         """Mark a packet as held: later batch verdicts will not cover it."""
@@ -333,34 +292,16 @@ class NfQueue:
     def _accept_msgs(self, ids: list[int]) -> list[bytes]:
         with self._lock:
             floor = min(self._held) if self._held else None
-        top = max(ids)
-        if floor is None or floor > top:
-            return [self._batch_msg(top, Verdict.ACCEPT)]
-        below = [i for i in ids if i < floor]
-        msgs = [self._batch_msg(max(below), Verdict.ACCEPT)] if below else []
-        msgs += [self._verdict_msg(i, Verdict.ACCEPT, None, None, count=False)
-                 for i in ids if i > floor]
-        return msgs
-
-    def _batch_msg(self, top_id: int, verdict: Verdict) -> bytes:
-        kind = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_VERDICT_BATCH
-        body = _nfgen(self.config.queue_num) + nl.attr(NFQA_VERDICT_HDR,
-                                                       _VERDICT_HDR.pack(verdict, top_id))
-        return nl.message(kind, nl.NLM_F_REQUEST, 0, body)
+        top, singles = accept_plan(ids, floor)
+        q = self.config.queue_num
+        msgs = [batch_message(q, top, Verdict.ACCEPT)] if top is not None else []
+        return msgs + [verdict_message(q, i, Verdict.ACCEPT) for i in singles]
 
     def _verdict_msg(self, pid: int, verdict: Verdict, mark: int | None,
-                     payload: bytes | None, count: bool = True) -> bytes:
-        if payload is not None and len(payload) > MAX_PAYLOAD:
-            raise ValueError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
-        if count:
-            self._count(verdict, payload)
-        attrs = nl.attr(NFQA_VERDICT_HDR, _VERDICT_HDR.pack(verdict, pid))
-        if mark is not None:
-            attrs += nl.attr(NFQA_MARK, struct.pack(">I", mark & 0xFFFFFFFF))
-        if payload is not None:
-            attrs += nl.attr(NFQA_PAYLOAD, payload)
-        kind = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_VERDICT
-        return nl.message(kind, nl.NLM_F_REQUEST, 0, _nfgen(self.config.queue_num) + attrs)
+                     payload: bytes | None) -> bytes:
+        msg = verdict_message(self.config.queue_num, pid, verdict, mark, payload)
+        self._count(verdict, payload)
+        return msg
 
     def _count(self, verdict: Verdict, payload: bytes | None) -> None:
         stats = self._stats
@@ -420,7 +361,8 @@ class NfQueue:
     def accept_all(self, batch: list[Packet]) -> None:
         """Accept a received batch with a single batch verdict (the fast path).
 
-        Ids grow in delivery order, so the batch's last id covers it whole.
+        Ids grow in delivery order, so the batch's last id covers it whole; it
+        also covers earlier packets still queued unless they are held.
         """
         if not batch:
             return
@@ -428,7 +370,7 @@ class NfQueue:
         if self._held:
             msgs = self._accept_msgs([p.id for p in batch])
         else:
-            msgs = [self._batch_msg(batch[-1].id, Verdict.ACCEPT)]
+            msgs = [batch_message(self.config.queue_num, batch[-1].id, Verdict.ACCEPT)]
         self._send(b"".join(msgs), len(msgs))
 
     # -- stats and teardown -----------------------------------------------
