@@ -24,6 +24,7 @@ from ._deciders import Decider, ExternalDecider, PendingConnection, StaticDecide
 from ._errors import AlreadyRunningError, InspectConfigError, InspectError, NotRunningError
 from ._events import PROVIDER
 from ._inspector import Inspector
+from ._replay import InspectReplay, make_replay_consumer
 from ._stats import InspectStats
 
 __all__ = [
@@ -35,11 +36,13 @@ __all__ = [
     "InspectConfig",
     "InspectConfigError",
     "InspectError",
+    "InspectReplay",
     "InspectStats",
     "Inspector",
     "NotRunningError",
     "PendingConnection",
     "StaticDecider",
     "load_config",
+    "make_replay_consumer",
     "register",
 ]

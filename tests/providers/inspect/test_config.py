@@ -81,3 +81,11 @@ def test_extensions_widen_the_match(tmp_path: Path) -> None:
     assert cfg.matches(ipaddress.ip_address("10.0.0.1"))
     assert not cfg.matches(ipaddress.ip_address("10.0.0.2"))
     assert cfg.protocols == ("tcp",) and cfg.ports == (443,) and cfg.reject
+
+
+def test_sample_configuration_loads() -> None:
+    """samples/inspect.toml is a valid configuration with the faithful defaults."""
+    path = Path(__file__).resolve().parents[3] / "samples" / "inspect.toml"
+    cfg = load_config(path, env={})
+    assert str(cfg.remote) == "10.0.0.1" and not cfg.block_traffic and not cfg.reject
+    assert cfg.decider == "static" and not cfg.extra and not cfg.ports

@@ -86,3 +86,31 @@ def test_clean_stop_after_fail_closed_leaves_traffic_flowing(lab: Lab) -> None:
     assert lab.inspector.stop().returncode == 0
     assert lab.inspector.rules() == ""
     assert tcp_exchange(lab.a, lab.b.ip4)
+
+
+def test_rundown_lists_pending_and_active_connections(lab: Lab) -> None:
+    """A capture-state request traces one RundownConnection per pending and active flow."""
+    import socket
+
+    from providers.inspect import DecisionClient
+
+    insp = lab.inspector.start("--remote", lab.b.ip4, "--decider", "external",
+                               "--decider-timeout", "30")
+    (state,) = insp.run_dir.glob("inspect-*.json")
+    with lab.a.enter():
+        active = socket.socket()
+    with DecisionClient(state.with_suffix(".sock")) as client, active:
+        active.settimeout(5)
+        opener = threading.Thread(target=active.connect, args=((lab.b.ip4, 7000),))
+        opener.start()
+        first = until(client.pending)
+        assert first and client.decide(first[0].id, "permit")
+        opener.join(5)
+        pending = threading.Thread(target=tcp_exchange, args=(lab.a, lab.b.ip4, 1.5))
+        pending.start()
+        assert until(lambda: len(client.pending()) == 1)
+        client.call("rundown")
+        rundown = insp.wait_event("RundownConnection", 2)
+        assert sorted(e.fields["state"] for e in rundown) == ["pending", "permitted"]
+        assert all(e.fields["remote_addr"] == lab.b.ip4 for e in rundown)
+        pending.join(5)
