@@ -51,6 +51,13 @@ class PendingConnection:
     held: bool = False
     flow_id: str = ""
 
+    @property
+    def five_tuple(self) -> str:
+        """``tcp 10.0.0.1:50000 -> 10.0.0.2:80`` (``<-`` for inbound)."""
+        arrow = "->" if self.direction == "outbound" else "<-"
+        return (f"{self.protocol} {self.local}:{self.local_port} {arrow} "
+                f"{self.remote}:{self.remote_port}")
+
 
 class Decider(Protocol):
     """The decision seam of the worker."""
