@@ -49,8 +49,8 @@ def _fill(p: argparse.ArgumentParser) -> None:
     start.add_argument("--trace", metavar="FILE", help="write the provider's events here")
     start.add_argument("--trace-packets", action="store_true",
                        help="also trace one event per packet (keyword packet)")
-    start.add_argument("--hub", action="store_true",
-                       help="attach the provider to the wfptrace hub service")
+    start.add_argument("--hub-socket", metavar="PATH",
+                       help="send the provider's events to the hub service at PATH")
     start.set_defaults(func=_start)
     for name, func, text in (("stop", _stop, "stop the inspector of this namespace"),
                              ("status", _status, "show the inspector's state and counters"),
@@ -94,6 +94,7 @@ def _start(args: argparse.Namespace) -> int:
         inspector.stop("stop")
         state.remove()
         if link is not None:
+            link.flush(5.0)
             link.close()
         if hub is not None:
             hub.close()
@@ -114,10 +115,10 @@ def _tracing(args: argparse.Namespace) -> tuple[Any, Any]:
         hub.start_session(SessionConfig("inspect", [ProviderEnable(PROVIDER.name,
                                                                    keywords=keywords)],
                                         file=args.trace, flush_interval=0.05))
-    if args.hub:
+    if args.hub_socket:
         from tracer.service import attach_provider
 
-        link = attach_provider(PROVIDER)
+        link = attach_provider(PROVIDER, args.hub_socket, wait=2.0)
     return hub, link
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -114,3 +115,48 @@ def test_rundown_lists_pending_and_active_connections(lab: Lab) -> None:
         assert sorted(e.fields["state"] for e in rundown) == ["pending", "permitted"]
         assert all(e.fields["remote_addr"] == lab.b.ip4 for e in rundown)
         pending.join(5)
+
+
+def test_events_reach_the_hub_service_and_its_capture_state_runs_down(lab: Lab,
+                                                                       tmp_path) -> None:
+    """With --hub-socket a hub session gets the events; its capture-state yields a rundown."""
+    import subprocess
+    import sys
+
+    from providers.inspect import PROVIDER
+    from tracer import ProviderEnable, SessionConfig
+    from tracer.service import connect
+
+    from .conftest import ROOT
+
+    sock = tmp_path / "hub.sock"
+    hub_proc = subprocess.Popen([sys.executable, "-m", "tracer.service", "--socket", str(sock)],
+                                cwd=ROOT, stderr=subprocess.DEVNULL)
+    try:
+        assert until(sock.exists, 15)
+        with connect(sock) as hub:
+            hub.add_manifest(PROVIDER.manifest())  # until the entry point is installed
+            hub.start_session(SessionConfig("insp", [ProviderEnable("wfptrace-inspect")],
+                                            realtime=True))
+            sub = hub.subscribe("insp")
+            lab.inspector.start("--remote", lab.b.ip4, "--hub-socket", str(sock))
+            with lab.a.enter():
+                active = socket.create_connection((lab.b.ip4, 7000), timeout=5)
+            with active:
+                names: list[str] = []
+                deadline = time.monotonic() + 10
+                while "ConnectionVerdict" not in names and time.monotonic() < deadline:
+                    event = sub.get(timeout=0.2)
+                    names += [event.name] if event is not None else []
+                hub.capture_state("insp")
+                rundown = None
+                while rundown is None and time.monotonic() < deadline:
+                    event = sub.get(timeout=0.2)
+                    if event is not None and event.name == "RundownConnection":
+                        rundown = event
+            assert "ConnectionPended" in names and "ConnectionVerdict" in names
+            assert rundown is not None and rundown.fields["state"] == "permitted"
+            hub.stop_session("insp")
+    finally:
+        hub_proc.terminate()
+        hub_proc.wait(10)
