@@ -156,11 +156,12 @@ def _with_consumer(topo: Topology, kind: str, seconds: float, body: Callable[[],
     proc = topo.a.spawn([sys.executable, __file__, "--consumer", kind, "--queue", str(QUEUE),
                          "--seconds", str(seconds), "--copy-range", str(copy_range)],
                         stdin=subprocess.PIPE,
-                        stdout=subprocess.PIPE, text=True)
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     if line != "ready":
-        raise RuntimeError(f"{kind} consumer did not start: {line!r}")
+        _, err = proc.communicate(timeout=30)
+        raise RuntimeError(f"{kind} consumer did not start: {line!r} {err[-2000:]}")
     try:
         result = body()
         time.sleep(0.2)  # let the queue drain before stopping the consumer
@@ -213,7 +214,11 @@ def tcp_gbps(topo: Topology, seconds: float, queued: bool, copy_range: int = 0xF
             gbps, _ = _with_consumer(topo, "ours", seconds + 3, run, copy_range)
         return float(gbps)  # type: ignore[arg-type]
     finally:
-        server.wait(10)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:  # the client never connected
+            os.killpg(server.pid, 9)
+            server.wait(10)
 
 
 @contextlib.contextmanager

@@ -43,6 +43,7 @@ Public surface:
 """
 
 from ._attribution import Attribution, AttributionStats, Attributor, Mode, Outcome
+from ._backends import Backend, detect_backend
 from ._config import QueueConfig
 from ._errors import (
     BackendUnavailableError,
@@ -55,9 +56,10 @@ from ._flow import Flow, parse_flow
 from ._nfqueue import Handler, NfQueue
 from ._packet import CtInfo, Hook, Packet, Verdict
 from ._procinfo import OwnerStats, ProcessInfo, SocketOwners, process_info
-from ._rules import Backend, QueueRule, QueueRules, Tag, detect_backend, list_tagged, sweep_stale
+from ._rules import QueueRule, QueueRules, list_tagged, sweep_stale
 from ._sockdiag import SockDiag, SocketInfo
 from ._stats import KernelQueueCounters, QueueStats
+from ._tags import Tag
 
 __all__ = [
     "Attribution",

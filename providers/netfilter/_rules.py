@@ -1,58 +1,32 @@
 """Firewall rules that send traffic to an NFQUEUE, owned and cleaned up.
 
-Backends, detected at start in this order: native nftables ``queue`` (needs
-CONFIG_NFT_QUEUE), ``iptables-nft`` and ``iptables-legacy`` with the NFQUEUE
-target (the system default flavour first). Detection only dry-runs (``nft -c``,
-``iptables -C``); it never changes the ruleset.
-
-Every rule carries its owner's tag, ``wfptrace:<owner>:<pid>:<starttime>``
-(an iptables comment, or the nft table name), so a later start can tell rules
-of a dead process (swept) from rules of a live one (kept). ``--queue-bypass``
-is on by default: without a consumer, traffic passes instead of being dropped.
-
-Rules go only into the network namespace the :class:`QueueRules` object was
-created in (the calling thread's); removal enters that namespace again if the
-thread has moved since.
+Every rule carries its owner's tag (see ``_tags``), so a later start can tell
+rules of a dead process (swept) from rules of a live one (kept).
+``--queue-bypass`` is on by default: without a consumer, traffic passes
+instead of being dropped. Rules go only into the network namespace the
+:class:`QueueRules` object was created in (the calling thread's); removal
+enters that namespace again if the thread has moved since. Backends and their
+detection live in ``_backends``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shlex
-import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
 
-from ._errors import BackendUnavailableError, RuleError
+from ._backends import Backend, Runner, binary, detect_backend, probe
+from ._errors import RuleError
+from ._tags import Tag
 
-__all__ = [
-    "Backend",
-    "QueueRule",
-    "QueueRules",
-    "Tag",
-    "detect_backend",
-    "list_tagged",
-    "sweep_stale",
-]
+__all__ = ["QueueRule", "QueueRules", "list_tagged", "sweep_stale"]
 
-TAG_PREFIX = "wfptrace"
 _OWNER_RE = re.compile(r"^[A-Za-z0-9-]{1,32}$")
-_TAG_RE = re.compile(r"wfptrace[:_]([A-Za-z0-9-]+)[:_](\d+)[:_](\d+)")
 _CHAINS = {"PREROUTING": "prerouting", "INPUT": "input", "FORWARD": "forward",
            "OUTPUT": "output", "POSTROUTING": "postrouting"}
 _TABLES = {"raw": -300, "mangle": -150, "filter": 0}
-
-
-class Backend(Enum):
-    """How rules are installed."""
-
-    NFTABLES = "nftables"
-    IPTABLES_NFT = "iptables-nft"
-    IPTABLES_LEGACY = "iptables-legacy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,125 +75,6 @@ class QueueRule:
     def families(self) -> tuple[str, ...]:
         """The IP families this rule expands to."""
         return ("ipv4", "ipv6") if self.family == "both" else (self.family,)
-
-
-@dataclass(frozen=True, slots=True)
-class Tag:
-    """Owner tag of a rule: who installed it, and whether that process lives."""
-
-    owner: str
-    pid: int
-    start: int
-
-    @classmethod
-    def mine(cls, owner: str) -> Tag:
-        """The tag for rules installed by this process."""
-        return cls(owner, os.getpid(), _start_time(os.getpid()) or 0)
-
-    @classmethod
-    def parse(cls, text: str) -> Tag | None:
-        """Find a tag in a rule listing line or table name."""
-        m = _TAG_RE.search(text)
-        return cls(m.group(1), int(m.group(2)), int(m.group(3))) if m else None
-
-    def comment(self) -> str:
-        """iptables comment form."""
-        return f"{TAG_PREFIX}:{self.owner}:{self.pid}:{self.start}"
-
-    def table_name(self) -> str:
-        """nft table name form."""
-        return f"{TAG_PREFIX}_{self.owner}_{self.pid}_{self.start}"
-
-    @property
-    def alive(self) -> bool:
-        """True while the owning process (same pid and start time) runs."""
-        return _start_time(self.pid) == self.start
-
-
-def _start_time(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    return int(stat.rsplit(b")", 1)[1].split()[19])
-
-
-# -- command running, pinned to one network namespace -----------------------
-class _Runner:
-    """Runs commands in the network namespace captured at construction."""
-
-    def __init__(self) -> None:
-        self._fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        self._ino = os.fstat(self._fd).st_ino
-
-    def __call__(self, argv: Sequence[str], stdin: str | None = None,
-                 check: bool = True) -> subprocess.CompletedProcess[str]:
-        argv = list(argv)
-        pass_fds: tuple[int, ...] = ()
-        if os.stat("/proc/thread-self/ns/net").st_ino != self._ino:
-            argv = ["nsenter", f"--net=/proc/self/fd/{self._fd}", *argv]
-            pass_fds = (self._fd,)
-        try:
-            res = subprocess.run(argv, input=stdin, capture_output=True, text=True,
-                                 pass_fds=pass_fds, timeout=30)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise RuleError(f"{shlex.join(argv)}: {exc}") from exc
-        if check and res.returncode != 0:
-            raise RuleError(f"{shlex.join(argv)}: {res.stderr.strip() or res.returncode}")
-        return res
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-
-# -- detection --------------------------------------------------------------
-def _binaries(backend: Backend, family: str) -> str:
-    suffix = "legacy" if backend is Backend.IPTABLES_LEGACY else "nft"
-    return f"{'ip6tables' if family == 'ipv6' else 'iptables'}-{suffix}"
-
-
-_NFT_PROBE = ("table inet wfptrace_probe {\n chain c { type filter hook output priority 0;"
-              " meta l4proto udp queue num 0 bypass comment \"wfptrace:probe\"; }\n}\n")
-
-
-def _probe(backend: Backend, run: _Runner) -> bool:
-    if backend is Backend.NFTABLES:
-        return shutil.which("nft") is not None and run(["nft", "-c", "-f", "-"], _NFT_PROBE,
-                                                       check=False).returncode == 0
-    for family in ("ipv4", "ipv6"):
-        exe = _binaries(backend, family)
-        if shutil.which(exe) is None:
-            return False
-        res = run([exe, "-w", "-t", "filter", "-C", "OUTPUT", "-m", "comment", "--comment",
-                   "wfptrace:probe", "-j", "NFQUEUE", "--queue-num", "0", "--queue-bypass"],
-                  check=False)
-        if res.returncode not in (0, 1):  # 1: rule absent but understood
-            return False
-    return True
-
-
-def _preference() -> list[Backend]:
-    order = [Backend.NFTABLES, Backend.IPTABLES_NFT, Backend.IPTABLES_LEGACY]
-    exe = shutil.which("iptables")
-    if exe and "legacy" in os.path.realpath(exe):
-        order[1], order[2] = order[2], order[1]
-    return order
-
-
-def detect_backend(_run: _Runner | None = None) -> Backend:
-    """The first working backend in this namespace; BackendUnavailableError if none."""
-    run = _run or _Runner()
-    try:
-        for backend in _preference():
-            if _probe(backend, run):
-                return backend
-    finally:
-        if _run is None:
-            run.close()
-    raise BackendUnavailableError("no working nftables queue, iptables-nft or iptables-legacy")
 
 
 # -- rendering --------------------------------------------------------------
@@ -290,7 +145,7 @@ class _Tagged:
     delete: tuple[str, ...]
 
 
-def _list(backend: Backend, run: _Runner) -> list[_Tagged]:
+def _list(backend: Backend, run: Runner) -> list[_Tagged]:
     found: list[_Tagged] = []
     if backend is Backend.NFTABLES:
         out = run(["nft", "list", "tables"], check=False).stdout
@@ -301,7 +156,7 @@ def _list(backend: Backend, run: _Runner) -> list[_Tagged]:
                 found.append(_Tagged(tag, ("nft", "delete", "table", parts[1], parts[2])))
         return found
     for family in ("ipv4", "ipv6"):
-        exe = _binaries(backend, family)
+        exe = binary(backend, family)
         for table in _TABLES:
             res = run([exe, "-w", "-t", table, "-S"], check=False)
             for line in res.stdout.splitlines():
@@ -314,14 +169,14 @@ def _list(backend: Backend, run: _Runner) -> list[_Tagged]:
 
 def list_tagged(backend: Backend | None = None) -> list[Tag]:
     """Tags of every wfptrace rule (or nft table) in this namespace."""
-    run = _Runner()
+    run = Runner()
     try:
         return [t.tag for t in _list(backend or detect_backend(run), run)]
     finally:
         run.close()
 
 
-def _sweep(backend: Backend, run: _Runner, owner: str | None) -> int:
+def _sweep(backend: Backend, run: Runner, owner: str | None) -> int:
     removed = 0
     for item in _list(backend, run):
         mine = owner is None or item.tag.owner == owner
@@ -332,9 +187,9 @@ def _sweep(backend: Backend, run: _Runner, owner: str | None) -> int:
 
 def sweep_stale(owner: str | None = None, backend: Backend | None = None) -> int:
     """Remove rules left by dead processes (of ``owner``, or anyone); return the count."""
-    run = _Runner()
+    run = Runner()
     try:
-        backends = [backend] if backend else [b for b in Backend if _probe(b, run)]
+        backends = [backend] if backend else [b for b in Backend if probe(b, run)]
         return sum(_sweep(b, run, owner) for b in backends)
     finally:
         run.close()
@@ -361,7 +216,7 @@ class QueueRules:
         self.tag = Tag.mine(owner)
         self._sweep = sweep
         self._undo: list[list[str]] = []
-        self._run = _Runner()
+        self._run = Runner()
         try:
             self.backend = backend or detect_backend(self._run)
         except BaseException:
@@ -393,7 +248,7 @@ class QueueRules:
         # Insert in reverse so the rules end up at the top in the order given.
         for rule in reversed(self.rules):
             for family in rule.families:
-                exe = _binaries(self.backend, family)
+                exe = binary(self.backend, family)
                 args = _iptables_args(rule, family, self.tag)
                 self._run([exe, "-w", *args[:2], "-I", *args[2:]])
                 self._undo.append([exe, "-w", *args[:2], "-D", *args[2:]])
