@@ -134,7 +134,7 @@ def test_monitor_lifecycle(topology, tmp_path, state_dir, stop_keys):
             assert f"traced to {log}" in screen
             assert _tags(topology) == ["msnmon"] * 4  # OUTPUT, INPUT x IPv4, IPv6
             transcript = run_client(topology, app, tmp_path / f"t{round_}.json")
-            time.sleep(0.3)
+            time.sleep(1.0)  # let the last packets through the queue
             tmux.keys(*stop_keys)
             screen = tmux.wait_for("EXIT=")
             tmux.close()
@@ -182,7 +182,7 @@ def test_monitor_sends_events_to_the_hub_service(topology, tmp_path, state_dir):
             assert f"are sent to the hub at {sock}" in first
             monitor.stdout.readline()  # "Press any key ..."
             transcript = run_client(topology, app, tmp_path / "t.json")
-            time.sleep(0.3)
+            time.sleep(1.0)  # let the last packets through the queue
             monitor.stdin.write("\n")
             monitor.stdin.flush()
             assert monitor.wait(30) == 0

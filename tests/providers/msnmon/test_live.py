@@ -33,7 +33,10 @@ def test_only_the_monitored_application_is_traced_exactly(topology, tmp_path, st
         PROVIDER.control(enable_request())
         theirs = run_client(topology, other, tmp_path / "other.json")
         ours = run_client(topology, msn, tmp_path / "msn.json")
-        time.sleep(0.3)
+        deadline = time.monotonic() + 10  # the last packets may still be in the queue
+        while driver.monitor.stats.commands < len(ours["commands"]) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         live.close()
         driver.close()
