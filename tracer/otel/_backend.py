@@ -60,6 +60,7 @@ class OtlpBackend:
         self._scope = encode_scope(SCOPE_NAME, SCOPE_VERSION)
         self._resources: dict[str, bytes] = {}
         self._closed = False
+        self._last_send = self._last_sweep = 0.0
         self._thread = threading.Thread(target=self._run, name=f"wfptrace-otlp-map-{session}",
                                         daemon=True)
         self._thread.start()
@@ -89,24 +90,34 @@ class OtlpBackend:
 
     # -- the mapping thread -------------------------------------------------------------
     def _run(self) -> None:
-        opts = self.options
-        last_send = last_sweep = time.monotonic()
+        self._last_send = self._last_sweep = time.monotonic()
         while True:
-            batches = self.inbox.take(opts.schedule_delay)
-            for batch in batches:
-                self.tracker.map(batch)
-            now = time.monotonic()
-            if now - last_sweep >= min(1.0, opts.idle_timeout):
-                self.tracker.sweep(now)
-                last_sweep = now
-            if self.inbox.closed and not self.inbox.pending:
-                self.tracker.finish()
-                self._send(*self.tracker.take())
-                return
-            ready = len(self.tracker.spans) + len(self.tracker.logs)
-            if ready >= opts.max_batch or (ready and now - last_send >= opts.schedule_delay):
-                self._send(*self.tracker.take())
-                last_send = now
+            try:
+                if self._step():
+                    return
+            except Exception:  # a bug here must not silently stop the export
+                self.stats_obj.mapping_errors += 1
+                if self.inbox.closed:
+                    return
+
+    def _step(self) -> bool:
+        """Map what arrived, sweep idle flows, send when due; True once closed and done."""
+        opts = self.options
+        for batch in self.inbox.take(opts.schedule_delay):
+            self.tracker.map(batch)
+        now = time.monotonic()
+        if now - self._last_sweep >= min(1.0, opts.idle_timeout):
+            self.tracker.sweep(now)
+            self._last_sweep = now
+        if self.inbox.closed and not self.inbox.pending:
+            self.tracker.finish()
+            self._send(*self.tracker.take())
+            return True
+        ready = len(self.tracker.spans) + len(self.tracker.logs)
+        if ready >= opts.max_batch or (ready and now - self._last_send >= opts.schedule_delay):
+            self._send(*self.tracker.take())
+            self._last_send = now
+        return False
 
     def _resource(self, provider: str) -> bytes:
         res = self._resources.get(provider)
