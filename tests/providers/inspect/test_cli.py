@@ -51,6 +51,10 @@ def test_status_reports_running_inspector_and_a_second_start_is_refused(lab: Lab
     assert status["state"] == "running"
     assert status["config"]["remote_address"] == lab.b.ip4
     assert status["stats"]["permitted"] == 1
+    (loaded,) = insp.events("ConfigLoaded")
+    (started,) = insp.events("Started")
+    assert loaded.fields["remote"] == lab.b.ip4 and not loaded.fields["block_traffic"]
+    assert started.fields["decider"] == "static" and not started.fields["fail_closed"]
     second = insp.cli("start", "--remote", lab.b.ip4)
     assert second.returncode == 1 and "already runs" in second.stderr
 

@@ -60,8 +60,8 @@ def test_block_mode_drops_all_traffic_with_the_peer_but_not_a_second_peer(lab: L
                 if e.fields["remote_addr"] == other]
 
 
-def test_outbound_connect_is_attributed_to_the_connecting_process(lab: Lab) -> None:
-    """The pended outbound TCP connection names this test process's pid and executable."""
+def test_outbound_connect_is_attributed_and_its_close_traced(lab: Lab) -> None:
+    """The pended TCP connection names this process's pid and executable; FINs close it."""
     import os
 
     lab.inspector.start("--remote", lab.b.ip4)
@@ -70,6 +70,9 @@ def test_outbound_connect_is_attributed_to_the_connecting_process(lab: Lab) -> N
     assert pended.fields["process_pid"] == os.getpid()
     assert pended.fields["process_path"] == os.path.realpath(
         f"/proc/{os.getpid()}/exe")
+    (closed,) = lab.inspector.wait_event("ConnectionClosed")
+    assert closed.fields["reason"] == "fin" and closed.fields["verdict"] == "permit"
+    assert closed.fields["flow_id"] == pended.fields["flow_id"] and closed.fields["packets"] >= 6
 
 
 def test_icmp_port_unreachable_error_is_not_inspected(lab: Lab) -> None:
