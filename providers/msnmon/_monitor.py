@@ -106,7 +106,9 @@ class MsnMonitor:
         if pkt.proto != 6:
             return
         flow, _ = self.flows.update(pkt)
-        state = self.observe(pkt, flow, outbound)
+        state = flow.user.get(_KEY)
+        if type(state) is not FlowContext:
+            state = self.observe(pkt, flow, outbound) if state != _IGNORED else None
         if state is not None and state.state in _FEEDING:
             self.reassembler.feed(flow, flow.side_of(pkt), pkt)
             if state.state not in _FEEDING:
@@ -199,9 +201,10 @@ class MsnMonitor:
         direction = SENT if side == ctx.local_side else RECEIVED
         ctx.bytes[direction] += len(data)
         self.stats.stream_bytes += len(data)
-        if ctx.state is StreamState.MSNP:
+        state = ctx.state
+        if state is StreamState.MSNP:
             self._chunk(ctx, direction, data, flow.last_ns)
-        elif ctx.state is StreamState.SNIFFING:
+        elif state is StreamState.SNIFFING:
             self._sniff(ctx, direction, data, flow.last_ns)
 
     def on_gap(self, flow: Flow, side: int, nbytes: int) -> None:
@@ -242,9 +245,10 @@ class MsnMonitor:
         if LEGACY_ANY.on:
             self._legacy(ctx, direction, data, ts)
         parser = ctx.parsers[direction]
+        command = self._command
         for item in parser.feed(data):
             if type(item) is Command:
-                self._command(ctx, item, direction, ts)
+                command(ctx, item, direction, ts)
             elif type(item) is ParseError:
                 self.stats.parse_errors += 1
                 ctx.errors += 1
