@@ -18,7 +18,6 @@ from providers.netfilter import (
     RuleError,
     Tag,
     Verdict,
-    detect_backend,
     list_tagged,
     sweep_stale,
 )
@@ -34,31 +33,6 @@ IPTABLES = [pytest.param(b, marks=pytest.mark.skipif(
 RULE = QueueRule(5, protocol="udp", dport=UDP_PORT)
 
 
-def _nft_queue_supported(netns: Topology) -> bool:
-    probe = ("table inet p { chain c { type filter hook output priority 0;"
-             " queue num 0 bypass; } }")
-    return netns.a.run(["nft", "-c", "-f", "-"], input=probe, check=False).returncode == 0
-
-
-def test_detection_picks_a_working_backend_and_skips_nft_without_queue(netns: Topology) -> None:
-    """Detection returns a backend that works here, never nftables when its queue is missing."""
-    with netns.a.enter():
-        backend = detect_backend()
-    if not _nft_queue_supported(netns):
-        assert backend in (Backend.IPTABLES_NFT, Backend.IPTABLES_LEGACY)
-    with netns.a.enter(), QueueRules("test", [RULE], backend=backend):
-        assert list_tagged(backend)
-
-
-def test_detection_changes_nothing(netns: Topology) -> None:
-    """Probing backends leaves the namespace's ruleset exactly as it was."""
-    before = netns.a.run(["iptables-save"]).stdout.splitlines()[1:-1]
-    with netns.a.enter():
-        detect_backend()
-    after = netns.a.run(["iptables-save"]).stdout.splitlines()[1:-1]
-    assert [ln for ln in after if not ln.startswith("#")] == \
-        [ln for ln in before if not ln.startswith("#")]
-    assert netns.a.run(["nft", "list", "tables"]).stdout.count("wfptrace") == 0
 
 
 @pytest.mark.parametrize("backend", IPTABLES)
@@ -176,18 +150,6 @@ def test_failed_install_leaves_nothing_behind(netns: Topology) -> None:
         rules.close()
 
 
-def test_nftables_backend_without_kernel_queue_fails_cleanly(netns: Topology) -> None:
-    """Forcing native nftables where the kernel lacks queue support raises RuleError."""
-    if _nft_queue_supported(netns):
-        pytest.skip("this kernel supports nft queue")
-    with netns.a.enter():
-        rules = QueueRules("test", [RULE], backend=Backend.NFTABLES)
-        with pytest.raises(RuleError, match="queue"):
-            rules.install()
-        rules.close()
-    assert "wfptrace" not in netns.a.run(["nft", "list", "tables"]).stdout
-
-
 @pytest.mark.parametrize("rule, message", [
     (QueueRule(dport=80), "ports need a protocol"),
     (QueueRule(src="10.0.0.1"), "addresses need family"),
@@ -206,21 +168,6 @@ def test_owner_names_that_would_break_tags_are_refused() -> None:
     for owner in ("a:b", "a_b", "", "has space"):
         with pytest.raises(RuleError):
             QueueRules(owner, [])
-
-
-def test_tag_round_trips_through_comment_and_table_name() -> None:
-    """A tag parses back from both its iptables comment and nft table forms."""
-    tag = Tag("inspect", 1234, 5678)
-    assert Tag.parse(f'-A OUTPUT -m comment --comment "{tag.comment()}" -j NFQUEUE') == tag
-    assert Tag.parse(tag.table_name()) == tag
-    assert Tag.parse("-A OUTPUT -j ACCEPT") is None
-
-
-def test_dead_owner_tag_is_not_alive() -> None:
-    """A tag whose pid or start time does not match a running process is stale."""
-    me = Tag.mine("x")
-    assert me.alive
-    assert not Tag("x", me.pid, me.start + 1).alive
 
 
 def test_rule_rendering_covers_every_match() -> None:
