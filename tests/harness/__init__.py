@@ -13,6 +13,7 @@ from .netns import (
     build_topology,
     current_netns_inode,
     netns_unavailable_reason,
+    sweep_stale_namespaces,
 )
 
 #: Stand-alone traffic tools (stdlib only, runnable by renamed Python copies):
@@ -30,4 +31,5 @@ __all__ = [
     "build_topology",
     "current_netns_inode",
     "netns_unavailable_reason",
+    "sweep_stale_namespaces",
 ]

@@ -11,7 +11,8 @@ Topology (names are unique per process, so parallel runs do not collide)::
 With three namespaces, ``b`` forwards and ``a``/``c`` route through it.
 IPv6 addresses use ``nodad`` so they work at once. Everything created
 (namespaces, processes, and with them veths and firewall rules) is removed in
-:meth:`Topology.close`, which the fixtures call even when a test fails.
+:meth:`Topology.close`, which the fixtures call even when a test fails; if
+the whole test process is killed, the next build sweeps its namespaces.
 
 Pytest fixtures: ``netns`` (two namespaces), ``netns3`` (three) and
 ``netns_factory`` (call it with ``count``). They skip, with the reason, when
@@ -24,6 +25,7 @@ import contextlib
 import ctypes
 import itertools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -44,6 +46,7 @@ __all__ = [
     "netns3",
     "netns_factory",
     "netns_unavailable_reason",
+    "sweep_stale_namespaces",
 ]
 
 CLONE_NEWNET = 0x40000000
@@ -206,6 +209,31 @@ def _delete_netns(name: str) -> None:
     _ip("netns", "del", name, check=False)
 
 
+_NAME_RE = re.compile(r"^wfpt(\d+)n\d+[abc]$")
+
+
+def sweep_stale_namespaces() -> list[str]:
+    """Delete harness namespaces whose creating process is dead (killed runs)."""
+    try:
+        names = os.listdir("/run/netns")
+    except OSError:
+        return []
+    stale = [n for n in names if (m := _NAME_RE.match(n)) and not _alive(int(m.group(1)))]
+    for name in stale:
+        _delete_netns(name)
+    return stale
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def netns_unavailable_reason() -> str | None:
     """Why namespaces cannot be used here, or None when they can."""
     if os.geteuid() != 0:
@@ -262,6 +290,7 @@ def build_topology(count: int = 2) -> Topology:
     reason = netns_unavailable_reason()
     if reason:
         raise NetnsUnavailableError(reason)
+    sweep_stale_namespaces()
     tag = f"wfpt{os.getpid()}n{next(_counter)}"
     topo = Topology([Namespace(f"{tag}{role}", role) for role in "abc"[:count]])
     try:

@@ -91,3 +91,21 @@ def test_factory_builds_independent_topologies(netns_factory) -> None:  # noqa: 
     names = {ns.name for t in (first, second) for ns in t.namespaces}
     assert len(names) == 5
     assert all(_exists(n) for n in names)
+
+
+def test_namespaces_of_a_killed_run_are_swept_by_the_next_build() -> None:
+    """Namespaces left by a dead test process are deleted; live ones are kept."""
+    if netns_unavailable_reason():
+        import pytest
+
+        pytest.skip(netns_unavailable_reason())
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = f"wfpt{dead.pid}n0a"
+    subprocess.run(["ip", "netns", "add", stale], check=True)
+    try:
+        topo = build_topology(2)
+        topo.close()
+        assert not _exists(stale)
+    finally:
+        subprocess.run(["ip", "netns", "del", stale], capture_output=True)
