@@ -80,7 +80,7 @@ class MsnMonitor:
                  capture_bodies: bool = False, enabled: bool = True, max_flows: int = 100_000,
                  max_line: int = DEFAULT_MAX_LINE, max_payload: int = DEFAULT_MAX_PAYLOAD,
                  max_errors: int = DEFAULT_MAX_ERRORS, max_stream_buffer: int = 1 << 20,
-                 max_total_buffer: int = 64 << 20) -> None:
+                 max_total_buffer: int = 64 << 20, max_contexts: int = 10_000) -> None:
         hint = AppIdentity(app_hint or "unknown")
         self.resolver: Resolver = resolver or (lambda pkt, outbound: hint)
         self.capture_bodies = capture_bodies
@@ -92,6 +92,8 @@ class MsnMonitor:
         self.reassembler = TcpReassembler(self, max_stream_buffer=max_stream_buffer,
                                           max_total_buffer=max_total_buffer)
         self._limits = (max_line, max_payload, max_errors)
+        self.max_contexts = max_contexts
+        self.contexts = 0  # live flow contexts (each holds at most two bounded parsers)
         self._ended: list[tuple[Flow, str]] = []
         self._next_expire = 0
 
@@ -154,7 +156,12 @@ class MsnMonitor:
             self.stats.flows_ignored += 1
             flow.user[_KEY] = _IGNORED
             return _IGNORED
+        if self.contexts >= self.max_contexts:
+            self.stats.flows_over_limit += 1
+            flow.user[_KEY] = _IGNORED
+            return _IGNORED
         ctx = self._context(flow, pkt, identity, outbound)
+        self.contexts += 1
         flow.user[_KEY] = ctx
         return ctx
 
@@ -347,7 +354,11 @@ class MsnMonitor:
         ended, self._ended = self._ended, []
         for flow, reason in ended:
             ctx = flow.user.get(_KEY)
+            if type(ctx) is not FlowContext:
+                continue
+            self.contexts -= 1
             self.reassembler.close(flow)
+            flow.user[_KEY] = _IGNORED
             if ctx.state is StreamState.SNIFFING:
                 ctx.take_sniffed()
             if not ctx.announced:
@@ -356,7 +367,6 @@ class MsnMonitor:
             if FLOW_CLOSED.enabled:
                 FLOW_CLOSED.write(ctx.flow_id, flow.last_ns, reason, ctx.commands, ctx.errors,
                                   ctx.bytes[SENT], ctx.bytes[RECEIVED], ctx.dropped or None)
-            flow.user[_KEY] = _IGNORED
 
 
 def _endpoint(flow: Flow, side: int) -> tuple[str, int]:

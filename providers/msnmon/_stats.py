@@ -23,6 +23,7 @@ class MonitorStats:
     flows_ignored: int = 0
     flows_not_msnp: int = 0
     flows_dropped: int = 0
+    flows_over_limit: int = 0  # not monitored: too many flow contexts at once
     stream_bytes: int = 0
     gap_bytes: int = 0
     commands: int = 0

@@ -221,3 +221,19 @@ def test_trickled_bytes_are_judged_a_bounded_number_of_times():
             monitor.packet(pkt)
     monitor.close()
     assert monitor.stats.flows_not_msnp == 1
+
+
+def test_flow_contexts_are_bounded():
+    """Beyond max_contexts concurrent flows new ones are counted, not monitored; an ended
+    flow frees its place."""
+    monitor = MsnMonitor(max_contexts=1)
+    first = Conversation(("10.0.0.1", 40001), SERVER)
+    second = Conversation(("10.0.0.1", 40002), SERVER)
+    third = Conversation(("10.0.0.1", 40003), SERVER)
+    for pkt in first.handshake() + second.handshake() + first.send(b"OUT\r\n") \
+            + first.close() + third.handshake() + third.send(b"OUT\r\n"):
+        monitor.packet(pkt)
+    monitor.close()
+    assert monitor.stats.flows_over_limit == 1
+    assert monitor.stats.flows_monitored == 2 and monitor.stats.commands == 2
+    assert monitor.contexts == 0
