@@ -14,7 +14,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
+
+from providers.netfilter import NetfilterError
 
 from ._client import DecisionClient
 from ._config import DECIDERS, load_config
@@ -51,15 +54,26 @@ def _fill(p: argparse.ArgumentParser) -> None:
                        help="also trace one event per packet (keyword packet)")
     start.add_argument("--hub-socket", metavar="PATH",
                        help="send the provider's events to the hub service at PATH")
-    start.set_defaults(func=_start)
+    start.set_defaults(func=_guard(_start))
     for name, func, text in (("stop", _stop, "stop the inspector of this namespace"),
                              ("status", _status, "show the inspector's state and counters"),
                              ("pending", _pending, "list connections waiting for a verdict")):
-        actions.add_parser(name, help=text).set_defaults(func=func)
+        actions.add_parser(name, help=text).set_defaults(func=_guard(func))
     decide = actions.add_parser("decide", help="answer a pending connection")
     decide.add_argument("id", type=int)
     decide.add_argument("verdict", choices=["permit", "allow", "block"])
-    decide.set_defaults(func=_decide)
+    decide.set_defaults(func=_guard(_decide))
+
+
+def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn our errors into one ``error:`` line and exit status 1 (also under ``wfptrace``)."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except (InspectError, NetfilterError) as exc:
+            print(f"wfptrace inspect: error: {exc}", file=sys.stderr)
+            return 1
+    return run
 
 
 def _start(args: argparse.Namespace) -> int:
@@ -88,10 +102,10 @@ def _start(args: argparse.Namespace) -> int:
         state.write({"config": config.summary()})
         print(f"inspect: started for {config.remote} ({config.decider} decider, "
               f"block_traffic={inspector.switch.value})", flush=True)
-        while not stop.wait(0.5):
+        while not stop.wait(0.5) and inspector.running:
             pass
     finally:
-        inspector.stop("stop")
+        inspector.stop("stop" if inspector.running else "worker-died")
         state.remove()
         if link is not None:
             link.flush(5.0)
@@ -185,8 +199,4 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wfptrace inspect")
     _fill(parser)
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except InspectError as exc:
-        print(f"wfptrace inspect: error: {exc}", file=sys.stderr)
-        return 1
+    return int(args.func(args) or 0)

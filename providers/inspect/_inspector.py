@@ -80,6 +80,11 @@ class Inspector:
         if self.control_path is not None:
             self._control = ControlServer(self.control_path, self.handle)
 
+    @property
+    def running(self) -> bool:
+        """True while the worker thread serves the queues."""
+        return self._thread is not None and self._thread.is_alive() and not self._stopped
+
     def _trace_start(self) -> None:
         cfg, rules = self.config, self.rules
         assert rules is not None

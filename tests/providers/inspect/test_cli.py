@@ -64,3 +64,11 @@ def test_stop_without_inspector_is_an_error(lab: Lab) -> None:
     res = lab.inspector.cli("stop")
     assert res.returncode == 1 and "no inspector" in res.stderr
     assert lab.inspector.cli("status").returncode == 3
+
+
+def test_queue_in_use_is_a_clear_error_and_installs_nothing(lab: Lab) -> None:
+    """A second inspector on the same queue numbers fails with one error line, no rules."""
+    first = lab.inspector.start("--remote", lab.b.ip4)
+    res = first.cli("--run-dir", str(first.run_dir / "other"), "start", "--remote", lab.b.ip6)
+    assert res.returncode == 1 and "error:" in res.stderr and "Traceback" not in res.stderr
+    assert lab.b.ip6 not in first.rules()
