@@ -126,7 +126,7 @@ class TraceViewApp(App[None]):
         moved = self.feed.pump()
         pending = self.rows.pending
         if pending:
-            self.rows.update(100_000 if moved else 200_000)
+            self.rows.update(5_000 if moved else 50_000)
         if moved or pending:
             self.query_one(EventsView).rows_changed()
             self.update_status()

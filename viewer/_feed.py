@@ -7,6 +7,7 @@ events costs one screen update, not one per event.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from pathlib import Path
 
@@ -64,6 +65,7 @@ class Feed:
         self.ring = ring
         self.subscriptions: dict[str, Subscription] = {}
         self.logs: list[LogFollower] = []
+        self._backlog: deque[Event] = deque()
 
     def watch(self, session: str, sub: Subscription) -> None:
         """Show a session's real-time events."""
@@ -89,17 +91,33 @@ class Feed:
         """Events the sources could not deliver to the view (queues overflowed)."""
         return sum(s.lost for s in self.subscriptions.values())
 
-    def pump(self, limit: int = 100_000) -> int:
-        """Move up to about ``limit`` pending events into the ring; return how many."""
+    @property
+    def backlog(self) -> int:
+        """Events received but not yet in the ring."""
+        return len(self._backlog)
+
+    def pump(self, budget_s: float = 0.008, max_backlog: int = 50_000) -> int:
+        """Move pending events into the ring for at most ``budget_s``; return how many.
+
+        The budget keeps frames and keys responsive under any load; what does not fit
+        waits in a small backlog, then in the sources' own bounded queues, where
+        overflow is counted as lost.
+        """
+        backlog = self._backlog
+        if len(backlog) < max_backlog:
+            for name, sub in list(self.subscriptions.items()):
+                backlog.extend(sub.drain())
+                if sub.closed and not sub._queue:
+                    self.subscriptions.pop(name, None)
+            for log in self.logs:
+                backlog.extend(log.drain())
         moved = 0
-        for name, sub in list(self.subscriptions.items()):
-            moved += self.ring.extend(sub.drain())
-            if sub.closed and not sub._queue:
-                self.subscriptions.pop(name, None)
-            if moved >= limit:
-                return moved
-        for log in self.logs:
-            moved += self.ring.extend(log.drain())
+        deadline = time.perf_counter() + budget_s
+        while backlog:
+            chunk = [backlog.popleft() for _ in range(min(512, len(backlog)))]
+            moved += self.ring.extend(chunk)
+            if time.perf_counter() >= deadline:
+                break
         return moved
 
     def close(self) -> None:

@@ -26,23 +26,26 @@ _BINARY = (bytes, bytearray, memoryview)
 _encode = msgspec.json.Encoder(enc_hook=encode_default).encode
 
 
-def encode_fields(fields: dict[str, Any]) -> bytes:
+def encode_fields(fields: dict[str, Any], binary: bool = True) -> bytes:
     """Fields as compact JSON; binary values become hex as in the log files."""
-    for value in fields.values():
-        if isinstance(value, _BINARY):
-            fields = {k: encode_default(v) if isinstance(v, _BINARY) else v
-                      for k, v in fields.items()}
-            break
+    if binary:
+        fields = {k: encode_default(v) if isinstance(v, _BINARY) else v
+                  for k, v in fields.items()}
     return _encode(fields)
+
+
+def _has_binary(fields: dict[str, Any]) -> bool:
+    return any(isinstance(v, _BINARY) for v in fields.values())
 
 
 class Schema:
     """What events of one type share: provider, name, id, template, keywords, kind."""
 
-    __slots__ = ("id", "keywords", "kind", "name", "provider", "template")
+    __slots__ = ("binary", "id", "keywords", "kind", "name", "provider", "template")
 
     def __init__(self, provider: str, name: str, id: int, template: str,
-                 keywords: tuple[str, ...], kind: str) -> None:
+                 keywords: tuple[str, ...], kind: str, binary: bool = False) -> None:
+        self.binary = binary  # the event type carries bytes fields (stored as hex)
         self.provider = provider
         self.name = name
         self.id = id
@@ -64,14 +67,14 @@ class EventRing:
         self.schemas: list[Schema] = []
         self._schema_ids: dict[tuple, int] = {}
         self.providers: dict[str, int] = {}  # provider name -> events seen (ever)
-        zeros = bytes(8 * capacity)
-        self._seq = array("q", zeros)
-        self._time = array("q", zeros)
-        self._tid = array("Q", zeros)
-        self._pid = array("l", zeros)
-        self._schema = array("l", zeros)
-        self._level = array("b", bytes(capacity))
-        self._fields: list[bytes | None] = [None] * capacity
+        # Columns grow with use up to the capacity, then wrap (no 1M-slot cost up front).
+        self._seq = array("q")
+        self._time = array("q")
+        self._tid = array("Q")
+        self._pid = array("l")
+        self._schema = array("l")
+        self._level = array("b")
+        self._fields: list[bytes | None] = []
 
     # -- bounds -------------------------------------------------------------------------
     @property
@@ -105,11 +108,15 @@ class EventRing:
                 return sid
         sid = self._schema_ids[key] = len(self.schemas)
         self.schemas.append(Schema(ev.provider, ev.name, ev.id, ev.template, ev.keywords,
-                                   ev.kind))
+                                   ev.kind, _has_binary(ev.fields)))
         return sid
 
     def extend(self, events: Iterable[Event]) -> int:
         """Append events; return how many were appended."""
+        if len(self._fields) < self.capacity:
+            events = self._grow(events)
+            if not events:
+                return 0
         cap = self.capacity
         pos = self.total % cap
         n = 0
@@ -121,8 +128,8 @@ class EventRing:
             self._tid[pos] = ev.tid if ev.tid >= 0 else 0
             self._pid[pos] = ev.pid
             self._level[pos] = ev.level
-            self._schema[pos] = self._schema_of(ev)
-            self._fields[pos] = dumps(ev.fields)
+            sid = self._schema[pos] = self._schema_of(ev)
+            self._fields[pos] = dumps(ev.fields, self.schemas[sid].binary)
             providers[ev.provider] = providers.get(ev.provider, 0) + 1
             n += 1
             pos += 1
@@ -132,6 +139,25 @@ class EventRing:
         self.overwritten += max(0, min(n, over))
         self.total += n
         return n
+
+    def _grow(self, events: Iterable[Event]) -> list[Event]:
+        """Append to the still-growing columns; return the events that did not fit."""
+        events = events if isinstance(events, list) else list(events)
+        room = self.capacity - len(self._fields)
+        head, rest = events[:room], events[room:]
+        providers = self.providers
+        for ev in head:
+            self._seq.append(ev.seq)
+            self._time.append(ev.time_ns)
+            self._tid.append(ev.tid if ev.tid >= 0 else 0)
+            self._pid.append(ev.pid)
+            self._level.append(ev.level)
+            sid = self._schema_of(ev)
+            self._schema.append(sid)
+            self._fields.append(encode_fields(ev.fields, self.schemas[sid].binary))
+            providers[ev.provider] = providers.get(ev.provider, 0) + 1
+        self.total += len(head)
+        return rest
 
     def append(self, event: Event) -> None:
         """Append one event."""
@@ -180,4 +206,4 @@ class EventRing:
     def clear(self) -> None:
         """Forget every event (the absolute index keeps growing)."""
         self._floor = self.total
-        self._fields = [None] * self.capacity
+        self._fields = [None] * len(self._fields)
