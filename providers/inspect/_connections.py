@@ -118,11 +118,14 @@ class ConnectionTable:
         return list(self._by_id.values())
 
     def seen(self, conn: Connection, h: Headers, now: float) -> None:
-        """Count a packet of ``conn``; close it on RST or on FIN from both sides."""
+        """Count a packet of ``conn``; close it on RST or on FIN from both sides.
+
+        A pending connection is never closed here: its held packets need a verdict.
+        """
         conn.packets += 1
         conn.bytes += h.size
         conn.last_seen = now
-        if h.proto == TCP and h.flags & (_FIN | _RST):
+        if h.proto == TCP and h.flags & (_FIN | _RST) and not conn.pending:
             if h.flags & _RST:
                 self.close(conn, "reset")
                 return

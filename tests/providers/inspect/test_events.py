@@ -1,0 +1,35 @@
+"""The provider's events carry the fields the OpenTelemetry mapping expects."""
+
+from __future__ import annotations
+
+from providers.inspect import PROVIDER
+
+FLOW = {"flow_id", "protocol", "local_addr", "local_port", "remote_addr", "remote_port",
+        "direction"}
+
+
+def _fields(name: str) -> set[str]:
+    return {f["name"] for f in PROVIDER.events[name].manifest()["fields"]}
+
+
+def test_flow_events_match_the_otel_mapping() -> None:
+    """Pended has the 5-tuple, process and layer; verdicts carry verdict and flow_id."""
+    assert FLOW | {"process_path", "process_pid", "layer"} <= _fields("ConnectionPended")
+    assert {"flow_id", "verdict", "decided_by", "latency_us"} <= _fields("ConnectionVerdict")
+    assert {"flow_id", "direction", "size", "verdict"} <= _fields("PacketVerdict")
+    assert {"flow_id", "reason"} <= _fields("ConnectionClosed")
+
+
+def test_otel_rules_name_our_events() -> None:
+    """Every inspect event the OTLP mapping knows is declared by the provider."""
+    from tracer.otel import _mapping
+
+    names = {r.event for r in _mapping._RULES if r.provider == PROVIDER.name}
+    assert names and names <= set(PROVIDER.events)
+
+
+def test_per_packet_events_are_off_unless_the_packet_keyword_is_enabled() -> None:
+    """PacketVerdict is the only event under the packet keyword, at verbose level."""
+    packet = PROVIDER.keyword_mask("packet")
+    assert [e.name for e in PROVIDER.events.values() if e.keywords & packet] == ["PacketVerdict"]
+    assert PROVIDER.keywords.keys() == {"connect", "packet", "worker", "config"}
