@@ -47,7 +47,9 @@ class Sender:
         self.timeout = timeout
         self.max_queued = max_queued
         self.retry = retry
-        self.failing = False
+        self.failing: set[str] = set()
+        #: signals the collector does not accept (e.g. logs sent to Jaeger): dropped unsent
+        self.unsupported: set[str] = set()
         self.last_error: str | None = None
         self._queue: deque[tuple[str, bytes, int]] = deque()
         self._cond = threading.Condition()
@@ -61,7 +63,7 @@ class Sender:
     def submit(self, signal: str, payload: bytes, count: int) -> bool:
         """Queue one request of ``count`` items; count them dropped if the queue is full."""
         with self._cond:
-            if self._closing or len(self._queue) >= self.max_queued:
+            if self._closing or signal in self.unsupported or len(self._queue) >= self.max_queued:
                 self._dropped(signal, count)
                 return False
             self._queue.append((signal, payload, count))
@@ -120,7 +122,11 @@ class Sender:
                 rejected = self.transports[signal].send(payload, timeout)
             except ExportError as exc:
                 self.stats.export_failures += 1
-                self._note_failure(str(exc))
+                if exc.unsupported:
+                    self._unsupported(signal, str(exc))
+                    self._dropped(signal, count)
+                    return
+                self._note_failure(signal, str(exc))
                 attempt += 1
                 wait = self.retry.delay(attempt)
                 now = time.monotonic()
@@ -135,10 +141,10 @@ class Sender:
                 continue
             except Exception as exc:  # an unexpected transport bug: drop, keep running
                 self.stats.export_failures += 1
-                self._note_failure(f"{type(exc).__name__}: {exc}")
+                self._note_failure(signal, f"{type(exc).__name__}: {exc}")
                 self._dropped(signal, count)
                 return
-            self._note_success()
+            self._note_success(signal)
             self._exported(signal, count - rejected, rejected)
             return
 
@@ -158,14 +164,21 @@ class Sender:
             else:
                 self.stats.logs_dropped += count
 
-    def _note_failure(self, message: str) -> None:
+    def _note_failure(self, signal: str, message: str) -> None:
         self.last_error = message
-        if not self.failing:
-            self.failing = True
-            _log.warning("OTLP export failing (%s); retrying with back-off, counting drops",
-                         message)
+        if signal not in self.failing:
+            self.failing.add(signal)
+            _log.warning("OTLP %s export failing (%s); retrying with back-off, counting drops",
+                         signal, message)
 
-    def _note_success(self) -> None:
-        if self.failing:
-            self.failing = False
-            _log.warning("OTLP export recovered")
+    def _note_success(self, signal: str) -> None:
+        if signal in self.failing:
+            self.failing.discard(signal)
+            _log.warning("OTLP %s export recovered", signal)
+
+    def _unsupported(self, signal: str, message: str) -> None:
+        self.last_error = message
+        with self._cond:
+            self.unsupported.add(signal)
+        _log.warning("the collector does not accept OTLP %s (%s): dropping them, counted",
+                     signal, message)

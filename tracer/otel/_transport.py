@@ -29,11 +29,13 @@ _RETRYABLE_HTTP = {408, 429, 502, 503, 504}
 
 
 class ExportError(Exception):
-    """A failed export; ``retryable`` says whether sending again may succeed."""
+    """A failed export; ``retryable`` says whether sending again may succeed, and
+    ``unsupported`` that the collector does not take this signal at all (Jaeger and logs)."""
 
-    def __init__(self, message: str, retryable: bool) -> None:
+    def __init__(self, message: str, retryable: bool, unsupported: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.unsupported = unsupported
 
 
 class Transport(Protocol):
@@ -82,8 +84,8 @@ class GrpcTransport:
                               compression=self._compression)
         except grpc.RpcError as exc:
             code = exc.code() if hasattr(exc, "code") else None
-            raise ExportError(f"gRPC {getattr(code, 'name', code)}", code in _RETRYABLE_GRPC) \
-                from None
+            raise ExportError(f"gRPC {getattr(code, 'name', code)}", code in _RETRYABLE_GRPC,
+                              code == grpc.StatusCode.UNIMPLEMENTED) from None
         return _rejected(self.signal, body)
 
     def close(self) -> None:
@@ -129,7 +131,7 @@ class HttpTransport:
         if resp.status in _RETRYABLE_HTTP:
             raise ExportError(f"HTTP {resp.status}", True)
         if not 200 <= resp.status < 300:
-            raise ExportError(f"HTTP {resp.status}", False)
+            raise ExportError(f"HTTP {resp.status}", False, resp.status in (404, 405))
         return _rejected(self.signal, data)
 
     def close(self) -> None:

@@ -65,11 +65,12 @@ def free_port() -> int:
 class Receiver:
     """Collects what arrives over OTLP (gRPC and/or HTTP) on 127.0.0.1."""
 
-    def __init__(self, reject_spans: int = 0) -> None:
+    def __init__(self, reject_spans: int = 0, serve_logs: bool = True) -> None:
         self.spans: list[Received] = []
         self.logs: list[Received] = []
         self.requests = 0
         self.reject_spans = reject_spans
+        self.serve_logs = serve_logs  # False: like Jaeger, traces only
         self._cond = threading.Condition()
         self._grpc: grpc.Server | None = None
         self._http: ThreadingHTTPServer | None = None
@@ -118,7 +119,8 @@ class Receiver:
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
                              options=[("grpc.max_receive_message_length", 64 << 20)])
         tgrpc.add_TraceServiceServicer_to_server(Traces(), server)
-        lgrpc.add_LogsServiceServicer_to_server(Logs(), server)
+        if self.serve_logs:
+            lgrpc.add_LogsServiceServicer_to_server(Logs(), server)
         bound = server.add_insecure_port(f"127.0.0.1:{port}")
         server.start()
         self._grpc = server
@@ -135,7 +137,9 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
-                take = {"/v1/traces": receiver.take_traces, "/v1/logs": receiver.take_logs}
+                take = {"/v1/traces": receiver.take_traces}
+                if receiver.serve_logs:
+                    take["/v1/logs"] = receiver.take_logs
                 handler = take.get(self.path)
                 if handler is None:
                     self.send_error(404)

@@ -286,3 +286,32 @@ def test_backend_can_be_passed_directly_alongside_a_log_file(hub: Hub, msn: Msn,
     stats = hub.stop_session("both")
     assert stats.events_written == 1 and len(receiver.spans) == 1
     assert (tmp_path / "s.jsonl").read_text().count('"event":"FlowEstablished"') == 1
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_a_collector_without_logs_costs_one_warning_and_counted_drops(
+        protocol: str, hub: Hub, msn: Msn, caplog: pytest.LogCaptureFixture) -> None:
+    """Jaeger takes no OTLP logs: log records are dropped and counted after one warning,
+    later ones are not even sent, and spans still arrive."""
+    caplog.set_level(logging.INFO, logger="tracer.otel")
+    receiver = Receiver(serve_logs=False)
+    try:
+        endpoint = receiver.start_grpc() if protocol == "grpc" else receiver.start_http()
+        start(hub, endpoint, protocol, schedule_delay=0.02)
+        msn.error.write(DS, "first")
+        session, deadline = hub.session("otel"), time.monotonic() + 10
+        while session.stats().otel["otel_logs_dropped"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for i in range(5):
+            msn.error.write(DS, f"later {i}")
+            time.sleep(0.05)
+        msn.open(NS)
+        stats = hub.stop_session("otel")
+    finally:
+        receiver.stop()
+    otel = stats.otel
+    assert otel["otel_logs"] == otel["otel_logs_dropped"] == 6
+    assert otel["otel_spans_exported"] == len(receiver.spans) == 1
+    assert otel["otel_export_failures"] == 1
+    messages = [r.getMessage() for r in caplog.records if r.name == "tracer.otel"]
+    assert len(messages) == 1 and "does not accept OTLP logs" in messages[0]
