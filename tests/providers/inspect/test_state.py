@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from providers.inspect._state import StateFile, run_dir
+from providers.inspect._state import StateFile, _start_time, run_dir
 
 
 def test_written_state_names_this_live_process(tmp_path: Path) -> None:
@@ -23,13 +23,11 @@ def test_written_state_names_this_live_process(tmp_path: Path) -> None:
 
 def test_a_dead_or_zombie_process_is_not_alive(tmp_path: Path) -> None:
     """A recorded pid that exited (even if not yet reaped) does not count as running."""
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, left a zombie
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
     state = StateFile.here(tmp_path)
-    state.write({})
-    info = state.read()
-    assert info is not None
-    info["pid"] = child.pid
+    info = {"pid": child.pid, "start": _start_time(child.pid)}
+    assert info["start"] is not None and state.alive(info)
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, left a zombie
     assert not state.alive(info)
     child.wait()
     assert not state.alive(info)
