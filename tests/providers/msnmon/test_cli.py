@@ -29,13 +29,13 @@ def _run(args: list[str], state: Path, **kw) -> subprocess.CompletedProcess[str]
                           timeout=60, **kw)
 
 
-def test_addcallouts_and_delcallouts_manage_the_state_file(state_dir):
+def test_addcallouts_and_delcallouts_manage_the_state_file(state_dir, capsys):
     """addcallouts writes the registration, delcallouts removes it; both say what they did."""
-    added = _run(["addcallouts", "--queue", "42"], state_dir)
-    assert added.returncode == 0 and "registered (queue 42)" in added.stdout
+    assert main(["addcallouts", "--queue", "42"]) == 0
+    assert "registered (queue 42)" in capsys.readouterr().out
     assert (state_dir / "msnmon-callouts.json").exists()
-    removed = _run(["delcallouts"], state_dir)
-    assert removed.returncode == 0 and "removed" in removed.stdout
+    assert main(["delcallouts"]) == 0
+    assert "removed" in capsys.readouterr().out
     assert not (state_dir / "msnmon-callouts.json").exists()
 
 
