@@ -315,3 +315,13 @@ def test_a_collector_without_logs_costs_one_warning_and_counted_drops(
     assert otel["otel_export_failures"] == 1
     messages = [r.getMessage() for r in caplog.records if r.name == "tracer.otel"]
     assert len(messages) == 1 and "does not accept OTLP logs" in messages[0]
+
+
+def test_an_idle_flow_is_exported_while_the_session_runs(hub: Hub, msn: Msn,
+                                                         receiver: Receiver) -> None:
+    """A flow with no close event ends after the idle timeout, without stopping the session."""
+    start(hub, receiver.start_http(), "http/protobuf", idle_timeout=0.2, schedule_delay=0.05)
+    msn.open(DS)
+    assert receiver.wait(lambda r: len(r.spans) == 1, timeout=10)
+    assert receiver.spans[0].attrs["wfptrace.flow.end"] == "idle_timeout"
+    assert hub.query_session("otel").otel["otel_flows_idle_closed"] == 1
