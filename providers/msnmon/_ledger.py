@@ -29,6 +29,7 @@ class _Announced:
     flow_ids: tuple[str, ...]
     redirects: tuple[str, ...]
     user: str | None
+    dialect: str | None
 
 
 class SessionLedger:
@@ -51,6 +52,7 @@ class SessionLedger:
         ctx.flow_ids = list(found.flow_ids)
         ctx.redirects = list(found.redirects)
         ctx.user = ctx.user or found.user
+        ctx.dialect = ctx.dialect or found.dialect
 
     def observe(self, ctx: FlowContext, cmd: Command, direction: int, ts_ns: int) -> None:
         """Take one command of a flow into account."""
@@ -99,8 +101,9 @@ class SessionLedger:
         start = ctx.start_ns if kind == "NS" else ts_ns
         key = (endpoint, cookie)
         flow_ids = (*ctx.flow_ids, ctx.flow_id) if kind == "NS" else (ctx.flow_id,)
+        ns = kind == "NS"
         self._announced[key] = _Announced(kind, start, flow_ids, redirects,
-                                          ctx.user if kind == "NS" else None)
+                                          ctx.user if ns else None, ctx.dialect if ns else None)
         self._announced.move_to_end(key)
         while len(self._announced) > self.capacity:
             self._announced.popitem(last=False)
