@@ -108,39 +108,58 @@ class TraceViewApp(App[None]):
     def on_mount(self) -> None:
         for path in self._logs:
             self.feed.open_log(path, follow=self._follow_logs)
-        view = self.query_one(EventsView)
+        view = self._main(EventsView)
         view.focus()
         self.call_after_refresh(view.rows_changed)
         self.set_interval(_TICK, self.tick)
         self.set_interval(1.0, self._sample_rates)
         if self.decisions is not None:
-            self.set_interval(0.25, self.query_one(DecisionsPanel).poll)
+            self.set_interval(0.25, self._poll_decisions)
         self.update_status()
+
+    def _poll_decisions(self) -> None:
+        if self._alive():
+            self._main(DecisionsPanel).poll()
 
     def on_unmount(self) -> None:
         self.feed.close()
 
+    def _main(self, selector, expect=None):  # type: ignore[no-untyped-def]
+        """A widget of the main screen, whichever screen is on top."""
+        screen = self.screen_stack[0] if self.screen_stack else self.screen
+        return screen.query_one(selector, expect) if expect else screen.query_one(selector)
+
+    def _alive(self) -> bool:
+        """False while the app shuts down (timers may still fire once)."""
+        if not self.screen_stack or not self.is_running:
+            return False
+        return bool(self.screen_stack[0].query(EventsView))
+
     # -- the ingest loop -----------------------------------------------------------------
     def tick(self) -> None:
         """Move new events into the ring and refresh the view once for the whole batch."""
+        if not self._alive():
+            return
         moved = self.feed.pump()
         pending = self.rows.pending
         if pending:
             self.rows.update(5_000 if moved else 50_000)
         if moved or pending:
-            self.query_one(EventsView).rows_changed()
+            self._main(EventsView).rows_changed()
             self.update_status()
 
     def _sample_rates(self) -> None:
+        if not self._alive():
+            return
         known = len(self.rates.rates)
         self.rates.sample(self.ring.providers, time.monotonic())
-        self.query_one(RatesBar).refresh(layout=len(self.rates.rates) != known)
+        self._main(RatesBar).refresh(layout=len(self.rates.rates) != known)
         self.update_status()
 
     def update_status(self) -> None:
         """Redraw the status bar."""
-        view = self.query_one(EventsView)
-        self.query_one(StatusBar).show(
+        view = self._main(EventsView)
+        self._main(StatusBar).show(
             follow=view.follow, row=view.cursor_row, shown=len(self.rows), held=len(self.ring),
             filter_text=self.rows.filter.describe(), pending=self.rows.pending,
             ring_dropped=self.ring.dropped, lost=self.feed.lost,
@@ -148,7 +167,7 @@ class TraceViewApp(App[None]):
 
     # -- events view ----------------------------------------------------------------------
     def on_events_view_selected(self, message: EventsView.Selected) -> None:
-        detail = self.query_one(DetailPane)
+        detail = self._main(DetailPane)
         if detail.has_class("-shown") and message.index is not None and \
                 self.ring.holds(message.index):
             detail.show(self.ring.event(message.index))
@@ -156,31 +175,31 @@ class TraceViewApp(App[None]):
 
     def action_toggle_pause(self) -> None:
         """Pause (stop following) or resume following new events."""
-        view = self.query_one(EventsView)
+        view = self._main(EventsView)
         view.follow = not view.follow
         self.update_status()
 
     def action_toggle_detail(self) -> None:
         """Show or hide all fields of the selected event."""
-        detail = self.query_one(DetailPane)
+        detail = self._main(DetailPane)
         detail.toggle_class("-shown")
-        index = self.query_one(EventsView).cursor_index
+        index = self._main(EventsView).cursor_index
         if detail.has_class("-shown"):
             detail.show(self.ring.event(index) if index is not None and self.ring.holds(index)
                         else None)
 
     def action_toggle_rates(self) -> None:
         """Show or hide the per-provider rate sparklines."""
-        self.query_one(RatesBar).toggle_class("-hidden")
+        self._main(RatesBar).toggle_class("-hidden")
 
     def action_decisions(self) -> None:
         """Focus the decisions panel (its countdown pauses), or go back to the events."""
         if self.decisions is None:
             self.notify("No decider is connected.", severity="warning")
             return
-        panel = self.query_one(DecisionsPanel)
+        panel = self._main(DecisionsPanel)
         if panel.has_focus:
-            self.query_one(EventsView).focus()
+            self._main(EventsView).focus()
         else:
             panel.add_class("-shown")
             panel.focus()
@@ -199,7 +218,7 @@ class TraceViewApp(App[None]):
         """Apply a view filter; every buffered event stays in the ring."""
         self.rows.set_filter(flt)
         self.rows.update()
-        self.query_one(EventsView).rows_changed(reset=True)
+        self._main(EventsView).rows_changed(reset=True)
         self.update_status()
 
     def action_filter(self) -> None:
@@ -223,7 +242,7 @@ class TraceViewApp(App[None]):
 
     def action_search(self) -> None:
         """Open the search line."""
-        box = self.query_one("#search", Input)
+        box = self._main("#search", Input)
         box.add_class("-shown")
         box.value = self.search_text
         box.focus()
@@ -233,14 +252,14 @@ class TraceViewApp(App[None]):
             return
         self.search_text = event.value
         event.input.remove_class("-shown")
-        self.query_one(EventsView).focus()
+        self._main(EventsView).focus()
         self.action_search_next(1)
 
     def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
-        box = self.query_one("#search", Input)
+        box = self._main("#search", Input)
         if event.key == "escape" and box.has_focus:
             box.remove_class("-shown")
-            self.query_one(EventsView).focus()
+            self._main(EventsView).focus()
             event.stop()
 
     def action_search_next(self, direction: int) -> None:
@@ -253,7 +272,7 @@ class TraceViewApp(App[None]):
         except FilterError as exc:
             self.notify(str(exc), severity="error")
             return
-        view = self.query_one(EventsView)
+        view = self._main(EventsView)
         for row in self._rows_from(view.cursor_row, direction):
             if match(self.rows[row]):
                 view.select_index(self.rows[row])

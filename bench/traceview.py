@@ -1,0 +1,388 @@
+"""TraceView benchmark: first paint with 1M events, frames and key latency at 20k events/s, memory.
+
+Peers measured in the same run: Textual's DataTable holding the same events (first
+paint, memory per event) and RichLog fed the same 20k events/s (frame time, key
+latency). The last line printed is one JSON object:
+``{"bench": "traceview", "metrics": {...}, "ratios": {...}}`` (medians of the runs).
+
+Usage: ``python bench/traceview.py [--quick]`` (``--quick`` finishes in under a minute).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# bench/ holds other benchmarks (e.g. inspect.py) that would shadow stdlib modules.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if p and Path(p).resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+
+from textual import events  # noqa: E402
+from textual.app import App, ComposeResult  # noqa: E402
+from textual.screen import Screen  # noqa: E402
+from textual.widgets import DataTable, RichLog  # noqa: E402
+
+from tracer import Event, Hub, ProviderEnable, SessionConfig, format_event  # noqa: E402
+from viewer import TraceViewApp  # noqa: E402
+from viewer._demo import COMMAND, PACKET, PENDED, demo_providers  # noqa: E402
+from viewer._events_view import EventsView  # noqa: E402
+from viewer._ring import EventRing  # noqa: E402
+
+SIZE = (120, 40)
+_frames: list[float] = []
+_frame_cpu: list[float] = []
+_frame_ends: list[float] = []
+_orig_update = Screen._on_timer_update
+
+
+def _timed_update(self: Screen) -> None:  # type: ignore[type-arg]
+    t0, c0 = time.perf_counter(), time.thread_time()
+    _orig_update(self)
+    t1, c1 = time.perf_counter(), time.thread_time()
+    if self._compositor is not None and self.is_current:
+        _frames.append(t1 - t0)
+        _frame_cpu.append(c1 - c0)
+        _frame_ends.append(t1)
+
+
+Screen._on_timer_update = _timed_update  # type: ignore[method-assign]
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def sample_events(n: int = 997) -> list[Event]:
+    """Realistic events (inspect-like and msnmon-like) to cycle through."""
+    out = []
+    for i in range(n):
+        if i % 2:
+            out.append(Event(time_ns=0, seq=0, provider="demo.inspect", name="ConnectPended",
+                             id=1, level=4, keywords=("connect",), pid=100, tid=12345,
+                             fields={"process": "firefox", "pid": 2211, "protocol": "tcp",
+                                     "local": "10.0.0.1", "local_port": 40000 + i,
+                                     "remote": f"10.0.{i % 7}.{i % 250}", "port": 443},
+                             template="{process}[{pid}] {protocol} {local}:{local_port} -> "
+                                      "{remote}:{port} pended"))
+        else:
+            out.append(Event(time_ns=0, seq=0, provider="demo.msnmon", name="Command", id=2,
+                             level=5, keywords=("command",), pid=100, tid=12346,
+                             fields={"direction": ">>>", "verb": "MSG", "trid": i,
+                                     "args": "U 128", "remote": "207.46.110.31"},
+                             template="{direction} {verb} {trid} {args}"))
+    return out
+
+
+def fill(ring: EventRing, n: int) -> None:
+    """Append ``n`` events to the ring in batches."""
+    samples = sample_events()
+    t = time.time_ns()
+    done = 0
+    while done < n:
+        batch = samples[: min(len(samples), n - done)]
+        for ev in batch:
+            done += 1
+            ev.seq = done
+            ev.time_ns = t + done * 1000
+        ring.extend(batch)
+
+
+# -- first paint -------------------------------------------------------------------------
+async def first_paint_ms(ring: EventRing) -> float:
+    """Time from starting the app to the first paint of the events view (ring prefilled)."""
+    painted: list[float] = []
+    t0 = time.perf_counter()
+    app = TraceViewApp(None, ring=ring, capacity=ring.capacity)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(EventsView)
+        view.paint_hook = lambda dt: painted.append(time.perf_counter()) if len(app.rows) else None
+        while not painted:
+            await pilot.pause(0.001)
+        return (painted[0] - t0) * 1000
+
+
+class _TableApp(App[None]):
+    def __init__(self, rows: list[tuple]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        yield DataTable()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("Seq", "Time", "Provider", "Lvl", "Event", "Message")
+        table.add_rows(self.rows)
+
+
+def _table_rows(n: int) -> list[tuple]:
+    samples = sample_events()
+    return [(str(i), "02:20:00.000", ev.provider, "INFO", ev.name, ev.message)
+            for i, ev in zip(range(n), _cycle(samples), strict=False)]
+
+
+def _cycle(items: list[Event]):  # type: ignore[no-untyped-def]
+    while True:
+        yield from items
+
+
+async def peer_first_paint_ms(n: int) -> float:
+    """The same for Textual's DataTable holding ``n`` events."""
+    rows = _table_rows(n)
+    t0 = time.perf_counter()
+    app = _TableApp(rows)
+    async with app.run_test(size=SIZE) as pilot:
+        start = len(_frame_ends)
+        while len(_frame_ends) == start:
+            await pilot.pause(0.001)
+        await pilot.pause()
+        return (_frame_ends[-1] - t0) * 1000
+
+
+class Firehose:
+    """Emits demo events at a fixed rate with minimal producer cost (pre-built arguments)."""
+
+    def __init__(self, rate: float) -> None:
+        rng = random.Random(5)
+        self.rate = rate
+        self.emitted = 0
+        self.calls = [
+            (PENDED.write, ("firefox", 2211, "tcp", "10.0.0.1", 40000 + i, f"10.0.0.{i % 250}",
+                            443)) if i % 3 == 0 else
+            (COMMAND.write, (">>>", "MSG", i, "U 128", "207.46.110.31")) if i % 3 == 1 else
+            (PACKET.write, (f"10.0.0.{i % 250}", 1863, rng.randint(40, 1500), "in"))
+            for i in range(1000)]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> Firehose:
+        self.started = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        tick, due, k = 0.01, 0.0, 0
+        calls, n_calls = self.calls, len(self.calls)
+        next_t = time.monotonic()
+        while not self._stop.is_set():
+            due += self.rate * tick
+            n = int(due)
+            due -= n
+            for _ in range(n):
+                write, args = calls[k]
+                write(*args)
+                k = (k + 1) % n_calls
+            self.emitted += n
+            next_t += tick
+            self._stop.wait(max(0.0, next_t - time.monotonic()))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# -- load: frames and key latency at a given event rate -------------------------------------
+async def under_load(rate: float, seconds: float, peer: bool) -> dict[str, float]:
+    """Run the app (or the RichLog peer) on a real session fed at ``rate`` events/s."""
+    with Hub(load_installed=False) as hub:
+        for p in demo_providers():
+            hub.register(p)
+        hub.start_session(SessionConfig("bench", [ProviderEnable("demo.inspect"),
+                                                  ProviderEnable("demo.msnmon")], realtime=True,
+                                        buffer_count=256))
+        app = _RichLogApp(hub) if peer else TraceViewApp(hub)
+        if not peer:
+            app.control.watch("bench")  # type: ignore[union-attr]
+        traffic = Firehose(rate)
+        async with app.run_test(size=SIZE) as pilot:
+            traffic.start()
+            await pilot.pause(0.5)
+            _frames.clear()
+            _frame_cpu.clear()
+            cpu0 = time.process_time()
+            keys = await _key_latencies(app, pilot, seconds, peer)
+            achieved = traffic.emitted / (time.perf_counter() - traffic.started)
+            traffic.stop()
+            frames = list(_frames)
+            cpu_share = (time.process_time() - cpu0) / (time.perf_counter() - traffic.started)
+        return {"frame_median_ms": statistics.median(frames) * 1000,
+                "frame_cpu_median_ms": statistics.median(_frame_cpu) * 1000,
+                "process_cpu_share": cpu_share,
+                "key_latency_ms": statistics.median(keys) * 1000,
+                "key_latency_max_ms": max(keys) * 1000,
+                "ingest_rate": achieved}
+
+
+def _state(app: App, peer: bool) -> object:  # type: ignore[type-arg]
+    if peer:
+        return app.query_one(RichLog).scroll_offset
+    return app.query_one(EventsView).cursor_index
+
+
+async def _key_latencies(app: App, pilot, seconds: float, peer: bool) -> list[float]:  # type: ignore[no-untyped-def,type-arg]
+    """Post key events as the terminal driver does; time until a frame shows the effect."""
+    out: list[float] = []
+    t_end = time.perf_counter() + seconds
+    while time.perf_counter() < t_end:
+        key = "up" if len(out) % 2 == 0 else "end"
+        before = _state(app, peer)
+        t0 = time.perf_counter()
+        app.post_message(events.Key(key, None))
+        changed_at, latency = None, None
+        while latency is None:
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            if changed_at is None and _state(app, peer) != before:
+                changed_at = now
+            if changed_at is not None and _frame_ends and _frame_ends[-1] >= changed_at:
+                latency = _frame_ends[-1] - t0
+            elif now - t0 > 3.0:
+                latency = now - t0  # no visible effect within 3 s: counted as 3 s
+        out.append(latency)
+        await asyncio.sleep(0.1)
+    return out
+
+
+class _RichLogApp(App[None]):
+    """Peer: Textual's RichLog fed the same events, one formatted line each.
+
+    Each tick writes at most 2,000 lines (the rest wait in the subscription, whose
+    overflow is dropped), or RichLog could not keep the app alive at 20k events/s.
+    """
+
+    def __init__(self, hub: Hub) -> None:
+        super().__init__()
+        self.sub = hub.subscribe("bench")
+
+    def compose(self) -> ComposeResult:
+        yield RichLog(max_lines=10_000)
+
+    def on_mount(self) -> None:
+        self.query_one(RichLog).focus()
+        self.set_interval(0.05, self._tick)
+
+    def _tick(self) -> None:
+        log = self.query_one(RichLog)
+        for _ in range(2_000):
+            ev = self.sub.get(timeout=0)
+            if ev is None:
+                break
+            log.write(format_event(ev))
+
+
+# -- memory ---------------------------------------------------------------------------------
+def _memory_child(kind: str, n: int) -> None:
+    """In a fresh process: RSS after holding ``n`` events (ours or DataTable's)."""
+    base = _rss_mb()
+    if kind == "ring":
+        ring = EventRing(n)
+        fill(ring, n)
+        assert len(ring) == n
+        rss = _rss_mb()
+    else:
+        rss = asyncio.run(_table_rss(n))
+    print(json.dumps({"rss_mb": rss, "delta_mb": rss - base}))
+
+
+async def _table_rss(n: int) -> float:
+    app = _TableApp(_table_rows(n))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        return _rss_mb()
+
+
+def memory(kind: str, n: int) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--memory-child", kind, str(n)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# -- main -------------------------------------------------------------------------------------
+def _log(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter runs (< 1 minute)")
+    parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        _memory_child(args.memory_child[0], int(args.memory_child[1]))
+        return
+    runs = 3 if args.quick else 5
+    load_runs = 2 if args.quick else 3
+    load_s = 2.5 if args.quick else 6.0
+    peer_rows = 2_000 if args.quick else 10_000
+    n = 1_000_000
+
+    _log("memory")
+    peer_mem = memory("table", peer_rows)
+    peer_mb_per_event = peer_mem["delta_mb"] / peer_rows
+    base = _rss_mb()
+    ring = EventRing(n)
+    fill(ring, n)
+    mem = {"rss_mb": _rss_mb(), "delta_mb": _rss_mb() - base}
+
+    _log("first paint")
+    paints = [asyncio.run(first_paint_ms(ring)) for _ in range(runs)]
+    peer_paints = [asyncio.run(peer_first_paint_ms(peer_rows)) for _ in range(1 if args.quick
+                                                                              else 3)]
+    del ring
+    _log(f"under load: paints {paints} peer {peer_paints}")
+
+    loads = [asyncio.run(under_load(20_000, load_s, peer=False)) for _ in range(load_runs)]
+    _log(f"peer load: {loads}")
+    try:
+        peer_load = asyncio.run(asyncio.wait_for(under_load(20_000, load_s, peer=True), 60))
+    except TimeoutError:
+        peer_load = {"frame_median_ms": float("nan"), "key_latency_ms": float("nan")}
+
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in loads)
+
+    metrics = {
+        "first_paint_ms": round(statistics.median(paints), 1),
+        "frame_median_ms": round(med("frame_median_ms"), 2),
+        "frame_cpu_median_ms": round(med("frame_cpu_median_ms"), 2),
+        "process_cpu_share": round(med("process_cpu_share"), 2),
+        "loadavg_1m": os.getloadavg()[0],
+        "key_latency_ms": round(med("key_latency_ms"), 1),
+        "rss_mb_1m": round(mem["rss_mb"], 1),
+        "ring_delta_mb_1m": round(mem["delta_mb"], 1),
+        "key_latency_max_ms": round(med("key_latency_max_ms"), 1),
+        "ingest_rate": round(med("ingest_rate")),
+        "peer_datatable_rows": peer_rows,
+        "peer_datatable_first_paint_ms": round(statistics.median(peer_paints), 1),
+        "peer_datatable_mb_1m_est": round(peer_mb_per_event * n, 1),
+        "peer_richlog_frame_median_ms": round(peer_load["frame_median_ms"], 2),
+        "peer_richlog_key_latency_ms": round(peer_load["key_latency_ms"], 1),
+        "runs": runs,
+    }
+    ratios = {
+        # ours with 1M events vs DataTable with peer_rows (fewer) events: < 1 is better
+        "first_paint_vs_datatable": round(metrics["first_paint_ms"]
+                                          / metrics["peer_datatable_first_paint_ms"], 3),
+        "memory_per_event_vs_datatable": round(mem["delta_mb"] / n / peer_mb_per_event, 3),
+        "frame_vs_richlog": round(metrics["frame_median_ms"]
+                                  / max(1e-6, metrics["peer_richlog_frame_median_ms"]), 3),
+        "key_latency_vs_richlog": round(metrics["key_latency_ms"]
+                                        / max(1e-6, metrics["peer_richlog_key_latency_ms"]), 3),
+    }
+    print(json.dumps({"bench": "traceview", "metrics": metrics, "ratios": ratios}))
+
+
+if __name__ == "__main__":
+    main()
