@@ -8,6 +8,8 @@ One run measures, medians of several repetitions each:
 - ``baseline_pps``: the same flood without the queue.
 - ``netfilterqueue_pps``: the same flood consumed by the NetfilterQueue binding
   (libnetfilter_queue, per-packet verdicts), when it is installed.
+- ``nfq_drain_pps`` / ``netfilterqueue_drain_pps``: consumer capacity alone,
+  draining 40k queued packets with no sender competing for the CPU.
 - ``nfq_zero_loss_pps``: the highest paced rate (from 50k/s up) delivered
   with zero loss (sent == delivered, kernel drop counters zero).
 - ``tcp_gbps`` / ``tcp_baseline_gbps``: iperf3 throughput with every TCP
@@ -55,6 +57,11 @@ FLOOD = str(ROOT / "tests" / "harness" / "udpflood.py")
 UDP_PORT = 9
 TCP_PORT = 5201
 QUEUE = 0
+DRAIN_MAX = 100_000
+# Sender and consumer on their own CPUs, so neither steals the other's time.
+PIN = len(os.sched_getaffinity(0)) >= 2
+SENDER_CPU, CONSUMER_CPU = sorted(os.sched_getaffinity(0))[:2] if PIN else (0, 0)
+DRAIN_PACKETS = 40_000
 
 
 # -- consumer processes (run inside namespace a) -----------------------------
@@ -113,11 +120,61 @@ def _consume_netfilterqueue(queue: int, seconds: float, copy_range: int) -> dict
     return {"packets": count}
 
 
+def _drain_ours(queue: int) -> dict[str, object]:
+    from providers.netfilter import NfQueue, QueueConfig
+
+    with NfQueue(QueueConfig(queue_num=queue, max_len=DRAIN_MAX, rcvbuf=256 << 20)) as q:
+        print("ready", flush=True)
+        sys.stdin.readline()
+        t0 = last = time.perf_counter()
+        n = 0
+        while time.perf_counter() - last < 0.1:
+            batch = q.receive()
+            if batch:
+                q.accept_all(batch)
+                n += len(batch)
+                last = time.perf_counter()
+            else:
+                q.wait(0.01)
+        return {"packets": n, "elapsed": last - t0}
+
+
+def _drain_netfilterqueue(queue: int) -> dict[str, object]:
+    from netfilterqueue import NetfilterQueue  # type: ignore[import-not-found]
+
+    count = 0
+    last = 0.0
+
+    def cb(pkt) -> None:  # type: ignore[no-untyped-def]
+        nonlocal count, last
+        count += 1
+        pkt.accept()
+
+    nfq = NetfilterQueue()
+    nfq.bind(queue, cb, max_len=DRAIN_MAX, sock_len=256 << 20)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    t0 = last = time.perf_counter()
+    while time.perf_counter() - last < 0.1:
+        before = count
+        select.select([nfq.get_fd()], [], [], 0.01)
+        nfq.run(block=False)
+        if count != before:
+            last = time.perf_counter()
+    nfq.unbind()
+    return {"packets": count, "elapsed": last - t0}
+
+
 def consumer_main(kind: str, queue: int, seconds: float, copy_range: int) -> int:
     """Subprocess entry: consume for ``seconds``, then print one JSON stats line."""
-    fn = _consume_ours if kind == "ours" else _consume_netfilterqueue
+    if PIN:
+        os.sched_setaffinity(0, {CONSUMER_CPU})
     t0 = os.times()
-    stats = fn(queue, seconds, copy_range)
+    if kind.startswith("drain-"):
+        stats = (_drain_ours if kind == "drain-ours" else _drain_netfilterqueue)(queue)
+    else:
+        fn = _consume_ours if kind == "ours" else _consume_netfilterqueue
+        stats = fn(queue, seconds, copy_range)
     t1 = os.times()
     cpu = (t1.user - t0.user) + (t1.system - t0.system)
     stats["cpu_us_per_packet"] = cpu * 1e6 / stats["packets"] if stats["packets"] else None
@@ -145,6 +202,8 @@ def _delivered(topo: Topology) -> int:
 
 def _flood(topo: Topology, seconds: float, rate: float | None = None) -> tuple[int, float]:
     argv = [sys.executable, FLOOD, topo.b.ip4, str(UDP_PORT), "--seconds", str(seconds)]
+    if PIN:
+        argv += ["--cpu", str(SENDER_CPU)]
     if rate:
         argv += ["--rate", str(rate)]
     data = json.loads(topo.a.run(argv, timeout=seconds + 30).stdout.strip().splitlines()[-1])
@@ -183,6 +242,26 @@ def udp_pps(topo: Topology, kind: str | None, seconds: float) -> tuple[float, fl
                                                      lambda: _flood(topo, seconds))
         cpu = stats["cpu_us_per_packet"]
     return _delivered(topo) / elapsed, cpu  # type: ignore[return-value]
+
+
+def drain_pps(topo: Topology, kind: str) -> float:
+    """Packets/s a consumer drains from a pre-filled queue, with no sender running.
+
+    Measures consumer capacity alone: the flood fills the queue first, then
+    the consumer is told to start.
+    """
+    proc = topo.a.spawn([sys.executable, __file__, "--consumer", f"drain-{kind}", "--queue",
+                         str(QUEUE)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdin is not None
+    if proc.stdout.readline().strip() != "ready":
+        raise RuntimeError(f"drain consumer failed: {proc.communicate(timeout=30)[1][-2000:]}")
+    with _queue_rules(topo, "udp", UDP_PORT):
+        topo.a.run([sys.executable, FLOOD, topo.b.ip4, str(UDP_PORT), "--count",
+                    str(DRAIN_PACKETS), "--seconds", "5"])
+        out, _ = proc.communicate("go\n", timeout=60)
+    stats = json.loads(out.strip().splitlines()[-1])
+    return float(stats["packets"]) / float(stats["elapsed"])
 
 
 def zero_loss(topo: Topology, rate: float, seconds: float) -> tuple[bool, float]:
@@ -246,6 +325,10 @@ def run(quick: bool) -> dict[str, object]:
         nfq_missing = _netfilterqueue_missing()
         metrics: dict[str, object] = {}
         metrics.update(_udp_rounds(topo, seconds, runs, with_nfq=not nfq_missing))
+        drains = 1 if quick else runs
+        metrics["nfq_drain_pps"] = _median(lambda: drain_pps(topo, "ours"), drains)
+        metrics["netfilterqueue_drain_pps"] = None if nfq_missing else _median(
+            lambda: drain_pps(topo, "netfilterqueue"), drains)
         metrics.update(_zero_loss_search(topo, seconds, quick))
         metrics["tcp_baseline_gbps"] = _median(lambda: tcp_gbps(topo, seconds, False),
                                                max(1, runs - 2))
@@ -304,6 +387,7 @@ def _result(m: dict[str, object], nfq_missing: str | None, runs: int) -> dict[st
         "vs_netfilterqueue": ratio(m["nfq_batch_pps"], m["netfilterqueue_pps"]),
         "cpu_per_pkt_vs_netfilterqueue": ratio(m.get("nfq_batch_cpu_us_per_pkt"),
                                                m.get("netfilterqueue_cpu_us_per_pkt")),
+        "drain_vs_netfilterqueue": ratio(m["nfq_drain_pps"], m["netfilterqueue_drain_pps"]),
         "vs_no_queue_baseline": ratio(m["nfq_batch_pps"], m["baseline_pps"]),
         "tcp_vs_no_queue_baseline": ratio(m["tcp_gbps"], m["tcp_baseline_gbps"]),
     }
@@ -319,7 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="short runs (under a minute)")
-    p.add_argument("--consumer", choices=["ours", "netfilterqueue"], help=argparse.SUPPRESS)
+    p.add_argument("--consumer", choices=["ours", "netfilterqueue", "drain-ours",
+                                          "drain-netfilterqueue"], help=argparse.SUPPRESS)
     p.add_argument("--queue", type=int, default=QUEUE, help=argparse.SUPPRESS)
     p.add_argument("--seconds", type=float, default=3.0, help=argparse.SUPPRESS)
     p.add_argument("--copy-range", type=int, default=0xFFFF, help=argparse.SUPPRESS)

@@ -2,7 +2,7 @@
 
 Run as a script (usually inside a namespace)::
 
-    python udpflood.py DST PORT --seconds 3 [--rate PPS] [--size 64] [--count N]
+    python udpflood.py DST PORT --seconds 3 [--rate PPS] [--size 64] [--count N] [--cpu C]
 
 Prints one JSON line ``{"sent": N, "elapsed": S}`` when done. Without
 ``--rate`` it sends as fast as it can; with it, bursts are paced to the rate.
@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import ctypes
 import json
+import os
 import socket
 import sys
 import time
@@ -85,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float)
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--count", type=int)
+    p.add_argument("--cpu", type=int, help="pin the sender to this CPU")
     a = p.parse_args(argv)
+    if a.cpu is not None:
+        os.sched_setaffinity(0, {a.cpu})
     sent, elapsed = flood(a.dst, a.port, a.seconds, a.rate, a.size, a.count)
     print(json.dumps({"sent": sent, "elapsed": elapsed}), flush=True)
     return 0
