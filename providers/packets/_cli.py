@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from tracer import Hub, ProviderEnable, SessionConfig
+from tracer import Hub, ProviderEnable, SessionConfig, otel
 
 from . import _packetsprovider  # noqa: F401 - registers the built-in "packets" provider
 from ._consumers import consumer_names, make_consumer
@@ -35,17 +35,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--stats-json", action="store_true",
                    help="print the decoder counters as one JSON object, the last line of stdout")
     p.add_argument("--speed", choices=("max", "recorded"), default="max")
+    g = p.add_argument_group("provider options (each provider takes those it knows)")
+    g.add_argument("--remote", metavar="ADDR", help="inspect: the remote address to inspect")
+    g.add_argument("--block", action="store_true", default=None,
+                   help="inspect: block instead of permit")
+    g.add_argument("--config", metavar="FILE", help="inspect: configuration file (TOML)")
+    g.add_argument("--app-hint", metavar="APP", help="msnmon: the application of the capture")
+    g.add_argument("--capture-bodies", action="store_true", default=None,
+                   help="msnmon: trace message bodies (off: length and hash only)")
+    otel.add_cli_options(p)
     p.set_defaults(func=replay_main)
+
+
+def _options(args: argparse.Namespace) -> dict[str, object]:
+    return {"remote": args.remote, "block": args.block, "config": args.config,
+            "app_hint": args.app_hint, "capture_bodies": args.capture_bodies}
 
 
 def replay_main(args: argparse.Namespace) -> int:
     """Run a replay; returns the exit status."""
     names = args.provider or ["packets"]
     try:
-        consumers = [make_consumer(n) for n in names]
+        consumers = [make_consumer(n, _options(args)) for n in names]
     except KeyError as exc:
         print(f"wfptrace replay: {exc.args[0]} ", file=sys.stderr)
         print(f"known providers: {', '.join(consumer_names())}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a provider refusing its options (e.g. no --remote)
+        print(f"wfptrace replay: {exc}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="wfptrace-replay-") as tmp:
         to_stdout = args.output == "-"
@@ -68,7 +85,8 @@ def _run(args: argparse.Namespace, consumers: list, out: str | Path):
         for c in consumers:
             hub.register(c.provider)
         enables = [ProviderEnable(c.provider.name) for c in consumers]
-        hub.start_session(SessionConfig("replay", enables, file=str(out)))
+        hub.start_session(SessionConfig("replay", enables, file=str(out),
+                                        otlp=otel.options_from_args(args)))
         pipeline = Pipeline(consumers, speed=args.speed, progress=sys.stderr)
         for path in args.files:
             try:

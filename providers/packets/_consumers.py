@@ -9,10 +9,11 @@ entry-point group.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ._flows import Direction, Flow
 from ._packet import Packet
@@ -59,11 +60,21 @@ def consumer_names() -> list[str]:
     return sorted(_FACTORIES)
 
 
-def make_consumer(name: str) -> PacketConsumer:
-    """Build the consumer registered as ``name`` (``wfptrace-`` prefix optional)."""
+def make_consumer(name: str, options: dict[str, Any] | None = None) -> PacketConsumer:
+    """Build the consumer registered as ``name`` (``wfptrace-`` prefix optional).
+
+    ``options`` (e.g. ``remote``, ``app_hint`` from the replay command line) are
+    passed to the factory as keywords it declares; unset (None) ones are left out.
+    """
     _load_plugins()
     key = name if name in _FACTORIES else name.removeprefix("wfptrace-")
     if key not in _FACTORIES:
         known = ", ".join(consumer_names()) or "none"
         raise KeyError(f"unknown packet provider {name!r} (known: {known})")
-    return _FACTORIES[key]()
+    factory = _FACTORIES[key]
+    try:
+        accepted = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        accepted = {}
+    kwargs = {k: v for k, v in (options or {}).items() if k in accepted and v is not None}
+    return factory(**kwargs)
