@@ -15,6 +15,15 @@ Prints one JSON object as its last line. ``--quick`` runs in well under a minute
 
 from __future__ import annotations
 
+# ruff: noqa: E402  (imports follow the sys.path fix below, on purpose)
+import sys
+from pathlib import Path
+
+# bench/ holds scripts named like stdlib modules (inspect.py): never import from it.
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+
 import argparse
 import contextlib
 import os
@@ -22,19 +31,14 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from array import array
-from pathlib import Path
 
 import orjson
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tracer import Hub, Level, Provider, ProviderEnable, SessionConfig  # noqa: E402
-from tracer.service import attach_provider, connect  # noqa: E402
+from tracer import Hub, Level, Provider, ProviderEnable, SessionConfig
+from tracer.service import attach_provider, connect
 
 BENCH = Provider("bench-hub", keywords=["net"])
 EV = BENCH.event(1, "Packet", Level.INFO, "net",
