@@ -54,6 +54,10 @@ FLOOD = str(ROOT / "tests" / "harness" / "udpflood.py")
 UDP_PORT = 9
 TCP_PORT = 5201
 NFQ_QUEUE = 77
+#: Sender and consumer (inspector or NetfilterQueue loop) on separate CPUs, so one
+#: does not starve the other on this 2-core box.
+SENDER_CPU, CONSUMER_CPU = 0, 1
+_PIN = ["taskset", "-c", str(CONSUMER_CPU)]
 
 
 # -- a minimal NetfilterQueue accept loop (the peer), run inside namespace a ---------------
@@ -86,8 +90,8 @@ class Inspector:
 
     def __init__(self, topo: Topology, tmp: Path, trace: bool = False) -> None:
         self.topo, self.run_dir = topo, tmp / "run"
-        argv = [sys.executable, "-m", "providers.inspect", "--run-dir", str(self.run_dir),
-                "start", "--remote", topo.b.ip4]
+        argv = [*_PIN, sys.executable, "-m", "providers.inspect", "--run-dir",
+                str(self.run_dir), "start", "--remote", topo.b.ip4]
         if trace:
             argv += ["--trace", str(tmp / "trace.jsonl")]
         self.proc = topo.a.spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -117,7 +121,7 @@ def netfilterqueue(topo: Topology, seconds: float) -> Iterator[None]:
     with topo.a.enter():
         rules = QueueRules("benchinspect", [QueueRule(NFQ_QUEUE, protocol="udp", dport=UDP_PORT,
                                                       family="ipv4", dst=topo.b.ip4)])
-    proc = topo.a.spawn([sys.executable, __file__, "--netfilterqueue", str(seconds)],
+    proc = topo.a.spawn([*_PIN, sys.executable, __file__, "--netfilterqueue", str(seconds)],
                         stdout=subprocess.PIPE, text=True)
     if proc.stdout.readline().strip() != "ready":  # type: ignore[union-attr]
         raise RuntimeError("NetfilterQueue consumer did not start")
@@ -140,7 +144,8 @@ def _delivered(topo: Topology) -> int:
 
 
 def _flood(topo: Topology, seconds: float, rate: float | None = None) -> tuple[int, float]:
-    argv = [sys.executable, FLOOD, topo.b.ip4, str(UDP_PORT), "--seconds", str(seconds)]
+    argv = [sys.executable, FLOOD, topo.b.ip4, str(UDP_PORT), "--seconds", str(seconds),
+            "--cpu", str(SENDER_CPU)]
     if rate:
         argv += ["--rate", str(rate)]
     data = json.loads(topo.a.run(argv, timeout=seconds + 30).stdout.strip().splitlines()[-1])
