@@ -10,7 +10,7 @@ import pytest
 
 from providers.inspect import InspectConfigError, make_replay_consumer
 from providers.packets import LINKTYPE_RAW, PcapWriter
-from providers.packets._cli import replay_main
+from providers.packets._cli import register
 from providers.packets._consumers import register_consumer
 from tracer import read_log
 
@@ -43,21 +43,22 @@ def _capture(path: Path) -> None:
             w.write(frame, ts_ns=(i + 1) * 1_000_000)
 
 
-def _replay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> list:
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    register_consumer("inspect", make_replay_consumer)
+def _replay(tmp_path: Path, *flags: str) -> list:
+    """``wfptrace replay --provider inspect FLAGS capture`` through the real replay parser."""
+    register_consumer("inspect", make_replay_consumer)  # until the entry point is installed
     cap, out = tmp_path / "c.pcap", tmp_path / "out.jsonl"
     _capture(cap)
-    args = argparse.Namespace(files=[str(cap)], provider=["inspect"], output=str(out),
-                              stats_json=False, speed="max")
-    assert replay_main(args) == 0
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["replay", str(cap), "--provider", "inspect", *flags,
+                              "-o", str(out)])
+    assert args.func(args) == 0
     return [e for e in read_log(out) if e.provider == "wfptrace-inspect"]
 
 
-def test_replay_traces_what_the_inspector_would_decide(tmp_path, monkeypatch) -> None:
+def test_replay_traces_what_the_inspector_would_decide(tmp_path) -> None:
     """Flows with the peer are pended and permitted; other hosts and ICMP errors are ignored."""
-    events = _replay(tmp_path, monkeypatch, WFPTRACE_INSPECT_REMOTE="10.0.0.2")
+    events = _replay(tmp_path, "--remote", "10.0.0.2")
     pended = [e.fields for e in events if e.name == "ConnectionPended"]
     assert [(p["protocol"], p["direction"], p["layer"], p["remote_port"]) for p in pended] == [
         ("tcp", "outbound", "connect", 80), ("tcp", "inbound", "recv-accept", 5555)]
@@ -70,10 +71,9 @@ def test_replay_traces_what_the_inspector_would_decide(tmp_path, monkeypatch) ->
     assert len(closed) == 2 and closed[0]["flow_id"] == pended[0]["flow_id"]
 
 
-def test_replay_in_block_mode_blocks_every_inspected_flow(tmp_path, monkeypatch) -> None:
-    """With WFPTRACE_INSPECT_BLOCK every inspected flow and packet is traced as blocked."""
-    events = _replay(tmp_path, monkeypatch, WFPTRACE_INSPECT_REMOTE="10.0.0.2",
-                     WFPTRACE_INSPECT_BLOCK="1")
+def test_replay_in_block_mode_blocks_every_inspected_flow(tmp_path) -> None:
+    """With --block every inspected flow and packet is traced as blocked."""
+    events = _replay(tmp_path, "--remote", "10.0.0.2", "--block")
     assert {e.fields["verdict"] for e in events
             if e.name in ("ConnectionVerdict", "PacketVerdict")} == {"block"}
 
@@ -84,3 +84,10 @@ def test_replay_without_an_address_is_refused(monkeypatch) -> None:
     monkeypatch.delenv("WFPTRACE_INSPECT_CONFIG", raising=False)
     with pytest.raises(InspectConfigError, match="remote_address is missing"):
         make_replay_consumer()
+
+
+def test_replay_reads_the_address_from_the_environment(tmp_path, monkeypatch) -> None:
+    """WFPTRACE_INSPECT_REMOTE stands in for --remote, as for the live inspector."""
+    monkeypatch.setenv("WFPTRACE_INSPECT_REMOTE", "10.0.0.2")
+    assert [e.name for e in _replay(tmp_path) if e.name == "ConnectionPended"] == [
+        "ConnectionPended", "ConnectionPended"]
