@@ -57,6 +57,7 @@ FLOOD = str(ROOT / "tests" / "harness" / "udpflood.py")
 UDP_PORT = 9
 TCP_PORT = 5201
 QUEUE = 0
+QUEUE_LEN = 32_768  # ~0.4 s of packets at 75k/s: absorbs scheduling hiccups
 DRAIN_MAX = 100_000
 # Sender and consumer on their own CPUs, so neither steals the other's time.
 PIN = len(os.sched_getaffinity(0)) >= 2
@@ -80,14 +81,17 @@ def _stop_on_stdin() -> threading.Event:
 def _consume_ours(queue: int, seconds: float, copy_range: int) -> dict[str, object]:
     from providers.netfilter import NfQueue, QueueConfig
 
-    with NfQueue(QueueConfig(queue_num=queue, max_len=8192, copy_range=copy_range)) as q:
+    with NfQueue(QueueConfig(queue_num=queue, max_len=QUEUE_LEN, copy_range=copy_range,
+                                 rcvbuf=64 << 20)) as q:
         stop = _stop_on_stdin()
         print("ready", flush=True)
         end = time.monotonic() + seconds
-        while not stop.is_set() and time.monotonic() < end:
+        while time.monotonic() < end:
             batch = q.receive()
             if batch:
                 q.accept_all(batch)
+            elif stop.is_set():  # asked to stop and the queue is drained
+                break
             else:
                 q.wait(0.05)
         st = q.stats()
@@ -108,14 +112,17 @@ def _consume_netfilterqueue(queue: int, seconds: float, copy_range: int) -> dict
         pkt.accept()
 
     nfq = NetfilterQueue()
-    nfq.bind(queue, cb, max_len=8192, range=copy_range, sock_len=32 << 20)
+    nfq.bind(queue, cb, max_len=QUEUE_LEN, range=copy_range, sock_len=64 << 20)
     stop = _stop_on_stdin()
     print("ready", flush=True)
     fd = nfq.get_fd()
     end = time.monotonic() + seconds
-    while not stop.is_set() and time.monotonic() < end:
+    while time.monotonic() < end:
+        before = count
         select.select([fd], [], [], 0.05)
         nfq.run(block=False)
+        if stop.is_set() and count == before:  # asked to stop and drained
+            break
     nfq.unbind()
     return {"packets": count}
 
@@ -223,7 +230,6 @@ def _with_consumer(topo: Topology, kind: str, seconds: float, body: Callable[[],
         raise RuntimeError(f"{kind} consumer did not start: {line!r} {err[-2000:]}")
     try:
         result = body()
-        time.sleep(0.2)  # let the queue drain before stopping the consumer
     finally:
         out, _ = proc.communicate("stop\n", timeout=seconds + 30)
     return result, json.loads(out.strip().splitlines()[-1])
@@ -233,18 +239,21 @@ def udp_pps(topo: Topology, kind: str | None, seconds: float) -> tuple[float, fl
     """Delivered packets/s of an unpaced flood through ``kind``'s consumer (or none),
     and the consumer's CPU time per packet in microseconds."""
     _delivered(topo)
-    cpu = None
-    if kind is None:
+
+    def window() -> tuple[int, float]:
+        """Packets delivered while the flood ran (not the queue's tail after it)."""
         _sent, elapsed = _flood(topo, seconds)
-    else:
-        with _queue_rules(topo, "udp", UDP_PORT):
-            (_sent, elapsed), stats = _with_consumer(topo, kind, seconds + 1.5,
-                                                     lambda: _flood(topo, seconds))
-        cpu = stats["cpu_us_per_packet"]
-    return _delivered(topo) / elapsed, cpu  # type: ignore[return-value]
+        return _delivered(topo), elapsed
+
+    if kind is None:
+        got, elapsed = window()
+        return got / elapsed, None
+    with _queue_rules(topo, "udp", UDP_PORT):
+        (got, elapsed), stats = _with_consumer(topo, kind, seconds + 1.5, window)
+    return got / elapsed, stats["cpu_us_per_packet"]  # type: ignore[return-value]
 
 
-def drain_pps(topo: Topology, kind: str) -> float:
+def drain_pps(topo: Topology, kind: str) -> tuple[float, float]:
     """Packets/s a consumer drains from a pre-filled queue, with no sender running.
 
     Measures consumer capacity alone: the flood fills the queue first, then
@@ -261,18 +270,19 @@ def drain_pps(topo: Topology, kind: str) -> float:
                     str(DRAIN_PACKETS), "--seconds", "5"])
         out, _ = proc.communicate("go\n", timeout=60)
     stats = json.loads(out.strip().splitlines()[-1])
-    return float(stats["packets"]) / float(stats["elapsed"])
+    return float(stats["packets"]) / float(stats["elapsed"]), float(stats["cpu_us_per_packet"])
 
 
-def zero_loss(topo: Topology, rate: float, seconds: float) -> tuple[bool, float]:
-    """Whether a paced flood at ``rate`` arrives complete through our queue."""
+def zero_loss(topo: Topology, rate: float, seconds: float) -> dict[str, object]:
+    """Send a paced flood at ``rate`` through our queue; count what got lost where."""
     _delivered(topo)
     with _queue_rules(topo, "udp", UDP_PORT):
         (sent, elapsed), stats = _with_consumer(topo, "ours", seconds + 1.5,
                                                 lambda: _flood(topo, seconds, rate))
     got = _delivered(topo)
-    lost = (stats.get("queue_dropped") or 0) + (stats.get("user_dropped") or 0)
-    return got == sent and lost == 0, sent / elapsed
+    full, undeliverable = stats.get("queue_dropped") or 0, stats.get("user_dropped") or 0
+    return {"ok": got == sent and full == 0 and undeliverable == 0, "pps": sent / elapsed,
+            "missing": sent - got, "queue_full": full, "undeliverable": undeliverable}
 
 
 def tcp_gbps(topo: Topology, seconds: float, queued: bool, copy_range: int = 0xFFFF) -> float:
@@ -325,10 +335,7 @@ def run(quick: bool) -> dict[str, object]:
         nfq_missing = _netfilterqueue_missing()
         metrics: dict[str, object] = {}
         metrics.update(_udp_rounds(topo, seconds, runs, with_nfq=not nfq_missing))
-        drains = 1 if quick else runs
-        metrics["nfq_drain_pps"] = _median(lambda: drain_pps(topo, "ours"), drains)
-        metrics["netfilterqueue_drain_pps"] = None if nfq_missing else _median(
-            lambda: drain_pps(topo, "netfilterqueue"), drains)
+        metrics.update(_drain_rounds(topo, 1 if quick else runs, with_nfq=not nfq_missing))
         metrics.update(_zero_loss_search(topo, seconds, quick))
         metrics["tcp_baseline_gbps"] = _median(lambda: tcp_gbps(topo, seconds, False),
                                                max(1, runs - 2))
@@ -365,14 +372,30 @@ def _udp_rounds(topo: Topology, seconds: float, runs: int,
     return out
 
 
+def _drain_rounds(topo: Topology, runs: int, with_nfq: bool) -> dict[str, object]:
+    """Interleaved drain runs: consumer capacity (pps) and CPU per packet."""
+    kinds = [("nfq", "ours")] + ([("netfilterqueue", "netfilterqueue")] if with_nfq else [])
+    res: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in kinds}
+    for _ in range(runs):
+        for name, kind in kinds:
+            res[name].append(drain_pps(topo, kind))
+    out: dict[str, object] = {"netfilterqueue_drain_pps": None}
+    for name, vals in res.items():
+        out[f"{name}_drain_pps"] = statistics.median(v[0] for v in vals)
+        out[f"{name}_drain_cpu_us_per_pkt"] = statistics.median(v[1] for v in vals)
+    return out
+
+
 def _zero_loss_search(topo: Topology, seconds: float, quick: bool) -> dict[str, object]:
     rates = [50_000, 100_000] if quick else [50_000, 75_000, 100_000, 125_000, 150_000]
     best, tried = 0.0, []
     for rate in rates:
         reps = [zero_loss(topo, rate, seconds + 0.5) for _ in range(1 if quick else 2)]
-        ok = all(r[0] for r in reps)
-        achieved = statistics.median(r[1] for r in reps)
-        tried.append({"rate": rate, "achieved": round(achieved), "zero_loss": ok})
+        ok = all(r["ok"] for r in reps)
+        achieved = statistics.median(float(r["pps"]) for r in reps)  # type: ignore[arg-type]
+        tried.append({"rate": rate, "achieved": round(achieved), "zero_loss": ok,
+                      "missing": max(int(r["missing"]) for r in reps),  # type: ignore[call-overload]
+                      "queue_full": max(int(r["queue_full"]) for r in reps)})  # type: ignore[call-overload]
         if not ok:
             break
         best = achieved
