@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -85,6 +86,7 @@ class TraceViewApp(App[None]):
         self._logs = list(logs or [])
         self._follow_logs = follow_logs
         self._session_counter = 0
+        self._widgets: dict[tuple[object, object], Any] = {}
 
     # -- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -125,15 +127,19 @@ class TraceViewApp(App[None]):
         self.feed.close()
 
     def _main(self, selector, expect=None):  # type: ignore[no-untyped-def]
-        """A widget of the main screen, whichever screen is on top."""
-        screen = self.screen_stack[0] if self.screen_stack else self.screen
-        return screen.query_one(selector, expect) if expect else screen.query_one(selector)
+        """A widget of the main screen (cached), whichever screen is on top."""
+        key = (selector, expect)
+        widget = self._widgets.get(key)
+        if widget is None:
+            screen = self.screen_stack[0]
+            widget = screen.query_one(selector, expect) if expect else screen.query_one(selector)
+            self._widgets[key] = widget
+        return widget
 
     def _alive(self) -> bool:
         """False while the app shuts down (timers may still fire once)."""
-        if not self.screen_stack or not self.is_running:
-            return False
-        return bool(self.screen_stack[0].query(EventsView))
+        return self.is_running and bool(self.screen_stack) and \
+            self._main(EventsView).is_attached
 
     # -- the ingest loop -----------------------------------------------------------------
     def tick(self) -> None:
@@ -167,6 +173,8 @@ class TraceViewApp(App[None]):
 
     # -- events view ----------------------------------------------------------------------
     def on_events_view_selected(self, message: EventsView.Selected) -> None:
+        if not self._alive():
+            return
         detail = self._main(DetailPane)
         if detail.has_class("-shown") and message.index is not None and \
                 self.ring.holds(message.index):

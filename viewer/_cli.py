@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from tracer import Hub, SessionConfig, TracerError, parse_provider_spec
 
 from ._decisions import LocalDecisionSource
 from ._demo import DemoTraffic, demo_providers
+from ._replay import CaptureReplay, bundled_captures, replay_available
 from ._ring import DEFAULT_CAPACITY
 
 __all__ = ["add_arguments", "main", "register", "run"]
@@ -44,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="read the log file once, do not wait for it to grow")
     parser.add_argument("-p", "--provider", action="append", default=[], metavar="SPEC",
                         help="start a real-time session with NAME[:LEVEL[:KEYWORDS]] at once")
+    parser.add_argument("--remote", metavar="ADDR",
+                        help="replay: the remote address the inspect provider inspects")
     parser.add_argument("--session", default="traceview",
                         help="name of the session started by --provider")
 
@@ -67,17 +69,6 @@ def _remote_hub(path: str) -> Any:
                      "(tracer.connect); use --demo, --replay FILE or a log file")
 
 
-def _replay_api() -> Callable[..., Any] | None:
-    """``providers.packets.replay`` (or similar), if the providers offer one."""
-    with contextlib.suppress(ImportError):
-        mod = importlib.import_module("providers.packets")
-        for name in ("replay", "replay_capture", "Replay"):
-            fn = getattr(mod, name, None)
-            if callable(fn):
-                return fn
-    return None
-
-
 @contextlib.contextmanager
 def _connection(args: argparse.Namespace) -> Iterator[tuple[Any, LocalDecisionSource | None, str]]:
     """(hub or None, decision source, title) for the chosen mode; cleans up after."""
@@ -85,18 +76,19 @@ def _connection(args: argparse.Namespace) -> Iterator[tuple[Any, LocalDecisionSo
         yield _remote_hub(args.hub), None, f"hub {args.hub}"
         return
     if args.replay:
-        replay = _replay_api()
-        if replay is None:
-            raise UsageError("--replay is not available yet: providers.packets has no replay "
-                             "API; use --demo for demo traffic")
+        if not replay_available():
+            raise UsageError("--replay is not available: providers.packets has no replay "
+                             "pipeline; use --demo for demo traffic")
+        if not args.replay.exists():
+            raise UsageError(f"{args.replay}: no such file")
         with Hub() as hub:
-            handle = replay(hub, args.replay)
+            replay = CaptureReplay(hub, [args.replay], options={"remote": args.remote})
+            _warn_skipped(replay)
+            replay.start()
             try:
                 yield hub, None, f"replay {args.replay.name}"
             finally:
-                stop = getattr(handle, "stop", None)
-                if callable(stop):
-                    stop()
+                replay.stop()
         return
     if args.demo:
         decisions = LocalDecisionSource(timeout=15.0)
@@ -104,16 +96,27 @@ def _connection(args: argparse.Namespace) -> Iterator[tuple[Any, LocalDecisionSo
             for provider in demo_providers():
                 hub.register(provider)
             traffic = DemoTraffic(args.rate, decisions).start()
+            samples = bundled_captures() if replay_available() else []
+            replay = CaptureReplay(hub, samples, loop=True,
+                                   options={"remote": args.remote}).start() if samples else None
+            title = f"demo ({args.rate:g} events/s{', samples replayed' if replay else ''})"
             try:
-                yield hub, decisions, f"demo ({args.rate:g} events/s)"
+                yield hub, decisions, title
             finally:
                 traffic.stop()
+                if replay is not None:
+                    replay.stop()
         return
     if args.log is not None:
         yield None, None, str(args.log)
         return
     with Hub() as hub:
         yield hub, None, "embedded hub"
+
+
+def _warn_skipped(replay: CaptureReplay) -> None:
+    for reason in replay.skipped:
+        print(f"traceview: provider skipped: {reason}")
 
 
 def run(args: argparse.Namespace) -> int:

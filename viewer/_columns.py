@@ -27,8 +27,8 @@ _PROVIDER_STYLE = Style(color="green")
 _EVENT_STYLE = Style(bold=True)
 
 # (title, width); the message takes the rest of the line
-COLUMNS: tuple[tuple[str, int], ...] = (("Seq", 7), ("Time", 12), ("Provider", 12),
-                                        ("Lvl", 4), ("Event", 15))
+COLUMNS: tuple[tuple[str, int], ...] = (("Seq", 7), ("Time", 12), ("Provider", 15),
+                                        ("Lvl", 4), ("Event", 14))
 
 
 def format_time(ns: int) -> str:

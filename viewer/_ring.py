@@ -21,31 +21,18 @@ from tracer._fields import encode_default
 __all__ = ["DEFAULT_CAPACITY", "EventRing", "Schema"]
 
 DEFAULT_CAPACITY = 1_000_000
-_BINARY = (bytes, bytearray, memoryview)
 # msgspec, not orjson: orjson's result keeps a ~4 KB buffer per object, msgspec's is exact.
-_encode = msgspec.json.Encoder(enc_hook=encode_default).encode
-
-
-def encode_fields(fields: dict[str, Any], binary: bool = True) -> bytes:
-    """Fields as compact JSON; binary values become hex as in the log files."""
-    if binary:
-        fields = {k: encode_default(v) if isinstance(v, _BINARY) else v
-                  for k, v in fields.items()}
-    return _encode(fields)
-
-
-def _has_binary(fields: dict[str, Any]) -> bool:
-    return any(isinstance(v, _BINARY) for v in fields.values())
+# Bytes become base64, as in the log files.
+encode_fields = msgspec.json.Encoder(enc_hook=encode_default).encode
 
 
 class Schema:
     """What events of one type share: provider, name, id, template, keywords, kind."""
 
-    __slots__ = ("binary", "id", "keywords", "kind", "name", "provider", "template")
+    __slots__ = ("id", "keywords", "kind", "name", "provider", "template")
 
     def __init__(self, provider: str, name: str, id: int, template: str,
-                 keywords: tuple[str, ...], kind: str, binary: bool = False) -> None:
-        self.binary = binary  # the event type carries bytes fields (stored as hex)
+                 keywords: tuple[str, ...], kind: str) -> None:
         self.provider = provider
         self.name = name
         self.id = id
@@ -108,15 +95,18 @@ class EventRing:
                 return sid
         sid = self._schema_ids[key] = len(self.schemas)
         self.schemas.append(Schema(ev.provider, ev.name, ev.id, ev.template, ev.keywords,
-                                   ev.kind, _has_binary(ev.fields)))
+                                   ev.kind))
         return sid
 
     def extend(self, events: Iterable[Event]) -> int:
         """Append events; return how many were appended."""
+        grown = 0
         if len(self._fields) < self.capacity:
+            before = self.total
             events = self._grow(events)
+            grown = self.total - before
             if not events:
-                return 0
+                return grown
         cap = self.capacity
         pos = self.total % cap
         n = 0
@@ -128,8 +118,8 @@ class EventRing:
             self._tid[pos] = ev.tid if ev.tid >= 0 else 0
             self._pid[pos] = ev.pid
             self._level[pos] = ev.level
-            sid = self._schema[pos] = self._schema_of(ev)
-            self._fields[pos] = dumps(ev.fields, self.schemas[sid].binary)
+            self._schema[pos] = self._schema_of(ev)
+            self._fields[pos] = dumps(ev.fields)
             providers[ev.provider] = providers.get(ev.provider, 0) + 1
             n += 1
             pos += 1
@@ -138,7 +128,7 @@ class EventRing:
         over = self.total + n - self.capacity - max(self._floor, self.total - self.capacity)
         self.overwritten += max(0, min(n, over))
         self.total += n
-        return n
+        return grown + n
 
     def _grow(self, events: Iterable[Event]) -> list[Event]:
         """Append to the still-growing columns; return the events that did not fit."""
@@ -152,9 +142,8 @@ class EventRing:
             self._tid.append(ev.tid if ev.tid >= 0 else 0)
             self._pid.append(ev.pid)
             self._level.append(ev.level)
-            sid = self._schema_of(ev)
-            self._schema.append(sid)
-            self._fields.append(encode_fields(ev.fields, self.schemas[sid].binary))
+            self._schema.append(self._schema_of(ev))
+            self._fields.append(encode_fields(ev.fields))
             providers[ev.provider] = providers.get(ev.provider, 0) + 1
         self.total += len(head)
         return rest

@@ -1,6 +1,7 @@
 """EventRing: bounded columnar storage."""
 
 from tracer import Event
+from tracer._fields import encode_default
 from viewer._ring import EventRing
 
 from .conftest import fixed_events
@@ -38,9 +39,17 @@ def test_clear_empties_without_counting_drops():
     assert len(ring) == 5 and ring.dropped == 1
 
 
-def test_bytes_fields_are_kept_as_hex():
-    """Fields that are not JSON types survive as text instead of failing the append."""
+def test_bytes_fields_are_kept_as_in_log_files():
+    """Bytes fields are stored as the log files write them, instead of failing the append."""
     ring = EventRing(2)
     ring.append(Event(time_ns=1, seq=1, provider="p", name="n", id=1, level=4, keywords=(),
                       pid=1, tid=1, fields={"data": b"\x01\xff"}))
-    assert ring.fields(0) == {"data": "01ff"}
+    assert ring.fields(0) == {"data": encode_default(b"\x01\xff")}
+
+
+def test_extend_reports_how_many_were_appended():
+    """extend returns the number of events appended, while growing and once wrapping."""
+    ring = EventRing(5)
+    assert ring.extend(fixed_events(3)) == 3
+    assert ring.extend(fixed_events(4)) == 4
+    assert ring.extend(fixed_events(6)) == 6
