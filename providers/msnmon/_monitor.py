@@ -67,6 +67,9 @@ _SECOND = 1_000_000_000
 _FEEDING = (StreamState.SNIFFING, StreamState.MSNP)
 #: Verbs the session ledger needs (besides numeric errors); MSG is counted inline.
 _LEDGER_VERBS = frozenset({"VER", "USR", "XFR", "RNG", "JOI", "IRO", "ANS"})
+#: verb -> the original's verb-table class (bounded: a verb is three upper-case letters
+#: or digits).
+_LEGACY_CLASS: dict[str, str] = {}
 
 
 class MsnMonitor:
@@ -294,9 +297,11 @@ class MsnMonitor:
             if role is Role.SWITCHBOARD or role is Role.DIRECT:
                 ctx.fixed_role = role  # the strongest evidence: nothing changes it later
         if COMMAND.enabled:
+            legacy = _LEGACY_CLASS.get(verb)
+            if legacy is None:
+                legacy = _LEGACY_CLASS[verb] = legacy_class(verb).value
             COMMAND.write(ctx.flow_id, ts, DIRECTIONS[direction], verb, cmd.trid,
-                          list(cmd.args), cmd.payload_len, role.value, legacy_class(verb).value,
-                          cmd.offset)
+                          list(cmd.args), cmd.payload_len, role.value, legacy, cmd.offset)
         if verb == "MSG":
             stats.messages += 1
             ctx.messages += 1
