@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from ._errors import ConfigError
@@ -34,9 +35,10 @@ def type_name(tp: type | str) -> str:
 
 
 def encode_default(value: Any) -> Any:
-    """orjson ``default``: bytes become hex, anything else its ``str()``."""
+    """JSON fallback for odd values: bytes become base64 (as msgspec encodes them),
+    sets and tuples lists, anything else its ``str()``."""
     if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).hex()
+        return base64.b64encode(bytes(value)).decode()
     if isinstance(value, set | frozenset | tuple):
         return list(value)
     return str(value)
@@ -46,7 +48,7 @@ def decode_value(type_: str, value: Any) -> Any:
     """Turn a JSON value back into the declared type; keep it as is if it does not fit."""
     if type_ == "bytes" and isinstance(value, str):
         try:
-            return bytes.fromhex(value)
+            return base64.b64decode(value, validate=True)
         except ValueError:
             return value
     if type_ == "float" and isinstance(value, int):

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from ._event import Event
+from ._render import dumps, safe_json
 
 __all__ = ["format_event", "format_json"]
 
@@ -25,4 +24,7 @@ def format_json(event: Event) -> str:
     """One JSON object per event, with the formatted message added."""
     data: dict[str, Any] = event.to_dict()
     data["message"] = event.message
-    return orjson.dumps(data, default=str).decode()
+    try:
+        return dumps(data).decode()
+    except Exception:  # values the encoder refuses: same fallback as the log files
+        return safe_json(data).decode()

@@ -126,6 +126,17 @@ class LogFile:
         self._write_all(data)
         return len(lines)
 
+    def write_blob(self, data: bytes | bytearray, n_lines: int) -> int:
+        """Write whole lines already joined (each ending in a newline); return lines kept."""
+        if not data:
+            return 0
+        if self.mode is FileMode.SEQUENTIAL and self.max_size is None:
+            self._write_all(data)
+            return n_lines
+        lines = bytes(data).split(b"\n")
+        lines.pop()  # after the last newline
+        return self.write(lines)
+
     def flush(self) -> None:
         """Push written data to the disk (fdatasync)."""
         with contextlib.suppress(OSError):  # pipes and character devices cannot be synced

@@ -3,8 +3,11 @@
 A record is the tuple ``(time_ns, event index, args, tid)`` that ``EventType.write``
 appends to a session buffer. The file backend turns a batch of them into JSON lines.
 With no user processors the chain is just the JSON renderer, and a per-event-type
-precompiled renderer produces byte-identical output several times faster; as soon
-as a user adds processors, every line goes through structlog's chain.
+precompiled renderer appends byte-identical lines to one buffer several times faster
+(fields are encoded from a msgspec Struct, never through a dict); as soon as a user
+adds processors, every line goes through structlog's chain.
+
+JSON encoding is msgspec's everywhere (bytes become base64, as msgspec encodes them).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
+import msgspec
 import structlog
 
 from ._event import LOST_EVENT_NAME, Event, lost_message
@@ -23,10 +26,16 @@ from ._fields import encode_default
 from ._levels import Level
 from ._provider import EVENT_TABLE, EventType
 
-__all__ = ["Processor", "Renderer", "native_tid"]
+__all__ = ["Processor", "Renderer", "dumps", "native_tid", "safe_json"]
 
 Processor = Callable[[Any, str, dict[str, Any]], Any]
-_dumps = orjson.dumps
+_encoder = msgspec.json.Encoder(enc_hook=encode_default)
+_ENCODE_ERRORS = (TypeError, ValueError, OverflowError, msgspec.EncodeError)
+
+
+def dumps(obj: Any, default: Any = None, **_: Any) -> bytes:
+    """JSON bytes, the way every wfptrace log line is encoded (structlog serializer)."""
+    return _encoder.encode(obj)
 
 
 def native_tid(ident: int) -> int:
@@ -47,40 +56,44 @@ def _iso(ns: int) -> str:
     return _second_prefix(sec)[24:].decode() + f"{frac:09d}Z"
 
 
-def safe_json(fields: dict[str, Any]) -> bytes:
-    """JSON for fields orjson refuses: keys made strings, odd values via ``str``."""
-    try:
-        return _dumps(fields, default=encode_default, option=orjson.OPT_NON_STR_KEYS)
-    except (TypeError, ValueError):
-        pass
+def safe_json(fields: Any) -> bytes:
+    """JSON for values msgspec refuses (huge ints, odd keys): stdlib json, then repr."""
     try:
         return json.dumps(fields, default=encode_default, ensure_ascii=False,
-                          skipkeys=True).encode()
+                          skipkeys=True, separators=(",", ":")).encode()
     except (TypeError, ValueError, RecursionError):
-        return _dumps({"_unrenderable": repr(fields)[:4096]})
+        return _encoder.encode({"_unrenderable": repr(fields)[:4096]})
 
 
 def _fields_builder(names: tuple[str, ...]) -> Callable[[tuple], dict[str, Any]]:
     """Compile ``args -> {name: args[i]}`` for one event type (faster than dict(zip))."""
     body = ", ".join(f"{name!r}: a[{i}]" for i, name in enumerate(names))
-    return eval(f"lambda a: {{{body}}}")
+    return eval(f"lambda a: {{{body}}}")  # names are validated identifiers
+
+
+def _fields_struct(ev: EventType) -> type | None:
+    """A msgspec Struct whose JSON is the fields object (None if names do not allow it)."""
+    try:
+        return msgspec.defstruct(f"{ev.name}Fields", list(ev.fields), gc=False)
+    except (TypeError, ValueError):
+        return None
 
 
 class _EventCodec:
     """Precomputed pieces to render one event type."""
 
-    __slots__ = ("build", "ev", "line", "local", "n")
+    __slots__ = ("build", "ev", "head", "local", "n", "struct")
 
     def __init__(self, ev: EventType) -> None:
         self.ev = ev
         self.n = len(ev.fields)
         self.local = ev.provider.local_threads
         self.build = _fields_builder(ev.fields)
-        self.line = (b'%s%09dZ","seq":%d,"provider":' + _dumps(ev.provider.name) + b',"event":'
-                     + _dumps(ev.name) + b',"id":' + str(ev.id).encode() + b',"level":'
-                     + str(ev.level).encode() + b',"keywords":' + _dumps(list(ev.keyword_names))
-                     + b',"pid":' + str(ev.provider.pid).encode()
-                     + b',"tid":%d,"fields":%s}')
+        self.struct = _fields_struct(ev)
+        self.head = (b'%s%09dZ","seq":%d,"provider":' + dumps(ev.provider.name) + b',"event":'
+                     + dumps(ev.name) + b',"id":' + str(ev.id).encode() + b',"level":'
+                     + str(ev.level).encode() + b',"keywords":' + dumps(list(ev.keyword_names))
+                     + b',"pid":' + str(ev.provider.pid).encode() + b',"tid":%d,"fields":')
 
     def fields(self, args: tuple) -> dict[str, Any]:
         if len(args) == self.n:
@@ -97,7 +110,7 @@ class Renderer:
     def __init__(self, session: str, processors: Sequence[Processor] = ()) -> None:
         self.session = session
         self.processors = list(processors)
-        self._json = structlog.processors.JSONRenderer(serializer=_dumps, default=encode_default)
+        self._json = structlog.processors.JSONRenderer(serializer=dumps)
         self._codecs: dict[int, _EventCodec] = {}
         self._tids: dict[int, int] = {}
         self._sec = -1
@@ -115,45 +128,60 @@ class Renderer:
         return codec
 
     def render(self, records: Sequence[tuple], first_seq: int, want_lines: bool,
-               want_events: bool) -> tuple[list[bytes], list[Event]]:
-        """Render a batch whose first record gets sequence ``first_seq``."""
+               want_events: bool) -> tuple[bytearray, list[Event]]:
+        """Render a batch whose first record gets sequence ``first_seq``.
+
+        Returns the JSON lines (each ending in a newline) in one buffer, and the
+        decoded events when ``want_events``.
+        """
         if self.processors and want_lines:
             return self._render_chain(records, first_seq, want_events)
-        lines: list[bytes] = []
+        out = bytearray()
         events: list[Event] = []
-        add_line, add_event = lines.append, events.append
+        add_event = events.append
+        encode_into = _encoder.encode_into
         codecs, tids = self._codecs, self._tids
         tids.clear()  # thread idents may be reused between batches
         last_sec, prefix = self._sec, self._prefix
         seq = first_seq
         for ts, index, args, tid in records:
             codec = codecs.get(index) or self._codec(index)
-            fields = codec.build(args) if len(args) == codec.n else codec.fields(args)
             if codec.local:
                 tid = tids.get(tid) or tids.setdefault(tid, native_tid(tid))
             if want_lines:
                 sec, frac = divmod(ts, 1_000_000_000)
                 if sec != last_sec:
                     last_sec, prefix = sec, _second_prefix(sec)
-                try:
-                    body = _dumps(fields, default=encode_default)
-                except (TypeError, ValueError):  # e.g. non-string keys, ints beyond 64 bits
-                    body = safe_json(fields)
-                add_line(codec.line % (prefix, frac, seq, tid, body))
+                out += codec.head % (prefix, frac, seq, tid)
+                self._encode_fields(codec, args, out, encode_into)
+                out += b"}\n"
             if want_events:
                 ev = codec.ev
                 add_event(Event(time_ns=ts, seq=seq, provider=ev.provider.name, name=ev.name,
                                 id=ev.id, level=ev.level, keywords=ev.keyword_names,
-                                pid=ev.provider.pid, tid=tid, fields=fields,
+                                pid=ev.provider.pid, tid=tid, fields=codec.fields(args),
                                 template=ev.template, session=self.session))
             seq += 1
         self._sec, self._prefix = last_sec, prefix
-        return lines, events
+        return out, events
+
+    @staticmethod
+    def _encode_fields(codec: _EventCodec, args: tuple, out: bytearray,
+                       encode_into: Callable[..., None]) -> None:
+        mark = len(out)
+        try:
+            if codec.struct is not None and len(args) == codec.n:
+                encode_into(codec.struct(*args), out, -1)
+            else:
+                encode_into(codec.fields(args), out, -1)
+        except _ENCODE_ERRORS:  # e.g. ints beyond 64 bits, non-string keys
+            del out[mark:]
+            out += safe_json(codec.fields(args))
 
     def _render_chain(self, records: Sequence[tuple], seq: int,
-                      want_events: bool) -> tuple[list[bytes], list[Event]]:
+                      want_events: bool) -> tuple[bytearray, list[Event]]:
         """The general path: every line goes through the user's structlog processors."""
-        lines: list[bytes] = []
+        out = bytearray()
         events: list[Event] = []
         for ts, index, args, tid in records:
             codec = self._codec(index)
@@ -161,14 +189,14 @@ class Renderer:
             fields = codec.fields(args)
             if codec.local:
                 tid = native_tid(tid)
-            lines.append(self._chain(self._event_dict(ts, seq, ev, tid, fields)))
+            out += self._chain(self._event_dict(ts, seq, ev, tid, fields)) + b"\n"
             if want_events:
                 events.append(Event(time_ns=ts, seq=seq, provider=ev.provider.name,
                                     name=ev.name, id=ev.id, level=ev.level,
                                     keywords=ev.keyword_names, pid=ev.provider.pid, tid=tid,
                                     fields=fields, template=ev.template, session=self.session))
             seq += 1
-        return lines, events
+        return out, events
 
     def _event_dict(self, ts: int, seq: int, ev: EventType, tid: int,
                     fields: dict[str, Any]) -> dict[str, Any]:
@@ -183,13 +211,13 @@ class Renderer:
             ed = proc(None, "msg", ed)
         try:
             ed = self._json(None, "msg", ed)
-        except (TypeError, ValueError):
+        except _ENCODE_ERRORS:
             ed = safe_json(ed)
         return ed.encode() if isinstance(ed, str) else bytes(ed)
 
     def lost(self, seq: int, count: int, first_ns: int, last_ns: int,
              pid: int) -> tuple[bytes, Event]:
-        """The in-band record for ``count`` events dropped between two times."""
+        """The in-band record (one line, no newline) for ``count`` dropped events."""
         fields = {"count": count, "first_ns": first_ns, "last_ns": last_ns}
         event_dict = {"type": "lost", "time": _iso(last_ns), "seq": seq,
                       "provider": "", "event": LOST_EVENT_NAME, "id": 0,

@@ -122,19 +122,19 @@ class Session:
     def _deliver(self, records: list[tuple], losses: Any) -> None:
         want_events = bool(self._subs or self.backends)
         want_lines = self.log is not None
-        lines, events = self.renderer.render(records, self._seq, want_lines, want_events)
+        blob, events = self.renderer.render(records, self._seq, want_lines, want_events)
         self._seq += len(records)
         if losses is not None:
             line, event = self.renderer.lost(self._seq, losses.count, losses.first_ns,
                                              losses.last_ns, os.getpid())
             self._seq += 1
-            lines.append(line)
+            blob += line + b"\n"
             events.append(event)
         if records:
             size = self.buffer.buffer_size
             self._buffers_written += -(-len(records) // size)
         if want_lines:
-            self._write_lines(lines, len(records))
+            self._write_lines(blob, len(records))
         else:
             self._written += len(records)
         if self.config.realtime:
@@ -145,16 +145,15 @@ class Session:
             except Exception as exc:  # a backend must never take the session down
                 self.last_error = f"backend {type(backend).__name__}: {exc}"
 
-    def _write_lines(self, lines: list[bytes], n_events: int) -> None:
+    def _write_lines(self, blob: bytearray, n_events: int) -> None:
+        """Write rendered lines (in-band manifests first); count what the file refused."""
         assert self.log is not None
-        if self._pending_lines:
-            lines = self._pending_lines + lines
-            extra = len(self._pending_lines)
+        extra = len(self._pending_lines)
+        if extra:
+            blob[:0] = b"".join(line + b"\n" for line in self._pending_lines)
             self._pending_lines = []
-        else:
-            extra = 0
         try:
-            kept = self.log.write(lines)
+            kept = self.log.write_blob(blob, blob.count(b"\n"))
         except LogWriteError as exc:
             self.last_error = str(exc)
             kept = 0

@@ -26,9 +26,12 @@ def test_fast_path_equals_structlog_chain(demo: Demo) -> None:
     assert fast.fast and not chain.fast
     a, _ = fast.render(_records(demo), 1, True, False)
     b, _ = chain.render(_records(demo), 1, True, False)
-    assert a == b
+    assert a == b and a.count(b"\n") == 3
     second = datetime.fromtimestamp(1_795_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    assert orjson.loads(a[0])["time"] == second + ".123456789Z"
+    first, wrote_bytes, short = (orjson.loads(line) for line in a.splitlines())
+    assert first["time"] == second + ".123456789Z"
+    assert wrote_bytes["fields"]["data"] == "AQ=="  # bytes as base64
+    assert short["fields"] == {"host": "short"}
 
 
 def test_user_processors_extend_the_chain(demo: Demo, hub: Hub, tmp_path: Path) -> None:
@@ -51,8 +54,8 @@ def test_user_processors_extend_the_chain(demo: Demo, hub: Hub, tmp_path: Path) 
 def test_odd_values_never_break_rendering(demo: Demo) -> None:
     """Values of undeclared types are rendered as strings, never raising."""
     r = Renderer("s")
-    lines, events = r.render([(1, demo.connect.index, (object(), {1, 2}), 1)], 1, True, True)
-    assert orjson.loads(lines[0])["fields"]["port"] == [1, 2]
+    blob, events = r.render([(1, demo.connect.index, (object(), {1, 2}), 1)], 1, True, True)
+    assert orjson.loads(blob)["fields"]["port"] == [1, 2]
     assert events[0].message.startswith("Connecting to <object")
 
 
@@ -60,8 +63,8 @@ def test_unserialisable_fields_still_give_a_line(demo: Demo) -> None:
     """Non-string keys and integers beyond 64 bits are rendered, not raised."""
     r = Renderer("s")
     rec = (1, demo.connect.index, ({1: "a", (2, 3): "b"}, 2**80), 1)
-    lines, _ = r.render([rec], 1, True, False)
-    fields = orjson.loads(lines[0])["fields"]
+    blob, _ = r.render([rec], 1, True, False)
+    fields = orjson.loads(blob)["fields"]
     assert fields["host"]["1"] == "a" and fields["port"] == 2**80
 
 

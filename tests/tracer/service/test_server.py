@@ -51,7 +51,7 @@ def test_session_started_before_provider_enables_it_when_it_registers(hubd, spaw
         provider.line()
         assert provider.line()["emitted"] == 10
         state = hub.query_session("early").providers["svc-demo"]
-        assert state["status"] == "registered" and state["pid"] == provider.pid
+        assert state["status"] == "registered" and state["pid"] == provider.pid, state
         events = [sub.get(5) for _ in range(10)]
         assert [e.fields["n"] for e in events] == list(range(10))
         sub.close()
