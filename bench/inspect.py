@@ -88,9 +88,9 @@ def netfilterqueue_main(queue: int, seconds: float) -> int:
 class Inspector:
     """``python -m providers.inspect start`` in namespace a (optionally traced)."""
 
-    def __init__(self, topo: Topology, tmp: Path, trace: bool = False) -> None:
+    def __init__(self, topo: Topology, tmp: Path, trace: bool = False, pin: bool = True) -> None:
         self.topo, self.run_dir = topo, tmp / "run"
-        argv = [*_PIN, sys.executable, "-m", "providers.inspect", "--run-dir",
+        argv = [*(_PIN if pin else []), sys.executable, "-m", "providers.inspect", "--run-dir",
                 str(self.run_dir), "start", "--remote", topo.b.ip4]
         if trace:
             argv += ["--trace", str(tmp / "trace.jsonl")]
@@ -107,8 +107,10 @@ class Inspector:
 
 
 @contextlib.contextmanager
-def inspecting(topo: Topology, tmp: Path, trace: bool = False) -> Iterator[Inspector]:
-    insp = Inspector(topo, tmp, trace)
+def inspecting(topo: Topology, tmp: Path, trace: bool = False,
+               pin: bool = True) -> Iterator[Inspector]:
+    """An inspector for the ``with`` body; ``pin`` puts it on CONSUMER_CPU (UDP runs)."""
+    insp = Inspector(topo, tmp, trace, pin)
     try:
         yield insp
     finally:
@@ -276,13 +278,13 @@ def run(quick: bool) -> dict[str, object]:
             progress("tcp: iperf3")
             m["tcp_no_inspection_gbps"] = statistics.median(
                 tcp_gbps(topo, seconds + 1) for _ in range(max(1, runs - 2)))
-            with inspecting(topo, tmp):
+            with inspecting(topo, tmp, pin=False):
                 m["tcp_gbps"] = statistics.median(
                     tcp_gbps(topo, seconds + 1) for _ in range(max(1, runs - 2)))
             progress("latency: ping")
-            count = 200 if quick else 1000
+            count = 1000 if quick else 3000
             base = ping_rtts(topo.a, topo.b.ip4, count)
-            with inspecting(topo, tmp):
+            with inspecting(topo, tmp, pin=False):  # unpinned: any idle CPU may serve it
                 ping_rtts(topo.a, topo.b.ip4, 5)  # the flow's first echo is the connection
                 inspected = ping_rtts(topo.a, topo.b.ip4, count)
             m["added_latency_p50_ms"] = _pct(inspected, 0.5) - _pct(base, 0.5)
@@ -303,8 +305,8 @@ def _tracing_overhead(topo: Topology, tmp: Path, seconds: float, runs: int) -> d
     """
     rates: dict[bool, list[float]] = {False: [], True: []}
     costs: dict[bool, list[float]] = {False: [], True: []}
-    for _ in range(runs):
-        for trace in (False, True):
+    for i in range(runs):
+        for trace in ((False, True) if i % 2 == 0 else (True, False)):  # no order bias
             with inspecting(topo, tmp, trace=trace) as insp:
                 rate, cost = udp_rate_and_cost(topo, seconds, insp.proc.pid)
             rates[trace].append(rate)

@@ -8,6 +8,7 @@ one clear line and exits 2 before anything is installed.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import signal
@@ -99,6 +100,8 @@ def _start(args: argparse.Namespace) -> int:
     inspector = Inspector(config, control_path=state.control)
     try:
         inspector.start()
+        gc.collect()
+        gc.freeze()  # start-up objects leave the collector: no multi-ms pauses on the path
         state.write({"config": config.summary()})
         print(f"inspect: started for {config.remote} ({config.decider} decider, "
               f"block_traffic={inspector.switch.value})", flush=True)
