@@ -1,7 +1,8 @@
 """The inspect provider: the WFP traffic inspection sample on Linux.
 
 Traffic to and from one configured peer (TCP, UDP, non-error ICMP/ICMPv6) is
-queued by tagged NFQUEUE rules; one worker thread pends each new connection,
+queued by tagged NFQUEUE rules: the kernel's queue is the classify step (it
+holds the packet, never decides). One worker thread pends each new connection,
 asks a decider (the static ``block_traffic`` or an external process) and
 completes every held packet: permit = accepted unchanged, block = dropped.
 

@@ -72,7 +72,8 @@ def _endpoint(addr: bytes) -> str:
 class ConnectionTable:
     """Connections by key, with ids, idle expiry and the rundown."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_connections: int = 100_000) -> None:
+        self.max_connections = max_connections
         self._by_key: dict[tuple, Connection] = {}
         self._by_id: dict[int, Connection] = {}
         self._ids = itertools.count(1)
@@ -105,9 +106,18 @@ class ConnectionTable:
             direction="outbound" if outbound else "inbound",
             layer="connect" if outbound else "recv-accept",
             created_ns=time.monotonic_ns(), last_seen=time.monotonic())
+        if len(self._by_id) >= self.max_connections:
+            self._evict()
         self._by_key[key] = conn
         self._by_id[conn.id] = conn
         return conn
+
+    def _evict(self) -> None:
+        """Close the oldest decided connection to make room (a flood of new flows)."""
+        for old in self._by_id.values():
+            if not old.pending:
+                self.close(old, "evicted")
+                return
 
     def pending(self) -> list[Connection]:
         """Connections still waiting for a decision, oldest first."""

@@ -64,3 +64,13 @@ def test_idle_connections_expire_blocked_ones_sooner() -> None:
     permitted.last_seen = blocked.last_seen = 0.0
     assert table.expire(11.0) == 1 and table.get(blocked.key) is None
     assert table.expire(299.0) == 0 and table.expire(301.0) == 1
+
+
+def test_a_full_table_evicts_the_oldest_decided_connection() -> None:
+    """At the size limit the oldest decided flow is closed (evicted), pending ones stay."""
+    table = ConnectionTable(max_connections=2)
+    pending = table.create((UDP, ME, PEER, 1, 1), _tcp(ME, PEER, 1, 1, 0x02), True)
+    oldest = _open(table)
+    newest = table.create((UDP, ME, PEER, 3, 3), _tcp(ME, PEER, 3, 3, 0x02), True)
+    assert table.get(oldest.key) is None and table.closed == 1
+    assert table.get(pending.key) is pending and table.get(newest.key) is newest
