@@ -207,15 +207,8 @@ def test_monitor_sends_events_to_the_hub_service(topology, tmp_path, state_dir):
 def test_monitor_without_input_runs_until_sigterm(topology, tmp_path, state_dir):
     """With no input to read, monitoring goes on until SIGTERM, then its filters go."""
     assert _run(["addcallouts", "--queue", "45"], state_dir).returncode == 0
-    env = {**os.environ, "WFPTRACE_STATE_DIR": str(state_dir)}
-    proc = subprocess.Popen(
-        topology.a.argv([*PY, "monitor", "wfpt-msn-client", "--file",
-                         str(tmp_path / "m.jsonl")]),
-        cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+    proc = _start_monitor(topology, state_dir, tmp_path / "m.jsonl")
     try:
-        assert proc.stdout is not None
-        while "Press any key" not in proc.stdout.readline():
-            pass
         time.sleep(0.5)
         assert proc.poll() is None and _tags(topology) == ["msnmon"] * 4
         proc.terminate()
@@ -224,3 +217,36 @@ def test_monitor_without_input_runs_until_sigterm(topology, tmp_path, state_dir)
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def _start_monitor(topo, state: Path, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "WFPTRACE_STATE_DIR": str(state)}
+    proc = subprocess.Popen(topo.a.argv([*PY, "monitor", "wfpt-msn-client", "--file", str(log)]),
+                            cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    while "Press any key" not in proc.stdout.readline():
+        assert proc.poll() is None, "monitor exited early"
+    return proc
+
+
+def test_filters_of_a_killed_monitor_are_swept_at_the_next_start(topology, tmp_path,
+                                                                  state_dir):
+    """A monitor killed outright leaves tagged filters; the next session sweeps them."""
+    assert _run(["addcallouts", "--queue", "46"], state_dir).returncode == 0
+    first = _start_monitor(topology, state_dir, tmp_path / "a.jsonl")
+    first.kill()
+    first.wait(10)
+    with topology.a.enter():
+        stale = list_tagged()
+    assert {t.pid for t in stale} == {first.pid} and not any(t.alive for t in stale)
+    second = _start_monitor(topology, state_dir, tmp_path / "b.jsonl")
+    try:
+        with topology.a.enter():
+            assert {t.pid for t in list_tagged()} == {second.pid}
+        second.terminate()
+        assert second.wait(20) == 0
+        assert _tags(topology) == []
+    finally:
+        if second.poll() is None:
+            second.kill()
