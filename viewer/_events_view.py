@@ -195,8 +195,7 @@ class EventsView(ScrollView, can_focus=True):
         self._select_row(len(self.rows) - 1)
 
     def on_resize(self) -> None:
-        self._cache.clear()
-        self.rows_changed()
+        self.rows_changed(reset=True)
         self.call_after_refresh(self._show_cursor)
 
     def _show_cursor(self) -> None:

@@ -43,7 +43,7 @@ def test_decisions_panel(snap_compare):
     for remote in ("10.0.0.2", "65.54.239.80"):
         src.submit(process="msnmsgr", pid=3100, protocol="tcp", local="10.0.0.1",
                    local_port=50123, remote=remote, remote_port=1863)
-    assert snap_compare(_app(decisions=src), terminal_size=SIZE, press=["d"])
+    assert snap_compare(_app(decisions=src), terminal_size=SIZE, press=["home", "d"])
 
 
 def test_wizard_providers_step(snap_compare):
