@@ -84,12 +84,14 @@ class SessionBuffer:
             self._window += count
         self.wake.set()
 
-    def take(self) -> list[tuple]:
-        """Remove and return every pending record (called by the single consumer)."""
+    def take(self, limit: int | None = None) -> list[tuple]:
+        """Remove and return up to ``limit`` pending records (called by the single consumer)."""
         q = self._q
         n = len(q)
         if n > self._peak:
             self._peak = n  # between takes the queue only grows: its peak is now
+        if limit is not None and n > limit:
+            n = limit
         pop = q.popleft
         return [pop() for _ in range(n)]
 

@@ -23,6 +23,7 @@ from ._stats import SessionStats
 __all__ = ["LOG_FORMAT", "LOG_VERSION", "Backend", "Session"]
 
 LOG_FORMAT = "wfptrace-jsonl"
+_MIN_CHUNK = 4096
 LOG_VERSION = 1
 
 
@@ -107,17 +108,23 @@ class Session:
             self._flush_once()
 
     def _flush_once(self) -> None:
+        """Drain the buffers in chunks (cache-friendly, steady writes), then report losses."""
         with self._flush_lock:
-            records = self.buffer.take()
-            self._inflight = len(records)
-            losses = self.buffer.take_losses()
-            if records or losses is not None or self._pending_lines:
-                try:
-                    self._deliver(records, losses)
-                except Exception as exc:  # the flush thread must survive anything
-                    self.last_error = f"flush failed: {type(exc).__name__}: {exc}"
-                    self._file_lost += len(records)
-            self._inflight = 0
+            chunk = max(self.config.buffer_size, _MIN_CHUNK)
+            while True:
+                records = self.buffer.take(chunk)
+                self._inflight = len(records)
+                last = len(records) < chunk
+                losses = self.buffer.take_losses() if last else None
+                if records or losses is not None or self._pending_lines:
+                    try:
+                        self._deliver(records, losses)
+                    except Exception as exc:  # the flush thread must survive anything
+                        self.last_error = f"flush failed: {type(exc).__name__}: {exc}"
+                        self._file_lost += len(records)
+                self._inflight = 0
+                if last:
+                    return
 
     def _deliver(self, records: list[tuple], losses: Any) -> None:
         want_events = bool(self._subs or self.backends)
