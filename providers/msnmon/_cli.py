@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from providers.netfilter import NetfilterError
-from tracer import Hub, ProviderEnable, SessionConfig, TracerError, format_event
+from tracer import Hub, Level, ProviderEnable, SessionConfig, TracerError, format_event
 
 from ._callouts import DEFAULT_QUEUE, CalloutRegistry
 from ._control import FLAG_CAPTURE_BODIES, enable_request
@@ -64,6 +64,8 @@ def register(subparsers: Any) -> None:
     rep.add_argument("--legacy-format", action="store_true",
                      help="print the original driver's trace strings only")
     rep.add_argument("--capture-bodies", action="store_true", help="keep message bodies")
+    rep.add_argument("--verbose", "-v", action="store_true",
+                     help="also transactions and the original's trace strings")
     rep.add_argument("--output", "-o", help="write a JSON-lines log file instead of printing")
     rep.set_defaults(func=_replay, parser=rep)
 
@@ -203,11 +205,12 @@ def _replay(args: argparse.Namespace) -> int:
     if not args.capture.exists():
         args.parser.error(f"no such capture file: {args.capture}")
     keywords = LEGACY_KEYWORDS if args.legacy_format else None
+    level = Level.VERBOSE if args.verbose or args.legacy_format else Level.INFO
+    spec = ProviderEnable(PROVIDER_NAME, level=level, keywords=keywords)
     with Hub(load_installed=False) as hub:
         hub.register(PROVIDER)
-        hub.start_session(SessionConfig("msnmon-replay", [ProviderEnable(PROVIDER_NAME,
-                                                                         keywords=keywords)],
-                                        file=args.output, realtime=not args.output))
+        hub.start_session(SessionConfig("msnmon-replay", [spec], file=args.output,
+                                        realtime=not args.output))
         sub = None if args.output else hub.subscribe("msnmon-replay", maxsize=10_000_000)
         stats = replay_capture(args.capture, app_hint=args.app_hint,
                                capture_bodies=args.capture_bodies)

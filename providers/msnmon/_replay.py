@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from providers.packets import Decoder, open_capture
-from tracer import Hub, ProviderEnable, SessionConfig, format_event
+from tracer import Hub, Level, ProviderEnable, SessionConfig, format_event
 
 from ._events import PROVIDER, PROVIDER_NAME
 from ._monitor import MsnMonitor
@@ -40,11 +40,15 @@ def replay_capture(path: str | Path, *, app_hint: str | None = None,
 
 
 def replay_demo(path: str | Path, *, app_hint: str | None = None, keywords: str | None = None,
-                capture_bodies: bool = False) -> Iterator[str]:
-    """Replay a capture in an embedded hub and yield the trace as formatted lines."""
+                capture_bodies: bool = False, level: Level = Level.INFO) -> Iterator[str]:
+    """Replay a capture in an embedded hub and yield the trace as formatted lines.
+
+    INFO (the default) leaves out the verbose events: transactions and the
+    original's trace strings (``level=Level.VERBOSE`` adds them).
+    """
     with Hub(load_installed=False) as hub:
         hub.register(PROVIDER)
-        spec = ProviderEnable(PROVIDER_NAME,
+        spec = ProviderEnable(PROVIDER_NAME, level=level,
                               keywords=tuple(keywords.split(",")) if keywords else None)
         hub.start_session(SessionConfig("msnmon-demo", [spec], realtime=True,
                                         flush_interval=0.05))
