@@ -58,22 +58,47 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _remote_hub(path: str) -> Any:
-    """The hub service's client, if ``tracer`` offers one."""
-    import tracer
-    for name in ("connect", "RemoteHub", "HubClient"):
-        factory = getattr(tracer, name, None)
-        if callable(factory):
-            return factory(path)
-    raise UsageError("--hub is not available yet: this tracer has no hub client "
-                     "(tracer.connect); use --demo, --replay FILE or a log file")
+def _client() -> Any:
+    """``tracer.service.connect``, or None if this tracer has no hub client."""
+    try:
+        from tracer.service import connect
+    except ImportError:
+        return None
+    return connect
+
+
+def _remote_hub(path: str | None) -> Any:
+    """A connection to the hub service at ``path`` (None: the default socket)."""
+    connect = _client()
+    if connect is None:
+        raise UsageError("--hub is not available: this tracer has no hub client "
+                         "(tracer.service.connect); use --demo, --replay FILE or a log file")
+    try:
+        return connect(path)
+    except (OSError, TracerError) as exc:
+        raise UsageError(f"cannot connect to the hub at {path or 'the default socket'}: "
+                         f"{exc}") from None
+
+
+def _default_hub_running() -> bool:
+    """True if a hub service socket exists at the default path."""
+    try:
+        from tracer.service import default_socket_path
+    except ImportError:
+        return False
+    return Path(default_socket_path()).exists()
 
 
 @contextlib.contextmanager
 def _connection(args: argparse.Namespace) -> Iterator[tuple[Any, LocalDecisionSource | None, str]]:
     """(hub or None, decision source, title) for the chosen mode; cleans up after."""
-    if args.hub:
-        yield _remote_hub(args.hub), None, f"hub {args.hub}"
+    if args.hub or (args.log is None and not args.replay and not args.demo
+                    and _default_hub_running()):
+        hub = _remote_hub(args.hub)
+        try:
+            yield hub, None, f"hub {args.hub or 'default socket'} (pid {hub.hub_pid})"
+        finally:
+            hub.close()
         return
     if args.replay:
         if not replay_available():
