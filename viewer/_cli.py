@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="read the log file once, do not wait for it to grow")
     parser.add_argument("-p", "--provider", action="append", default=[], metavar="SPEC",
                         help="start a real-time session with NAME[:LEVEL[:KEYWORDS]] at once")
+    parser.add_argument("--decisions", metavar="SOCKET",
+                        help="an inspector's control socket for the decisions panel "
+                             "(default: this namespace's running inspector, if any)")
     parser.add_argument("--remote", metavar="ADDR",
                         help="replay: the remote address the inspect provider inspects")
     parser.add_argument("--session", default="traceview",
@@ -89,6 +92,21 @@ def _default_hub_running() -> bool:
     return Path(default_socket_path()).exists()
 
 
+def _inspector_decisions(path: str | None) -> Any:
+    """The external decider of a running inspector, as a decision source (or None)."""
+    try:
+        from providers.inspect import DecisionClient
+        from providers.inspect._state import StateFile
+    except ImportError:
+        return None
+    control = Path(path) if path else StateFile.here().control
+    if not control.exists():
+        if path:
+            raise UsageError(f"--decisions: no inspector control socket at {path}")
+        return None
+    return DecisionClient(control)
+
+
 @contextlib.contextmanager
 def _connection(args: argparse.Namespace) -> Iterator[tuple[Any, LocalDecisionSource | None, str]]:
     """(hub or None, decision source, title) for the chosen mode; cleans up after."""
@@ -96,7 +114,8 @@ def _connection(args: argparse.Namespace) -> Iterator[tuple[Any, LocalDecisionSo
                     and _default_hub_running()):
         hub = _remote_hub(args.hub)
         try:
-            yield hub, None, f"hub {args.hub or 'default socket'} (pid {hub.hub_pid})"
+            yield (hub, _inspector_decisions(args.decisions),
+                   f"hub {args.hub or 'default socket'} (pid {hub.hub_pid})")
         finally:
             hub.close()
         return
@@ -136,7 +155,7 @@ def _connection(args: argparse.Namespace) -> Iterator[tuple[Any, LocalDecisionSo
         yield None, None, str(args.log)
         return
     with Hub() as hub:
-        yield hub, None, "embedded hub"
+        yield hub, _inspector_decisions(args.decisions), "embedded hub"
 
 
 def _warn_skipped(replay: CaptureReplay) -> None:

@@ -45,3 +45,31 @@ def test_modes_are_exclusive(argv):
     """Only one of --hub, --replay and --demo may be given."""
     with pytest.raises(SystemExit):
         _args(*argv)
+
+
+def test_decisions_socket_must_exist(tmp_path) -> None:
+    """--decisions naming a missing inspector socket is a clear usage error."""
+    import pytest
+
+    from viewer._cli import UsageError, _inspector_decisions
+
+    with pytest.raises(UsageError, match="no inspector control socket"):
+        _inspector_decisions(str(tmp_path / "nope.sock"))
+
+
+def test_decisions_come_from_a_running_inspector(tmp_path) -> None:
+    """An inspector's control socket becomes the decisions panel's source."""
+    import socket
+
+    from providers.inspect import DecisionClient
+    from viewer._cli import _inspector_decisions
+
+    path = tmp_path / "inspect.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    try:
+        source = _inspector_decisions(str(path))
+        assert isinstance(source, DecisionClient) and source.path == path
+        assert callable(source.pending) and callable(source.decide) and callable(source.hold)
+    finally:
+        server.close()
