@@ -8,8 +8,7 @@ flows without a context. The application is unknown unless ``app_hint`` names it
 
 from __future__ import annotations
 
-from providers.packets import Packet
-from providers.packets._flows import Direction, Flow
+from providers.packets import Direction, Flow, Packet
 
 from ._events import PROVIDER
 from ._monitor import MsnMonitor

@@ -31,9 +31,7 @@ from providers.msnp import (
     parse_msg,
 )
 from providers.msnp._verbs import KNOWN_VERBS  # not (yet) part of providers.msnp's surface
-from providers.packets import TCP_SYN, Packet
-from providers.packets._flows import Flow, FlowTable
-from providers.packets._reassembly import TcpReassembler
+from providers.packets import TCP_SYN, Flow, FlowTable, Packet, TcpReassembler
 
 from ._context import DIRECTIONS, RECEIVED, SENT, FlowContext, StreamState
 from ._events import (
