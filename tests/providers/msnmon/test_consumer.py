@@ -8,10 +8,8 @@ import json
 import pytest
 
 from providers.msnmon import replay_consumer
-from providers.packets import open_capture
-from providers.packets._cli import register
-from providers.packets._consumers import register_consumer
-from providers.packets._replay import Pipeline
+from providers.packets import Pipeline, open_capture, register_consumer
+from providers.packets._cli import register  # the replay command (its entry point: the lead's)
 from tracer import read_log
 
 from .conftest import SAMPLES
