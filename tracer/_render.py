@@ -90,7 +90,7 @@ class _EventCodec:
         self.local = ev.provider.local_threads
         self.build = _fields_builder(ev.fields)
         self.struct = _fields_struct(ev)
-        self.head = (b'%s%09dZ","seq":%d,"provider":' + dumps(ev.provider.name) + b',"event":'
+        self.head = (b'}\n%s%09dZ","seq":%d,"provider":' + dumps(ev.provider.name) + b',"event":'
                      + dumps(ev.name) + b',"id":' + str(ev.id).encode() + b',"level":'
                      + str(ev.level).encode() + b',"keywords":' + dumps(list(ev.keyword_names))
                      + b',"pid":' + str(ev.provider.pid).encode() + b',"tid":%d,"fields":')
@@ -136,6 +136,7 @@ class Renderer:
         """
         if self.processors and want_lines:
             return self._render_chain(records, first_seq, want_events)
+        # Each head starts with the previous line's ``}\n``: one append per line, not two.
         out = bytearray()
         events: list[Event] = []
         add_event = events.append
@@ -153,8 +154,15 @@ class Renderer:
                 if sec != last_sec:
                     last_sec, prefix = sec, _second_prefix(sec)
                 out += codec.head % (prefix, frac, seq, tid)
-                self._encode_fields(codec, args, out, encode_into)
-                out += b"}\n"
+                mark = len(out)
+                try:
+                    if codec.struct is not None and len(args) == codec.n:
+                        encode_into(codec.struct(*args), out, -1)
+                    else:
+                        encode_into(codec.fields(args), out, -1)
+                except _ENCODE_ERRORS:  # e.g. ints beyond 64 bits, non-string keys
+                    del out[mark:]
+                    out += safe_json(codec.fields(args))
             if want_events:
                 ev = codec.ev
                 add_event(Event(time_ns=ts, seq=seq, provider=ev.provider.name, name=ev.name,
@@ -163,20 +171,10 @@ class Renderer:
                                 template=ev.template, session=self.session))
             seq += 1
         self._sec, self._prefix = last_sec, prefix
+        if out:
+            del out[:2]
+            out += b"}\n"
         return out, events
-
-    @staticmethod
-    def _encode_fields(codec: _EventCodec, args: tuple, out: bytearray,
-                       encode_into: Callable[..., None]) -> None:
-        mark = len(out)
-        try:
-            if codec.struct is not None and len(args) == codec.n:
-                encode_into(codec.struct(*args), out, -1)
-            else:
-                encode_into(codec.fields(args), out, -1)
-        except _ENCODE_ERRORS:  # e.g. ints beyond 64 bits, non-string keys
-            del out[mark:]
-            out += safe_json(codec.fields(args))
 
     def _render_chain(self, records: Sequence[tuple], seq: int,
                       want_events: bool) -> tuple[bytearray, list[Event]]:
