@@ -121,6 +121,12 @@ def test_stalled_hub_never_blocks_the_provider_and_accounts_every_event(hubd, sp
         assert wrote["emitted"] > 2000 and wrote["dropped"] > 0
         provider.tell("flush")
         assert provider.line()["flushed"]
+
+        def accounted() -> bool:  # "flushed" means sent; the hub books it a moment later
+            s = hub.query_session("stall")
+            return s.events_written + s.events_lost + s.events_pending == wrote["emitted"]
+
+        wait_for(accounted, what="the provider's last batch and loss report")
         stats = hub.stop_session("stall")
     assert stats.events_lost > 0
     assert stats.events_written + stats.events_lost == wrote["emitted"]
