@@ -51,11 +51,19 @@ def _capture(hub: Hub, a: dict[str, Any]) -> None:
     hub.capture_state(_name(a), provider if isinstance(provider, str) else None)
 
 
+def _provider_control(hub: Hub, a: dict[str, Any]) -> Any:
+    provider, request = a.get("provider"), a.get("request")
+    if not isinstance(provider, str) or not isinstance(request, dict):
+        raise ConfigError("control needs a provider name and a request map")
+    return hub.control(provider, request)
+
+
 _OPS: dict[str, _Op] = {
     "stop_session": _Op(True, lambda h, a: stats_to_wire(h.stop_session(_name(a)))),
     "flush_session": _Op(True, lambda h, a: stats_to_wire(h.flush_session(_name(a)))),
     "update_session": _Op(True, _update),
     "capture_state": _Op(True, _capture),
+    "control": _Op(True, _provider_control),
     "add_manifest": _Op(True, _add_manifest),
     "query_session": _Op(False, lambda h, a: stats_to_wire(h.query_session(_name(a)))),
     "list_sessions": _Op(False, lambda h, a: [stats_to_wire(s) for s in h.list_sessions()]),

@@ -26,6 +26,7 @@ from .._provider import EVENT_TABLE, ControlCode, EventType, Provider
 from .._render import native_tid
 from . import _wire
 from ._client import Connection, open_connection
+from ._codec import error_to_wire
 from ._errors import AccessDeniedError, ProtocolError
 from ._linkbuffer import LinkBuffer
 from ._paths import default_socket_path
@@ -80,6 +81,7 @@ class ProviderLink:
         self._denied = False
         self._closing = False
         self._pings: list[int] = []
+        self._results: list[_wire.ControlResult] = []
         self._pongs: dict[int, threading.Event] = {}
         self._tokens = itertools.count(1)
         self._tids: dict[int, int] = {}
@@ -193,6 +195,19 @@ class ProviderLink:
             done = self._pongs.get(msg.token)
             if done is not None:
                 done.set()
+        elif isinstance(msg, _wire.ControlCall):
+            self._results.append(self._answer(msg))
+            self.buffer.wake.set()  # the sender thread writes it: one writer per socket
+
+    def _answer(self, call: _wire.ControlCall) -> _wire.ControlResult:
+        """Run the provider's control handler; its refusal travels back as an error."""
+        try:
+            return _wire.ControlResult(call.id, True, self.provider.control(call.request))
+        except TracerError as exc:
+            return _wire.ControlResult(call.id, False, error_to_wire(exc))
+        except Exception as exc:  # a handler bug must not kill the link
+            return _wire.ControlResult(call.id, False,
+                                       ["ControlError", f"{type(exc).__name__}: {exc}"])
 
     def _disconnect(self, reason: str) -> None:
         conn, self._conn = self._conn, None
@@ -217,6 +232,8 @@ class ProviderLink:
                 conn.sock.sendall(_wire.frame(_encoder.encode([7, [], {}, losses])))
             while self._pings:
                 conn.send(_wire.Ping(self._pings.pop(0)))
+            while self._results:
+                conn.send(self._results.pop(0))
         except OSError as exc:
             self._disconnect(f"send failed: {exc}")
 

@@ -10,19 +10,26 @@ to the sessions that enable that event.
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 
+from .._errors import ControlError
 from .._hub import Hub
 from .._manifest import Manifest
 from .._provider import EnableState, EventType, Provider
 from . import _wire
+from ._codec import error_from_wire
 from ._errors import ProtocolError
 
 __all__ = ["RemoteProvider", "mirror_provider"]
 
 _SCALARS = frozenset({int, float, str, bytes, bool, type(None)})
+#: How long a control request waits for the provider process to answer.
+CONTROL_TIMEOUT = 5.0
 
 
 def mirror_provider(manifest: Manifest, pid: int) -> Provider:
@@ -43,8 +50,37 @@ class RemoteProvider:
         self.mirror = mirror_provider(manifest, pid)
         self._send = send
         self._by_id: dict[int, EventType] = {e.id: e for e in self.mirror.events.values()}
+        self._calls: dict[int, tuple[threading.Event, list[tuple[bool, Any]]]] = {}
+        self._call_ids = itertools.count(1)
         self.mirror.add_enable_callback(self._push)
+        self.mirror.on_control(self._control)
         hub.register(self.mirror)
+
+    def _control(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Forward a control request to the provider process and wait for its answer."""
+        cid = next(self._call_ids)
+        done: threading.Event = threading.Event()
+        slot: list[tuple[bool, Any]] = []
+        self._calls[cid] = (done, slot)
+        try:
+            if not self._send(_wire.encode(_wire.ControlCall(cid, request))):
+                raise ControlError(f"provider {self.mirror.name} is gone")
+            if not done.wait(CONTROL_TIMEOUT):
+                raise ControlError(f"provider {self.mirror.name} did not answer the control "
+                                   f"request within {CONTROL_TIMEOUT:g} s")
+        finally:
+            self._calls.pop(cid, None)
+        ok, value = slot[0]
+        if not ok:
+            raise error_from_wire(value)
+        return value if isinstance(value, dict) else {"result": value}
+
+    def result(self, msg: _wire.ControlResult) -> None:
+        """The provider answered a control request."""
+        entry = self._calls.get(msg.id)
+        if entry is not None:
+            entry[1].append((msg.ok, msg.value))
+            entry[0].set()
 
     def _push(self, state: EnableState) -> None:
         self._send(_wire.encode(_wire.Enable(state.control.value, state.level, state.match_any,
@@ -82,6 +118,9 @@ class RemoteProvider:
     def gone(self, reason: str) -> None:
         """The provider process disconnected or died: its sessions show it as gone."""
         self._send = _closed
+        for done, slot in list(self._calls.values()):
+            slot.append((False, ["ControlError", f"provider {self.mirror.name} is gone"]))
+            done.set()
         self.hub.unregister(self.mirror, reason)
 
 

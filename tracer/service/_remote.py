@@ -107,6 +107,10 @@ class RemoteHub:
         self._call("capture_state", name=name, provider=provider)
 
     # -- providers ------------------------------------------------------------------------
+    def control(self, provider: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Send a control request (the IOCTL analog) to a provider, wherever it runs."""
+        return self._call("control", provider=provider, request=request)
+
     def manifests(self) -> dict[str, Manifest]:
         """Every provider the hub knows, registered or not."""
         return {m["name"]: Manifest.from_json(m) for m in self._call("manifests")}

@@ -215,6 +215,8 @@ class _Connection:
                 self.provider.handle(msg)
             elif isinstance(msg, _wire.Ping):
                 self.outbox.send(_wire.encode(_wire.Pong(msg.token)))
+            elif isinstance(msg, _wire.ControlResult):
+                self.provider.result(msg)
             else:
                 raise ProtocolError(f"unexpected {type(msg).__name__} from a provider")
 

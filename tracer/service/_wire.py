@@ -165,9 +165,25 @@ class SubEnd(_Msg, tag=12):
     reason: str
 
 
-hub_decoder = msgspec.msgpack.Decoder(Hello | Request | Register | Events | Ping)
+class ControlCall(_Msg, tag=13):
+    """Hub -> provider: a control request (the IOCTL analog) for its control handler."""
+
+    id: int
+    request: dict[str, Any]
+
+
+class ControlResult(_Msg, tag=14):
+    """Provider -> hub: the answer to a :class:`ControlCall` (``value``: reply or error)."""
+
+    id: int
+    ok: bool
+    value: Any
+
+
+hub_decoder = msgspec.msgpack.Decoder(Hello | Request | Register | Events | Ping
+                                      | ControlResult)
 client_decoder = msgspec.msgpack.Decoder(Welcome | Error | Reply | Enable | Pong | SubEvents
-                                         | SubEnd)
+                                         | SubEnd | ControlCall)
 _encoder = msgspec.msgpack.Encoder(enc_hook=encode_default)
 
 

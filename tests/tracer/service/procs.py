@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from tracer import Level, Provider
+from tracer import ControlError, Level, Provider
 from tracer.service import attach_provider, connect
 
 DEMO = Provider("svc-demo", keywords=["net", "disk"], description="service test provider")
@@ -90,6 +90,20 @@ def watcher(args: argparse.Namespace) -> None:
     link.close()
 
 
+def controlled(args: argparse.Namespace) -> None:
+    """Answer control requests: ``echo`` returns the request, anything else is refused."""
+    def handle(request: dict[str, Any]) -> dict[str, Any]:
+        if request.get("op") != "echo":
+            raise ControlError(f"invalid parameter {request.get('op')!r}")
+        return {"echo": request, "pid": os.getpid()}
+
+    DEMO.on_control(handle)
+    link = attach_provider(DEMO, args.socket, wait=5.0)
+    _say(role="controlled", connected=link.connected, pid=os.getpid())
+    sys.stdin.readline()
+    link.close()
+
+
 def consumer(args: argparse.Namespace) -> None:
     """Subscribe to a session and print each event's fields until ``count`` or the end."""
     hub = connect(args.socket)
@@ -109,7 +123,7 @@ def consumer(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Dispatch to one role."""
     p = argparse.ArgumentParser()
-    p.add_argument("role", choices=["provider", "consumer", "stalled", "watcher"])
+    p.add_argument("role", choices=["provider", "consumer", "stalled", "watcher", "controlled"])
     p.add_argument("--socket", required=True)
     p.add_argument("--count", type=int, default=100)
     p.add_argument("--seconds", type=float, default=0.0)
@@ -119,7 +133,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--session", default="s1")
     p.add_argument("--capacity", type=int, default=65536)
     args = p.parse_args(argv)
-    roles = {"provider": provider, "consumer": consumer, "stalled": stalled, "watcher": watcher}
+    roles = {"provider": provider, "consumer": consumer, "stalled": stalled, "watcher": watcher,
+             "controlled": controlled}
     roles[args.role](args)
 
 

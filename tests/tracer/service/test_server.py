@@ -133,3 +133,34 @@ def test_stalled_hub_never_blocks_the_provider_and_accounts_every_event(hubd, sp
     log = list(read_log(sock_dir / "stall.jsonl"))
     assert sum(1 for e in log if e.kind == "event") == stats.events_written
     assert sum(e.fields["count"] for e in log if e.kind == "lost") == stats.events_lost
+
+
+def test_control_requests_reach_a_provider_process_and_its_answer_comes_back(hubd, spawn):
+    """A client's control request (the IOCTL analog) runs the provider process's handler."""
+    import pytest
+
+    from tracer import ControlError, UnknownProviderError
+
+    with connect(hubd.path) as hub:
+        provider = spawn("controlled", "--socket", str(hubd.path), stdin=True)
+        assert provider.line()["connected"]
+        reply = hub.control("svc-demo", {"op": "echo", "n": 7})
+        assert reply == {"echo": {"op": "echo", "n": 7}, "pid": provider.pid}
+        with pytest.raises(ControlError, match="invalid parameter 'bogus'"):
+            hub.control("svc-demo", {"op": "bogus"})
+        with pytest.raises(UnknownProviderError):
+            hub.control("no-such-provider", {"op": "echo"})
+        provider.tell("quit")
+        wait_for(lambda: _gone(hub), what="the provider process to be gone")
+        with pytest.raises(ControlError, match=r"not running|gone"):
+            hub.control("svc-demo", {"op": "echo"})
+
+
+def _gone(hub) -> bool:
+    from tracer import ControlError
+
+    try:
+        hub.control("svc-demo", {"op": "echo"})
+    except ControlError:
+        return True
+    return False
