@@ -92,19 +92,30 @@ def _default_hub_running() -> bool:
     return Path(default_socket_path()).exists()
 
 
-def _inspector_decisions(path: str | None) -> Any:
-    """The external decider of a running inspector, as a decision source (or None)."""
+def _inspector_decisions(path: str | None, hub: Any = None) -> Any:
+    """A running inspector's external decider as a decision source (or None).
+
+    ``--decisions SOCKET`` names its control socket; else this namespace's inspector;
+    else, through the hub, a ``wfptrace-inspect`` provider that answers control requests.
+    """
     try:
-        from providers.inspect import DecisionClient
+        from providers.inspect import DecisionClient, HubDecisionClient, InspectError
         from providers.inspect._state import StateFile
     except ImportError:
         return None
     control = Path(path) if path else StateFile.here().control
-    if not control.exists():
-        if path:
-            raise UsageError(f"--decisions: no inspector control socket at {path}")
+    if control.exists():
+        return DecisionClient(control)
+    if path:
+        raise UsageError(f"--decisions: no inspector control socket at {path}")
+    if hub is None or not hasattr(hub, "control"):
         return None
-    return DecisionClient(control)
+    client = HubDecisionClient(hub)
+    try:
+        client.pending()
+    except InspectError:
+        return None  # no inspector registered, or one with the static decider
+    return client
 
 
 @contextlib.contextmanager
@@ -114,7 +125,7 @@ def _connection(args: argparse.Namespace) -> Iterator[tuple[Any, LocalDecisionSo
                     and _default_hub_running()):
         hub = _remote_hub(args.hub)
         try:
-            yield (hub, _inspector_decisions(args.decisions),
+            yield (hub, _inspector_decisions(args.decisions, hub),
                    f"hub {args.hub or 'default socket'} (pid {hub.hub_pid})")
         finally:
             hub.close()

@@ -19,7 +19,7 @@ Public surface:
 """
 
 from ._cli import register
-from ._client import DecisionClient
+from ._client import DecisionClient, HubDecisionClient
 from ._config import InspectConfig, load_config
 from ._deciders import Decider, ExternalDecider, PendingConnection, StaticDecider
 from ._errors import AlreadyRunningError, InspectConfigError, InspectError, NotRunningError
@@ -34,6 +34,7 @@ __all__ = [
     "Decider",
     "DecisionClient",
     "ExternalDecider",
+    "HubDecisionClient",
     "InspectConfig",
     "InspectConfigError",
     "InspectError",

@@ -1,9 +1,10 @@
 """An external decider's side of the control channel; a TraceView DecisionSource.
 
-``DecisionClient(path).pending()`` lists the connections waiting for a verdict
-(process, 5-tuple, time left) and ``decide(id, "permit"|"block")`` answers one.
-It talks JSON lines to the inspector's Unix socket; behind the same interface it
-could later speak through the hub service instead.
+``pending()`` lists the connections waiting for a verdict (process, 5-tuple, time
+left) and ``decide(id, "permit"|"block")`` answers one. Two transports, one
+interface: :class:`DecisionClient` talks JSON lines to the inspector's own Unix
+socket; :class:`HubDecisionClient` sends the same requests as control requests (the
+IOCTL analog) through a hub, embedded or the hub service, to ``wfptrace-inspect``.
 """
 
 from __future__ import annotations
@@ -15,13 +16,56 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from tracer import TracerError
+
 from ._deciders import PendingConnection
 from ._errors import InspectError, NotRunningError
 
-__all__ = ["DecisionClient"]
+__all__ = ["DecisionClient", "HubDecisionClient"]
 
 
-class DecisionClient:
+class _Decisions:
+    """The decision-source operations, over whatever ``call`` sends requests with."""
+
+    def call(self, op: str, **args: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def pending(self) -> list[PendingConnection]:
+        """Connections waiting for a verdict, oldest first, with their time left."""
+        return [PendingConnection(**item) for item in self.call("pending")["pending"]]
+
+    def decide(self, id: int, verdict: str) -> bool:
+        """Answer one connection (``permit``/``allow`` or ``block``); False if too late."""
+        return bool(self.call("decide", id=id, verdict=verdict)["decided"])
+
+    def hold(self, id: int, held: bool) -> None:
+        """Pause or resume a connection's countdown."""
+        self.call("hold", id=id, held=held)
+
+    def status(self) -> dict[str, Any]:
+        """The inspector's configuration and counters."""
+        return self.call("status")
+
+
+class HubDecisionClient(_Decisions):
+    """The external decider reached through a hub (``Hub`` or ``tracer.service`` client)."""
+
+    def __init__(self, hub: Any, provider: str = "wfptrace-inspect") -> None:
+        self.hub = hub
+        self.provider = provider
+
+    def call(self, op: str, **args: Any) -> dict[str, Any]:
+        """Send one control request; raise InspectError when it is refused."""
+        try:
+            return self.hub.control(self.provider, {"op": op, **args})
+        except TracerError as exc:
+            raise InspectError(str(exc)) from None
+
+    def close(self) -> None:
+        """Nothing to release: the hub connection belongs to the caller."""
+
+
+class DecisionClient(_Decisions):
     """A persistent connection to one inspector's control socket."""
 
     def __init__(self, path: str | os.PathLike[str], timeout: float = 5.0) -> None:
@@ -60,22 +104,6 @@ class DecisionClient:
         if not reply.get("ok"):
             raise InspectError(reply.get("error", "request refused"))
         return reply
-
-    def pending(self) -> list[PendingConnection]:
-        """Connections waiting for a verdict, oldest first, with their time left."""
-        return [PendingConnection(**item) for item in self.call("pending")["pending"]]
-
-    def decide(self, id: int, verdict: str) -> bool:
-        """Answer one connection (``permit``/``allow`` or ``block``); False if too late."""
-        return bool(self.call("decide", id=id, verdict=verdict)["decided"])
-
-    def hold(self, id: int, held: bool) -> None:
-        """Pause or resume a connection's countdown."""
-        self.call("hold", id=id, held=held)
-
-    def status(self) -> dict[str, Any]:
-        """The inspector's configuration and counters."""
-        return self.call("status")
 
     def close(self) -> None:
         """Close the connection (the next call reconnects)."""

@@ -73,3 +73,20 @@ def test_decisions_come_from_a_running_inspector(tmp_path) -> None:
         assert callable(source.pending) and callable(source.decide) and callable(source.hold)
     finally:
         server.close()
+
+
+def test_decisions_through_the_hub_when_an_inspector_answers() -> None:
+    """With no local socket, a hub whose wfptrace-inspect answers control requests is used."""
+    from providers.inspect import PROVIDER, HubDecisionClient
+    from tracer import Hub
+    from viewer._cli import _inspector_decisions
+
+    with Hub(load_installed=False) as hub:
+        assert _inspector_decisions(None, hub) is None  # no inspector registered
+        hub.register(PROVIDER)
+        PROVIDER.on_control(lambda request: {"pending": []})
+        try:
+            source = _inspector_decisions(None, hub)
+            assert isinstance(source, HubDecisionClient) and source.pending() == []
+        finally:
+            PROVIDER.on_control(None)

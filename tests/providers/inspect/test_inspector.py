@@ -160,3 +160,50 @@ def test_events_reach_the_hub_service_and_its_capture_state_runs_down(lab: Lab,
     finally:
         hub_proc.terminate()
         hub_proc.wait(10)
+
+
+def test_external_decider_answers_through_the_hub_service(lab: Lab, tmp_path) -> None:
+    """A decider process reaches the inspector only through the hub: one permit, one block."""
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    from providers.inspect import HubDecisionClient
+    from tracer.service import connect
+
+    from .conftest import ROOT, tcp_exchange
+
+    sock = tmp_path / "hub.sock"
+    hub_proc = subprocess.Popen([sys.executable, "-m", "tracer.service", "--socket", str(sock)],
+                                cwd=ROOT, stderr=subprocess.DEVNULL)
+    try:
+        assert until(sock.exists, 15)
+        lab.inspector.start("--remote", lab.b.ip4, "--decider", "external",
+                            "--decider-timeout", "20", "--hub-socket", str(sock))
+        with connect(sock) as hub:
+            client = HubDecisionClient(hub)
+            assert until(lambda: _answers(client), 15), "inspector never registered"
+            with ThreadPoolExecutor(2) as pool:
+                first = pool.submit(tcp_exchange, lab.a, lab.b.ip4, 10.0)
+                assert until(lambda: len(client.pending()) == 1, 10)
+                second = pool.submit(tcp_exchange, lab.a, lab.b.ip4, 2.0)
+                assert until(lambda: len(client.pending()) == 2, 10)
+                a, b = client.pending()
+                assert a.remote == lab.b.ip4 and a.protocol == "tcp"
+                assert client.decide(a.id, "permit") and client.decide(b.id, "block")
+                assert first.result() is True
+                assert second.result() is False
+            assert client.decide(a.id, "block") is False
+    finally:
+        hub_proc.terminate()
+        hub_proc.wait(10)
+
+
+def _answers(client) -> bool:
+    from providers.inspect import InspectError
+
+    try:
+        client.status()
+    except InspectError:
+        return False
+    return True
