@@ -220,7 +220,9 @@ def _fmt(args: argparse.Namespace) -> int:
 # -- entry point --------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The full ``wfptrace`` parser, with plugin subcommands."""
-    parser = argparse.ArgumentParser(prog="wfptrace", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="wfptrace", description="ETW-style structured tracing for Linux, with the WFP "
+        "traffic inspection and MSN Messenger monitor samples.")
     service_cli.add_hub_option(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_session(sub)
