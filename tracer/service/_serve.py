@@ -24,9 +24,15 @@ def serve(path: str | os.PathLike[str] | None = None, *, group: str | int | None
     """
     _tune_gc()
     stop = stop or threading.Event()
-    server = HubServer(path, group=group, mode=mode).start()
+    # Handlers first: a client may connect (and signal us) as soon as the socket exists.
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server = HubServer(path, group=group, mode=mode).start()
+    except BaseException:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        raise
     group_text = f", group {server.policy.group_name}" if server.policy.gid is not None else ""
     print(f"wfptrace hub: listening on {server.path} (mode {mode:04o}{group_text}, "
           f"pid {os.getpid()})", file=sys.stderr, flush=True)
