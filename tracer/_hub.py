@@ -255,8 +255,7 @@ class Hub:
         for pname, spec in wanted.items():
             provider = self.providers.get(pname)
             if provider is None:
-                state = session.stats().providers.get(pname, {})
-                if state.get("status") != "gone":
+                if session.provider_state(pname).get("status") != "gone":
                     session.set_provider_state(pname, status="waiting")
                 continue
             self._enable(session, provider, spec)

@@ -82,13 +82,17 @@ class Subscription:
                 return self._queue.popleft()
             return None
 
+    def _take_all(self) -> list[Event]:
+        """Everything queued (the caller holds the lock), counted as delivered."""
+        out = list(self._queue)
+        self._queue.clear()
+        self.delivered += len(out)
+        return out
+
     def drain(self) -> list[Event]:
         """Every event queued now, without waiting."""
         with self._cond:
-            out = list(self._queue)
-            self._queue.clear()
-            self.delivered += len(out)
-            return out
+            return self._take_all()
 
     def __iter__(self) -> Iterator[Event]:
         while True:
@@ -97,9 +101,7 @@ class Subscription:
                     self._cond.wait()
                 if not self._queue:
                     return
-                batch = list(self._queue)  # one lock round trip per batch, not per event
-                self._queue.clear()
-                self.delivered += len(batch)
+                batch = self._take_all()  # one lock round trip per batch, not per event
             yield from batch
 
     async def __aiter__(self) -> AsyncIterator[Event]:

@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from ._event import LOST_EVENT_NAME, Event, lost_message
+from ._event import LOST_EVENT_NAME, Event, iso_time, lost_message
 from ._fields import encode_default
 from ._levels import Level
 from ._provider import EVENT_TABLE, EventType
@@ -49,11 +49,6 @@ def _second_prefix(sec: int) -> bytes:
     """``{"type":"event","time":"2026-11-22T02:20:00.`` for one whole second."""
     stamp = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
     return b'{"type":"event","time":"' + stamp.encode()
-
-
-def _iso(ns: int) -> str:
-    sec, frac = divmod(ns, 1_000_000_000)
-    return _second_prefix(sec)[24:].decode() + f"{frac:09d}Z"
 
 
 def safe_json(fields: Any) -> bytes:
@@ -94,6 +89,14 @@ class _EventCodec:
                      + dumps(ev.name) + b',"id":' + str(ev.id).encode() + b',"level":'
                      + str(ev.level).encode() + b',"keywords":' + dumps(list(ev.keyword_names))
                      + b',"pid":' + str(ev.provider.pid).encode() + b',"tid":%d,"fields":')
+
+    def event(self, ts: int, seq: int, tid: int, fields: dict[str, Any],
+              session: str) -> Event:
+        """The decoded Event a real-time consumer receives."""
+        ev = self.ev
+        return Event(time_ns=ts, seq=seq, provider=ev.provider.name, name=ev.name, id=ev.id,
+                     level=ev.level, keywords=ev.keyword_names, pid=ev.provider.pid, tid=tid,
+                     fields=fields, template=ev.template, session=session)
 
     def fields(self, args: tuple) -> dict[str, Any]:
         if len(args) == self.n:
@@ -164,11 +167,7 @@ class Renderer:
                     del out[mark:]
                     out += safe_json(codec.fields(args))
             if want_events:
-                ev = codec.ev
-                add_event(Event(time_ns=ts, seq=seq, provider=ev.provider.name, name=ev.name,
-                                id=ev.id, level=ev.level, keywords=ev.keyword_names,
-                                pid=ev.provider.pid, tid=tid, fields=codec.fields(args),
-                                template=ev.template, session=self.session))
+                add_event(codec.event(ts, seq, tid, codec.fields(args), self.session))
             seq += 1
         self._sec, self._prefix = last_sec, prefix
         if out:
@@ -189,16 +188,13 @@ class Renderer:
                 tid = native_tid(tid)
             out += self._chain(self._event_dict(ts, seq, ev, tid, fields)) + b"\n"
             if want_events:
-                events.append(Event(time_ns=ts, seq=seq, provider=ev.provider.name,
-                                    name=ev.name, id=ev.id, level=ev.level,
-                                    keywords=ev.keyword_names, pid=ev.provider.pid, tid=tid,
-                                    fields=fields, template=ev.template, session=self.session))
+                events.append(codec.event(ts, seq, tid, fields, self.session))
             seq += 1
         return out, events
 
     def _event_dict(self, ts: int, seq: int, ev: EventType, tid: int,
                     fields: dict[str, Any]) -> dict[str, Any]:
-        return {"type": "event", "time": _iso(ts), "seq": seq,
+        return {"type": "event", "time": iso_time(ts), "seq": seq,
                 "provider": ev.provider.name, "event": ev.name, "id": ev.id, "level": ev.level,
                 "keywords": list(ev.keyword_names), "pid": ev.provider.pid, "tid": tid,
                 "fields": fields}
@@ -217,7 +213,7 @@ class Renderer:
              pid: int) -> tuple[bytes, Event]:
         """The in-band record (one line, no newline) for ``count`` dropped events."""
         fields = {"count": count, "first_ns": first_ns, "last_ns": last_ns}
-        event_dict = {"type": "lost", "time": _iso(last_ns), "seq": seq,
+        event_dict = {"type": "lost", "time": iso_time(last_ns), "seq": seq,
                       "provider": "", "event": LOST_EVENT_NAME, "id": 0,
                       "level": int(Level.WARNING), "keywords": [], "pid": pid, "tid": 0,
                       "fields": fields, "message": lost_message(fields)}

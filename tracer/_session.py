@@ -94,6 +94,10 @@ class Session:
         with self._flush_lock:
             self._pending_lines.append(line)
 
+    def provider_state(self, name: str) -> dict[str, Any]:
+        """A provider's status in this session (empty if never set)."""
+        return dict(self._provider_state.get(name, {}))
+
     def set_provider_state(self, name: str, **state: Any) -> None:
         """Remember a provider's status in this session (shown in the statistics)."""
         self._provider_state.setdefault(name, {}).update(state)
