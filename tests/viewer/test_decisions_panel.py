@@ -49,11 +49,13 @@ async def test_countdown_pauses_while_choosing():
     app = TraceViewApp(None, decisions=src)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("d")
+        await wait_for(pilot, lambda: src.pending()[0].held)  # focus lands asynchronously
         now[0] += 60
         await pilot.pause(0.3)
         [item] = src.pending()
         assert item.held and got == []
         assert "⏸" in app.query_one(DecisionsPanel).render().plain
         await pilot.press("d")  # back to the events: the countdown resumes
+        await wait_for(pilot, lambda: not src.pending()[0].held)
         now[0] += 6
         await wait_for(pilot, lambda: got == [("10.0.0.2", "block", True)])
