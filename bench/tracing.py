@@ -3,8 +3,9 @@
 Measures, as medians of several repetitions in one run:
 * the cost of a disabled event check against a bare no-op function call;
 * an enabled event written into a session buffer;
-* end-to-end events/s into a JSON-lines file, against structlog configured the
-  fast way (bound logger, orjson JSONRenderer, BytesLogger) and against the
+* end-to-end events/s into a JSON-lines file (headline: with the session's
+  render worker, i.e. rendering in a forked child; also in process), against
+  structlog configured the fast way (bound logger, orjson JSONRenderer, BytesLogger) and against the
   OpenTelemetry SDK (one span per event, BatchSpanProcessor, in-memory exporter);
 * RSS growth and exact accounting while producing 10x faster than the "disk"
   (a FIFO drained at a fixed rate by another process) absorbs.
@@ -72,13 +73,14 @@ def enabled_us(n: int) -> float:
     return dt / n * 1e6
 
 
-def ours_e2e(n: int, path: str) -> float:
-    """events/s from write to a closed JSON-lines file."""
+def ours_e2e(n: int, path: str, worker: bool) -> float:
+    """events/s from write to a closed JSON-lines file (rendered in a child if ``worker``)."""
     with Hub(load_installed=False) as hub:
         hub.register(PROVIDER)
         t0 = time.perf_counter()
         hub.start_session(SessionConfig("e2e", [ProviderEnable(PROVIDER.name, Level.INFO)],
-                                        file=path, buffer_size=8192, buffer_count=256))
+                                        file=path, buffer_size=8192, buffer_count=256,
+                                        render_worker=worker))
         write = VERDICT.write
         for i in range(n):
             write("out", "10.0.0.2", i, "permit", 12.5)
@@ -192,8 +194,10 @@ def main() -> None:
     en = median_of(reps, lambda: enabled_us(n))
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "bench.jsonl")
-        progress("end to end: wfptrace")
-        ours = median_of(reps, lambda: ours_e2e(n, path))
+        progress("end to end: wfptrace (render worker)")
+        ours = median_of(reps, lambda: ours_e2e(n, path, True))
+        progress("end to end: wfptrace (rendering in process)")
+        inproc = median_of(reps, lambda: ours_e2e(n, path, False))
         progress("end to end: structlog")
         sl = median_of(reps, lambda: structlog_e2e(n, path))
         progress("end to end: OpenTelemetry SDK")
@@ -202,11 +206,13 @@ def main() -> None:
         over = overload(n * 2, tmp)
     metrics = {"disabled_ns": round(dis, 1), "noop_call_ns": round(noop, 1),
                "enabled_us": round(en, 3), "e2e_events_per_s": round(ours),
+               "e2e_in_process_events_per_s": round(inproc),
                "structlog_events_per_s": round(sl), "otel_events_per_s": round(ot),
                "rss_growth_mb": round(over["rss_growth_mb"], 1),
                "produce_vs_absorb": round(over["produce_vs_absorb"], 1),
                "emitted": over["emitted"], "written": over["written"], "lost": over["lost"]}
-    ratios = {"vs_structlog": round(ours / sl, 2), "vs_otel": round(ours / ot, 2)}
+    ratios = {"vs_structlog": round(ours / sl, 2), "vs_otel": round(ours / ot, 2),
+              "in_process_vs_structlog": round(inproc / sl, 2)}
     emit("tracing", metrics, ratios)
 
 

@@ -51,6 +51,8 @@ def _add_session(sub: Any) -> None:
     start.add_argument("--buffer-size", type=int, default=4096, metavar="EVENTS")
     start.add_argument("--buffers", type=int, default=64, metavar="COUNT")
     start.add_argument("--flush-interval", type=float, default=0.2, metavar="SECONDS")
+    start.add_argument("--render-worker", action="store_true",
+                       help="render the log file in a child process (high event rates)")
     start.add_argument("--duration", type=float, metavar="SECONDS",
                        help="stop after this many seconds (embedded hub)")
     otel.add_cli_options(start)
@@ -82,7 +84,8 @@ def _config_from_args(args: argparse.Namespace) -> SessionConfig:
         realtime=args.realtime, file=args.file, mode=args.mode,
         max_size=int(args.max_size * 1024 * 1024) if args.max_size else None,
         buffer_size=args.buffer_size, buffer_count=args.buffers,
-        flush_interval=args.flush_interval, otlp=otel.options_from_args(args))
+        flush_interval=args.flush_interval, otlp=otel.options_from_args(args),
+        render_worker=args.render_worker)
 
 
 def _session_start(args: argparse.Namespace) -> int:

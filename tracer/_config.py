@@ -65,6 +65,10 @@ class SessionConfig:
     flush_interval: float = 0.2
     #: OpenTelemetry export (the hub adds an OTLP backend); None = off.
     otlp: OtlpOptions | None = None
+    #: Render and write the log file in a forked child process, so that emitting and
+    #: rendering run on two cores (for high event rates; needs a log file; sessions
+    #: whose hub has user processors render in-process regardless).
+    render_worker: bool = False
 
     def validate(self) -> None:
         """Raise ConfigError for any invalid value."""
@@ -76,6 +80,8 @@ class SessionConfig:
                               "or rotate") from None
         if self.file is None and not self.realtime and self.otlp is None:
             raise ConfigError("a session needs a log file, real-time delivery or OTLP export")
+        if self.render_worker and self.file is None:
+            raise ConfigError("a render worker needs a log file")
         if self.mode is not FileMode.SEQUENTIAL and not self.max_size:
             raise ConfigError(f"{self.mode.value} mode needs a max size")
         if self.max_size is not None and self.max_size <= 0:

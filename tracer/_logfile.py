@@ -137,6 +137,10 @@ class LogFile:
         lines.pop()  # after the last newline
         return self.write(lines)
 
+    def fileno(self) -> int:
+        """The descriptor of the file being written now (-1 once closed)."""
+        return self._fd
+
     def flush(self) -> None:
         """Push written data to the disk (fdatasync)."""
         with contextlib.suppress(OSError):  # pipes and character devices cannot be synced

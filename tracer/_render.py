@@ -45,10 +45,25 @@ def native_tid(ident: int) -> int:
     return native if native is not None else ident
 
 
-def _second_prefix(sec: int) -> bytes:
-    """``{"type":"event","time":"2026-11-22T02:20:00.`` for one whole second."""
-    stamp = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
-    return b'{"type":"event","time":"' + stamp.encode()
+def _second_prefix(sec: int) -> str:
+    """``2026-11-22T02:20:00.`` for one whole second (the fraction follows)."""
+    return datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+
+
+_SECOND = 1_000_000_000
+_EVENT = msgspec.Raw(b'"event"')
+
+
+class _Line(msgspec.Struct, gc=False):
+    """One event line. ``provider`` is pre-encoded JSON that carries the constant
+    members from the provider's name to the pid (msgspec copies a Raw verbatim)."""
+
+    type: msgspec.Raw
+    time: str
+    seq: int
+    provider: msgspec.Raw
+    tid: int
+    fields: Any
 
 
 def safe_json(fields: Any) -> bytes:
@@ -74,10 +89,31 @@ def _fields_struct(ev: EventType) -> type | None:
         return None
 
 
+def _encode_lines(lines: list[_Line]) -> bytearray:
+    """JSON lines in one call; a line msgspec refuses gets its fields via :func:`safe_json`."""
+    try:
+        return bytearray(_encoder.encode_lines(lines))
+    except _ENCODE_ERRORS:  # e.g. ints beyond 64 bits: find the culprits line by line
+        out = bytearray()
+        for line in lines:
+            mark = len(out)
+            try:
+                _encoder.encode_into(line, out, -1)
+            except _ENCODE_ERRORS:
+                del out[mark:]
+                fields = line.fields
+                if isinstance(fields, msgspec.Struct):
+                    fields = {k: getattr(fields, k) for k in fields.__struct_fields__}
+                line.fields = msgspec.Raw(safe_json(fields))
+                _encoder.encode_into(line, out, -1)
+            out += b"\n"
+        return out
+
+
 class _EventCodec:
     """Precomputed pieces to render one event type."""
 
-    __slots__ = ("build", "ev", "head", "local", "n", "struct")
+    __slots__ = ("build", "ev", "local", "middle", "n", "n_struct", "struct")
 
     def __init__(self, ev: EventType) -> None:
         self.ev = ev
@@ -85,10 +121,11 @@ class _EventCodec:
         self.local = ev.provider.local_threads
         self.build = _fields_builder(ev.fields)
         self.struct = _fields_struct(ev)
-        self.head = (b'}\n%s%09dZ","seq":%d,"provider":' + dumps(ev.provider.name) + b',"event":'
-                     + dumps(ev.name) + b',"id":' + str(ev.id).encode() + b',"level":'
-                     + str(ev.level).encode() + b',"keywords":' + dumps(list(ev.keyword_names))
-                     + b',"pid":' + str(ev.provider.pid).encode() + b',"tid":%d,"fields":')
+        self.n_struct = self.n if self.struct is not None else -1  # args that fit the Struct
+        self.middle = msgspec.Raw(
+            dumps(ev.provider.name) + b',"event":' + dumps(ev.name) + b',"id":'
+            + str(ev.id).encode() + b',"level":' + str(ev.level).encode() + b',"keywords":'
+            + dumps(list(ev.keyword_names)) + b',"pid":' + str(ev.provider.pid).encode())
 
     def event(self, ts: int, seq: int, tid: int, fields: dict[str, Any],
               session: str) -> Event:
@@ -98,7 +135,7 @@ class _EventCodec:
                      level=ev.level, keywords=ev.keyword_names, pid=ev.provider.pid, tid=tid,
                      fields=fields, template=ev.template, session=session)
 
-    def fields(self, args: tuple) -> dict[str, Any]:
+    def fields(self, args: Sequence[Any]) -> dict[str, Any]:
         if len(args) == self.n:
             return self.build(args)
         out = dict(zip(self.ev.fields, args, strict=False))
@@ -116,8 +153,10 @@ class Renderer:
         self._json = structlog.processors.JSONRenderer(serializer=dumps)
         self._codecs: dict[int, _EventCodec] = {}
         self._tids: dict[int, int] = {}
-        self._sec = -1
-        self._prefix = b""
+        self._base = -_SECOND
+        self._prefix = ""
+        #: thread ident -> OS thread id for local providers (a render child replaces it)
+        self.native_tid: Callable[[int], int] = native_tid
 
     @property
     def fast(self) -> bool:
@@ -139,41 +178,32 @@ class Renderer:
         """
         if self.processors and want_lines:
             return self._render_chain(records, first_seq, want_events)
-        # Each head starts with the previous line's ``}\n``: one append per line, not two.
-        out = bytearray()
+        lines: list[_Line] = []
         events: list[Event] = []
-        add_event = events.append
-        encode_into = _encoder.encode_into
-        codecs, tids = self._codecs, self._tids
+        add_line, add_event = lines.append, events.append
+        codecs, tids, native = self._codecs, self._tids, self.native_tid
         tids.clear()  # thread idents may be reused between batches
-        last_sec, prefix = self._sec, self._prefix
+        base, prefix = self._base, self._prefix  # the second now cached, in ns
         seq = first_seq
         for ts, index, args, tid in records:
             codec = codecs.get(index) or self._codec(index)
             if codec.local:
-                tid = tids.get(tid) or tids.setdefault(tid, native_tid(tid))
+                tid = tids.get(tid) or tids.setdefault(tid, native(tid))
             if want_lines:
-                sec, frac = divmod(ts, 1_000_000_000)
-                if sec != last_sec:
-                    last_sec, prefix = sec, _second_prefix(sec)
-                out += codec.head % (prefix, frac, seq, tid)
-                mark = len(out)
-                try:
-                    if codec.struct is not None and len(args) == codec.n:
-                        encode_into(codec.struct(*args), out, -1)
-                    else:
-                        encode_into(codec.fields(args), out, -1)
-                except _ENCODE_ERRORS:  # e.g. ints beyond 64 bits, non-string keys
-                    del out[mark:]
-                    out += safe_json(codec.fields(args))
+                frac = ts - base
+                if not 0 <= frac < _SECOND:
+                    base = ts - ts % _SECOND
+                    prefix, frac = _second_prefix(base // _SECOND), ts - base
+                fields = (codec.struct(*args) if len(args) == codec.n_struct
+                          else codec.fields(args))
+                # str(frac + 10**9)[1:] is the zero-padded fraction, faster than "%09d"
+                add_line(_Line(_EVENT, prefix + str(frac + _SECOND)[1:] + "Z", seq,
+                               codec.middle, tid, fields))
             if want_events:
                 add_event(codec.event(ts, seq, tid, codec.fields(args), self.session))
             seq += 1
-        self._sec, self._prefix = last_sec, prefix
-        if out:
-            del out[:2]
-            out += b"}\n"
-        return out, events
+        self._base, self._prefix = base, prefix
+        return (_encode_lines(lines) if lines else bytearray()), events
 
     def _render_chain(self, records: Sequence[tuple], seq: int,
                       want_events: bool) -> tuple[bytearray, list[Event]]:
@@ -185,7 +215,7 @@ class Renderer:
             ev = codec.ev
             fields = codec.fields(args)
             if codec.local:
-                tid = native_tid(tid)
+                tid = self.native_tid(tid)
             out += self._chain(self._event_dict(ts, seq, ev, tid, fields)) + b"\n"
             if want_events:
                 events.append(codec.event(ts, seq, tid, fields, self.session))

@@ -18,6 +18,7 @@ from ._event import Event, iso_time
 from ._logfile import LogFile
 from ._realtime import Subscription
 from ._render import Processor, Renderer
+from ._renderworker import RenderWorker
 from ._stats import SessionStats
 
 __all__ = ["LOG_FORMAT", "LOG_VERSION", "Backend", "Session"]
@@ -66,10 +67,14 @@ class Session:
         self._realtime_lost = 0
         self._inflight = 0
         self._pending_lines: list[bytes] = []
+        self._count_lock = threading.Lock()  # the render worker's acks update the counts
         self._provider_state: dict[str, dict[str, Any]] = {}
         self.log: LogFile | None = None
         if config.file is not None:
             self.log = LogFile(config.file, config.mode, config.max_size, self._header())
+        self._worker: RenderWorker | None = None
+        if config.render_worker and self.log is not None and self.renderer.fast:
+            self._worker = RenderWorker(self.log, self.renderer, self._count_file)
         self.state = "running"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"wfptrace-flush-{self.name}",
@@ -125,29 +130,37 @@ class Session:
                         self._deliver(records, losses)
                     except Exception as exc:  # the flush thread must survive anything
                         self.last_error = f"flush failed: {type(exc).__name__}: {exc}"
-                        self._file_lost += len(records)
+                        with self._count_lock:
+                            self._file_lost += len(records)
                 self._inflight = 0
                 if last:
                     return
 
     def _deliver(self, records: list[tuple], losses: Any) -> None:
         want_events = bool(self._subs or self.backends)
-        want_lines = self.log is not None
-        blob, events = self.renderer.render(records, self._seq, want_lines, want_events)
+        want_lines = self.log is not None and self._worker is None
+        first = self._seq
+        blob, events = (self.renderer.render(records, first, want_lines, want_events)
+                        if want_lines or want_events else (bytearray(), []))
         self._seq += len(records)
+        lost_line = b""
         if losses is not None:
             line, event = self.renderer.lost(self._seq, losses.count, losses.first_ns,
                                              losses.last_ns, os.getpid())
             self._seq += 1
-            blob += line + b"\n"
+            lost_line = line + b"\n"
+            blob += lost_line
             events.append(event)
         if records:
             size = self.buffer.buffer_size
             self._buffers_written += -(-len(records) // size)
-        if want_lines:
+        if self._worker is not None:
+            self._hand_to_worker(self._worker, records, first, lost_line)
+        elif want_lines:
             self._write_lines(blob, len(records))
         else:
-            self._written += len(records)
+            with self._count_lock:
+                self._written += len(records)
         if self.config.realtime:
             self._publish(events, len(records))
         for backend in self.backends:
@@ -168,9 +181,25 @@ class Session:
         except LogWriteError as exc:
             self.last_error = str(exc)
             kept = 0
+        self._count_file(n_events, kept, extra)
+
+    def _hand_to_worker(self, worker: RenderWorker, records: list[tuple], first_seq: int,
+                        lost_line: bytes) -> None:
+        """Send a batch to the render child (in-band manifests first, losses last)."""
+        prefix = b"".join(line + b"\n" for line in self._pending_lines)
+        extra = len(self._pending_lines)
+        self._pending_lines = []
+        worker.submit(records, first_seq, prefix, lost_line, extra)
+
+    def _count_file(self, n_events: int, kept: int, extra: int) -> None:
+        """Account a batch of ``n_events`` of which the file kept ``kept`` lines.
+
+        ``kept`` counts the ``extra`` in-band lines written before the events too.
+        """
         lost = n_events - min(n_events, max(0, kept - extra))
-        self._file_lost += lost
-        self._written += n_events - lost
+        with self._count_lock:
+            self._file_lost += lost
+            self._written += n_events - lost
 
     def _publish(self, events: list[Event], n_events: int) -> None:
         with self._subs_lock:
@@ -188,7 +217,9 @@ class Session:
     def flush(self) -> None:
         """Write everything buffered now and sync the file."""
         self._flush_once()
-        if self.log is not None:
+        if self._worker is not None:
+            self._worker.flush()
+        elif self.log is not None:
             with self._flush_lock:
                 self.log.flush()
 
@@ -225,8 +256,11 @@ class Session:
                 backend.close()
             except Exception as exc:
                 self.last_error = f"backend {type(backend).__name__}: {exc}"
-        if self.log is not None:
+        if self._worker is not None:
+            self._worker.close()
+        elif self.log is not None:
             self.log.flush()
+        if self.log is not None:
             self.log.close()
         with self._subs_lock:
             subs, self._subs = self._subs, []
@@ -236,10 +270,17 @@ class Session:
 
     def stats(self) -> SessionStats:
         """Exact statistics now."""
-        inflight = self._inflight
+        worker = self._worker
+        with self._count_lock:
+            inflight = self._inflight + (worker.pending if worker else 0)
+            written, file_lost = self._written, self._file_lost
         b = self.buffer.stats()
-        lost = b.dropped + self._file_lost
-        written = self._written
+        lost = b.dropped + file_lost
+        bytes_written = 0
+        if worker is not None:
+            bytes_written = worker.bytes_written
+        elif self.log is not None:
+            bytes_written = self.log.bytes_written
         otel: dict[str, int] | None = None
         for backend in self.backends:
             otel = {**(otel or {}), **backend.stats()}
@@ -250,7 +291,7 @@ class Session:
             buffer_count=self.config.buffer_count, peak_buffers=b.peak_buffers,
             peak_events=b.peak_events, realtime_lost=self._realtime_lost,
             subscribers=len(self._subs),
-            bytes_written=self.log.bytes_written if self.log else 0,
-            log_file=str(self.log.path) if self.log else None, last_error=self.last_error,
+            bytes_written=bytes_written, log_file=str(self.log.path) if self.log else None,
+            last_error=(worker.error if worker else None) or self.last_error,
             started_ns=self.started_ns, stopped_ns=self.stopped_ns,
             providers={k: dict(v) for k, v in self._provider_state.items()}, otel=otel)

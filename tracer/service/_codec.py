@@ -77,7 +77,8 @@ def config_from_wire(data: Any) -> SessionConfig:
             mode=str(data.get("mode", "sequential")), max_size=_opt_int(data.get("max_size")),
             buffer_size=int(data.get("buffer_size", 4096)),
             buffer_count=int(data.get("buffer_count", 64)),
-            flush_interval=float(data.get("flush_interval", 0.2)))
+            flush_interval=float(data.get("flush_interval", 0.2)),
+            render_worker=bool(data.get("render_worker", False)))
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"bad session config: {exc}") from None
     config.validate()
