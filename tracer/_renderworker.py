@@ -248,8 +248,7 @@ def _child_main(data_r: int, ack_w: int, log: LogFile, renderer: Renderer) -> No
     """Run the child and exit; never return into the parent's stack."""
     code = 0
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _reset_signals()
         _close_other_fds({data_r, ack_w, log.fileno(), 0, 1, 2})
         gc.disable()  # records are acyclic; collections would only touch inherited pages
         _ChildLoop(data_r, ack_w, log, renderer).run()
@@ -257,6 +256,17 @@ def _child_main(data_r: int, ack_w: int, log: LogFile, renderer: Renderer) -> No
         code = 70
     finally:
         os._exit(code)
+
+
+def _reset_signals() -> None:
+    """The parent's Python handlers must not run here; Ctrl-C and SIGTERM are ignored."""
+    signal.set_wakeup_fd(-1)
+    for sig in signal.valid_signals():
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            if callable(signal.getsignal(sig)):
+                signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _close_other_fds(keep: set[int]) -> None:

@@ -51,6 +51,16 @@ def test_session_start_records_and_fmt_prints(tmp_path: Path) -> None:
     assert js["event"] == "SessionStarted" and js["message"].startswith("Session cli started")
 
 
+def test_render_worker_session_from_the_cli(tmp_path: Path) -> None:
+    """--render-worker writes the same log through a child process."""
+    log = tmp_path / "rw.jsonl"
+    result = run("session", "start", "rw", "-p", "wfptrace-hub:info:session", "--file",
+                 str(log), "--duration", "0.3", "--render-worker")
+    assert result.returncode == 0, result.stderr
+    assert "events written 1, lost 0" in result.stderr
+    assert "SessionStarted: Session rw started" in run("fmt", str(log)).stdout
+
+
 def test_realtime_session_prints_events(tmp_path: Path) -> None:
     """With --realtime the foreground session prints events as they arrive."""
     result = run("session", "start", "rt", "-p", "wfptrace-hub", "--realtime",

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import orjson
+import pytest
 
 from tests.tracer.service.conftest import Child, wait_for
 from tests.tracer.service.procs import DEMO
@@ -20,14 +21,15 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*WFPTRACE, *args], capture_output=True, text=True, timeout=60)
 
 
-def test_session_commands_drive_a_running_hub(hubd, spawn, sock_dir):
+@pytest.mark.parametrize("extra", [(), ("--render-worker",)])
+def test_session_commands_drive_a_running_hub(hubd, spawn, sock_dir, extra):
     """start, list, update, query, flush and stop act on the hub's sessions and say so."""
     with connect(hubd.path) as hub:
         hub.add_manifest(DEMO.manifest())
     log = sock_dir / "cli.jsonl"
     hub_args = ("--hub", str(hubd.path))
     started = run(*hub_args, "session", "start", "cli", "-p", "svc-demo:info", "--file", str(log),
-                  "--flush-interval", "0.02")
+                  "--flush-interval", "0.02", *extra)
     assert started.returncode == 0, started.stderr
     assert f"using the hub at {hubd.path}" in started.stderr
     assert "runs in the hub" in started.stderr

@@ -21,11 +21,13 @@ def test_session_config_round_trips_with_an_absolute_log_path(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     config = SessionConfig("s", [ProviderEnable("p", keywords=("a",), match_all=("b",)),
                                  ProviderEnable("q", match_any_mask=0x3)],
-                           realtime=True, file="rel.jsonl", buffer_size=16, buffer_count=4)
+                           realtime=True, file="rel.jsonl", buffer_size=16, buffer_count=4,
+                           render_worker=True)
     back = codec.config_from_wire(codec.config_to_wire(config))
     assert back.providers == config.providers
     assert back.file == str(tmp_path / "rel.jsonl")
     assert (back.realtime, back.buffer_size, back.buffer_count) == (True, 16, 4)
+    assert back.render_worker
 
 
 @pytest.mark.parametrize("data", [None, {"name": "s"}, {"name": "s", "providers": "x"},
