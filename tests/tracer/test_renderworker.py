@@ -176,3 +176,16 @@ def test_render_worker_needs_a_file() -> None:
     """A render worker without a log file is a configuration error."""
     with pytest.raises(ConfigError, match="render worker needs a log file"):
         SessionConfig("x", [ProviderEnable("p")], realtime=True, render_worker=True).validate()
+
+
+def test_realtime_subscribers_still_get_events(hub: Hub, demo: Demo, tmp_path: Path) -> None:
+    """With a worker and real-time delivery, subscribers and the file both get everything."""
+    log = tmp_path / "rt.jsonl"
+    hub.start_session(_worker_config("rt", log, realtime=True, flush_interval=0.01))
+    sub = hub.subscribe("rt")
+    for i in range(300):
+        demo.connect.write("both", i)
+    stats = hub.stop_session("rt")
+    assert [e.fields["port"] for e in sub.drain()] == list(range(300))
+    assert [e.fields["port"] for e in read_log(log)] == list(range(300))
+    assert stats.events_written == 300 and stats.realtime_lost == 0
