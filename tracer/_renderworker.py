@@ -30,6 +30,7 @@ import gc
 import os
 import signal
 import threading
+import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
@@ -105,7 +106,9 @@ class RenderWorker:
         with contextlib.suppress(OSError):  # a bigger pipe: fewer wake-ups (Linux only)
             import fcntl
             fcntl.fcntl(self._data_w, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
-        self.pid = os.fork()
+        with warnings.catch_warnings():  # 3.12+ warns about fork in threaded processes:
+            warnings.simplefilter("ignore", DeprecationWarning)  # the child is built for it
+            self.pid = os.fork()
         if self.pid == 0:  # the child: never returns
             _child_main(data_r, ack_w, log, renderer)
         os.close(data_r)
