@@ -50,6 +50,7 @@ _LEN = 4  # bytes of the little-endian length before every frame
 _PIPE_SIZE = 1 << 20
 _BATCH, _RAW, _FLUSH = 0, 1, 2  # frame kinds, parent -> child
 _CLOSE_TIMEOUT = 60.0
+_IGNORED = {signal.SIGINT, signal.SIGTERM}  # the child ends when its pipe closes
 
 #: Called with (events, kept lines, extra lines) when the child acknowledges a batch.
 AckHandler = Callable[[int, int, int], None]
@@ -106,11 +107,17 @@ class RenderWorker:
         with contextlib.suppress(OSError):  # a bigger pipe: fewer wake-ups (Linux only)
             import fcntl
             fcntl.fcntl(self._data_w, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
-        with warnings.catch_warnings():  # 3.12+ warns about fork in threaded processes:
-            warnings.simplefilter("ignore", DeprecationWarning)  # the child is built for it
-            self.pid = os.fork()
-        if self.pid == 0:  # the child: never returns
-            _child_main(data_r, ack_w, log, renderer)
+        # Ctrl-C and SIGTERM stay blocked across the fork, so the child can ignore them
+        # before it could be hit; the parent gets its pending signals after.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _IGNORED)
+        try:
+            with warnings.catch_warnings():  # 3.12+ warns about fork in threaded processes:
+                warnings.simplefilter("ignore", DeprecationWarning)  # the child is built for it
+                self.pid = os.fork()
+            if self.pid == 0:  # the child: never returns
+                _child_main(data_r, ack_w, log, renderer)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(data_r)
         os.close(ack_w)
         self._acks = os.fdopen(ack_r, "rb", buffering=0)
@@ -268,8 +275,9 @@ def _reset_signals() -> None:
         with contextlib.suppress(OSError, ValueError, TypeError):
             if callable(signal.getsignal(sig)):
                 signal.signal(sig, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for sig in _IGNORED:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _IGNORED)
 
 
 def _close_other_fds(keep: set[int]) -> None:
