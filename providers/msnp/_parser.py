@@ -47,6 +47,14 @@ def _length(word: str) -> int:
     return 0
 
 
+#: verb -> (whether its first argument may be a TrID, fewest arguments for the last one
+#: to be a payload length): every known verb, for the parser's fast path. Verbs without
+#: a payload get a minimum no command reaches.
+_FAST_VERBS: dict[str, tuple[bool, int]] = {
+    verb: (verb not in NO_TRID_VERBS, PAYLOAD_MIN_ARGS.get(verb, 1 << 62)) for verb in KNOWN_VERBS
+}
+
+
 def _trid(word: str) -> int | None:
     """A TrID (a decimal number of at most ten digits, like a 32-bit counter), or None."""
     return int(word) if len(word) <= 10 and word.isascii() and word.isdigit() else None
@@ -94,7 +102,10 @@ class MsnpStreamParser:
         """Consume the next bytes of the stream and return the items they complete."""
         out: list[Item] = []
         self.stats.bytes_in += len(data)
-        self.feed_into(data, out)
+        if self._pending is None and self._http is None and self.failed is None:
+            self._feed_lines(data, out)  # the common case, without feed_into's dispatch
+        else:
+            self.feed_into(data, out)
         return out
 
     def feed_into(self, data: bytes, out: list[Item]) -> None:
@@ -133,66 +144,74 @@ class MsnpStreamParser:
         base = self._base
         pos = 0
         find = data.find
-        size = len(data)
-        stats = self.stats
         while True:
+            if self._synced and not self._skip_line:
+                pos = self._fast_lines(data, pos, base, out)
             eol = find(b"\r\n", pos)
             if eol < 0:
                 break
-            nxt = -2
-            if self._synced and pos < eol and eol - pos <= self.max_line and not self._skip_line:
-                nxt = self._fast_line(data, pos, eol, base, size, out)
-            if nxt == -2:
-                nxt = self._slow_line(data, pos, eol, base, out)
-            if nxt < 0:  # waiting for a payload, or handed over to the HTTP framer
+            pos = self._slow_line(data, pos, eol, base, out)
+            if pos < 0:  # waiting for a payload, or handed over to the HTTP framer
                 return
-            pos = nxt
             if self.failed is not None:
-                stats.dropped_bytes += size - pos
+                self.stats.dropped_bytes += len(data) - pos
                 return
         self._keep_tail(data, pos, base, out)
 
-    def _fast_line(
-        self, data: bytes, pos: int, eol: int, base: int, size: int, out: list[Item]
-    ) -> int:
-        """The common case, inlined: a UTF-8 line with a known verb. -2 means "not that"."""
-        try:
-            text = data[pos:eol].decode()
-        except UnicodeDecodeError:
-            return -2
-        parts = text.split()
-        verb = parts[0] if parts else ""
-        if verb not in KNOWN_VERBS:
-            return -2
-        nargs = len(parts) - 1
-        trid = None
-        if nargs and verb not in NO_TRID_VERBS:
-            word = parts[1]
-            if word.isdigit() and len(word) <= 10 and word.isascii():
-                trid = int(word)
-        args = tuple(parts[2:]) if trid is not None else tuple(parts[1:])
-        minimum = PAYLOAD_MIN_ARGS.get(verb)
-        need = _length(parts[-1]) if minimum is not None and nargs >= minimum else 0
-        start = eol + 2
-        if need > self.max_payload or start + need > size:
-            return self._command(data, verb, parts, text, pos, eol, base, out)
-        stats = self.stats
-        stats.commands += 1
-        stats.payload_bytes += need
-        out.append(
-            Command(
-                verb,
-                trid,
-                args,
-                need,
-                data[start : start + need] if need else b"",
-                base + pos + self.offset_shift,
-                start - pos + need,
-                text,
-                self.envelope,
-            )
-        )
-        return start + need
+    def _fast_lines(self, data: bytes, pos: int, base: int, out: list[Item]) -> int:
+        """Parse the well-formed lines from ``pos`` on; return where the first other one starts.
+
+        The common case, kept in one loop without calls: a synced stream, UTF-8 lines
+        with a known verb and a payload complete in ``data``. Anything else (an empty,
+        over-long, undecodable or unknown line, a payload beyond ``data`` or too large,
+        no line end) stops the loop and is left to the general path.
+        """
+        find = data.find
+        size = len(data)
+        max_line = self.max_line
+        max_payload = self.max_payload
+        shift = base + self.offset_shift
+        envelope = self.envelope
+        append = out.append
+        commands = payload_bytes = 0
+        while True:
+            eol = find(b"\r\n", pos)
+            if eol <= pos or eol - pos > max_line:  # no line end, empty or over-long line
+                break
+            try:
+                text = data[pos:eol].decode()
+            except UnicodeDecodeError:
+                break
+            parts = text.split()
+            rule = _FAST_VERBS.get(parts[0]) if parts else None
+            if rule is None:
+                break
+            takes_trid, minimum = rule
+            nargs = len(parts) - 1
+            trid = None
+            if takes_trid and nargs:
+                word = parts[1]
+                if word.isdigit() and len(word) <= 10 and word.isascii():
+                    trid = int(word)
+            need = 0
+            if nargs >= minimum:
+                word = parts[-1]
+                if word.isdigit() and word.isascii():
+                    need = int(word) if len(word) <= _MAX_DIGITS else 1 << 62
+            start = eol + 2
+            if need > max_payload or start + need > size:
+                break  # an error or a payload still to come: the general path
+            commands += 1
+            payload_bytes += need
+            append(Command(parts[0], trid, tuple(parts[2:] if trid is not None else parts[1:]),
+                           need, data[start : start + need] if need else b"", shift + pos,
+                           start - pos + need, text, envelope))
+            pos = start + need
+        if commands:
+            stats = self.stats
+            stats.commands += commands
+            stats.payload_bytes += payload_bytes
+        return pos
 
     def _slow_line(self, data: bytes, pos: int, eol: int, base: int, out: list[Item]) -> int:
         """Every other line: skipping, over-long, unsynced, undecodable, unknown verbs."""
@@ -216,7 +235,8 @@ class MsnpStreamParser:
             keep_cr = data.endswith(b"\r")
             self.stats.skipped_bytes += tail - (1 if keep_cr else 0)
             pos = len(data) - 1 if keep_cr else len(data)
-        self._rest = bytearray(data[pos:])
+        if pos < len(data):  # else _rest is already empty (_feed_lines emptied it)
+            self._rest = bytearray(data[pos:])
         self._base = base + pos
 
     def _line(self, data: bytes, pos: int, eol: int, base: int, out: list[Item]) -> int:
