@@ -160,7 +160,22 @@ class FlowTable:
 
     def update(self, pkt: Packet) -> tuple[Flow, Direction]:
         """Account ``pkt`` to its flow (created if new); returns the flow and direction."""
-        key = self.key_of(pkt)
+        flow, side = self.account(pkt)
+        return flow, Direction.OUT if side == flow.local_side else Direction.IN
+
+    def account(self, pkt: Packet) -> tuple[Flow, int]:
+        """Like :meth:`update`, but returns the side that sent ``pkt`` (0: initiator).
+
+        The per-packet hot path, so :meth:`key_of` and the common case of
+        :meth:`_advance` (an established flow, no FIN or RST) are inlined.
+        """
+        src, sport, dst, dport = pkt.src, pkt.sport, pkt.dst, pkt.dport
+        icmp_id = pkt.icmp_id
+        if icmp_id >= 0:  # echo-like ICMP: both directions share the identifier
+            a, b = (src, icmp_id), (dst, icmp_id)
+        else:
+            a, b = (src, sport), (dst, dport)
+        key = (pkt.proto, a, b) if a <= b else (pkt.proto, b, a)
         flows = self._flows
         flow = flows.get(key)
         if flow is not None and flow.state is FlowState.CLOSED and pkt.flags & TCP_SYN \
@@ -171,14 +186,17 @@ class FlowTable:
             flow = self._create(key, pkt)
         else:
             flows.move_to_end(key)
-        side = 0 if (pkt.src, pkt.sport) == (flow.addrs[0], flow.ports[0]) else 1
-        if pkt.icmp_id >= 0:
-            side = 0 if pkt.src == flow.addrs[0] else 1
+        addrs = flow.addrs
+        if icmp_id >= 0:
+            side = 0 if src == addrs[0] else 1
+        else:
+            side = 0 if src == addrs[0] and sport == flow.ports[0] else 1
         flow.packets[side] += 1
         flow.bytes[side] += pkt.wire_len
         flow.last_ns = pkt.ts_ns
-        self._advance(flow, pkt, side)
-        return flow, Direction.OUT if side == flow.local_side else Direction.IN
+        if flow.state is not FlowState.ESTABLISHED or pkt.flags & (TCP_FIN | TCP_RST):
+            self._advance(flow, pkt, side)  # else it would change nothing
+        return flow, side
 
     def _create(self, key: tuple, pkt: Packet) -> Flow:
         if len(self._flows) >= self.max_flows:
