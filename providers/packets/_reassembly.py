@@ -19,6 +19,7 @@ __all__ = ["ReassemblyStats", "StreamConsumer", "TcpReassembler"]
 
 _MOD = 1 << 32
 _HALF = 1 << 31
+_SPECIAL = TCP_SYN | TCP_FIN | TCP_RST  # segments the in-order fast path leaves alone
 
 
 class StreamConsumer(Protocol):
@@ -99,6 +100,25 @@ class TcpReassembler:
         st = pair[side]
         if st.ended:
             return
+        n = pkt.payload_len
+        if n and not pkt.flags & _SPECIAL and not st.starts and st.base is not None \
+                and pkt.seq == (st.base + st.next) % _MOD:
+            # The common case: the next data in order, nothing parked, no SYN, FIN or
+            # RST; what _segment and _deliver do then, without their other checks.
+            off = pkt.payload_off
+            data = pkt.data[off : off + n]
+            n = len(data)  # the same unless a hand-made packet's data is cut short
+            if n:
+                st.next += n
+                self.stats.delivered_bytes += n
+                self.consumer.on_data(flow, side, data)
+        else:
+            self._feed(flow, side, st, pkt, n)
+        if st.fin_at is not None and st.next >= st.fin_at and not st.ended:
+            self._finish(flow, side, st, "fin")
+
+    def _feed(self, flow: object, side: int, st: _Stream, pkt: Packet, n: int) -> None:
+        """Any segment: SYN, data anywhere, FIN, RST (``n``: its payload length)."""
         flags = pkt.flags
         seq = pkt.seq
         if flags & TCP_SYN:
@@ -106,7 +126,6 @@ class TcpReassembler:
                 st.base = (seq + 1) % _MOD
                 st.next = 0
             seq = (seq + 1) % _MOD
-        n = pkt.payload_len
         if n and st.base is None:  # first seen mid-session: start at the first data
             st.base = seq
         if n:
@@ -116,8 +135,6 @@ class TcpReassembler:
             self._finish(flow, side, st, "rst")
         elif flags & TCP_FIN and st.base is not None:
             st.fin_at = st.offset((seq + n) % _MOD)
-        if st.fin_at is not None and st.next >= st.fin_at and not st.ended:
-            self._finish(flow, side, st, "fin")
 
     def close(self, flow: object) -> None:
         """The flow ended: flush both directions (gaps reported) and forget them."""
