@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from collections.abc import Callable
 
 from providers.msnp import (
@@ -62,9 +63,18 @@ _IGNORED = "ignored"
 _MAX_TRIES = 8
 _MSNP_PORT = 1863
 _SECOND = 1_000_000_000
-_FEEDING = (StreamState.SNIFFING, StreamState.MSNP)
+#: Enum members as plain module globals: in the per-packet and per-command paths,
+#: ``StreamState.MSNP`` (a class attribute lookup through the enum machinery) costs
+#: several times more.
+_SNIFFING, _MSNP, _NOT_MSNP, _DROPPED = (StreamState.SNIFFING, StreamState.MSNP,
+                                         StreamState.NOT_MSNP, StreamState.DROPPED)
+_SWITCHBOARD, _DIRECT = Role.SWITCHBOARD, Role.DIRECT
+_FEEDING = (_SNIFFING, _MSNP)
 #: Verbs the session ledger needs (besides numeric errors); MSG is counted inline.
 _LEDGER_VERBS = frozenset({"VER", "USR", "XFR", "RNG", "JOI", "IRO", "ANS"})
+#: A MSG payload the address book learns from (an invitation or a P2P message); one
+#: regular expression search is cheaper than two ``in`` tests on bytes.
+_LEARNS_ADDRESSES = re.compile(rb"x-ms(?:msgsinvite|nmsgrp2p)").search
 #: verb -> the original's verb-table class (bounded: a verb is three upper-case letters
 #: or digits).
 _LEGACY_CLASS: dict[str, str] = {}
@@ -108,12 +118,12 @@ class MsnMonitor:
             return
         if pkt.proto != 6:
             return
-        flow, _ = self.flows.update(pkt)
+        flow, side = self.flows.account(pkt)
         state = flow.user.get(_KEY)
         if type(state) is not FlowContext:
             state = self.observe(pkt, flow, outbound) if state != _IGNORED else None
         if state is not None and state.state in _FEEDING:
-            self.reassembler.feed(flow, flow.side_of(pkt), pkt)
+            self.reassembler.feed(flow, side, pkt)
             if state.state not in _FEEDING:
                 self.reassembler.close(flow)
         if self._ended:
@@ -210,9 +220,9 @@ class MsnMonitor:
         ctx.bytes[direction] += len(data)
         self.stats.stream_bytes += len(data)
         state = ctx.state
-        if state is StreamState.MSNP:
+        if state is _MSNP:
             self._chunk(ctx, direction, data, flow.last_ns)
-        elif state is StreamState.SNIFFING:
+        elif state is _SNIFFING:
             self._sniff(ctx, direction, data, flow.last_ns)
 
     def on_gap(self, flow: Flow, side: int, nbytes: int) -> None:
@@ -222,7 +232,7 @@ class MsnMonitor:
             return
         direction = SENT if side == ctx.local_side else RECEIVED
         self.stats.gap_bytes += nbytes
-        if ctx.state is StreamState.MSNP:
+        if ctx.state is _MSNP:
             parsers = list(ctx.parsers)
             max_line, max_payload, max_errors = self._limits
             parsers[direction] = MsnpStreamParser(max_line=max_line, max_payload=max_payload,
@@ -262,8 +272,8 @@ class MsnMonitor:
                 ctx.errors += 1
                 self._report(ctx, direction, ts, "", item.kind, item.detail, item.action,
                              item.offset)
-        if parser.failed is not None and ctx.state is StreamState.MSNP:
-            ctx.state = StreamState.DROPPED
+        if parser.failed is not None and ctx.state is _MSNP:
+            ctx.state = _DROPPED
             ctx.dropped = f"{DIRECTIONS[direction]} stream: {parser.failed}"
             self.stats.flows_dropped += 1
 
@@ -292,7 +302,7 @@ class MsnMonitor:
         role = ctx.fixed_role
         if role is None:
             role = ctx.roles.observe(cmd, sent)
-            if role is Role.SWITCHBOARD or role is Role.DIRECT:
+            if role is _SWITCHBOARD or role is _DIRECT:
                 ctx.fixed_role = role  # the strongest evidence: nothing changes it later
         if COMMAND.enabled:
             legacy = _LEGACY_CLASS.get(verb)
@@ -304,7 +314,7 @@ class MsnMonitor:
             stats.messages += 1
             ctx.messages += 1
             payload = cmd.payload
-            if MESSAGE.enabled or b"x-msmsgsinvite" in payload or b"x-msnmsgrp2p" in payload:
+            if MESSAGE.enabled or _LEARNS_ADDRESSES(payload) is not None:
                 content = parse_msg(cmd)
                 self._message(ctx, cmd, content, direction, ts)
                 self.addresses.observe(cmd, content)
