@@ -40,9 +40,25 @@ _COUNTERS = {
 _MAX_DIGITS = 18  # longer numbers are never a valid TrID or length (and int() has a limit)
 
 
+#: Decimal words already seen -> their value: TrIDs and payload lengths repeat, and
+#: int(str) is slow. Holds only words of at most ten ASCII digits; bounded.
+_NUMBERS: dict[str, int] = {}
+_NUMBERS_MAX = 1 << 14
+
+
+def _number(word: str) -> int:
+    """The value of ``word`` (at most ten ASCII digits), remembered while there is room."""
+    value = int(word)
+    if len(_NUMBERS) < _NUMBERS_MAX:
+        _NUMBERS[word] = value
+    return value
+
+
 def _length(word: str) -> int:
     """A declared payload length (absurdly long numbers become "too large"), or 0."""
     if word.isascii() and word.isdigit():
+        if len(word) <= 10:
+            return _number(word)
         return int(word) if len(word) <= _MAX_DIGITS else 1 << 62
     return 0
 
@@ -136,15 +152,16 @@ class MsnpStreamParser:
 
     def _feed_lines(self, data: bytes, out: list[Item]) -> None:
         if self._rest:
-            if b"\n" not in data and len(self._rest) + len(data) <= self.max_line:
+            if data.find(b"\n") < 0 and len(self._rest) + len(data) <= self.max_line:
                 self._rest += data  # still no line end: append in amortised O(1)
                 return
             data = bytes(self._rest) + data
             self._rest = bytearray()
         base = self._base
         pos = 0
+        size = len(data)
         find = data.find
-        while True:
+        while pos < size:  # (a search from the end finds nothing: bytes.find is not cheap)
             if self._synced and not self._skip_line:
                 pos = self._fast_lines(data, pos, base, out)
             eol = find(b"\r\n", pos)
@@ -174,7 +191,8 @@ class MsnpStreamParser:
         envelope = self.envelope
         append = out.append
         commands = payload_bytes = 0
-        while True:
+        numbers = _NUMBERS
+        while pos < size:
             eol = find(b"\r\n", pos)
             if eol <= pos or eol - pos > max_line:  # no line end, empty or over-long line
                 break
@@ -191,13 +209,15 @@ class MsnpStreamParser:
             trid = None
             if takes_trid and nargs:
                 word = parts[1]
-                if word.isdigit() and len(word) <= 10 and word.isascii():
-                    trid = int(word)
+                trid = numbers.get(word)
+                if trid is None and word.isdigit() and len(word) <= 10 and word.isascii():
+                    trid = _number(word)
             need = 0
             if nargs >= minimum:
                 word = parts[-1]
-                if word.isdigit() and word.isascii():
-                    need = int(word) if len(word) <= _MAX_DIGITS else 1 << 62
+                need = numbers.get(word)
+                if need is None:
+                    need = _length(word)
             start = eol + 2
             if need > max_payload or start + need > size:
                 break  # an error or a payload still to come: the general path
