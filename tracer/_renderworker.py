@@ -95,6 +95,7 @@ class RenderWorker:
         self.bytes_written = log.bytes_written
         self._encoder = msgspec.msgpack.Encoder(enc_hook=encode_default)
         self._lock = threading.Condition()
+        self._write_lock = threading.Lock()
         self._batches: deque[tuple[int, int]] = deque()  # (events, extra lines) unacked
         self._pending = 0
         self._flushes_sent = 0
@@ -164,9 +165,14 @@ class RenderWorker:
             self._batches.append((events, extra))
             self._pending += events
         try:
-            _write_frame(self._data_w, payload)
+            self._write(payload)
         except OSError:  # the child is gone; the ack reader accounts for the batch
             self._mark_dead("the render worker exited")
+
+    def _write(self, payload: bytes) -> None:
+        """One whole frame: the flush thread and flush() callers must not interleave."""
+        with self._write_lock:
+            _write_frame(self._data_w, payload)
 
     def flush(self, timeout: float = _CLOSE_TIMEOUT) -> None:
         """Wait until the child has written everything sent so far and synced the file."""
@@ -176,7 +182,7 @@ class RenderWorker:
             self._flushes_sent += 1
             target = self._flushes_sent
         try:
-            _write_frame(self._data_w, self._encoder.encode((_FLUSH,)))
+            self._write(self._encoder.encode((_FLUSH,)))
         except OSError:
             self._mark_dead("the render worker exited")
             return
@@ -185,9 +191,10 @@ class RenderWorker:
 
     def close(self) -> None:
         """Let the child finish the file and exit; wait for it (idempotent)."""
-        if self._data_w >= 0:
-            os.close(self._data_w)
-            self._data_w = -1
+        with self._write_lock:
+            if self._data_w >= 0:
+                os.close(self._data_w)
+                self._data_w = -1
         self._reader.join(_CLOSE_TIMEOUT)
         if self._reader.is_alive():  # hung: stop it; its unacknowledged batches are lost
             with contextlib.suppress(ProcessLookupError):

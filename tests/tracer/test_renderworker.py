@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -189,3 +190,26 @@ def test_realtime_subscribers_still_get_events(hub: Hub, demo: Demo, tmp_path: P
     assert [e.fields["port"] for e in sub.drain()] == list(range(300))
     assert [e.fields["port"] for e in read_log(log)] == list(range(300))
     assert stats.events_written == 300 and stats.realtime_lost == 0
+
+
+def test_flush_calls_racing_the_flush_thread_keep_the_stream_whole(hub: Hub, demo: Demo,
+                                                                   tmp_path: Path) -> None:
+    """flush() from another thread while batches stream: no frame is torn, nothing lost."""
+    log = tmp_path / "race.jsonl"
+    session = hub.start_session(_worker_config("race", log, buffer_size=64,
+                                               buffer_count=4096, flush_interval=0.001))
+    done = threading.Event()
+
+    def flusher() -> None:
+        while not done.is_set():
+            session.flush()
+
+    t = threading.Thread(target=flusher)
+    t.start()
+    for i in range(30_000):
+        demo.write.write("p", i, b"x" * 200)  # big lines: frames fill the pipe
+    done.set()
+    t.join()
+    stats = hub.stop_session("race")
+    assert stats.events_written + stats.events_lost == 30_000 and stats.last_error is None
+    assert len(_event_lines(log)) == stats.events_written
