@@ -147,6 +147,9 @@ class FlowTable:
         t = {**DEFAULT_TIMEOUTS_S, **(timeouts_s or {})}
         self._timeouts_ns = {k: int(v * _S) for k, v in t.items()}
         self._flows: OrderedDict[tuple, Flow] = OrderedDict()
+        # The flow of the packet accounted last, so at the end of _flows; None once any
+        # flow left the table. Consecutive packets mostly belong to the same flow.
+        self._last: Flow | None = None
         self.on_end = on_end
         self.stats = FlowTableStats()
 
@@ -175,9 +178,33 @@ class FlowTable:
     def account(self, pkt: Packet) -> tuple[Flow, int]:
         """Like :meth:`update`, but returns the side that sent ``pkt`` (0: initiator).
 
-        The per-packet hot path, so :meth:`key_of` and the common case of
-        :meth:`_advance` (an established flow, no FIN or RST) are inlined.
+        The per-packet hot path: a packet of the same flow as the previous one is
+        recognised without a table lookup, and the common case of :meth:`_advance` (an
+        established flow, no FIN or RST) is inlined.
         """
+        flow = self._last
+        side = -1
+        if flow is not None and flow.state is not _CLOSED and pkt.proto == flow.proto \
+                and pkt.icmp_id < 0:
+            src, sport, dst, dport = pkt.src, pkt.sport, pkt.dst, pkt.dport
+            (a0, a1), (p0, p1) = flow.addrs, flow.ports
+            if sport == p0 and dport == p1 and src == a0 and dst == a1:
+                side = 0
+            elif sport == p1 and dport == p0 and src == a1 and dst == a0:
+                side = 1
+        if side < 0:
+            flow, side = self._lookup(pkt)
+            self._last = flow
+        flow.packets[side] += 1
+        flow.bytes[side] += pkt.wire_len
+        flow.last_ns = pkt.ts_ns
+        if flow.state is not _ESTABLISHED or pkt.flags & (TCP_FIN | TCP_RST):
+            self._advance(flow, pkt, side)  # else it would change nothing
+        return flow, side
+
+    def _lookup(self, pkt: Packet) -> tuple[Flow, int]:
+        """The flow of ``pkt`` by its key (created if new, moved to the end of the LRU
+        order) and the side that sent ``pkt``; :meth:`key_of` inlined."""
         src, sport, dst, dport = pkt.src, pkt.sport, pkt.dst, pkt.dport
         icmp_id = pkt.icmp_id
         if icmp_id >= 0:  # echo-like ICMP: both directions share the identifier
@@ -200,16 +227,12 @@ class FlowTable:
             side = 0 if src == addrs[0] else 1
         else:
             side = 0 if src == addrs[0] and sport == flow.ports[0] else 1
-        flow.packets[side] += 1
-        flow.bytes[side] += pkt.wire_len
-        flow.last_ns = pkt.ts_ns
-        if flow.state is not _ESTABLISHED or pkt.flags & (TCP_FIN | TCP_RST):
-            self._advance(flow, pkt, side)  # else it would change nothing
         return flow, side
 
     def _create(self, key: tuple, pkt: Packet) -> Flow:
         if len(self._flows) >= self.max_flows:
             _old_key, old = self._flows.popitem(last=False)
+            self._last = None
             self.stats.evicted += 1
             if self.on_end is not None:
                 self.on_end(old, "evicted")
@@ -265,6 +288,8 @@ class FlowTable:
     def expire(self, now_ns: int) -> int:
         """Drop flows idle longer than their protocol's timeout; returns how many."""
         gone = [(k, f) for k, f in self._flows.items() if now_ns - f.last_ns > self._timeout(f)]
+        if gone:
+            self._last = None
         for key, flow in gone:
             if flow.state is not FlowState.CLOSED:
                 self.stats.expired += 1
@@ -275,11 +300,13 @@ class FlowTable:
 
     def _end(self, key: tuple, flow: Flow, reason: str) -> None:
         del self._flows[key]
+        self._last = None
         if self.on_end is not None:
             self.on_end(flow, reason)
 
     def flush(self) -> None:
         """End every open flow (end of capture)."""
+        self._last = None
         for key, flow in list(self._flows.items()):
             if flow.state is FlowState.CLOSED:
                 del self._flows[key]
