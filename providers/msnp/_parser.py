@@ -173,7 +173,10 @@ class MsnpStreamParser:
             if self.failed is not None:
                 self.stats.dropped_bytes += len(data) - pos
                 return
-        self._keep_tail(data, pos, base, out)
+        if pos == size and not self._skip_line:
+            self._base = base + pos  # nothing left over (what _keep_tail does then)
+        else:
+            self._keep_tail(data, pos, base, out)
 
     def _fast_lines(self, data: bytes, pos: int, base: int, out: list[Item]) -> int:
         """Parse the well-formed lines from ``pos`` on; return where the first other one starts.

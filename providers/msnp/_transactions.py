@@ -62,7 +62,12 @@ class TransactionTracker:
             return None
         if from_client:
             if not (command.verb == "MSG" and command.args[:1] == ("U",)):
-                self._open_request(trid, command, ts)
+                self.stats.requests += 1  # a request, kept until its reply or evicted
+                pending = self._open
+                pending[trid] = (command, ts)
+                pending.move_to_end(trid)
+                if len(pending) > self.capacity:
+                    self._evict()
             return None
         opened = self._open.pop(trid, None)
         if opened is None:
@@ -73,10 +78,8 @@ class TransactionTracker:
         request, started = opened
         return Transaction(trid, request, command, max(0.0, ts - started))
 
-    def _open_request(self, trid: int, command: Command, ts: float) -> None:
-        self.stats.requests += 1
-        self._open[trid] = (command, ts)
-        self._open.move_to_end(trid)
+    def _evict(self) -> None:
+        """Give up the oldest requests beyond the capacity."""
         while len(self._open) > self.capacity:
             self._open.popitem(last=False)
             self.stats.evicted += 1
