@@ -164,6 +164,8 @@ class MsnpStreamParser:
         while pos < size:  # (a search from the end finds nothing: bytes.find is not cheap)
             if self._synced and not self._skip_line:
                 pos = self._fast_lines(data, pos, base, out)
+                if pos < 0:  # waiting for a payload
+                    return
             eol = find(b"\r\n", pos)
             if eol < 0:
                 break
@@ -182,9 +184,9 @@ class MsnpStreamParser:
         """Parse the well-formed lines from ``pos`` on; return where the first other one starts.
 
         The common case, kept in one loop without calls: a synced stream, UTF-8 lines
-        with a known verb and a payload complete in ``data``. Anything else (an empty,
-        over-long, undecodable or unknown line, a payload beyond ``data`` or too large,
-        no line end) stops the loop and is left to the general path.
+        with a known verb. Anything else (an empty, over-long, undecodable or unknown
+        line, a payload too large, no line end) stops the loop and is left to the general
+        path. -1: a command waits for the rest of its payload (as in :meth:`_command`).
         """
         find = data.find
         size = len(data)
@@ -222,13 +224,18 @@ class MsnpStreamParser:
                 if need is None:
                     need = _length(word)
             start = eol + 2
-            if need > max_payload or start + need > size:
-                break  # an error or a payload still to come: the general path
+            if need > max_payload:
+                break  # an error: the general path
+            args = tuple(parts[2:] if trid is not None else parts[1:])
+            if start + need > size:  # the payload is still to come
+                self._pending = (parts[0], trid, args, text, base + pos, start - pos, need)
+                self._payload = bytearray(data[start:])
+                pos = -1
+                break
             commands += 1
             payload_bytes += need
-            append(Command(parts[0], trid, tuple(parts[2:] if trid is not None else parts[1:]),
-                           need, data[start : start + need] if need else b"", shift + pos,
-                           start - pos + need, text, envelope))
+            append(Command(parts[0], trid, args, need, data[start : start + need] if need else b"",
+                           shift + pos, start - pos + need, text, envelope))
             pos = start + need
         if commands:
             stats = self.stats
