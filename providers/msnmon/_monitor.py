@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+import socket
 from collections.abc import Callable
 
 from providers.msnp import (
@@ -383,4 +384,6 @@ class MsnMonitor:
 
 
 def _endpoint(flow: Flow, side: int) -> tuple[str, int]:
-    return str(ipaddress.ip_address(flow.addrs[side])), flow.ports[side]
+    addr = flow.addrs[side]  # (inet_ntoa: the same text as ipaddress for IPv4, faster)
+    return socket.inet_ntoa(addr) if len(addr) == 4 else str(ipaddress.ip_address(addr)), \
+        flow.ports[side]
