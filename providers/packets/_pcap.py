@@ -102,13 +102,15 @@ def _pcap_frames(r: _Reader) -> Iterator[_FrameTuple]:
     linktype = struct.unpack_from(order + "I", head, 20)[0] & 0x0FFFFFFF
     rec = struct.Struct(order + "IIII").unpack_from
     buf, pos = r.buf, r.pos
+    size = len(buf)  # of buf, kept in step with it
     while True:
-        if pos + 16 > len(buf):
+        if pos + 16 > size:
             r.pos = pos
             hdr = r.take(16)
             if hdr is None:
                 return
             buf, pos = r.buf, r.pos
+            size = len(buf)
             sec, frac, caplen, wire = rec(hdr)
         else:
             sec, frac, caplen, wire = rec(buf, pos)
@@ -116,12 +118,13 @@ def _pcap_frames(r: _Reader) -> Iterator[_FrameTuple]:
         if caplen > _MAX_FRAME:
             raise CaptureFormatError(f"corrupt pcap record: captured length {caplen}")
         end = pos + caplen
-        if end > len(buf):
+        if end > size:
             r.pos = pos
             data = r.take(caplen)
             if data is None:
                 raise CaptureFormatError("file ends inside a record")
             buf, pos = r.buf, r.pos
+            size = len(buf)
         else:
             data = buf[pos:end]
             pos = end
