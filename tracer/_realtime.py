@@ -44,8 +44,17 @@ class Subscription:
         """True once the session stopped or the consumer closed the subscription."""
         return self._closed
 
-    def _push(self, events: Sequence[Event], make_lost: Callable[[int], Event]) -> int:
-        """Queue a batch (called by the session); return how many were dropped."""
+    def room(self) -> int:
+        """How many more events the queue takes now."""
+        return max(0, self.maxsize - len(self._queue))
+
+    def _push(self, events: Sequence[Event], make_lost: Callable[[int], Event],
+              skipped: int = 0) -> int:
+        """Queue a batch (called by the session); return how many were dropped.
+
+        ``skipped`` events of the batch were not even built (no subscriber had room):
+        they count as dropped, after ``events`` and before any in-band loss record.
+        """
         with self._cond:
             room = self.maxsize - len(self._queue)
             if self._pending_lost and room > 0:
@@ -54,7 +63,7 @@ class Subscription:
                 room -= 1
             take = events if len(events) <= room else events[:max(room, 0)]
             self._queue.extend(take)
-            dropped = len(events) - len(take)
+            dropped = len(events) - len(take) + skipped
             self.lost += dropped
             self._pending_lost += dropped
             self._cond.notify_all()

@@ -137,11 +137,10 @@ class Session:
                     return
 
     def _deliver(self, records: list[tuple], losses: Any) -> None:
-        want_events = bool(self._subs or self.backends)
         want_lines = self.log is not None and self._worker is None
         first = self._seq
-        blob, events = (self.renderer.render(records, first, want_lines, want_events)
-                        if want_lines or want_events else (bytearray(), []))
+        blob, events = self._render(records, first, want_lines)
+        skipped = len(records) - len(events)  # events no subscriber had room for
         self._seq += len(records)
         lost_line = b""
         if losses is not None:
@@ -162,7 +161,7 @@ class Session:
             with self._count_lock:
                 self._written += len(records)
         if self.config.realtime:
-            self._publish(events, len(records))
+            self._publish(events, len(records), skipped)
         for backend in self.backends:
             try:
                 backend.handle(events)
@@ -201,14 +200,34 @@ class Session:
             self._file_lost += lost
             self._written += n_events - lost
 
-    def _publish(self, events: list[Event], n_events: int) -> None:
+    def _render(self, records: list[tuple], first: int,
+                want_lines: bool) -> tuple[bytearray, list[Event]]:
+        """The lines (if wanted) and the Events someone can take.
+
+        Backends take every event; subscribers only what fits their queues, so no
+        more Events are built than the roomiest one has room for (the rest would
+        only be dropped: they are counted lost without being built).
+        """
+        n = len(records)
+        if self.backends:
+            room = n
+        else:
+            with self._subs_lock:
+                room = min(n, max((sub.room() for sub in self._subs), default=0))
+        blob, events = (self.renderer.render(records, first, want_lines, room == n > 0)
+                        if want_lines or room == n > 0 else (bytearray(), []))
+        if 0 < room < n:
+            events = self.renderer.render(records[:room], first, False, True)[1]
+        return blob, events
+
+    def _publish(self, events: list[Event], n_events: int, skipped: int = 0) -> None:
         with self._subs_lock:
             subs = list(self._subs)
         if not subs:
             self._realtime_lost += n_events
             return
         for sub in subs:
-            self._realtime_lost += sub._push(events, self._lost_marker)
+            self._realtime_lost += sub._push(events, self._lost_marker, skipped)
 
     def _lost_marker(self, count: int) -> Event:
         now = time.time_ns()
