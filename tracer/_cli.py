@@ -21,12 +21,10 @@ from typing import Any
 import orjson
 
 from . import otel
-from ._catalog import installed_providers
 from ._config import SessionConfig, parse_provider_spec
 from ._errors import TracerError
 from ._fmt import format_event, format_json
 from ._hub import Hub
-from ._hubprovider import HUB_PROVIDER
 from ._reader import LogReader
 from ._stats import SessionStats
 from .service import _cli as service_cli
@@ -180,8 +178,13 @@ def _add_providers(sub: Any) -> None:
 
 
 def _providers(args: argparse.Namespace) -> int:
-    providers = {HUB_PROVIDER.name: HUB_PROVIDER, **installed_providers()}
-    manifests = [providers[n].manifest() for n in sorted(providers)]
+    """The providers the hub knows (a running hub's, else the installed ones)."""
+    hub = service_cli.open_hub(args)
+    try:
+        known = hub.manifests()
+    finally:
+        hub.close()
+    manifests = [known[n].to_json() for n in sorted(known)]
     if args.json:
         print(orjson.dumps(manifests, option=orjson.OPT_INDENT_2).decode())
         return 0

@@ -93,3 +93,14 @@ def test_wfptrace_hub_serves_until_sigterm(sock_dir):
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0
     assert f"listening on {path} (mode 0660" in err
+
+
+def test_providers_lists_what_the_running_hub_knows(hubd):
+    """With a hub running, `providers` lists its providers, not just the installed ones."""
+    with connect(hubd.path) as hub:
+        hub.add_manifest(DEMO.manifest())
+    result = run("--hub", str(hubd.path), "providers", "--json")
+    assert result.returncode == 0, result.stderr
+    names = [m["name"] for m in orjson.loads(result.stdout)]
+    assert "svc-demo" in names and "wfptrace-hub" in names
+    assert "svc-demo" in run("--hub", str(hubd.path), "providers").stdout
