@@ -287,7 +287,14 @@ class FlowTable:
 
     def expire(self, now_ns: int) -> int:
         """Drop flows idle longer than their protocol's timeout; returns how many."""
-        gone = [(k, f) for k, f in self._flows.items() if now_ns - f.last_ns > self._timeout(f)]
+        shortest = min(self._timeouts_ns.values())
+        gone = []
+        for key, flow in self._flows.items():  # least recently seen first
+            idle = now_ns - flow.last_ns
+            if idle <= shortest:
+                break  # every later flow was seen more recently: none can have expired
+            if idle > self._timeout(flow):
+                gone.append((key, flow))
         if gone:
             self._last = None
         for key, flow in gone:

@@ -118,3 +118,13 @@ def test_real_capture_flow_and_id() -> None:
     flow = flows[0]
     assert flow.remote[1] == 1863 and sum(flow.packets) == 50
     assert flow.id.startswith("1:") and len(flow.id) == 30
+
+
+def test_expiry_looks_past_older_flows_with_longer_timeouts() -> None:
+    """An older established TCP flow does not hide a younger UDP flow that has expired."""
+    t = FlowTable(timeouts_s={"udp": 10, "tcp": 100})
+    handshake(t)                                          # TCP, seen at 0
+    t.update(Packet(2 * SEC, b"", 80, 4, C, S, 17, False, 5000, 53))   # UDP, seen at 2 s
+    t.update(Packet(19 * SEC, b"", 80, 4, C, S, 17, False, 5001, 53))  # UDP, seen at 19 s
+    assert t.expire(20 * SEC) == 1
+    assert sorted(f.proto for f in t) == [6, 17]
