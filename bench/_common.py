@@ -17,20 +17,24 @@ def median_of(runs: int, fn: Callable[[], float]) -> float:
     return statistics.median(fn() for _ in range(runs))
 
 
-def rss_mb() -> float:
-    """This process's resident set size in MB."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+def rss_mb(pid: int | str = "self") -> float:
+    """A process's resident set size in MB (this one by default; 0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return 0.0
 
 
 class RssSampler:
     """Samples RSS on a thread and keeps the peak (VmHWM cannot be reset)."""
 
-    def __init__(self, interval: float = 0.01) -> None:
-        self.base = rss_mb()
+    def __init__(self, interval: float = 0.01, pid: int | str = "self") -> None:
+        self.pid = pid
+        self.base = rss_mb(pid)
         self.peak = self.base
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
@@ -38,13 +42,13 @@ class RssSampler:
 
     def _run(self, interval: float) -> None:
         while not self._stop.wait(interval):
-            self.peak = max(self.peak, rss_mb())
+            self.peak = max(self.peak, rss_mb(self.pid))
 
     def stop(self) -> float:
         """Stop sampling; return the growth over the starting RSS in MB."""
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, rss_mb())
+        self.peak = max(self.peak, rss_mb(self.pid))
         return self.peak - self.base
 
 

@@ -154,10 +154,13 @@ print(got)
 """
 
 
-def overload(n: int, tmp: str) -> dict[str, float]:
-    """Produce far faster than a throttled FIFO absorbs; check memory and accounting."""
-    fifo = os.path.join(tmp, "slow.fifo")
-    fast = os.path.join(tmp, "fast.flag")
+def overload(n: int, tmp: str, worker: bool = False) -> dict[str, float]:
+    """Produce far faster than a throttled FIFO absorbs; check memory and accounting.
+
+    With ``worker`` the session renders in a child, whose RSS growth is added.
+    """
+    fifo = os.path.join(tmp, f"slow-{worker}.fifo")
+    fast = os.path.join(tmp, f"fast-{worker}.flag")
     os.mkfifo(fifo)
     rate = 2 * 1024 * 1024  # bytes/s the "disk" absorbs
     drain = subprocess.Popen([sys.executable, "-c", _DRAIN, fifo, str(rate), fast],
@@ -165,15 +168,18 @@ def overload(n: int, tmp: str) -> dict[str, float]:
     with Hub(load_installed=False) as hub:
         hub.register(PROVIDER)
         sampler = RssSampler()
-        hub.start_session(SessionConfig("slow", [ProviderEnable(PROVIDER.name, Level.INFO)],
-                                        file=fifo, buffer_size=1024, buffer_count=16))
+        session = hub.start_session(SessionConfig(
+            "slow", [ProviderEnable(PROVIDER.name, Level.INFO)], file=fifo, buffer_size=1024,
+            buffer_count=16, render_worker=worker))
+        child = RssSampler(pid=session.render_worker_pid) if worker else None
         t0 = time.perf_counter()
         for i in range(n):
             VERDICT.write("out", "10.0.0.2", i, "permit", 12.5)
         produce_s = time.perf_counter() - t0
         Path(fast).touch()
+        child_growth = child.stop() if child else 0.0  # before the child exits
         stats = hub.stop_session("slow")
-        growth = sampler.stop()
+        growth = sampler.stop() + child_growth
     drain.wait(timeout=60)
     absorbed_per_s = rate / (stats.bytes_written / max(stats.events_written, 1))
     return {"rss_growth_mb": growth, "emitted": n, "written": stats.events_written,
@@ -209,13 +215,18 @@ def main() -> None:
                                      ("in_process_vs_structlog", 1, 2))}
         progress("overload: producing faster than the disk absorbs")
         over = overload(n * 2, tmp)
+        progress("overload with the render worker")
+        over_w = overload(n * 2, tmp, worker=True)
     metrics = {"disabled_ns": round(dis, 1), "noop_call_ns": round(noop, 1),
                "enabled_us": round(en, 3), "e2e_events_per_s": round(ours),
                "e2e_in_process_events_per_s": round(inproc),
                "structlog_events_per_s": round(sl), "otel_events_per_s": round(ot),
                "rss_growth_mb": round(over["rss_growth_mb"], 1),
                "produce_vs_absorb": round(over["produce_vs_absorb"], 1),
-               "emitted": over["emitted"], "written": over["written"], "lost": over["lost"]}
+               "emitted": over["emitted"], "written": over["written"], "lost": over["lost"],
+               "worker_rss_growth_mb": round(over_w["rss_growth_mb"], 1),
+               "worker_emitted": over_w["emitted"], "worker_written": over_w["written"],
+               "worker_lost": over_w["lost"]}
     ratios = {k: round(v, 2) for k, v in paired.items()}
     emit("tracing", metrics, ratios)
 

@@ -81,6 +81,11 @@ class Session:
                                         daemon=True)
         self._thread.start()
 
+    @property
+    def render_worker_pid(self) -> int | None:
+        """The pid of the child that renders the log file (``render_worker``), if any."""
+        return self._worker.pid if self._worker is not None else None
+
     # -- header and in-band records -----------------------------------------------------
     def _header(self) -> bytes:
         c = self.config

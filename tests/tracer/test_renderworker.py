@@ -82,9 +82,8 @@ def test_overload_drops_are_counted_exactly(hub: Hub, demo: Demo, tmp_path: Path
 def test_no_child_is_left_after_stop(hub: Hub, demo: Demo, tmp_path: Path) -> None:
     """Stopping the session waits for the child and reaps it."""
     session = hub.start_session(_worker_config("r", tmp_path / "r.jsonl"))
-    worker = session._worker
-    assert worker is not None
-    pid = worker.pid
+    pid = session.render_worker_pid
+    assert pid is not None and pid != os.getpid() and not _gone(pid)
     demo.connect.write("h", 1)
     hub.stop_session("r")
     assert _gone(pid)
