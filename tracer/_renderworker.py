@@ -114,7 +114,12 @@ class RenderWorker:
         try:
             with warnings.catch_warnings():  # 3.12+ warns about fork in threaded processes:
                 warnings.simplefilter("ignore", DeprecationWarning)  # the child is built for it
-                self.pid = os.fork()
+                try:
+                    self.pid = os.fork()
+                except OSError:  # e.g. EAGAIN: no process left under the limits
+                    for fd in (data_r, self._data_w, ack_r, ack_w):
+                        os.close(fd)
+                    raise
             if self.pid == 0:  # the child: never returns
                 _child_main(data_r, ack_w, log, renderer)
         finally:

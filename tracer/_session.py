@@ -74,7 +74,10 @@ class Session:
             self.log = LogFile(config.file, config.mode, config.max_size, self._header())
         self._worker: RenderWorker | None = None
         if config.render_worker and self.log is not None and self.renderer.fast:
-            self._worker = RenderWorker(self.log, self.renderer, self._count_file)
+            try:
+                self._worker = RenderWorker(self.log, self.renderer, self._count_file)
+            except OSError as exc:  # no fork: the session still runs, rendering here
+                self.last_error = f"render worker not started ({exc}): rendering in process"
         self.state = "running"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"wfptrace-flush-{self.name}",

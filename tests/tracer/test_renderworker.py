@@ -212,3 +212,20 @@ def test_flush_calls_racing_the_flush_thread_keep_the_stream_whole(hub: Hub, dem
     stats = hub.stop_session("race")
     assert stats.events_written + stats.events_lost == 30_000 and stats.last_error is None
     assert len(_event_lines(log)) == stats.events_written
+
+
+def test_no_fork_falls_back_to_rendering_in_process(hub: Hub, demo: Demo, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the child cannot be forked, the session still logs, and says why."""
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    log = tmp_path / "nofork.jsonl"
+    session = hub.start_session(_worker_config("nofork", log))
+    monkeypatch.undo()
+    assert session.render_worker_pid is None
+    demo.connect.write("h", 1)
+    stats = hub.stop_session("nofork")
+    assert stats.events_written == 1 and len(_event_lines(log)) == 1
+    assert "render worker not started" in (stats.last_error or "")
