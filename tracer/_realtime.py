@@ -56,12 +56,12 @@ class Subscription:
         they count as dropped, after ``events`` and before any in-band loss record.
         """
         with self._cond:
-            room = self.maxsize - len(self._queue)
+            room = self.room()
             if self._pending_lost and room > 0:
                 self._queue.append(make_lost(self._pending_lost))
                 self._pending_lost = 0
                 room -= 1
-            take = events if len(events) <= room else events[:max(room, 0)]
+            take = events if len(events) <= room else events[:room]
             self._queue.extend(take)
             dropped = len(events) - len(take) + skipped
             self.lost += dropped

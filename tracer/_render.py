@@ -103,7 +103,7 @@ def _encode_lines(lines: list[_Line]) -> bytearray:
                 del out[mark:]
                 fields = line.fields
                 if isinstance(fields, msgspec.Struct):
-                    fields = {k: getattr(fields, k) for k in fields.__struct_fields__}
+                    fields = msgspec.structs.asdict(fields)
                 line.fields = msgspec.Raw(safe_json(fields))
                 _encoder.encode_into(line, out, -1)
             out += b"\n"

@@ -34,7 +34,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, BinaryIO
 
 import msgspec
 
@@ -84,6 +84,14 @@ def _write_frame(fd: int, payload: bytes) -> None:
         data = data[os.write(fd, data):]
 
 
+def _read_frame(stream: BinaryIO) -> bytes | None:
+    """The next frame's payload from a buffered stream; None at the end."""
+    head = stream.read(_LEN)
+    if len(head) < _LEN:
+        return None
+    return stream.read(int.from_bytes(head, "little"))
+
+
 class RenderWorker:
     """The parent's handle on the render child of one session."""
 
@@ -126,7 +134,7 @@ class RenderWorker:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(data_r)
         os.close(ack_w)
-        self._acks = os.fdopen(ack_r, "rb", buffering=0)
+        self._acks = os.fdopen(ack_r, "rb")
         self._reader = threading.Thread(target=self._read_acks, daemon=True,
                                         name="wfptrace-render-acks")
         self._reader.start()
@@ -223,11 +231,7 @@ class RenderWorker:
     # -- child -> parent ----------------------------------------------------------------
     def _read_acks(self) -> None:
         decoder = msgspec.msgpack.Decoder()
-        while True:
-            head = self._acks.read(_LEN)
-            if len(head) < _LEN:
-                break
-            body = self._acks.read(int.from_bytes(head, "little"))
+        while (body := _read_frame(self._acks)) is not None:
             kind, kept, written, error = decoder.decode(body)
             self._on_frame(kind, kept, written, error)
         self._acks.close()
@@ -314,11 +318,8 @@ class _ChildLoop:
         self.encoder = msgspec.msgpack.Encoder()
 
     def run(self) -> None:
-        while True:
-            head = self.data.read(_LEN)
-            if len(head) < _LEN:
-                break
-            frame = self.decoder.decode(self.data.read(int.from_bytes(head, "little")))
+        while (body := _read_frame(self.data)) is not None:
+            frame = self.decoder.decode(body)
             if frame[0] == _FLUSH:
                 self.log.flush()
                 self._ack(_FLUSH, 0, None)

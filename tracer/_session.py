@@ -156,14 +156,15 @@ class Session:
                                              losses.last_ns, os.getpid())
             self._seq += 1
             lost_line = line + b"\n"
-            blob += lost_line
             events.append(event)
         if records:
             size = self.buffer.buffer_size
             self._buffers_written += -(-len(records) // size)
         if self._worker is not None:
-            self._hand_to_worker(self._worker, records, first, lost_line)
+            prefix, extra = self._take_pending_lines()
+            self._worker.submit(records, first, prefix, lost_line, extra)
         elif want_lines:
+            blob += lost_line
             self._write_lines(blob, len(records))
         else:
             with self._count_lock:
@@ -179,10 +180,9 @@ class Session:
     def _write_lines(self, blob: bytearray, n_events: int) -> None:
         """Write rendered lines (in-band manifests first); count what the file refused."""
         assert self.log is not None
-        extra = len(self._pending_lines)
+        prefix, extra = self._take_pending_lines()
         if extra:
-            blob[:0] = b"".join(line + b"\n" for line in self._pending_lines)
-            self._pending_lines = []
+            blob[:0] = prefix
         try:
             kept = self.log.write_blob(blob, blob.count(b"\n"))
         except LogWriteError as exc:
@@ -190,13 +190,10 @@ class Session:
             kept = 0
         self._count_file(n_events, kept, extra)
 
-    def _hand_to_worker(self, worker: RenderWorker, records: list[tuple], first_seq: int,
-                        lost_line: bytes) -> None:
-        """Send a batch to the render child (in-band manifests first, losses last)."""
-        prefix = b"".join(line + b"\n" for line in self._pending_lines)
-        extra = len(self._pending_lines)
-        self._pending_lines = []
-        worker.submit(records, first_seq, prefix, lost_line, extra)
+    def _take_pending_lines(self) -> tuple[bytes, int]:
+        """The in-band lines waiting to precede the next batch, joined, and their count."""
+        lines, self._pending_lines = self._pending_lines, []
+        return b"".join(line + b"\n" for line in lines), len(lines)
 
     def _count_file(self, n_events: int, kept: int, extra: int) -> None:
         """Account a batch of ``n_events`` of which the file kept ``kept`` lines.
