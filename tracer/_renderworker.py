@@ -96,7 +96,6 @@ class RenderWorker:
     """The parent's handle on the render child of one session."""
 
     def __init__(self, log: LogFile, renderer: Renderer, on_ack: AckHandler) -> None:
-        self.log = log
         self.renderer = renderer
         self.on_ack = on_ack
         self.error: str | None = None

@@ -137,7 +137,7 @@ def test_provider_registered_after_the_fork_is_rendered(hub: Hub, tmp_path: Path
     assert (event.provider, event.name, event.id, event.level) == ("late-provider",
                                                                    "LateEvent", 9, 3)
     assert event.keywords == ("k",) and event.fields == {"x": 7, "y": "seven"}
-    assert event.tid == __import__("threading").get_native_id()
+    assert event.tid == threading.get_native_id()
 
 
 def test_rotate_mode_through_the_worker(hub: Hub, demo: Demo, tmp_path: Path) -> None:
