@@ -159,17 +159,6 @@ class FlowTable:
     def __iter__(self):
         return iter(list(self._flows.values()))
 
-    @staticmethod
-    def key_of(pkt: Packet) -> tuple:
-        """Canonical (direction-free) key of the flow ``pkt`` belongs to."""
-        sp, dp = pkt.sport, pkt.dport
-        if pkt.icmp_id >= 0:  # echo-like ICMP: both directions share the identifier
-            sp = dp = pkt.icmp_id
-        a, b = (pkt.src, sp), (pkt.dst, dp)
-        if a > b:
-            a, b = b, a
-        return (pkt.proto, a, b)
-
     def update(self, pkt: Packet) -> tuple[Flow, Direction]:
         """Account ``pkt`` to its flow (created if new); returns the flow and direction."""
         flow, side = self.account(pkt)
@@ -203,8 +192,8 @@ class FlowTable:
         return flow, side
 
     def _lookup(self, pkt: Packet) -> tuple[Flow, int]:
-        """The flow of ``pkt`` by its key (created if new, moved to the end of the LRU
-        order) and the side that sent ``pkt``; :meth:`key_of` inlined."""
+        """The flow of ``pkt`` by its canonical, direction-free key (created if new,
+        moved to the end of the LRU order) and the side that sent ``pkt``."""
         src, sport, dst, dport = pkt.src, pkt.sport, pkt.dst, pkt.dport
         icmp_id = pkt.icmp_id
         if icmp_id >= 0:  # echo-like ICMP: both directions share the identifier
