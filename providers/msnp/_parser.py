@@ -228,9 +228,8 @@ class MsnpStreamParser:
                 break  # an error: the general path
             args = tuple(parts[2:] if trid is not None else parts[1:])
             if start + need > size:  # the payload is still to come
-                self._pending = (parts[0], trid, args, text, base + pos, start - pos, need)
-                self._payload = bytearray(data[start:])
-                pos = -1
+                pos = self._await_payload(
+                    (parts[0], trid, args, text, base + pos, start - pos, need), data[start:])
                 break
             commands += 1
             payload_bytes += need
@@ -328,8 +327,13 @@ class MsnpStreamParser:
         if start + need <= len(data):
             self._emit(out, verb, trid, args, text, base + pos, head, data[start : start + need])
             return start + need
-        self._pending = (verb, trid, args, text, base + pos, head, need)
-        self._payload = bytearray(data[start:])
+        return self._await_payload((verb, trid, args, text, base + pos, head, need),
+                                   data[start:])
+
+    def _await_payload(self, pending: tuple, received: bytes) -> int:
+        """Hold a command until its payload is complete; -1 (the feed loops stop on it)."""
+        self._pending = pending
+        self._payload = bytearray(received)
         return -1
 
     def _emit(
