@@ -10,12 +10,12 @@ once: completing removes it from the pending set (upstream's never-reset
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from providers.packets import address_text
 from providers.packets._communityid import community_id
 
 from ._events import CONNECTION_CLOSED, RUNDOWN_CONNECTION
@@ -65,10 +65,6 @@ class Connection:
         return {"permitted": "permit", "blocked": "block"}.get(self.state, "pending")
 
 
-def _endpoint(addr: bytes) -> str:
-    return str(ipaddress.ip_address(addr))
-
-
 class ConnectionTable:
     """Connections by key, with ids, idle expiry and the rundown."""
 
@@ -101,8 +97,8 @@ class ConnectionTable:
             id=next(self._ids), key=key,
             flow_id=community_id(h.src, h.dst, h.proto, h.sport, h.dport),
             protocol=PROTO_NAMES.get(h.proto, str(h.proto)),
-            local_addr=_endpoint(local), local_port=lport,
-            remote_addr=_endpoint(remote), remote_port=rport,
+            local_addr=address_text(local), local_port=lport,
+            remote_addr=address_text(remote), remote_port=rport,
             direction="outbound" if outbound else "inbound",
             layer="connect" if outbound else "recv-accept",
             created_ns=time.monotonic_ns(), last_seen=time.monotonic())

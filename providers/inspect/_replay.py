@@ -91,10 +91,7 @@ class InspectReplay:
         direction = "outbound" if outbound else "inbound"
         if CONNECTION_PENDED.enabled:
             CONNECTION_PENDED.write(conn_id, flow.id, flow.proto_name,
-                                    str(ipaddress.ip_address(flow.addrs[local])),
-                                    flow.ports[local],
-                                    str(ipaddress.ip_address(flow.addrs[remote])),
-                                    flow.ports[remote], direction,
+                                    *flow.endpoint(local), *flow.endpoint(remote), direction,
                                     "connect" if outbound else "recv-accept", "", 0)
         if CONNECTION_VERDICT.enabled:
             CONNECTION_VERDICT.write(conn_id, flow.id, direction, verdict, "static", 0)

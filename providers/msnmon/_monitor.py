@@ -13,9 +13,7 @@ edits a packet (the live source accepts every packet itself).
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
-import socket
 from collections.abc import Callable
 
 from providers.msnp import (
@@ -192,7 +190,7 @@ class MsnMonitor:
     def _context(self, flow: Flow, pkt: Packet, identity: AppIdentity,
                  outbound: bool | None) -> FlowContext:
         local_side = self._orient(flow, pkt, outbound)
-        local, remote = _endpoint(flow, local_side), _endpoint(flow, 1 - local_side)
+        local, remote = flow.endpoint(local_side), flow.endpoint(1 - local_side)
         hint = self.addresses.role_of(*remote)
         ctx = FlowContext(flow.id, identity, local_side, local, remote, flow.first_ns,
                           bool(pkt.flags & TCP_SYN), hint, *self._limits)
@@ -382,8 +380,3 @@ class MsnMonitor:
                 FLOW_CLOSED.write(ctx.flow_id, flow.last_ns, reason, ctx.commands, ctx.errors,
                                   ctx.bytes[SENT], ctx.bytes[RECEIVED], ctx.dropped or None)
 
-
-def _endpoint(flow: Flow, side: int) -> tuple[str, int]:
-    addr = flow.addrs[side]  # (inet_ntoa: the same text as ipaddress for IPv4, faster)
-    return socket.inet_ntoa(addr) if len(addr) == 4 else str(ipaddress.ip_address(addr)), \
-        flow.ports[side]

@@ -16,7 +16,7 @@ from ._linktypes import (
     LINKTYPE_RAW,
 )
 from ._live import LiveSource, in_netns
-from ._packet import TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, Packet
+from ._packet import TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, Packet, address_text
 from ._pcap import PcapFileSource, open_capture
 from ._pcapwrite import PcapngWriter, PcapWriter
 from ._reassembly import StreamConsumer, TcpReassembler
@@ -57,6 +57,7 @@ __all__ = [
     "Pipeline",
     "StreamConsumer",
     "TcpReassembler",
+    "address_text",
     "community_id",
     "compile_filter",
     "consumer_names",

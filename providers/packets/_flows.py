@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 from ._communityid import community_id
-from ._packet import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Packet
+from ._packet import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Packet, address_text
 
 __all__ = ["Direction", "Flow", "FlowState", "FlowTable", "FlowTableStats"]
 
@@ -90,17 +90,19 @@ class Flow:
             self._id = community_id(self.addrs[0], self.addrs[1], self.proto, *self.ports)
         return self._id
 
+    def endpoint(self, side: int) -> tuple[str, int]:
+        """(address, port) of one side (0: the initiator)."""
+        return address_text(self.addrs[side]), self.ports[side]
+
     @property
     def local(self) -> tuple[str, int]:
         """(address, port) of the local side."""
-        s = self.local_side
-        return str(ipaddress.ip_address(self.addrs[s])), self.ports[s]
+        return self.endpoint(self.local_side)
 
     @property
     def remote(self) -> tuple[str, int]:
         """(address, port) of the remote side."""
-        s = 1 - self.local_side
-        return str(ipaddress.ip_address(self.addrs[s])), self.ports[s]
+        return self.endpoint(1 - self.local_side)
 
     @property
     def proto_name(self) -> str:

@@ -7,6 +7,7 @@ frame on the hot path; addresses stay raw bytes (4 or 16) until something render
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 __all__ = ["TCP_ACK", "TCP_FIN", "TCP_PSH", "TCP_RST", "TCP_SYN", "TCP_URG", "Packet"]
 
@@ -28,6 +29,12 @@ class _RareFields:
     icmp_id = -1
     inner: Packet | None = None
     iface = 0
+
+
+def address_text(addr: bytes) -> str:
+    """A packed IPv4 or IPv6 address in its usual text form (``inet_ntoa`` for IPv4:
+    the same text as :mod:`ipaddress`, several times faster)."""
+    return socket.inet_ntoa(addr) if len(addr) == 4 else str(ipaddress.ip_address(addr))
 
 
 class Packet(_RareFields):
@@ -107,12 +114,12 @@ class Packet(_RareFields):
     @property
     def src_str(self) -> str:
         """Source address in its usual text form."""
-        return str(ipaddress.ip_address(self.src))
+        return address_text(self.src)
 
     @property
     def dst_str(self) -> str:
         """Destination address in its usual text form."""
-        return str(ipaddress.ip_address(self.dst))
+        return address_text(self.dst)
 
     @property
     def is_icmp_error(self) -> bool:
