@@ -9,44 +9,12 @@ import pytest
 
 from providers.msnmon import replay_capture, replay_demo
 
+from ..suspect_chat import BRIAN, COMMANDS, TEXTS, THOMAS
 from .conftest import SAMPLES
 
-BRIAN, THOMAS = "tesla_brian@hotmail.com", "tesla_thomas@hotmail.com"
 EXPECTED = [  # (direction, verb, trid, args, payload_len) in capture order
-    ("sent", "USR", 93, [BRIAN, "1835953129.20013021.2623242"], 0),
-    ("received", "USR", 93, ["OK", BRIAN, "Brian"], 0),
-    ("sent", "CAL", 94, [THOMAS], 0),
-    ("received", "CAL", 94, ["RINGING", "1835953129"], 0),
-    ("received", "JOI", None, [THOMAS, "Thomas", "1616756780"], 0),
-    ("sent", "MSG", 95, ["U", "96"], 96),
-    ("sent", "MSG", 96, ["N", "132"], 132),
-    ("received", "MSG", None, [THOMAS, "Thomas", "97"], 97),
-    ("received", "MSG", None, [THOMAS, "Thomas", "141"], 141),
-    ("sent", "MSG", 97, ["U", "96"], 96),
-    ("sent", "MSG", 98, ["U", "96"], 96),
-    ("sent", "MSG", 99, ["N", "178"], 178),
-    ("received", "MSG", None, [THOMAS, "Thomas", "97"], 97),
-    ("received", "MSG", None, [THOMAS, "Thomas", "156"], 156),
-    ("sent", "MSG", 100, ["U", "96"], 96),
-    ("sent", "MSG", 101, ["U", "96"], 96),
-    ("sent", "MSG", 102, ["U", "96"], 96),
-    ("sent", "MSG", 103, ["N", "142"], 142),
-    ("received", "MSG", None, [THOMAS, "Thomas", "97"], 97),
-    ("received", "MSG", None, [THOMAS, "Thomas", "97"], 97),
-    ("received", "MSG", None, [THOMAS, "Thomas", "97"], 97),
-    ("received", "MSG", None, [THOMAS, "Thomas", "182"], 182),
-    ("sent", "MSG", 104, ["U", "96"], 96),
-    ("sent", "MSG", 105, ["U", "96"], 96),
-    ("sent", "MSG", 106, ["N", "140"], 140),
-]
-TEXTS = [
-    "Hey Brian",
-    "Hey man, whats up?",
-    "Not much, did you hear about the new IT guy they hired?",
-    "ohh yea, i hear he is a real jerk",
-    "I've heard the same",
-    "maybe we should try hacking into a server to mess with him?",
-    "sounds good to me",
+    ("sent" if client else "received", verb, trid, list(args), n)
+    for client, verb, trid, args, n in COMMANDS
 ]
 
 

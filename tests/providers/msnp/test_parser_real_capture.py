@@ -4,47 +4,12 @@ from __future__ import annotations
 
 from providers.msnp import Command, MsnpStreamParser, parse_msg
 
+from ..suspect_chat import BRIAN, COMMANDS, TEXTS, THOMAS
+
 CLIENT = (3331, 1863)
-BRIAN, THOMAS = "tesla_brian@hotmail.com", "tesla_thomas@hotmail.com"
 TYPING_BRIAN = ("MSG", None, ("U", "96"), 96)
 
-EXPECTED = [  # (direction, verb, trid, args, payload_len) in capture order
-    ("c", "USR", 93, (BRIAN, "1835953129.20013021.2623242"), 0),
-    ("s", "USR", 93, ("OK", BRIAN, "Brian"), 0),
-    ("c", "CAL", 94, (THOMAS,), 0),
-    ("s", "CAL", 94, ("RINGING", "1835953129"), 0),
-    ("s", "JOI", None, (THOMAS, "Thomas", "1616756780"), 0),
-    ("c", "MSG", 95, ("U", "96"), 96),
-    ("c", "MSG", 96, ("N", "132"), 132),
-    ("s", "MSG", None, (THOMAS, "Thomas", "97"), 97),
-    ("s", "MSG", None, (THOMAS, "Thomas", "141"), 141),
-    ("c", "MSG", 97, ("U", "96"), 96),
-    ("c", "MSG", 98, ("U", "96"), 96),
-    ("c", "MSG", 99, ("N", "178"), 178),
-    ("s", "MSG", None, (THOMAS, "Thomas", "97"), 97),
-    ("s", "MSG", None, (THOMAS, "Thomas", "156"), 156),
-    ("c", "MSG", 100, ("U", "96"), 96),
-    ("c", "MSG", 101, ("U", "96"), 96),
-    ("c", "MSG", 102, ("U", "96"), 96),
-    ("c", "MSG", 103, ("N", "142"), 142),
-    ("s", "MSG", None, (THOMAS, "Thomas", "97"), 97),
-    ("s", "MSG", None, (THOMAS, "Thomas", "97"), 97),
-    ("s", "MSG", None, (THOMAS, "Thomas", "97"), 97),
-    ("s", "MSG", None, (THOMAS, "Thomas", "182"), 182),
-    ("c", "MSG", 104, ("U", "96"), 96),
-    ("c", "MSG", 105, ("U", "96"), 96),
-    ("c", "MSG", 106, ("N", "140"), 140),
-]
-
-TEXTS = [
-    "Hey Brian",
-    "Hey man, whats up?",
-    "Not much, did you hear about the new IT guy they hired?",
-    "ohh yea, i hear he is a real jerk",
-    "I've heard the same",
-    "maybe we should try hacking into a server to mess with him?",
-    "sounds good to me",
-]
+EXPECTED = [("c" if client else "s", *rest) for client, *rest in COMMANDS]
 
 
 def _parse(segments: list[tuple[int, int, bytes]]) -> list[tuple[str, Command]]:
