@@ -17,6 +17,7 @@ real-time subscribers, with bounded buffers and exact loss accounting::
             CONNECT.write("example.org", 443)
 """
 
+from ._command import run_command
 from ._config import ProviderEnable, SessionConfig, parse_provider_spec, validate_session_name
 from ._errors import (
     ConfigError,
@@ -83,5 +84,6 @@ __all__ = [
     "parse_provider_spec",
     "provider_guid",
     "read_log",
+    "run_command",
     "validate_session_name",
 ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -21,8 +20,8 @@ from typing import Any
 import orjson
 
 from . import otel
+from ._command import run_command
 from ._config import SessionConfig, parse_provider_spec
-from ._errors import TracerError
 from ._fmt import format_event, format_json
 from ._hub import Hub
 from ._reader import LogReader
@@ -246,18 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``wfptrace``; user mistakes print a message and exit non-zero."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except TracerError as exc:
-        print(f"wfptrace: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:  # e.g. piped into head: not an error
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
+    return run_command(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

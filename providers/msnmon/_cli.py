@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from providers.netfilter import NetfilterError
-from tracer import Hub, Level, ProviderEnable, SessionConfig, TracerError, format_event
+from tracer import (
+    Hub,
+    Level,
+    ProviderEnable,
+    SessionConfig,
+    format_event,
+    run_command,
+)
 
 from ._callouts import DEFAULT_QUEUE, CalloutRegistry
 from ._control import FLAG_CAPTURE_BODIES, enable_request
@@ -234,11 +241,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m providers.msnmon ACTION ...`` (the ``wfptrace monitor`` command)."""
     parser = argparse.ArgumentParser(prog="wfptrace")
     register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["monitor", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.func(args) or 0)
-    except TracerError as exc:
-        print(f"wfptrace: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return run_command(parser.parse_args(["monitor", *(sys.argv[1:] if argv is None else argv)]))
