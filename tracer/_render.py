@@ -1,11 +1,13 @@
 """Rendering buffered records as JSON lines, through a structlog processor chain.
 
-A record is the tuple ``(time_ns, event index, args, tid)`` that ``EventType.write``
-appends to a session buffer. The file backend turns a batch of them into JSON lines.
-With no user processors the chain is just the JSON renderer, and a per-event-type
-precompiled renderer appends byte-identical lines to one buffer several times faster
-(fields are encoded from a msgspec Struct, never through a dict); as soon as a user
-adds processors, every line goes through structlog's chain.
+A record is the flat tuple ``(time_ns, event index, tid, *args)`` that
+``EventType.write`` appends to a session buffer (flat, so the garbage collector
+untracks it at its first pass). The file backend turns a batch of them into JSON
+lines. With no user processors the chain is just the JSON renderer, and a
+per-event-type precompiled renderer writes byte-identical lines several times
+faster: the optional C module ``tracer._speedups`` when it was built, else Python
+that encodes the fields from a msgspec Struct, never through a dict. As soon as a
+user adds processors, every line goes through structlog's chain.
 
 JSON encoding is msgspec's everywhere (bytes become base64, as msgspec encodes them).
 """
@@ -13,9 +15,11 @@ JSON encoding is msgspec's everywhere (bytes become base64, as msgspec encodes t
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -26,7 +30,7 @@ from ._fields import encode_default
 from ._levels import Level
 from ._provider import EVENT_TABLE, EventType
 
-__all__ = ["Processor", "Renderer", "dumps", "native_tid", "safe_json"]
+__all__ = ["SPEEDUPS", "Processor", "Renderer", "dumps", "native_tid", "safe_json"]
 
 Processor = Callable[[Any, str, dict[str, Any]], Any]
 _encoder = msgspec.json.Encoder(enc_hook=encode_default)
@@ -50,7 +54,21 @@ def _second_prefix(sec: int) -> str:
     return datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
 
 
+def _load_speedups() -> Any:
+    """The C renderer, unless not built, of another version, or ``WFPTRACE_PURE`` is set."""
+    if os.environ.get("WFPTRACE_PURE"):
+        return None
+    try:
+        from . import _speedups  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return _speedups if getattr(_speedups, "VERSION", None) == 1 else None
+
+
+#: The C renderer in use (None: lines are rendered in Python).
+SPEEDUPS = _load_speedups()
 _SECOND = 1_000_000_000
+_INDEX, _TID = itemgetter(1), itemgetter(2)
 _EVENT = msgspec.Raw(b'"event"')
 
 
@@ -113,7 +131,7 @@ def _encode_lines(lines: list[_Line]) -> bytearray:
 class _EventCodec:
     """Precomputed pieces to render one event type."""
 
-    __slots__ = ("build", "ev", "local", "middle", "n", "n_struct", "struct")
+    __slots__ = ("build", "c_spec", "ev", "local", "middle", "n", "n_struct", "struct")
 
     def __init__(self, ev: EventType) -> None:
         self.ev = ev
@@ -122,10 +140,13 @@ class _EventCodec:
         self.build = _fields_builder(ev.fields)
         self.struct = _fields_struct(ev)
         self.n_struct = self.n if self.struct is not None else -1  # args that fit the Struct
-        self.middle = msgspec.Raw(
-            dumps(ev.provider.name) + b',"event":' + dumps(ev.name) + b',"id":'
-            + str(ev.id).encode() + b',"level":' + str(ev.level).encode() + b',"keywords":'
-            + dumps(list(ev.keyword_names)) + b',"pid":' + str(ev.provider.pid).encode())
+        middle = (dumps(ev.provider.name) + b',"event":' + dumps(ev.name) + b',"id":'
+                  + str(ev.id).encode() + b',"level":' + str(ev.level).encode()
+                  + b',"keywords":' + dumps(list(ev.keyword_names)) + b',"pid":'
+                  + str(ev.provider.pid).encode())
+        self.middle = msgspec.Raw(middle)
+        #: What the C renderer needs: the constant members, each field's key, local tids.
+        self.c_spec = (middle, tuple(dumps(name) + b":" for name in ev.fields), self.local)
 
     def event(self, ts: int, seq: int, tid: int, fields: dict[str, Any],
               session: str) -> Event:
@@ -152,8 +173,9 @@ class Renderer:
         self.processors = list(processors)
         self._json = structlog.processors.JSONRenderer(serializer=dumps)
         self._codecs: dict[int, _EventCodec] = {}
+        self._c_specs: dict[int, tuple] = {}
         self._tids: dict[int, int] = {}
-        self._base = -_SECOND
+        self._base = -(1 << 80)  # no real time is within a second of it
         self._prefix = ""
         #: thread ident -> OS thread id for local providers (a render child replaces it)
         self.native_tid: Callable[[int], int] = native_tid
@@ -178,6 +200,12 @@ class Renderer:
         """
         if self.processors and want_lines:
             return self._render_chain(records, first_seq, want_events)
+        if want_lines and SPEEDUPS is not None:
+            blob = self._render_c(records, first_seq)
+            if blob is not None:
+                if not want_events:
+                    return blob, []
+                return blob, self.render(records, first_seq, False, True)[1]
         lines: list[_Line] = []
         events: list[Event] = []
         add_line, add_event = lines.append, events.append
@@ -185,7 +213,9 @@ class Renderer:
         tids.clear()  # thread idents may be reused between batches
         base, prefix = self._base, self._prefix  # the second now cached, in ns
         seq = first_seq
-        for ts, index, args, tid in records:
+        for rec in records:
+            ts, index, tid = rec[0], rec[1], rec[2]
+            args = rec[3:]
             codec = codecs.get(index) or self._codec(index)
             if codec.local:
                 tid = tids.get(tid) or tids.setdefault(tid, native(tid))
@@ -205,12 +235,27 @@ class Renderer:
         self._base, self._prefix = base, prefix
         return (_encode_lines(lines) if lines else bytearray()), events
 
+    def _render_c(self, records: Sequence[tuple], first_seq: int) -> bytearray | None:
+        """The lines through the C renderer; None if it refused a value (Python then)."""
+        specs = self._c_specs
+        for index in set(map(_INDEX, records)):
+            if index not in specs:
+                specs[index] = self._codec(index).c_spec
+        native = self.native_tid
+        tids = {ident: native(ident) for ident in set(map(_TID, records))}
+        try:
+            return SPEEDUPS.render_lines(records, first_seq, specs, tids, _encoder.encode)
+        except Exception:  # e.g. an int beyond 64 bits: the Python path has the fallbacks
+            return None
+
     def _render_chain(self, records: Sequence[tuple], seq: int,
                       want_events: bool) -> tuple[bytearray, list[Event]]:
         """The general path: every line goes through the user's structlog processors."""
         out = bytearray()
         events: list[Event] = []
-        for ts, index, args, tid in records:
+        for rec in records:
+            ts, index, tid = rec[0], rec[1], rec[2]
+            args = rec[3:]
             codec = self._codec(index)
             ev = codec.ev
             fields = codec.fields(args)

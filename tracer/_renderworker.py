@@ -12,6 +12,9 @@ parallel.
 Accounting stays exact: a batch counts as pending until the child acknowledges
 how many of its lines the file kept. If the child dies, everything it had not
 acknowledged, and everything after, is counted lost and the reason is reported.
+When the child falls behind (more than two batches unacknowledged), the flush
+thread renders the next batch itself and sends the finished lines, so both cores
+render while there is a backlog; the child still writes every line, in order.
 Back-pressure is the pipe: when the child falls behind, the flush thread blocks
 on it, the session's buffers fill and new events are dropped and counted, as
 when a disk is slow.
@@ -105,6 +108,8 @@ class RenderWorker:
         self._write_lock = threading.Lock()
         self._batches: deque[tuple[int, int]] = deque()  # (events, extra lines) unacked
         self._pending = 0
+        #: Events the parent rendered itself (the child was behind, or a value needed it).
+        self.rendered_here = 0
         self._flushes_sent = 0
         self._flushes_done = 0
         self._known_types = len(EVENT_TABLE)
@@ -160,13 +165,17 @@ class RenderWorker:
         types = [_type_descriptor(EVENT_TABLE[i])
                  for i in range(self._known_types, len(EVENT_TABLE))]
         self._known_types = len(EVENT_TABLE)
-        try:
-            payload = self._encoder.encode(
-                (_BATCH, first_seq, prefix, records, suffix, types, _thread_ids()))
-        except (TypeError, ValueError, OverflowError, msgspec.EncodeError):
-            # A value msgpack cannot carry (e.g. an int beyond 64 bits): render it here.
+        payload = None
+        if self._pending < 2 * len(records):
+            # A value msgpack cannot carry (e.g. an int beyond 64 bits) is rendered here.
+            with contextlib.suppress(TypeError, ValueError, OverflowError, msgspec.EncodeError):
+                payload = self._encoder.encode(
+                    (_BATCH, first_seq, prefix, records, suffix, types, _thread_ids()))
+        if payload is None:  # the child is behind, or cannot take the records: render here
             blob, _ = self.renderer.render(records, first_seq, True, False)
-            payload = self._encoder.encode((_RAW, prefix + bytes(blob) + suffix, types))
+            lines = len(records) + prefix.count(b"\n") + suffix.count(b"\n")
+            payload = self._encoder.encode((_RAW, prefix + bytes(blob) + suffix, types, lines))
+            self.rendered_here += len(records)
         self._send(payload, len(records), extra)
 
     def _send(self, payload: bytes, events: int, extra: int) -> None:
@@ -329,7 +338,7 @@ class _ChildLoop:
 
     def _batch(self, frame: list) -> None:
         if frame[0] == _RAW:
-            _, blob, types = frame
+            _, blob, types, lines = frame
         else:
             _, first_seq, prefix, records, suffix, types, tids = frame
         for desc in types:
@@ -337,11 +346,12 @@ class _ChildLoop:
                 EVENT_TABLE.append(_type_stub(desc))  # type: ignore[arg-type]
         if frame[0] == _BATCH:
             self.tids = tids
-            lines, _ = self.renderer.render(records, first_seq, True, False)
-            blob = prefix + lines + suffix
+            rendered, _ = self.renderer.render(records, first_seq, True, False)
+            blob = prefix + rendered + suffix
+            lines = len(records) + prefix.count(b"\n") + suffix.count(b"\n")
         error = None
         try:
-            kept = self.log.write_blob(blob, blob.count(b"\n"))
+            kept = self.log.write_blob(blob, lines)
         except LogWriteError as exc:
             kept, error = 0, str(exc)
         self._ack(_BATCH, kept, error)

@@ -165,7 +165,7 @@ class Session:
             self._worker.submit(records, first, prefix, lost_line, extra)
         elif want_lines:
             blob += lost_line
-            self._write_lines(blob, len(records))
+            self._write_lines(blob, len(records), len(records) + bool(lost_line))
         else:
             with self._count_lock:
                 self._written += len(records)
@@ -177,14 +177,15 @@ class Session:
             except Exception as exc:  # a backend must never take the session down
                 self.last_error = f"backend {type(backend).__name__}: {exc}"
 
-    def _write_lines(self, blob: bytearray, n_events: int) -> None:
-        """Write rendered lines (in-band manifests first); count what the file refused."""
+    def _write_lines(self, blob: bytearray, n_events: int, n_lines: int) -> None:
+        """Write ``n_lines`` rendered lines (in-band manifests first); count what the
+        file refused."""
         assert self.log is not None
         prefix, extra = self._take_pending_lines()
         if extra:
             blob[:0] = prefix
         try:
-            kept = self.log.write_blob(blob, blob.count(b"\n"))
+            kept = self.log.write_blob(blob, n_lines + extra)
         except LogWriteError as exc:
             self.last_error = str(exc)
             kept = 0

@@ -116,7 +116,7 @@ def test_write_reaches_each_matching_session(demo: Demo) -> None:
     demo.write.write("/x", 3, b"abc")
     assert [EVENT_TABLE[r[1]].name for r in a] == ["Connect"]
     assert [EVENT_TABLE[r[1]].name for r in b] == ["DiskWrite"]
-    assert a[0][2] == ("h", 80)
+    assert a[0][3:] == ("h", 80)
 
 
 def test_write_by_keyword_arguments(demo: Demo) -> None:
@@ -125,7 +125,7 @@ def test_write_by_keyword_arguments(demo: Demo) -> None:
     demo.provider.enable("s", Level.VERBOSE, (1 << 64) - 1, 0, _sink(got))
     demo.connect.write_fields(port=1, host="x")
     demo.connect.write_fields(host="y")
-    assert [r[2] for r in got] == [("x", 1), ("y", None)]
+    assert [r[3:] for r in got] == [("x", 1), ("y", None)]
     with pytest.raises(TypeError):
         demo.connect.write_fields(bogus=1)
 

@@ -14,9 +14,9 @@ from .conftest import Demo
 
 
 def _records(demo: Demo) -> list[tuple]:
-    return [(1_795_000_000_123_456_789, demo.connect.index, ("h\u00e9\"x", 1), 7),
-            (1_795_000_001_000_000_001, demo.write.index, ("/p", 2, b"\x01"), 8),
-            (1_795_000_002_000_000_000, demo.connect.index, ("short",), 9)]
+    return [(1_795_000_000_123_456_789, demo.connect.index, 7, "h\u00e9\"x", 1),
+            (1_795_000_001_000_000_001, demo.write.index, 8, "/p", 2, b"\x01"),
+            (1_795_000_002_000_000_000, demo.connect.index, 9, "short")]
 
 
 def test_fast_path_equals_structlog_chain(demo: Demo) -> None:
@@ -54,7 +54,7 @@ def test_user_processors_extend_the_chain(demo: Demo, hub: Hub, tmp_path: Path) 
 def test_odd_values_never_break_rendering(demo: Demo) -> None:
     """Values of undeclared types are rendered as strings, never raising."""
     r = Renderer("s")
-    blob, events = r.render([(1, demo.connect.index, (object(), {1, 2}), 1)], 1, True, True)
+    blob, events = r.render([(1, demo.connect.index, 1, object(), {1, 2})], 1, True, True)
     assert orjson.loads(blob)["fields"]["port"] == [1, 2]
     assert events[0].message.startswith("Connecting to <object")
 
@@ -62,7 +62,7 @@ def test_odd_values_never_break_rendering(demo: Demo) -> None:
 def test_unserialisable_fields_still_give_a_line(demo: Demo) -> None:
     """Non-string keys and integers beyond 64 bits are rendered, not raised."""
     r = Renderer("s")
-    rec = (1, demo.connect.index, ({1: "a", (2, 3): "b"}, 2**80), 1)
+    rec = (1, demo.connect.index, 1, {1: "a", (2, 3): "b"}, 2**80)
     blob, _ = r.render([rec], 1, True, False)
     fields = orjson.loads(blob)["fields"]
     assert fields["host"]["1"] == "a" and fields["port"] == 2**80

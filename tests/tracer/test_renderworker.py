@@ -229,3 +229,33 @@ def test_no_fork_falls_back_to_rendering_in_process(hub: Hub, demo: Demo, tmp_pa
     stats = hub.stop_session("nofork")
     assert stats.events_written == 1 and len(_event_lines(log)) == 1
     assert "render worker not started" in (stats.last_error or "")
+
+
+def test_parent_renders_while_the_child_is_behind(hub: Hub, demo: Demo, tmp_path: Path) -> None:
+    """With the child stopped, the flush thread renders batches itself; every line lands
+    once, in sequence order."""
+    log = tmp_path / "share.jsonl"
+    session = hub.start_session(_worker_config("share", log, buffer_size=64, buffer_count=64,
+                                               flush_interval=0.01))
+    worker = session._worker
+    assert worker is not None
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 10
+        for i in range(2000):
+            demo.connect.write("h", i)
+            if i == 999:  # the child now has a backlog it cannot work off
+                while worker.pending < 1000 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            elif i > 999 and i % 100 == 0:  # later batches are smaller than the backlog
+                time.sleep(0.03)
+        while worker.rendered_here == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+    stats = hub.stop_session("share")
+    assert worker.rendered_here > 0
+    events = [e for e in read_log(log) if e.kind == "event"]
+    assert [e.fields["port"] for e in events] == list(range(2000))
+    assert [e.seq for e in events] == sorted(e.seq for e in events)
+    assert stats.events_written == 2000 and stats.events_lost == 0

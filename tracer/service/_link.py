@@ -239,7 +239,7 @@ class ProviderLink:
 
     def _send_chunk(self, conn: Connection, records: list[tuple]) -> None:
         table = EVENT_TABLE
-        wire = [(ts, table[index].id, args, ident) for ts, index, args, ident in records]
+        wire = [(rec[0], table[rec[1]].id, rec[3:], rec[2]) for rec in records]
         payload = _encoder.encode([7, wire, self._thread_ids(records), None])
         if len(payload) <= _wire.MAX_FRAME:
             conn.sock.sendall(_wire.frame(payload))
@@ -256,7 +256,7 @@ class ProviderLink:
         if len(cache) > 4096:
             cache.clear()
         out = {}
-        for ident in {r[3] for r in records}:
+        for ident in {r[2] for r in records}:
             tid = cache.get(ident)
             if tid is None:
                 tid = cache[ident] = native_tid(ident)

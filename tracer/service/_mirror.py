@@ -101,7 +101,7 @@ class RemoteProvider:
             for a in args:
                 if type(a) not in _SCALARS:
                     _check_value(a)
-            rec = (r.ts, ev.index, args, tids.get(r.tid, r.tid))
+            rec = (r.ts, ev.index, tids.get(r.tid, r.tid), *args)
             for put in sinks:
                 put(rec)
         if batch.losses is not None:
