@@ -3,10 +3,12 @@
 Measures, as medians of several repetitions in one run:
 * the cost of a disabled event check against a bare no-op function call;
 * an enabled event written into a session buffer;
-* end-to-end events/s into a JSON-lines file (headline: with the session's
-  render worker, i.e. rendering in a forked child; also in process), against
-  structlog configured the fast way (bound logger, orjson JSONRenderer, BytesLogger) and against the
-  OpenTelemetry SDK (one span per event, BatchSpanProcessor, in-memory exporter);
+* end-to-end events/s into a JSON-lines file (headline: a session as configured
+  by default, with the C accelerator ``tracer._speedups`` when it is built; also
+  with the session's render worker, and in pure Python, ``WFPTRACE_PURE=1``, in a
+  child process), against structlog configured the fast way (bound logger, orjson
+  JSONRenderer, BytesLogger) and against the OpenTelemetry SDK (one span per event,
+  BatchSpanProcessor, in-memory exporter);
 * RSS growth and exact accounting while producing 10x faster than the "disk"
   (a FIFO drained at a fixed rate by another process) absorbs.
 
@@ -33,6 +35,7 @@ import timeit  # noqa: E402
 
 from bench._common import RssSampler, emit, median_of, progress  # noqa: E402
 from tracer import Hub, Level, Provider, ProviderEnable, SessionConfig  # noqa: E402
+from tracer._accel import SPEEDUPS  # noqa: E402
 
 PROVIDER = Provider("bench-tracing", keywords=["connect", "packet"])
 VERDICT = PROVIDER.event(
@@ -89,6 +92,18 @@ def ours_e2e(n: int, path: str, worker: bool) -> float:
         dt = time.perf_counter() - t0
     assert stats.events_written == n, stats
     return n / dt
+
+
+def pure_python_e2e(n: int, path: str) -> float:
+    """events/s of :func:`ours_e2e` (in process) in a child without the C accelerator."""
+    code = ("import importlib.util as u; "  # by path: bench/ must not go on sys.path
+            f"s = u.spec_from_file_location('bench_tracing', {__file__!r}); "
+            "m = u.module_from_spec(s); s.loader.exec_module(m); "
+            f"print(m.ours_e2e({n}, {path!r}, False))")
+    env = {**os.environ, "WFPTRACE_PURE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True)
+    return float(out.stdout.split()[-1])
 
 
 def structlog_e2e(n: int, path: str) -> float:
@@ -205,21 +220,24 @@ def main() -> None:
         # hits all of them; each ratio is the median of the per-round ratios.
         rounds = []
         for i in range(reps):
-            progress(f"end to end, round {i + 1}/{reps}: wfptrace (worker, in process), "
-                     "structlog, OpenTelemetry SDK")
-            rounds.append((ours_e2e(n, path, True), ours_e2e(n, path, False),
-                           structlog_e2e(n, path), otel_e2e(n // 4)))
-        ours, inproc, sl, ot = (statistics.median(r[k] for r in rounds) for k in range(4))
+            progress(f"end to end, round {i + 1}/{reps}: wfptrace (default, render worker, "
+                     "pure Python), structlog, OpenTelemetry SDK")
+            rounds.append((ours_e2e(n, path, False), ours_e2e(n, path, True),
+                           pure_python_e2e(n, path), structlog_e2e(n, path), otel_e2e(n // 4)))
+        ours, worker, pure, sl, ot = (statistics.median(r[k] for r in rounds) for k in range(5))
         paired = {name: statistics.median(r[a] / r[b] for r in rounds)
-                  for name, a, b in (("vs_structlog", 0, 2), ("vs_otel", 0, 3),
-                                     ("in_process_vs_structlog", 1, 2))}
+                  for name, a, b in (("vs_structlog", 0, 3), ("vs_otel", 0, 4),
+                                     ("worker_vs_structlog", 1, 3),
+                                     ("pure_python_vs_structlog", 2, 3))}
         progress("overload: producing faster than the disk absorbs")
         over = overload(n * 2, tmp)
         progress("overload with the render worker")
         over_w = overload(n * 2, tmp, worker=True)
     metrics = {"disabled_ns": round(dis, 1), "noop_call_ns": round(noop, 1),
                "enabled_us": round(en, 3), "e2e_events_per_s": round(ours),
-               "e2e_in_process_events_per_s": round(inproc),
+               "e2e_worker_events_per_s": round(worker),
+               "e2e_pure_python_events_per_s": round(pure),
+               "c_accelerator": int(SPEEDUPS is not None),
                "structlog_events_per_s": round(sl), "otel_events_per_s": round(ot),
                "rss_growth_mb": round(over["rss_growth_mb"], 1),
                "produce_vs_absorb": round(over["produce_vs_absorb"], 1),

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import repeat
 from operator import call
+
+from ._accel import SPEEDUPS
 
 __all__ = ["BufferStats", "LossWindow", "SessionBuffer"]
 
@@ -52,8 +55,15 @@ class SessionBuffer:
         self._window = 0
         self._first_ns = 0
         self._last_ns = 0
+        #: Append a record, or drop and count it when the buffers are full (never blocks):
+        #: the session's sink. In C when the accelerator is built, else :meth:`_put`.
+        self.put: Callable[[tuple], None] = self._put
+        self._sink = None
+        if SPEEDUPS is not None:
+            self.put = self._sink = SPEEDUPS.Sink(self._q, self._cap, buffer_size,
+                                                  self.wake.set, self._drop_record, self)
 
-    def put(self, rec: tuple) -> None:
+    def _put(self, rec: tuple) -> None:
         """Append a record, or drop and count it when the buffers are full."""
         q = self._q
         n = len(q)
@@ -63,6 +73,9 @@ class SessionBuffer:
                 self.wake.set()
         else:
             self._drop(rec[0])
+
+    def _drop_record(self, rec: tuple) -> None:
+        self._drop(rec[0])
 
     def _drop(self, ts: int) -> None:
         with self._lock:
@@ -108,6 +121,8 @@ class SessionBuffer:
     def close(self) -> None:
         """Refuse further records: late writers are counted as drops."""
         self._cap = 0
+        if self._sink is not None:
+            self._sink.cap = 0
 
     @property
     def dropped(self) -> int:

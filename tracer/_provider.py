@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from time import time_ns
+from types import MethodType
 from typing import Any
 
+from ._accel import SPEEDUPS
 from ._errors import ConfigError, ControlError, TooManySessionsError, UnknownKeywordError
 from ._fields import type_name
 from ._levels import Level
@@ -102,7 +104,11 @@ class EventType:
     """One typed event of a provider: id, name, level, keywords, fields, template."""
 
     __slots__ = ("_field_types", "_sinks", "enabled", "fields", "id", "index", "keyword_names",
-                 "keywords", "level", "name", "provider", "template")
+                 "keywords", "level", "name", "provider", "template", "write")
+
+    #: Emit the event to every session that enables it, fields in declared order
+    #: (see :meth:`_write`; a C ``Writer`` with the same semantics when built).
+    write: Callable[..., None]
 
     def __init__(self, provider: Provider, id: int, name: str, level: Level, keywords: int,
                  fields: dict[str, str], template: str) -> None:
@@ -120,8 +126,17 @@ class EventType:
         with _TABLE_LOCK:
             self.index = len(EVENT_TABLE)
             EVENT_TABLE.append(self)
+        self.write = SPEEDUPS.Writer(self.index) if SPEEDUPS is not None else self._write
 
-    def write(self, *args: Any, _time_ns: Any = time_ns, _ident: Any = threading.get_ident) -> None:
+    def _set_sinks(self, sinks: tuple[Sink, ...]) -> None:
+        """Route the event to these sessions' sinks (empty: disabled)."""
+        self._sinks = sinks
+        if not isinstance(self.write, MethodType):
+            self.write.sinks = sinks  # type: ignore[attr-defined]
+        self.enabled = bool(sinks)
+
+    def _write(self, *args: Any, _time_ns: Any = time_ns, _ident: Any = threading.get_ident
+               ) -> None:
         """Emit the event to every session that enables it; fields in declared order.
 
         Each session receives the flat record ``(time_ns, event index, thread ident,
@@ -286,9 +301,8 @@ class Provider:
         self._notify(self.state)
 
     def _recompute_event(self, ev: EventType) -> None:
-        sinks = tuple(s.sink for s in self._sessions.values() if _matches(ev.level, ev.keywords, s))
-        ev._sinks = sinks
-        ev.enabled = bool(sinks)
+        ev._set_sinks(tuple(s.sink for s in self._sessions.values()
+                            if _matches(ev.level, ev.keywords, s)))
 
     def _notify(self, state: EnableState) -> None:
         for cb in list(self._callbacks):

@@ -15,7 +15,6 @@ JSON encoding is msgspec's everywhere (bytes become base64, as msgspec encodes t
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from typing import Any
 import msgspec
 import structlog
 
+from ._accel import SPEEDUPS
 from ._event import LOST_EVENT_NAME, Event, iso_time, lost_message
 from ._fields import encode_default
 from ._levels import Level
@@ -54,19 +54,6 @@ def _second_prefix(sec: int) -> str:
     return datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
 
 
-def _load_speedups() -> Any:
-    """The C renderer, unless not built, of another version, or ``WFPTRACE_PURE`` is set."""
-    if os.environ.get("WFPTRACE_PURE"):
-        return None
-    try:
-        from . import _speedups  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return _speedups if getattr(_speedups, "VERSION", None) == 1 else None
-
-
-#: The C renderer in use (None: lines are rendered in Python).
-SPEEDUPS = _load_speedups()
 _SECOND = 1_000_000_000
 _INDEX, _TID = itemgetter(1), itemgetter(2)
 _EVENT = msgspec.Raw(b'"event"')

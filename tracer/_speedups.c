@@ -15,13 +15,19 @@
  *             bool and None (floats, bytes, containers ...)
  * Any value or record it cannot render raises; the caller then renders the
  * whole batch in Python (which has the fallbacks for odd values).
+ *
+ * Writer(index) and Sink(deque, cap, wake_at, on_full, on_drop, owner): the emit path
+ * (EventType.write -> SessionBuffer.put) without a Python frame, the same
+ * semantics as tracer/_provider.py and tracer/_buffers.py (the reference).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
+#include "structmember.h"
 
-#define SPEEDUPS_VERSION 1
+#define SPEEDUPS_VERSION 2
 
 typedef struct {
     char *buf;
@@ -285,6 +291,229 @@ fail:
     return NULL;
 }
 
+/* -- Sink: SessionBuffer.put in C ------------------------------------------------------ */
+typedef struct {
+    PyObject_HEAD
+    PyObject *deque;
+    PyObject *append;   /* deque.append */
+    PyObject *on_full;  /* called once the pending count reaches wake_at */
+    PyObject *on_drop;  /* called with a record refused because the buffers are full */
+    PyObject *owner;    /* the SessionBuffer, as __self__ (like the bound method it replaces) */
+    Py_ssize_t cap;
+    Py_ssize_t wake_at;
+    vectorcallfunc vectorcall;
+} Sink;
+
+static int sink_put(Sink *self, PyObject *rec) {
+    Py_ssize_t n = PyObject_Size(self->deque);
+    if (n < 0) return -1;
+    PyObject *r;
+    if (n < self->cap) {
+        r = PyObject_CallOneArg(self->append, rec);
+        if (r == NULL) return -1;
+        Py_DECREF(r);
+        if (n + 1 != self->wake_at) return 0;
+        r = PyObject_CallNoArgs(self->on_full);
+    } else {
+        r = PyObject_CallOneArg(self->on_drop, rec);
+    }
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static PyObject *sink_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
+                                 PyObject *kwnames) {
+    if (PyVectorcall_NARGS(nargsf) != 1 || kwnames != NULL) {
+        PyErr_SetString(PyExc_TypeError, "a sink takes one record");
+        return NULL;
+    }
+    if (sink_put((Sink *)self, args[0]) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static int sink_init(Sink *self, PyObject *args, PyObject *kwds) {
+    PyObject *deque, *on_full, *on_drop, *owner;
+    Py_ssize_t cap, wake_at;
+    static char *kwlist[] = {"deque", "cap", "wake_at", "on_full", "on_drop", "owner", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OnnOOO", kwlist, &deque, &cap, &wake_at,
+                                     &on_full, &on_drop, &owner))
+        return -1;
+    PyObject *append = PyObject_GetAttrString(deque, "append");
+    if (append == NULL) return -1;
+    Py_INCREF(deque); Py_INCREF(on_full); Py_INCREF(on_drop); Py_INCREF(owner);
+    Py_XSETREF(self->owner, owner);
+    Py_XSETREF(self->deque, deque);
+    Py_XSETREF(self->append, append);
+    Py_XSETREF(self->on_full, on_full);
+    Py_XSETREF(self->on_drop, on_drop);
+    self->cap = cap;
+    self->wake_at = wake_at;
+    self->vectorcall = sink_vectorcall;
+    return 0;
+}
+
+static int sink_traverse(Sink *self, visitproc visit, void *arg) {
+    Py_VISIT(self->deque); Py_VISIT(self->append); Py_VISIT(self->on_full);
+    Py_VISIT(self->on_drop); Py_VISIT(self->owner);
+    return 0;
+}
+
+static int sink_clear(Sink *self) {
+    Py_CLEAR(self->deque); Py_CLEAR(self->append); Py_CLEAR(self->on_full);
+    Py_CLEAR(self->on_drop); Py_CLEAR(self->owner);
+    return 0;
+}
+
+static void sink_dealloc(Sink *self) {
+    PyObject_GC_UnTrack(self);
+    sink_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMemberDef sink_members[] = {
+    {"cap", T_PYSSIZET, offsetof(Sink, cap), 0, "records kept at most (0: refuse all)"},
+    {"wake_at", T_PYSSIZET, offsetof(Sink, wake_at), READONLY, "pending count that wakes"},
+    {"__self__", T_OBJECT, offsetof(Sink, owner), READONLY, "the buffer this sink fills"},
+    {NULL},
+};
+
+static PyTypeObject SinkType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "tracer._speedups.Sink",
+    .tp_doc = "Sink(deque, cap, wake_at, on_full, on_drop, owner): SessionBuffer.put in C",
+    .tp_basicsize = sizeof(Sink),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)sink_init,
+    .tp_dealloc = (destructor)sink_dealloc,
+    .tp_traverse = (traverseproc)sink_traverse,
+    .tp_clear = (inquiry)sink_clear,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(Sink, vectorcall),
+    .tp_members = sink_members,
+};
+
+/* -- Writer: EventType.write in C ------------------------------------------------------ */
+typedef struct {
+    PyObject_HEAD
+    PyObject *index;
+    PyObject *sinks;  /* tuple of callables; Sink objects are called directly */
+    vectorcallfunc vectorcall;
+} Writer;
+
+static PyObject *writer_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf,
+                                   PyObject *kwnames) {
+    Writer *self = (Writer *)op;
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames)) {
+        PyErr_SetString(PyExc_TypeError, "write() takes the fields by position "
+                        "(write_fields() takes them by name)");
+        return NULL;
+    }
+    PyObject *sinks = self->sinks;
+    Py_ssize_t nsinks = PyTuple_GET_SIZE(sinks);
+    if (nsinks == 0) Py_RETURN_NONE;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    PyObject *rec = PyTuple_New(3 + nargs);
+    if (rec == NULL) return NULL;
+    PyObject *ts = PyLong_FromLongLong((long long)now.tv_sec * 1000000000LL + now.tv_nsec);
+    PyObject *tid = PyLong_FromUnsignedLong(PyThread_get_thread_ident());
+    if (ts == NULL || tid == NULL) {
+        Py_XDECREF(ts); Py_XDECREF(tid); Py_DECREF(rec);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(rec, 0, ts);
+    Py_INCREF(self->index);
+    PyTuple_SET_ITEM(rec, 1, self->index);
+    PyTuple_SET_ITEM(rec, 2, tid);
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        Py_INCREF(args[i]);
+        PyTuple_SET_ITEM(rec, 3 + i, args[i]);
+    }
+    Py_INCREF(sinks);  /* a session may replace them while a Python sink runs */
+    int rc = 0;
+    for (Py_ssize_t i = 0; i < nsinks && rc == 0; i++) {
+        PyObject *sink = PyTuple_GET_ITEM(sinks, i);
+        if (Py_IS_TYPE(sink, &SinkType)) {
+            rc = sink_put((Sink *)sink, rec);
+        } else {
+            PyObject *r = PyObject_CallOneArg(sink, rec);
+            if (r == NULL) rc = -1;
+            else Py_DECREF(r);
+        }
+    }
+    Py_DECREF(sinks);
+    Py_DECREF(rec);
+    if (rc < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static int writer_init(Writer *self, PyObject *args, PyObject *kwds) {
+    PyObject *index;
+    static char *kwlist[] = {"index", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!", kwlist, &PyLong_Type, &index)) return -1;
+    Py_INCREF(index);
+    Py_XSETREF(self->index, index);
+    Py_XSETREF(self->sinks, PyTuple_New(0));
+    self->vectorcall = writer_vectorcall;
+    return self->sinks == NULL ? -1 : 0;
+}
+
+static PyObject *writer_get_sinks(Writer *self, void *closure) {
+    Py_INCREF(self->sinks);
+    return self->sinks;
+}
+
+static int writer_set_sinks(Writer *self, PyObject *value, void *closure) {
+    if (value == NULL || !PyTuple_Check(value)) {
+        PyErr_SetString(PyExc_TypeError, "sinks must be a tuple");
+        return -1;
+    }
+    Py_INCREF(value);
+    Py_XSETREF(self->sinks, value);
+    return 0;
+}
+
+static int writer_traverse(Writer *self, visitproc visit, void *arg) {
+    Py_VISIT(self->sinks);
+    return 0;
+}
+
+static int writer_clear(Writer *self) {
+    Py_CLEAR(self->sinks);
+    return 0;
+}
+
+static void writer_dealloc(Writer *self) {
+    PyObject_GC_UnTrack(self);
+    writer_clear(self);
+    Py_CLEAR(self->index);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyGetSetDef writer_getset[] = {
+    {"sinks", (getter)writer_get_sinks, (setter)writer_set_sinks, "the sessions' sinks", NULL},
+    {NULL},
+};
+
+static PyTypeObject WriterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "tracer._speedups.Writer",
+    .tp_doc = "Writer(index): EventType.write in C; record (time_ns, index, tid, *args)",
+    .tp_basicsize = sizeof(Writer),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)writer_init,
+    .tp_dealloc = (destructor)writer_dealloc,
+    .tp_traverse = (traverseproc)writer_traverse,
+    .tp_clear = (inquiry)writer_clear,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(Writer, vectorcall),
+    .tp_getset = writer_getset,
+};
+
 static PyMethodDef methods[] = {
     {"render_lines", (PyCFunction)(void (*)(void))render_lines, METH_FASTCALL,
      "render_lines(records, first_seq, codecs, tids, encode) -> bytearray of JSON lines"},
@@ -297,8 +526,12 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__speedups(void) {
+    if (PyType_Ready(&SinkType) < 0 || PyType_Ready(&WriterType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
-    if (m != NULL && PyModule_AddIntConstant(m, "VERSION", SPEEDUPS_VERSION) < 0) {
+    if (m == NULL) return NULL;
+    if (PyModule_AddIntConstant(m, "VERSION", SPEEDUPS_VERSION) < 0
+        || PyModule_AddObjectRef(m, "Sink", (PyObject *)&SinkType) < 0
+        || PyModule_AddObjectRef(m, "Writer", (PyObject *)&WriterType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -1,4 +1,4 @@
-"""The optional C renderer writes exactly the lines the Python renderer writes."""
+"""The optional C accelerator behaves exactly like the Python code it replaces."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import orjson
 import pytest
@@ -15,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tracer._render as render_mod
-from tracer import Level, Provider
+from tracer import Hub, Level, Provider, ProviderEnable, SessionConfig
+from tracer._buffers import SessionBuffer
 from tracer._render import Renderer
 
 from .conftest import Demo
@@ -116,13 +118,91 @@ def test_thread_ids_are_mapped_for_local_providers(demo: Demo) -> None:
     assert fast == slow and f'"tid":{threading.get_native_id()}'.encode() in fast
 
 
-def test_pure_python_can_be_forced() -> None:
-    """WFPTRACE_PURE=1 keeps the C renderer out (to compare, or to rule it out)."""
-    code = "import tracer._render as r; print(r.SPEEDUPS is None)"
+def test_pure_python_passes_the_core_tests() -> None:
+    """With WFPTRACE_PURE=1 (no accelerator) the emit, buffer, session and render tests pass:
+    the Python reference stays tested."""
+    tests = ["test_provider.py", "test_session.py", "test_render.py", "test_renderworker.py",
+             "test_hub.py", "service/test_mirror.py"]
+    here = os.path.dirname(__file__)
     env = {**os.environ, "WFPTRACE_PURE": "1"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.strip() == "True"
+    code = "import tracer._accel as a; assert a.SPEEDUPS is None"
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          *(os.path.join(here, t) for t in tests)],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:]
+
+
+def test_writer_builds_flat_records_for_every_sink() -> None:
+    """write() hands each sink (C or Python) one record (time_ns, index, tid, *args)."""
+    import threading
+    import time
+
+    buf = SessionBuffer(8, 2)
+    got: list[tuple] = []
+    ev = MIXED
+    ev._set_sinks((buf.put, got.append))
+    try:
+        before = time.time_ns()
+        ev.write("a", 1, 2.5)
+        after = time.time_ns()
+    finally:
+        ev._set_sinks(())
+    assert type(buf.put).__name__ == "Sink" and type(ev.write).__name__ == "Writer"
+    rec = got[0]
+    assert before <= rec[0] <= after and rec[1:] == (ev.index, threading.get_ident(), "a", 1,
+                                                     2.5)
+    assert buf.take() == [rec]
+    ev.write("ignored")  # no sinks: nothing happens
+    assert got == [rec]
+
+
+def test_writer_refuses_keyword_fields_and_passes_sink_errors() -> None:
+    """Keyword fields are a TypeError (write_fields takes names); a failing sink's error
+    reaches the caller, as in Python."""
+    def boom(rec: tuple) -> None:
+        raise RuntimeError("sink failed")
+
+    MIXED._set_sinks((boom,))
+    try:
+        with pytest.raises(TypeError):
+            MIXED.write(s="x")
+        with pytest.raises(RuntimeError, match="sink failed"):
+            MIXED.write("x")
+    finally:
+        MIXED._set_sinks(())
+
+
+def test_sink_wakes_when_a_buffer_fills_and_counts_drops() -> None:
+    """The C sink wakes the flush thread at one full buffer and drops past capacity."""
+    buf = SessionBuffer(2, 2)
+    buf.put((1, MIXED.index, 1))
+    assert not buf.wake.is_set()
+    buf.put((2, MIXED.index, 1))
+    assert buf.wake.is_set()
+    for ts in range(3, 7):
+        buf.put((ts, MIXED.index, 1))
+    assert buf.dropped == 2 and len(buf.take()) == 4
+    window = buf.take_losses()
+    assert window is not None and (window.count, window.first_ns, window.last_ns) == (2, 5, 6)
+    buf.close()
+    buf.put((7, MIXED.index, 1))
+    assert buf.dropped == 3 and buf.put.__self__ is buf
+
+
+def test_session_counts_match_with_the_c_emit_path(tmp_path: Path) -> None:
+    """A session fed by the C writer and sink writes and counts every event exactly."""
+    log = tmp_path / "c.jsonl"
+    with Hub(load_installed=False) as hub:
+        hub.register(P)
+        hub.start_session(SessionConfig("c", [ProviderEnable(P.name)], file=log,
+                                        buffer_size=64, buffer_count=2, flush_interval=0.001))
+        for i in range(20_000):
+            MIXED.write("s", i)
+        stats = hub.stop_session("c")
+    assert stats.events_written + stats.events_lost == stats.events_emitted == 20_000
+    lines = [line for line in log.read_bytes().splitlines() if b'"type":"event"' in line]
+    assert len(lines) == stats.events_written
 
 
 def test_bad_arguments_raise_not_crash() -> None:
