@@ -213,6 +213,7 @@ static int render_one(Out *o, PyObject *rec, long long seq, PyObject *codecs, Py
     PyObject *middle = PyTuple_GET_ITEM(codec, 0);
     PyObject *keys = PyTuple_GET_ITEM(codec, 1);
     int local = PyObject_IsTrue(PyTuple_GET_ITEM(codec, 2));
+    if (local < 0) goto done;
     if (!PyTuple_Check(keys)) {
         PyErr_SetString(PyExc_TypeError, "bad codec keys");
         goto done;
@@ -276,7 +277,7 @@ static PyObject *render_lines(PyObject *self, PyObject *const *args, Py_ssize_t 
     if (fast == NULL) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
     Out o = {NULL, 0, 0};
-    if (out_reserve(&o, n * 256 + 64) < 0) goto fail;
+    if (out_reserve(&o, (n < 65536 ? n : 65536) * 256 + 64) < 0) goto fail;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *rec = PySequence_Fast_GET_ITEM(fast, i);
         if (render_one(&o, rec, seq + i, codecs, tids, encode) < 0) goto fail;
