@@ -14,12 +14,14 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from importlib.metadata import entry_points
+from importlib.metadata import PackageNotFoundError, entry_points
+from importlib.metadata import version as package_version
 from typing import Any
 
 import orjson
 
 from . import otel
+from ._accel import SPEEDUPS
 from ._command import run_command
 from ._config import SessionConfig, parse_provider_spec
 from ._fmt import format_event, format_json
@@ -223,11 +225,22 @@ def _fmt(args: argparse.Namespace) -> int:
 
 
 # -- entry point --------------------------------------------------------------------------
+def _version() -> str:
+    """The version, and whether the C accelerator is in use (users comparing speed ask)."""
+    try:
+        number = package_version("wfptrace")
+    except PackageNotFoundError:
+        number = "unknown"
+    accel = "on" if SPEEDUPS is not None else "off (pure Python)"
+    return f"wfptrace {number}, C accelerator {accel}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``wfptrace`` parser, with plugin subcommands."""
     parser = argparse.ArgumentParser(
         prog="wfptrace", description="ETW-style structured tracing for Linux, with the WFP "
         "traffic inspection and MSN Messenger monitor samples.")
+    parser.add_argument("--version", action="version", version=_version())
     service_cli.add_hub_option(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_session(sub)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,11 @@ def test_providers_lists_manifests() -> None:
     manifests = orjson.loads(run("providers", "--json").stdout)
     hub = next(m for m in manifests if m["name"] == "wfptrace-hub")
     assert hub["keywords"]["session"] == "0x1"
+
+
+def test_version_says_whether_the_accelerator_is_on() -> None:
+    """--version names the version and whether the C accelerator runs (WFPTRACE_PURE off)."""
+    env = {**os.environ, "WFPTRACE_PURE": "1"}
+    out = subprocess.run([sys.executable, "-m", "tracer._cli", "--version"], env=env,
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("wfptrace ") and "C accelerator off" in out.stdout
