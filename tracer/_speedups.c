@@ -1,4 +1,4 @@
-/* Optional accelerator for tracer._render: a batch of records -> JSON lines.
+/* Optional accelerator of the tracing core's hot path: emitting and rendering events.
  *
  * The pure-Python renderer (tracer/_render.py) is the reference; this module
  * writes byte-identical lines several times faster, because it builds no Python
