@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from time import time_ns
-from types import MethodType
 from typing import Any
 
 from ._accel import SPEEDUPS
@@ -103,8 +102,8 @@ def _matches(level: int, keywords: int, s: _SessionEnable) -> bool:
 class EventType:
     """One typed event of a provider: id, name, level, keywords, fields, template."""
 
-    __slots__ = ("_field_types", "_sinks", "enabled", "fields", "id", "index", "keyword_names",
-                 "keywords", "level", "name", "provider", "template", "write")
+    __slots__ = ("_field_types", "_sinks", "_writer", "enabled", "fields", "id", "index",
+                 "keyword_names", "keywords", "level", "name", "provider", "template", "write")
 
     #: Emit the event to every session that enables it, fields in declared order
     #: (see :meth:`_write`; a C ``Writer`` with the same semantics when built).
@@ -126,13 +125,14 @@ class EventType:
         with _TABLE_LOCK:
             self.index = len(EVENT_TABLE)
             EVENT_TABLE.append(self)
-        self.write = SPEEDUPS.Writer(self.index) if SPEEDUPS is not None else self._write
+        self._writer = SPEEDUPS.Writer(self.index) if SPEEDUPS is not None else None
+        self.write = self._writer or self._write
 
     def _set_sinks(self, sinks: tuple[Sink, ...]) -> None:
         """Route the event to these sessions' sinks (empty: disabled)."""
         self._sinks = sinks
-        if not isinstance(self.write, MethodType):
-            self.write.sinks = sinks  # type: ignore[attr-defined]
+        if self._writer is not None:
+            self._writer.sinks = sinks
         self.enabled = bool(sinks)
 
     def _write(self, *args: Any, _time_ns: Any = time_ns, _ident: Any = threading.get_ident

@@ -3,11 +3,13 @@
 Rendering a record as a JSON line costs more than emitting it, and under the GIL
 a flush thread that renders competes with the threads that emit. With
 ``SessionConfig(render_worker=True)`` the flush thread only packs each batch of
-records with msgpack (about a tenth of the cost of rendering) and pipes it to a
-child forked when the session starts; the child renders the lines exactly as the
-in-process renderer would and writes them through the session's :class:`LogFile`,
-which it inherited. On two or more cores emitting and rendering then run in
-parallel.
+records with msgpack (about a tenth of the cost of rendering in Python) and pipes
+it to a child forked when the session starts; the child renders the lines exactly
+as the in-process renderer would and writes them through the session's
+:class:`LogFile`, which it inherited. On two or more cores emitting and rendering
+then run in parallel. (With the C accelerator, rendering costs about as much as
+msgpack in and out, and rendering in process is faster: measured in
+``bench/tracing.py``.)
 
 Accounting stays exact: a batch counts as pending until the child acknowledges
 how many of its lines the file kept. If the child dies, everything it had not
