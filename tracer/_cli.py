@@ -221,6 +221,9 @@ def _fmt(args: argparse.Namespace) -> int:
         return 0
     if reader.bad_lines:
         print(f"{reader.bad_lines} malformed lines skipped", file=sys.stderr)
+    if reader.partial_tail:
+        print(f"the last line is unfinished ({reader.partial_tail} bytes, left out): "
+              "the writer stopped in the middle of a write", file=sys.stderr)
     return 0
 
 

@@ -2,7 +2,9 @@
 
 Every write is whole lines in one ``write``/``pwrite`` call, and a failed write is
 cut back to the last line boundary, so a reader tailing the file never sees a torn
-line, even if the writer is killed or the disk fills up.
+line, even if the writer is killed or the disk fills up. (SIGKILL during a large
+write can leave an unfinished last line, since Linux stops copying at a page
+boundary; readers hold a line back until its newline, and report such a tail.)
 
 * ``sequential``: one file; with a max size, events past it are lost (as in ETW).
 * ``rotate``: a new file (``trace.jsonl``, ``trace.1.jsonl``, ...) at the max size,

@@ -2,7 +2,10 @@
 
 The reader decodes with the manifests in the file's header (and any in-band
 manifest records), so it needs none of the providers' code. It only ever yields
-complete lines: a partial last line is held back until its newline arrives.
+complete lines: a partial last line is held back until its newline arrives. (A
+writer killed in the middle of a large write can leave one for good: Linux stops
+copying a write at a page boundary when the process gets SIGKILL. The reader then
+reports its size in ``partial_tail``.)
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class LogReader:
         self.header: dict[str, Any] = {}
         self.manifests: dict[str, Manifest] = {}
         self.bad_lines = 0
+        #: Bytes of an unfinished last line left when reading stopped (0: none).
+        self.partial_tail = 0
         self._schemas: dict[tuple[str, str], tuple[dict[str, str], str]] = {}
         self._read_header()
 
@@ -149,6 +154,7 @@ class LogReader:
                             yield event
                     continue
                 if not self.follow or self.should_stop():
+                    self.partial_tail = len(rest)
                     return
                 if follow_until_next and idle and rotated_path(
                         self.path, _index_of(self.path, path) + 1).exists():

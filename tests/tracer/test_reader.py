@@ -63,3 +63,22 @@ def test_follow_sees_events_written_later(hub: Hub, demo: Demo, tmp_path: Path) 
         got.append(next(it).fields["port"])
     assert got == [0, 1, 2]
     assert [e.seq for e in read_log(log)] == [1, 2, 3]
+
+
+def test_unfinished_last_line_is_left_out_and_reported(hub: Hub, demo: Demo,
+                                                       tmp_path: Path) -> None:
+    """A file cut inside its last line (a writer killed mid-write) yields the whole lines;
+    the reader and ``wfptrace fmt`` report the unfinished one instead of decoding it."""
+    log = tmp_path / "cut.jsonl"
+    hub.start_session(SessionConfig("cut", [ProviderEnable("test-demo")], file=log))
+    demo.connect.write("a", 1)
+    demo.connect.write("b", 2)
+    hub.stop_session("cut")
+    whole = log.read_bytes()
+    log.write_bytes(whole[:-30])  # the second event line loses its end
+    reader = LogReader(log)
+    assert [e.fields["host"] for e in reader] == ["a"]
+    assert reader.partial_tail == len(whole.splitlines()[-1]) - 29 and reader.bad_lines == 0
+    out = subprocess.run([sys.executable, "-m", "tracer._cli", "fmt", str(log)],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.count("\n") == 1 and "last line is unfinished" in out.stderr
