@@ -265,16 +265,19 @@ class _RichLogApp(App[None]):
     def __init__(self, hub: Hub) -> None:
         super().__init__()
         self.sub = hub.subscribe("bench")
+        # Held, not queried: a tick can still run while the app is exiting and its
+        # screen is gone (seen once as NoMatches).
+        self.rich_log = RichLog(max_lines=10_000)
 
     def compose(self) -> ComposeResult:
-        yield RichLog(max_lines=10_000)
+        yield self.rich_log
 
     def on_mount(self) -> None:
-        self.query_one(RichLog).focus()
+        self.rich_log.focus()
         self.set_interval(0.05, self._tick)
 
     def _tick(self) -> None:
-        log = self.query_one(RichLog)
+        log = self.rich_log
         for _ in range(2_000):
             ev = self.sub.get(timeout=0)
             if ev is None:
