@@ -167,15 +167,15 @@ class RenderWorker:
         types = [_type_descriptor(EVENT_TABLE[i])
                  for i in range(self._known_types, len(EVENT_TABLE))]
         self._known_types = len(EVENT_TABLE)
+        lines = extra + len(records) + suffix.count(b"\n")  # one line per record
         payload = None
         if self._pending < 2 * len(records):
             # A value msgpack cannot carry (e.g. an int beyond 64 bits) is rendered here.
             with contextlib.suppress(TypeError, ValueError, OverflowError, msgspec.EncodeError):
                 payload = self._encoder.encode(
-                    (_BATCH, first_seq, prefix, records, suffix, types, _thread_ids()))
+                    (_BATCH, first_seq, prefix, records, suffix, types, _thread_ids(), lines))
         if payload is None:  # the child is behind, or cannot take the records: render here
             blob, _ = self.renderer.render(records, first_seq, True, False)
-            lines = len(records) + prefix.count(b"\n") + suffix.count(b"\n")
             payload = self._encoder.encode((_RAW, prefix + bytes(blob) + suffix, types, lines))
             self.rendered_here += len(records)
         self._send(payload, len(records), extra)
@@ -342,7 +342,7 @@ class _ChildLoop:
         if frame[0] == _RAW:
             _, blob, types, lines = frame
         else:
-            _, first_seq, prefix, records, suffix, types, tids = frame
+            _, first_seq, prefix, records, suffix, types, tids, lines = frame
         for desc in types:
             while len(EVENT_TABLE) <= desc[0]:
                 EVENT_TABLE.append(_type_stub(desc))  # type: ignore[arg-type]
@@ -350,7 +350,6 @@ class _ChildLoop:
             self.tids = tids
             rendered, _ = self.renderer.render(records, first_seq, True, False)
             blob = prefix + rendered + suffix
-            lines = len(records) + prefix.count(b"\n") + suffix.count(b"\n")
         error = None
         try:
             kept = self.log.write_blob(blob, lines)
