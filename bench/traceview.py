@@ -33,6 +33,7 @@ from textual.app import App, ComposeResult  # noqa: E402
 from textual.screen import Screen  # noqa: E402
 from textual.widgets import DataTable, RichLog  # noqa: E402
 
+from bench._common import rss_mb  # noqa: E402
 from tracer import Event, Hub, ProviderEnable, SessionConfig, format_event  # noqa: E402
 from viewer import TraceViewApp  # noqa: E402
 from viewer._demo import COMMAND, PACKET, PENDED, demo_providers  # noqa: E402
@@ -57,11 +58,6 @@ def _timed_update(self: Screen) -> None:  # type: ignore[type-arg]
 
 
 Screen._on_timer_update = _timed_update  # type: ignore[method-assign]
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def sample_events(n: int = 997) -> list[Event]:
@@ -288,12 +284,12 @@ class _RichLogApp(App[None]):
 # -- memory ---------------------------------------------------------------------------------
 def _memory_child(kind: str, n: int) -> None:
     """In a fresh process: RSS after holding ``n`` events (ours or DataTable's)."""
-    base = _rss_mb()
+    base = rss_mb()
     if kind == "ring":
         ring = EventRing(n)
         fill(ring, n)
         assert len(ring) == n
-        rss = _rss_mb()
+        rss = rss_mb()
     else:
         rss = asyncio.run(_table_rss(n))
     print(json.dumps({"rss_mb": rss, "delta_mb": rss - base}))
@@ -303,7 +299,7 @@ async def _table_rss(n: int) -> float:
     app = _TableApp(_table_rows(n))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        return _rss_mb()
+        return rss_mb()
 
 
 def memory(kind: str, n: int) -> dict[str, float]:
@@ -334,10 +330,10 @@ def main() -> None:
     _log("memory")
     peer_mem = memory("table", peer_rows)
     peer_mb_per_event = peer_mem["delta_mb"] / peer_rows
-    base = _rss_mb()
+    base = rss_mb()
     ring = EventRing(n)
     fill(ring, n)
-    mem = {"rss_mb": _rss_mb(), "delta_mb": _rss_mb() - base}
+    mem = {"rss_mb": rss_mb(), "delta_mb": rss_mb() - base}
 
     _log("first paint")
     paints = [asyncio.run(first_paint_ms(ring)) for _ in range(runs)]
