@@ -46,6 +46,7 @@ from ._events import (
     UNKNOWN_COMMAND,
 )
 from ._identity import AppIdentity
+from ._lane import ExpressLane
 from ._ledger import SessionLedger
 from ._stats import MonitorStats
 
@@ -106,6 +107,8 @@ class MsnMonitor:
         self.contexts = 0  # live flow contexts (each holds at most two bounded parsers)
         self._ended: list[tuple[Flow, str]] = []
         self._next_expire = 0
+        #: The express lane handling this monitor's common packets (replay), if any.
+        self.lane: ExpressLane | None = None
 
     # -- packets ------------------------------------------------------------------------
     def packet(self, pkt: Packet, outbound: bool | None = None) -> None:
@@ -125,6 +128,8 @@ class MsnMonitor:
             self.reassembler.feed(flow, side, pkt)
             if state.state not in _FEEDING:
                 self.reassembler.close(flow)
+            elif self.lane is not None and state.lane_keys is None and state.state is _MSNP:
+                self.lane.register(flow, state)
         if self._ended:
             self._finish_ended()
         if pkt.ts_ns >= self._next_expire:
@@ -262,8 +267,13 @@ class MsnMonitor:
         if LEGACY_ANY.on:
             self._legacy(ctx, direction, data, ts)
         parser = ctx.parsers[direction]
+        self._items(ctx, direction, parser, parser.feed(data), ts)
+
+    def _items(self, ctx: FlowContext, direction: int, parser: MsnpStreamParser, items: list,
+               ts: int) -> None:
+        """What one chunk of a direction gave: commands, errors, a stream given up."""
         command = self._command
-        for item in parser.feed(data):
+        for item in items:
             if type(item) is Command:
                 command(ctx, item, direction, ts)
             elif type(item) is ParseError:
@@ -369,6 +379,8 @@ class MsnMonitor:
             if type(ctx) is not FlowContext:
                 continue
             self.contexts -= 1
+            if ctx.lane_keys is not None and self.lane is not None:
+                self.lane.unregister(flow, ctx)
             self.reassembler.close(flow)
             flow.user[_KEY] = _IGNORED
             if ctx.state is StreamState.SNIFFING:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from providers.msnp._accel import CPARSER
 from providers.msnp._command import Command, HttpEnvelope, ParseError
 from providers.msnp._http import HttpGatewayFramer
 from providers.msnp._stats import ParserStats
@@ -69,6 +70,11 @@ def _length(word: str) -> int:
 _FAST_VERBS: dict[str, tuple[bool, int]] = {
     verb: (verb not in NO_TRID_VERBS, PAYLOAD_MIN_ARGS.get(verb, 1 << 62)) for verb in KNOWN_VERBS
 }
+
+
+if CPARSER is not None:
+    CPARSER.configure(Command, _FAST_VERBS)
+_scan_lines = CPARSER.scan_lines if CPARSER is not None else None
 
 
 def _trid(word: str) -> int | None:
@@ -150,7 +156,9 @@ class MsnpStreamParser:
 
     # -- command lines --------------------------------------------------------------
 
-    def _feed_lines(self, data: bytes, out: list[Item]) -> None:
+    def _feed_lines(self, data: bytes, out: list[Item], pos: int = 0) -> None:
+        """Parse command lines of ``data`` from ``pos`` on (``pos`` > 0: resuming after
+        a caller parsed the lines before it; nothing is left over then)."""
         if self._rest:
             if data.find(b"\n") < 0 and len(self._rest) + len(data) <= self.max_line:
                 self._rest += data  # still no line end: append in amortised O(1)
@@ -158,14 +166,17 @@ class MsnpStreamParser:
             data = bytes(self._rest) + data
             self._rest = bytearray()
         base = self._base
-        pos = 0
         size = len(data)
         find = data.find
         while pos < size:  # (a search from the end finds nothing: bytes.find is not cheap)
             if self._synced and not self._skip_line:
-                pos = self._fast_lines(data, pos, base, out)
-                if pos < 0:  # waiting for a payload
-                    return
+                if _scan_lines is not None and type(data) is bytes:
+                    pos = _scan_lines(data, pos, base + self.offset_shift, self.max_line,
+                                      self.max_payload, self.envelope, out, self.stats)
+                else:
+                    pos = self._fast_lines(data, pos, base, out)
+                    if pos < 0:  # waiting for a payload
+                        return
             eol = find(b"\r\n", pos)
             if eol < 0:
                 break

@@ -92,6 +92,11 @@ class TcpReassembler:
         self.stats = ReassemblyStats()
         self._streams: dict[object, list[_Stream]] = {}
 
+    def streams(self, flow: object) -> list[_Stream] | None:
+        """The two directions' stream states of ``flow`` (None before its first segment),
+        for a fast path that applies :meth:`feed`'s in-order case to them itself."""
+        return self._streams.get(flow)
+
     def feed(self, flow: object, side: int, pkt: Packet) -> None:
         """Account one TCP segment sent by ``side`` (0: initiator) of ``flow``."""
         pair = self._streams.get(flow)

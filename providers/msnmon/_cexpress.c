@@ -1,0 +1,617 @@
+/* The MSN monitor's express lane (see providers/msnmon/_lane.py).
+ *
+ * Express.run(frames, slow) feeds capture frames in order. A frame is the lane's
+ * when it is Ethernet + option-less IPv4 or plain IPv6 + TCP (exactly what the
+ * Python decoder's fast path accepts, its TCP header whole in the frame), carries
+ * no SYN, FIN or RST, belongs to a registered flow direction, and the live state
+ * says the Python path would take its common case: monitoring enabled, legacy
+ * tracing off, the flow established, the context MSNP, the stream not ended with
+ * nothing parked and no FIN pending, and (with data) the segment the next in
+ * order. The lane then applies the Python path's effects, in the same order, to
+ * the same objects. Any other frame goes to slow(linktype, ts_ns, data, wire_len).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include "structmember.h"
+#include <stdint.h>
+
+#define VERSION 1
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *monitor, *entries, *scan_lines;
+    PyObject *established, *msnp, *sniffing, *legacy_any;
+    long long packets;
+} Express;
+
+/* A decoded frame the lane may take. */
+typedef struct {
+    const unsigned char *key;
+    Py_ssize_t key_len, off, n;
+    uint32_t seq;
+    long long wire;
+} Frame;
+
+static PyObject *s_stats, *s_packets, *s_flows, *s_last, *s_flows_od, *s_move_to_end, *s_key,
+    *s_bytes, *s_last_ns, *s_next, *s_base, *s_starts, *s_ended, *s_fin_at, *s_state,
+    *s_reassembler, *s_delivered_bytes, *s_stream_bytes, *s_parsers, *s_pending, *s_http,
+    *s_failed, *s_synced, *s_skip_line, *s_rest, *s_base_, *s_offset_shift, *s_max_line,
+    *s_max_payload, *s_envelope, *s_bytes_in, *s_feed, *s_feed_lines, *s_items, *s_close,
+    *s_ended_list, *s_finish_ended, *s_next_expire, *s_expire, *s_enabled, *s_on;
+
+static unsigned
+be16(const unsigned char *p)
+{
+    return (unsigned)p[0] << 8 | p[1];
+}
+
+static uint32_t
+be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The Python decoder's fast path for TCP, restricted to whole TCP headers and to
+ * segments without SYN, FIN or RST: 1 and *f filled, or 0. ``wire`` is already at
+ * least the frame length. */
+static int
+decode_tcp(const unsigned char *d, Py_ssize_t n, long long wire, Frame *f)
+{
+    if (n < 54)
+        return 0;
+    unsigned etype = be16(d + 12);
+    Py_ssize_t off, end;
+    if (etype == 0x0800) {
+        unsigned tot = be16(d + 16);
+        if (d[14] != 0x45 || d[23] != 6 || (be16(d + 20) & 0x3FFF) || tot < 40
+            || (long long)tot > wire - 14)
+            return 0;
+        off = 34, end = 14 + (Py_ssize_t)tot;
+        f->key = d + 26, f->key_len = 12;
+    }
+    else if (etype == 0x86DD) {
+        unsigned plen = be16(d + 18);
+        if (d[14] >> 4 != 6 || d[20] != 6 || plen == 0 || (long long)plen > wire - 54)
+            return 0;
+        off = 54, end = 54 + (Py_ssize_t)plen;
+        f->key = d + 22, f->key_len = 36;
+    }
+    else
+        return 0;
+    if (off + 20 > end || off + 20 > n)
+        return 0;
+    Py_ssize_t hl = (Py_ssize_t)(d[off + 12] >> 4) << 2;
+    if (hl < 20 || off + hl > end || off + hl > n || d[off + 13] & (TCP_SYN | TCP_FIN | TCP_RST))
+        return 0;
+    f->seq = be32(d + off + 4);
+    Py_ssize_t seglen = end - off - hl;
+    f->off = off + hl;
+    f->n = seglen <= n - f->off ? seglen : n - f->off;
+    f->wire = wire;
+    return 1;
+}
+
+/* obj.name as a C integer; -1 with an exception set on error. */
+static int
+get_ll(PyObject *obj, PyObject *name, long long *out)
+{
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (v == NULL)
+        return -1;
+    *out = PyLong_AsLongLong(v);
+    Py_DECREF(v);
+    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+static int
+set_ll(PyObject *obj, PyObject *name, long long value)
+{
+    PyObject *v = PyLong_FromLongLong(value);
+    int rc = v ? PyObject_SetAttr(obj, name, v) : -1;
+    Py_XDECREF(v);
+    return rc;
+}
+
+static int
+add_attr(PyObject *obj, PyObject *name, long long n)
+{
+    long long v;
+    return get_ll(obj, name, &v) < 0 ? -1 : set_ll(obj, name, v + n);
+}
+
+/* obj.sub.name += n */
+static int
+add_sub(PyObject *obj, PyObject *sub, PyObject *name, long long n)
+{
+    PyObject *o = PyObject_GetAttr(obj, sub);
+    int rc = o ? add_attr(o, name, n) : -1;
+    Py_XDECREF(o);
+    return rc;
+}
+
+/* list[i] += n for a list of two ints. */
+static int
+add_item(PyObject *list, Py_ssize_t i, long long n)
+{
+    if (!PyList_CheckExact(list) || PyList_GET_SIZE(list) <= i) {
+        PyErr_SetString(PyExc_TypeError, "express lane: expected a list of counters");
+        return -1;
+    }
+    long long v = PyLong_AsLongLong(PyList_GET_ITEM(list, i));
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    PyObject *sum = PyLong_FromLongLong(v + n);
+    return sum ? PyList_SetItem(list, i, sum) : -1;
+}
+
+/* Is obj.name the object ``value``? 1, 0, or -1 on error. */
+static int
+attr_is(PyObject *obj, PyObject *name, PyObject *value)
+{
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (v == NULL)
+        return -1;
+    int is = v == value;
+    Py_DECREF(v);
+    return is;
+}
+
+/* Is obj.name true? 1, 0, or -1 on error. */
+static int
+attr_true(PyObject *obj, PyObject *name)
+{
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (v == NULL)
+        return -1;
+    int t = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    return t;
+}
+
+/* May the stream take this segment the in-order way (or, bare, need nothing)? */
+static int
+stream_ready(PyObject *st, const Frame *f)
+{
+    int r;
+    if ((r = attr_true(st, s_ended)) != 0 || (r = attr_true(st, s_starts)) != 0)
+        return r < 0 ? -1 : 0;
+    if ((r = attr_is(st, s_fin_at, Py_None)) != 1)
+        return r;
+    if (f->n == 0)
+        return 1;
+    PyObject *base = PyObject_GetAttr(st, s_base);
+    if (base == NULL)
+        return -1;
+    if (base == Py_None) {
+        Py_DECREF(base);
+        return 0;
+    }
+    long long b = PyLong_AsLongLong(base), next;
+    Py_DECREF(base);
+    if ((b == -1 && PyErr_Occurred()) || get_ll(st, s_next, &next) < 0)
+        return -1;
+    return (uint32_t)(((unsigned long long)b + (unsigned long long)next) & 0xFFFFFFFFu) == f->seq;
+}
+
+/* Would the Python path take this frame of this entry's flow the common way? */
+static int
+entry_ready(Express *self, PyObject *entry, const Frame *f)
+{
+    PyObject *flow = PyTuple_GET_ITEM(entry, 0), *st = PyTuple_GET_ITEM(entry, 2),
+             *ctx = PyTuple_GET_ITEM(entry, 3);
+    int r;
+    if ((r = attr_true(self->monitor, s_enabled)) != 1)
+        return r;
+    if ((r = attr_true(self->legacy_any, s_on)) != 0)
+        return r < 0 ? -1 : 0;
+    if ((r = attr_is(flow, s_state, self->established)) != 1)
+        return r;
+    if ((r = attr_is(ctx, s_state, self->msnp)) != 1)
+        return r;
+    return stream_ready(st, f);
+}
+
+/* FlowTable.account's effects for an established flow's packet without FIN or RST. */
+static int
+account(Express *self, PyObject *flow, Py_ssize_t side, const Frame *f, long long ts)
+{
+    PyObject *table = PyObject_GetAttr(self->monitor, s_flows);
+    if (table == NULL)
+        return -1;
+    int rc = -1;
+    PyObject *last = PyObject_GetAttr(table, s_last), *od = NULL, *key = NULL, *res = NULL;
+    if (last == NULL)
+        goto done;
+    if (last != flow) {
+        if ((od = PyObject_GetAttr(table, s_flows_od)) == NULL
+            || (key = PyObject_GetAttr(flow, s_key)) == NULL
+            || (res = PyObject_CallMethodOneArg(od, s_move_to_end, key)) == NULL
+            || PyObject_SetAttr(table, s_last, flow) < 0)
+            goto done;
+    }
+    PyObject *packets = PyObject_GetAttr(flow, s_packets);
+    rc = packets ? add_item(packets, side, 1) : -1;
+    Py_XDECREF(packets);
+    if (rc == 0) {
+        PyObject *bytes = PyObject_GetAttr(flow, s_bytes);
+        rc = bytes ? add_item(bytes, side, f->wire) : -1;
+        Py_XDECREF(bytes);
+    }
+    if (rc == 0)
+        rc = set_ll(flow, s_last_ns, ts);
+done:
+    Py_XDECREF(last);
+    Py_XDECREF(od);
+    Py_XDECREF(key);
+    Py_XDECREF(res);
+    Py_DECREF(table);
+    return rc;
+}
+
+/* Is the parser in its common state (synced, nothing held, not given up)? */
+static int
+parser_plain(PyObject *parser)
+{
+    int r;
+    if ((r = attr_is(parser, s_pending, Py_None)) != 1 || (r = attr_is(parser, s_http, Py_None)) != 1
+        || (r = attr_is(parser, s_failed, Py_None)) != 1)
+        return r;
+    if ((r = attr_true(parser, s_synced)) != 1)
+        return r;
+    if ((r = attr_true(parser, s_skip_line)) != 0 || (r = attr_true(parser, s_rest)) != 0)
+        return r < 0 ? -1 : 0;
+    return 1;
+}
+
+/* MsnpStreamParser.feed(data) for a parser in its common state: the scan, and the
+ * Python general path from the first line the scan leaves. A new list or NULL. */
+static PyObject *
+feed_plain(Express *self, PyObject *parser, PyObject *data)
+{
+    PyObject *stats = PyObject_GetAttr(parser, s_stats);
+    PyObject *out = PyList_New(0), *res = NULL;
+    long long base, shift;
+    Py_ssize_t size = PyBytes_GET_SIZE(data);
+    if (stats == NULL || out == NULL || add_attr(stats, s_bytes_in, size) < 0
+        || get_ll(parser, s_base_, &base) < 0 || get_ll(parser, s_offset_shift, &shift) < 0)
+        goto fail;
+    PyObject *max_line = PyObject_GetAttr(parser, s_max_line);
+    PyObject *max_payload = PyObject_GetAttr(parser, s_max_payload);
+    PyObject *envelope = PyObject_GetAttr(parser, s_envelope);
+    PyObject *zero = PyLong_FromLong(0), *shifted = PyLong_FromLongLong(base + shift);
+    if (max_line && max_payload && envelope && zero && shifted) {
+        PyObject *argv[8] = {data, zero, shifted, max_line, max_payload, envelope, out, stats};
+        res = PyObject_Vectorcall(self->scan_lines, argv, 8, NULL);
+    }
+    Py_XDECREF(max_line);
+    Py_XDECREF(max_payload);
+    Py_XDECREF(envelope);
+    Py_XDECREF(zero);
+    Py_XDECREF(shifted);
+    if (res == NULL)
+        goto fail;
+    Py_ssize_t pos = PyLong_AsSsize_t(res);
+    if (pos == size) {
+        if (set_ll(parser, s_base_, base + size) < 0)
+            goto fail;
+    }
+    else {
+        PyObject *more = PyObject_CallMethodObjArgs(parser, s_feed_lines, data, out, res, NULL);
+        if (more == NULL)
+            goto fail;
+        Py_DECREF(more);
+    }
+    Py_DECREF(res);
+    Py_DECREF(stats);
+    return out;
+fail:
+    Py_XDECREF(res);
+    Py_XDECREF(stats);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+/* The data part: reassembler, monitor.on_data and _chunk's parse, then the state check. */
+static int
+deliver(Express *self, PyObject *entry, PyObject *data, long long ts)
+{
+    PyObject *flow = PyTuple_GET_ITEM(entry, 0), *st = PyTuple_GET_ITEM(entry, 2),
+             *ctx = PyTuple_GET_ITEM(entry, 3), *dir = PyTuple_GET_ITEM(entry, 4);
+    Py_ssize_t n = PyBytes_GET_SIZE(data), direction = PyLong_AsSsize_t(dir);
+    PyObject *re = NULL, *rstats = NULL, *mstats = NULL, *cbytes = NULL, *parsers = NULL,
+             *items = NULL, *res = NULL, *state = NULL;
+    int rc = -1;
+    if ((re = PyObject_GetAttr(self->monitor, s_reassembler)) == NULL
+        || (rstats = PyObject_GetAttr(re, s_stats)) == NULL || add_attr(st, s_next, n) < 0
+        || add_attr(rstats, s_delivered_bytes, n) < 0
+        || (cbytes = PyObject_GetAttr(ctx, s_bytes)) == NULL || add_item(cbytes, direction, n) < 0
+        || (mstats = PyObject_GetAttr(self->monitor, s_stats)) == NULL
+        || add_attr(mstats, s_stream_bytes, n) < 0
+        || (parsers = PyObject_GetAttr(ctx, s_parsers)) == NULL)
+        goto done;
+    PyObject *parser = PySequence_GetItem(parsers, direction);
+    if (parser == NULL)
+        goto done;
+    int plain = parser_plain(parser);
+    if (plain == 1)
+        items = feed_plain(self, parser, data);
+    else if (plain == 0)
+        items = PyObject_CallMethodOneArg(parser, s_feed, data);
+    int failed = items ? attr_is(parser, s_failed, Py_None) : -1;
+    if (failed == 0 || (failed == 1 && PyObject_IsTrue(items))) {
+        PyObject *ts_obj = PyLong_FromLongLong(ts);
+        if (ts_obj != NULL)
+            res = PyObject_CallMethodObjArgs(self->monitor, s_items, ctx, dir, parser, items,
+                                             ts_obj, NULL);
+        Py_XDECREF(ts_obj);
+        if (res == NULL) {
+            Py_DECREF(parser);
+            goto done;
+        }
+    }
+    Py_DECREF(parser);
+    if (failed < 0 || (state = PyObject_GetAttr(ctx, s_state)) == NULL)
+        goto done;
+    if (state != self->msnp && state != self->sniffing) {
+        Py_XSETREF(res, PyObject_CallMethodOneArg(re, s_close, flow));
+        if (res == NULL)
+            goto done;
+    }
+    rc = 0;
+done:
+    Py_XDECREF(re);
+    Py_XDECREF(rstats);
+    Py_XDECREF(mstats);
+    Py_XDECREF(cbytes);
+    Py_XDECREF(parsers);
+    Py_XDECREF(items);
+    Py_XDECREF(res);
+    Py_XDECREF(state);
+    return rc;
+}
+
+/* After the packet: flows ended meanwhile, and the once-a-second expiry. */
+static int
+after_packet(Express *self, long long ts)
+{
+    int r = attr_true(self->monitor, s_ended_list);
+    if (r < 0)
+        return -1;
+    if (r) {
+        PyObject *res = PyObject_CallMethodNoArgs(self->monitor, s_finish_ended);
+        if (res == NULL)
+            return -1;
+        Py_DECREF(res);
+    }
+    long long next;
+    if (get_ll(self->monitor, s_next_expire, &next) < 0)
+        return -1;
+    if (ts >= next) {
+        PyObject *t = PyLong_FromLongLong(ts);
+        PyObject *res = t ? PyObject_CallMethodOneArg(self->monitor, s_expire, t) : NULL;
+        Py_XDECREF(t);
+        if (res == NULL)
+            return -1;
+        Py_DECREF(res);
+    }
+    return 0;
+}
+
+/* Take the frame if it is the lane's: 1 taken, 0 not, -1 error. */
+static int
+take(Express *self, PyObject *data, long long ts, long long wire)
+{
+    const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(data);
+    Py_ssize_t size = PyBytes_GET_SIZE(data);
+    Frame f;
+    if (!decode_tcp(d, size, wire < size ? size : wire, &f))
+        return 0;
+    PyObject *key = PyBytes_FromStringAndSize((const char *)f.key, f.key_len);
+    if (key == NULL)
+        return -1;
+    PyObject *entry = PyDict_GetItemWithError(self->entries, key);
+    Py_DECREF(key);
+    if (entry == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 5) {
+        PyErr_SetString(PyExc_TypeError, "express lane: bad entry");
+        return -1;
+    }
+    Py_INCREF(entry);  /* the Python code called below may unregister it */
+    int rc = entry_ready(self, entry, &f);
+    if (rc == 1) {
+        Py_ssize_t side = PyLong_AsSsize_t(PyTuple_GET_ITEM(entry, 1));
+        if (add_sub(self->monitor, s_stats, s_packets, 1) < 0
+            || account(self, PyTuple_GET_ITEM(entry, 0), side, &f, ts) < 0)
+            rc = -1;
+        else if (f.n > 0) {
+            PyObject *chunk = PyBytes_FromStringAndSize((const char *)d + f.off, f.n);
+            rc = chunk && deliver(self, entry, chunk, ts) == 0 ? 1 : -1;
+            Py_XDECREF(chunk);
+        }
+        if (rc == 1 && after_packet(self, ts) < 0)
+            rc = -1;
+        self->packets += rc == 1;
+    }
+    Py_DECREF(entry);
+    return rc;
+}
+
+/* (linktype, ts_ns, data, wire_len, ...) -> the lane's verdict, or the slow path. */
+static int
+one_frame(Express *self, PyObject *frame, PyObject *slow)
+{
+    if (!PyTuple_Check(frame) || PyTuple_GET_SIZE(frame) < 4) {
+        PyErr_SetString(PyExc_TypeError, "express lane: a frame is (linktype, ts_ns, data, wire_len, ...)");
+        return -1;
+    }
+    PyObject *linktype = PyTuple_GET_ITEM(frame, 0), *ts_obj = PyTuple_GET_ITEM(frame, 1),
+             *data = PyTuple_GET_ITEM(frame, 2), *wire_obj = PyTuple_GET_ITEM(frame, 3);
+    int taken = 0;
+    if (PyLong_CheckExact(linktype) && PyBytes_CheckExact(data) && PyLong_CheckExact(ts_obj)
+        && PyLong_CheckExact(wire_obj)) {
+        long long lt = PyLong_AsLongLong(linktype), ts = PyLong_AsLongLong(ts_obj),
+                  wire = PyLong_AsLongLong(wire_obj);
+        if (PyErr_Occurred())
+            PyErr_Clear();  /* out of range: the Python path copes */
+        else if (lt == 1)
+            taken = take(self, data, ts, wire);
+    }
+    if (taken)
+        return taken < 0 ? -1 : 0;
+    PyObject *argv[4] = {linktype, ts_obj, data, wire_obj};
+    PyObject *res = PyObject_Vectorcall(slow, argv, 4, NULL);
+    Py_XDECREF(res);
+    return res ? 0 : -1;
+}
+
+PyDoc_STRVAR(run_doc,
+"run(frames, slow)\n\n"
+"Feed every frame of the iterable ``frames`` in order: the lane's own here, the\n"
+"others to ``slow(linktype, ts_ns, data, wire_len)``.");
+
+static PyObject *
+Express_run(Express *self, PyObject *args)
+{
+    PyObject *frames, *slow;
+    if (!PyArg_ParseTuple(args, "OO:run", &frames, &slow))
+        return NULL;
+    PyObject *it = PyObject_GetIter(frames), *frame;
+    if (it == NULL)
+        return NULL;
+    while ((frame = PyIter_Next(it)) != NULL) {
+        int rc = one_frame(self, frame, slow);
+        Py_DECREF(frame);
+        if (rc < 0)
+            break;
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static int
+Express_init(Express *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *monitor, *entries, *scan, *established, *msnp, *sniffing, *legacy;
+    if (!PyArg_ParseTuple(args, "OO!OOOOO:Express", &monitor, &PyDict_Type, &entries, &scan,
+                          &established, &msnp, &sniffing, &legacy))
+        return -1;
+    Py_XSETREF(self->monitor, Py_NewRef(monitor));
+    Py_XSETREF(self->entries, Py_NewRef(entries));
+    Py_XSETREF(self->scan_lines, Py_NewRef(scan));
+    Py_XSETREF(self->established, Py_NewRef(established));
+    Py_XSETREF(self->msnp, Py_NewRef(msnp));
+    Py_XSETREF(self->sniffing, Py_NewRef(sniffing));
+    Py_XSETREF(self->legacy_any, Py_NewRef(legacy));
+    return 0;
+}
+
+static int
+Express_traverse(Express *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->monitor);
+    Py_VISIT(self->entries);
+    Py_VISIT(self->scan_lines);
+    Py_VISIT(self->established);
+    Py_VISIT(self->msnp);
+    Py_VISIT(self->sniffing);
+    Py_VISIT(self->legacy_any);
+    return 0;
+}
+
+static int
+Express_clear(Express *self)
+{
+    Py_CLEAR(self->monitor);
+    Py_CLEAR(self->entries);
+    Py_CLEAR(self->scan_lines);
+    Py_CLEAR(self->established);
+    Py_CLEAR(self->msnp);
+    Py_CLEAR(self->sniffing);
+    Py_CLEAR(self->legacy_any);
+    return 0;
+}
+
+static void
+Express_dealloc(Express *self)
+{
+    PyObject_GC_UnTrack(self);
+    Express_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef Express_methods[] = {
+    {"run", (PyCFunction)Express_run, METH_VARARGS, run_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef Express_members[] = {
+    {"packets", T_LONGLONG, offsetof(Express, packets), READONLY, "frames the lane took"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject ExpressType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "providers.msnmon._cexpress.Express",
+    .tp_basicsize = sizeof(Express),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Express(monitor, entries, scan_lines, established, msnp, sniffing, legacy_any)",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Express_init,
+    .tp_traverse = (traverseproc)Express_traverse,
+    .tp_clear = (inquiry)Express_clear,
+    .tp_dealloc = (destructor)Express_dealloc,
+    .tp_methods = Express_methods,
+    .tp_members = Express_members,
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "providers.msnmon._cexpress",
+    "The MSN monitor's express lane (see providers/msnmon/_lane.py).", -1, NULL,
+};
+
+static int
+intern_names(void)
+{
+    struct { PyObject **slot; const char *name; } names[] = {
+        {&s_stats, "stats"}, {&s_packets, "packets"}, {&s_flows, "flows"}, {&s_last, "_last"},
+        {&s_flows_od, "_flows"}, {&s_move_to_end, "move_to_end"}, {&s_key, "key"},
+        {&s_bytes, "bytes"}, {&s_last_ns, "last_ns"}, {&s_next, "next"}, {&s_base, "base"},
+        {&s_starts, "starts"}, {&s_ended, "ended"}, {&s_fin_at, "fin_at"}, {&s_state, "state"},
+        {&s_reassembler, "reassembler"}, {&s_delivered_bytes, "delivered_bytes"},
+        {&s_stream_bytes, "stream_bytes"}, {&s_parsers, "parsers"}, {&s_pending, "_pending"},
+        {&s_http, "_http"}, {&s_failed, "failed"}, {&s_synced, "_synced"},
+        {&s_skip_line, "_skip_line"}, {&s_rest, "_rest"}, {&s_base_, "_base"},
+        {&s_offset_shift, "offset_shift"}, {&s_max_line, "max_line"},
+        {&s_max_payload, "max_payload"}, {&s_envelope, "envelope"}, {&s_bytes_in, "bytes_in"},
+        {&s_feed, "feed"}, {&s_feed_lines, "_feed_lines"}, {&s_items, "_items"},
+        {&s_close, "close"}, {&s_ended_list, "_ended"}, {&s_finish_ended, "_finish_ended"},
+        {&s_next_expire, "_next_expire"}, {&s_expire, "expire"}, {&s_enabled, "enabled"},
+        {&s_on, "on"},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if ((*names[i].slot = PyUnicode_InternFromString(names[i].name)) == NULL)
+            return -1;
+    return 0;
+}
+
+PyMODINIT_FUNC
+PyInit__cexpress(void)
+{
+    if (intern_names() < 0 || PyType_Ready(&ExpressType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module_def);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddIntConstant(m, "VERSION", VERSION) < 0
+        || PyModule_AddObjectRef(m, "Express", (PyObject *)&ExpressType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

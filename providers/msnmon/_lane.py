@@ -1,0 +1,108 @@
+"""The express lane: the monitor's most common packets handled in C, with Python's effects.
+
+Most packets of a capture are the next in-order segment (or a bare ACK) of a flow
+already known to be MSNP. For those, the C type ``providers.msnmon._cexpress.Express``
+does what the Python path would (decode, flow counters and LRU order, the
+reassembler's in-order step, the parser's common case, the monitor's counters)
+by updating the very same Python objects, then hands the chunk's commands to
+:meth:`MsnMonitor._items`. Everything else (other flows, SYN/FIN/RST, gaps,
+out-of-order data, legacy tracing, a parser in any other state) goes to the Python
+path unchanged, which stays the reference: ``WFPTRACE_PURE=1`` turns the lane off,
+and the tests compare whole traces with and without it.
+
+A flow enters the lane once it is MSNP (:meth:`ExpressLane.register`, keyed by the
+raw address and port bytes as they sit in the frame) and leaves it when it ends.
+The C code re-checks the live state before each packet, so a registered flow whose
+state changed simply takes the Python path.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from providers.msnp._accel import CPARSER
+from providers.packets import FlowState
+
+from ._context import RECEIVED, SENT, StreamState
+from ._events import LEGACY_ANY
+
+if TYPE_CHECKING:
+    from providers.packets import Flow
+
+    from ._context import FlowContext
+    from ._monitor import MsnMonitor
+
+__all__ = ["CEXPRESS", "ExpressLane"]
+
+_VERSION = 1
+_PORTS = struct.Struct("!HH").pack
+
+
+def _load() -> Any:
+    if os.environ.get("WFPTRACE_PURE") or CPARSER is None:
+        return None
+    try:
+        from . import _cexpress  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return _cexpress if getattr(_cexpress, "VERSION", None) == _VERSION else None
+
+
+#: The C module in use, or None (every packet takes the Python path).
+CEXPRESS: Any = _load()
+
+#: A frame the lane did not take: (linktype, ts_ns, data, wire_len).
+SlowPath = Callable[[int, int, bytes, int], None]
+
+
+class ExpressLane:
+    """The express lane of one monitor (see the module docstring)."""
+
+    def __init__(self, monitor: MsnMonitor) -> None:
+        self.monitor = monitor
+        #: frame key (source, destination address, source, destination port) ->
+        #: (flow, side, stream state, context, direction)
+        self.entries: dict[bytes, tuple] = {}
+        self._c = CEXPRESS.Express(monitor, self.entries, CPARSER.scan_lines,
+                                   FlowState.ESTABLISHED, StreamState.MSNP,
+                                   StreamState.SNIFFING, LEGACY_ANY)
+
+    @property
+    def packets(self) -> int:
+        """Packets the lane handled (the others took the Python path)."""
+        return self._c.packets
+
+    def run(self, frames: Iterable[tuple[int, int, bytes, int, int]], slow: SlowPath) -> None:
+        """Feed every frame: the lane's own, or ``slow`` for the rest, in order."""
+        self._c.run(frames, slow)
+
+    def register(self, flow: Flow, ctx: FlowContext) -> None:
+        """Let both directions of an MSNP flow take the lane (once its streams exist)."""
+        streams = self.monitor.reassembler.streams(flow)
+        if streams is None or flow.proto != 6:
+            return
+        keys = (_key(flow, 0), _key(flow, 1))
+        # side 1 first: a flow from a port to itself has one key, and it is side 0's
+        for side in (1, 0):
+            direction = SENT if side == ctx.local_side else RECEIVED
+            self.entries[keys[side]] = (flow, side, streams[side], ctx, direction)
+        ctx.lane_keys = keys
+
+    def unregister(self, flow: Flow, ctx: FlowContext) -> None:
+        """The flow ended: its frames take the Python path again."""
+        for key in ctx.lane_keys or ():
+            entry = self.entries.get(key)
+            if entry is not None and entry[0] is flow:
+                del self.entries[key]
+        ctx.lane_keys = None
+
+
+def _key(flow: Flow, side: int) -> bytes:
+    """The bytes a frame sent by ``side`` carries from its IP source address on."""
+    (a0, a1), (p0, p1) = flow.addrs, flow.ports
+    if side == 0:
+        return a0 + a1 + _PORTS(p0, p1)
+    return a1 + a0 + _PORTS(p1, p0)

@@ -1,0 +1,190 @@
+"""The C express lane changes nothing but speed: same trace, same counters, same flows."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from providers.msnmon import replay_capture
+from providers.msnmon._events import LEGACY_ANY
+from providers.msnmon._lane import CEXPRESS, ExpressLane
+from providers.msnmon._monitor import MsnMonitor
+from providers.packets import PcapWriter, open_capture
+from samples.msnsim import write_synthetic_capture
+
+from .conftest import REPO, SAMPLES
+
+if CEXPRESS is None:
+    print("skipping: providers.msnmon._cexpress is not built (or WFPTRACE_PURE is set)")
+    pytest.skip("the express lane is not built here (no C compiler or Python headers at "
+                "install time, or WFPTRACE_PURE=1)", allow_module_level=True)
+
+SHARED = REPO / ".." / "shared" / "captures"
+
+
+def _replay(path: Path, record, *, express: bool, legacy: bool = False, **kw
+            ) -> tuple[list, dict]:
+    """The whole VERBOSE trace (every keyword) and every counter of one replay.
+
+    The original's trace strings are left out unless ``legacy``: while any is
+    enabled, every chunk takes the Python path (what one test checks).
+    """
+    rec = record()
+    LEGACY_ANY.on = legacy  # (the session's enable callback set it; reset when it stops)
+    monitor = MsnMonitor(**kw)
+    replay_capture(path, monitor=monitor, express=express)
+    trace = [(e.name, e.fields) for e in rec.events()]  # (time_ns: when it was written)
+    counters = {"monitor": monitor.stats.as_dict(),
+                "reassembly": monitor.reassembler.stats.as_dict(),
+                "flows": monitor.flows.stats.as_dict(),
+                "open": [(f.key, f.packets, f.bytes, f.last_ns) for f in monitor.flows],
+                "ledger": repr(vars(monitor.ledger)) if hasattr(monitor.ledger, "__dict__")
+                else None}
+    return trace, counters
+
+
+def _assert_same(path: Path, record, legacy: bool = False, **kw) -> list:
+    fast = _replay(path, record, express=True, legacy=legacy, **kw)
+    slow = _replay(path, record, express=False, legacy=legacy, **kw)
+    assert fast[1] == slow[1]
+    assert len(fast[0]) == len(slow[0])
+    for a, b in zip(fast[0], slow[0], strict=True):
+        assert a == b
+    return fast[0]
+
+
+def _mutated(src: Path, dst: Path, seed: int) -> None:
+    """A copy of a capture with the damage real captures have: reordered, duplicated and
+    lost frames, flipped bytes, cut frames, stray flags, long silences, flows interleaved."""
+    rng = random.Random(seed)
+    with open_capture(src) as source:
+        frames = [(ts, bytes(data), wire) for _lt, ts, data, wire, _ in source]
+    out: list[tuple[int, bytes, int]] = []
+    shift = 0
+    for ts, data, wire in frames:
+        r = rng.random()
+        if r < 0.03:
+            continue  # lost
+        if r < 0.06 and len(data) > 60:
+            i = rng.randrange(54, len(data))
+            data = data[:i] + bytes([data[i] ^ (1 << rng.randrange(8))]) + data[i + 1:]
+        elif r < 0.08 and len(data) > 60:
+            data = data[:rng.randrange(40, len(data))]  # cut by a snap length
+        elif r < 0.10 and len(data) > 47:
+            data = data[:47] + bytes([data[47] | rng.choice([1, 2, 4])]) + data[48:]
+        elif r < 0.11:
+            shift += 4000 * 10**9  # past the idle timeouts
+        out.append((ts + shift, data, wire))
+        if rng.random() < 0.04:
+            out.append((ts + shift, data, wire))  # retransmitted
+    for _ in range(len(out) // 4):  # neighbours swapped: flows interleave, segments reorder
+        i = rng.randrange(len(out) - 1)
+        out[i], out[i + 1] = out[i + 1], out[i]
+    with dst.open("wb") as f:
+        writer = PcapWriter(f, nano=True)
+        for ts, data, wire in out:
+            writer.write(data, ts, max(wire, len(data)))
+
+
+def _interleaved(sources: list[Path], dst: Path, seed: int) -> None:
+    """The frames of several captures merged in random runs: many flows at once."""
+    rng = random.Random(seed)
+    queues = []
+    for src in sources:
+        with open_capture(src) as source:
+            queues.append([(bytes(data), wire) for _lt, _ts, data, wire, _ in source][::-1])
+    with dst.open("wb") as f:
+        writer = PcapWriter(f, nano=True)
+        ts = 1_150_000_000 * 10**9
+        while any(queues):
+            queue = rng.choice([q for q in queues if q])
+            for _ in range(rng.randint(1, 4)):
+                if queue:
+                    data, wire = queue.pop()
+                    ts += rng.randint(0, 3_000_000)
+                    writer.write(data, ts, wire)
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("lane") / "synthetic.pcap"
+    write_synthetic_capture(path, 1_500_000, seed=7)
+    return path
+
+
+def test_lane_takes_most_packets_of_a_clean_capture(synthetic, record, monkeypatch):
+    """On a clean capture the lane handles nearly every packet (it is really in use)."""
+    taken = []
+    real_run = ExpressLane.run
+
+    def run(self, frames, slow):
+        real_run(self, frames, slow)
+        taken.append(self.packets)
+
+    monkeypatch.setattr(ExpressLane, "run", run)
+    stats = replay_capture(synthetic)
+    assert taken and taken[0] > 0.85 * stats.packets
+
+
+def test_clean_synthetic_capture_gives_the_same_trace(synthetic, record):
+    """A clean capture: the same events, fields and times, and the same counters."""
+    trace = _assert_same(synthetic, record)
+    assert sum(1 for name, _ in trace if name == "Command") > 5000
+
+
+def test_bodies_and_hint_give_the_same_trace(synthetic, record):
+    """With message bodies captured and an application hint, nothing differs either."""
+    _assert_same(synthetic, record, capture_bodies=True, app_hint="/usr/bin/msnmsgr")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_damaged_capture_gives_the_same_trace(synthetic, record, tmp_path, seed):
+    """Reordered, lost, duplicated, cut and corrupted frames: still the same trace."""
+    damaged = tmp_path / f"damaged{seed}.pcap"
+    _mutated(synthetic, damaged, seed)
+    _assert_same(damaged, record)
+
+
+def test_small_limits_give_the_same_trace(synthetic, record, tmp_path):
+    """Limits hit all the time (lines, payloads, errors, flows) change nothing either."""
+    damaged = tmp_path / "damaged.pcap"
+    _mutated(synthetic, damaged, 99)
+    _assert_same(damaged, record, max_line=40, max_payload=100, max_errors=3, max_flows=5,
+                 max_stream_buffer=2000, max_contexts=3)
+
+
+@pytest.mark.parametrize("max_flows", [3, 100_000])
+def test_interleaved_flows_give_the_same_trace(record, tmp_path, max_flows):
+    """Many flows at once, with a flow table small enough to evict (LRU order matters)."""
+    sources = []
+    for seed in range(4):
+        sources.append(tmp_path / f"s{seed}.pcap")
+        write_synthetic_capture(sources[-1], 200_000, seed=seed)
+    merged = tmp_path / "merged.pcap"
+    _interleaved(sources, merged, 5)
+    _assert_same(merged, record, max_flows=max_flows)
+
+
+@pytest.mark.parametrize("name", ["ppa_suspectemployeechat_msnms.pcap", "cs_http_ip4and6.pcapng",
+                                  "cs_tcp_retransmissions.pcapng", "cs_tcp_handshake.pcapng"])
+def test_real_captures_give_the_same_trace(record, name):
+    """Third-party captures (MSNP, HTTP, retransmissions) give the same trace."""
+    path = SHARED / name
+    if not path.exists():
+        print(f"skipping: {path} is absent")
+        pytest.skip(f"{name} is absent")
+    _assert_same(path, record)
+
+
+@pytest.mark.parametrize("name", ["msn_session.pcap", "msn_session_msnp15.pcap"])
+def test_simulator_captures_give_the_same_trace(record, name):
+    """The simulator's bundled captures give the same trace."""
+    _assert_same(SAMPLES / name, record)
+
+
+def test_legacy_tracing_takes_the_python_path(synthetic, record):
+    """With the original's trace strings enabled, the lane steps aside; the trace is equal."""
+    trace = _assert_same(synthetic, record, legacy=True)
+    assert any(name.startswith("Legacy") for name, _ in trace)

@@ -1,0 +1,120 @@
+"""The C scan of MSNP command lines gives exactly what the Python parser gives."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from providers.msnp import MsnpStreamParser
+from providers.msnp import _parser as parser_module
+from providers.msnp._accel import CPARSER
+
+if CPARSER is None:
+    print("skipping: providers.msnp._cparser is not built (or WFPTRACE_PURE is set)")
+    pytest.skip("providers.msnp._cparser is not built here (no C compiler or Python headers "
+                "at install time, or WFPTRACE_PURE=1)", allow_module_level=True)
+
+REPO = Path(__file__).resolve().parents[3]
+
+_VERBS = ["MSG", "USR", "CHG", "NLN", "ILN", "XFR", "ADL", "UBX", "UUX", "QRY", "OUT", "BYE",
+          "JOI", "IRO", "ANS", "CAL", "ACK", "NAK", "VER", "CVR", "GCF", "911", "FQY", "XYZ",
+          "msg", "M", "PNG", "QNG", "NOT", "RNG", "SBS"]
+_WORDS = st.one_of(
+    st.sampled_from(["1", "0", "12", "N", "U", "A", "D", "NLN", "bob@example.com", "OK",
+                     "4294967295", "99999999999", "9" * 19, "007", "-1", "+5", "\uff11\uff12",
+                     "é", "a\x1cb", "b\xa0c", "c\u3000d", "x\x85y", "١٢٣"]),
+    st.text(st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=8),
+)
+_SEPARATORS = st.sampled_from([" ", "  ", "\t", " \x1c", "\x1f", "\x0b", "\x0c", "\xa0",
+                               "\u2003"])
+
+
+@st.composite
+def _line(draw) -> bytes:
+    """One command line, sometimes with a payload of a right or wrong length."""
+    verb = draw(st.sampled_from(_VERBS))
+    words = [verb, *draw(st.lists(_WORDS, max_size=5))]
+    payload = draw(st.binary(max_size=40))
+    length = draw(st.sampled_from([len(payload), len(payload), 0, len(payload) + 3, 1 << 21]))
+    if draw(st.booleans()):
+        words.append(str(length))
+    sep = draw(_SEPARATORS)
+    text = sep.join(words)
+    if draw(st.booleans()):
+        text = sep + text + sep
+    return text.encode("utf-8", "surrogatepass") + b"\r\n" + (payload if words[-1] == str(
+        length) else b"")
+
+
+@st.composite
+def _stream(draw) -> tuple[bytes, list[int]]:
+    """Lines (and sometimes junk) and the cut points of the chunks they arrive in."""
+    parts = draw(st.lists(st.one_of(_line(), st.binary(max_size=12),
+                                    st.just(b"\r\n"), st.just(b"\xff\xfe\r\n")),
+                          min_size=1, max_size=30))
+    data = b"".join(parts)
+    cuts = sorted(draw(st.lists(st.integers(0, len(data)), max_size=8)))
+    return data, cuts
+
+
+def _parse(data: bytes, cuts: list[int], *, c: bool, **limits) -> tuple[list, dict, object]:
+    """Everything a fresh parser gives for the chunks, and its counters and verdict."""
+    saved = parser_module._scan_lines
+    parser_module._scan_lines = saved if c else None
+    try:
+        parser = MsnpStreamParser(**limits)
+        items = []
+        for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True):
+            items += parser.feed(data[a:b])
+        return items, parser.stats.as_dict(), parser.failed
+    finally:
+        parser_module._scan_lines = saved
+
+
+@settings(max_examples=400, deadline=None)
+@given(_stream(), st.sampled_from([{}, {"max_line": 16}, {"max_payload": 8},
+                                   {"max_errors": 2}]))
+def test_c_scan_gives_the_same_items_counters_and_verdict(stream, limits):
+    """For any bytes cut anywhere, the C scan and the Python parser agree on every item."""
+    data, cuts = stream
+    assert _parse(data, cuts, c=True, **limits) == _parse(data, cuts, c=False, **limits)
+
+
+def test_unicode_whitespace_splits_arguments_as_str_split_does():
+    """Arguments split on every separator str.split knows, ASCII or not, in both paths."""
+    data = "CHG 5\x1cNLN\xa0extra\u3000more 0\r\n".encode()
+    c_items, _, _ = _parse(b"VER 1 MSNP8\r\n" + data, [], c=True)
+    assert c_items[1].args == ("NLN", "extra", "more", "0")
+    assert c_items == _parse(b"VER 1 MSNP8\r\n" + data, [], c=False)[0]
+
+
+def test_the_common_path_goes_through_the_c_scan():
+    """Well-formed lines are parsed by the C scan (the Python fast path is not used)."""
+    calls = []
+    real = MsnpStreamParser._fast_lines
+    MsnpStreamParser._fast_lines = lambda *a: calls.append(a) or real(*a)  # type: ignore
+    try:
+        parser = MsnpStreamParser()
+        items = parser.feed(b"VER 1 MSNP8\r\nCHG 2 NLN 0\r\nMSG 3 N 5\r\nhello")
+    finally:
+        MsnpStreamParser._fast_lines = real  # type: ignore[method-assign]
+    assert [i.verb for i in items] == ["VER", "CHG", "MSG"] and calls == []
+    assert items[2].payload == b"hello" and parser.stats.commands == 3
+
+
+def test_parser_tests_pass_without_the_c_scan():
+    """The whole parser test suite passes in pure Python (WFPTRACE_PURE=1) too."""
+    env = {**os.environ, "WFPTRACE_PURE": "1"}
+    tests = [str(REPO / "tests" / "providers" / "msnp" / name)
+             for name in ("test_parser.py", "test_parser_hostile.py", "test_http.py",
+                          "test_parser_real_capture.py")]
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          *tests], cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
