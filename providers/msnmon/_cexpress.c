@@ -24,6 +24,8 @@ typedef struct {
     PyObject_HEAD
     PyObject *monitor, *entries, *scan_lines;
     PyObject *established, *msnp, *sniffing, *legacy_any;
+    /* during a run: monitor.stats, .flows, .flows._flows, .reassembler, its stats */
+    PyObject *mstats, *table, *od, *re, *rstats;
     long long packets;
 } Express;
 
@@ -218,37 +220,29 @@ entry_ready(Express *self, PyObject *entry, const Frame *f)
 static int
 account(Express *self, PyObject *flow, Py_ssize_t side, const Frame *f, long long ts)
 {
-    PyObject *table = PyObject_GetAttr(self->monitor, s_flows);
-    if (table == NULL)
-        return -1;
-    int rc = -1;
-    PyObject *last = PyObject_GetAttr(table, s_last), *od = NULL, *key = NULL, *res = NULL;
+    PyObject *last = PyObject_GetAttr(self->table, s_last);
     if (last == NULL)
-        goto done;
+        return -1;
+    Py_DECREF(last);  /* only compared */
     if (last != flow) {
-        if ((od = PyObject_GetAttr(table, s_flows_od)) == NULL
-            || (key = PyObject_GetAttr(flow, s_key)) == NULL
-            || (res = PyObject_CallMethodOneArg(od, s_move_to_end, key)) == NULL
-            || PyObject_SetAttr(table, s_last, flow) < 0)
-            goto done;
+        PyObject *key = PyObject_GetAttr(flow, s_key);
+        PyObject *res = key ? PyObject_CallMethodOneArg(self->od, s_move_to_end, key) : NULL;
+        Py_XDECREF(key);
+        if (res == NULL)
+            return -1;
+        Py_DECREF(res);
+        if (PyObject_SetAttr(self->table, s_last, flow) < 0)
+            return -1;
     }
     PyObject *packets = PyObject_GetAttr(flow, s_packets);
-    rc = packets ? add_item(packets, side, 1) : -1;
+    int rc = packets ? add_item(packets, side, 1) : -1;
     Py_XDECREF(packets);
     if (rc == 0) {
         PyObject *bytes = PyObject_GetAttr(flow, s_bytes);
         rc = bytes ? add_item(bytes, side, f->wire) : -1;
         Py_XDECREF(bytes);
     }
-    if (rc == 0)
-        rc = set_ll(flow, s_last_ns, ts);
-done:
-    Py_XDECREF(last);
-    Py_XDECREF(od);
-    Py_XDECREF(key);
-    Py_XDECREF(res);
-    Py_DECREF(table);
-    return rc;
+    return rc == 0 ? set_ll(flow, s_last_ns, ts) : -1;
 }
 
 /* Is the parser in its common state (synced, nothing held, not given up)? */
@@ -321,15 +315,11 @@ deliver(Express *self, PyObject *entry, PyObject *data, long long ts)
     PyObject *flow = PyTuple_GET_ITEM(entry, 0), *st = PyTuple_GET_ITEM(entry, 2),
              *ctx = PyTuple_GET_ITEM(entry, 3), *dir = PyTuple_GET_ITEM(entry, 4);
     Py_ssize_t n = PyBytes_GET_SIZE(data), direction = PyLong_AsSsize_t(dir);
-    PyObject *re = NULL, *rstats = NULL, *mstats = NULL, *cbytes = NULL, *parsers = NULL,
-             *items = NULL, *res = NULL, *state = NULL;
+    PyObject *cbytes = NULL, *parsers = NULL, *items = NULL, *res = NULL, *state = NULL;
     int rc = -1;
-    if ((re = PyObject_GetAttr(self->monitor, s_reassembler)) == NULL
-        || (rstats = PyObject_GetAttr(re, s_stats)) == NULL || add_attr(st, s_next, n) < 0
-        || add_attr(rstats, s_delivered_bytes, n) < 0
+    if (add_attr(st, s_next, n) < 0 || add_attr(self->rstats, s_delivered_bytes, n) < 0
         || (cbytes = PyObject_GetAttr(ctx, s_bytes)) == NULL || add_item(cbytes, direction, n) < 0
-        || (mstats = PyObject_GetAttr(self->monitor, s_stats)) == NULL
-        || add_attr(mstats, s_stream_bytes, n) < 0
+        || add_attr(self->mstats, s_stream_bytes, n) < 0
         || (parsers = PyObject_GetAttr(ctx, s_parsers)) == NULL)
         goto done;
     PyObject *parser = PySequence_GetItem(parsers, direction);
@@ -356,15 +346,12 @@ deliver(Express *self, PyObject *entry, PyObject *data, long long ts)
     if (failed < 0 || (state = PyObject_GetAttr(ctx, s_state)) == NULL)
         goto done;
     if (state != self->msnp && state != self->sniffing) {
-        Py_XSETREF(res, PyObject_CallMethodOneArg(re, s_close, flow));
+        Py_XSETREF(res, PyObject_CallMethodOneArg(self->re, s_close, flow));
         if (res == NULL)
             goto done;
     }
     rc = 0;
 done:
-    Py_XDECREF(re);
-    Py_XDECREF(rstats);
-    Py_XDECREF(mstats);
     Py_XDECREF(cbytes);
     Py_XDECREF(parsers);
     Py_XDECREF(items);
@@ -402,10 +389,8 @@ after_packet(Express *self, long long ts)
 
 /* Take the frame if it is the lane's: 1 taken, 0 not, -1 error. */
 static int
-take(Express *self, PyObject *data, long long ts, long long wire)
+take(Express *self, const unsigned char *d, Py_ssize_t size, long long ts, long long wire)
 {
-    const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(data);
-    Py_ssize_t size = PyBytes_GET_SIZE(data);
     Frame f;
     if (!decode_tcp(d, size, wire < size ? size : wire, &f))
         return 0;
@@ -424,7 +409,7 @@ take(Express *self, PyObject *data, long long ts, long long wire)
     int rc = entry_ready(self, entry, &f);
     if (rc == 1) {
         Py_ssize_t side = PyLong_AsSsize_t(PyTuple_GET_ITEM(entry, 1));
-        if (add_sub(self->monitor, s_stats, s_packets, 1) < 0
+        if (add_attr(self->mstats, s_packets, 1) < 0
             || account(self, PyTuple_GET_ITEM(entry, 0), side, &f, ts) < 0)
             rc = -1;
         else if (f.n > 0) {
@@ -440,29 +425,76 @@ take(Express *self, PyObject *data, long long ts, long long wire)
     return rc;
 }
 
-/* (linktype, ts_ns, data, wire_len, ...) -> the lane's verdict, or the slow path. */
+/* One frame: the lane's, or slow(linktype, ts_ns, data, wire_len) with ``data`` (made
+ * from the frame's bytes when NULL). 0, or -1 on error. */
 static int
-one_frame(Express *self, PyObject *frame, PyObject *slow)
+frame(Express *self, long long lt, long long ts, const unsigned char *d, Py_ssize_t n,
+      long long wire, PyObject *data, PyObject *slow)
 {
-    if (!PyTuple_Check(frame) || PyTuple_GET_SIZE(frame) < 4) {
-        PyErr_SetString(PyExc_TypeError, "express lane: a frame is (linktype, ts_ns, data, wire_len, ...)");
+    if (lt == 1) {
+        int taken = take(self, d, n, ts, wire);
+        if (taken)
+            return taken < 0 ? -1 : 0;
+    }
+    PyObject *argv[4] = {PyLong_FromLongLong(lt), PyLong_FromLongLong(ts),
+                         data ? Py_NewRef(data) : PyBytes_FromStringAndSize((const char *)d, n),
+                         PyLong_FromLongLong(wire)};
+    PyObject *res = NULL;
+    if (argv[0] && argv[1] && argv[2] && argv[3])
+        res = PyObject_Vectorcall(slow, argv, 4, NULL);
+    for (int i = 0; i < 4; i++)
+        Py_XDECREF(argv[i]);
+    Py_XDECREF(res);
+    return res ? 0 : -1;
+}
+
+/* Fetch what a run uses on every packet (none of it is replaced during a run). */
+static int
+begin_run(Express *self)
+{
+    Py_XSETREF(self->mstats, PyObject_GetAttr(self->monitor, s_stats));
+    Py_XSETREF(self->table, PyObject_GetAttr(self->monitor, s_flows));
+    Py_XSETREF(self->od, self->table ? PyObject_GetAttr(self->table, s_flows_od) : NULL);
+    Py_XSETREF(self->re, PyObject_GetAttr(self->monitor, s_reassembler));
+    Py_XSETREF(self->rstats, self->re ? PyObject_GetAttr(self->re, s_stats) : NULL);
+    return self->mstats && self->table && self->od && self->re && self->rstats ? 0 : -1;
+}
+
+static void
+end_run(Express *self)
+{
+    Py_CLEAR(self->mstats);
+    Py_CLEAR(self->table);
+    Py_CLEAR(self->od);
+    Py_CLEAR(self->re);
+    Py_CLEAR(self->rstats);
+}
+
+/* (linktype, ts_ns, data, wire_len, ...) -> the lane, or the slow path. */
+static int
+one_tuple(Express *self, PyObject *t, PyObject *slow)
+{
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) < 4) {
+        PyErr_SetString(PyExc_TypeError,
+                        "express lane: a frame is (linktype, ts_ns, data, wire_len, ...)");
         return -1;
     }
-    PyObject *linktype = PyTuple_GET_ITEM(frame, 0), *ts_obj = PyTuple_GET_ITEM(frame, 1),
-             *data = PyTuple_GET_ITEM(frame, 2), *wire_obj = PyTuple_GET_ITEM(frame, 3);
-    int taken = 0;
-    if (PyLong_CheckExact(linktype) && PyBytes_CheckExact(data) && PyLong_CheckExact(ts_obj)
+    PyObject *lt_obj = PyTuple_GET_ITEM(t, 0), *ts_obj = PyTuple_GET_ITEM(t, 1),
+             *data = PyTuple_GET_ITEM(t, 2), *wire_obj = PyTuple_GET_ITEM(t, 3);
+    long long lt = -1, ts = 0, wire = 0;
+    if (PyLong_CheckExact(lt_obj) && PyBytes_CheckExact(data) && PyLong_CheckExact(ts_obj)
         && PyLong_CheckExact(wire_obj)) {
-        long long lt = PyLong_AsLongLong(linktype), ts = PyLong_AsLongLong(ts_obj),
-                  wire = PyLong_AsLongLong(wire_obj);
-        if (PyErr_Occurred())
+        lt = PyLong_AsLongLong(lt_obj), ts = PyLong_AsLongLong(ts_obj),
+        wire = PyLong_AsLongLong(wire_obj);
+        if (PyErr_Occurred()) {
             PyErr_Clear();  /* out of range: the Python path copes */
-        else if (lt == 1)
-            taken = take(self, data, ts, wire);
+            lt = -1;
+        }
     }
-    if (taken)
-        return taken < 0 ? -1 : 0;
-    PyObject *argv[4] = {linktype, ts_obj, data, wire_obj};
+    if (lt == 1)
+        return frame(self, lt, ts, (const unsigned char *)PyBytes_AS_STRING(data),
+                     PyBytes_GET_SIZE(data), wire, data, slow);
+    PyObject *argv[4] = {lt_obj, ts_obj, data, wire_obj};
     PyObject *res = PyObject_Vectorcall(slow, argv, 4, NULL);
     Py_XDECREF(res);
     return res ? 0 : -1;
@@ -477,21 +509,107 @@ static PyObject *
 Express_run(Express *self, PyObject *args)
 {
     PyObject *frames, *slow;
-    if (!PyArg_ParseTuple(args, "OO:run", &frames, &slow))
+    if (!PyArg_ParseTuple(args, "OO:run", &frames, &slow) || begin_run(self) < 0) {
+        end_run(self);
         return NULL;
-    PyObject *it = PyObject_GetIter(frames), *frame;
-    if (it == NULL)
-        return NULL;
-    while ((frame = PyIter_Next(it)) != NULL) {
-        int rc = one_frame(self, frame, slow);
-        Py_DECREF(frame);
-        if (rc < 0)
-            break;
     }
-    Py_DECREF(it);
+    PyObject *it = PyObject_GetIter(frames), *t;
+    if (it != NULL) {
+        while ((t = PyIter_Next(it)) != NULL) {
+            int rc = one_tuple(self, t, slow);
+            Py_DECREF(t);
+            if (rc < 0)
+                break;
+        }
+        Py_DECREF(it);
+    }
+    end_run(self);
     if (PyErr_Occurred())
         return NULL;
     Py_RETURN_NONE;
+}
+
+#define MAX_FRAME (1 << 26) /* as the Python reader: beyond it the file is corrupt */
+
+static uint32_t
+u32(const unsigned char *p, int big)
+{
+    return big ? be32(p) : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+/* The byte order and nanoseconds per fraction unit of a classic pcap magic; 0 if not. */
+static int
+pcap_magic(const unsigned char *p, int *big, long long *mult)
+{
+    static const struct { unsigned char m[4]; int big; long long mult; } magics[] = {
+        {{0xd4, 0xc3, 0xb2, 0xa1}, 0, 1000}, {{0xa1, 0xb2, 0xc3, 0xd4}, 1, 1000},
+        {{0x4d, 0x3c, 0xb2, 0xa1}, 0, 1}, {{0xa1, 0xb2, 0x3c, 0x4d}, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof(magics) / sizeof(magics[0]); i++)
+        if (memcmp(p, magics[i].m, 4) == 0) {
+            *big = magics[i].big, *mult = magics[i].mult;
+            return 1;
+        }
+    return 0;
+}
+
+/* The records of a classic pcap image, as the Python reader yields them. */
+static int
+pcap_records(Express *self, const unsigned char *buf, Py_ssize_t size, PyObject *slow,
+             PyObject *error)
+{
+    int big;
+    long long mult;
+    if (size < 24 || !pcap_magic(buf, &big, &mult))
+        return 0;
+    long long lt = u32(buf + 20, big) & 0x0FFFFFFF;
+    Py_ssize_t pos = 24;
+    while (pos < size) {
+        if (size - pos < 16) {
+            PyErr_Format(error, "file ends inside a record (%zd/16 bytes)", size - pos);
+            return -1;
+        }
+        const unsigned char *h = buf + pos;
+        long long ts = (long long)u32(h, big) * 1000000000LL + (long long)u32(h + 4, big) * mult;
+        uint32_t caplen = u32(h + 8, big), wire = u32(h + 12, big);
+        if (caplen > MAX_FRAME) {
+            PyErr_Format(error, "corrupt pcap record: captured length %u", caplen);
+            return -1;
+        }
+        pos += 16;
+        if ((Py_ssize_t)caplen > size - pos) {
+            PyErr_Format(error, "file ends inside a record (%zd/%u bytes)", size - pos, caplen);
+            return -1;
+        }
+        if (frame(self, lt, ts, buf + pos, caplen, wire, NULL, slow) < 0)
+            return -1;
+        pos += caplen;
+    }
+    return 1;
+}
+
+PyDoc_STRVAR(run_pcap_doc,
+"run_pcap(image, slow, error) -> bool\n\n"
+"Like run() over the records of a classic pcap file's bytes (e.g. an mmap), with the\n"
+"Python reader's errors (``error``: its exception class). False, having done nothing,\n"
+"if ``image`` is not classic pcap.");
+
+static PyObject *
+Express_run_pcap(Express *self, PyObject *args)
+{
+    PyObject *image, *slow, *error;
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "OOO:run_pcap", &image, &slow, &error)
+        || PyObject_GetBuffer(image, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    int rc = begin_run(self);
+    if (rc == 0)
+        rc = pcap_records(self, view.buf, view.len, slow, error);
+    end_run(self);
+    PyBuffer_Release(&view);
+    if (rc < 0)
+        return NULL;
+    return PyBool_FromLong(rc);
 }
 
 static int
@@ -521,6 +639,11 @@ Express_traverse(Express *self, visitproc visit, void *arg)
     Py_VISIT(self->msnp);
     Py_VISIT(self->sniffing);
     Py_VISIT(self->legacy_any);
+    Py_VISIT(self->mstats);
+    Py_VISIT(self->table);
+    Py_VISIT(self->od);
+    Py_VISIT(self->re);
+    Py_VISIT(self->rstats);
     return 0;
 }
 
@@ -534,6 +657,7 @@ Express_clear(Express *self)
     Py_CLEAR(self->msnp);
     Py_CLEAR(self->sniffing);
     Py_CLEAR(self->legacy_any);
+    end_run(self);
     return 0;
 }
 
@@ -547,6 +671,7 @@ Express_dealloc(Express *self)
 
 static PyMethodDef Express_methods[] = {
     {"run", (PyCFunction)Express_run, METH_VARARGS, run_doc},
+    {"run_pcap", (PyCFunction)Express_run_pcap, METH_VARARGS, run_pcap_doc},
     {NULL, NULL, 0, NULL},
 };
 

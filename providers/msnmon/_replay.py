@@ -38,11 +38,12 @@ def replay_capture(path: str | Path, *, app_hint: str | None = None,
         if pkt is not None:
             feed(pkt)
 
-    with open_capture(path) as source:
+    with open_capture(path) as source:  # (checks the format first)
         if express and CEXPRESS is not None and monitor.lane is None:
             monitor.lane = ExpressLane(monitor)
             try:
-                monitor.lane.run(source, slow)
+                if not monitor.lane.run_file(path, slow):
+                    monitor.lane.run(source, slow)
             finally:
                 monitor.lane = None
         else:

@@ -11,7 +11,7 @@ from providers.msnmon import replay_capture
 from providers.msnmon._events import LEGACY_ANY
 from providers.msnmon._lane import CEXPRESS, ExpressLane
 from providers.msnmon._monitor import MsnMonitor
-from providers.packets import PcapWriter, open_capture
+from providers.packets import CaptureFormatError, PcapWriter, open_capture
 from samples.msnsim import write_synthetic_capture
 
 from .conftest import REPO, SAMPLES
@@ -114,18 +114,50 @@ def synthetic(tmp_path_factory) -> Path:
     return path
 
 
-def test_lane_takes_most_packets_of_a_clean_capture(synthetic, record, monkeypatch):
+def test_lane_takes_most_packets_of_a_clean_capture(synthetic, monkeypatch):
     """On a clean capture the lane handles nearly every packet (it is really in use)."""
-    taken = []
-    real_run = ExpressLane.run
+    lanes: list[ExpressLane] = []
+    real_init = ExpressLane.__init__
 
-    def run(self, frames, slow):
-        real_run(self, frames, slow)
-        taken.append(self.packets)
+    def init(self, monitor):
+        real_init(self, monitor)
+        lanes.append(self)
 
-    monkeypatch.setattr(ExpressLane, "run", run)
+    monkeypatch.setattr(ExpressLane, "__init__", init)
     stats = replay_capture(synthetic)
-    assert taken and taken[0] > 0.85 * stats.packets
+    assert len(lanes) == 1 and lanes[0].packets > 0.85 * stats.packets
+
+
+@pytest.mark.parametrize("cut", [10, 100, 1000])
+def test_cut_pcap_file_raises_the_readers_error_after_the_same_trace(synthetic, record,
+                                                                     tmp_path, cut):
+    """A file cut inside a record: the same events, then the Python reader's error."""
+    data = synthetic.read_bytes()
+    broken = tmp_path / "cut.pcap"
+    broken.write_bytes(data[: len(data) // 2 + cut])
+    outcomes = []
+    for express in (True, False):
+        rec = record()
+        LEGACY_ANY.on = False
+        with pytest.raises(CaptureFormatError) as info:
+            replay_capture(broken, express=express)
+        outcomes.append(([(e.name, e.fields) for e in rec.events()], str(info.value)))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][1].startswith("file ends inside a record")
+
+
+def test_corrupt_record_length_raises_the_readers_error(synthetic, tmp_path):
+    """An absurd captured length: the reader's error, with or without the lane."""
+    data = bytearray(synthetic.read_bytes()[:5000])
+    data[24 + 8: 24 + 12] = (1 << 30).to_bytes(4, "little")
+    broken = tmp_path / "corrupt.pcap"
+    broken.write_bytes(bytes(data))
+    messages = []
+    for express in (True, False):
+        with pytest.raises(CaptureFormatError) as info:
+            replay_capture(broken, express=express)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1] == f"corrupt pcap record: captured length {1 << 30}"
 
 
 def test_clean_synthetic_capture_gives_the_same_trace(synthetic, record):
