@@ -265,45 +265,38 @@ parser_plain(PyObject *parser)
 static PyObject *
 feed_plain(Express *self, PyObject *parser, PyObject *data)
 {
-    PyObject *stats = PyObject_GetAttr(parser, s_stats);
-    PyObject *out = PyList_New(0), *res = NULL;
-    long long base, shift;
+    PyObject *out = PyList_New(0), *base_obj = NULL, *res = NULL;
+    long long base;
     Py_ssize_t size = PyBytes_GET_SIZE(data);
-    if (stats == NULL || out == NULL || add_attr(stats, s_bytes_in, size) < 0
-        || get_ll(parser, s_base_, &base) < 0 || get_ll(parser, s_offset_shift, &shift) < 0)
+    if (out == NULL || add_sub(parser, s_stats, s_bytes_in, size) < 0
+        || (base_obj = PyObject_GetAttr(parser, s_base_)) == NULL)
         goto fail;
-    PyObject *max_line = PyObject_GetAttr(parser, s_max_line);
-    PyObject *max_payload = PyObject_GetAttr(parser, s_max_payload);
-    PyObject *envelope = PyObject_GetAttr(parser, s_envelope);
-    PyObject *zero = PyLong_FromLong(0), *shifted = PyLong_FromLongLong(base + shift);
-    if (max_line && max_payload && envelope && zero && shifted) {
-        PyObject *argv[8] = {data, zero, shifted, max_line, max_payload, envelope, out, stats};
-        res = PyObject_Vectorcall(self->scan_lines, argv, 8, NULL);
+    base = PyLong_AsLongLong(base_obj);
+    PyObject *zero = PyLong_FromLong(0);
+    if (zero != NULL && !PyErr_Occurred()) {
+        PyObject *argv[5] = {parser, data, zero, base_obj, out};
+        res = PyObject_Vectorcall(self->scan_lines, argv, 5, NULL);
     }
-    Py_XDECREF(max_line);
-    Py_XDECREF(max_payload);
-    Py_XDECREF(envelope);
     Py_XDECREF(zero);
-    Py_XDECREF(shifted);
     if (res == NULL)
         goto fail;
     Py_ssize_t pos = PyLong_AsSsize_t(res);
-    if (pos == size) {
+    if (pos == size) {  /* all parsed: what _feed_lines does then */
         if (set_ll(parser, s_base_, base + size) < 0)
             goto fail;
     }
-    else {
+    else if (pos >= 0) {  /* (-1: a payload is awaited, nothing else to do) */
         PyObject *more = PyObject_CallMethodObjArgs(parser, s_feed_lines, data, out, res, NULL);
         if (more == NULL)
             goto fail;
         Py_DECREF(more);
     }
     Py_DECREF(res);
-    Py_DECREF(stats);
+    Py_DECREF(base_obj);
     return out;
 fail:
     Py_XDECREF(res);
-    Py_XDECREF(stats);
+    Py_XDECREF(base_obj);
     Py_XDECREF(out);
     return NULL;
 }

@@ -1,12 +1,11 @@
 /* Optional C accelerator of the MSNP stream parser's common path.
  *
  * scan_lines() is MsnpStreamParser._fast_lines in C: it parses the well-formed
- * command lines of one chunk (UTF-8, a known verb, the payload complete in the
- * chunk) into Command objects and stops at the first other line, which the
- * Python general path then handles. That includes a command whose payload is
- * still to come: the general path holds it (the Python fast path would do the
- * same). Python stays the reference: same splitting (str.split), same TrID and
- * length rules, same Command fields.
+ * command lines of one chunk (UTF-8, a known verb, a payload within the limit)
+ * into Command objects, holds a command whose payload is still to come (through
+ * the parser's own _await_payload, as the Python fast path does) and stops at the
+ * first other line, which the Python general path then handles. Python stays the
+ * reference: same splitting (str.split), same TrID and length rules, same fields.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -19,7 +18,8 @@
 static PyObject *command_type;  /* providers.msnp._command.Command */
 static PyObject *fast_verbs;    /* verb -> (takes_trid, fewest args for a payload length) */
 static PyObject *empty_bytes;
-static PyObject *str_commands, *str_payload_bytes;
+static PyObject *str_commands, *str_payload_bytes, *str_max_line, *str_max_payload,
+    *str_offset_shift, *str_envelope, *str_stats, *str_await_payload;
 
 /* The value of an all-ASCII-digit word of at most MAX_DIGITS characters; TOO_LARGE
  * for longer digit strings; -1 if the word is not all ASCII digits. */
@@ -137,14 +137,43 @@ verb_rule(PyObject *parts, int *takes_trid, long long *minimum)
     return (*minimum == -1 && PyErr_Occurred()) ? -1 : 1;
 }
 
-/* Parse one line [pos, eol) whose payload may follow; 1 if a Command was appended
- * (*next: where the next line starts), 0 to stop at this line, -1 on error. */
+/* What one scan needs besides the bytes. */
+typedef struct {
+    PyObject *parser, *data, *envelope, *out;
+    const char *buf;
+    Py_ssize_t size;
+    long long base, shift, max_payload;
+} Scan;
+
+/* Hold a command until its payload is complete: parser._await_payload(pending, rest). */
 static int
-scan_one(const char *buf, Py_ssize_t size, Py_ssize_t pos, Py_ssize_t eol, long long shift,
-         long long max_payload, PyObject *envelope, PyObject *out, Py_ssize_t *next,
-         long long *payload_bytes)
+await_payload(Scan *sc, PyObject *parts, PyObject *text, PyObject *trid, long long need,
+              Py_ssize_t pos, Py_ssize_t start)
 {
-    PyObject *text = PyUnicode_DecodeUTF8(buf + pos, eol - pos, NULL);
+    Py_ssize_t first = trid == Py_None ? 1 : 2;
+    PyObject *args = PyList_GetSlice(parts, first, PyList_GET_SIZE(parts));
+    PyObject *targs = args ? PyList_AsTuple(args) : NULL;
+    Py_XDECREF(args);
+    PyObject *pending = targs ? Py_BuildValue("(OOOOLnL)", PyList_GET_ITEM(parts, 0), trid,
+                                              targs, text, sc->base + pos, start - pos, need)
+                              : NULL;
+    Py_XDECREF(targs);
+    PyObject *rest = PyBytes_FromStringAndSize(sc->buf + start, sc->size - start);
+    PyObject *res = NULL;
+    if (pending && rest)
+        res = PyObject_CallMethodObjArgs(sc->parser, str_await_payload, pending, rest, NULL);
+    Py_XDECREF(pending);
+    Py_XDECREF(rest);
+    Py_XDECREF(res);
+    return res ? 0 : -1;
+}
+
+/* Parse the line [pos, eol): 1 if a Command was appended (*next: where the next line
+ * starts), 2 if it waits for its payload, 0 to stop at this line, -1 on error. */
+static int
+scan_one(Scan *sc, Py_ssize_t pos, Py_ssize_t eol, Py_ssize_t *next, long long *payload_bytes)
+{
+    PyObject *text = PyUnicode_DecodeUTF8(sc->buf + pos, eol - pos, NULL);
     if (text == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
             return -1;
@@ -170,10 +199,14 @@ scan_one(const char *buf, Py_ssize_t size, Py_ssize_t pos, Py_ssize_t eol, long 
     }
     long long need = nargs >= minimum ? length_value(PyList_GET_ITEM(parts, nargs)) : 0;
     Py_ssize_t start = eol + 2;
-    if (need <= max_payload && start + need <= size) {
-        PyObject *cmd = make_command(parts, text, trid, need, buf, start, shift + pos,
-                                     start - pos + (Py_ssize_t)need, envelope);
-        rc = cmd && PyList_Append(out, cmd) == 0 ? 1 : -1;
+    if (need > sc->max_payload)
+        rc = 0;  /* an error: the general path */
+    else if (start + need > sc->size)
+        rc = await_payload(sc, parts, text, trid, need, pos, start) == 0 ? 2 : -1;
+    else {
+        PyObject *cmd = make_command(parts, text, trid, need, sc->buf, start, sc->shift + pos,
+                                     start - pos + (Py_ssize_t)need, sc->envelope);
+        rc = cmd && PyList_Append(sc->out, cmd) == 0 ? 1 : -1;
         Py_XDECREF(cmd);
         *next = start + (Py_ssize_t)need;
         *payload_bytes += need;
@@ -186,54 +219,76 @@ done:
     return rc;
 }
 
+/* The scan loop; the position it stopped at, -1 if a payload is awaited, -2 on error. */
+static Py_ssize_t
+scan(Scan *sc, Py_ssize_t pos, Py_ssize_t max_line, PyObject *stats)
+{
+    long long commands = 0, payload_bytes = 0;
+    int rc = 1;
+    while (pos >= 0 && pos < sc->size) {
+        Py_ssize_t eol = find_crlf(sc->buf, pos, sc->size);
+        if (eol <= pos || eol - pos > max_line)
+            break;
+        Py_ssize_t next = pos;
+        rc = scan_one(sc, pos, eol, &next, &payload_bytes);
+        if (rc != 1)
+            break;
+        commands++;
+        pos = next;
+    }
+    if (rc < 0)
+        return -2;
+    if (commands && (add_to(stats, str_commands, commands) < 0
+                     || add_to(stats, str_payload_bytes, payload_bytes) < 0))
+        return -2;
+    return rc == 2 ? -1 : pos;
+}
+
+/* parser.name as a C integer (-1 and an exception on error). */
+static int
+attr_ll(PyObject *obj, PyObject *name, long long *out)
+{
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (v == NULL)
+        return -1;
+    *out = PyLong_AsLongLong(v);
+    Py_DECREF(v);
+    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
 PyDoc_STRVAR(scan_lines_doc,
-"scan_lines(data, pos, shift, max_line, max_payload, envelope, out, stats) -> int\n\n"
-"Append the Commands of the well-formed lines of bytes ``data`` from ``pos`` on to\n"
-"``out``; return where the first other line starts (MsnpStreamParser._fast_lines,\n"
-"except that a command whose payload is incomplete is left to the general path).\n"
-"``shift`` is added to positions to make the commands' stream offsets.");
+"scan_lines(parser, data, pos, base, out) -> int\n\n"
+"MsnpStreamParser._fast_lines(data, pos, base, out) for bytes ``data``: append the\n"
+"Commands of the well-formed lines from ``pos`` on to ``out`` and return where the\n"
+"first other line starts, or -1 once a command waits for the rest of its payload.");
 
 static PyObject *
 scan_lines(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
 {
-    if (argc != 8 || !PyBytes_CheckExact(argv[0]) || !PyList_CheckExact(argv[6])) {
-        PyErr_SetString(PyExc_TypeError,
-                        "scan_lines(bytes, pos, shift, max_line, max_payload, envelope, list, stats)");
+    if (argc != 5 || !PyBytes_CheckExact(argv[1]) || !PyList_CheckExact(argv[4])) {
+        PyErr_SetString(PyExc_TypeError, "scan_lines(parser, bytes, pos, base, list)");
         return NULL;
     }
     if (command_type == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "scan_lines: configure() was not called");
         return NULL;
     }
-    const char *buf = PyBytes_AS_STRING(argv[0]);
-    Py_ssize_t size = PyBytes_GET_SIZE(argv[0]);
-    Py_ssize_t pos = PyLong_AsSsize_t(argv[1]);
-    long long shift = PyLong_AsLongLong(argv[2]);
-    Py_ssize_t max_line = PyLong_AsSsize_t(argv[3]);
-    long long max_payload = PyLong_AsLongLong(argv[4]);
-    if (PyErr_Occurred())
+    Scan sc = {.parser = argv[0], .data = argv[1], .out = argv[4],
+               .buf = PyBytes_AS_STRING(argv[1]), .size = PyBytes_GET_SIZE(argv[1])};
+    Py_ssize_t pos = PyLong_AsSsize_t(argv[2]);
+    long long max_line, shift;
+    sc.base = PyLong_AsLongLong(argv[3]);
+    if (PyErr_Occurred() || attr_ll(sc.parser, str_max_line, &max_line) < 0
+        || attr_ll(sc.parser, str_max_payload, &sc.max_payload) < 0
+        || attr_ll(sc.parser, str_offset_shift, &shift) < 0)
         return NULL;
-    PyObject *envelope = argv[5], *out = argv[6], *stats = argv[7];
-    long long commands = 0, payload_bytes = 0;
-    int rc = 1;
-    while (pos >= 0 && pos < size) {
-        Py_ssize_t eol = find_crlf(buf, pos, size);
-        if (eol <= pos || eol - pos > max_line)
-            break;
-        Py_ssize_t next = pos;
-        rc = scan_one(buf, size, pos, eol, shift, max_payload, envelope, out, &next,
-                      &payload_bytes);
-        if (rc <= 0)
-            break;
-        commands++;
-        pos = next;
-    }
-    if (rc < 0)
-        return NULL;
-    if (commands && (add_to(stats, str_commands, commands) < 0
-                     || add_to(stats, str_payload_bytes, payload_bytes) < 0))
-        return NULL;
-    return PyLong_FromSsize_t(pos);
+    sc.shift = sc.base + shift;
+    PyObject *stats = PyObject_GetAttr(sc.parser, str_stats);
+    sc.envelope = PyObject_GetAttr(sc.parser, str_envelope);
+    Py_ssize_t stop = stats && sc.envelope ? scan(&sc, pos, (Py_ssize_t)max_line, stats) : -2;
+    Py_XDECREF(stats);
+    Py_XDECREF(sc.envelope);
+    return stop == -2 ? NULL : PyLong_FromSsize_t(stop);
 }
 
 PyDoc_STRVAR(configure_doc,
@@ -271,7 +326,15 @@ PyInit__cparser(void)
     empty_bytes = PyBytes_FromStringAndSize(NULL, 0);
     str_commands = PyUnicode_InternFromString("commands");
     str_payload_bytes = PyUnicode_InternFromString("payload_bytes");
+    str_max_line = PyUnicode_InternFromString("max_line");
+    str_max_payload = PyUnicode_InternFromString("max_payload");
+    str_offset_shift = PyUnicode_InternFromString("offset_shift");
+    str_envelope = PyUnicode_InternFromString("envelope");
+    str_stats = PyUnicode_InternFromString("stats");
+    str_await_payload = PyUnicode_InternFromString("_await_payload");
     if (empty_bytes == NULL || str_commands == NULL || str_payload_bytes == NULL
+        || str_max_line == NULL || str_max_payload == NULL || str_offset_shift == NULL
+        || str_envelope == NULL || str_stats == NULL || str_await_payload == NULL
         || PyModule_AddIntConstant(m, "VERSION", VERSION) < 0) {
         Py_DECREF(m);
         return NULL;

@@ -171,12 +171,11 @@ class MsnpStreamParser:
         while pos < size:  # (a search from the end finds nothing: bytes.find is not cheap)
             if self._synced and not self._skip_line:
                 if _scan_lines is not None and type(data) is bytes:
-                    pos = _scan_lines(data, pos, base + self.offset_shift, self.max_line,
-                                      self.max_payload, self.envelope, out, self.stats)
+                    pos = _scan_lines(self, data, pos, base, out)  # the same in C
                 else:
                     pos = self._fast_lines(data, pos, base, out)
-                    if pos < 0:  # waiting for a payload
-                        return
+                if pos < 0:  # waiting for a payload
+                    return
             eol = find(b"\r\n", pos)
             if eol < 0:
                 break
