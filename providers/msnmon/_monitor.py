@@ -273,14 +273,19 @@ class MsnMonitor:
                ts: int) -> None:
         """What one chunk of a direction gave: commands, errors, a stream given up."""
         command = self._command
+        commands = 0
         for item in items:
             if type(item) is Command:
+                commands += 1
                 command(ctx, item, direction, ts)
             elif type(item) is ParseError:
                 self.stats.parse_errors += 1
                 ctx.errors += 1
                 self._report(ctx, direction, ts, "", item.kind, item.detail, item.action,
                              item.offset)
+        if commands:  # (counted per chunk: nothing reads them in between)
+            self.stats.commands += commands
+            ctx.commands += commands
         if parser.failed is not None and ctx.state is _MSNP:
             ctx.state = _DROPPED
             ctx.dropped = f"{DIRECTIONS[direction]} stream: {parser.failed}"
@@ -304,8 +309,6 @@ class MsnMonitor:
 
     def _command(self, ctx: FlowContext, cmd: Command, direction: int, ts: int) -> None:
         stats = self.stats
-        stats.commands += 1
-        ctx.commands += 1
         verb = cmd.verb
         sent = direction == SENT
         role = ctx.fixed_role

@@ -8,7 +8,6 @@ bounded; the oldest are given up and counted.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import msgspec
@@ -48,7 +47,9 @@ class TransactionTracker:
     def __init__(self, capacity: int = 1024) -> None:
         self.capacity = capacity
         self.stats = TransactionStats()
-        self._open: OrderedDict[int, tuple[Command, float]] = OrderedDict()
+        # TrID -> (request, time), oldest first (a plain dict keeps insertion order and
+        # costs less per command than an OrderedDict)
+        self._open: dict[int, tuple[Command, float]] = {}
 
     @property
     def outstanding(self) -> int:
@@ -61,11 +62,12 @@ class TransactionTracker:
         if trid is None:
             return None
         if from_client:
-            if not (command.verb == "MSG" and command.args[:1] == ("U",)):
+            if command.verb != "MSG" or command.args[:1] != ("U",):
                 self.stats.requests += 1  # a request, kept until its reply or evicted
                 pending = self._open
+                if trid in pending:
+                    del pending[trid]  # a reused TrID: now the newest
                 pending[trid] = (command, ts)
-                pending.move_to_end(trid)
                 if len(pending) > self.capacity:
                     self._evict()
             return None
@@ -80,6 +82,7 @@ class TransactionTracker:
 
     def _evict(self) -> None:
         """Give up the oldest requests beyond the capacity."""
-        while len(self._open) > self.capacity:
-            self._open.popitem(last=False)
+        pending = self._open
+        while len(pending) > self.capacity:
+            del pending[next(iter(pending))]
             self.stats.evicted += 1
