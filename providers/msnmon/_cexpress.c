@@ -10,10 +10,12 @@
  * order. The lane then applies the Python path's effects, in the same order, to
  * the same objects. Any other frame goes to slow(linktype, ts_ns, data, wire_len).
  */
+#define _GNU_SOURCE /* memmem */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include "structmember.h"
 #include <stdint.h>
+#include <string.h>
 
 #define VERSION 1
 #define TCP_FIN 0x01
@@ -24,6 +26,7 @@ typedef struct {
     PyObject_HEAD
     PyObject *monitor, *entries, *scan_lines;
     PyObject *established, *msnp, *sniffing, *legacy_any;
+    PyObject *command_event, *message_event, *command_type, *parse_error_type;
     /* during a run: monitor.stats, .flows, .flows._flows, .reassembler, its stats */
     PyObject *mstats, *table, *od, *re, *rstats;
     long long packets;
@@ -42,7 +45,10 @@ static PyObject *s_stats, *s_packets, *s_flows, *s_last, *s_flows_od, *s_move_to
     *s_reassembler, *s_delivered_bytes, *s_stream_bytes, *s_parsers, *s_pending, *s_http,
     *s_failed, *s_synced, *s_skip_line, *s_rest, *s_base_, *s_offset_shift, *s_max_line,
     *s_max_payload, *s_envelope, *s_bytes_in, *s_feed, *s_feed_lines, *s_items, *s_close,
-    *s_ended_list, *s_finish_ended, *s_next_expire, *s_expire, *s_enabled, *s_on;
+    *s_ended_list, *s_finish_ended, *s_next_expire, *s_expire, *s_enabled, *s_on, *s_verb,
+    *s_trid, *s_args, *s_payload, *s_fixed_role, *s_transactions, *s_open, *s_capacity,
+    *s_requests, *s_unmatched_replies, *s_messages, *s_commands, *s_evict, *s_command,
+    *s_parse_error, *s_stream_failed, *s_MSG, *s_U, *s_second;
 
 static unsigned
 be16(const unsigned char *p)
@@ -301,6 +307,167 @@ fail:
     return NULL;
 }
 
+/* TransactionTracker.observe for a client's MSG with a TrID: a request, unless it is
+ * an unacknowledged one (MSG trid U); 1, or -1 on error. */
+static int
+track_request(PyObject *tracker, PyObject *cmd, PyObject *trid, long long ts)
+{
+    PyObject *args = PyObject_GetAttr(cmd, s_args);
+    if (args == NULL)
+        return -1;
+    int unacked = PyTuple_Check(args) && PyTuple_GET_SIZE(args) > 0
+                  && PyUnicode_Check(PyTuple_GET_ITEM(args, 0))
+                  && PyUnicode_Compare(PyTuple_GET_ITEM(args, 0), s_U) == 0;
+    Py_DECREF(args);
+    if (unacked)
+        return 1;
+    PyObject *pending = NULL, *t = NULL, *secs = NULL, *value = NULL;
+    int r = -1;
+    if (add_sub(tracker, s_stats, s_requests, 1) < 0
+        || (pending = PyObject_GetAttr(tracker, s_open)) == NULL || !PyDict_CheckExact(pending)
+        || (t = PyLong_FromLongLong(ts)) == NULL
+        || (secs = PyNumber_TrueDivide(t, s_second)) == NULL
+        || (value = PyTuple_Pack(2, cmd, secs)) == NULL)
+        goto done;
+    int had = PyDict_Contains(pending, trid);
+    if (had < 0 || (had && PyDict_DelItem(pending, trid) < 0)
+        || PyDict_SetItem(pending, trid, value) < 0)
+        goto done;
+    long long capacity;
+    if (get_ll(tracker, s_capacity, &capacity) < 0)
+        goto done;
+    if (PyDict_GET_SIZE(pending) > capacity) {
+        PyObject *res = PyObject_CallMethodNoArgs(tracker, s_evict);
+        if (res == NULL)
+            goto done;
+        Py_DECREF(res);
+    }
+    r = 1;
+done:
+    if (r < 0 && pending != NULL && !PyDict_CheckExact(pending) && !PyErr_Occurred())
+        PyErr_SetString(PyExc_TypeError, "express lane: pending requests are not a dict");
+    Py_XDECREF(pending);
+    Py_XDECREF(t);
+    Py_XDECREF(secs);
+    Py_XDECREF(value);
+    return r;
+}
+
+/* Does bytes ``hay`` contain ``needle``? (The monitor's _LEARNS_ADDRESSES markers.) */
+static int
+contains(PyObject *hay, const char *needle)
+{
+    return memmem(PyBytes_AS_STRING(hay), (size_t)PyBytes_GET_SIZE(hay), needle,
+                  strlen(needle)) != NULL;
+}
+
+/* For a MSG the Python _command would only count and (maybe) track as a request:
+ * 1 if it is one, and then its effects are done here; 0 to leave it to Python. */
+static int
+plain_msg(Express *self, PyObject *ctx, PyObject *cmd, int sent, long long ts)
+{
+    int r;
+    if ((r = attr_is(ctx, s_fixed_role, Py_None)) != 0 || (r = attr_true(self->command_event,
+         s_enabled)) != 0 || (r = attr_true(self->message_event, s_enabled)) != 0)
+        return r < 0 ? -1 : 0;
+    PyObject *verb = PyObject_GetAttr(cmd, s_verb);
+    if (verb == NULL)
+        return -1;
+    r = PyUnicode_Compare(verb, s_MSG);
+    Py_DECREF(verb);
+    if (r != 0)
+        return PyErr_Occurred() ? -1 : 0;
+    PyObject *payload = PyObject_GetAttr(cmd, s_payload), *trid = NULL, *tracker = NULL;
+    if (payload == NULL)
+        return -1;
+    if (!PyBytes_Check(payload) || contains(payload, "x-msmsgsinvite")
+        || contains(payload, "x-msnmsgrp2p")) {
+        Py_DECREF(payload);
+        return 0;  /* the address book learns from it: Python */
+    }
+    Py_DECREF(payload);
+    r = -1;
+    if ((trid = PyObject_GetAttr(cmd, s_trid)) == NULL)
+        goto done;
+    if (trid != Py_None && (tracker = PyObject_GetAttr(ctx, s_transactions)) == NULL)
+        goto done;
+    if (trid != Py_None && !sent) {  /* a reply: Python, if it completes a transaction */
+        PyObject *pending = PyObject_GetAttr(tracker, s_open);
+        int found = pending ? PyDict_Contains(pending, trid) : -1;
+        Py_XDECREF(pending);
+        if (found != 0) {
+            r = found < 0 ? -1 : 0;
+            goto done;
+        }
+    }
+    if (add_sub(self->monitor, s_stats, s_messages, 1) < 0 || add_attr(ctx, s_messages, 1) < 0)
+        goto done;
+    if (trid == Py_None)
+        r = 1;
+    else if (sent)
+        r = track_request(tracker, cmd, trid, ts);
+    else {  /* a reply to nothing: counted unless TrID 0 (a server push) */
+        int nonzero = PyObject_IsTrue(trid);
+        r = nonzero < 0 ? -1 : 1;
+        if (nonzero > 0 && add_sub(tracker, s_stats, s_unmatched_replies, 1) < 0)
+            r = -1;
+    }
+done:
+    Py_XDECREF(trid);
+    Py_XDECREF(tracker);
+    return r;
+}
+
+/* MsnMonitor._items in C: the commonest MSG here, any other item through the
+ * monitor's own methods, in order. */
+static int
+handle_items(Express *self, PyObject *ctx, PyObject *dir, int sent, PyObject *parser,
+             PyObject *items, long long ts)
+{
+    long long commands = 0;
+    PyObject *ts_obj = NULL;
+    int rc = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(items); i++) {
+        PyObject *item = PyList_GET_ITEM(items, i), *res = NULL;
+        PyObject *type = (PyObject *)Py_TYPE(item), *method = NULL;
+        if (type == self->command_type) {
+            commands++;
+            int plain = plain_msg(self, ctx, item, sent, ts);
+            if (plain != 0) {
+                rc = plain < 0 ? -1 : 0;
+                continue;
+            }
+            method = s_command;
+        }
+        else if (type == self->parse_error_type)
+            method = s_parse_error;
+        else
+            continue;
+        if (ts_obj == NULL && (ts_obj = PyLong_FromLongLong(ts)) == NULL) {
+            rc = -1;
+            break;
+        }
+        if (method == s_command)
+            res = PyObject_CallMethodObjArgs(self->monitor, method, ctx, item, dir, ts_obj, NULL);
+        else
+            res = PyObject_CallMethodObjArgs(self->monitor, method, ctx, dir, item, ts_obj, NULL);
+        rc = res ? 0 : -1;
+        Py_XDECREF(res);
+    }
+    Py_XDECREF(ts_obj);
+    if (rc == 0 && commands && (add_attr(self->mstats, s_commands, commands) < 0
+                                || add_attr(ctx, s_commands, commands) < 0))
+        rc = -1;
+    int ok = rc == 0 ? attr_is(parser, s_failed, Py_None) : -1;
+    if (ok == 0) {
+        PyObject *res = PyObject_CallMethodObjArgs(self->monitor, s_stream_failed, ctx, dir,
+                                                   parser, NULL);
+        Py_XDECREF(res);
+        ok = res ? 1 : -1;
+    }
+    return ok < 0 ? -1 : 0;
+}
+
 /* The data part: reassembler, monitor.on_data and _chunk's parse, then the state check. */
 static int
 deliver(Express *self, PyObject *entry, PyObject *data, long long ts)
@@ -309,6 +476,7 @@ deliver(Express *self, PyObject *entry, PyObject *data, long long ts)
              *ctx = PyTuple_GET_ITEM(entry, 3), *dir = PyTuple_GET_ITEM(entry, 4);
     Py_ssize_t n = PyBytes_GET_SIZE(data), direction = PyLong_AsSsize_t(dir);
     PyObject *cbytes = NULL, *parsers = NULL, *items = NULL, *res = NULL, *state = NULL;
+    /* (direction 0 is SENT: the monitor's _context module) */
     int rc = -1;
     if (add_attr(st, s_next, n) < 0 || add_attr(self->rstats, s_delivered_bytes, n) < 0
         || (cbytes = PyObject_GetAttr(ctx, s_bytes)) == NULL || add_item(cbytes, direction, n) < 0
@@ -323,20 +491,9 @@ deliver(Express *self, PyObject *entry, PyObject *data, long long ts)
         items = feed_plain(self, parser, data);
     else if (plain == 0)
         items = PyObject_CallMethodOneArg(parser, s_feed, data);
-    int failed = items ? attr_is(parser, s_failed, Py_None) : -1;
-    if (failed == 0 || (failed == 1 && PyObject_IsTrue(items))) {
-        PyObject *ts_obj = PyLong_FromLongLong(ts);
-        if (ts_obj != NULL)
-            res = PyObject_CallMethodObjArgs(self->monitor, s_items, ctx, dir, parser, items,
-                                             ts_obj, NULL);
-        Py_XDECREF(ts_obj);
-        if (res == NULL) {
-            Py_DECREF(parser);
-            goto done;
-        }
-    }
+    int handled = items ? handle_items(self, ctx, dir, direction == 0, parser, items, ts) : -1;
     Py_DECREF(parser);
-    if (failed < 0 || (state = PyObject_GetAttr(ctx, s_state)) == NULL)
+    if (handled < 0 || (state = PyObject_GetAttr(ctx, s_state)) == NULL)
         goto done;
     if (state != self->msnp && state != self->sniffing) {
         Py_XSETREF(res, PyObject_CallMethodOneArg(self->re, s_close, flow));
@@ -609,9 +766,15 @@ static int
 Express_init(Express *self, PyObject *args, PyObject *kwds)
 {
     PyObject *monitor, *entries, *scan, *established, *msnp, *sniffing, *legacy;
-    if (!PyArg_ParseTuple(args, "OO!OOOOO:Express", &monitor, &PyDict_Type, &entries, &scan,
-                          &established, &msnp, &sniffing, &legacy))
+    PyObject *command_event, *message_event, *command_type, *parse_error_type;
+    if (!PyArg_ParseTuple(args, "OO!OOOOOOOOO:Express", &monitor, &PyDict_Type, &entries,
+                          &scan, &established, &msnp, &sniffing, &legacy, &command_event,
+                          &message_event, &command_type, &parse_error_type))
         return -1;
+    Py_XSETREF(self->command_event, Py_NewRef(command_event));
+    Py_XSETREF(self->message_event, Py_NewRef(message_event));
+    Py_XSETREF(self->command_type, Py_NewRef(command_type));
+    Py_XSETREF(self->parse_error_type, Py_NewRef(parse_error_type));
     Py_XSETREF(self->monitor, Py_NewRef(monitor));
     Py_XSETREF(self->entries, Py_NewRef(entries));
     Py_XSETREF(self->scan_lines, Py_NewRef(scan));
@@ -632,6 +795,10 @@ Express_traverse(Express *self, visitproc visit, void *arg)
     Py_VISIT(self->msnp);
     Py_VISIT(self->sniffing);
     Py_VISIT(self->legacy_any);
+    Py_VISIT(self->command_event);
+    Py_VISIT(self->message_event);
+    Py_VISIT(self->command_type);
+    Py_VISIT(self->parse_error_type);
     Py_VISIT(self->mstats);
     Py_VISIT(self->table);
     Py_VISIT(self->od);
@@ -650,6 +817,10 @@ Express_clear(Express *self)
     Py_CLEAR(self->msnp);
     Py_CLEAR(self->sniffing);
     Py_CLEAR(self->legacy_any);
+    Py_CLEAR(self->command_event);
+    Py_CLEAR(self->message_event);
+    Py_CLEAR(self->command_type);
+    Py_CLEAR(self->parse_error_type);
     end_run(self);
     return 0;
 }
@@ -678,7 +849,8 @@ static PyTypeObject ExpressType = {
     .tp_name = "providers.msnmon._cexpress.Express",
     .tp_basicsize = sizeof(Express),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Express(monitor, entries, scan_lines, established, msnp, sniffing, legacy_any)",
+    .tp_doc = "Express(monitor, entries, scan_lines, established, msnp, sniffing, legacy_any, "
+              "command_event, message_event, Command, ParseError)",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Express_init,
     .tp_traverse = (traverseproc)Express_traverse,
@@ -710,12 +882,19 @@ intern_names(void)
         {&s_feed, "feed"}, {&s_feed_lines, "_feed_lines"}, {&s_items, "_items"},
         {&s_close, "close"}, {&s_ended_list, "_ended"}, {&s_finish_ended, "_finish_ended"},
         {&s_next_expire, "_next_expire"}, {&s_expire, "expire"}, {&s_enabled, "enabled"},
-        {&s_on, "on"},
+        {&s_on, "on"}, {&s_verb, "verb"}, {&s_trid, "trid"}, {&s_args, "args"},
+        {&s_payload, "payload"}, {&s_fixed_role, "fixed_role"},
+        {&s_transactions, "transactions"}, {&s_open, "_open"}, {&s_capacity, "capacity"},
+        {&s_requests, "requests"}, {&s_unmatched_replies, "unmatched_replies"},
+        {&s_messages, "messages"}, {&s_commands, "commands"}, {&s_evict, "_evict"},
+        {&s_command, "_command"}, {&s_parse_error, "_parse_error"},
+        {&s_stream_failed, "_stream_failed"}, {&s_MSG, "MSG"}, {&s_U, "U"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if ((*names[i].slot = PyUnicode_InternFromString(names[i].name)) == NULL)
             return -1;
-    return 0;
+    s_second = PyLong_FromLong(1000000000L);
+    return s_second ? 0 : -1;
 }
 
 PyMODINIT_FUNC

@@ -25,11 +25,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from providers.msnp import Command, ParseError
 from providers.msnp._accel import CPARSER
 from providers.packets import CaptureFormatError, FlowState
 
 from ._context import RECEIVED, SENT, StreamState
-from ._events import LEGACY_ANY
+from ._events import COMMAND, LEGACY_ANY, MESSAGE
 
 if TYPE_CHECKING:
     from providers.packets import Flow
@@ -70,7 +71,8 @@ class ExpressLane:
         self.entries: dict[bytes, tuple] = {}
         self._c = CEXPRESS.Express(monitor, self.entries, CPARSER.scan_lines,
                                    FlowState.ESTABLISHED, StreamState.MSNP,
-                                   StreamState.SNIFFING, LEGACY_ANY)
+                                   StreamState.SNIFFING, LEGACY_ANY, COMMAND, MESSAGE, Command,
+                                   ParseError)
 
     @property
     def packets(self) -> int:
