@@ -24,12 +24,17 @@ ipv6.defragment:FALSE``, Wireshark 4.0), which the tests use as the oracle:
 * ``tcp_payload_bytes``: the sum of tshark's ``tcp.len``: IP payload minus TCP header for
   unfragmented, unquoted segments (from the IP length fields, so snap-length cuts do not
   shrink it; IPv4 total length 0 means TSO: up to the frame end).
+
+The optional C extension ``_cdecode`` (see ``_accel``) takes over ``decode`` for what
+``_fast`` handles, with identical results; ``PyDecoder`` is the pure-Python decoder and
+the reference, and ``Decoder`` is whichever of the two is in use.
 """
 
 from __future__ import annotations
 
 import struct
 
+from ._accel import CDECODE
 from ._linktypes import (
     LINKTYPE_ETHERNET,
     LINKTYPE_LINUX_SLL,
@@ -41,7 +46,7 @@ from ._linktypes import (
 from ._packet import Packet
 from ._stats import DecodeStats
 
-__all__ = ["Decoder"]
+__all__ = ["Decoder", "PyDecoder"]
 
 M_IPV4 = 1
 M_IPV6 = 2
@@ -82,18 +87,22 @@ class _Malformed(Exception):
     """A header is inconsistent with the bytes around it."""
 
 
-class Decoder:
+class _DecoderLogic:
     """Decodes captured frames into :class:`Packet` objects and counts what it saw.
 
-    One decoder per capture stream; ``stats`` sums the per-frame header masks.
+    One decoder per capture stream; ``stats`` sums the per-frame header masks. The
+    state (``_m``, ``_masks``, ``_tcp_bytes``) lives in the subclass: slots in
+    :class:`PyDecoder`, C fields when the C extension is in use.
     """
 
-    __slots__ = ("_m", "_masks", "_tcp_bytes")
+    __slots__ = ()
+    _m: int
+    _masks: dict[int, int]
+    _tcp_bytes: int
 
-    def __init__(self) -> None:
-        self._masks: dict[int, int] = {}
-        self._m = 0
-        self._tcp_bytes = 0
+    def _counts(self) -> tuple[dict[int, int], int]:
+        """({mask: frames}, sum of tcp.len) so far."""
+        return self._masks, self._tcp_bytes
 
     @property
     def last_was_error(self) -> bool:
@@ -104,7 +113,8 @@ class Decoder:
     def stats(self) -> DecodeStats:
         """The counters so far (a fresh snapshot each call)."""
         st = DecodeStats()
-        for m, n in self._masks.items():
+        masks, tcp_bytes = self._counts()
+        for m, n in masks.items():
             st.packets += n
             if m & M_IPV4:
                 st.ipv4 += n
@@ -126,7 +136,7 @@ class Decoder:
                 st.decode_errors += n
             if m & M_TRUNC:
                 st.truncated += n
-        st.tcp_payload_bytes = self._tcp_bytes
+        st.tcp_payload_bytes = tcp_bytes
         return st
 
     def decode(
@@ -144,6 +154,12 @@ class Decoder:
             pkt = self._fast(data, n, wire_len, ts_ns)
             if pkt is not None:
                 return pkt
+        return self._general(linktype, data, wire_len, ts_ns)
+
+    _py_decode = decode  # the C decode hands calls it does not take (keywords, odd types) here
+
+    def _general(self, linktype: int, data: bytes, wire_len: int, ts_ns: int) -> Packet | None:
+        """Any frame, through the layers below (``wire_len`` already at least ``len(data)``)."""
         self._m = 0
         pkt = None
         try:
@@ -474,3 +490,24 @@ class Decoder:
             pkt.inner = self._ip(inner, off, end, pkt.ts_ns, depth + 1, lenient)
         else:
             pkt.inner = self._ip6(inner, off, end, pkt.ts_ns, depth + 1, lenient)
+
+
+class PyDecoder(_DecoderLogic):
+    """The pure-Python decoder (the reference; :data:`Decoder` when the C one is off)."""
+
+    __slots__ = ("_m", "_masks", "_tcp_bytes")
+
+    def __init__(self) -> None:
+        self._masks = {}
+        self._m = 0
+        self._tcp_bytes = 0
+
+
+if CDECODE is None:
+    Decoder = PyDecoder
+else:
+
+    class Decoder(CDECODE.DecoderBase, _DecoderLogic):  # type: ignore[no-redef]
+        """The decoder with the C fast path (same results as :class:`PyDecoder`)."""
+
+        __slots__ = ()

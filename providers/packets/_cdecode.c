@@ -1,0 +1,384 @@
+/* Optional accelerator of the packet decoder's hot path (providers/packets/_decode.py).
+ *
+ * The Python decoder is the reference; this module gives the same Packets and counters
+ * several times faster for the common frames, because it neither unpacks with struct
+ * nor runs Packet.__init__ (measured: the __init__ call alone costs as much as the
+ * header checks).
+ *
+ * DecoderBase: the C base of the accelerated Decoder. decode() handles exactly what
+ * the Python _fast handles (Ethernet + option-less IPv4 or plain IPv6 + TCP/UDP, all
+ * consistent) and hands every other frame to the Python method _general; calls with
+ * keywords or argument types other than exact int/bytes go to _py_decode (the Python
+ * decode). The fast path counts in C fields; _counts() merges them with the Python
+ * histogram (_masks) and tcp.len sum (_tcp_bytes) that the general path keeps.
+ *
+ * bind(Packet): looks up the offsets of Packet's 16 slots once (their member
+ * descriptors); a Packet is then made by the type's tp_new (object.__new__) and its
+ * slots are stored directly, without the Python __init__.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include "structmember.h"
+
+#define CDECODE_VERSION 1
+#define NSLOTS 16
+#define M_IPV4 1
+#define M_IPV6 2
+#define M_TCP 4
+#define M_UDP 8
+#define NMASKS 16 /* the fast path's masks are all below this */
+
+/* Packet's slots in its __init__ order; bind() finds where each one lives. */
+static const char *const slot_names[NSLOTS] = {
+    "ts_ns", "data", "wire_len", "version", "src", "dst", "proto", "frag",
+    "sport", "dport", "seq", "ack", "flags", "payload_off", "payload_len", "l4_len",
+};
+static PyTypeObject *packet_type;  /* NULL until bind() */
+static Py_ssize_t slot_off[NSLOTS];
+static PyObject *str_general, *str_py_decode, *empty_tuple, *zero;
+
+/* -- bind: where Packet keeps its slots --------------------------------------------- */
+
+/* The byte offset of slot `name` in instances of `tp`, or -1 with an error set: it must
+ * be a writable object slot (a member descriptor) inside the instance. */
+static Py_ssize_t slot_offset(PyTypeObject *tp, const char *name) {
+    PyObject *d = PyObject_GetAttrString((PyObject *)tp, name);
+    if (d == NULL) return -1;
+    Py_ssize_t off = -1;
+    if (Py_IS_TYPE(d, &PyMemberDescr_Type)
+        && PyType_IsSubtype(tp, ((PyDescrObject *)d)->d_type)) {
+        PyMemberDef *md = ((PyMemberDescrObject *)d)->d_member;
+        if (md->type == T_OBJECT_EX && !(md->flags & READONLY)
+            && md->offset >= (Py_ssize_t)sizeof(PyObject)
+            && md->offset + (Py_ssize_t)sizeof(PyObject *) <= tp->tp_basicsize)
+            off = md->offset;
+    }
+    Py_DECREF(d);
+    if (off < 0) PyErr_Format(PyExc_TypeError, "%s.%s is not a plain slot", tp->tp_name, name);
+    return off;
+}
+
+/* True if `tp.__slots__` names exactly the slots this module fills. */
+static int slots_match(PyTypeObject *tp) {
+    PyObject *slots = PyObject_GetAttrString((PyObject *)tp, "__slots__");
+    if (slots == NULL) return 0;
+    int ok = PyTuple_Check(slots) && PyTuple_GET_SIZE(slots) == NSLOTS;
+    for (int i = 0; ok && i < NSLOTS; i++) {
+        PyObject *name = PyUnicode_FromString(slot_names[i]);
+        ok = name != NULL && PySequence_Contains(slots, name) == 1;
+        Py_XDECREF(name);
+    }
+    Py_DECREF(slots);
+    PyErr_Clear();
+    return ok;
+}
+
+static PyObject *bind(PyObject *mod, PyObject *cls) {
+    if (!PyType_Check(cls)) {
+        PyErr_SetString(PyExc_TypeError, "bind() takes the Packet class");
+        return NULL;
+    }
+    PyTypeObject *tp = (PyTypeObject *)cls;
+    if (tp->tp_new != PyBaseObject_Type.tp_new || !slots_match(tp)) {
+        PyErr_Format(PyExc_TypeError, "%s has its own __new__ or other slots than the "
+                     "decoder fills", tp->tp_name);
+        return NULL;
+    }
+    Py_ssize_t offs[NSLOTS];
+    for (int i = 0; i < NSLOTS; i++)
+        if ((offs[i] = slot_offset(tp, slot_names[i])) < 0) return NULL;
+    memcpy(slot_off, offs, sizeof(offs));
+    Py_INCREF(tp);
+    Py_XSETREF(packet_type, tp);
+    Py_RETURN_NONE;
+}
+
+/* A new Packet holding `vals` (references stolen, in slot_names order; all of them are
+ * released if one is NULL or the allocation fails). */
+static PyObject *make_packet(PyObject **vals) {
+    PyObject *p = NULL;
+    int complete = 1;
+    for (int i = 0; i < NSLOTS; i++) complete &= vals[i] != NULL;
+    if (complete) p = packet_type->tp_alloc(packet_type, 0);
+    if (p == NULL) {
+        for (int i = 0; i < NSLOTS; i++) Py_XDECREF(vals[i]);
+        return NULL;
+    }
+    for (int i = 0; i < NSLOTS; i++) *(PyObject **)((char *)p + slot_off[i]) = vals[i];
+    return p;
+}
+
+/* -- the fast path: Python's Decoder._fast --------------------------------------------- */
+
+typedef struct {
+    int version, proto, mask;
+    const unsigned char *src; /* dst follows it */
+    Py_ssize_t alen;
+    unsigned sport, dport, flags;
+    unsigned long seq, ack;
+    long long off, plen, seglen;
+} Fast;
+
+static inline unsigned u16(const unsigned char *p) { return (unsigned)p[0] << 8 | p[1]; }
+
+static inline unsigned long u32(const unsigned char *p) {
+    return (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 | (unsigned long)p[2] << 8
+        | p[3];
+}
+
+/* TCP at `off`, its segment ending at `end`: 1 and `f` filled if consistent, else 0. */
+static int fast_tcp(const unsigned char *d, long long n, long long off, long long end, Fast *f) {
+    if (off + 20 > end || off + 20 > n) return 0;
+    long long hl = (d[off + 12] >> 4) << 2;
+    if (hl < 20 || off + hl > end) return 0;
+    f->sport = u16(d + off);
+    f->dport = u16(d + off + 2);
+    f->seq = u32(d + off + 4);
+    f->ack = u32(d + off + 8);
+    f->flags = d[off + 13];
+    f->seglen = end - off - hl;
+    f->off = off + hl;
+    f->mask |= M_TCP;
+    return 1;
+}
+
+/* UDP at `off`, its datagram within `end`: 1 and `f` filled if consistent, else 0. */
+static int fast_udp(const unsigned char *d, long long n, long long off, long long end, Fast *f) {
+    if (off + 8 > end || off + 8 > n) return 0;
+    unsigned ulen = u16(d + off + 4);
+    if (ulen < 8 || ulen > end - off) return 0;
+    f->sport = u16(d + off);
+    f->dport = u16(d + off + 2);
+    f->seq = f->ack = 0;
+    f->flags = 0;
+    f->seglen = ulen - 8;
+    f->off = off + 8;
+    f->mask |= M_UDP;
+    return 1;
+}
+
+/* An Ethernet frame of n >= 54 bytes (wire >= n): 1 and `f` filled if _fast takes it. */
+static int fast_parse(const unsigned char *d, long long n, long long wire, Fast *f) {
+    unsigned etype = u16(d + 12);
+    long long end;
+    if (etype == 0x0800) {
+        unsigned tot = u16(d + 16);
+        if (d[14] != 0x45 || (u16(d + 20) & 0x3FFF) || tot <= 20 || tot > wire - 14) return 0;
+        end = 14 + (long long)tot;
+        f->version = 4, f->mask = M_IPV4, f->proto = d[23], f->src = d + 26, f->alen = 4;
+    } else if (etype == 0x86DD) {
+        unsigned plen = u16(d + 18);
+        if (d[14] >> 4 != 6 || plen == 0 || plen > wire - 54) return 0;
+        end = 54 + (long long)plen;
+        f->version = 6, f->mask = M_IPV6, f->proto = d[20], f->src = d + 22, f->alen = 16;
+    } else {
+        return 0;
+    }
+    long long off = f->version == 4 ? 34 : 54;
+    if (f->proto == 6 ? !fast_tcp(d, n, off, end, f)
+                      : f->proto != 17 || !fast_udp(d, n, off, end, f))
+        return 0;
+    long long cap = n - f->off;  /* may be negative: _fast keeps it so (TCP options) */
+    f->plen = f->seglen <= cap ? f->seglen : cap;
+    return 1;
+}
+
+/* The Packet of a frame fast_parse took (new reference, NULL on error). */
+static PyObject *fast_packet(const Fast *f, PyObject *data, PyObject *wire, PyObject *ts) {
+    PyObject *vals[NSLOTS] = {
+        Py_NewRef(ts), Py_NewRef(data), wire,
+        PyLong_FromLong(f->version),
+        PyBytes_FromStringAndSize((const char *)f->src, f->alen),
+        PyBytes_FromStringAndSize((const char *)f->src + f->alen, f->alen),
+        PyLong_FromLong(f->proto), Py_NewRef(Py_False),
+        PyLong_FromUnsignedLong(f->sport), PyLong_FromUnsignedLong(f->dport),
+        PyLong_FromUnsignedLong(f->seq), PyLong_FromUnsignedLong(f->ack),
+        PyLong_FromUnsignedLong(f->flags), PyLong_FromLongLong(f->off),
+        PyLong_FromLongLong(f->plen), PyLong_FromLongLong(f->seglen),
+    };
+    return make_packet(vals);
+}
+
+/* -- DecoderBase ---------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    int m;                   /* _m: the mask of the frame decoded last */
+    PyObject *masks;         /* _masks: the general path's {mask: frames} */
+    PyObject *tcp_bytes;     /* _tcp_bytes: the general path's sum of tcp.len */
+    unsigned long long fast_tcp;  /* the fast path's sum (< 2^16 per frame) */
+    unsigned long long fast_counts[NMASKS];
+} DecoderBase;
+
+/* self.<name>(*args, **kwnames) for a Python method of the subclass. */
+static PyObject *call_method(PyObject *self, PyObject *name, PyObject *const *args,
+                             Py_ssize_t nargs, PyObject *kwnames) {
+    PyObject *meth = PyObject_GetAttr(self, name);
+    if (meth == NULL) return NULL;
+    PyObject *r = PyObject_Vectorcall(meth, args, nargs, kwnames);
+    Py_DECREF(meth);
+    return r;
+}
+
+/* The exact int `o` as a long long; 0 (not an exact int, or out of range) -> use Python. */
+static int exact_ll(PyObject *o, long long *v) {
+    int overflow;
+    if (!PyLong_CheckExact(o)) return 0;
+    *v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    return !overflow;
+}
+
+/* decode(linktype, data, wire_len=0, ts_ns=0): Python's Decoder.decode. */
+static PyObject *decoder_decode(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames) {
+    DecoderBase *self = (DecoderBase *)op;
+    PyObject *wire_arg = nargs > 2 ? args[2] : zero;
+    long long linktype, wire;
+    if (kwnames != NULL || nargs < 2 || nargs > 4 || packet_type == NULL
+        || !PyBytes_CheckExact(args[1]) || !exact_ll(args[0], &linktype)
+        || !exact_ll(wire_arg, &wire))
+        return call_method(op, str_py_decode, args, nargs, kwnames);
+    PyObject *data = args[1], *ts = nargs > 3 ? args[3] : zero;
+    long long n = PyBytes_GET_SIZE(data);
+    PyObject *wire_obj = wire < n ? PyLong_FromLongLong(n) : Py_NewRef(wire_arg);
+    if (wire_obj == NULL) return NULL;
+    wire = wire < n ? n : wire;
+    Fast f;
+    if (linktype == 1 && n >= 54
+        && fast_parse((const unsigned char *)PyBytes_AS_STRING(data), n, wire, &f)) {
+        PyObject *pkt = fast_packet(&f, data, wire_obj, ts);  /* takes wire_obj */
+        if (pkt != NULL) {
+            self->m = f.mask;
+            self->fast_counts[f.mask]++;
+            if (f.proto == 6) self->fast_tcp += (unsigned long long)f.seglen;
+        }
+        return pkt;
+    }
+    PyObject *stack[5] = {op, args[0], data, wire_obj, ts};
+    PyObject *r = PyObject_VectorcallMethod(str_general, stack, 5, NULL);
+    Py_DECREF(wire_obj);
+    return r;
+}
+
+/* masks[mask] += count (a new key if absent); -1 on error. */
+static int add_count(PyObject *masks, int mask, unsigned long long count) {
+    PyObject *key = PyLong_FromLong(mask);
+    PyObject *add = PyLong_FromUnsignedLongLong(count);
+    PyObject *old = key && add ? PyDict_GetItemWithError(masks, key) : NULL;
+    PyObject *sum = old ? PyNumber_Add(old, add) : PyErr_Occurred() ? NULL : Py_XNewRef(add);
+    int rc = sum ? PyDict_SetItem(masks, key, sum) : -1;
+    Py_XDECREF(key); Py_XDECREF(add); Py_XDECREF(sum);
+    return rc;
+}
+
+/* _counts() -> ({mask: frames}, tcp.len sum): both paths' counters together. */
+static PyObject *decoder_counts(PyObject *op, PyObject *unused) {
+    DecoderBase *self = (DecoderBase *)op;
+    if (!PyDict_Check(self->masks)) {
+        PyErr_SetString(PyExc_TypeError, "_masks must be a dict");
+        return NULL;
+    }
+    PyObject *masks = PyDict_Copy(self->masks);
+    for (int m = 0; masks != NULL && m < NMASKS; m++)
+        if (self->fast_counts[m] && add_count(masks, m, self->fast_counts[m]) < 0)
+            Py_CLEAR(masks);
+    PyObject *add = PyLong_FromUnsignedLongLong(self->fast_tcp);
+    PyObject *tcp = add ? PyNumber_Add(self->tcp_bytes, add) : NULL;
+    Py_XDECREF(add);
+    if (masks == NULL || tcp == NULL) {
+        Py_XDECREF(masks); Py_XDECREF(tcp);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", masks, tcp);
+}
+
+static PyObject *decoder_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, ":Decoder", kwlist)) return NULL;
+    DecoderBase *self = (DecoderBase *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    self->masks = PyDict_New();
+    self->tcp_bytes = Py_NewRef(zero);
+    if (self->masks == NULL) Py_CLEAR(self);
+    return (PyObject *)self;
+}
+
+static int decoder_traverse(DecoderBase *self, visitproc visit, void *arg) {
+    Py_VISIT(self->masks);
+    Py_VISIT(self->tcp_bytes);
+    return 0;
+}
+
+static int decoder_clear(DecoderBase *self) {
+    Py_CLEAR(self->masks);
+    Py_CLEAR(self->tcp_bytes);
+    return 0;
+}
+
+static void decoder_dealloc(DecoderBase *self) {
+    PyObject_GC_UnTrack(self);
+    decoder_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMemberDef decoder_members[] = {
+    {"_m", T_INT, offsetof(DecoderBase, m), 0, "mask of the frame decoded last"},
+    {"_masks", T_OBJECT_EX, offsetof(DecoderBase, masks), 0, "general path: {mask: frames}"},
+    {"_tcp_bytes", T_OBJECT_EX, offsetof(DecoderBase, tcp_bytes), 0,
+     "general path: sum of tcp.len"},
+    {NULL},
+};
+
+static PyMethodDef decoder_methods[] = {
+    {"decode", (PyCFunction)(void (*)(void))decoder_decode, METH_FASTCALL | METH_KEYWORDS,
+     "decode(linktype, data, wire_len=0, ts_ns=0) -> Packet | None (see the Python decode)"},
+    {"_counts", decoder_counts, METH_NOARGS,
+     "_counts() -> ({mask: frames}, tcp.len sum) of both paths"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject DecoderBaseType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "providers.packets._cdecode.DecoderBase",
+    .tp_doc = "C base of the accelerated Decoder: the fast path and its counters",
+    .tp_basicsize = sizeof(DecoderBase),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_new = decoder_new,
+    .tp_dealloc = (destructor)decoder_dealloc,
+    .tp_traverse = (traverseproc)decoder_traverse,
+    .tp_clear = (inquiry)decoder_clear,
+    .tp_free = PyObject_GC_Del,
+    .tp_members = decoder_members,
+    .tp_methods = decoder_methods,
+};
+
+/* -- module --------------------------------------------------------------------------- */
+
+static PyMethodDef methods[] = {
+    {"bind", bind, METH_O, "bind(Packet): the class decode() fills (slot offsets looked up)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "providers.packets._cdecode",
+    "Optional C fast path of the packet decoder (providers.packets._decode is the reference).",
+    -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__cdecode(void) {
+    if (PyType_Ready(&DecoderBaseType) < 0) return NULL;
+    str_general = PyUnicode_InternFromString("_general");
+    str_py_decode = PyUnicode_InternFromString("_py_decode");
+    empty_tuple = PyTuple_New(0);
+    zero = PyLong_FromLong(0);
+    if (str_general == NULL || str_py_decode == NULL || empty_tuple == NULL || zero == NULL)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    if (PyModule_AddIntConstant(m, "VERSION", CDECODE_VERSION) < 0
+        || PyModule_AddObjectRef(m, "DecoderBase", (PyObject *)&DecoderBaseType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
