@@ -1,8 +1,9 @@
 """The optional C fast path ``providers.packets._cdecode``, if it was built and matches.
 
 It decodes the common frames (Ethernet + IPv4/IPv6 + TCP/UDP) and builds their
-``Packet`` without Python frames. The Python decoder stays the reference and the
-fallback: set ``WFPTRACE_PURE=1`` to run without it. ``REASON`` says why it is off.
+``Packet`` without Python frames, and cuts classic pcap records out of the read
+buffer in batches. The Python code stays the reference and the fallback: set
+``WFPTRACE_PURE=1`` to run without it. ``REASON`` says why it is off.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from ._packet import Packet
 
 __all__ = ["CDECODE", "REASON"]
 
-_VERSION = 1
+_VERSION = 2
 
 
 def _load() -> tuple[Any, str]:

@@ -15,12 +15,16 @@
  * bind(Packet): looks up the offsets of Packet's 16 slots once (their member
  * descriptors); a Packet is then made by the type's tp_new (object.__new__) and its
  * slots are stored directly, without the Python __init__.
+ *
+ * pcap_records(...): the records of a classic pcap file that lie whole in a read
+ * buffer, as the tuples providers/packets/_pcap.py's _pcap_frames yields (that
+ * generator stays the reference and handles records across buffers and corrupt ones).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include "structmember.h"
 
-#define CDECODE_VERSION 1
+#define CDECODE_VERSION 2
 #define NSLOTS 16
 #define M_IPV4 1
 #define M_IPV6 2
@@ -352,10 +356,67 @@ static PyTypeObject DecoderBaseType = {
     .tp_methods = decoder_methods,
 };
 
+/* -- classic pcap records ------------------------------------------------------------ */
+
+static inline unsigned long rd32(const unsigned char *p, int big) {
+    return big ? u32(p)
+               : (unsigned long)p[3] << 24 | (unsigned long)p[2] << 16
+                     | (unsigned long)p[1] << 8 | p[0];
+}
+
+/* The frame tuple (linktype, ts_ns, data, wire_len, 0) of the record at `p` (whole). */
+static PyObject *pcap_frame(const unsigned char *p, int big, unsigned long long mult,
+                            PyObject *linktype) {
+    unsigned long caplen = rd32(p + 8, big);
+    unsigned long long ts = (unsigned long long)rd32(p, big) * 1000000000ULL
+        + (unsigned long long)rd32(p + 4, big) * mult;  /* < 2^64 for mult <= 10^9 */
+    PyObject *items[5] = {
+        Py_NewRef(linktype), PyLong_FromUnsignedLongLong(ts),
+        PyBytes_FromStringAndSize((const char *)p + 16, (Py_ssize_t)caplen),
+        PyLong_FromUnsignedLong(rd32(p + 12, big)), Py_NewRef(zero),
+    };
+    PyObject *t = items[1] && items[2] && items[3] ? PyTuple_New(5) : NULL;
+    for (int i = 0; i < 5; i++) {
+        if (t != NULL) PyTuple_SET_ITEM(t, i, items[i]);
+        else Py_XDECREF(items[i]);
+    }
+    return t;
+}
+
+/* pcap_records(buf, pos, big_endian, mult, linktype, max_frame, limit) -> (frames, pos):
+ * up to `limit` frame tuples of the whole records from buf[pos:], and the position after
+ * them. Stops before a record cut by the buffer's end or longer than max_frame. */
+static PyObject *pcap_records(PyObject *mod, PyObject *args) {
+    PyObject *bytes, *linktype;
+    Py_ssize_t pos, mult, max_frame, limit;
+    int big;
+    if (!PyArg_ParseTuple(args, "SnpnOnn:pcap_records", &bytes, &pos, &big, &mult, &linktype,
+                          &max_frame, &limit))
+        return NULL;
+    if (pos < 0 || mult < 0 || mult > 1000000000 || max_frame < 0) {
+        PyErr_SetString(PyExc_ValueError, "pcap_records: pos, mult or max_frame out of range");
+        return NULL;
+    }
+    const unsigned char *buf = (const unsigned char *)PyBytes_AS_STRING(bytes);
+    Py_ssize_t size = PyBytes_GET_SIZE(bytes);
+    PyObject *frames = PyList_New(0);
+    while (frames != NULL && PyList_GET_SIZE(frames) < limit && pos <= size - 16) {
+        unsigned long caplen = rd32(buf + pos + 8, big);
+        if (caplen > (unsigned long)max_frame || caplen > (unsigned long)(size - pos - 16)) break;
+        PyObject *t = pcap_frame(buf + pos, big, (unsigned long long)mult, linktype);
+        if (t == NULL || PyList_Append(frames, t) < 0) Py_CLEAR(frames);
+        Py_XDECREF(t);
+        pos += 16 + (Py_ssize_t)caplen;
+    }
+    return frames == NULL ? NULL : Py_BuildValue("(Nn)", frames, pos);
+}
+
 /* -- module --------------------------------------------------------------------------- */
 
 static PyMethodDef methods[] = {
     {"bind", bind, METH_O, "bind(Packet): the class decode() fills (slot offsets looked up)"},
+    {"pcap_records", pcap_records, METH_VARARGS,
+     "pcap_records(buf, pos, big_endian, mult, linktype, max_frame, limit) -> (frames, pos)"},
     {NULL, NULL, 0, NULL},
 };
 

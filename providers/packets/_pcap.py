@@ -2,7 +2,9 @@
 
 Frames are parsed straight out of large read buffers with precompiled ``struct``
 unpackers; a corrupt length ends the file with :class:`CaptureFormatError` instead of
-allocating whatever a hostile header asks for.
+allocating whatever a hostile header asks for. With the optional C extension
+(``_accel``), classic pcap records that lie whole in the buffer are cut out in C,
+a batch at a time; the Python loop stays the reference and handles the rest.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from ._accel import CDECODE
 from ._source import CaptureFormatError
 
 __all__ = ["PcapFileSource", "open_capture"]
@@ -27,6 +30,9 @@ _PCAP_MAGICS = {
 }
 _SHB = 0x0A0D0D0A
 _FrameTuple = tuple[int, int, bytes, int, int]
+#: pcap_records(buf, pos, big_endian, mult, linktype, max_frame, limit) -> (frames, pos)
+_RECORDS = CDECODE.pcap_records if CDECODE is not None else None
+_BATCH = 256  # records per C call: few calls, and a short list alive at a time
 
 
 class _Reader:
@@ -101,9 +107,15 @@ def _pcap_frames(r: _Reader) -> Iterator[_FrameTuple]:
     order, mult = _PCAP_MAGICS[head[:4]]
     linktype = struct.unpack_from(order + "I", head, 20)[0] & 0x0FFFFFFF
     rec = struct.Struct(order + "IIII").unpack_from
+    records, big = _RECORDS, order == ">"
     buf, pos = r.buf, r.pos
     size = len(buf)  # of buf, kept in step with it
     while True:
+        if records is not None:
+            frames, pos = records(buf, pos, big, mult, linktype, _MAX_FRAME, _BATCH)
+            if frames:
+                yield from frames
+                continue
         if pos + 16 > size:
             r.pos = pos
             hdr = r.take(16)
