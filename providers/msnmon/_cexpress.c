@@ -50,6 +50,72 @@ static PyObject *s_stats, *s_packets, *s_flows, *s_last, *s_flows_od, *s_move_to
     *s_requests, *s_unmatched_replies, *s_messages, *s_commands, *s_evict, *s_command,
     *s_parse_error, *s_stream_failed, *s_MSG, *s_U, *s_second;
 
+/* Attribute access by slot offset. The lane reads and writes a few dozen attributes
+ * per packet; for __slots__ classes (and msgspec Structs) a member descriptor gives
+ * the offset, so after one lookup per (type, name) an access is a load instead of a
+ * generic getattr. Anything else (no slot, an unset slot, a type with its own
+ * __getattribute__ or __setattr__) takes PyObject_GetAttr / PyObject_SetAttr. */
+#define SLOT_CACHE 128
+
+static struct {
+    PyTypeObject *type;  /* strong reference */
+    PyObject *name;      /* interned, kept alive by the module */
+    Py_ssize_t offset;   /* -1: no plain object slot */
+    int readonly;
+} slot_cache[SLOT_CACHE];
+
+static Py_ssize_t
+slot_offset(PyTypeObject *tp, PyObject *name, int *readonly)
+{
+    size_t h = (((uintptr_t)tp >> 4) * 31u + ((uintptr_t)name >> 4)) % SLOT_CACHE;
+    if (slot_cache[h].type != tp || slot_cache[h].name != name) {
+        Py_ssize_t offset = -1;
+        int ro = 1;
+        PyObject *d = _PyType_Lookup(tp, name);  /* borrowed */
+        if (tp->tp_getattro == PyObject_GenericGetAttr && d != NULL
+            && Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+            PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+            if (m->type == T_OBJECT_EX)
+                offset = m->offset, ro = (m->flags & READONLY) != 0
+                                         || tp->tp_setattro != PyObject_GenericSetAttr;
+        }
+        Py_INCREF(tp);
+        Py_XSETREF(slot_cache[h].type, tp);
+        slot_cache[h].name = name, slot_cache[h].offset = offset, slot_cache[h].readonly = ro;
+    }
+    *readonly = slot_cache[h].readonly;
+    return slot_cache[h].offset;
+}
+
+/* obj.name, a new reference (NULL and an exception on error). */
+static PyObject *
+fast_get(PyObject *obj, PyObject *name)
+{
+    int ro;
+    Py_ssize_t off = slot_offset(Py_TYPE(obj), name, &ro);
+    if (off >= 0) {
+        PyObject *v = *(PyObject **)((char *)obj + off);
+        if (v != NULL)
+            return Py_NewRef(v);
+    }
+    return PyObject_GetAttr(obj, name);
+}
+
+/* obj.name = value; 0, or -1 on error. */
+static int
+fast_set(PyObject *obj, PyObject *name, PyObject *value)
+{
+    int ro;
+    Py_ssize_t off = slot_offset(Py_TYPE(obj), name, &ro);
+    if (off < 0 || ro)
+        return PyObject_SetAttr(obj, name, value);
+    PyObject **p = (PyObject **)((char *)obj + off);
+    PyObject *old = *p;
+    *p = Py_NewRef(value);
+    Py_XDECREF(old);
+    return 0;
+}
+
 static unsigned
 be16(const unsigned char *p)
 {
@@ -106,7 +172,7 @@ decode_tcp(const unsigned char *d, Py_ssize_t n, long long wire, Frame *f)
 static int
 get_ll(PyObject *obj, PyObject *name, long long *out)
 {
-    PyObject *v = PyObject_GetAttr(obj, name);
+    PyObject *v = fast_get(obj, name);
     if (v == NULL)
         return -1;
     *out = PyLong_AsLongLong(v);
@@ -118,7 +184,7 @@ static int
 set_ll(PyObject *obj, PyObject *name, long long value)
 {
     PyObject *v = PyLong_FromLongLong(value);
-    int rc = v ? PyObject_SetAttr(obj, name, v) : -1;
+    int rc = v ? fast_set(obj, name, v) : -1;
     Py_XDECREF(v);
     return rc;
 }
@@ -134,7 +200,7 @@ add_attr(PyObject *obj, PyObject *name, long long n)
 static int
 add_sub(PyObject *obj, PyObject *sub, PyObject *name, long long n)
 {
-    PyObject *o = PyObject_GetAttr(obj, sub);
+    PyObject *o = fast_get(obj, sub);
     int rc = o ? add_attr(o, name, n) : -1;
     Py_XDECREF(o);
     return rc;
@@ -159,7 +225,7 @@ add_item(PyObject *list, Py_ssize_t i, long long n)
 static int
 attr_is(PyObject *obj, PyObject *name, PyObject *value)
 {
-    PyObject *v = PyObject_GetAttr(obj, name);
+    PyObject *v = fast_get(obj, name);
     if (v == NULL)
         return -1;
     int is = v == value;
@@ -171,7 +237,7 @@ attr_is(PyObject *obj, PyObject *name, PyObject *value)
 static int
 attr_true(PyObject *obj, PyObject *name)
 {
-    PyObject *v = PyObject_GetAttr(obj, name);
+    PyObject *v = fast_get(obj, name);
     if (v == NULL)
         return -1;
     int t = PyObject_IsTrue(v);
@@ -190,7 +256,7 @@ stream_ready(PyObject *st, const Frame *f)
         return r;
     if (f->n == 0)
         return 1;
-    PyObject *base = PyObject_GetAttr(st, s_base);
+    PyObject *base = fast_get(st, s_base);
     if (base == NULL)
         return -1;
     if (base == Py_None) {
@@ -226,25 +292,25 @@ entry_ready(Express *self, PyObject *entry, const Frame *f)
 static int
 account(Express *self, PyObject *flow, Py_ssize_t side, const Frame *f, long long ts)
 {
-    PyObject *last = PyObject_GetAttr(self->table, s_last);
+    PyObject *last = fast_get(self->table, s_last);
     if (last == NULL)
         return -1;
     Py_DECREF(last);  /* only compared */
     if (last != flow) {
-        PyObject *key = PyObject_GetAttr(flow, s_key);
+        PyObject *key = fast_get(flow, s_key);
         PyObject *res = key ? PyObject_CallMethodOneArg(self->od, s_move_to_end, key) : NULL;
         Py_XDECREF(key);
         if (res == NULL)
             return -1;
         Py_DECREF(res);
-        if (PyObject_SetAttr(self->table, s_last, flow) < 0)
+        if (fast_set(self->table, s_last, flow) < 0)
             return -1;
     }
-    PyObject *packets = PyObject_GetAttr(flow, s_packets);
+    PyObject *packets = fast_get(flow, s_packets);
     int rc = packets ? add_item(packets, side, 1) : -1;
     Py_XDECREF(packets);
     if (rc == 0) {
-        PyObject *bytes = PyObject_GetAttr(flow, s_bytes);
+        PyObject *bytes = fast_get(flow, s_bytes);
         rc = bytes ? add_item(bytes, side, f->wire) : -1;
         Py_XDECREF(bytes);
     }
@@ -275,7 +341,7 @@ feed_plain(Express *self, PyObject *parser, PyObject *data)
     long long base;
     Py_ssize_t size = PyBytes_GET_SIZE(data);
     if (out == NULL || add_sub(parser, s_stats, s_bytes_in, size) < 0
-        || (base_obj = PyObject_GetAttr(parser, s_base_)) == NULL)
+        || (base_obj = fast_get(parser, s_base_)) == NULL)
         goto fail;
     base = PyLong_AsLongLong(base_obj);
     PyObject *zero = PyLong_FromLong(0);
@@ -312,7 +378,7 @@ fail:
 static int
 track_request(PyObject *tracker, PyObject *cmd, PyObject *trid, long long ts)
 {
-    PyObject *args = PyObject_GetAttr(cmd, s_args);
+    PyObject *args = fast_get(cmd, s_args);
     if (args == NULL)
         return -1;
     int unacked = PyTuple_Check(args) && PyTuple_GET_SIZE(args) > 0
@@ -324,7 +390,7 @@ track_request(PyObject *tracker, PyObject *cmd, PyObject *trid, long long ts)
     PyObject *pending = NULL, *t = NULL, *secs = NULL, *value = NULL;
     int r = -1;
     if (add_sub(tracker, s_stats, s_requests, 1) < 0
-        || (pending = PyObject_GetAttr(tracker, s_open)) == NULL || !PyDict_CheckExact(pending)
+        || (pending = fast_get(tracker, s_open)) == NULL || !PyDict_CheckExact(pending)
         || (t = PyLong_FromLongLong(ts)) == NULL
         || (secs = PyNumber_TrueDivide(t, s_second)) == NULL
         || (value = PyTuple_Pack(2, cmd, secs)) == NULL)
@@ -370,14 +436,14 @@ plain_msg(Express *self, PyObject *ctx, PyObject *cmd, int sent, long long ts)
     if ((r = attr_is(ctx, s_fixed_role, Py_None)) != 0 || (r = attr_true(self->command_event,
          s_enabled)) != 0 || (r = attr_true(self->message_event, s_enabled)) != 0)
         return r < 0 ? -1 : 0;
-    PyObject *verb = PyObject_GetAttr(cmd, s_verb);
+    PyObject *verb = fast_get(cmd, s_verb);
     if (verb == NULL)
         return -1;
     r = PyUnicode_Compare(verb, s_MSG);
     Py_DECREF(verb);
     if (r != 0)
         return PyErr_Occurred() ? -1 : 0;
-    PyObject *payload = PyObject_GetAttr(cmd, s_payload), *trid = NULL, *tracker = NULL;
+    PyObject *payload = fast_get(cmd, s_payload), *trid = NULL, *tracker = NULL;
     if (payload == NULL)
         return -1;
     if (!PyBytes_Check(payload) || contains(payload, "x-msmsgsinvite")
@@ -387,12 +453,12 @@ plain_msg(Express *self, PyObject *ctx, PyObject *cmd, int sent, long long ts)
     }
     Py_DECREF(payload);
     r = -1;
-    if ((trid = PyObject_GetAttr(cmd, s_trid)) == NULL)
+    if ((trid = fast_get(cmd, s_trid)) == NULL)
         goto done;
-    if (trid != Py_None && (tracker = PyObject_GetAttr(ctx, s_transactions)) == NULL)
+    if (trid != Py_None && (tracker = fast_get(ctx, s_transactions)) == NULL)
         goto done;
     if (trid != Py_None && !sent) {  /* a reply: Python, if it completes a transaction */
-        PyObject *pending = PyObject_GetAttr(tracker, s_open);
+        PyObject *pending = fast_get(tracker, s_open);
         int found = pending ? PyDict_Contains(pending, trid) : -1;
         Py_XDECREF(pending);
         if (found != 0) {
@@ -479,9 +545,9 @@ deliver(Express *self, PyObject *entry, PyObject *data, long long ts)
     /* (direction 0 is SENT: the monitor's _context module) */
     int rc = -1;
     if (add_attr(st, s_next, n) < 0 || add_attr(self->rstats, s_delivered_bytes, n) < 0
-        || (cbytes = PyObject_GetAttr(ctx, s_bytes)) == NULL || add_item(cbytes, direction, n) < 0
+        || (cbytes = fast_get(ctx, s_bytes)) == NULL || add_item(cbytes, direction, n) < 0
         || add_attr(self->mstats, s_stream_bytes, n) < 0
-        || (parsers = PyObject_GetAttr(ctx, s_parsers)) == NULL)
+        || (parsers = fast_get(ctx, s_parsers)) == NULL)
         goto done;
     PyObject *parser = PySequence_GetItem(parsers, direction);
     if (parser == NULL)
@@ -493,7 +559,7 @@ deliver(Express *self, PyObject *entry, PyObject *data, long long ts)
         items = PyObject_CallMethodOneArg(parser, s_feed, data);
     int handled = items ? handle_items(self, ctx, dir, direction == 0, parser, items, ts) : -1;
     Py_DECREF(parser);
-    if (handled < 0 || (state = PyObject_GetAttr(ctx, s_state)) == NULL)
+    if (handled < 0 || (state = fast_get(ctx, s_state)) == NULL)
         goto done;
     if (state != self->msnp && state != self->sniffing) {
         Py_XSETREF(res, PyObject_CallMethodOneArg(self->re, s_close, flow));
@@ -602,11 +668,11 @@ frame(Express *self, long long lt, long long ts, const unsigned char *d, Py_ssiz
 static int
 begin_run(Express *self)
 {
-    Py_XSETREF(self->mstats, PyObject_GetAttr(self->monitor, s_stats));
-    Py_XSETREF(self->table, PyObject_GetAttr(self->monitor, s_flows));
-    Py_XSETREF(self->od, self->table ? PyObject_GetAttr(self->table, s_flows_od) : NULL);
-    Py_XSETREF(self->re, PyObject_GetAttr(self->monitor, s_reassembler));
-    Py_XSETREF(self->rstats, self->re ? PyObject_GetAttr(self->re, s_stats) : NULL);
+    Py_XSETREF(self->mstats, fast_get(self->monitor, s_stats));
+    Py_XSETREF(self->table, fast_get(self->monitor, s_flows));
+    Py_XSETREF(self->od, self->table ? fast_get(self->table, s_flows_od) : NULL);
+    Py_XSETREF(self->re, fast_get(self->monitor, s_reassembler));
+    Py_XSETREF(self->rstats, self->re ? fast_get(self->re, s_stats) : NULL);
     return self->mstats && self->table && self->od && self->re && self->rstats ? 0 : -1;
 }
 

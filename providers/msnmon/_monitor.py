@@ -87,6 +87,10 @@ class MsnMonitor:
     while it is False, packets are only counted.
     """
 
+    __slots__ = ("_ended", "_limits", "_next_expire", "addresses", "capture_bodies", "contexts",
+                 "enabled", "flows", "lane", "ledger", "max_contexts", "reassembler", "resolver",
+                 "stats")
+
     def __init__(self, resolver: Resolver | None = None, *, app_hint: str | None = None,
                  capture_bodies: bool = False, enabled: bool = True, max_flows: int = 100_000,
                  max_line: int = DEFAULT_MAX_LINE, max_payload: int = DEFAULT_MAX_PAYLOAD,
