@@ -127,7 +127,7 @@ def frame(draw) -> Frame:
     return linktype, bytes(data), wire, ts
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(st.lists(frame(), min_size=1, max_size=8))
 @example([(1, bytes(12) + b"\x08\x00\x45\x00\x00\x64" + bytes(4) + b"\x40\x06" + bytes(10)
            + bytes(12) + b"\xf0\x18" + bytes(6), 2000, 5)])  # TCP header past the capture
