@@ -52,49 +52,44 @@ static PyObject *s_stats, *s_packets, *s_flows, *s_last, *s_flows_od, *s_move_to
 
 /* Attribute access by slot offset. The lane reads and writes a few dozen attributes
  * per packet; for __slots__ classes (and msgspec Structs) a member descriptor gives
- * the offset, so after one lookup per (type, name) an access is a load instead of a
- * generic getattr. Anything else (no slot, an unset slot, a type with its own
- * __getattribute__ or __setattr__) takes PyObject_GetAttr / PyObject_SetAttr. */
-#define SLOT_CACHE 128
-
-static struct {
+ * the offset, so each access site remembers (type, offset) and, while the type is
+ * the same, an access is a load instead of a generic getattr. Anything else (no
+ * slot, an unset slot, a type with its own __getattribute__ or __setattr__) takes
+ * PyObject_GetAttr / PyObject_SetAttr. SITE is a fresh cache per expansion. */
+typedef struct {
     PyTypeObject *type;  /* strong reference */
-    PyObject *name;      /* interned, kept alive by the module */
     Py_ssize_t offset;   /* -1: no plain object slot */
     int readonly;
-} slot_cache[SLOT_CACHE];
+} Site;
 
-static Py_ssize_t
-slot_offset(PyTypeObject *tp, PyObject *name, int *readonly)
+#define SITE ({ static Site site_; &site_; })
+
+static void
+site_resolve(Site *c, PyTypeObject *tp, PyObject *name)
 {
-    size_t h = (((uintptr_t)tp >> 4) * 31u + ((uintptr_t)name >> 4)) % SLOT_CACHE;
-    if (slot_cache[h].type != tp || slot_cache[h].name != name) {
-        Py_ssize_t offset = -1;
-        int ro = 1;
-        PyObject *d = _PyType_Lookup(tp, name);  /* borrowed */
-        if (tp->tp_getattro == PyObject_GenericGetAttr && d != NULL
-            && Py_IS_TYPE(d, &PyMemberDescr_Type)) {
-            PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
-            if (m->type == T_OBJECT_EX)
-                offset = m->offset, ro = (m->flags & READONLY) != 0
-                                         || tp->tp_setattro != PyObject_GenericSetAttr;
-        }
-        Py_INCREF(tp);
-        Py_XSETREF(slot_cache[h].type, tp);
-        slot_cache[h].name = name, slot_cache[h].offset = offset, slot_cache[h].readonly = ro;
+    Py_ssize_t offset = -1;
+    int readonly = 1;
+    PyObject *d = _PyType_Lookup(tp, name);  /* borrowed */
+    if (tp->tp_getattro == PyObject_GenericGetAttr && d != NULL
+        && Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+        if (m->type == T_OBJECT_EX)
+            offset = m->offset, readonly = (m->flags & READONLY) != 0
+                                           || tp->tp_setattro != PyObject_GenericSetAttr;
     }
-    *readonly = slot_cache[h].readonly;
-    return slot_cache[h].offset;
+    Py_INCREF(tp);
+    Py_XSETREF(c->type, tp);
+    c->offset = offset, c->readonly = readonly;
 }
 
 /* obj.name, a new reference (NULL and an exception on error). */
-static PyObject *
-fast_get(PyObject *obj, PyObject *name)
+static inline PyObject *
+site_get(Site *c, PyObject *obj, PyObject *name)
 {
-    int ro;
-    Py_ssize_t off = slot_offset(Py_TYPE(obj), name, &ro);
-    if (off >= 0) {
-        PyObject *v = *(PyObject **)((char *)obj + off);
+    if (Py_TYPE(obj) != c->type)
+        site_resolve(c, Py_TYPE(obj), name);
+    if (c->offset >= 0) {
+        PyObject *v = *(PyObject **)((char *)obj + c->offset);
         if (v != NULL)
             return Py_NewRef(v);
     }
@@ -102,19 +97,22 @@ fast_get(PyObject *obj, PyObject *name)
 }
 
 /* obj.name = value; 0, or -1 on error. */
-static int
-fast_set(PyObject *obj, PyObject *name, PyObject *value)
+static inline int
+site_set(Site *c, PyObject *obj, PyObject *name, PyObject *value)
 {
-    int ro;
-    Py_ssize_t off = slot_offset(Py_TYPE(obj), name, &ro);
-    if (off < 0 || ro)
+    if (Py_TYPE(obj) != c->type)
+        site_resolve(c, Py_TYPE(obj), name);
+    if (c->offset < 0 || c->readonly)
         return PyObject_SetAttr(obj, name, value);
-    PyObject **p = (PyObject **)((char *)obj + off);
+    PyObject **p = (PyObject **)((char *)obj + c->offset);
     PyObject *old = *p;
     *p = Py_NewRef(value);
     Py_XDECREF(old);
     return 0;
 }
+
+#define fast_get(obj, name) site_get(SITE, (obj), (name))
+#define fast_set(obj, name, value) site_set(SITE, (obj), (name), (value))
 
 static unsigned
 be16(const unsigned char *p)
@@ -170,9 +168,9 @@ decode_tcp(const unsigned char *d, Py_ssize_t n, long long wire, Frame *f)
 
 /* obj.name as a C integer; -1 with an exception set on error. */
 static int
-get_ll(PyObject *obj, PyObject *name, long long *out)
+get_ll_(Site *c, PyObject *obj, PyObject *name, long long *out)
 {
-    PyObject *v = fast_get(obj, name);
+    PyObject *v = site_get(c, obj, name);
     if (v == NULL)
         return -1;
     *out = PyLong_AsLongLong(v);
@@ -181,30 +179,36 @@ get_ll(PyObject *obj, PyObject *name, long long *out)
 }
 
 static int
-set_ll(PyObject *obj, PyObject *name, long long value)
+set_ll_(Site *c, PyObject *obj, PyObject *name, long long value)
 {
     PyObject *v = PyLong_FromLongLong(value);
-    int rc = v ? fast_set(obj, name, v) : -1;
+    int rc = v ? site_set(c, obj, name, v) : -1;
     Py_XDECREF(v);
     return rc;
 }
 
+/* obj.name += n */
 static int
-add_attr(PyObject *obj, PyObject *name, long long n)
+add_attr_(Site *c, PyObject *obj, PyObject *name, long long n)
 {
     long long v;
-    return get_ll(obj, name, &v) < 0 ? -1 : set_ll(obj, name, v + n);
+    return get_ll_(c, obj, name, &v) < 0 ? -1 : set_ll_(c, obj, name, v + n);
 }
 
 /* obj.sub.name += n */
 static int
-add_sub(PyObject *obj, PyObject *sub, PyObject *name, long long n)
+add_sub_(Site *c, Site *d, PyObject *obj, PyObject *sub, PyObject *name, long long n)
 {
-    PyObject *o = fast_get(obj, sub);
-    int rc = o ? add_attr(o, name, n) : -1;
+    PyObject *o = site_get(c, obj, sub);
+    int rc = o ? add_attr_(d, o, name, n) : -1;
     Py_XDECREF(o);
     return rc;
 }
+
+#define get_ll(obj, name, out) get_ll_(SITE, (obj), (name), (out))
+#define set_ll(obj, name, value) set_ll_(SITE, (obj), (name), (value))
+#define add_attr(obj, name, n) add_attr_(SITE, (obj), (name), (n))
+#define add_sub(obj, sub, name, n) add_sub_(SITE, SITE, (obj), (sub), (name), (n))
 
 /* list[i] += n for a list of two ints. */
 static int
@@ -223,9 +227,9 @@ add_item(PyObject *list, Py_ssize_t i, long long n)
 
 /* Is obj.name the object ``value``? 1, 0, or -1 on error. */
 static int
-attr_is(PyObject *obj, PyObject *name, PyObject *value)
+attr_is_(Site *c, PyObject *obj, PyObject *name, PyObject *value)
 {
-    PyObject *v = fast_get(obj, name);
+    PyObject *v = site_get(c, obj, name);
     if (v == NULL)
         return -1;
     int is = v == value;
@@ -235,15 +239,18 @@ attr_is(PyObject *obj, PyObject *name, PyObject *value)
 
 /* Is obj.name true? 1, 0, or -1 on error. */
 static int
-attr_true(PyObject *obj, PyObject *name)
+attr_true_(Site *c, PyObject *obj, PyObject *name)
 {
-    PyObject *v = fast_get(obj, name);
+    PyObject *v = site_get(c, obj, name);
     if (v == NULL)
         return -1;
     int t = PyObject_IsTrue(v);
     Py_DECREF(v);
     return t;
 }
+
+#define attr_is(obj, name, value) attr_is_(SITE, (obj), (name), (value))
+#define attr_true(obj, name) attr_true_(SITE, (obj), (name))
 
 /* May the stream take this segment the in-order way (or, bare, need nothing)? */
 static int
