@@ -94,47 +94,254 @@ add_to(PyObject *obj, PyObject *name, long long n)
     return rc;
 }
 
+/* One command line, parsed: what the Command is made of (all new references). */
+typedef struct {
+    PyObject *verb, *trid, *args, *text;
+    long long need;
+} Line;
+
+static void
+line_clear(Line *ln)
+{
+    Py_CLEAR(ln->verb);
+    Py_CLEAR(ln->trid);
+    Py_CLEAR(ln->args);
+    Py_CLEAR(ln->text);
+}
+
+/* verb -> rule, for the ASCII path: the verbs of fast_verbs by their bytes, so that a
+ * line's verb is found without making a str, and the Command shares the dict's. */
+#define VERB_TABLE 512
+#define VERB_MAX 8
+static struct {
+    char word[VERB_MAX];
+    Py_ssize_t len;
+    PyObject *verb;  /* the key of fast_verbs (strong reference); NULL: empty */
+    int takes_trid;
+    long long minimum;
+} verb_table[VERB_TABLE];
+
+static size_t
+verb_hash(const char *w, Py_ssize_t n)
+{
+    size_t h = (size_t)n * 2654435761u;
+    for (Py_ssize_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)w[i]) * 16777619u;
+    return h % VERB_TABLE;
+}
+
+/* The rule of a fast verb given as bytes; its table entry or -1. */
+static int
+verb_lookup(const char *w, Py_ssize_t n)
+{
+    if (n > VERB_MAX)
+        return -1;
+    for (size_t h = verb_hash(w, n), i = 0; i < VERB_TABLE; i++, h = (h + 1) % VERB_TABLE) {
+        if (verb_table[h].verb == NULL)
+            return -1;
+        if (verb_table[h].len == n && memcmp(verb_table[h].word, w, (size_t)n) == 0)
+            return (int)h;
+    }
+    return -1;
+}
+
+/* Fill the table from fast_verbs (ASCII keys of at most VERB_MAX bytes; the others are
+ * only found by the generic path, as before). */
+static int
+verb_table_fill(void)
+{
+    for (int i = 0; i < VERB_TABLE; i++) {
+        Py_CLEAR(verb_table[i].verb);
+        verb_table[i].len = 0;
+    }
+    PyObject *key, *rule;
+    Py_ssize_t it = 0, filled = 0;
+    while (PyDict_Next(fast_verbs, &it, &key, &rule)) {
+        if (!PyUnicode_Check(key) || !PyUnicode_IS_ASCII(key) || !PyTuple_Check(rule)
+            || PyTuple_GET_SIZE(rule) != 2 || PyUnicode_GET_LENGTH(key) > VERB_MAX)
+            continue;
+        if (++filled > VERB_TABLE / 2) {
+            PyErr_SetString(PyExc_ValueError, "configure: too many verbs");
+            return -1;
+        }
+        const char *w = (const char *)PyUnicode_DATA(key);
+        Py_ssize_t n = PyUnicode_GET_LENGTH(key);
+        size_t h = verb_hash(w, n);
+        while (verb_table[h].verb != NULL)
+            h = (h + 1) % VERB_TABLE;
+        long long minimum = PyLong_AsLongLong(PyTuple_GET_ITEM(rule, 1));
+        if (minimum == -1 && PyErr_Occurred())
+            return -1;
+        memcpy(verb_table[h].word, w, (size_t)n);
+        verb_table[h].len = n;
+        verb_table[h].verb = Py_NewRef(key);
+        verb_table[h].takes_trid = PyTuple_GET_ITEM(rule, 0) == Py_True;
+        verb_table[h].minimum = minimum;
+    }
+    return 0;
+}
+
+/* An ASCII str of n bytes (a new reference). */
+static PyObject *
+ascii_str(const char *s, Py_ssize_t n)
+{
+    PyObject *u = PyUnicode_New(n, 127);
+    if (u != NULL)
+        memcpy(PyUnicode_DATA(u), s, (size_t)n);
+    return u;
+}
+
+/* str.split()'s separators among ASCII characters. */
+static int
+ascii_space(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
+
+/* The value of an all-digit word of bytes as _trid (at most ten digits) or _length
+ * (at most 18 digits, TOO_LARGE beyond) would give it; -1 if not all digits. */
+static long long
+digits_bytes(const char *w, Py_ssize_t n, Py_ssize_t max_digits)
+{
+    long long v = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (w[i] < '0' || w[i] > '9')
+            return -1;
+        if (i < MAX_DIGITS)
+            v = v * 10 + (w[i] - '0');
+    }
+    return n > max_digits ? (max_digits == MAX_DIGITS ? TOO_LARGE : -1) : v;
+}
+
+#define MAX_WORDS 32
+
+/* An ASCII line of at most MAX_WORDS words, split as str.split() does: 1 and *ln
+ * filled, 0 if not a fast verb, 2 if the line needs the generic path, -1 on error. */
+static int
+parse_ascii(const char *s, Py_ssize_t n, Line *ln)
+{
+    Py_ssize_t start[MAX_WORDS], len[MAX_WORDS], words = 0;
+    for (Py_ssize_t i = 0; i < n;) {
+        if ((unsigned char)s[i] >= 0x80)
+            return 2;
+        if (ascii_space((unsigned char)s[i])) {
+            i++;
+            continue;
+        }
+        if (words == MAX_WORDS)
+            return 2;
+        start[words] = i;
+        while (i < n && !ascii_space((unsigned char)s[i]) && (unsigned char)s[i] < 0x80)
+            i++;
+        if (i < n && (unsigned char)s[i] >= 0x80)
+            return 2;
+        len[words] = i - start[words];
+        words++;
+    }
+    int v = words ? verb_lookup(s + start[0], len[0]) : -1;
+    if (v < 0)
+        return 0;
+    Py_ssize_t nargs = words - 1, first = 1;
+    ln->trid = Py_NewRef(Py_None);
+    if (verb_table[v].takes_trid && nargs) {
+        long long t = digits_bytes(s + start[1], len[1], 10);
+        if (t >= 0) {
+            Py_SETREF(ln->trid, PyLong_FromLongLong(t));
+            if (ln->trid == NULL)
+                return -1;
+            first = 2;
+        }
+    }
+    ln->need = 0;
+    if (nargs >= verb_table[v].minimum) {
+        long long need = digits_bytes(s + start[nargs], len[nargs], MAX_DIGITS);
+        ln->need = need < 0 ? 0 : need;
+    }
+    ln->verb = Py_NewRef(verb_table[v].verb);
+    if ((ln->text = ascii_str(s, n)) == NULL || (ln->args = PyTuple_New(words - first)) == NULL)
+        return -1;
+    for (Py_ssize_t w = first; w < words; w++) {
+        PyObject *word = ascii_str(s + start[w], len[w]);
+        if (word == NULL)
+            return -1;
+        PyTuple_SET_ITEM(ln->args, w - first, word);
+    }
+    return 1;
+}
+
+/* Any UTF-8 line: decoded and split by Python itself. 1, 0 (not valid UTF-8 or not a
+ * fast verb), or -1 on error. */
+static int
+parse_generic(const char *s, Py_ssize_t n, Line *ln)
+{
+    PyObject *text = PyUnicode_DecodeUTF8(s, n, NULL);
+    if (text == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+            return -1;
+        PyErr_Clear();
+        return 0;
+    }
+    ln->text = text;
+    PyObject *parts = PyUnicode_Split(text, NULL, -1);
+    if (parts == NULL)
+        return -1;
+    int rc = 0;
+    PyObject *rule = PyList_GET_SIZE(parts)
+                     ? PyDict_GetItemWithError(fast_verbs, PyList_GET_ITEM(parts, 0)) : NULL;
+    if (rule == NULL) {
+        rc = PyErr_Occurred() ? -1 : 0;
+        goto done;
+    }
+    long long minimum = PyLong_AsLongLong(PyTuple_GET_ITEM(rule, 1));
+    if (minimum == -1 && PyErr_Occurred()) {
+        rc = -1;
+        goto done;
+    }
+    Py_ssize_t nargs = PyList_GET_SIZE(parts) - 1, first = 1;
+    ln->trid = Py_NewRef(Py_None);
+    if (PyTuple_GET_ITEM(rule, 0) == Py_True && nargs) {
+        long long t = trid_value(PyList_GET_ITEM(parts, 1));
+        if (t >= 0) {
+            Py_SETREF(ln->trid, PyLong_FromLongLong(t));
+            if (ln->trid == NULL) {
+                rc = -1;
+                goto done;
+            }
+            first = 2;
+        }
+    }
+    ln->need = nargs >= minimum ? length_value(PyList_GET_ITEM(parts, nargs)) : 0;
+    ln->verb = Py_NewRef(PyList_GET_ITEM(parts, 0));
+    PyObject *args = PyList_GetSlice(parts, first, PyList_GET_SIZE(parts));
+    ln->args = args ? PyList_AsTuple(args) : NULL;
+    Py_XDECREF(args);
+    rc = ln->args ? 1 : -1;
+done:
+    Py_DECREF(parts);
+    return rc;
+}
+
 /* Build the Command of one parsed line; a new reference or NULL. */
 static PyObject *
-make_command(PyObject *parts, PyObject *text, PyObject *trid, long long need,
-             const char *buf, Py_ssize_t start, long long offset, Py_ssize_t size,
+make_command(Line *ln, const char *buf, Py_ssize_t start, long long offset, Py_ssize_t size,
              PyObject *envelope)
 {
-    Py_ssize_t first = trid == Py_None ? 1 : 2;
-    PyObject *args = PyList_GetSlice(parts, first, PyList_GET_SIZE(parts));
-    PyObject *targs = args ? PyList_AsTuple(args) : NULL;
-    Py_XDECREF(args);
-    PyObject *payload = need ? PyBytes_FromStringAndSize(buf + start, (Py_ssize_t)need)
-                             : Py_NewRef(empty_bytes);
-    PyObject *nobj = PyLong_FromLongLong(need);
+    PyObject *payload = ln->need ? PyBytes_FromStringAndSize(buf + start, (Py_ssize_t)ln->need)
+                                 : Py_NewRef(empty_bytes);
+    PyObject *nobj = PyLong_FromLongLong(ln->need);
     PyObject *off = PyLong_FromLongLong(offset);
     PyObject *sz = PyLong_FromSsize_t(size);
     PyObject *cmd = NULL;
-    if (targs && payload && nobj && off && sz) {
-        PyObject *argv[9] = {PyList_GET_ITEM(parts, 0), trid, targs, nobj, payload, off, sz,
-                             text, envelope};
+    if (payload && nobj && off && sz) {
+        PyObject *argv[9] = {ln->verb, ln->trid, ln->args, nobj, payload, off, sz, ln->text,
+                             envelope};
         cmd = PyObject_Vectorcall(command_type, argv, 9, NULL);
     }
-    Py_XDECREF(targs);
     Py_XDECREF(payload);
     Py_XDECREF(nobj);
     Py_XDECREF(off);
     Py_XDECREF(sz);
     return cmd;
-}
-
-/* The verb rule of a line's first word: 1 and the rule's fields, 0 if not a fast verb. */
-static int
-verb_rule(PyObject *parts, int *takes_trid, long long *minimum)
-{
-    if (PyList_GET_SIZE(parts) == 0)
-        return 0;
-    PyObject *rule = PyDict_GetItemWithError(fast_verbs, PyList_GET_ITEM(parts, 0));
-    if (rule == NULL)
-        return PyErr_Occurred() ? -1 : 0;
-    *takes_trid = PyTuple_GET_ITEM(rule, 0) == Py_True;
-    *minimum = PyLong_AsLongLong(PyTuple_GET_ITEM(rule, 1));
-    return (*minimum == -1 && PyErr_Occurred()) ? -1 : 1;
 }
 
 /* What one scan needs besides the bytes. */
@@ -147,17 +354,10 @@ typedef struct {
 
 /* Hold a command until its payload is complete: parser._await_payload(pending, rest). */
 static int
-await_payload(Scan *sc, PyObject *parts, PyObject *text, PyObject *trid, long long need,
-              Py_ssize_t pos, Py_ssize_t start)
+await_payload(Scan *sc, Line *ln, Py_ssize_t pos, Py_ssize_t start)
 {
-    Py_ssize_t first = trid == Py_None ? 1 : 2;
-    PyObject *args = PyList_GetSlice(parts, first, PyList_GET_SIZE(parts));
-    PyObject *targs = args ? PyList_AsTuple(args) : NULL;
-    Py_XDECREF(args);
-    PyObject *pending = targs ? Py_BuildValue("(OOOOLnL)", PyList_GET_ITEM(parts, 0), trid,
-                                              targs, text, sc->base + pos, start - pos, need)
-                              : NULL;
-    Py_XDECREF(targs);
+    PyObject *pending = Py_BuildValue("(OOOOLnL)", ln->verb, ln->trid, ln->args, ln->text,
+                                      sc->base + pos, start - pos, ln->need);
     PyObject *rest = PyBytes_FromStringAndSize(sc->buf + start, sc->size - start);
     PyObject *res = NULL;
     if (pending && rest)
@@ -173,49 +373,28 @@ await_payload(Scan *sc, PyObject *parts, PyObject *text, PyObject *trid, long lo
 static int
 scan_one(Scan *sc, Py_ssize_t pos, Py_ssize_t eol, Py_ssize_t *next, long long *payload_bytes)
 {
-    PyObject *text = PyUnicode_DecodeUTF8(sc->buf + pos, eol - pos, NULL);
-    if (text == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
-            return -1;
-        PyErr_Clear();
-        return 0;
+    Line ln = {NULL, NULL, NULL, NULL, 0};
+    int rc = parse_ascii(sc->buf + pos, eol - pos, &ln);
+    if (rc == 2) {
+        line_clear(&ln);
+        rc = parse_generic(sc->buf + pos, eol - pos, &ln);
     }
-    PyObject *parts = PyUnicode_Split(text, NULL, -1);
-    int takes_trid = 0, rc = 0;
-    long long minimum = 0;
-    int known = parts ? verb_rule(parts, &takes_trid, &minimum) : -1;
-    if (known <= 0) {
-        rc = known;
-        goto done;
-    }
-    Py_ssize_t nargs = PyList_GET_SIZE(parts) - 1;
-    PyObject *trid = Py_None;
-    if (takes_trid && nargs) {
-        long long t = trid_value(PyList_GET_ITEM(parts, 1));
-        if (t >= 0 && (trid = PyLong_FromLongLong(t)) == NULL) {
-            rc = -1;
-            goto done;
+    if (rc == 1) {
+        Py_ssize_t start = eol + 2;
+        if (ln.need > sc->max_payload)
+            rc = 0;  /* an error: the general path */
+        else if (start + ln.need > sc->size)
+            rc = await_payload(sc, &ln, pos, start) == 0 ? 2 : -1;
+        else {
+            PyObject *cmd = make_command(&ln, sc->buf, start, sc->shift + pos,
+                                         start - pos + (Py_ssize_t)ln.need, sc->envelope);
+            rc = cmd && PyList_Append(sc->out, cmd) == 0 ? 1 : -1;
+            Py_XDECREF(cmd);
+            *next = start + (Py_ssize_t)ln.need;
+            *payload_bytes += ln.need;
         }
     }
-    long long need = nargs >= minimum ? length_value(PyList_GET_ITEM(parts, nargs)) : 0;
-    Py_ssize_t start = eol + 2;
-    if (need > sc->max_payload)
-        rc = 0;  /* an error: the general path */
-    else if (start + need > sc->size)
-        rc = await_payload(sc, parts, text, trid, need, pos, start) == 0 ? 2 : -1;
-    else {
-        PyObject *cmd = make_command(parts, text, trid, need, sc->buf, start, sc->shift + pos,
-                                     start - pos + (Py_ssize_t)need, sc->envelope);
-        rc = cmd && PyList_Append(sc->out, cmd) == 0 ? 1 : -1;
-        Py_XDECREF(cmd);
-        *next = start + (Py_ssize_t)need;
-        *payload_bytes += need;
-    }
-    if (trid != Py_None)
-        Py_DECREF(trid);
-done:
-    Py_XDECREF(parts);
-    Py_DECREF(text);
+    line_clear(&ln);
     return rc;
 }
 
@@ -303,6 +482,8 @@ configure(PyObject *module, PyObject *args)
         return NULL;
     Py_XSETREF(command_type, Py_NewRef(cls));
     Py_XSETREF(fast_verbs, Py_NewRef(verbs));
+    if (verb_table_fill() < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 

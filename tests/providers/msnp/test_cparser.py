@@ -118,3 +118,19 @@ def test_parser_tests_pass_without_the_c_scan():
                           *tests], cwd=REPO, env=env, capture_output=True, text=True,
                          timeout=600)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+
+
+@pytest.mark.parametrize("words", [31, 32, 33, 200])
+def test_lines_with_many_words_agree(words):
+    """Lines with more words than the ASCII path splits itself take the generic path."""
+    line = ("CHG 7 " + " ".join(f"w{i}" for i in range(words)) + "\r\n").encode()
+    data = b"VER 1 MSNP8\r\n" + line + b"MSG 8 N 3\r\nabc"
+    c_items = _parse(data, [], c=True)
+    assert c_items == _parse(data, [], c=False)
+    assert len(c_items[0][1].args) == words and c_items[0][2].payload == b"abc"
+
+
+def test_verbs_share_one_string_object():
+    """A known verb is not a new str per command (the ASCII path reuses the table's)."""
+    items, _, _ = _parse(b"VER 1 MSNP8\r\nOUT\r\nOUT\r\n", [], c=True)
+    assert items[1].verb is items[2].verb == "OUT"
