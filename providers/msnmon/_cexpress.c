@@ -27,6 +27,7 @@ typedef struct {
     PyObject *monitor, *entries, *scan_lines;
     PyObject *established, *msnp, *sniffing, *legacy_any;
     PyObject *command_event, *message_event, *command_type, *parse_error_type;
+    PyObject *quiet_verbs, *notification;
     /* during a run: monitor.stats, .flows, .flows._flows, .reassembler, its stats */
     PyObject *mstats, *table, *od, *re, *rstats;
     long long packets;
@@ -48,7 +49,7 @@ static PyObject *s_stats, *s_packets, *s_flows, *s_last, *s_flows_od, *s_move_to
     *s_ended_list, *s_finish_ended, *s_next_expire, *s_expire, *s_enabled, *s_on, *s_verb,
     *s_trid, *s_args, *s_payload, *s_fixed_role, *s_transactions, *s_open, *s_capacity,
     *s_requests, *s_unmatched_replies, *s_messages, *s_commands, *s_evict, *s_command,
-    *s_parse_error, *s_stream_failed, *s_MSG, *s_U, *s_second;
+    *s_parse_error, *s_stream_failed, *s_MSG, *s_U, *s_second, *s_roles, *s_seen;
 
 /* Attribute access by slot offset. The lane reads and writes a few dozen attributes
  * per packet; for __slots__ classes (and msgspec Structs) a member descriptor gives
@@ -380,20 +381,22 @@ fail:
     return NULL;
 }
 
-/* TransactionTracker.observe for a client's MSG with a TrID: a request, unless it is
- * an unacknowledged one (MSG trid U); 1, or -1 on error. */
+/* TransactionTracker.observe for a client's command with a TrID: a request, unless it
+ * is an unacknowledged MSG (MSG trid U); 1, or -1 on error. */
 static int
-track_request(PyObject *tracker, PyObject *cmd, PyObject *trid, long long ts)
+track_request(PyObject *tracker, PyObject *cmd, PyObject *trid, long long ts, int is_msg)
 {
-    PyObject *args = fast_get(cmd, s_args);
-    if (args == NULL)
-        return -1;
-    int unacked = PyTuple_Check(args) && PyTuple_GET_SIZE(args) > 0
-                  && PyUnicode_Check(PyTuple_GET_ITEM(args, 0))
-                  && PyUnicode_Compare(PyTuple_GET_ITEM(args, 0), s_U) == 0;
-    Py_DECREF(args);
-    if (unacked)
-        return 1;
+    if (is_msg) {
+        PyObject *args = fast_get(cmd, s_args);
+        if (args == NULL)
+            return -1;
+        int unacked = PyTuple_Check(args) && PyTuple_GET_SIZE(args) > 0
+                      && PyUnicode_Check(PyTuple_GET_ITEM(args, 0))
+                      && PyUnicode_Compare(PyTuple_GET_ITEM(args, 0), s_U) == 0;
+        Py_DECREF(args);
+        if (unacked)
+            return 1;
+    }
     PyObject *pending = NULL, *t = NULL, *secs = NULL, *value = NULL;
     int r = -1;
     if (add_sub(tracker, s_stats, s_requests, 1) < 0
@@ -434,60 +437,104 @@ contains(PyObject *hay, const char *needle)
                   strlen(needle)) != NULL;
 }
 
-/* For a MSG the Python _command would only count and (maybe) track as a request:
- * 1 if it is one, and then its effects are done here; 0 to leave it to Python. */
+/* The role step of MsnMonitor._command for ``verb``: 1 if it changes nothing (a MSG on
+ * a flow whose role is fixed; a quiet verb when the role is fixed or notification
+ * evidence was already seen), 0 if Python must take the command, -1 on error. */
 static int
-plain_msg(Express *self, PyObject *ctx, PyObject *cmd, int sent, long long ts)
+role_unchanged(Express *self, PyObject *ctx, PyObject *verb, int is_msg)
 {
-    int r;
-    if ((r = attr_is(ctx, s_fixed_role, Py_None)) != 0 || (r = attr_true(self->command_event,
-         s_enabled)) != 0 || (r = attr_true(self->message_event, s_enabled)) != 0)
-        return r < 0 ? -1 : 0;
-    PyObject *verb = fast_get(cmd, s_verb);
-    if (verb == NULL)
-        return -1;
-    r = PyUnicode_Compare(verb, s_MSG);
-    Py_DECREF(verb);
+    int r = attr_is(ctx, s_fixed_role, Py_None);
+    if (r != 1)
+        return r < 0 ? -1 : 1;  /* fixed: _command does not observe */
+    if (is_msg)
+        return 0;  /* (a hint may fix the role at the first command) */
+    PyObject *roles = fast_get(ctx, s_roles);
+    PyObject *seen = roles ? fast_get(roles, s_seen) : NULL;
+    r = seen && PySet_Check(seen) ? PySet_Contains(seen, self->notification) : -1;
+    if (seen && !PySet_Check(seen) && !PyErr_Occurred())
+        PyErr_SetString(PyExc_TypeError, "express lane: RoleTracker._seen is not a set");
+    Py_XDECREF(roles);
+    Py_XDECREF(seen);
+    return r;
+}
+
+/* A MSG whose payload the monitor would look at (events, the address book)? */
+static int
+msg_needs_python(Express *self, PyObject *cmd)
+{
+    int r = attr_true(self->message_event, s_enabled);
     if (r != 0)
-        return PyErr_Occurred() ? -1 : 0;
-    PyObject *payload = fast_get(cmd, s_payload), *trid = NULL, *tracker = NULL;
+        return r;
+    PyObject *payload = fast_get(cmd, s_payload);
     if (payload == NULL)
         return -1;
-    if (!PyBytes_Check(payload) || contains(payload, "x-msmsgsinvite")
-        || contains(payload, "x-msnmsgrp2p")) {
-        Py_DECREF(payload);
-        return 0;  /* the address book learns from it: Python */
-    }
+    r = !PyBytes_Check(payload) || contains(payload, "x-msmsgsinvite")
+        || contains(payload, "x-msnmsgrp2p");
     Py_DECREF(payload);
-    r = -1;
-    if ((trid = fast_get(cmd, s_trid)) == NULL)
-        goto done;
-    if (trid != Py_None && (tracker = fast_get(ctx, s_transactions)) == NULL)
-        goto done;
-    if (trid != Py_None && !sent) {  /* a reply: Python, if it completes a transaction */
+    return r;
+}
+
+/* The transaction step of _command (TransactionTracker.observe) when it completes
+ * nothing: 1 done, 0 if it would complete a transaction (Python), -1 on error. */
+static int
+quiet_transaction(PyObject *ctx, PyObject *cmd, PyObject *trid, int sent, int is_msg,
+                  long long ts, int apply)
+{
+    PyObject *tracker = fast_get(ctx, s_transactions);
+    if (tracker == NULL)
+        return -1;
+    int r = 1;
+    if (!sent) {
         PyObject *pending = fast_get(tracker, s_open);
         int found = pending ? PyDict_Contains(pending, trid) : -1;
         Py_XDECREF(pending);
-        if (found != 0) {
+        if (found != 0)
             r = found < 0 ? -1 : 0;
-            goto done;
+        else if (apply) {  /* a reply to nothing: counted unless TrID 0 (a server push) */
+            int nonzero = PyObject_IsTrue(trid);
+            if (nonzero < 0 || (nonzero && add_sub(tracker, s_stats, s_unmatched_replies, 1) < 0))
+                r = -1;
         }
     }
-    if (add_sub(self->monitor, s_stats, s_messages, 1) < 0 || add_attr(ctx, s_messages, 1) < 0)
-        goto done;
-    if (trid == Py_None)
-        r = 1;
-    else if (sent)
-        r = track_request(tracker, cmd, trid, ts);
-    else {  /* a reply to nothing: counted unless TrID 0 (a server push) */
-        int nonzero = PyObject_IsTrue(trid);
-        r = nonzero < 0 ? -1 : 1;
-        if (nonzero > 0 && add_sub(tracker, s_stats, s_unmatched_replies, 1) < 0)
-            r = -1;
-    }
-done:
+    else if (apply)
+        r = track_request(tracker, cmd, trid, ts, is_msg);
+    Py_DECREF(tracker);
+    return r;
+}
+
+/* A command the Python _command would only count and (maybe) track as a request or an
+ * unmatched reply: the commonest MSG, and quiet verbs (notification evidence, nothing
+ * for the ledger). 1 if it is one, and then its effects are done here; 0 to leave it
+ * to Python; -1 on error. */
+static int
+plain_command(Express *self, PyObject *ctx, PyObject *cmd, int sent, long long ts)
+{
+    int r = attr_true(self->command_event, s_enabled);
+    if (r != 0)
+        return r < 0 ? -1 : 0;
+    PyObject *verb = fast_get(cmd, s_verb), *trid = NULL;
+    if (verb == NULL)
+        return -1;
+    int is_msg = PyUnicode_Compare(verb, s_MSG) == 0;
+    if (!is_msg && !PyErr_Occurred())
+        r = PySet_Contains(self->quiet_verbs, verb);
+    else
+        r = PyErr_Occurred() ? -1 : 1;
+    if (r == 1)
+        r = role_unchanged(self, ctx, verb, is_msg);
+    Py_DECREF(verb);
+    if (r == 1 && is_msg && (r = msg_needs_python(self, cmd)) >= 0)
+        r = !r;
+    if (r == 1 && (trid = fast_get(cmd, s_trid)) == NULL)
+        r = -1;
+    if (r == 1 && trid != Py_None)
+        r = quiet_transaction(ctx, cmd, trid, sent, is_msg, ts, 0);
+    if (r == 1 && is_msg && (add_sub(self->monitor, s_stats, s_messages, 1) < 0
+                             || add_attr(ctx, s_messages, 1) < 0))
+        r = -1;
+    if (r == 1 && trid != Py_None)
+        r = quiet_transaction(ctx, cmd, trid, sent, is_msg, ts, 1);
     Py_XDECREF(trid);
-    Py_XDECREF(tracker);
     return r;
 }
 
@@ -505,7 +552,7 @@ handle_items(Express *self, PyObject *ctx, PyObject *dir, int sent, PyObject *pa
         PyObject *type = (PyObject *)Py_TYPE(item), *method = NULL;
         if (type == self->command_type) {
             commands++;
-            int plain = plain_msg(self, ctx, item, sent, ts);
+            int plain = plain_command(self, ctx, item, sent, ts);
             if (plain != 0) {
                 rc = plain < 0 ? -1 : 0;
                 continue;
@@ -839,11 +886,14 @@ static int
 Express_init(Express *self, PyObject *args, PyObject *kwds)
 {
     PyObject *monitor, *entries, *scan, *established, *msnp, *sniffing, *legacy;
-    PyObject *command_event, *message_event, *command_type, *parse_error_type;
-    if (!PyArg_ParseTuple(args, "OO!OOOOOOOOO:Express", &monitor, &PyDict_Type, &entries,
+    PyObject *command_event, *message_event, *command_type, *parse_error_type, *quiet, *notif;
+    if (!PyArg_ParseTuple(args, "OO!OOOOOOOOOO!O:Express", &monitor, &PyDict_Type, &entries,
                           &scan, &established, &msnp, &sniffing, &legacy, &command_event,
-                          &message_event, &command_type, &parse_error_type))
+                          &message_event, &command_type, &parse_error_type,
+                          &PyFrozenSet_Type, &quiet, &notif))
         return -1;
+    Py_XSETREF(self->quiet_verbs, Py_NewRef(quiet));
+    Py_XSETREF(self->notification, Py_NewRef(notif));
     Py_XSETREF(self->command_event, Py_NewRef(command_event));
     Py_XSETREF(self->message_event, Py_NewRef(message_event));
     Py_XSETREF(self->command_type, Py_NewRef(command_type));
@@ -872,6 +922,8 @@ Express_traverse(Express *self, visitproc visit, void *arg)
     Py_VISIT(self->message_event);
     Py_VISIT(self->command_type);
     Py_VISIT(self->parse_error_type);
+    Py_VISIT(self->quiet_verbs);
+    Py_VISIT(self->notification);
     Py_VISIT(self->mstats);
     Py_VISIT(self->table);
     Py_VISIT(self->od);
@@ -894,6 +946,8 @@ Express_clear(Express *self)
     Py_CLEAR(self->message_event);
     Py_CLEAR(self->command_type);
     Py_CLEAR(self->parse_error_type);
+    Py_CLEAR(self->quiet_verbs);
+    Py_CLEAR(self->notification);
     end_run(self);
     return 0;
 }
@@ -923,7 +977,7 @@ static PyTypeObject ExpressType = {
     .tp_basicsize = sizeof(Express),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "Express(monitor, entries, scan_lines, established, msnp, sniffing, legacy_any, "
-              "command_event, message_event, Command, ParseError)",
+              "command_event, message_event, Command, ParseError, quiet_verbs, notification)",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Express_init,
     .tp_traverse = (traverseproc)Express_traverse,
@@ -962,6 +1016,7 @@ intern_names(void)
         {&s_messages, "messages"}, {&s_commands, "commands"}, {&s_evict, "_evict"},
         {&s_command, "_command"}, {&s_parse_error, "_parse_error"},
         {&s_stream_failed, "_stream_failed"}, {&s_MSG, "MSG"}, {&s_U, "U"},
+        {&s_roles, "roles"}, {&s_seen, "_seen"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if ((*names[i].slot = PyUnicode_InternFromString(names[i].name)) == NULL)

@@ -25,12 +25,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from providers.msnp import Command, ParseError
+from providers.msnp import Command, ParseError, Role
 from providers.msnp._accel import CPARSER
 from providers.packets import CaptureFormatError, FlowState
 
 from ._context import RECEIVED, SENT, StreamState
 from ._events import COMMAND, LEGACY_ANY, MESSAGE
+from ._monitor import QUIET_VERBS
 
 if TYPE_CHECKING:
     from providers.packets import Flow
@@ -72,7 +73,7 @@ class ExpressLane:
         self._c = CEXPRESS.Express(monitor, self.entries, CPARSER.scan_lines,
                                    FlowState.ESTABLISHED, StreamState.MSNP,
                                    StreamState.SNIFFING, LEGACY_ANY, COMMAND, MESSAGE, Command,
-                                   ParseError)
+                                   ParseError, QUIET_VERBS, Role.NOTIFICATION)
 
     @property
     def packets(self) -> int:

@@ -15,11 +15,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from providers.msnp import (
     DEFAULT_MAX_ERRORS,
     DEFAULT_MAX_LINE,
     DEFAULT_MAX_PAYLOAD,
+    NOTIFICATION_VERBS,
     AddressBook,
     Command,
     MsnpStreamParser,
@@ -46,11 +48,13 @@ from ._events import (
     UNKNOWN_COMMAND,
 )
 from ._identity import AppIdentity
-from ._lane import ExpressLane
 from ._ledger import SessionLedger
 from ._stats import MonitorStats
 
-__all__ = ["PENDING", "MsnMonitor", "Resolver"]
+if TYPE_CHECKING:
+    from ._lane import ExpressLane
+
+__all__ = ["PENDING", "QUIET_VERBS", "MsnMonitor", "Resolver"]
 
 #: A resolver's answer meaning "cannot tell yet, ask again on the flow's next packet".
 PENDING = AppIdentity("<pending>")
@@ -72,6 +76,9 @@ _SWITCHBOARD, _DIRECT = Role.SWITCHBOARD, Role.DIRECT
 _FEEDING = (_SNIFFING, _MSNP)
 #: Verbs the session ledger needs (besides numeric errors); MSG is counted inline.
 _LEDGER_VERBS = frozenset({"VER", "USR", "XFR", "RNG", "JOI", "IRO", "ANS"})
+#: Verbs whose command does nothing in :meth:`MsnMonitor._command` but notification
+#: evidence for the role and its transaction (the express lane handles them in C).
+QUIET_VERBS = frozenset(NOTIFICATION_VERBS & KNOWN_VERBS) - _LEDGER_VERBS - {"MSG"}
 #: A MSG payload the address book learns from (an invitation or a P2P message); one
 #: regular expression search is cheaper than two ``in`` tests on bytes.
 _LEARNS_ADDRESSES = re.compile(rb"x-ms(?:msgsinvite|nmsgrp2p)").search

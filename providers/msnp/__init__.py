@@ -26,7 +26,13 @@ from providers.msnp._parser import (
     Item,
     MsnpStreamParser,
 )
-from providers.msnp._roles import LegacyClass, Role, RoleTracker, legacy_class
+from providers.msnp._roles import (
+    NOTIFICATION_VERBS,
+    LegacyClass,
+    Role,
+    RoleTracker,
+    legacy_class,
+)
 from providers.msnp._sniff import Sniff, sniff_msnp
 from providers.msnp._stats import ParserStats
 from providers.msnp._transactions import Transaction, TransactionStats, TransactionTracker
@@ -35,6 +41,7 @@ __all__ = [
     "DEFAULT_MAX_ERRORS",
     "DEFAULT_MAX_LINE",
     "DEFAULT_MAX_PAYLOAD",
+    "NOTIFICATION_VERBS",
     "AddressBook",
     "Command",
     "HttpEnvelope",

@@ -13,7 +13,7 @@ from enum import StrEnum
 from providers.msnp._command import Command
 from providers.msnp._verbs import LEGACY_CLIENT_SERVER, LEGACY_PEER_TO_PEER
 
-__all__ = ["LegacyClass", "Role", "RoleTracker", "legacy_class"]
+__all__ = ["NOTIFICATION_VERBS", "LegacyClass", "Role", "RoleTracker", "legacy_class"]
 
 
 class Role(StrEnum):
@@ -79,6 +79,8 @@ _NOTIFICATION_VERBS = frozenset(
         "PNG",
     }
 )
+#: Verbs that are evidence of a notification connection (and of nothing else).
+NOTIFICATION_VERBS = _NOTIFICATION_VERBS
 _DIRECT_VERBS = frozenset({"FIL", "TFR"})
 _NS_AUTH = frozenset({"TWN", "MD5", "SSO", "SHA"})
 

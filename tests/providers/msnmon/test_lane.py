@@ -221,7 +221,7 @@ def test_interleaved_flows_give_the_same_trace(record, tmp_path, max_flows):
 
 def test_odd_messages_give_the_same_trace(record, tmp_path):
     """MSG replies with TrIDs (matched, unmatched, zero), unacknowledged and reused TrIDs,
-    invitations, on a switchboard flow: the same trace and per-flow state."""
+    invitations, quiet verbs, on a switchboard flow: the same trace and per-flow state."""
     conv = Conversation(("10.0.0.1", 40000), ("10.0.0.2", 1863))
     body = b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nhi"
     invite = b"MIME-Version: 1.0\r\nContent-Type: text/x-msmsgsinvite\r\n\r\nIP: 1.2.3.4"
@@ -235,7 +235,9 @@ def test_odd_messages_give_the_same_trace(record, tmp_path):
             steps.append((False, reply % (len(body), body) if b"%" in reply else reply))
     steps += [(True, b"MSG 10 N %d\r\n%s" % (len(invite), invite)),
               (False, b"MSG alice@example.com Alice %d\r\n%s" % (len(body), body)),
-              (False, b"MSG alice@example.com Alice %d\r\n%s" % (len(invite), invite))]
+              (False, b"MSG alice@example.com Alice %d\r\n%s" % (len(invite), invite)),
+              (True, b"BLP 12 U\r\n"), (False, b"BLP 12 U\r\n"),  # U: only MSG's is unacked
+              (False, b"NLN 13 NLN carol@example.com Carol 0\r\n"), (True, b"CHG 14 NLN 0\r\n")]
     packets = conv.handshake()
     for from_client, data in steps:
         packets += conv.send(data, from_client)
