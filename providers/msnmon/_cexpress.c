@@ -800,6 +800,7 @@ Express_run(Express *self, PyObject *args)
 }
 
 #define MAX_FRAME (1 << 26) /* as the Python reader: beyond it the file is corrupt */
+#define DONE_EVERY (16 << 20) /* bytes between two calls of run_pcap's ``done`` */
 
 static uint32_t
 u32(const unsigned char *p, int big)
@@ -826,8 +827,9 @@ pcap_magic(const unsigned char *p, int *big, long long *mult)
 /* The records of a classic pcap image, as the Python reader yields them. */
 static int
 pcap_records(Express *self, const unsigned char *buf, Py_ssize_t size, PyObject *slow,
-             PyObject *error)
+             PyObject *error, PyObject *done)
 {
+    Py_ssize_t reported = 0;
     int big;
     long long mult;
     if (size < 24 || !pcap_magic(buf, &big, &mult))
@@ -854,27 +856,35 @@ pcap_records(Express *self, const unsigned char *buf, Py_ssize_t size, PyObject 
         if (frame(self, lt, ts, buf + pos, caplen, wire, NULL, slow) < 0)
             return -1;
         pos += caplen;
+        if (done != Py_None && pos - reported >= DONE_EVERY) {
+            PyObject *res = PyObject_CallFunction(done, "n", pos);
+            if (res == NULL)
+                return -1;
+            Py_DECREF(res);
+            reported = pos;
+        }
     }
     return 1;
 }
 
 PyDoc_STRVAR(run_pcap_doc,
-"run_pcap(image, slow, error) -> bool\n\n"
+"run_pcap(image, slow, error, done=None) -> bool\n\n"
 "Like run() over the records of a classic pcap file's bytes (e.g. an mmap), with the\n"
-"Python reader's errors (``error``: its exception class). False, having done nothing,\n"
-"if ``image`` is not classic pcap.");
+"Python reader's errors (``error``: its exception class). ``done(offset)`` is called\n"
+"every 16 MB with how far it got (nothing refers to the bytes before). False, having\n"
+"done nothing, if ``image`` is not classic pcap.");
 
 static PyObject *
 Express_run_pcap(Express *self, PyObject *args)
 {
-    PyObject *image, *slow, *error;
+    PyObject *image, *slow, *error, *done = Py_None;
     Py_buffer view;
-    if (!PyArg_ParseTuple(args, "OOO:run_pcap", &image, &slow, &error)
+    if (!PyArg_ParseTuple(args, "OOO|O:run_pcap", &image, &slow, &error, &done)
         || PyObject_GetBuffer(image, &view, PyBUF_SIMPLE) < 0)
         return NULL;
     int rc = begin_run(self);
     if (rc == 0)
-        rc = pcap_records(self, view.buf, view.len, slow, error);
+        rc = pcap_records(self, view.buf, view.len, slow, error, done);
     end_run(self);
     PyBuffer_Release(&view);
     if (rc < 0)
