@@ -22,14 +22,25 @@
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
 
+#define N_CONFIG 13
+#define N_RUN 5
+
 typedef struct {
     PyObject_HEAD
-    PyObject *monitor, *entries, *scan_lines;
-    PyObject *established, *msnp, *sniffing, *legacy_any;
-    PyObject *command_event, *message_event, *command_type, *parse_error_type;
-    PyObject *quiet_verbs, *notification;
-    /* during a run: monitor.stats, .flows, .flows._flows, .reassembler, its stats */
-    PyObject *mstats, *table, *od, *re, *rstats;
+    union {  /* the constructor's arguments, in order */
+        struct {
+            PyObject *monitor, *entries, *scan_lines, *established, *msnp, *sniffing,
+                *legacy_any, *command_event, *message_event, *command_type,
+                *parse_error_type, *quiet_verbs, *notification;
+        };
+        PyObject *config[N_CONFIG];
+    };
+    union {  /* during a run: monitor.stats, .flows, .flows._flows, .reassembler, its stats */
+        struct {
+            PyObject *mstats, *table, *od, *re, *rstats;
+        };
+        PyObject *run[N_RUN];
+    };
     long long packets;
 } Express;
 
@@ -722,6 +733,10 @@ frame(Express *self, long long lt, long long ts, const unsigned char *d, Py_ssiz
 static int
 begin_run(Express *self)
 {
+    if (self->monitor == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "express lane: not initialised");
+        return -1;
+    }
     Py_XSETREF(self->mstats, fast_get(self->monitor, s_stats));
     Py_XSETREF(self->table, fast_get(self->monitor, s_flows));
     Py_XSETREF(self->od, self->table ? fast_get(self->table, s_flows_od) : NULL);
@@ -733,11 +748,8 @@ begin_run(Express *self)
 static void
 end_run(Express *self)
 {
-    Py_CLEAR(self->mstats);
-    Py_CLEAR(self->table);
-    Py_CLEAR(self->od);
-    Py_CLEAR(self->re);
-    Py_CLEAR(self->rstats);
+    for (int i = 0; i < N_RUN; i++)
+        Py_CLEAR(self->run[i]);
 }
 
 /* (linktype, ts_ns, data, wire_len, ...) -> the lane, or the slow path. */
@@ -895,69 +907,31 @@ Express_run_pcap(Express *self, PyObject *args)
 static int
 Express_init(Express *self, PyObject *args, PyObject *kwds)
 {
-    PyObject *monitor, *entries, *scan, *established, *msnp, *sniffing, *legacy;
-    PyObject *command_event, *message_event, *command_type, *parse_error_type, *quiet, *notif;
-    if (!PyArg_ParseTuple(args, "OO!OOOOOOOOOO!O:Express", &monitor, &PyDict_Type, &entries,
-                          &scan, &established, &msnp, &sniffing, &legacy, &command_event,
-                          &message_event, &command_type, &parse_error_type,
-                          &PyFrozenSet_Type, &quiet, &notif))
+    PyObject *a[N_CONFIG];
+    if (!PyArg_ParseTuple(args, "OO!OOOOOOOOOO!O:Express", &a[0], &PyDict_Type, &a[1], &a[2],
+                          &a[3], &a[4], &a[5], &a[6], &a[7], &a[8], &a[9], &a[10],
+                          &PyFrozenSet_Type, &a[11], &a[12]))
         return -1;
-    Py_XSETREF(self->quiet_verbs, Py_NewRef(quiet));
-    Py_XSETREF(self->notification, Py_NewRef(notif));
-    Py_XSETREF(self->command_event, Py_NewRef(command_event));
-    Py_XSETREF(self->message_event, Py_NewRef(message_event));
-    Py_XSETREF(self->command_type, Py_NewRef(command_type));
-    Py_XSETREF(self->parse_error_type, Py_NewRef(parse_error_type));
-    Py_XSETREF(self->monitor, Py_NewRef(monitor));
-    Py_XSETREF(self->entries, Py_NewRef(entries));
-    Py_XSETREF(self->scan_lines, Py_NewRef(scan));
-    Py_XSETREF(self->established, Py_NewRef(established));
-    Py_XSETREF(self->msnp, Py_NewRef(msnp));
-    Py_XSETREF(self->sniffing, Py_NewRef(sniffing));
-    Py_XSETREF(self->legacy_any, Py_NewRef(legacy));
+    for (int i = 0; i < N_CONFIG; i++)
+        Py_XSETREF(self->config[i], Py_NewRef(a[i]));
     return 0;
 }
 
 static int
 Express_traverse(Express *self, visitproc visit, void *arg)
 {
-    Py_VISIT(self->monitor);
-    Py_VISIT(self->entries);
-    Py_VISIT(self->scan_lines);
-    Py_VISIT(self->established);
-    Py_VISIT(self->msnp);
-    Py_VISIT(self->sniffing);
-    Py_VISIT(self->legacy_any);
-    Py_VISIT(self->command_event);
-    Py_VISIT(self->message_event);
-    Py_VISIT(self->command_type);
-    Py_VISIT(self->parse_error_type);
-    Py_VISIT(self->quiet_verbs);
-    Py_VISIT(self->notification);
-    Py_VISIT(self->mstats);
-    Py_VISIT(self->table);
-    Py_VISIT(self->od);
-    Py_VISIT(self->re);
-    Py_VISIT(self->rstats);
+    for (int i = 0; i < N_CONFIG; i++)
+        Py_VISIT(self->config[i]);
+    for (int i = 0; i < N_RUN; i++)
+        Py_VISIT(self->run[i]);
     return 0;
 }
 
 static int
 Express_clear(Express *self)
 {
-    Py_CLEAR(self->monitor);
-    Py_CLEAR(self->entries);
-    Py_CLEAR(self->scan_lines);
-    Py_CLEAR(self->established);
-    Py_CLEAR(self->msnp);
-    Py_CLEAR(self->sniffing);
-    Py_CLEAR(self->legacy_any);
-    Py_CLEAR(self->command_event);
-    Py_CLEAR(self->message_event);
-    Py_CLEAR(self->command_type);
-    Py_CLEAR(self->parse_error_type);
-    Py_CLEAR(self->quiet_verbs);
-    Py_CLEAR(self->notification);
+    for (int i = 0; i < N_CONFIG; i++)
+        Py_CLEAR(self->config[i]);
     end_run(self);
     return 0;
 }

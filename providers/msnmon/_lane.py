@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from providers._accel import load_accelerator
 from providers.msnp import Command, ParseError, Role
 from providers.msnp._accel import CPARSER
 from providers.packets import CaptureFormatError, FlowState
@@ -39,24 +40,21 @@ if TYPE_CHECKING:
     from ._context import FlowContext
     from ._monitor import MsnMonitor
 
-__all__ = ["CEXPRESS", "ExpressLane"]
+__all__ = ["CEXPRESS", "REASON", "ExpressLane"]
 
 _VERSION = 1
 _PORTS = struct.Struct("!HH").pack
 
 
-def _load() -> Any:
-    if os.environ.get("WFPTRACE_PURE") or CPARSER is None:
-        return None
-    try:
-        from . import _cexpress  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return _cexpress if getattr(_cexpress, "VERSION", None) == _VERSION else None
+def _load() -> tuple[Any, str]:
+    module, reason = load_accelerator("providers.msnmon._cexpress", _VERSION)
+    if module is not None and CPARSER is None:
+        return None, "it needs providers.msnp._cparser, which is off"
+    return module, reason
 
 
-#: The C module in use, or None (every packet takes the Python path).
-CEXPRESS: Any = _load()
+#: The C module in use (or None: every packet takes the Python path), and why not.
+CEXPRESS, REASON = _load()
 
 #: A frame the lane did not take: (linktype, ts_ns, data, wire_len).
 SlowPath = Callable[[int, int, bytes, int], None]

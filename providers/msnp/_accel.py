@@ -7,23 +7,12 @@ without it.
 
 from __future__ import annotations
 
-import os
-from typing import Any
+from providers._accel import load_accelerator
 
-__all__ = ["CPARSER"]
+__all__ = ["CPARSER", "REASON"]
 
 _VERSION = 1
 
 
-def _load() -> Any:
-    if os.environ.get("WFPTRACE_PURE"):
-        return None
-    try:
-        from . import _cparser  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return _cparser if getattr(_cparser, "VERSION", None) == _VERSION else None
-
-
-#: The C module in use, or None (pure Python).
-CPARSER: Any = _load()
+#: The C module in use (or None: pure Python), and why it is not in use.
+CPARSER, REASON = load_accelerator("providers.msnp._cparser", _VERSION)

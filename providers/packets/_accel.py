@@ -8,8 +8,9 @@ buffer in batches. The Python code stays the reference and the fallback: set
 
 from __future__ import annotations
 
-import os
 from typing import Any
+
+from providers._accel import load_accelerator
 
 from ._packet import Packet
 
@@ -19,19 +20,14 @@ _VERSION = 2
 
 
 def _load() -> tuple[Any, str]:
-    if os.environ.get("WFPTRACE_PURE"):
-        return None, "WFPTRACE_PURE is set"
+    module, reason = load_accelerator("providers.packets._cdecode", _VERSION)
+    if module is None:
+        return None, reason
     try:
-        from . import _cdecode  # type: ignore[attr-defined]
-    except ImportError as e:
-        return None, f"not built ({e})"
-    if getattr(_cdecode, "VERSION", None) != _VERSION:
-        return None, "built from another version of _cdecode.c (rebuild it)"
-    try:
-        _cdecode.bind(Packet)  # where Packet's slots live
+        module.bind(Packet)  # where Packet's slots live
     except TypeError as e:
         return None, f"Packet's layout does not fit it: {e}"
-    return _cdecode, ""
+    return module, ""
 
 
 #: The C module in use (or None: pure Python), and why it is not in use.

@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 
 from providers.msnp import MsnpStreamParser
 from providers.msnp import _parser as parser_module
-from providers.msnp._accel import CPARSER
+from providers.msnp._accel import CPARSER, REASON
 
 if CPARSER is None:
-    print("skipping: providers.msnp._cparser is not built (or WFPTRACE_PURE is set)")
-    pytest.skip("providers.msnp._cparser is not built here (no C compiler or Python headers "
-                "at install time, or WFPTRACE_PURE=1)", allow_module_level=True)
+    print(f"skipping: providers.msnp._cparser is off ({REASON})")
+    pytest.skip(f"providers.msnp._cparser is off ({REASON}): the parser runs in pure Python",
+                allow_module_level=True)
 
 REPO = Path(__file__).resolve().parents[3]
 
