@@ -336,15 +336,13 @@ account(Express *self, PyObject *flow, Py_ssize_t side, const Frame *f, long lon
     return rc == 0 ? set_ll(flow, s_last_ns, ts) : -1;
 }
 
-/* Is the parser in its common state (synced, nothing held, not given up)? */
+/* Is the parser in its common state (nothing held, not given up; the scan syncs it)? */
 static int
 parser_plain(PyObject *parser)
 {
     int r;
     if ((r = attr_is(parser, s_pending, Py_None)) != 1 || (r = attr_is(parser, s_http, Py_None)) != 1
         || (r = attr_is(parser, s_failed, Py_None)) != 1)
-        return r;
-    if ((r = attr_true(parser, s_synced)) != 1)
         return r;
     if ((r = attr_true(parser, s_skip_line)) != 0 || (r = attr_true(parser, s_rest)) != 0)
         return r < 0 ? -1 : 0;

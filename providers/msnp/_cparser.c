@@ -4,7 +4,8 @@
  * command lines of one chunk (UTF-8, a known verb, a payload within the limit)
  * into Command objects, holds a command whose payload is still to come (through
  * the parser's own _await_payload, as the Python fast path does) and stops at the
- * first other line, which the Python general path then handles. Python stays the
+ * first other line, which the Python general path then handles. On a stream not yet
+ * synced it also takes the first such line, which is what syncs it (_line). Python stays the
  * reference: same splitting (str.split), same TrID and length rules, same fields.
  */
 #define PY_SSIZE_T_CLEAN
@@ -19,7 +20,7 @@ static PyObject *command_type;  /* providers.msnp._command.Command */
 static PyObject *fast_verbs;    /* verb -> (takes_trid, fewest args for a payload length) */
 static PyObject *empty_bytes;
 static PyObject *str_commands, *str_payload_bytes, *str_max_line, *str_max_payload,
-    *str_offset_shift, *str_envelope, *str_stats, *str_await_payload;
+    *str_offset_shift, *str_envelope, *str_stats, *str_await_payload, *str_synced;
 
 /* The value of an all-ASCII-digit word of at most MAX_DIGITS characters; TOO_LARGE
  * for longer digit strings; -1 if the word is not all ASCII digits. */
@@ -350,6 +351,7 @@ typedef struct {
     const char *buf;
     Py_ssize_t size;
     long long base, shift, max_payload;
+    int synced;  /* the parser's _synced; a command line of a known verb sets it */
 } Scan;
 
 /* Hold a command until its payload is complete: parser._await_payload(pending, rest). */
@@ -379,11 +381,16 @@ scan_one(Scan *sc, Py_ssize_t pos, Py_ssize_t eol, Py_ssize_t *next, long long *
         line_clear(&ln);
         rc = parse_generic(sc->buf + pos, eol - pos, &ln);
     }
+    if (rc == 1 && ln.need > sc->max_payload)
+        rc = 0;  /* an error: the general path */
+    if (rc == 1 && !sc->synced) {  /* the first command: what _line does when unsynced */
+        if (PyObject_SetAttr(sc->parser, str_synced, Py_True) < 0)
+            rc = -1;
+        sc->synced = 1;
+    }
     if (rc == 1) {
         Py_ssize_t start = eol + 2;
-        if (ln.need > sc->max_payload)
-            rc = 0;  /* an error: the general path */
-        else if (start + ln.need > sc->size)
+        if (start + ln.need > sc->size)
             rc = await_payload(sc, &ln, pos, start) == 0 ? 2 : -1;
         else {
             PyObject *cmd = make_command(&ln, sc->buf, start, sc->shift + pos,
@@ -462,6 +469,12 @@ scan_lines(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
         || attr_ll(sc.parser, str_offset_shift, &shift) < 0)
         return NULL;
     sc.shift = sc.base + shift;
+    PyObject *synced = PyObject_GetAttr(sc.parser, str_synced);
+    if (synced == NULL || (sc.synced = PyObject_IsTrue(synced)) < 0) {
+        Py_XDECREF(synced);
+        return NULL;
+    }
+    Py_DECREF(synced);
     PyObject *stats = PyObject_GetAttr(sc.parser, str_stats);
     sc.envelope = PyObject_GetAttr(sc.parser, str_envelope);
     Py_ssize_t stop = stats && sc.envelope ? scan(&sc, pos, (Py_ssize_t)max_line, stats) : -2;
@@ -513,9 +526,11 @@ PyInit__cparser(void)
     str_envelope = PyUnicode_InternFromString("envelope");
     str_stats = PyUnicode_InternFromString("stats");
     str_await_payload = PyUnicode_InternFromString("_await_payload");
+    str_synced = PyUnicode_InternFromString("_synced");
     if (empty_bytes == NULL || str_commands == NULL || str_payload_bytes == NULL
         || str_max_line == NULL || str_max_payload == NULL || str_offset_shift == NULL
         || str_envelope == NULL || str_stats == NULL || str_await_payload == NULL
+        || str_synced == NULL
         || PyModule_AddIntConstant(m, "VERSION", VERSION) < 0) {
         Py_DECREF(m);
         return NULL;

@@ -173,10 +173,12 @@ class MsnpStreamParser:
         size = len(data)
         find = data.find
         while pos < size:  # (a search from the end finds nothing: bytes.find is not cheap)
-            if self._synced and not self._skip_line:
+            if not self._skip_line:
                 if _scan_lines is not None and type(data) is bytes:
-                    pos = _scan_lines(self, data, pos, base, out)  # the same in C
-                else:
+                    # the same in C, which also syncs on a command line of a known verb
+                    # (what _line does then)
+                    pos = _scan_lines(self, data, pos, base, out)
+                elif self._synced:
                     pos = self._fast_lines(data, pos, base, out)
                 if pos < 0:  # waiting for a payload
                     return
