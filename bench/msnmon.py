@@ -5,7 +5,9 @@ notification and switchboard sessions on port 1863, commands split across
 segments and packed several per segment), then in the same run, alternating:
 
 - ours: ``providers.msnmon.replay_capture`` (decode, flow table, shared TCP
-  reassembly, incremental parser, roles, transactions, summaries): the headline
+  reassembly, incremental parser, roles, transactions, summaries; with the C
+  accelerators when they are built: ``c_accelerators`` in the metrics says, and
+  ``--pure`` measures without them): the headline
   is the extraction itself (typed commands, no trace session listening); the
   ``*_traced`` figures add a session that enables the ``Command`` events and
   delivers them to a real-time consumer (or a log file with ``--log``), i.e.
@@ -25,6 +27,7 @@ file (tshark extracts the same commands, without reassembly or typed fields).
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import statistics
@@ -39,6 +42,7 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench._common import emit, progress  # noqa: E402
+from providers import accelerators  # noqa: E402
 from providers.msnmon import PROVIDER, PROVIDER_NAME, replay_capture  # noqa: E402
 from samples.msnsim import write_synthetic_capture  # noqa: E402
 from tracer import Hub, Level, ProviderEnable, SessionConfig  # noqa: E402
@@ -97,7 +101,13 @@ def main() -> int:
     parser.add_argument("--runs", type=int, help="runs of each side (default 3)")
     parser.add_argument("--log", action="store_true", help="also write the events to a file")
     parser.add_argument("--tshark-details", action="store_true", help="tshark -O msnms")
+    parser.add_argument("--pure", action="store_true",
+                        help="without the C accelerators (WFPTRACE_PURE=1, in a child)")
     args = parser.parse_args()
+    if args.pure and not os.environ.get("WFPTRACE_PURE"):
+        argv = [a for a in sys.argv[1:] if a != "--pure"]
+        env = {**os.environ, "WFPTRACE_PURE": "1"}
+        return subprocess.run([sys.executable, __file__, *argv], env=env, check=False).returncode
     size = (args.size_mb or (20 if args.quick else 200)) * MB
     runs = args.runs or 3
     if shutil.which("tshark") is None:
@@ -137,6 +147,7 @@ def main() -> int:
         "tshark_cpu_s": round(t_cpu, 3),
         "tshark_wall_s": round(t_wall, 3),
         "runs": runs,
+        "c_accelerators": sum(accelerators().values()),
     }
     # Each ratio is the median of the per-run ratios: the runs alternate the sides,
     # so a change of machine speed between runs hits both.
