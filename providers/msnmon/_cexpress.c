@@ -22,7 +22,7 @@
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
 
-#define N_CONFIG 13
+#define N_CONFIG 15
 #define N_RUN 5
 
 typedef struct {
@@ -31,7 +31,7 @@ typedef struct {
         struct {
             PyObject *monitor, *entries, *scan_lines, *established, *msnp, *sniffing,
                 *legacy_any, *command_event, *message_event, *command_type,
-                *parse_error_type, *quiet_verbs, *notification;
+                *parse_error_type, *quiet_verbs, *notification, *legacy_classes, *directions;
         };
         PyObject *config[N_CONFIG];
     };
@@ -59,7 +59,8 @@ static PyObject *s_stats, *s_packets, *s_flows, *s_last, *s_flows_od, *s_move_to
     *s_ended_list, *s_finish_ended, *s_next_expire, *s_expire, *s_enabled, *s_on, *s_verb,
     *s_trid, *s_args, *s_payload, *s_fixed_role, *s_transactions, *s_open, *s_capacity,
     *s_requests, *s_unmatched_replies, *s_messages, *s_commands, *s_evict, *s_command,
-    *s_parse_error, *s_stream_failed, *s_MSG, *s_U, *s_second, *s_roles, *s_seen;
+    *s_parse_error, *s_stream_failed, *s_MSG, *s_U, *s_second, *s_roles, *s_seen, *s_write,
+    *s_flow_id, *s_value, *s_payload_len, *s_offset;
 
 /* Attribute access by slot offset. The lane reads and writes a few dozen attributes
  * per packet; for __slots__ classes (and msgspec Structs) a member descriptor gives
@@ -510,39 +511,79 @@ quiet_transaction(PyObject *ctx, PyObject *cmd, PyObject *trid, int sent, int is
     return r;
 }
 
-/* A command the Python _command would only count and (maybe) track as a request or an
- * unmatched reply: the commonest MSG, and quiet verbs (notification evidence, nothing
- * for the ledger). 1 if it is one, and then its effects are done here; 0 to leave it
- * to Python; -1 on error. */
+/* The Command event _command writes (COMMAND.write), for a command whose role is
+ * ``role`` and whose legacy class is ``legacy``. 0, or -1 on error. */
+static int
+write_command(Express *self, PyObject *ctx, PyObject *cmd, PyObject *verb, PyObject *trid,
+              int sent, long long ts, PyObject *role, PyObject *legacy)
+{
+    PyObject *write = fast_get(self->command_event, s_write);
+    PyObject *flow_id = fast_get(ctx, s_flow_id), *args = fast_get(cmd, s_args);
+    PyObject *arglist = args ? PySequence_List(args) : NULL;
+    PyObject *value = fast_get(role, s_value), *ts_obj = PyLong_FromLongLong(ts);
+    PyObject *payload_len = fast_get(cmd, s_payload_len), *offset = fast_get(cmd, s_offset);
+    PyObject *res = NULL;
+    if (write && flow_id && arglist && value && ts_obj && payload_len && offset) {
+        PyObject *argv[10] = {flow_id, ts_obj, PyTuple_GET_ITEM(self->directions, !sent), verb,
+                              trid, arglist, payload_len, value, legacy, offset};
+        res = PyObject_Vectorcall(write, argv, 10, NULL);
+    }
+    Py_XDECREF(write);
+    Py_XDECREF(flow_id);
+    Py_XDECREF(args);
+    Py_XDECREF(arglist);
+    Py_XDECREF(value);
+    Py_XDECREF(ts_obj);
+    Py_XDECREF(payload_len);
+    Py_XDECREF(offset);
+    Py_XDECREF(res);
+    return res ? 0 : -1;
+}
+
+/* A command the Python _command would only count, trace (the Command event) and
+ * (maybe) track as a request or an unmatched reply: the commonest MSG, and quiet verbs
+ * (notification evidence, nothing for the ledger). 1 if it is one, and then its
+ * effects are done here, in _command's order; 0 to leave it to Python; -1 on error. */
 static int
 plain_command(Express *self, PyObject *ctx, PyObject *cmd, int sent, long long ts)
 {
-    int r = attr_true(self->command_event, s_enabled);
-    if (r != 0)
-        return r < 0 ? -1 : 0;
-    PyObject *verb = fast_get(cmd, s_verb), *trid = NULL;
+    PyObject *verb = fast_get(cmd, s_verb), *trid = NULL, *role = NULL, *legacy = NULL;
     if (verb == NULL)
         return -1;
-    int is_msg = PyUnicode_Compare(verb, s_MSG) == 0;
+    int is_msg = PyUnicode_Compare(verb, s_MSG) == 0, r;
     if (!is_msg && !PyErr_Occurred())
         r = PySet_Contains(self->quiet_verbs, verb);
     else
         r = PyErr_Occurred() ? -1 : 1;
     if (r == 1)
         r = role_unchanged(self, ctx, verb, is_msg);
-    Py_DECREF(verb);
     if (r == 1 && is_msg && (r = msg_needs_python(self, cmd)) >= 0)
         r = !r;
     if (r == 1 && (trid = fast_get(cmd, s_trid)) == NULL)
         r = -1;
     if (r == 1 && trid != Py_None)
         r = quiet_transaction(ctx, cmd, trid, sent, is_msg, ts, 0);
+    int tracing = r == 1 ? attr_true(self->command_event, s_enabled) : 0;
+    if (tracing < 0)
+        r = -1;
+    if (tracing > 0) {  /* the role _command gives it (see role_unchanged) and its class */
+        if ((role = fast_get(ctx, s_fixed_role)) == NULL)
+            r = -1;
+        else if (role == Py_None)
+            Py_SETREF(role, Py_NewRef(self->notification));
+        if (r == 1 && (legacy = PyDict_GetItemWithError(self->legacy_classes, verb)) == NULL)
+            r = PyErr_Occurred() ? -1 : 0;  /* not cached yet: Python works it out */
+        if (r == 1 && write_command(self, ctx, cmd, verb, trid, sent, ts, role, legacy) < 0)
+            r = -1;
+    }
     if (r == 1 && is_msg && (add_sub(self->monitor, s_stats, s_messages, 1) < 0
                              || add_attr(ctx, s_messages, 1) < 0))
         r = -1;
     if (r == 1 && trid != Py_None)
         r = quiet_transaction(ctx, cmd, trid, sent, is_msg, ts, 1);
+    Py_DECREF(verb);
     Py_XDECREF(trid);
+    Py_XDECREF(role);
     return r;
 }
 
@@ -905,10 +946,15 @@ static int
 Express_init(Express *self, PyObject *args, PyObject *kwds)
 {
     PyObject *a[N_CONFIG];
-    if (!PyArg_ParseTuple(args, "OO!OOOOOOOOOO!O:Express", &a[0], &PyDict_Type, &a[1], &a[2],
-                          &a[3], &a[4], &a[5], &a[6], &a[7], &a[8], &a[9], &a[10],
-                          &PyFrozenSet_Type, &a[11], &a[12]))
+    if (!PyArg_ParseTuple(args, "OO!OOOOOOOOOO!OO!O!:Express", &a[0], &PyDict_Type, &a[1],
+                          &a[2], &a[3], &a[4], &a[5], &a[6], &a[7], &a[8], &a[9], &a[10],
+                          &PyFrozenSet_Type, &a[11], &a[12], &PyDict_Type, &a[13],
+                          &PyTuple_Type, &a[14]))
         return -1;
+    if (PyTuple_GET_SIZE(a[14]) != 2) {
+        PyErr_SetString(PyExc_ValueError, "Express: directions is (sent, received)");
+        return -1;
+    }
     for (int i = 0; i < N_CONFIG; i++)
         Py_XSETREF(self->config[i], Py_NewRef(a[i]));
     return 0;
@@ -958,7 +1004,8 @@ static PyTypeObject ExpressType = {
     .tp_basicsize = sizeof(Express),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "Express(monitor, entries, scan_lines, established, msnp, sniffing, legacy_any, "
-              "command_event, message_event, Command, ParseError, quiet_verbs, notification)",
+              "command_event, message_event, Command, ParseError, quiet_verbs, notification, "
+              "legacy_classes, directions)",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Express_init,
     .tp_traverse = (traverseproc)Express_traverse,
@@ -995,6 +1042,8 @@ intern_names(void)
         {&s_commands, "commands"}, {&s_evict, "_evict"}, {&s_command, "_command"},
         {&s_parse_error, "_parse_error"}, {&s_stream_failed, "_stream_failed"},
         {&s_MSG, "MSG"}, {&s_U, "U"}, {&s_roles, "roles"}, {&s_seen, "_seen"},
+        {&s_write, "write"}, {&s_flow_id, "flow_id"}, {&s_value, "value"},
+        {&s_payload_len, "payload_len"}, {&s_offset, "offset"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if ((*names[i].slot = PyUnicode_InternFromString(names[i].name)) == NULL)

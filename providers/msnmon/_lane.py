@@ -30,9 +30,9 @@ from providers.msnp import Command, ParseError, Role
 from providers.msnp._accel import CPARSER
 from providers.packets import CaptureFormatError, FlowState
 
-from ._context import RECEIVED, SENT, StreamState
+from ._context import DIRECTIONS, RECEIVED, SENT, StreamState
 from ._events import COMMAND, LEGACY_ANY, MESSAGE
-from ._monitor import QUIET_VERBS
+from ._monitor import LEGACY_CLASSES, QUIET_VERBS
 
 if TYPE_CHECKING:
     from providers.packets import Flow
@@ -71,7 +71,8 @@ class ExpressLane:
         self._c = CEXPRESS.Express(monitor, self.entries, CPARSER.scan_lines,
                                    FlowState.ESTABLISHED, StreamState.MSNP,
                                    StreamState.SNIFFING, LEGACY_ANY, COMMAND, MESSAGE, Command,
-                                   ParseError, QUIET_VERBS, Role.NOTIFICATION)
+                                   ParseError, QUIET_VERBS, Role.NOTIFICATION, LEGACY_CLASSES,
+                                   DIRECTIONS)
 
     @property
     def packets(self) -> int:

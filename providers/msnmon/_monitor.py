@@ -54,7 +54,7 @@ from ._stats import MonitorStats
 if TYPE_CHECKING:
     from ._lane import ExpressLane
 
-__all__ = ["PENDING", "QUIET_VERBS", "MsnMonitor", "Resolver"]
+__all__ = ["LEGACY_CLASSES", "PENDING", "QUIET_VERBS", "MsnMonitor", "Resolver"]
 
 #: A resolver's answer meaning "cannot tell yet, ask again on the flow's next packet".
 PENDING = AppIdentity("<pending>")
@@ -83,8 +83,8 @@ QUIET_VERBS = frozenset(NOTIFICATION_VERBS & KNOWN_VERBS) - _LEDGER_VERBS - {"MS
 #: regular expression search is cheaper than two ``in`` tests on bytes.
 _LEARNS_ADDRESSES = re.compile(rb"x-ms(?:msgsinvite|nmsgrp2p)").search
 #: verb -> the original's verb-table class (bounded: a verb is three upper-case letters
-#: or digits).
-_LEGACY_CLASS: dict[str, str] = {}
+#: or digits); the express lane reads it too.
+LEGACY_CLASSES: dict[str, str] = {}
 
 
 class MsnMonitor:
@@ -340,9 +340,9 @@ class MsnMonitor:
             if role is _SWITCHBOARD or role is _DIRECT:
                 ctx.fixed_role = role  # the strongest evidence: nothing changes it later
         if COMMAND.enabled:
-            legacy = _LEGACY_CLASS.get(verb)
+            legacy = LEGACY_CLASSES.get(verb)
             if legacy is None:
-                legacy = _LEGACY_CLASS[verb] = legacy_class(verb).value
+                legacy = LEGACY_CLASSES[verb] = legacy_class(verb).value
             COMMAND.write(ctx.flow_id, ts, DIRECTIONS[direction], verb, cmd.trid,
                           list(cmd.args), cmd.payload_len, role.value, legacy, cmd.offset)
         if verb == "MSG":
