@@ -9,6 +9,7 @@ first chunks of each direction are kept (bounded) and judged by
 from __future__ import annotations
 
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from providers.msnp import (
     MsnpStreamParser,
@@ -20,6 +21,9 @@ from providers.msnp import (
 )
 
 from ._identity import AppIdentity
+
+if TYPE_CHECKING:
+    from providers.packets import Flow
 
 __all__ = ["DIRECTIONS", "RECEIVED", "SENT", "FlowContext", "StreamState"]
 
@@ -51,7 +55,7 @@ class FlowContext:
         "dropped",
         "errors",
         "fixed_role",
-        "flow_id",
+        "flow",
         "flow_ids",
         "from_start",
         "identity",
@@ -78,11 +82,11 @@ class FlowContext:
         "usr_trids",
     )
 
-    def __init__(self, flow_id: str, identity: AppIdentity, local_side: int,
+    def __init__(self, flow: Flow, identity: AppIdentity, local_side: int,
                  local: tuple[str, int],
                  remote: tuple[str, int], start_ns: int, from_start: bool,
                  hint: str | None, max_line: int, max_payload: int, max_errors: int) -> None:
-        self.flow_id = flow_id
+        self.flow = flow  # (a cycle through flow.user until the flow ends)
         self.identity = identity
         self.local_side = local_side  # 0: the flow's initiator is the local end
         self.local = local
@@ -118,6 +122,11 @@ class FlowContext:
         self.redirects: list[str] = []
         self.flow_ids: list[str] = []
         self.dialect: str | None = None
+
+    @property
+    def flow_id(self) -> str:
+        """The flow's Community ID (computed when first asked: only events need it)."""
+        return self.flow.id
 
     @property
     def role(self) -> Role:

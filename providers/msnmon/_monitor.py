@@ -208,7 +208,7 @@ class MsnMonitor:
         local_side = self._orient(flow, pkt, outbound)
         local, remote = flow.endpoint(local_side), flow.endpoint(1 - local_side)
         hint = self.addresses.role_of(*remote)
-        ctx = FlowContext(flow.id, identity, local_side, local, remote, flow.first_ns,
+        ctx = FlowContext(flow, identity, local_side, local, remote, flow.first_ns,
                           bool(pkt.flags & TCP_SYN), hint, *self._limits)
         if hint is not None or remote[1] == _MSNP_PORT:
             ctx.state = StreamState.MSNP
