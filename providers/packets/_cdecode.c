@@ -182,8 +182,8 @@ static int fast_parse(const unsigned char *d, long long n, long long wire, Fast 
     if (f->proto == 6 ? !fast_tcp(d, n, off, end, f)
                       : f->proto != 17 || !fast_udp(d, n, off, end, f))
         return 0;
-    long long cap = n - f->off;  /* may be negative: _fast keeps it so (TCP options) */
-    f->plen = f->seglen <= cap ? f->seglen : cap;
+    long long cap = n - f->off;  /* negative when the capture cuts the TCP options */
+    f->plen = f->seglen <= cap ? f->seglen : (cap > 0 ? cap : 0);
     return 1;
 }
 

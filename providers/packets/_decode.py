@@ -196,7 +196,7 @@ class _DecoderLogic:
             masks = self._masks
             masks[_M_IP4_TCP] = masks.get(_M_IP4_TCP, 0) + 1
             return Packet(ts, data, wire, 4, src, dst, 6, False, sport, dport, seq, ack, flags,
-                          off, seglen if seglen <= cap else cap, seglen)
+                          off, seglen if seglen <= cap else max(cap, 0), seglen)
         if etype == 0x0800:
             vihl, tot, frag, proto, src, dst = _IP4(data, 14)
             if vihl != 0x45 or frag & 0x3FFF or not 20 < tot <= wire - 14:
@@ -227,7 +227,7 @@ class _DecoderLogic:
             self._m = mask
             masks[mask] = masks.get(mask, 0) + 1
             return Packet(ts, data, wire, version, src, dst, 6, False, sport, dport, seq, ack,
-                          flags, off, seglen if seglen <= cap else cap, seglen)
+                          flags, off, seglen if seglen <= cap else max(cap, 0), seglen)
         if proto == 17:
             if off + 8 > end or off + 8 > n:
                 return None
@@ -241,7 +241,7 @@ class _DecoderLogic:
             off += 8
             cap = n - off
             return Packet(ts, data, wire, version, src, dst, 17, False, sport, dport, 0, 0, 0,
-                          off, seglen if seglen <= cap else cap, seglen)
+                          off, seglen if seglen <= cap else max(cap, 0), seglen)
         return None
 
     # -- link layers -------------------------------------------------------------------

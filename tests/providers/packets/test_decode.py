@@ -46,6 +46,17 @@ def test_ethernet_ipv4_tcp_fields() -> None:
     assert d.stats.tcp_payload_bytes == 5
 
 
+def test_tcp_options_cut_by_the_snap_length_give_no_payload() -> None:
+    """A frame cut inside long TCP options has no captured payload (never a negative one),
+    on the fast path as on the general one, for IPv4 and IPv6."""
+    head = struct.pack("!HHIIBBHHH", 1234, 80, 1000, 1, 0xF0, 0x11, 512, 0, 0)  # 60-byte TCP
+    segment = head + bytes(40) + b"data"
+    for frame, tcp_at in ((eth(0x0800, ip4(6, segment)), 34), (eth(0x86DD, ip6(6, segment)), 54),
+                          (eth(0x0800, ip4(6, segment), vlans=1), 38)):
+        p = Decoder().decode(1, frame[:tcp_at + 30], len(frame))  # 10 bytes into the options
+        assert p is not None and p.payload_len == 0 and p.payload == b"" and p.l4_len == 4
+
+
 def test_vlan_and_qinq() -> None:
     """One and two 802.1Q tags are skipped to reach IP."""
     d = Decoder()
