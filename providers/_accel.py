@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import importlib
 import os
-from types import ModuleType
+from typing import Any
 
 __all__ = ["load_accelerator"]
 
 
-def load_accelerator(name: str, version: int) -> tuple[ModuleType | None, str]:
-    """The C module ``name`` (absolute) if it may be used, else None; and why not."""
+def load_accelerator(name: str, version: int) -> tuple[Any, str]:
+    """The C module ``name`` (absolute) if it may be used, else None; and why not.
+
+    (Typed ``Any``: a C module's functions are not known to the type checker.)
+    """
     if os.environ.get("WFPTRACE_PURE"):
         return None, "WFPTRACE_PURE is set"
     try:

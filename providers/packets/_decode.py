@@ -33,6 +33,7 @@ the reference, and ``Decoder`` is whichever of the two is in use.
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
 from ._accel import CDECODE
 from ._linktypes import (
@@ -95,7 +96,8 @@ class _DecoderLogic:
     :class:`PyDecoder`, C fields when the C extension is in use.
     """
 
-    __slots__ = ()
+    if not TYPE_CHECKING:  # (for mypy the subclass's slots are the mixin's attributes)
+        __slots__ = ()
     _m: int
     _masks: dict[int, int]
     _tcp_bytes: int
