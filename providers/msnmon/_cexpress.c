@@ -18,6 +18,7 @@
 #include <string.h>
 
 #define VERSION 1
+#define SIGNAL_EVERY 4096 /* frames between two checks for Ctrl-C */
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
@@ -835,10 +836,10 @@ Express_run(Express *self, PyObject *args)
     }
     PyObject *it = PyObject_GetIter(frames), *t;
     if (it != NULL) {
-        while ((t = PyIter_Next(it)) != NULL) {
+        for (unsigned long count = 1; (t = PyIter_Next(it)) != NULL; count++) {
             int rc = one_tuple(self, t, slow);
             Py_DECREF(t);
-            if (rc < 0)
+            if (rc < 0 || (count % SIGNAL_EVERY == 0 && PyErr_CheckSignals() < 0))
                 break;
         }
         Py_DECREF(it);
@@ -880,6 +881,7 @@ pcap_records(Express *self, const unsigned char *buf, Py_ssize_t size, PyObject 
              PyObject *error, PyObject *done)
 {
     Py_ssize_t reported = 0;
+    unsigned long count = 0;
     int big;
     long long mult;
     if (size < 24 || !pcap_magic(buf, &big, &mult))
@@ -903,7 +905,8 @@ pcap_records(Express *self, const unsigned char *buf, Py_ssize_t size, PyObject 
             PyErr_Format(error, "file ends inside a record (%zd/%u bytes)", size - pos, caplen);
             return -1;
         }
-        if (frame(self, lt, ts, buf + pos, caplen, wire, NULL, slow) < 0)
+        if (frame(self, lt, ts, buf + pos, caplen, wire, NULL, slow) < 0
+            || (++count % SIGNAL_EVERY == 0 && PyErr_CheckSignals() < 0))
             return -1;
         pos += caplen;
         if (done != Py_None && pos - reported >= DONE_EVERY) {
