@@ -9,6 +9,11 @@
  * nothing parked and no FIN pending, and (with data) the segment the next in
  * order. The lane then applies the Python path's effects, in the same order, to
  * the same objects. Any other frame goes to slow(linktype, ts_ns, data, wire_len).
+ *
+ * Sections, in order: attribute access by slot offset; frame decoding; the live
+ * state checks; the packet's effects (flow table, reassembler, parser); the chunk's
+ * commands (the commonest handled here, the others through MsnMonitor's methods);
+ * the run loops over an iterable of frames or a classic pcap image (run_pcap).
  */
 #define _GNU_SOURCE /* memmem */
 #define PY_SSIZE_T_CLEAN
