@@ -28,7 +28,7 @@
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
 
-#define N_CONFIG 15
+#define N_CONFIG 17
 #define N_RUN 5
 
 typedef struct {
@@ -37,7 +37,8 @@ typedef struct {
         struct {
             PyObject *monitor, *entries, *scan_lines, *established, *msnp, *sniffing,
                 *legacy_any, *command_event, *message_event, *command_type,
-                *parse_error_type, *quiet_verbs, *notification, *legacy_classes, *directions;
+                *parse_error_type, *quiet_verbs, *notification, *legacy_classes, *directions,
+                *plain_verbs, *transaction_event;
         };
         PyObject *config[N_CONFIG];
     };
@@ -66,7 +67,7 @@ static PyObject *s_stats, *s_packets, *s_flows, *s_last, *s_flows_od, *s_move_to
     *s_trid, *s_args, *s_payload, *s_fixed_role, *s_transactions, *s_open, *s_capacity,
     *s_requests, *s_unmatched_replies, *s_messages, *s_commands, *s_evict, *s_command,
     *s_parse_error, *s_stream_failed, *s_MSG, *s_U, *s_second, *s_roles, *s_seen, *s_write,
-    *s_flow_id, *s_value, *s_payload_len, *s_offset;
+    *s_flow_id, *s_value, *s_payload_len, *s_offset, *s_completed;
 
 /* Attribute access by slot offset. The lane reads and writes a few dozen attributes
  * per packet; for __slots__ classes (and msgspec Structs) a member descriptor gives
@@ -452,17 +453,23 @@ contains(PyObject *hay, const char *needle)
                   strlen(needle)) != NULL;
 }
 
-/* The role step of MsnMonitor._command for ``verb``: 1 if it changes nothing (a MSG on
- * a flow whose role is fixed; a quiet verb when the role is fixed or notification
- * evidence was already seen), 0 if Python must take the command, -1 on error. */
+/* Is ``verb`` one whose _command changes nothing but counters, the Command event and
+ * the transaction (no ledger, no address book, no role change)? With a fixed role,
+ * any verb of plain_verbs and MSG; without one, a quiet verb once notification
+ * evidence was seen (observing it again changes nothing). 1, 0, or -1 on error. */
 static int
-role_unchanged(Express *self, PyObject *ctx, PyObject *verb, int is_msg)
+verb_plain(Express *self, PyObject *ctx, PyObject *verb, int is_msg)
 {
-    int r = attr_is(ctx, s_fixed_role, Py_None);
-    if (r != 1)
-        return r < 0 ? -1 : 1;  /* fixed: _command does not observe */
+    int unfixed = attr_is(ctx, s_fixed_role, Py_None);
+    if (unfixed < 0)
+        return -1;
+    if (!unfixed)
+        return is_msg ? 1 : PySet_Contains(self->plain_verbs, verb);
     if (is_msg)
         return 0;  /* (a hint may fix the role at the first command) */
+    int r = PySet_Contains(self->quiet_verbs, verb);
+    if (r != 1)
+        return r;
     PyObject *roles = fast_get(ctx, s_roles);
     PyObject *seen = roles ? fast_get(roles, s_seen) : NULL;
     r = seen && PySet_Check(seen) ? PySet_Contains(seen, self->notification) : -1;
@@ -489,11 +496,12 @@ msg_needs_python(Express *self, PyObject *cmd)
     return r;
 }
 
-/* The transaction step of _command (TransactionTracker.observe) when it completes
- * nothing: 1 done, 0 if it would complete a transaction (Python), -1 on error. */
+/* The transaction step of _command (TransactionTracker.observe and the count of
+ * completed ones), unless it completes one while Transaction events are on: 1 done
+ * (with ``apply``; else only checked), 0 to leave it to Python, -1 on error. */
 static int
-quiet_transaction(PyObject *ctx, PyObject *cmd, PyObject *trid, int sent, int is_msg,
-                  long long ts, int apply)
+quiet_transaction(Express *self, PyObject *ctx, PyObject *cmd, PyObject *trid, int sent,
+                  int is_msg, long long ts, int apply)
 {
     PyObject *tracker = fast_get(ctx, s_transactions);
     if (tracker == NULL)
@@ -501,15 +509,23 @@ quiet_transaction(PyObject *ctx, PyObject *cmd, PyObject *trid, int sent, int is
     int r = 1;
     if (!sent) {
         PyObject *pending = fast_get(tracker, s_open);
-        int found = pending ? PyDict_Contains(pending, trid) : -1;
-        Py_XDECREF(pending);
-        if (found != 0)
-            r = found < 0 ? -1 : 0;
-        else if (apply) {  /* a reply to nothing: counted unless TrID 0 (a server push) */
+        int found = pending && PyDict_CheckExact(pending) ? PyDict_Contains(pending, trid) : -1;
+        if (found > 0 && (r = attr_true(self->transaction_event, s_enabled)) >= 0)
+            r = !r;  /* a transaction completes: here only if nobody traces it */
+        else if (found < 0)
+            r = -1;
+        if (r == 1 && apply && found) {  /* the request's entry goes, both counts rise */
+            if (PyDict_DelItem(pending, trid) < 0
+                || add_sub(tracker, s_stats, s_completed, 1) < 0
+                || add_sub(self->monitor, s_stats, s_transactions, 1) < 0)
+                r = -1;
+        }
+        else if (r == 1 && apply) {  /* a reply to nothing: counted unless TrID 0 */
             int nonzero = PyObject_IsTrue(trid);
             if (nonzero < 0 || (nonzero && add_sub(tracker, s_stats, s_unmatched_replies, 1) < 0))
                 r = -1;
         }
+        Py_XDECREF(pending);
     }
     else if (apply)
         r = track_request(tracker, cmd, trid, ts, is_msg);
@@ -546,33 +562,28 @@ write_command(Express *self, PyObject *ctx, PyObject *cmd, PyObject *verb, PyObj
     return res ? 0 : -1;
 }
 
-/* A command the Python _command would only count, trace (the Command event) and
- * (maybe) track as a request or an unmatched reply: the commonest MSG, and quiet verbs
- * (notification evidence, nothing for the ledger). 1 if it is one, and then its
- * effects are done here, in _command's order; 0 to leave it to Python; -1 on error. */
+/* A command the Python _command would only count, trace (the Command event) and pass
+ * to the transaction tracker (see verb_plain): the commonest MSG, replies such as ACK,
+ * quiet verbs. 1 if it is one, and then its effects are done here, in _command's
+ * order; 0 to leave it to Python; -1 on error. */
 static int
 plain_command(Express *self, PyObject *ctx, PyObject *cmd, int sent, long long ts)
 {
     PyObject *verb = fast_get(cmd, s_verb), *trid = NULL, *role = NULL, *legacy = NULL;
     if (verb == NULL)
         return -1;
-    int is_msg = PyUnicode_Compare(verb, s_MSG) == 0, r;
-    if (!is_msg && !PyErr_Occurred())
-        r = PySet_Contains(self->quiet_verbs, verb);
-    else
-        r = PyErr_Occurred() ? -1 : 1;
-    if (r == 1)
-        r = role_unchanged(self, ctx, verb, is_msg);
+    int is_msg = PyUnicode_Compare(verb, s_MSG) == 0;
+    int r = PyErr_Occurred() ? -1 : verb_plain(self, ctx, verb, is_msg);
     if (r == 1 && is_msg && (r = msg_needs_python(self, cmd)) >= 0)
         r = !r;
     if (r == 1 && (trid = fast_get(cmd, s_trid)) == NULL)
         r = -1;
     if (r == 1 && trid != Py_None)
-        r = quiet_transaction(ctx, cmd, trid, sent, is_msg, ts, 0);
+        r = quiet_transaction(self, ctx, cmd, trid, sent, is_msg, ts, 0);
     int tracing = r == 1 ? attr_true(self->command_event, s_enabled) : 0;
     if (tracing < 0)
         r = -1;
-    if (tracing > 0) {  /* the role _command gives it (see role_unchanged) and its class */
+    if (tracing > 0) {  /* the role _command gives it (see verb_plain) and its class */
         if ((role = fast_get(ctx, s_fixed_role)) == NULL)
             r = -1;
         else if (role == Py_None)
@@ -586,7 +597,7 @@ plain_command(Express *self, PyObject *ctx, PyObject *cmd, int sent, long long t
                              || add_attr(ctx, s_messages, 1) < 0))
         r = -1;
     if (r == 1 && trid != Py_None)
-        r = quiet_transaction(ctx, cmd, trid, sent, is_msg, ts, 1);
+        r = quiet_transaction(self, ctx, cmd, trid, sent, is_msg, ts, 1);
     Py_DECREF(verb);
     Py_XDECREF(trid);
     Py_XDECREF(role);
@@ -954,10 +965,10 @@ static int
 Express_init(Express *self, PyObject *args, PyObject *kwds)
 {
     PyObject *a[N_CONFIG];
-    if (!PyArg_ParseTuple(args, "OO!OOOOOOOOOO!OO!O!:Express", &a[0], &PyDict_Type, &a[1],
+    if (!PyArg_ParseTuple(args, "OO!OOOOOOOOOO!OO!O!O!O:Express", &a[0], &PyDict_Type, &a[1],
                           &a[2], &a[3], &a[4], &a[5], &a[6], &a[7], &a[8], &a[9], &a[10],
                           &PyFrozenSet_Type, &a[11], &a[12], &PyDict_Type, &a[13],
-                          &PyTuple_Type, &a[14]))
+                          &PyTuple_Type, &a[14], &PyFrozenSet_Type, &a[15], &a[16]))
         return -1;
     if (PyTuple_GET_SIZE(a[14]) != 2) {
         PyErr_SetString(PyExc_ValueError, "Express: directions is (sent, received)");
@@ -1013,7 +1024,7 @@ static PyTypeObject ExpressType = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "Express(monitor, entries, scan_lines, established, msnp, sniffing, legacy_any, "
               "command_event, message_event, Command, ParseError, quiet_verbs, notification, "
-              "legacy_classes, directions)",
+              "legacy_classes, directions, plain_verbs, transaction_event)",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Express_init,
     .tp_traverse = (traverseproc)Express_traverse,
@@ -1051,7 +1062,7 @@ intern_names(void)
         {&s_parse_error, "_parse_error"}, {&s_stream_failed, "_stream_failed"},
         {&s_MSG, "MSG"}, {&s_U, "U"}, {&s_roles, "roles"}, {&s_seen, "_seen"},
         {&s_write, "write"}, {&s_flow_id, "flow_id"}, {&s_value, "value"},
-        {&s_payload_len, "payload_len"}, {&s_offset, "offset"},
+        {&s_payload_len, "payload_len"}, {&s_offset, "offset"}, {&s_completed, "completed"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if ((*names[i].slot = PyUnicode_InternFromString(names[i].name)) == NULL)

@@ -31,8 +31,8 @@ from providers.msnp._accel import CPARSER
 from providers.packets import CaptureFormatError, FlowState
 
 from ._context import DIRECTIONS, RECEIVED, SENT, StreamState
-from ._events import COMMAND, LEGACY_ANY, MESSAGE
-from ._monitor import LEGACY_CLASSES, QUIET_VERBS
+from ._events import COMMAND, LEGACY_ANY, MESSAGE, TRANSACTION
+from ._monitor import LEGACY_CLASSES, PLAIN_VERBS, QUIET_VERBS
 
 if TYPE_CHECKING:
     from providers.packets import Flow
@@ -72,7 +72,7 @@ class ExpressLane:
                                    FlowState.ESTABLISHED, StreamState.MSNP,
                                    StreamState.SNIFFING, LEGACY_ANY, COMMAND, MESSAGE, Command,
                                    ParseError, QUIET_VERBS, Role.NOTIFICATION, LEGACY_CLASSES,
-                                   DIRECTIONS)
+                                   DIRECTIONS, PLAIN_VERBS, TRANSACTION)
 
     @property
     def packets(self) -> int:

@@ -54,7 +54,7 @@ from ._stats import MonitorStats
 if TYPE_CHECKING:
     from ._lane import ExpressLane
 
-__all__ = ["LEGACY_CLASSES", "PENDING", "QUIET_VERBS", "MsnMonitor", "Resolver"]
+__all__ = ["LEGACY_CLASSES", "PENDING", "PLAIN_VERBS", "QUIET_VERBS", "MsnMonitor", "Resolver"]
 
 #: A resolver's answer meaning "cannot tell yet, ask again on the flow's next packet".
 PENDING = AppIdentity("<pending>")
@@ -79,6 +79,9 @@ _LEDGER_VERBS = frozenset({"VER", "USR", "XFR", "RNG", "JOI", "IRO", "ANS"})
 #: Verbs whose command does nothing in :meth:`MsnMonitor._command` but notification
 #: evidence for the role and its transaction (the express lane handles them in C).
 QUIET_VERBS = frozenset(NOTIFICATION_VERBS & KNOWN_VERBS) - _LEDGER_VERBS - {"MSG"}
+#: Verbs whose command does nothing there but its transaction once the flow's role is
+#: fixed (MSG aside, which also counts messages and may teach the address book).
+PLAIN_VERBS = frozenset(KNOWN_VERBS) - _LEDGER_VERBS - {"MSG"}
 #: A MSG payload the address book learns from (an invitation or a P2P message); one
 #: regular expression search is cheaper than two ``in`` tests on bytes.
 _LEARNS_ADDRESSES = re.compile(rb"x-ms(?:msgsinvite|nmsgrp2p)").search
