@@ -433,6 +433,14 @@ static PyObject *writer_vectorcall(PyObject *op, PyObject *const *args, size_t n
         Py_INCREF(args[i]);
         PyTuple_SET_ITEM(rec, 3 + i, args[i]);
     }
+    /* Only session buffers will hold it (no Python sink): it is never part of a cycle,
+     * so the garbage collector need not walk it while it waits, even with a list among
+     * its fields (such records would otherwise stay tracked until rendered). */
+    int internal = 1;
+    for (Py_ssize_t i = 0; i < nsinks; i++)
+        internal &= Py_IS_TYPE(PyTuple_GET_ITEM(sinks, i), &SinkType);
+    if (internal)
+        PyObject_GC_UnTrack(rec);
     Py_INCREF(sinks);  /* a session may replace them while a Python sink runs */
     int rc = 0;
     for (Py_ssize_t i = 0; i < nsinks && rc == 0; i++) {

@@ -154,6 +154,25 @@ def test_writer_builds_flat_records_for_every_sink() -> None:
     assert got == [rec]
 
 
+def test_records_waiting_in_buffers_are_not_walked_by_the_garbage_collector() -> None:
+    """A record only session buffers hold is untracked (the collector skips it even with a
+    list field); one a Python sink also receives stays tracked."""
+    import gc
+
+    buf = SessionBuffer(8, 2)
+    got: list[tuple] = []
+    try:
+        MIXED._set_sinks((buf.put,))
+        MIXED.write("a", 1, 2.5, b"", [1, 2])
+        MIXED._set_sinks((buf.put, got.append))
+        MIXED.write("b", 1, 2.5, b"", [3])
+    finally:
+        MIXED._set_sinks(())
+    internal, shared = buf.take()
+    assert not gc.is_tracked(internal) and internal[-1] == [1, 2]
+    assert gc.is_tracked(shared) and got == [shared]
+
+
 def test_writer_refuses_keyword_fields_and_passes_sink_errors() -> None:
     """Keyword fields are a TypeError (write_fields takes names); a failing sink's error
     reaches the caller, as in Python."""
