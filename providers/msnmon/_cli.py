@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from providers.netfilter import NetfilterError
+from providers.packets import ProgressBar
 from tracer import (
     Hub,
     Level,
@@ -39,6 +40,7 @@ from ._control import FLAG_CAPTURE_BODIES, enable_request
 from ._driver import MonitorDriver
 from ._events import PROVIDER, PROVIDER_NAME
 from ._live import LiveSession
+from ._monitor import MsnMonitor
 from ._replay import replay_capture
 
 __all__ = ["main", "register"]
@@ -219,8 +221,10 @@ def _replay(args: argparse.Namespace) -> int:
         hub.start_session(SessionConfig("msnmon-replay", [spec], file=args.output,
                                         realtime=not args.output))
         sub = None if args.output else hub.subscribe("msnmon-replay", maxsize=10_000_000)
-        stats = replay_capture(args.capture, app_hint=args.app_hint,
-                               capture_bodies=args.capture_bodies)
+        monitor = MsnMonitor(app_hint=args.app_hint, capture_bodies=args.capture_bodies)
+        bar = ProgressBar(sys.stderr)
+        stats = replay_capture(args.capture, monitor=monitor, progress=lambda fraction: bar.show(
+            args.capture.name, fraction, monitor.stats.packets, force=fraction >= 1.0))
         hub.stop_session("msnmon-replay")
         for event in sub.drain() if sub is not None else ():
             if event.provider != PROVIDER_NAME or (args.legacy_format

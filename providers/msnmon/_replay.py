@@ -7,10 +7,10 @@ one-call demo: the trace of a capture as formatted lines.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from providers.packets import Decoder, open_capture
+from providers.packets import Decoder, PcapFileSource, open_capture
 from tracer import Hub, Level, ProviderEnable, SessionConfig, format_event
 
 from ._events import PROVIDER, PROVIDER_NAME
@@ -23,12 +23,14 @@ __all__ = ["replay_capture", "replay_demo"]
 
 def replay_capture(path: str | Path, *, app_hint: str | None = None,
                    capture_bodies: bool = False, monitor: MsnMonitor | None = None,
-                   express: bool = True) -> MonitorStats:
+                   express: bool = True, progress: Callable[[float], None] | None = None
+                   ) -> MonitorStats:
     """Run every packet of a capture file through a monitor; return its statistics.
 
     Events go to whatever sessions enable ``wfptrace-msnmon`` at the time. The
     common packets take the C express lane when it is built (``express=False``:
-    every packet takes the Python path; the results are the same).
+    every packet takes the Python path; the results are the same). ``progress`` is
+    called now and then with the fraction of the file read, and with 1.0 at the end.
     """
     monitor = monitor or MsnMonitor(app_hint=app_hint, capture_bodies=capture_bodies)
     decode, feed = Decoder().decode, monitor.packet
@@ -39,18 +41,30 @@ def replay_capture(path: str | Path, *, app_hint: str | None = None,
             feed(pkt)
 
     with open_capture(path) as source:  # (checks the format first)
+        frames = source if progress is None else _reporting(source, progress)
         if express and CEXPRESS is not None and monitor.lane is None:
             monitor.lane = ExpressLane(monitor)
             try:
-                if not monitor.lane.run_file(path, slow):
-                    monitor.lane.run(source, slow)
+                if not monitor.lane.run_file(path, slow, progress):
+                    monitor.lane.run(frames, slow)
             finally:
                 monitor.lane = None
         else:
-            for linktype, ts_ns, data, wire_len, _iface in source:
+            for linktype, ts_ns, data, wire_len, _iface in frames:
                 slow(linktype, ts_ns, data, wire_len)
     monitor.close()
+    if progress is not None:
+        progress(1.0)
     return monitor.stats
+
+
+def _reporting(source: PcapFileSource, progress: Callable[[float], None]
+               ) -> Iterator[tuple[int, int, bytes, int, int]]:
+    """The source's frames, telling ``progress`` how far it got every 4096 frames."""
+    for i, frame in enumerate(source, 1):
+        if not i & 4095:
+            progress(source.progress())
+        yield frame
 
 
 def replay_demo(path: str | Path, *, app_hint: str | None = None, keywords: str | None = None,

@@ -19,6 +19,7 @@ from ._live import LiveSource, in_netns
 from ._packet import TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, Packet, address_text
 from ._pcap import PcapFileSource, open_capture
 from ._pcapwrite import PcapngWriter, PcapWriter
+from ._progress import ProgressBar
 from ._reassembly import StreamConsumer, TcpReassembler
 from ._replay import Pipeline
 from ._source import CaptureFormatError, Frame, PacketSource
@@ -55,6 +56,7 @@ __all__ = [
     "PcapWriter",
     "PcapngWriter",
     "Pipeline",
+    "ProgressBar",
     "StreamConsumer",
     "TcpReassembler",
     "address_text",

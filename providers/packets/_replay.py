@@ -13,6 +13,7 @@ from typing import TextIO
 from ._consumers import PacketConsumer
 from ._decode import Decoder
 from ._flows import Flow, FlowTable
+from ._progress import ProgressBar
 from ._reassembly import TcpReassembler
 from ._stats import DecodeStats
 
@@ -40,28 +41,6 @@ class _StreamFanout:
             t.on_end(flow, side, reason)
 
 
-class _Progress:
-    """A one-line progress bar on a terminal; silent otherwise."""
-
-    def __init__(self, stream: TextIO | None) -> None:
-        self.stream = stream if stream is not None and stream.isatty() else None
-        self.last = 0.0
-
-    def show(self, name: str, fraction: float, packets: int, force: bool = False) -> None:
-        if self.stream is None:
-            return
-        now = time.monotonic()
-        if not force and now - self.last < 0.2:
-            return
-        self.last = now
-        filled = int(fraction * 30)
-        self.stream.write(f"\r{name[-30:]:30} [{'#' * filled}{'.' * (30 - filled)}] "
-                          f"{fraction * 100:5.1f}% {packets} pkts")
-        if force:
-            self.stream.write("\n")
-        self.stream.flush()
-
-
 class Pipeline:
     """Runs frames through decoding, flow tracking and the consumers."""
 
@@ -83,7 +62,7 @@ class Pipeline:
         if speed not in ("max", "recorded"):
             raise ValueError(f"speed must be 'max' or 'recorded', not {speed!r}")
         self.speed = speed
-        self._progress = _Progress(progress)
+        self._progress = ProgressBar(progress)
         self._pace: tuple[int, float] | None = None
 
     @property

@@ -151,3 +151,18 @@ def test_simulator_capture_login_and_switchboard_summaries(record):
     assert len(boards) == 3
     assert all(b.fields["participants"] for b in boards)
     assert all(len(b.fields["flow_ids"]) == 2 for b in boards)
+
+
+@pytest.mark.parametrize("express", [True, False])
+def test_replay_reports_its_progress_up_to_the_end(tmp_path, express):
+    """progress hears rising fractions of the file and 1.0 at the end, lane or not."""
+    from samples.msnsim import write_synthetic_capture
+
+    path = tmp_path / "progress.pcap"
+    write_synthetic_capture(path, 2_000_000, seed=5)
+    heard: list[float] = []
+    stats = replay_capture(path, express=express, progress=heard.append)
+    assert stats.commands > 0 and heard[-1] == 1.0
+    assert heard == sorted(heard) and all(0.0 < f <= 1.0 for f in heard)
+    if not express:  # (the lane reports every 16 MB: a 2 MB file has only the end)
+        assert len(heard) >= 2
