@@ -22,43 +22,43 @@ static PyObject *empty_bytes;
 static PyObject *str_commands, *str_payload_bytes, *str_max_line, *str_max_payload,
     *str_offset_shift, *str_envelope, *str_stats, *str_await_payload, *str_synced;
 
-/* The value of an all-ASCII-digit word of at most MAX_DIGITS characters; TOO_LARGE
- * for longer digit strings; -1 if the word is not all ASCII digits. */
+/* The value of an all-digit word of bytes as _trid (at most ten digits) or _length
+ * (at most 18 digits, TOO_LARGE beyond) would give it; -1 if not all digits. */
 static long long
-digits_value(PyObject *word, Py_ssize_t *len)
+digits_bytes(const char *w, Py_ssize_t n, Py_ssize_t max_digits)
 {
-    if (!PyUnicode_IS_ASCII(word))
-        return -1;
-    Py_ssize_t n = PyUnicode_GET_LENGTH(word);
-    const char *s = (const char *)PyUnicode_DATA(word);
     long long v = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c < '0' || c > '9')
+        if (w[i] < '0' || w[i] > '9')
             return -1;
         if (i < MAX_DIGITS)
-            v = v * 10 + (c - '0');
+            v = v * 10 + (w[i] - '0');
     }
-    *len = n;
-    return n > MAX_DIGITS ? TOO_LARGE : v;
+    return n > max_digits ? (max_digits == MAX_DIGITS ? TOO_LARGE : -1) : v;
 }
 
-/* The TrID of a word (at most ten ASCII digits), or -1. */
+/* A declared payload length, as Python's _length: 0 if not all digits. */
+static long long
+length_bytes(const char *w, Py_ssize_t n)
+{
+    long long v = digits_bytes(w, n, MAX_DIGITS);
+    return v < 0 ? 0 : v;
+}
+
+/* The TrID of a str word (at most ten ASCII digits), or -1. */
 static long long
 trid_value(PyObject *word)
 {
-    Py_ssize_t n = 0;
-    long long v = digits_value(word, &n);
-    return (v >= 0 && n <= 10) ? v : -1;
+    return PyUnicode_IS_ASCII(word)
+        ? digits_bytes(PyUnicode_DATA(word), PyUnicode_GET_LENGTH(word), 10) : -1;
 }
 
-/* The declared payload length of a word, as Python's _length: 0 if not digits. */
+/* The declared payload length of a str word, as Python's _length. */
 static long long
 length_value(PyObject *word)
 {
-    Py_ssize_t n = 0;
-    long long v = digits_value(word, &n);
-    return v < 0 ? 0 : v;
+    return PyUnicode_IS_ASCII(word)
+        ? length_bytes(PyUnicode_DATA(word), PyUnicode_GET_LENGTH(word)) : 0;
 }
 
 /* The position of the next CRLF at or after pos, or -1. */
@@ -199,21 +199,6 @@ ascii_space(unsigned char c)
     return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
 }
 
-/* The value of an all-digit word of bytes as _trid (at most ten digits) or _length
- * (at most 18 digits, TOO_LARGE beyond) would give it; -1 if not all digits. */
-static long long
-digits_bytes(const char *w, Py_ssize_t n, Py_ssize_t max_digits)
-{
-    long long v = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (w[i] < '0' || w[i] > '9')
-            return -1;
-        if (i < MAX_DIGITS)
-            v = v * 10 + (w[i] - '0');
-    }
-    return n > max_digits ? (max_digits == MAX_DIGITS ? TOO_LARGE : -1) : v;
-}
-
 #define MAX_WORDS 32
 
 /* An ASCII line of at most MAX_WORDS words, split as str.split() does: 1 and *ln
@@ -253,11 +238,7 @@ parse_ascii(const char *s, Py_ssize_t n, Line *ln)
             first = 2;
         }
     }
-    ln->need = 0;
-    if (nargs >= verb_table[v].minimum) {
-        long long need = digits_bytes(s + start[nargs], len[nargs], MAX_DIGITS);
-        ln->need = need < 0 ? 0 : need;
-    }
+    ln->need = nargs >= verb_table[v].minimum ? length_bytes(s + start[nargs], len[nargs]) : 0;
     ln->verb = Py_NewRef(verb_table[v].verb);
     if ((ln->text = ascii_str(s, n)) == NULL || (ln->args = PyTuple_New(words - first)) == NULL)
         return -1;
