@@ -604,8 +604,8 @@ plain_command(Express *self, PyObject *ctx, PyObject *cmd, int sent, long long t
     return r;
 }
 
-/* MsnMonitor._items in C: the commonest MSG here, any other item through the
- * monitor's own methods, in order. */
+/* MsnMonitor._items in C: the plain commands here (plain_command), any other item
+ * through the monitor's own methods, in order. */
 static int
 handle_items(Express *self, PyObject *ctx, PyObject *dir, int sent, PyObject *parser,
              PyObject *items, long long ts)

@@ -3,12 +3,18 @@
 Most packets of a capture are the next in-order segment (or a bare ACK) of a flow
 already known to be MSNP. For those, the C type ``providers.msnmon._cexpress.Express``
 does what the Python path would (decode, flow counters and LRU order, the
-reassembler's in-order step, the parser's common case, the monitor's counters)
-by updating the very same Python objects, then hands the chunk's commands to
-:meth:`MsnMonitor._items`. Everything else (other flows, SYN/FIN/RST, gaps,
-out-of-order data, legacy tracing, a parser in any other state) goes to the Python
-path unchanged, which stays the reference: ``WFPTRACE_PURE=1`` turns the lane off,
-and the tests compare whole traces with and without it.
+reassembler's in-order step, the parser's common case, the monitor's counters, and
+the commands whose handling only counts, traces and tracks transactions) by updating
+the very same Python objects; the chunk's other items go through the monitor's own
+methods (``_command``, ``_parse_error``, ``_stream_failed``). Everything else (other
+flows, SYN/FIN/RST, gaps, out-of-order data, legacy tracing, a parser in any other
+state) goes to the Python path unchanged, which stays the reference:
+``WFPTRACE_PURE=1`` turns the lane off, and the tests compare whole traces with and
+without it.
+
+It reads internal state of the flow table (``_last``, ``_flows``), the reassembler's
+streams, the parser (``_pending``, ``_http``, ``_rest``, ``_skip_line``, ``_base``),
+the transaction tracker (``_open``) and the role tracker (``_seen``).
 
 A flow enters the lane once it is MSNP (:meth:`ExpressLane.register`, keyed by the
 raw address and port bytes as they sit in the frame) and leaves it when it ends.
