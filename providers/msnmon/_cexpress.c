@@ -866,53 +866,40 @@ Express_run(Express *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-#define MAX_FRAME (1 << 26) /* as the Python reader: beyond it the file is corrupt */
 #define DONE_EVERY (16 << 20) /* bytes between two calls of run_pcap's ``done`` */
 
+/* A 32-bit field of a pcap record in the file's byte order. */
 static uint32_t
 u32(const unsigned char *p, int big)
 {
     return big ? be32(p) : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
 
-/* The byte order and nanoseconds per fraction unit of a classic pcap magic; 0 if not. */
-static int
-pcap_magic(const unsigned char *p, int *big, long long *mult)
-{
-    static const struct { unsigned char m[4]; int big; long long mult; } magics[] = {
-        {{0xd4, 0xc3, 0xb2, 0xa1}, 0, 1000}, {{0xa1, 0xb2, 0xc3, 0xd4}, 1, 1000},
-        {{0x4d, 0x3c, 0xb2, 0xa1}, 0, 1}, {{0xa1, 0xb2, 0x3c, 0x4d}, 1, 1},
-    };
-    for (size_t i = 0; i < sizeof(magics) / sizeof(magics[0]); i++)
-        if (memcmp(p, magics[i].m, 4) == 0) {
-            *big = magics[i].big, *mult = magics[i].mult;
-            return 1;
-        }
-    return 0;
-}
-
-/* The records of a classic pcap image, as the Python reader yields them. */
-static int
-pcap_records(Express *self, const unsigned char *buf, Py_ssize_t size, PyObject *slow,
-             PyObject *error, PyObject *done)
-{
-    Py_ssize_t reported = 0;
-    unsigned long count = 0;
+/* The classic pcap file's header, as providers.packets.classic_pcap_header reads it. */
+typedef struct {
     int big;
-    long long mult;
-    if (size < 24 || !pcap_magic(buf, &big, &mult))
-        return 0;
-    long long lt = u32(buf + 20, big) & 0x0FFFFFFF;
-    Py_ssize_t pos = 24;
+    long long mult, linktype, max_frame;
+} PcapInfo;
+
+/* The records after the 24-byte header of a classic pcap image, as the Python reader
+ * yields them (and with its errors: ``error`` is its exception class). */
+static int
+pcap_records(Express *self, const unsigned char *buf, Py_ssize_t size, const PcapInfo *info,
+             PyObject *slow, PyObject *error, PyObject *done)
+{
+    Py_ssize_t reported = 0, pos = 24;
+    unsigned long count = 0;
+    int big = info->big;
     while (pos < size) {
         if (size - pos < 16) {
             PyErr_Format(error, "file ends inside a record (%zd/16 bytes)", size - pos);
             return -1;
         }
         const unsigned char *h = buf + pos;
-        long long ts = (long long)u32(h, big) * 1000000000LL + (long long)u32(h + 4, big) * mult;
+        long long ts = (long long)u32(h, big) * 1000000000LL
+                       + (long long)u32(h + 4, big) * info->mult;
         uint32_t caplen = u32(h + 8, big), wire = u32(h + 12, big);
-        if (caplen > MAX_FRAME) {
+        if (caplen > info->max_frame) {
             PyErr_Format(error, "corrupt pcap record: captured length %u", caplen);
             return -1;
         }
@@ -921,7 +908,7 @@ pcap_records(Express *self, const unsigned char *buf, Py_ssize_t size, PyObject 
             PyErr_Format(error, "file ends inside a record (%zd/%u bytes)", size - pos, caplen);
             return -1;
         }
-        if (frame(self, lt, ts, buf + pos, caplen, wire, NULL, slow) < 0
+        if (frame(self, info->linktype, ts, buf + pos, caplen, wire, NULL, slow) < 0
             || (++count % SIGNAL_EVERY == 0 && PyErr_CheckSignals() < 0))
             return -1;
         pos += caplen;
@@ -933,32 +920,35 @@ pcap_records(Express *self, const unsigned char *buf, Py_ssize_t size, PyObject 
             reported = pos;
         }
     }
-    return 1;
+    return 0;
 }
 
 PyDoc_STRVAR(run_pcap_doc,
-"run_pcap(image, slow, error, done=None) -> bool\n\n"
-"Like run() over the records of a classic pcap file's bytes (e.g. an mmap), with the\n"
-"Python reader's errors (``error``: its exception class). ``done(offset)`` is called\n"
-"every 16 MB with how far it got (nothing refers to the bytes before). False, having\n"
-"done nothing, if ``image`` is not classic pcap.");
+"run_pcap(image, big_endian, mult, linktype, max_frame, slow, error, done=None)\n\n"
+"Like run() over the records of a classic pcap file's bytes (e.g. an mmap) whose header\n"
+"says ``big_endian``, ``mult`` and ``linktype`` (providers.packets.classic_pcap_header),\n"
+"with the Python reader's errors (``error``: its exception class; ``max_frame``: its\n"
+"bound). ``done(offset)`` is called every 16 MB with how far it got (nothing refers to\n"
+"the bytes before).");
 
 static PyObject *
 Express_run_pcap(Express *self, PyObject *args)
 {
     PyObject *image, *slow, *error, *done = Py_None;
+    PcapInfo info;
     Py_buffer view;
-    if (!PyArg_ParseTuple(args, "OOO|O:run_pcap", &image, &slow, &error, &done)
+    if (!PyArg_ParseTuple(args, "OpLLLOO|O:run_pcap", &image, &info.big, &info.mult,
+                          &info.linktype, &info.max_frame, &slow, &error, &done)
         || PyObject_GetBuffer(image, &view, PyBUF_SIMPLE) < 0)
         return NULL;
     int rc = begin_run(self);
     if (rc == 0)
-        rc = pcap_records(self, view.buf, view.len, slow, error, done);
+        rc = pcap_records(self, view.buf, view.len, &info, slow, error, done);
     end_run(self);
     PyBuffer_Release(&view);
     if (rc < 0)
         return NULL;
-    return PyBool_FromLong(rc);
+    Py_RETURN_NONE;
 }
 
 static int

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from providers._accel import load_accelerator
 from providers.msnp import Command, ParseError, Role
 from providers.msnp._accel import CPARSER
-from providers.packets import CaptureFormatError, FlowState
+from providers.packets import MAX_FRAME, CaptureFormatError, FlowState, classic_pcap_header
 
 from ._context import DIRECTIONS, RECEIVED, SENT, StreamState
 from ._events import COMMAND, LEGACY_ANY, MESSAGE, TRANSACTION
@@ -98,7 +98,8 @@ class ExpressLane:
         ``progress`` hears the fraction read every 16 MB."""
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
-            if size < 24:
+            header = classic_pcap_header(f.read(24))
+            if header is None:
                 return False
             with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as image:
                 image.madvise(mmap.MADV_SEQUENTIAL)
@@ -108,7 +109,8 @@ class ExpressLane:
                     if progress is not None:
                         progress(offset / size)
 
-                return self._c.run_pcap(image, slow, CaptureFormatError, done)
+                self._c.run_pcap(image, *header, MAX_FRAME, slow, CaptureFormatError, done)
+                return True
 
     def register(self, flow: Flow, ctx: FlowContext) -> None:
         """Let both directions of an MSNP flow take the lane (once its streams exist)."""

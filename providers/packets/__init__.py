@@ -17,7 +17,7 @@ from ._linktypes import (
 )
 from ._live import LiveSource, in_netns
 from ._packet import TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, Packet, address_text
-from ._pcap import PcapFileSource, open_capture
+from ._pcap import MAX_FRAME, PcapFileSource, PcapHeader, classic_pcap_header, open_capture
 from ._pcapwrite import PcapngWriter, PcapWriter
 from ._progress import ProgressBar
 from ._reassembly import StreamConsumer, TcpReassembler
@@ -34,6 +34,7 @@ __all__ = [
     "LINKTYPE_LOOP",
     "LINKTYPE_NULL",
     "LINKTYPE_RAW",
+    "MAX_FRAME",
     "TCP_ACK",
     "TCP_FIN",
     "TCP_PSH",
@@ -53,6 +54,7 @@ __all__ = [
     "PacketConsumer",
     "PacketSource",
     "PcapFileSource",
+    "PcapHeader",
     "PcapWriter",
     "PcapngWriter",
     "Pipeline",
@@ -60,6 +62,7 @@ __all__ = [
     "StreamConsumer",
     "TcpReassembler",
     "address_text",
+    "classic_pcap_header",
     "community_id",
     "compile_filter",
     "consumer_names",

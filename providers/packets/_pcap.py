@@ -13,15 +13,16 @@ import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from ._accel import CDECODE
 from ._source import CaptureFormatError
 
-__all__ = ["PcapFileSource", "open_capture"]
+__all__ = ["MAX_FRAME", "PcapFileSource", "PcapHeader", "classic_pcap_header", "open_capture"]
 
 _CHUNK = 1 << 22
-_MAX_FRAME = 1 << 26  # no real capture has a 64 MiB frame; beyond it the file is corrupt
+#: No real capture has a 64 MiB frame: a record claiming more means the file is corrupt.
+MAX_FRAME = 1 << 26
 _PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1000),
     b"\xa1\xb2\xc3\xd4": (">", 1000),
@@ -30,6 +31,24 @@ _PCAP_MAGICS = {
 }
 _SHB = 0x0A0D0D0A
 _FrameTuple = tuple[int, int, bytes, int, int]
+
+
+class PcapHeader(NamedTuple):
+    """What a classic pcap file's 24-byte header says about its records."""
+
+    big_endian: bool
+    mult: int  # nanoseconds per unit of the timestamps' fraction (1000: microseconds)
+    linktype: int
+
+
+def classic_pcap_header(head: bytes) -> PcapHeader | None:
+    """The header of a classic pcap file (its first 24 bytes), or None if it is not one."""
+    magic = _PCAP_MAGICS.get(bytes(head[:4]))
+    if magic is None or len(head) < 24:
+        return None
+    order, mult = magic
+    linktype = struct.unpack_from(order + "I", head, 20)[0] & 0x0FFFFFFF
+    return PcapHeader(order == ">", mult, linktype)
 #: pcap_records(buf, pos, big_endian, mult, linktype, max_frame, limit) -> (frames, pos)
 _RECORDS = CDECODE.pcap_records if CDECODE is not None else None
 _BATCH = 256  # records per C call: few calls, and a short list alive at a time
@@ -104,15 +123,16 @@ def _pcap_frames(r: _Reader) -> Iterator[_FrameTuple]:
     head = r.take(24)
     if head is None:
         return
-    order, mult = _PCAP_MAGICS[head[:4]]
-    linktype = struct.unpack_from(order + "I", head, 20)[0] & 0x0FFFFFFF
-    rec = struct.Struct(order + "IIII").unpack_from
-    records, big = _RECORDS, order == ">"
+    header = classic_pcap_header(head)
+    assert header is not None  # (the source checked the magic)
+    big, mult, linktype = header
+    rec = struct.Struct((">" if big else "<") + "IIII").unpack_from
+    records = _RECORDS
     buf, pos = r.buf, r.pos
     size = len(buf)  # of buf, kept in step with it
     while True:
         if records is not None:
-            frames, pos = records(buf, pos, big, mult, linktype, _MAX_FRAME, _BATCH)
+            frames, pos = records(buf, pos, big, mult, linktype, MAX_FRAME, _BATCH)
             if frames:
                 yield from frames
                 continue
@@ -127,7 +147,7 @@ def _pcap_frames(r: _Reader) -> Iterator[_FrameTuple]:
         else:
             sec, frac, caplen, wire = rec(buf, pos)
             pos += 16
-        if caplen > _MAX_FRAME:
+        if caplen > MAX_FRAME:
             raise CaptureFormatError(f"corrupt pcap record: captured length {caplen}")
         end = pos + caplen
         if end > size:
@@ -203,7 +223,7 @@ def _pcapng_frames(r: _Reader) -> Iterator[_FrameTuple]:
 
 def _block_body(r: _Reader, blen: int, consumed: int) -> bytes:
     """Read the rest of a block (body and trailing length) after ``consumed`` bytes."""
-    if blen < 12 or blen % 4 or blen > _MAX_FRAME:
+    if blen < 12 or blen % 4 or blen > MAX_FRAME:
         raise CaptureFormatError(f"corrupt pcapng block length {blen}")
     if blen < consumed:
         raise CaptureFormatError(f"corrupt pcapng block length {blen}")
