@@ -2,11 +2,19 @@
 
 from setuptools import Extension, setup
 
+#: The providers' shared C headers (providers/_slots.h, providers/_bytes.h).
+_HEADERS = ["providers/_slots.h", "providers/_bytes.h"]
+
+
+def _provider(name: str) -> Extension:
+    """An optional providers accelerator ``providers.<name>`` built from ``<name>.c``."""
+    path = name.replace(".", "/")
+    return Extension(f"providers.{name}", [f"providers/{path}.c"], optional=True,
+                     include_dirs=["providers"], depends=_HEADERS,
+                     extra_compile_args=["-O2", "-Wall"])
+
+
 setup(ext_modules=[Extension("tracer._speedups", ["tracer/_speedups.c"], optional=True,
                              extra_compile_args=["-O2", "-Wall"]),
-                   Extension("providers.msnp._cparser", ["providers/msnp/_cparser.c"],
-                             optional=True, extra_compile_args=["-O2", "-Wall"]),
-                   Extension("providers.msnmon._cexpress", ["providers/msnmon/_cexpress.c"],
-                             optional=True, extra_compile_args=["-O2", "-Wall"]),
-                   Extension("providers.packets._cdecode", ["providers/packets/_cdecode.c"],
-                             optional=True, extra_compile_args=["-O2", "-Wall"])])
+                   _provider("msnp._cparser"), _provider("msnmon._cexpress"),
+                   _provider("packets._cdecode")])

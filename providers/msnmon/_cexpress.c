@@ -18,9 +18,11 @@
 #define _GNU_SOURCE /* memmem */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include "structmember.h"
 #include <stdint.h>
 #include <string.h>
+
+#include "_bytes.h"
+#include "_slots.h"
 
 #define VERSION 1
 #define SIGNAL_EVERY 4096 /* frames between two checks for Ctrl-C */
@@ -69,82 +71,6 @@ static PyObject *s_stats, *s_packets, *s_flows, *s_last, *s_flows_od, *s_move_to
     *s_parse_error, *s_stream_failed, *s_MSG, *s_U, *s_second, *s_roles, *s_seen, *s_write,
     *s_flow_id, *s_value, *s_payload_len, *s_offset, *s_completed;
 
-/* Attribute access by slot offset. The lane reads and writes a few dozen attributes
- * per packet; for __slots__ classes (and msgspec Structs) a member descriptor gives
- * the offset, so each access site remembers (type, offset) and, while the type is
- * the same, an access is a load instead of a generic getattr. Anything else (no
- * slot, an unset slot, a type with its own __getattribute__ or __setattr__) takes
- * PyObject_GetAttr / PyObject_SetAttr. SITE is a fresh cache per expansion. */
-typedef struct {
-    PyTypeObject *type;  /* strong reference */
-    Py_ssize_t offset;   /* -1: no plain object slot */
-    int readonly;
-} Site;
-
-#define SITE ({ static Site site_; &site_; })
-
-static void
-site_resolve(Site *c, PyTypeObject *tp, PyObject *name)
-{
-    Py_ssize_t offset = -1;
-    int readonly = 1;
-    PyObject *d = _PyType_Lookup(tp, name);  /* borrowed */
-    if (tp->tp_getattro == PyObject_GenericGetAttr && d != NULL
-        && Py_IS_TYPE(d, &PyMemberDescr_Type)) {
-        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
-        if (m->type == T_OBJECT_EX)
-            offset = m->offset, readonly = (m->flags & READONLY) != 0
-                                           || tp->tp_setattro != PyObject_GenericSetAttr;
-    }
-    Py_INCREF(tp);
-    Py_XSETREF(c->type, tp);
-    c->offset = offset, c->readonly = readonly;
-}
-
-/* obj.name, a new reference (NULL and an exception on error). */
-static inline PyObject *
-site_get(Site *c, PyObject *obj, PyObject *name)
-{
-    if (Py_TYPE(obj) != c->type)
-        site_resolve(c, Py_TYPE(obj), name);
-    if (c->offset >= 0) {
-        PyObject *v = *(PyObject **)((char *)obj + c->offset);
-        if (v != NULL)
-            return Py_NewRef(v);
-    }
-    return PyObject_GetAttr(obj, name);
-}
-
-/* obj.name = value; 0, or -1 on error. */
-static inline int
-site_set(Site *c, PyObject *obj, PyObject *name, PyObject *value)
-{
-    if (Py_TYPE(obj) != c->type)
-        site_resolve(c, Py_TYPE(obj), name);
-    if (c->offset < 0 || c->readonly)
-        return PyObject_SetAttr(obj, name, value);
-    PyObject **p = (PyObject **)((char *)obj + c->offset);
-    PyObject *old = *p;
-    *p = Py_NewRef(value);
-    Py_XDECREF(old);
-    return 0;
-}
-
-#define fast_get(obj, name) site_get(SITE, (obj), (name))
-#define fast_set(obj, name, value) site_set(SITE, (obj), (name), (value))
-
-static unsigned
-be16(const unsigned char *p)
-{
-    return (unsigned)p[0] << 8 | p[1];
-}
-
-static uint32_t
-be32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* The Python decoder's fast path for TCP, restricted to whole TCP headers and to
  * segments without SYN, FIN or RST: 1 and *f filled, or 0. ``wire`` is already at
  * least the frame length. */
@@ -185,50 +111,6 @@ decode_tcp(const unsigned char *d, Py_ssize_t n, long long wire, Frame *f)
     return 1;
 }
 
-/* obj.name as a C integer; -1 with an exception set on error. */
-static int
-get_ll_(Site *c, PyObject *obj, PyObject *name, long long *out)
-{
-    PyObject *v = site_get(c, obj, name);
-    if (v == NULL)
-        return -1;
-    *out = PyLong_AsLongLong(v);
-    Py_DECREF(v);
-    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
-}
-
-static int
-set_ll_(Site *c, PyObject *obj, PyObject *name, long long value)
-{
-    PyObject *v = PyLong_FromLongLong(value);
-    int rc = v ? site_set(c, obj, name, v) : -1;
-    Py_XDECREF(v);
-    return rc;
-}
-
-/* obj.name += n */
-static int
-add_attr_(Site *c, PyObject *obj, PyObject *name, long long n)
-{
-    long long v;
-    return get_ll_(c, obj, name, &v) < 0 ? -1 : set_ll_(c, obj, name, v + n);
-}
-
-/* obj.sub.name += n */
-static int
-add_sub_(Site *c, Site *d, PyObject *obj, PyObject *sub, PyObject *name, long long n)
-{
-    PyObject *o = site_get(c, obj, sub);
-    int rc = o ? add_attr_(d, o, name, n) : -1;
-    Py_XDECREF(o);
-    return rc;
-}
-
-#define get_ll(obj, name, out) get_ll_(SITE, (obj), (name), (out))
-#define set_ll(obj, name, value) set_ll_(SITE, (obj), (name), (value))
-#define add_attr(obj, name, n) add_attr_(SITE, (obj), (name), (n))
-#define add_sub(obj, sub, name, n) add_sub_(SITE, SITE, (obj), (sub), (name), (n))
-
 /* list[i] += n for a list of two ints. */
 static int
 add_item(PyObject *list, Py_ssize_t i, long long n)
@@ -243,33 +125,6 @@ add_item(PyObject *list, Py_ssize_t i, long long n)
     PyObject *sum = PyLong_FromLongLong(v + n);
     return sum ? PyList_SetItem(list, i, sum) : -1;
 }
-
-/* Is obj.name the object ``value``? 1, 0, or -1 on error. */
-static int
-attr_is_(Site *c, PyObject *obj, PyObject *name, PyObject *value)
-{
-    PyObject *v = site_get(c, obj, name);
-    if (v == NULL)
-        return -1;
-    int is = v == value;
-    Py_DECREF(v);
-    return is;
-}
-
-/* Is obj.name true? 1, 0, or -1 on error. */
-static int
-attr_true_(Site *c, PyObject *obj, PyObject *name)
-{
-    PyObject *v = site_get(c, obj, name);
-    if (v == NULL)
-        return -1;
-    int t = PyObject_IsTrue(v);
-    Py_DECREF(v);
-    return t;
-}
-
-#define attr_is(obj, name, value) attr_is_(SITE, (obj), (name), (value))
-#define attr_true(obj, name) attr_true_(SITE, (obj), (name))
 
 /* May the stream take this segment the in-order way (or, bare, need nothing)? */
 static int
@@ -868,13 +723,6 @@ Express_run(Express *self, PyObject *args)
 
 #define DONE_EVERY (16 << 20) /* bytes between two calls of run_pcap's ``done`` */
 
-/* A 32-bit field of a pcap record in the file's byte order. */
-static uint32_t
-u32(const unsigned char *p, int big)
-{
-    return big ? be32(p) : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
-}
-
 /* The classic pcap file's header, as providers.packets.classic_pcap_header reads it. */
 typedef struct {
     int big;
@@ -896,9 +744,9 @@ pcap_records(Express *self, const unsigned char *buf, Py_ssize_t size, const Pca
             return -1;
         }
         const unsigned char *h = buf + pos;
-        long long ts = (long long)u32(h, big) * 1000000000LL
-                       + (long long)u32(h + 4, big) * info->mult;
-        uint32_t caplen = u32(h + 8, big), wire = u32(h + 12, big);
+        long long ts = (long long)rd32(h, big) * 1000000000LL
+                       + (long long)rd32(h + 4, big) * info->mult;
+        uint32_t caplen = rd32(h + 8, big), wire = rd32(h + 12, big);
         if (caplen > info->max_frame) {
             PyErr_Format(error, "corrupt pcap record: captured length %u", caplen);
             return -1;

@@ -12,6 +12,8 @@
 #include <Python.h>
 #include <string.h>
 
+#include "_slots.h"
+
 #define VERSION 1
 #define MAX_DIGITS 18 /* longer numbers are never a valid TrID or length */
 #define TOO_LARGE (1LL << 62)
@@ -75,24 +77,6 @@ find_crlf(const char *buf, Py_ssize_t pos, Py_ssize_t size)
         pos++;
     }
     return -1;
-}
-
-/* Add n to the integer attribute name of obj. */
-static int
-add_to(PyObject *obj, PyObject *name, long long n)
-{
-    PyObject *old = PyObject_GetAttr(obj, name);
-    if (old == NULL)
-        return -1;
-    PyObject *inc = PyLong_FromLongLong(n);
-    PyObject *sum = inc ? PyNumber_Add(old, inc) : NULL;
-    Py_DECREF(old);
-    Py_XDECREF(inc);
-    if (sum == NULL)
-        return -1;
-    int rc = PyObject_SetAttr(obj, name, sum);
-    Py_DECREF(sum);
-    return rc;
 }
 
 /* One command line, parsed: what the Command is made of (all new references). */
@@ -365,7 +349,7 @@ scan_one(Scan *sc, Py_ssize_t pos, Py_ssize_t eol, Py_ssize_t *next, long long *
     if (rc == 1 && ln.need > sc->max_payload)
         rc = 0;  /* an error: the general path */
     if (rc == 1 && !sc->synced) {  /* the first command: what _line does when unsynced */
-        if (PyObject_SetAttr(sc->parser, str_synced, Py_True) < 0)
+        if (fast_set(sc->parser, str_synced, Py_True) < 0)
             rc = -1;
         sc->synced = 1;
     }
@@ -405,22 +389,10 @@ scan(Scan *sc, Py_ssize_t pos, Py_ssize_t max_line, PyObject *stats)
     }
     if (rc < 0)
         return -2;
-    if (commands && (add_to(stats, str_commands, commands) < 0
-                     || add_to(stats, str_payload_bytes, payload_bytes) < 0))
+    if (commands && (add_attr(stats, str_commands, commands) < 0
+                     || add_attr(stats, str_payload_bytes, payload_bytes) < 0))
         return -2;
     return rc == 2 ? -1 : pos;
-}
-
-/* parser.name as a C integer (-1 and an exception on error). */
-static int
-attr_ll(PyObject *obj, PyObject *name, long long *out)
-{
-    PyObject *v = PyObject_GetAttr(obj, name);
-    if (v == NULL)
-        return -1;
-    *out = PyLong_AsLongLong(v);
-    Py_DECREF(v);
-    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
 }
 
 PyDoc_STRVAR(scan_lines_doc,
@@ -445,19 +417,19 @@ scan_lines(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
     Py_ssize_t pos = PyLong_AsSsize_t(argv[2]);
     long long max_line, shift;
     sc.base = PyLong_AsLongLong(argv[3]);
-    if (PyErr_Occurred() || attr_ll(sc.parser, str_max_line, &max_line) < 0
-        || attr_ll(sc.parser, str_max_payload, &sc.max_payload) < 0
-        || attr_ll(sc.parser, str_offset_shift, &shift) < 0)
+    if (PyErr_Occurred() || get_ll(sc.parser, str_max_line, &max_line) < 0
+        || get_ll(sc.parser, str_max_payload, &sc.max_payload) < 0
+        || get_ll(sc.parser, str_offset_shift, &shift) < 0)
         return NULL;
     sc.shift = sc.base + shift;
-    PyObject *synced = PyObject_GetAttr(sc.parser, str_synced);
+    PyObject *synced = fast_get(sc.parser, str_synced);
     if (synced == NULL || (sc.synced = PyObject_IsTrue(synced)) < 0) {
         Py_XDECREF(synced);
         return NULL;
     }
     Py_DECREF(synced);
-    PyObject *stats = PyObject_GetAttr(sc.parser, str_stats);
-    sc.envelope = PyObject_GetAttr(sc.parser, str_envelope);
+    PyObject *stats = fast_get(sc.parser, str_stats);
+    sc.envelope = fast_get(sc.parser, str_envelope);
     Py_ssize_t stop = stats && sc.envelope ? scan(&sc, pos, (Py_ssize_t)max_line, stats) : -2;
     Py_XDECREF(stats);
     Py_XDECREF(sc.envelope);

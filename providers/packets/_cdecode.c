@@ -24,6 +24,8 @@
 #include <Python.h>
 #include "structmember.h"
 
+#include "_bytes.h"
+
 #define CDECODE_VERSION 2
 #define NSLOTS 16
 #define M_IPV4 1
@@ -123,22 +125,15 @@ typedef struct {
     long long off, plen, seglen;
 } Fast;
 
-static inline unsigned u16(const unsigned char *p) { return (unsigned)p[0] << 8 | p[1]; }
-
-static inline unsigned long u32(const unsigned char *p) {
-    return (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 | (unsigned long)p[2] << 8
-        | p[3];
-}
-
 /* TCP at `off`, its segment ending at `end`: 1 and `f` filled if consistent, else 0. */
 static int fast_tcp(const unsigned char *d, long long n, long long off, long long end, Fast *f) {
     if (off + 20 > end || off + 20 > n) return 0;
     long long hl = (d[off + 12] >> 4) << 2;
     if (hl < 20 || off + hl > end) return 0;
-    f->sport = u16(d + off);
-    f->dport = u16(d + off + 2);
-    f->seq = u32(d + off + 4);
-    f->ack = u32(d + off + 8);
+    f->sport = be16(d + off);
+    f->dport = be16(d + off + 2);
+    f->seq = be32(d + off + 4);
+    f->ack = be32(d + off + 8);
     f->flags = d[off + 13];
     f->seglen = end - off - hl;
     f->off = off + hl;
@@ -149,10 +144,10 @@ static int fast_tcp(const unsigned char *d, long long n, long long off, long lon
 /* UDP at `off`, its datagram within `end`: 1 and `f` filled if consistent, else 0. */
 static int fast_udp(const unsigned char *d, long long n, long long off, long long end, Fast *f) {
     if (off + 8 > end || off + 8 > n) return 0;
-    unsigned ulen = u16(d + off + 4);
+    unsigned ulen = be16(d + off + 4);
     if (ulen < 8 || ulen > end - off) return 0;
-    f->sport = u16(d + off);
-    f->dport = u16(d + off + 2);
+    f->sport = be16(d + off);
+    f->dport = be16(d + off + 2);
     f->seq = f->ack = 0;
     f->flags = 0;
     f->seglen = ulen - 8;
@@ -163,15 +158,15 @@ static int fast_udp(const unsigned char *d, long long n, long long off, long lon
 
 /* An Ethernet frame of n >= 54 bytes (wire >= n): 1 and `f` filled if _fast takes it. */
 static int fast_parse(const unsigned char *d, long long n, long long wire, Fast *f) {
-    unsigned etype = u16(d + 12);
+    unsigned etype = be16(d + 12);
     long long end;
     if (etype == 0x0800) {
-        unsigned tot = u16(d + 16);
-        if (d[14] != 0x45 || (u16(d + 20) & 0x3FFF) || tot <= 20 || tot > wire - 14) return 0;
+        unsigned tot = be16(d + 16);
+        if (d[14] != 0x45 || (be16(d + 20) & 0x3FFF) || tot <= 20 || tot > wire - 14) return 0;
         end = 14 + (long long)tot;
         f->version = 4, f->mask = M_IPV4, f->proto = d[23], f->src = d + 26, f->alen = 4;
     } else if (etype == 0x86DD) {
-        unsigned plen = u16(d + 18);
+        unsigned plen = be16(d + 18);
         if (d[14] >> 4 != 6 || plen == 0 || plen > wire - 54) return 0;
         end = 54 + (long long)plen;
         f->version = 6, f->mask = M_IPV6, f->proto = d[20], f->src = d + 22, f->alen = 16;
@@ -357,12 +352,6 @@ static PyTypeObject DecoderBaseType = {
 };
 
 /* -- classic pcap records ------------------------------------------------------------ */
-
-static inline unsigned long rd32(const unsigned char *p, int big) {
-    return big ? u32(p)
-               : (unsigned long)p[3] << 24 | (unsigned long)p[2] << 16
-                     | (unsigned long)p[1] << 8 | p[0];
-}
 
 /* The frame tuple (linktype, ts_ns, data, wire_len, 0) of the record at `p` (whole). */
 static PyObject *pcap_frame(const unsigned char *p, int big, unsigned long long mult,
