@@ -43,6 +43,18 @@ from ._provider import MAX_SESSIONS, ControlCode, EnableState, EventType, Provid
 from ._reader import LogReader, read_log
 from ._realtime import Subscription
 from ._session import Backend, Session
+from ._sink import (
+    Needs,
+    Sink,
+    SinkBatch,
+    SinkContext,
+    SinkSpec,
+    SinkStats,
+    SinkStatsCounter,
+    load_sink,
+    parse_sink_spec,
+    sink_kinds,
+)
 from ._stats import SessionStats
 
 __all__ = [
@@ -64,6 +76,7 @@ __all__ = [
     "LogReader",
     "LogWriteError",
     "Manifest",
+    "Needs",
     "NoSuchSessionError",
     "Provider",
     "ProviderEnable",
@@ -72,6 +85,12 @@ __all__ = [
     "SessionError",
     "SessionExistsError",
     "SessionStats",
+    "Sink",
+    "SinkBatch",
+    "SinkContext",
+    "SinkSpec",
+    "SinkStats",
+    "SinkStatsCounter",
     "Subscription",
     "TooManySessionsError",
     "TracerError",
@@ -80,10 +99,13 @@ __all__ = [
     "format_event",
     "format_json",
     "format_message",
+    "load_sink",
     "parse_level",
     "parse_provider_spec",
+    "parse_sink_spec",
     "provider_guid",
     "read_log",
     "run_command",
+    "sink_kinds",
     "validate_session_name",
 ]

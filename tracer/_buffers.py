@@ -3,12 +3,17 @@
 Writers (any thread) append record tuples; the session's flush thread drains them.
 Capacity is ``buffer_size * buffer_count`` events. When it is reached, new events are
 dropped and counted, with the times of the first and last drop, so the session can
-write "N events lost between t1 and t2" in band.
+write "N events lost between t1 and t2" in band: what a live source needs, which
+cannot wait. A session fed from a file (a replay) is ``blocking`` instead, as LTTng's
+blocking channels are: the producer waits for room, so nothing is lost whatever the
+machine's load. (The session's own flush thread never waits on itself: an event it
+emits while the buffers are full is dropped and counted.)
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,12 +43,14 @@ class BufferStats:
     peak_events: int
     peak_buffers: int
     dropped: int
+    blocked_ns: int = 0
 
 
 class SessionBuffer:
-    """Bounded FIFO of records; ``put`` never blocks, it drops and counts instead."""
+    """Bounded FIFO of records; ``put`` drops and counts when full, or waits for room
+    when ``blocking``."""
 
-    def __init__(self, buffer_size: int, buffer_count: int) -> None:
+    def __init__(self, buffer_size: int, buffer_count: int, *, blocking: bool = False) -> None:
         self.buffer_size = buffer_size
         self.capacity = buffer_size * buffer_count
         self.wake = threading.Event()
@@ -55,16 +62,22 @@ class SessionBuffer:
         self._window = 0
         self._first_ns = 0
         self._last_ns = 0
+        self.blocking = blocking
+        self.blocked_ns = 0
+        #: The thread that drains the buffers: it must never wait for itself.
+        self.consumer: threading.Thread | None = None
+        self._room = threading.Condition(threading.Lock())
+        self._waiters = 0
         #: Append a record, or drop and count it when the buffers are full (never blocks):
         #: the session's sink. In C when the accelerator is built, else :meth:`_put`.
         self.put: Callable[[tuple], None] = self._put
         self._sink = None
         if SPEEDUPS is not None:
             self.put = self._sink = SPEEDUPS.Sink(self._q, self._cap, buffer_size,
-                                                  self.wake.set, self._drop_record, self)
+                                                  self.wake.set, self._full, self)
 
     def _put(self, rec: tuple) -> None:
-        """Append a record, or drop and count it when the buffers are full."""
+        """Append a record, or (buffers full) wait for room or drop and count it."""
         q = self._q
         n = len(q)
         if n < self._cap:
@@ -72,10 +85,31 @@ class SessionBuffer:
             if n + 1 == self.buffer_size:
                 self.wake.set()
         else:
-            self._drop(rec[0])
+            self._full(rec)
 
-    def _drop_record(self, rec: tuple) -> None:
+    def _full(self, rec: tuple) -> None:
+        """The buffers are full: wait for room (blocking), else drop and count."""
+        waits = self.blocking and threading.current_thread() is not self.consumer
+        if waits and self._wait_for_room():
+            self._q.append(rec)
+            if len(self._q) == self.buffer_size:
+                self.wake.set()
+            return
         self._drop(rec[0])
+
+    def _wait_for_room(self) -> bool:
+        """Block until the consumer made room; False if the buffers closed meanwhile."""
+        start = time.monotonic_ns()
+        with self._room:
+            self._waiters += 1
+            try:
+                while self._cap and len(self._q) >= self._cap:
+                    self.wake.set()
+                    self._room.wait(0.05)
+            finally:
+                self._waiters -= 1
+        self.blocked_ns += time.monotonic_ns() - start
+        return bool(self._cap)
 
     def _drop(self, ts: int) -> None:
         with self._lock:
@@ -107,7 +141,11 @@ class SessionBuffer:
             self._peak = n  # between takes the queue only grows: its peak is now
         if limit is not None and n > limit:
             n = limit
-        return list(map(call, repeat(q.popleft, n)))  # one C loop (writers may append)
+        taken = list(map(call, repeat(q.popleft, n)))  # one C loop (writers may append)
+        if self._waiters:
+            with self._room:
+                self._room.notify_all()
+        return taken
 
     def take_losses(self) -> LossWindow | None:
         """The drops since the previous call, if any."""
@@ -123,6 +161,8 @@ class SessionBuffer:
         self._cap = 0
         if self._sink is not None:
             self._sink.cap = 0
+        with self._room:
+            self._room.notify_all()
 
     @property
     def dropped(self) -> int:
@@ -133,4 +173,4 @@ class SessionBuffer:
         """A consistent snapshot of the buffer counters."""
         peak = max(self._peak, len(self._q))
         return BufferStats(len(self._q), self.capacity, peak,
-                           -(-peak // self.buffer_size), self._dropped)
+                           -(-peak // self.buffer_size), self._dropped, self.blocked_ns)

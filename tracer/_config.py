@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from ._errors import ConfigError
 from ._levels import Level, parse_level
 from ._logfile import FileMode
+from ._sink import SinkSpec
 
 if TYPE_CHECKING:
     from .otel import OtlpOptions
@@ -69,6 +70,32 @@ class SessionConfig:
     #: rendering run on two cores (for high event rates; needs a log file; sessions
     #: whose hub has user processors render in-process regardless).
     render_worker: bool = False
+    #: More sinks (``--sink``): standard output, more files, third-party kinds. ``file``,
+    #: ``realtime`` and ``otlp`` above are shorthands for the common three.
+    sinks: list[SinkSpec] = field(default_factory=list)
+    #: Block producers when the buffers are full instead of dropping (for sessions fed
+    #: from a file, e.g. a replay: nothing is lost whatever the load). Live sources keep
+    #: drop-and-count: a blocked capture loop would stall the traffic it watches.
+    blocking: bool = False
+
+    def sink_specs(self) -> list[SinkSpec]:
+        """Every sink of the session, the shorthand fields first."""
+        out: list[SinkSpec] = []
+        if self.file is not None:
+            out.append(SinkSpec("file", str(self.file), {
+                "mode": str(getattr(self.mode, "value", self.mode)), "max_size": self.max_size,
+                "render_worker": self.render_worker}))
+        if self.realtime:
+            out.append(SinkSpec("realtime"))
+        if self.otlp is not None:
+            out.append(SinkSpec("otlp", None, {"options": self.otlp}))
+        for spec in self.sinks:
+            if spec.kind == "file" and not spec.options:
+                spec = SinkSpec("file", spec.target, {
+                    "mode": str(getattr(self.mode, "value", self.mode)),
+                    "max_size": self.max_size})
+            out.append(spec)
+        return out
 
     def validate(self) -> None:
         """Raise ConfigError for any invalid value."""
@@ -78,8 +105,14 @@ class SessionConfig:
         except ValueError:
             raise ConfigError(f"unknown file mode {self.mode!r}: use sequential, circular "
                               "or rotate") from None
-        if self.file is None and not self.realtime and self.otlp is None:
-            raise ConfigError("a session needs a log file, real-time delivery or OTLP export")
+        if self.file is None and not self.realtime and self.otlp is None and not self.sinks:
+            raise ConfigError("a session needs a sink: a log file, standard output, "
+                              "real-time delivery or OTLP export")
+        for spec in self.sinks:
+            if not isinstance(spec, SinkSpec):
+                raise ConfigError(f"bad sink {spec!r}: use SinkSpec or parse_sink_spec()")
+            if spec.kind == "file" and not spec.target:
+                raise ConfigError("a file sink needs a path: file:PATH")
         if self.render_worker and self.file is None:
             raise ConfigError("a render worker needs a log file")
         if self.mode is not FileMode.SEQUENTIAL and not self.max_size:

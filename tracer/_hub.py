@@ -8,7 +8,7 @@ offers the same API over a Unix socket.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from . import _hubprovider as hp
@@ -101,22 +101,21 @@ class Hub:
 
     # -- sessions -----------------------------------------------------------------------
     def start_session(self, config: SessionConfig, *, processors: Sequence[Processor] = (),
-                      backends: Sequence[Backend] = ()) -> Session:
-        """Validate, create and start a session, enabling its providers."""
+                      backends: Sequence[Backend] = (),
+                      file_opener: Callable[[str, int], int] | None = None) -> Session:
+        """Validate, create and start a session, enabling its providers.
+
+        ``file_opener(path, flags) -> fd`` opens the file sinks' files (the hub
+        service passes one that acts with its client's rights).
+        """
         config.validate()
         with self._lock:
             if config.name in self._sessions:
                 raise SessionExistsError(f"session {config.name!r} is already running")
             wanted = self._resolve(config.providers)
-            extra = _config_backends(config)
-            try:
-                session = Session(config,
-                                  lambda: [m.to_json() for m in self._header_manifests(wanted)],
-                                  processors, [*backends, *extra])
-            except Exception:
-                for backend in extra:
-                    backend.close()
-                raise
+            session = Session(config,
+                              lambda: [m.to_json() for m in self._header_manifests(wanted)],
+                              processors, backends, file_opener=file_opener)
             self._sessions[config.name] = session
             self._wanted[config.name] = wanted
             try:
@@ -187,7 +186,7 @@ class Hub:
     def subscribe(self, name: str, maxsize: int = 100_000) -> Subscription:
         """Subscribe to a real-time session's events."""
         session = self.session(name)
-        if not session.config.realtime:
+        if not any(spec.kind == "realtime" for spec in session.config.sink_specs()):
             raise ConfigError(f"session {name!r} has no real-time delivery")
         return session.subscribe(maxsize)
 
@@ -276,11 +275,3 @@ class Hub:
                 provider.disable(name)
         self._sessions.pop(name, None)
 
-
-def _config_backends(config: SessionConfig) -> list[Backend]:
-    """Backends the configuration asks for (OTLP export)."""
-    if config.otlp is None:
-        return []
-    from .otel import OtlpBackend  # lazy: tracer.otel builds on this package
-
-    return [OtlpBackend(config.otlp, session=config.name)]

@@ -1,4 +1,4 @@
-"""A logging session: bounded buffers, a flush thread, a log file and real-time delivery."""
+"""A logging session: bounded buffers, a flush thread, and the sinks it fans out to."""
 
 from __future__ import annotations
 
@@ -13,12 +13,11 @@ import orjson
 
 from ._buffers import SessionBuffer
 from ._config import SessionConfig
-from ._errors import LogWriteError
 from ._event import Event, iso_time
 from ._logfile import LogFile
 from ._realtime import Subscription
 from ._render import Processor, Renderer
-from ._renderworker import RenderWorker
+from ._sink import Needs, Sink, SinkBatch, SinkContext, SinkStats, load_sink
 from ._stats import SessionStats
 
 __all__ = ["LOG_FORMAT", "LOG_VERSION", "Backend", "Session"]
@@ -29,7 +28,10 @@ LOG_VERSION = 1
 
 
 class Backend(Protocol):
-    """An extra consumer of a session's decoded events (e.g. OpenTelemetry export)."""
+    """An extra consumer of a session's decoded events (the older, events-only seam).
+
+    A backend is wrapped as a sink that needs events; prefer writing a :class:`Sink`.
+    """
 
     def handle(self, events: Sequence[Event]) -> None:
         """Take a batch of events, on the session's flush thread; must not block long."""
@@ -41,64 +43,128 @@ class Backend(Protocol):
         """Counters to show in the session statistics."""
 
 
+class _BackendSink:
+    """A :class:`Backend` behind the sink seam (it counts its own losses in ``stats``)."""
+
+    needs = Needs.EVENTS
+
+    def __init__(self, backend: Backend) -> None:
+        from ._sink import SinkStatsCounter
+
+        self.backend = backend
+        self.name = type(backend).__name__
+        self.counter = SinkStatsCounter(self.name, "backend")
+
+    def write(self, batch: SinkBatch) -> None:
+        events = list(batch.events)
+        if batch.lost_event is not None:
+            events.append(batch.lost_event)
+        self.counter.hand(batch.count)
+        self.backend.handle(events)
+        self.counter.settle(batch.count)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def stats(self) -> SinkStats:
+        return self.counter.snapshot(**self.backend.stats())
+
+
 class Session:
     """One running session. Create it through a hub, which enables its providers."""
 
     def __init__(self, config: SessionConfig, manifests: Callable[[], list[dict[str, Any]]],
-                 processors: Sequence[Processor] = (), backends: Sequence[Backend] = ()) -> None:
+                 processors: Sequence[Processor] = (), backends: Sequence[Backend] = (), *,
+                 file_opener: Callable[[str, int], int] | None = None) -> None:
         config.validate()
         self.config = config
         self.name = config.name
         self.state = "starting"
         self.started_ns = time.time_ns()
         self.stopped_ns: int | None = None
-        self.buffer = SessionBuffer(config.buffer_size, config.buffer_count)
+        self.buffer = SessionBuffer(config.buffer_size, config.buffer_count,
+                                    blocking=config.blocking)
         self.renderer = Renderer(config.name, processors)
-        self.backends = list(backends)
         self.last_error: str | None = None
+        self.ended: str | None = None
+        self._on_end: list[Callable[[str], None]] = []
         self._manifests = manifests
-        self._subs: list[Subscription] = []
-        self._subs_lock = threading.Lock()
+        self._header_line: bytes | None = None
         self._flush_lock = threading.Lock()
         self._seq = 1
-        self._written = 0
-        self._file_lost = 0
+        self._taken = 0
         self._buffers_written = 0
-        self._realtime_lost = 0
         self._inflight = 0
         self._pending_lines: list[bytes] = []
-        self._count_lock = threading.Lock()  # the render worker's acks update the counts
         self._provider_state: dict[str, dict[str, Any]] = {}
-        self.log: LogFile | None = None
-        if config.file is not None:
-            self.log = LogFile(config.file, config.mode, config.max_size, self._header())
-        self._worker: RenderWorker | None = None
-        if config.render_worker and self.log is not None and self.renderer.fast:
-            try:
-                self._worker = RenderWorker(self.log, self.renderer, self._count_file)
-            except OSError as exc:  # no fork: the session still runs, rendering here
-                self.last_error = f"render worker not started ({exc}): rendering in process"
+        context = SinkContext(config.name, self._header, self.renderer, config.blocking,
+                              file_opener, self._sink_ended)
+        self.sinks: list[Sink] = []
+        try:
+            for spec in config.sink_specs():
+                self.sinks.append(load_sink(spec, context))
+        except BaseException:
+            self._close_sinks()
+            raise
+        self.sinks.extend(_BackendSink(b) for b in backends)
+        self._needs = Needs.NOTHING
+        for sink in self.sinks:
+            self._needs |= sink.needs
         self.state = "running"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"wfptrace-flush-{self.name}",
                                         daemon=True)
+        self.buffer.consumer = self._thread
         self._thread.start()
+
+    # -- sinks seen from outside -----------------------------------------------------------
+    def _sink_with(self, attr: str) -> Any:
+        return next((s for s in self.sinks if hasattr(s, attr)), None)
+
+    @property
+    def log(self) -> LogFile | None:
+        """The log file of the session's first file sink, if any."""
+        sink = self._sink_with("log")
+        return sink.log if sink is not None else None
+
+    @property
+    def _worker(self) -> Any:
+        sink = self._sink_with("render_worker_pid")
+        return getattr(sink, "_worker", None)
 
     @property
     def render_worker_pid(self) -> int | None:
         """The pid of the child that renders the log file (``render_worker``), if any."""
-        return self._worker.pid if self._worker is not None else None
+        sink = self._sink_with("render_worker_pid")
+        return sink.render_worker_pid if sink is not None else None
+
+    def on_end(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(reason)`` when a sink ends the run (e.g. its output pipe closed)."""
+        self._on_end.append(callback)
+        if self.ended is not None:
+            callback(self.ended)
+
+    def _sink_ended(self, reason: str) -> None:
+        if self.ended is None:
+            self.ended = reason
+            for callback in list(self._on_end):
+                callback(reason)
 
     # -- header and in-band records -----------------------------------------------------
     def _header(self) -> bytes:
-        c = self.config
-        return orjson.dumps({
-            "type": "header", "format": LOG_FORMAT, "version": LOG_VERSION,
-            "session": self.name, "start_time": iso_time(self.started_ns),
-            "start_ns": self.started_ns, "host": socket.gethostname(), "pid": os.getpid(),
-            "mode": str(getattr(c.mode, "value", c.mode)), "max_size": c.max_size,
-            "buffer_size": c.buffer_size, "buffer_count": c.buffer_count,
-            "providers": self._manifests()})
+        if self._header_line is None:
+            c = self.config
+            self._header_line = orjson.dumps({
+                "type": "header", "format": LOG_FORMAT, "version": LOG_VERSION,
+                "session": self.name, "start_time": iso_time(self.started_ns),
+                "start_ns": self.started_ns, "host": socket.gethostname(), "pid": os.getpid(),
+                "mode": str(getattr(c.mode, "value", c.mode)), "max_size": c.max_size,
+                "buffer_size": c.buffer_size, "buffer_count": c.buffer_count,
+                "providers": self._manifests()})
+        return self._header_line
 
     def add_manifest(self, manifest: dict[str, Any]) -> None:
         """Record in band the manifest of a provider that registered after the start."""
@@ -138,131 +204,78 @@ class Session:
                         self._deliver(records, losses)
                     except Exception as exc:  # the flush thread must survive anything
                         self.last_error = f"flush failed: {type(exc).__name__}: {exc}"
-                        with self._count_lock:
-                            self._file_lost += len(records)
+                self._taken += len(records)
                 self._inflight = 0
                 if last:
                     return
 
     def _deliver(self, records: list[tuple], losses: Any) -> None:
-        want_lines = self.log is not None and self._worker is None
-        first = self._seq
-        blob, events = self._render(records, first, want_lines)
-        skipped = len(records) - len(events)  # events no subscriber had room for
+        batch = self._batch(records)
         self._seq += len(records)
-        lost_line = b""
         if losses is not None:
             line, event = self.renderer.lost(self._seq, losses.count, losses.first_ns,
                                              losses.last_ns, os.getpid())
             self._seq += 1
-            lost_line = line + b"\n"
-            events.append(event)
+            batch.lost_line, batch.lost_event = line + b"\n", event
         if records:
             size = self.buffer.buffer_size
             self._buffers_written += -(-len(records) // size)
-        if self._worker is not None:
-            prefix, extra = self._take_pending_lines()
-            self._worker.submit(records, first, prefix, lost_line, extra)
-        elif want_lines:
-            blob += lost_line
-            self._write_lines(blob, len(records), len(records) + bool(lost_line))
-        else:
-            with self._count_lock:
-                self._written += len(records)
-        if self.config.realtime:
-            self._publish(events, len(records), skipped)
-        for backend in self.backends:
+        for sink in self.sinks:
             try:
-                backend.handle(events)
-            except Exception as exc:  # a backend must never take the session down
-                self.last_error = f"backend {type(backend).__name__}: {exc}"
+                sink.write(batch)
+            except Exception as exc:  # a sink must never take the session down
+                self.last_error = f"sink {sink.name}: {type(exc).__name__}: {exc}"
 
-    def _write_lines(self, blob: bytearray, n_events: int, n_lines: int) -> None:
-        """Write ``n_lines`` rendered lines (in-band manifests first); count what the
-        file refused."""
-        assert self.log is not None
-        prefix, extra = self._take_pending_lines()
-        if extra:
-            blob[:0] = prefix
-        try:
-            kept = self.log.write_blob(blob, n_lines + extra)
-        except LogWriteError as exc:
-            self.last_error = str(exc)
-            kept = 0
-        self._count_file(n_events, kept, extra)
-
-    def _take_pending_lines(self) -> tuple[bytes, int]:
-        """The in-band lines waiting to precede the next batch, joined, and their count."""
-        lines, self._pending_lines = self._pending_lines, []
-        return b"".join(line + b"\n" for line in lines), len(lines)
-
-    def _count_file(self, n_events: int, kept: int, extra: int) -> None:
-        """Account a batch of ``n_events`` of which the file kept ``kept`` lines.
-
-        ``kept`` counts the ``extra`` in-band lines written before the events too.
-        """
-        lost = n_events - min(n_events, max(0, kept - extra))
-        with self._count_lock:
-            self._file_lost += lost
-            self._written += n_events - lost
-
-    def _render(self, records: list[tuple], first: int,
-                want_lines: bool) -> tuple[bytearray, list[Event]]:
-        """The lines (if wanted) and the Events someone can take.
-
-        Backends take every event; subscribers only what fits their queues, so no
-        more Events are built than the roomiest one has room for (the rest would
-        only be dropped: they are counted lost without being built).
-        """
-        n = len(records)
-        if self.backends:
-            room = n
-        else:
-            with self._subs_lock:
-                room = min(n, max((sub.room() for sub in self._subs), default=0))
-        blob, events = (self.renderer.render(records, first, want_lines, room == n > 0)
-                        if want_lines or room == n > 0 else (bytearray(), []))
+    def _batch(self, records: list[tuple]) -> SinkBatch:
+        """The batch with what the sinks need: lines, and only the events worth building."""
+        first, n = self._seq, len(records)
+        lines, prefix = self._pending_lines, b""
+        if lines:
+            self._pending_lines = []
+            prefix = b"".join(line + b"\n" for line in lines)
+        batch = SinkBatch(records, first, prefix=prefix, n_prefix=len(lines))
+        want_lines = Needs.LINES in self._needs
+        room = self._event_room(n) if Needs.EVENTS in self._needs else 0
+        if want_lines or room == n > 0:
+            batch.lines, batch.events = self.renderer.render(records, first, want_lines,
+                                                             room == n > 0)
         if 0 < room < n:
-            events = self.renderer.render(records[:room], first, False, True)[1]
-        return blob, events
+            batch.events = self.renderer.render(records[:room], first, False, True)[1]
+        return batch
 
-    def _publish(self, events: list[Event], n_events: int, skipped: int = 0) -> None:
-        with self._subs_lock:
-            subs = list(self._subs)
-        if not subs:
-            self._realtime_lost += n_events
-            return
-        for sub in subs:
-            self._realtime_lost += sub._push(events, self._lost_marker, skipped)
-
-    def _lost_marker(self, count: int) -> Event:
-        now = time.time_ns()
-        return self.renderer.lost(0, count, now, now, os.getpid())[1]
+    def _event_room(self, n: int) -> int:
+        """Events worth building: all, unless every event sink takes only some (subscribers)."""
+        room = 0
+        for sink in self.sinks:
+            if Needs.EVENTS in sink.needs:
+                limit = getattr(sink, "event_room", None)
+                room = max(room, limit(n) if limit is not None else n)
+                if room == n:
+                    break
+        return room
 
     def flush(self) -> None:
-        """Write everything buffered now and sync the file."""
+        """Write everything buffered now and make it durable in every sink."""
         self._flush_once()
-        if self._worker is not None:
-            self._worker.flush()
-        elif self.log is not None:
-            with self._flush_lock:
-                self.log.flush()
+        with self._flush_lock:
+            for sink in self.sinks:
+                try:
+                    sink.flush()
+                except Exception as exc:
+                    self.last_error = f"sink {sink.name}: {type(exc).__name__}: {exc}"
 
     # -- consumers ----------------------------------------------------------------------
     def subscribe(self, maxsize: int = 100_000) -> Subscription:
         """A real-time subscription (the session must have real-time delivery on)."""
-        sub = Subscription(self.name, maxsize, on_close=self._unsubscribe)
-        if self.state != "running":
+        sink = self._sink_with("subscribe")
+        if sink is None:
+            sub = Subscription(self.name, maxsize)
             sub._finish()
             return sub
-        with self._subs_lock:
-            self._subs.append(sub)
+        sub = sink.subscribe(maxsize)
+        if self.state != "running":
+            sub._finish()
         return sub
-
-    def _unsubscribe(self, sub: Subscription) -> None:
-        with self._subs_lock:
-            if sub in self._subs:
-                self._subs.remove(sub)
 
     # -- lifecycle ----------------------------------------------------------------------
     def stop(self) -> SessionStats:
@@ -276,47 +289,67 @@ class Session:
         self._flush_once()
         self.state = "stopped"
         self.stopped_ns = time.time_ns()
-        for backend in self.backends:
-            try:
-                backend.close()
-            except Exception as exc:
-                self.last_error = f"backend {type(backend).__name__}: {exc}"
-        if self._worker is not None:
-            self._worker.close()
-        elif self.log is not None:
-            self.log.flush()
-        if self.log is not None:
-            self.log.close()
-        with self._subs_lock:
-            subs, self._subs = self._subs, []
-        for sub in subs:
-            sub._finish()
+        self._close_sinks()
         return self.stats()
 
+    def _close_sinks(self) -> None:
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except Exception as exc:
+                self.last_error = f"sink {sink.name}: {type(exc).__name__}: {exc}"
+
+    def sink_stats(self) -> list[SinkStats]:
+        """Every sink's exact counters now."""
+        return [sink.stats() for sink in self.sinks]
+
     def stats(self) -> SessionStats:
-        """Exact statistics now."""
-        worker = self._worker
-        with self._count_lock:
-            inflight = self._inflight + (worker.pending if worker else 0)
-            written, file_lost = self._written, self._file_lost
+        """Exact statistics now.
+
+        ``events_written``/``events_lost`` follow the first durable sink (a file, else
+        standard output, else the first sink): dropped in the buffers plus what that
+        sink lost. Every sink's own account is in ``sinks``.
+        """
+        sinks = self.sink_stats()
         b = self.buffer.stats()
-        lost = b.dropped + file_lost
-        bytes_written = 0
-        if worker is not None:
-            bytes_written = worker.bytes_written
-        elif self.log is not None:
-            bytes_written = self.log.bytes_written
+        inflight = self._inflight
+        primary = _primary(sinks)
+        taken = self._taken
+        sink_lost = primary.lost if primary is not None else 0
+        sink_pending = primary.pending if primary is not None else 0
+        written = max(0, taken - sink_lost - sink_pending)
+        lost = b.dropped + sink_lost
+        realtime = next((s for s in sinks if s.kind == "realtime"), None)
+        file = next((s for s in sinks if s.kind == "file"), None)
         otel: dict[str, int] | None = None
-        for backend in self.backends:
-            otel = {**(otel or {}), **backend.stats()}
+        for s in sinks:
+            if s.kind in ("otlp", "backend"):
+                otel = {**(otel or {}), **{k: v for k, v in s.extra.items()
+                                           if isinstance(v, int)}}
+        errors = [s.extra.get("error") for s in sinks if s.extra.get("error")]
         return SessionStats(
-            name=self.name, state=self.state, events_emitted=written + lost + b.pending + inflight,
-            events_written=written, events_lost=lost, events_pending=b.pending + inflight,
+            name=self.name, state=self.state,
+            events_emitted=written + lost + b.pending + inflight + sink_pending,
+            events_written=written, events_lost=lost,
+            events_pending=b.pending + inflight + sink_pending,
             buffers_written=self._buffers_written, buffer_size=self.config.buffer_size,
             buffer_count=self.config.buffer_count, peak_buffers=b.peak_buffers,
-            peak_events=b.peak_events, realtime_lost=self._realtime_lost,
-            subscribers=len(self._subs),
-            bytes_written=bytes_written, log_file=str(self.log.path) if self.log else None,
-            last_error=(worker.error if worker else None) or self.last_error,
+            peak_events=b.peak_events,
+            realtime_lost=realtime.lost if realtime is not None else 0,
+            subscribers=int(realtime.extra.get("subscribers", 0)) if realtime else 0,
+            bytes_written=int(file.extra.get("bytes_written", 0)) if file else 0,
+            log_file=str(file.extra.get("path")) if file else None,
+            last_error=(errors[0] if errors else None) or self.last_error,
             started_ns=self.started_ns, stopped_ns=self.stopped_ns,
-            providers={k: dict(v) for k, v in self._provider_state.items()}, otel=otel)
+            providers={k: dict(v) for k, v in self._provider_state.items()}, otel=otel,
+            sinks=[s.to_dict() for s in sinks], events_dropped=b.dropped,
+            blocking=self.config.blocking, blocked_ns=b.blocked_ns)
+
+
+def _primary(sinks: list[SinkStats]) -> SinkStats | None:
+    """The sink the session's own written/lost counts follow."""
+    for kind in ("file", "stdout"):
+        for s in sinks:
+            if s.kind == kind:
+                return s
+    return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 __all__ = ["SessionStats"]
@@ -39,6 +39,19 @@ class SessionStats:
     stopped_ns: int | None
     providers: dict[str, dict[str, Any]]
     otel: dict[str, int] | None = None
+    #: Every sink's own account: ``handed == written + lost + pending``, with reasons.
+    sinks: list[dict[str, Any]] = field(default_factory=list)
+    #: Events dropped because the buffers were full (live sources only).
+    events_dropped: int = 0
+    #: The session blocks its producers when full instead of dropping (file sources).
+    blocking: bool = False
+    #: Time producers spent waiting for room (blocking sessions), in ns.
+    blocked_ns: int = 0
+
+    @property
+    def lost_anywhere(self) -> int:
+        """Events lost in the buffers or by any sink: non-zero means the run is incomplete."""
+        return self.events_dropped + sum(int(s.get("lost", 0)) for s in self.sinks)
 
     def to_dict(self) -> dict[str, Any]:
         """The statistics as JSON-able data."""

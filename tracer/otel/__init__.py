@@ -1,7 +1,7 @@
 """OpenTelemetry export: flows and transactions as spans, other events as logs, over OTLP.
 
-Attach it to a session with ``SessionConfig(..., otlp=OtlpOptions())`` (the hub
-builds the backend) or pass ``OtlpBackend(...)`` in ``backends=``. Endpoint,
+Attach it to a session with ``SessionConfig(..., otlp=OtlpOptions())`` (a sink of
+kind ``otlp``, registered in the ``wfptrace.sinks`` entry-point group). Endpoint,
 protocol, headers and timeout come from the ``OTEL_EXPORTER_OTLP_*`` variables
 unless the options set them. What becomes a span is a data table
 (:data:`DEFAULT_MAPPING`) keyed by provider and event names; see docs/jaeger.md.
@@ -19,6 +19,7 @@ from ._mapping import (
     Mapping,
 )
 from ._options import PROTOCOLS, OtlpOptions
+from ._sink import OtlpSink, options_from_spec, options_to_wire
 from ._stats import OtlpStats
 
 __all__ = [
@@ -31,9 +32,12 @@ __all__ = [
     "Mapping",
     "OtlpBackend",
     "OtlpOptions",
+    "OtlpSink",
     "OtlpStats",
     "SignalSettings",
     "add_cli_options",
     "options_from_args",
+    "options_from_spec",
+    "options_to_wire",
     "signal_settings",
 ]
