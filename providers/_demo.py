@@ -2,8 +2,8 @@
 
 The main job on an embedded default: no root, no daemon, no network. A capture
 made by the project's MSNP simulator is replayed through the packet path and the
-MSN monitor into a real-time session, and every event is printed the tracefmt
-way (or as JSON lines with ``--json``).
+MSN monitor into a session whose standard-output sink prints every event the
+tracefmt way as it comes (or the JSON-lines log format with ``--json``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from tracer import Hub, Level, ProviderEnable, SessionConfig, format_event, format_json
+from tracer import (
+    Hub,
+    Level,
+    ProviderEnable,
+    SessionConfig,
+    SinkSpec,
+    end_on_closed_output,
+    run_summary,
+)
 
 __all__ = ["DEFAULT_CAPTURE", "demo_main", "register"]
 
@@ -33,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def demo_main(args: argparse.Namespace) -> int:
-    """Replay the capture into a real-time session and print its events."""
+    """Replay the capture into a blocking session that prints its events as they come."""
     from tracer import parse_level
 
     from .packets import make_consumer, open_capture
@@ -41,21 +49,25 @@ def demo_main(args: argparse.Namespace) -> int:
 
     level = parse_level(args.level)
     consumers = [make_consumer(n) for n in (args.provider or ["msnmon"])]
-    render = format_json if args.json else format_event
+    sinks = [SinkSpec("stdout", "json" if args.json else "text")]
     with Hub(load_installed=False) as hub:
         for c in consumers:
             hub.register(c.provider)
         enables = [ProviderEnable(c.provider.name, Level(level)) for c in consumers]
-        hub.start_session(SessionConfig("demo", enables, realtime=True, flush_interval=0.05))
-        sub = hub.subscribe("demo", maxsize=1_000_000)
+        session = hub.start_session(SessionConfig("demo", enables, sinks=sinks,
+                                                  flush_interval=0.05, blocking=True))
         pipeline = Pipeline(consumers, speed="max", progress=None)
-        with open_capture(args.capture) as src:
-            pipeline.run(src, str(args.capture))
-        pipeline.finish()
+        with end_on_closed_output(session) as closed:
+            try:
+                with open_capture(args.capture) as src:
+                    pipeline.run(src, str(args.capture))
+                pipeline.finish()
+            except KeyboardInterrupt:
+                if not closed:
+                    raise
+                hub.stop_session("demo")
+                return 0
         stats = hub.stop_session("demo")
-    out = sys.stdout
-    for event in sub:
-        out.write(render(event) + "\n")
-    print(f"{stats.events_written} events from {args.capture} "
-          f"({stats.events_lost} lost)", file=sys.stderr)
-    return 0
+    summary, complete = run_summary(stats)
+    print(f"{args.capture}: {summary}", file=sys.stderr)
+    return 0 if complete else 1

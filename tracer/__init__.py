@@ -42,6 +42,7 @@ from ._manifest import EventSchema, Manifest, format_message
 from ._provider import MAX_SESSIONS, ControlCode, EnableState, EventType, Provider, provider_guid
 from ._reader import LogReader, read_log
 from ._realtime import Subscription
+from ._runcli import add_sink_options, end_on_closed_output, run_summary, sinks_from_args
 from ._session import Backend, Session
 from ._sink import (
     Needs,
@@ -96,6 +97,8 @@ __all__ = [
     "TracerError",
     "UnknownKeywordError",
     "UnknownProviderError",
+    "add_sink_options",
+    "end_on_closed_output",
     "format_event",
     "format_json",
     "format_message",
@@ -106,6 +109,8 @@ __all__ = [
     "provider_guid",
     "read_log",
     "run_command",
+    "run_summary",
     "sink_kinds",
+    "sinks_from_args",
     "validate_session_name",
 ]

@@ -27,6 +27,7 @@ from ._config import SessionConfig, parse_provider_spec
 from ._fmt import format_event, format_json
 from ._hub import Hub
 from ._reader import LogReader
+from ._runcli import add_sink_options, sinks_from_args
 from ._stats import SessionStats
 from .service import _cli as service_cli
 
@@ -54,6 +55,7 @@ def _add_session(sub: Any) -> None:
                        help="render the log file in a child process (high event rates)")
     start.add_argument("--duration", type=float, metavar="SECONDS",
                        help="stop after this many seconds (embedded hub)")
+    add_sink_options(start)
     otel.add_cli_options(start)
     start.set_defaults(func=_session_start)
     update = ss.add_parser("update", help="change a running session's providers")
@@ -84,15 +86,13 @@ def _config_from_args(args: argparse.Namespace) -> SessionConfig:
         max_size=int(args.max_size * 1024 * 1024) if args.max_size else None,
         buffer_size=args.buffer_size, buffer_count=args.buffers,
         flush_interval=args.flush_interval, otlp=otel.options_from_args(args),
-        render_worker=args.render_worker)
+        render_worker=args.render_worker, sinks=sinks_from_args(args))
 
 
 def _session_start(args: argparse.Namespace) -> int:
     config = _config_from_args(args)
     hub = service_cli.open_hub(args)
-    where = ", ".join(w for w in (f"log file {config.file}" if config.file else "",
-                                  "real time" if config.realtime else "",
-                                  "OTLP export" if config.otlp else "") if w)
+    where = ", ".join(str(spec) for spec in config.sink_specs())
     if isinstance(hub, Hub):
         session = hub.start_session(config)
         sub = session.subscribe() if config.realtime else None
@@ -168,7 +168,15 @@ def _stats_text(s: SessionStats) -> str:
             f"lost {s.events_lost}, real-time lost {s.realtime_lost}, "
             f"buffers written {s.buffers_written}, peak buffers {s.peak_buffers}/{s.buffer_count}"
             + (f", file {s.log_file} ({s.bytes_written} bytes)" if s.log_file else "")
-            + (f", error: {s.last_error}" if s.last_error else ""))
+            + (f", error: {s.last_error}" if s.last_error else "")
+            + "".join(f"\n  sink {k['name']}: handed {k['handed']}, written {k['written']}, "
+                      f"lost {k['lost']}" + (f" ({_reasons(k)})" if k['lost'] else "")
+                      + (f", pending {k['pending']}" if k.get('pending') else "")
+                      for k in s.sinks))
+
+
+def _reasons(sink: dict[str, Any]) -> str:
+    return ", ".join(f"{n} {r}" for r, n in sorted(sink.get("lost_reasons", {}).items()))
 
 
 # -- providers and fmt --------------------------------------------------------------------

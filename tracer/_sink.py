@@ -47,6 +47,7 @@ SINK_ENTRY_POINT_GROUP = "wfptrace.sinks"
 #: The built-in sinks, used when the package's entry points are not installed.
 _BUILTIN: dict[str, str] = {
     "file": "tracer.sinks:FileSink",
+    "null": "tracer.sinks:NullSink",
     "stdout": "tracer.sinks:StdoutSink",
     "realtime": "tracer.sinks:RealtimeSink",
     "otlp": "tracer.otel:OtlpSink",

@@ -27,12 +27,18 @@ from typing import Any
 from providers.netfilter import NetfilterError
 from providers.packets import ProgressBar
 from tracer import (
+    Event,
     Hub,
     Level,
     ProviderEnable,
     SessionConfig,
+    SinkSpec,
+    add_sink_options,
+    end_on_closed_output,
     format_event,
     run_command,
+    run_summary,
+    sinks_from_args,
 )
 
 from ._callouts import DEFAULT_QUEUE, CalloutRegistry
@@ -76,6 +82,7 @@ def register(subparsers: Any) -> None:
     rep.add_argument("--verbose", "-v", action="store_true",
                      help="also transactions and the original's trace strings")
     rep.add_argument("--output", "-o", help="write a JSON-lines log file instead of printing")
+    add_sink_options(rep)
     rep.set_defaults(func=_replay, parser=rep)
 
 
@@ -211,33 +218,48 @@ def _wait_for_key() -> None:
 
 # -- offline ----------------------------------------------------------------------------
 def _replay(args: argparse.Namespace) -> int:
+    """Replay a capture into a blocking session: every event reaches the output, which
+    streams (printed, ``-o FILE``, ``--sink ...``); exit 1 if any event was lost."""
     if not args.capture.exists():
         args.parser.error(f"no such capture file: {args.capture}")
     keywords = LEGACY_KEYWORDS if args.legacy_format else None
     level = Level.VERBOSE if args.verbose or args.legacy_format else Level.INFO
     spec = ProviderEnable(PROVIDER_NAME, level=level, keywords=keywords)
+    sinks = sinks_from_args(args)
+    if args.output:
+        sinks.insert(0, SinkSpec("file", str(args.output)))
+    if not sinks:
+        render = _legacy_text if args.legacy_format else format_event
+        sinks.append(SinkSpec("stdout", "text", {"render": render}))
     with Hub(load_installed=False) as hub:
         hub.register(PROVIDER)
-        hub.start_session(SessionConfig("msnmon-replay", [spec], file=args.output,
-                                        realtime=not args.output))
-        sub = None if args.output else hub.subscribe("msnmon-replay", maxsize=10_000_000)
+        session = hub.start_session(SessionConfig("msnmon-replay", [spec], sinks=sinks,
+                                                  blocking=True))
         monitor = MsnMonitor(app_hint=args.app_hint, capture_bodies=args.capture_bodies)
         bar = ProgressBar(sys.stderr)
-        stats = replay_capture(args.capture, monitor=monitor, progress=lambda fraction: bar.show(
-            args.capture.name, fraction, monitor.stats.packets, force=fraction >= 1.0))
-        hub.stop_session("msnmon-replay")
-        for event in sub.drain() if sub is not None else ():
-            if event.provider != PROVIDER_NAME or (args.legacy_format
-                                                   and not event.name.startswith("Legacy")):
-                continue
-            if args.legacy_format:
-                text = event.message
-                sys.stdout.write(text if text.endswith("\n") else text + "\n")
-            else:
-                print(format_event(event))
+        with end_on_closed_output(session) as closed:
+            try:
+                stats = replay_capture(
+                    args.capture, monitor=monitor, progress=lambda fraction: bar.show(
+                        args.capture.name, fraction, monitor.stats.packets,
+                        force=fraction >= 1.0))
+            except KeyboardInterrupt:
+                if not closed:
+                    raise
+                hub.stop_session("msnmon-replay")
+                return 0
+        sstats = hub.stop_session("msnmon-replay")
+    summary, complete = run_summary(sstats)
     print(f"{stats.commands} commands on {stats.flows_monitored} flows, "
-          f"{stats.parse_errors} errors", file=sys.stderr)
-    return 0
+          f"{stats.parse_errors} errors; {summary}", file=sys.stderr)
+    return 0 if complete else 1
+
+
+def _legacy_text(event: Event) -> str | None:
+    """The original driver's trace string of a legacy event; nothing for the others."""
+    if event.provider != PROVIDER_NAME or not event.name.startswith("Legacy"):
+        return None
+    return event.message
 
 
 # -- stand-alone ------------------------------------------------------------------------

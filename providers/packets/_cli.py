@@ -6,20 +6,29 @@ Plugs into the ``wfptrace`` CLI through the ``wfptrace.commands`` entry-point gr
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
-from pathlib import Path
 
 import orjson
 
-from tracer import Hub, ProviderEnable, SessionConfig, otel
+from tracer import (
+    Hub,
+    ProviderEnable,
+    SessionConfig,
+    SessionStats,
+    SinkSpec,
+    add_sink_options,
+    end_on_closed_output,
+    otel,
+    run_summary,
+    sinks_from_args,
+)
 
 from . import _packetsprovider  # noqa: F401 - registers the built-in "packets" provider
 from ._consumers import consumer_names, make_consumer
 from ._pcap import open_capture
 from ._replay import Pipeline
 from ._source import CaptureFormatError
+from ._stats import DecodeStats
 
 __all__ = ["register", "replay_main"]
 
@@ -33,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", default=None, metavar="OUT.jsonl|-",
                    help="write events as JSON lines to a file or '-' for stdout")
     p.add_argument("--stats-json", action="store_true",
-                   help="print the decoder counters as one JSON object, the last line of stdout")
+                   help="print the decoder counters and the session's statistics (per sink) "
+                        "as one JSON object, the last line of stdout")
     p.add_argument("--speed", choices=("max", "recorded"), default="max")
     g = p.add_argument_group("provider options (each provider takes those it knows)")
     g.add_argument("--remote", metavar="ADDR", help="inspect: the remote address to inspect")
@@ -43,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--app-hint", metavar="APP", help="msnmon: the application of the capture")
     g.add_argument("--capture-bodies", action="store_true", default=None,
                    help="msnmon: trace message bodies (off: length and hash only)")
+    add_sink_options(p)
     otel.add_cli_options(p)
     p.set_defaults(func=replay_main)
 
@@ -53,7 +64,7 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
 
 
 def replay_main(args: argparse.Namespace) -> int:
-    """Run a replay; returns the exit status."""
+    """Run a replay; returns the exit status (1 if a file failed or any event was lost)."""
     names = args.provider or ["packets"]
     try:
         consumers = [make_consumer(n, _options(args)) for n in names]
@@ -64,37 +75,55 @@ def replay_main(args: argparse.Namespace) -> int:
     except Exception as exc:  # a provider refusing its options (e.g. no --remote)
         print(f"wfptrace replay: {exc}", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="wfptrace-replay-") as tmp:
-        to_stdout = args.output == "-"
-        out = Path(tmp) / "replay.jsonl" if to_stdout or args.output is None else args.output
-        status, stats = _run(args, consumers, out)
-        if to_stdout and Path(out).exists():
-            sys.stdout.flush()
-            with open(out, "rb") as f:
-                shutil.copyfileobj(f, sys.stdout.buffer)
-            sys.stdout.buffer.flush()
+    status, stats, sstats = _run(args, consumers, _sinks(args))
+    if sstats is None:  # the output was closed (| head): end quietly
+        return 0
+    summary, complete = run_summary(sstats)
+    print(summary, file=sys.stderr)
     if args.stats_json:
-        sys.stdout.write(orjson.dumps(stats.as_dict()).decode() + "\n")
+        sys.stdout.write(orjson.dumps({**stats.as_dict(), "session": sstats.to_dict()}).decode()
+                         + "\n")
         sys.stdout.flush()
-    return status
+    return status or (0 if complete else 1)
 
 
-def _run(args: argparse.Namespace, consumers: list, out: str | Path):
+def _sinks(args: argparse.Namespace) -> list[SinkSpec]:
+    """``-o FILE`` / ``-o -`` and ``--sink``; counting only (``null``) if none is given."""
+    sinks = sinks_from_args(args)
+    if args.output == "-":
+        sinks.insert(0, SinkSpec("stdout"))
+    elif args.output is not None:
+        sinks.insert(0, SinkSpec("file", str(args.output)))
+    if not sinks and otel.options_from_args(args) is None:
+        sinks.append(SinkSpec("null"))
+    return sinks
+
+
+def _run(args: argparse.Namespace, consumers: list, sinks: list[SinkSpec]
+         ) -> tuple[int, DecodeStats, SessionStats | None]:
+    """Replay every file into a blocking session (nothing dropped whatever the load)."""
     status = 0
     with Hub(load_installed=False) as hub:
         for c in consumers:
             hub.register(c.provider)
         enables = [ProviderEnable(c.provider.name) for c in consumers]
-        hub.start_session(SessionConfig("replay", enables, file=str(out),
-                                        otlp=otel.options_from_args(args)))
+        session = hub.start_session(SessionConfig(
+            "replay", enables, sinks=sinks, otlp=otel.options_from_args(args), blocking=True))
         pipeline = Pipeline(consumers, speed=args.speed, progress=sys.stderr)
-        for path in args.files:
+        with end_on_closed_output(session) as closed:
             try:
-                with open_capture(path) as src:
-                    pipeline.run(src, str(path))
-            except (OSError, CaptureFormatError) as exc:
-                print(f"wfptrace replay: {path}: {exc}", file=sys.stderr)
-                status = 1
-        stats = pipeline.finish()
-        hub.stop_session("replay")
-    return status, stats
+                for path in args.files:
+                    try:
+                        with open_capture(path) as src:
+                            pipeline.run(src, str(path))
+                    except (OSError, CaptureFormatError) as exc:
+                        print(f"wfptrace replay: {path}: {exc}", file=sys.stderr)
+                        status = 1
+                stats = pipeline.finish()
+            except KeyboardInterrupt:
+                if not closed:
+                    raise
+                hub.stop_session("replay")
+                return 0, pipeline.stats, None
+        sstats = hub.stop_session("replay")
+    return status, stats, sstats

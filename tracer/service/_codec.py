@@ -11,11 +11,14 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from .. import _errors
 from .._config import ProviderEnable, SessionConfig
 from .._errors import ConfigError, TracerError
 from .._event import Event
 from .._levels import Level
+from .._sink import SinkSpec
 from .._stats import SessionStats
 from . import _errors as service_errors
 
@@ -56,12 +59,15 @@ def enable_from_wire(data: Any) -> ProviderEnable:
 
 def config_to_wire(config: SessionConfig) -> dict[str, Any]:
     """A session config as a map; a relative log path is made absolute here (the caller's cwd)."""
-    if getattr(config, "otlp", None) is not None:
-        raise ConfigError("OTLP export is not available through the hub service yet: "
-                          "use an embedded session (wfptrace --hub none ...)")
     out = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
-           if f.name != "otlp"}
+           if f.name not in ("otlp", "sinks")}
     out["providers"] = [enable_to_wire(p) for p in config.providers]
+    out["sinks"] = [sink_to_wire(s) for s in config.sinks]
+    if config.otlp is not None:
+        from tracer.otel import options_to_wire  # lazy: only sessions that export need it
+
+        out["sinks"].append({"kind": "otlp", "target": None,
+                             "options": options_to_wire(config.otlp)})
     out["file"] = str(Path(config.file).absolute()) if config.file is not None else None
     out["mode"] = str(getattr(config.mode, "value", config.mode))
     return out
@@ -78,11 +84,44 @@ def config_from_wire(data: Any) -> SessionConfig:
             buffer_size=int(data.get("buffer_size", 4096)),
             buffer_count=int(data.get("buffer_count", 64)),
             flush_interval=float(data.get("flush_interval", 0.2)),
-            render_worker=bool(data.get("render_worker", False)))
+            render_worker=bool(data.get("render_worker", False)),
+            blocking=bool(data.get("blocking", False)),
+            sinks=[sink_from_wire(s) for s in data.get("sinks", ())])
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"bad session config: {exc}") from None
     config.validate()
     return config
+
+
+#: Sinks that write where the hub process is, not where its client is.
+_LOCAL_ONLY = {"stdout": "standard output is the hub's, not yours: use --realtime and print "
+                         "the events here, or a file sink"}
+
+
+def sink_to_wire(spec: SinkSpec) -> dict[str, Any]:
+    """A sink spec as a map; sinks that only make sense in this process are refused."""
+    if spec.kind in _LOCAL_ONLY:
+        raise ConfigError(f"sink {spec} cannot run in the hub service: {_LOCAL_ONLY[spec.kind]}")
+    target = spec.target
+    if spec.kind == "file" and target is not None:
+        target = str(Path(target).absolute())
+    try:
+        orjson.dumps(spec.options)
+    except TypeError:
+        raise ConfigError(f"sink {spec}'s options cannot cross the hub's wire") from None
+    return {"kind": spec.kind, "target": target, "options": dict(spec.options)}
+
+
+def sink_from_wire(data: Any) -> SinkSpec:
+    """The inverse of :func:`sink_to_wire`, validating types."""
+    if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
+        raise ConfigError("bad sink: a map with a kind")
+    target, options = data.get("target"), data.get("options") or {}
+    if (target is not None and not isinstance(target, str)) or not isinstance(options, dict):
+        raise ConfigError("bad sink: target must be a string and options a map")
+    if data["kind"] in _LOCAL_ONLY:
+        raise ConfigError(f"sink {data['kind']} cannot run in the hub service")
+    return SinkSpec(data["kind"], target, {str(k): v for k, v in options.items()})
 
 
 def stats_to_wire(stats: SessionStats) -> dict[str, Any]:

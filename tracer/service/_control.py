@@ -107,7 +107,9 @@ class Controller:
         """Start a session; its log file must be somewhere the peer itself may write."""
         self.check(peer, "start_session")
         config = config_from_wire(args.get("config"))
-        if config.file is not None and not self.policy.may_write(peer, Path(config.file)):
-            self.deny(peer, "start_session",
-                      f"permission denied: uid {peer.uid} may not create {config.file}")
+        for spec in config.sink_specs():
+            if spec.kind == "file" and spec.target is not None \
+                    and not self.policy.may_write(peer, Path(spec.target)):
+                self.deny(peer, "start_session",
+                          f"permission denied: uid {peer.uid} may not create {spec.target}")
         return stats_to_wire(self.hub.start_session(config).stats())

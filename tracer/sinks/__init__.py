@@ -5,7 +5,8 @@ They plug into sessions through :mod:`tracer._sink`'s seam like any third-party 
 """
 
 from ._file import FileSink
+from ._null import NullSink
 from ._realtime import RealtimeSink
 from ._stdout import StdoutSink
 
-__all__ = ["FileSink", "RealtimeSink", "StdoutSink"]
+__all__ = ["FileSink", "NullSink", "RealtimeSink", "StdoutSink"]

@@ -1,6 +1,11 @@
 """Standard output as a sink: JSON lines (``stdout``) or tracefmt text (``stdout:text``).
 
-Each batch is written and flushed as it comes, so ``wfptrace replay -o - | jq``
+An embedded session may pass ``render`` (an ``Event -> str | None`` callable: the
+text of an event, or None to leave it out) for a command's own text format.
+
+JSON output is the log format (the header line, then the records), so what a
+command prints can be saved and opened by ``wfptrace fmt`` and TraceView. Each
+batch is written and flushed as it comes, so ``wfptrace replay -o - | jq``
 streams. A closed pipe (``| head``) ends the sink quietly: the rest of its events
 are counted lost ("output closed") and the session's ``on_end`` is told, so the
 run can stop early, as ``yes | head`` does.
@@ -12,9 +17,11 @@ import contextlib
 import errno
 import os
 import sys
+from collections.abc import Callable
 from typing import BinaryIO
 
 from .._errors import ConfigError
+from .._event import Event
 from .._fmt import format_event
 from .._sink import Needs, SinkBatch, SinkContext, SinkSpec, SinkStats, SinkStatsCounter
 
@@ -38,7 +45,14 @@ class StdoutSink:
         self.counter = SinkStatsCounter(self.name, "stdout")
         self._stream = stream if stream is not None else sys.stdout.buffer
         self._on_end = context.on_end
+        self._header: Callable[[], bytes] | None = context.header
         self._closed = False
+        render = spec.options.get("render")
+        if render is not None and not callable(render):
+            raise ConfigError("the stdout sink's render option must be callable")
+        self._render: Callable[[Event], str | None] = render or format_event
+        if render is not None:
+            self.needs = Needs.EVENTS
 
     def write(self, batch: SinkBatch) -> None:
         n = batch.count
@@ -46,13 +60,13 @@ class StdoutSink:
         if self._closed:
             self.counter.settle(0, n, _CLOSED)
             return
-        if self.format == "json":
+        if self.needs is Needs.LINES:
             data = bytes(batch.prefix) + bytes(batch.lines) + batch.lost_line
+            if self._header is not None:  # the log format: a reader can open the output
+                data = self._header() + b"\n" + data
+                self._header = None
         else:
-            events = list(batch.events)
-            if batch.lost_event is not None:
-                events.append(batch.lost_event)
-            data = "".join(format_event(e) + "\n" for e in events).encode("utf-8", "replace")
+            data = self._text(batch).encode("utf-8", "replace")
         try:
             self._stream.write(data)
             self._stream.flush()
@@ -64,6 +78,17 @@ class StdoutSink:
             self.counter.settle(0, n, _CLOSED)
             return
         self.counter.settle(n)
+
+    def _text(self, batch: SinkBatch) -> str:
+        render, out = self._render, []
+        events = list(batch.events)
+        if batch.lost_event is not None:
+            events.append(batch.lost_event)
+        for event in events:
+            text = render(event) if event.kind != "lost" else format_event(event)
+            if text is not None:
+                out.append(text if text.endswith("\n") else text + "\n")
+        return "".join(out)
 
     def _close_quietly(self) -> None:
         """The reader went away: later writes (and Python's exit flush) go nowhere."""

@@ -1,0 +1,73 @@
+"""What every command that runs a session shares: ``--sink`` options, ending the run
+when its output closes, and the summary line that says whether anything was lost."""
+
+from __future__ import annotations
+
+import _thread
+import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ._session import Session
+from ._sink import SinkSpec, parse_sink_spec, sink_kinds
+from ._stats import SessionStats
+
+__all__ = ["add_sink_options", "end_on_closed_output", "run_summary", "sinks_from_args"]
+
+#: The reason a stdout sink gives when its reader went away (not a failure of the run).
+OUTPUT_CLOSED = "output closed"
+
+
+def add_sink_options(parser: argparse.ArgumentParser) -> None:
+    """Add the repeatable ``--sink KIND[:TARGET]`` option."""
+    parser.add_argument(
+        "--sink", action="append", default=[], metavar="KIND[:TARGET]", type=parse_sink_spec,
+        help="where events go, repeatable: file:PATH, stdout (JSON lines), stdout:text, "
+             f"realtime, otlp[:ENDPOINT] (known kinds: {', '.join(sink_kinds())})")
+
+
+def sinks_from_args(args: argparse.Namespace) -> list[SinkSpec]:
+    """The sinks ``--sink`` asked for (none if the command has no such option)."""
+    return list(getattr(args, "sink", None) or [])
+
+
+@contextmanager
+def end_on_closed_output(session: Session) -> Iterator[list[str]]:
+    """Stop the run (as Ctrl-C would) when a sink ends it, e.g. ``| head`` closed stdout.
+
+    Yields a list that holds the reason once that happened; the caller catches the
+    ``KeyboardInterrupt`` and, if the list is not empty, ends quietly.
+    """
+    reasons: list[str] = []
+
+    def ended(reason: str) -> None:
+        if not reasons:
+            reasons.append(reason)
+            _thread.interrupt_main()
+
+    session.on_end(ended)
+    yield reasons
+
+
+def _only_closed_output(stats: SessionStats) -> bool:
+    return all(set(s.get("lost_reasons", {})) <= {OUTPUT_CLOSED} for s in stats.sinks) \
+        and not stats.events_dropped
+
+
+def run_summary(stats: SessionStats) -> tuple[str, bool]:
+    """One line on what the session delivered to each sink, and False if it lost any.
+
+    Events that a closed output refused (``| head``) do not count as a failure.
+    """
+    parts = []
+    for s in stats.sinks:
+        text = f"{s['name']} {s['written']}"
+        if s.get("lost"):
+            reasons = ", ".join(f"{n} {r}" for r, n in sorted(s["lost_reasons"].items()))
+            text += f" (LOST {s['lost']}: {reasons})"
+        parts.append(text)
+    line = f"session {stats.name}: events written: " + ("; ".join(parts) or "no sink")
+    if stats.events_dropped:
+        line += f"; LOST {stats.events_dropped} in full buffers"
+    ok = not stats.lost_anywhere or _only_closed_output(stats)
+    return line, ok
