@@ -30,7 +30,7 @@
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
 
-#define N_CONFIG 17
+#define N_CONFIG 18
 #define N_RUN 5
 
 typedef struct {
@@ -40,11 +40,12 @@ typedef struct {
             PyObject *monitor, *entries, *scan_lines, *established, *msnp, *sniffing,
                 *legacy_any, *command_event, *message_event, *command_type,
                 *parse_error_type, *quiet_verbs, *notification, *legacy_classes, *directions,
-                *plain_verbs, *transaction_event;
+                *plain_verbs, *transaction_event, *pipeline;
         };
         PyObject *config[N_CONFIG];
     };
-    union {  /* during a run: monitor.stats, .flows, .flows._flows, .reassembler, its stats */
+    union {  /* during a run: monitor.stats, pipeline.flows, .flows._flows, .reassembler,
+              * its stats */
         struct {
             PyObject *mstats, *table, *od, *re, *rstats;
         };
@@ -555,21 +556,21 @@ done:
 static int
 after_packet(Express *self, long long ts)
 {
-    int r = attr_true(self->monitor, s_ended_list);
+    int r = attr_true(self->pipeline, s_ended_list);
     if (r < 0)
         return -1;
     if (r) {
-        PyObject *res = PyObject_CallMethodNoArgs(self->monitor, s_finish_ended);
+        PyObject *res = PyObject_CallMethodNoArgs(self->pipeline, s_finish_ended);
         if (res == NULL)
             return -1;
         Py_DECREF(res);
     }
     long long next;
-    if (get_ll(self->monitor, s_next_expire, &next) < 0)
+    if (get_ll(self->pipeline, s_next_expire, &next) < 0)
         return -1;
     if (ts >= next) {
         PyObject *t = PyLong_FromLongLong(ts);
-        PyObject *res = t ? PyObject_CallMethodOneArg(self->monitor, s_expire, t) : NULL;
+        PyObject *res = t ? PyObject_CallMethodOneArg(self->pipeline, s_expire, t) : NULL;
         Py_XDECREF(t);
         if (res == NULL)
             return -1;
@@ -648,9 +649,9 @@ begin_run(Express *self)
         return -1;
     }
     Py_XSETREF(self->mstats, fast_get(self->monitor, s_stats));
-    Py_XSETREF(self->table, fast_get(self->monitor, s_flows));
+    Py_XSETREF(self->table, fast_get(self->pipeline, s_flows));
     Py_XSETREF(self->od, self->table ? fast_get(self->table, s_flows_od) : NULL);
-    Py_XSETREF(self->re, fast_get(self->monitor, s_reassembler));
+    Py_XSETREF(self->re, fast_get(self->pipeline, s_reassembler));
     Py_XSETREF(self->rstats, self->re ? fast_get(self->re, s_stats) : NULL);
     return self->mstats && self->table && self->od && self->re && self->rstats ? 0 : -1;
 }
@@ -803,10 +804,10 @@ static int
 Express_init(Express *self, PyObject *args, PyObject *kwds)
 {
     PyObject *a[N_CONFIG];
-    if (!PyArg_ParseTuple(args, "OO!OOOOOOOOOO!OO!O!O!O:Express", &a[0], &PyDict_Type, &a[1],
+    if (!PyArg_ParseTuple(args, "OO!OOOOOOOOOO!OO!O!O!OO:Express", &a[0], &PyDict_Type, &a[1],
                           &a[2], &a[3], &a[4], &a[5], &a[6], &a[7], &a[8], &a[9], &a[10],
                           &PyFrozenSet_Type, &a[11], &a[12], &PyDict_Type, &a[13],
-                          &PyTuple_Type, &a[14], &PyFrozenSet_Type, &a[15], &a[16]))
+                          &PyTuple_Type, &a[14], &PyFrozenSet_Type, &a[15], &a[16], &a[17]))
         return -1;
     if (PyTuple_GET_SIZE(a[14]) != 2) {
         PyErr_SetString(PyExc_ValueError, "Express: directions is (sent, received)");
@@ -862,7 +863,7 @@ static PyTypeObject ExpressType = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "Express(monitor, entries, scan_lines, established, msnp, sniffing, legacy_any, "
               "command_event, message_event, Command, ParseError, quiet_verbs, notification, "
-              "legacy_classes, directions, plain_verbs, transaction_event)",
+              "legacy_classes, directions, plain_verbs, transaction_event, pipeline)",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Express_init,
     .tp_traverse = (traverseproc)Express_traverse,
@@ -890,7 +891,7 @@ intern_names(void)
         {&s_http, "_http"}, {&s_failed, "failed"}, {&s_skip_line, "_skip_line"},
         {&s_rest, "_rest"}, {&s_base_, "_base"}, {&s_bytes_in, "bytes_in"}, {&s_feed, "feed"},
         {&s_feed_lines, "_feed_lines"}, {&s_close, "close"}, {&s_ended_list, "_ended"},
-        {&s_finish_ended, "_finish_ended"}, {&s_next_expire, "_next_expire"},
+        {&s_finish_ended, "finish_ended"}, {&s_next_expire, "next_expire"},
         {&s_expire, "expire"}, {&s_enabled, "enabled"}, {&s_on, "on"}, {&s_verb, "verb"},
         {&s_trid, "trid"}, {&s_args, "args"}, {&s_payload, "payload"},
         {&s_fixed_role, "fixed_role"}, {&s_transactions, "transactions"}, {&s_open, "_open"},
