@@ -23,6 +23,7 @@
 
 #include "_bytes.h"
 #include "_slots.h"
+#include "packets/_frame.h"
 
 #define VERSION 1
 #define SIGNAL_EVERY 4096 /* frames between two checks for Ctrl-C */
@@ -72,42 +73,20 @@ static PyObject *s_stats, *s_packets, *s_flows, *s_last, *s_flows_od, *s_move_to
     *s_parse_error, *s_stream_failed, *s_MSG, *s_U, *s_second, *s_roles, *s_seen, *s_write,
     *s_flow_id, *s_value, *s_payload_len, *s_offset, *s_completed;
 
-/* The Python decoder's fast path for TCP, restricted to whole TCP headers and to
- * segments without SYN, FIN or RST: 1 and *f filled, or 0. ``wire`` is already at
- * least the frame length. */
+/* The decoder's fast path (packets/_frame.h), restricted to TCP with its header whole in
+ * the frame and to segments without SYN, FIN or RST: 1 and *f filled, or 0. ``wire`` is
+ * already at least the frame length. The key is the addresses and ports, contiguous in
+ * the frame (option-less IPv4 or plain IPv6). */
 static int
 decode_tcp(const unsigned char *d, Py_ssize_t n, long long wire, Frame *f)
 {
-    if (n < 54)
+    Fast p;
+    if (n < 54 || !fast_parse(d, n, wire, &p) || p.proto != 6 || p.off > n
+        || p.flags & (TCP_SYN | TCP_FIN | TCP_RST))
         return 0;
-    unsigned etype = be16(d + 12);
-    Py_ssize_t off, end;
-    if (etype == 0x0800) {
-        unsigned tot = be16(d + 16);
-        if (d[14] != 0x45 || d[23] != 6 || (be16(d + 20) & 0x3FFF) || tot < 40
-            || (long long)tot > wire - 14)
-            return 0;
-        off = 34, end = 14 + (Py_ssize_t)tot;
-        f->key = d + 26, f->key_len = 12;
-    }
-    else if (etype == 0x86DD) {
-        unsigned plen = be16(d + 18);
-        if (d[14] >> 4 != 6 || d[20] != 6 || plen == 0 || (long long)plen > wire - 54)
-            return 0;
-        off = 54, end = 54 + (Py_ssize_t)plen;
-        f->key = d + 22, f->key_len = 36;
-    }
-    else
-        return 0;
-    if (off + 20 > end || off + 20 > n)
-        return 0;
-    Py_ssize_t hl = (Py_ssize_t)(d[off + 12] >> 4) << 2;
-    if (hl < 20 || off + hl > end || off + hl > n || d[off + 13] & (TCP_SYN | TCP_FIN | TCP_RST))
-        return 0;
-    f->seq = be32(d + off + 4);
-    Py_ssize_t seglen = end - off - hl;
-    f->off = off + hl;
-    f->n = seglen <= n - f->off ? seglen : n - f->off;
+    f->key = p.src, f->key_len = 2 * p.alen + 4;
+    f->seq = (uint32_t)p.seq;
+    f->off = (Py_ssize_t)p.off, f->n = (Py_ssize_t)p.plen;
     f->wire = wire;
     return 1;
 }
@@ -744,19 +723,20 @@ pcap_records(Express *self, const unsigned char *buf, Py_ssize_t size, const Pca
             PyErr_Format(error, "file ends inside a record (%zd/16 bytes)", size - pos);
             return -1;
         }
-        const unsigned char *h = buf + pos;
-        long long ts = (long long)rd32(h, big) * 1000000000LL
-                       + (long long)rd32(h + 4, big) * info->mult;
-        uint32_t caplen = rd32(h + 8, big), wire = rd32(h + 12, big);
-        if (caplen > info->max_frame) {
-            PyErr_Format(error, "corrupt pcap record: captured length %u", caplen);
+        PcapRecord r;
+        int whole = pcap_record(buf + pos, size - pos - 16, big, (unsigned long long)info->mult,
+                                (unsigned long long)info->max_frame, &r);
+        if (whole < 0) {
+            PyErr_Format(error, "corrupt pcap record: captured length %u", r.caplen);
             return -1;
         }
         pos += 16;
-        if ((Py_ssize_t)caplen > size - pos) {
-            PyErr_Format(error, "file ends inside a record (%zd/%u bytes)", size - pos, caplen);
+        if (!whole) {
+            PyErr_Format(error, "file ends inside a record (%zd/%u bytes)", size - pos, r.caplen);
             return -1;
         }
+        long long ts = (long long)r.ts, wire = r.wire;
+        uint32_t caplen = r.caplen;
         if (frame(self, info->linktype, ts, buf + pos, caplen, wire, NULL, slow) < 0
             || (++count % SIGNAL_EVERY == 0 && PyErr_CheckSignals() < 0))
             return -1;
