@@ -44,7 +44,7 @@ def parse_headers(pkt: bytes | bytearray, size: int | None = None) -> Headers | 
         return None
     proto = p.proto
     ident = 0
-    if proto == ICMP or proto == ICMPV6:
+    if proto in (ICMP, ICMPV6):
         if p.icmp_type in _ECHO[proto]:
             ident = p.icmp_id
         return Headers(p.version, proto, p.src, p.dst, p.icmp_type, p.icmp_code, 0, ident,
