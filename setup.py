@@ -2,8 +2,8 @@
 
 from setuptools import Extension, setup
 
-#: The providers' shared C headers (providers/_slots.h, providers/_bytes.h).
-_HEADERS = ["providers/_slots.h", "providers/_bytes.h"]
+#: The providers' shared C headers.
+_HEADERS = ["providers/_slots.h", "providers/_bytes.h", "providers/packets/_frame.h"]
 
 
 def _provider(name: str) -> Extension:

@@ -1,22 +1,22 @@
 """The few header fields the worker needs, read from a queued IP packet.
 
-TCP/UDP give ports and TCP flags; ICMP/ICMPv6 give type and code (in the port
-slots, as Community ID does) and the echo identifier, which keys ping flows.
+The parsing is the shared packet decoder's (``providers.packets.ip_transport``); this
+keeps the worker's view of it: TCP/UDP give ports and TCP flags; ICMP/ICMPv6 give type
+and code (in the port slots, as Community ID does) and the echo identifier, which keys
+ping flows.
 """
 
 from __future__ import annotations
 
-import struct
 from typing import NamedTuple
+
+from providers.packets import ip_transport
 
 __all__ = ["ICMP", "ICMPV6", "TCP", "UDP", "Headers", "flow_key", "parse_headers"]
 
 TCP, UDP, ICMP, ICMPV6 = 6, 17, 1, 58
 _ECHO = {ICMP: (0, 8, 13, 14), ICMPV6: (128, 129)}
 _REQUESTS = frozenset({8, 13, 128})
-_V6_EXT = {0, 43, 44, 60}
-_HH = struct.Struct(">HH")
-_U16 = struct.Struct(">H")
 
 
 class Headers(NamedTuple):
@@ -34,43 +34,23 @@ class Headers(NamedTuple):
 
 
 def parse_headers(pkt: bytes | bytearray, size: int | None = None) -> Headers | None:
-    """Headers of an IPv4/IPv6 packet, or None when it is not TCP/UDP/ICMP or is cut.
+    """Headers of an IPv4/IPv6 packet, or None when it is not TCP/UDP/ICMP, is cut
+    before its transport header, is malformed or is a later fragment.
 
     ``size`` is the packet's real length when only its start was copied.
     """
-    if not pkt:
+    p = ip_transport(pkt, size or 0)
+    if p is None:
         return None
-    version = pkt[0] >> 4
-    if version == 4:
-        if len(pkt) < 20:
-            return None
-        off, proto, src, dst = (pkt[0] & 0x0F) * 4, pkt[9], bytes(pkt[12:16]), bytes(pkt[16:20])
-    elif version == 6:
-        if len(pkt) < 40:
-            return None
-        proto, off, src, dst = pkt[6], 40, bytes(pkt[8:24]), bytes(pkt[24:40])
-        while proto in _V6_EXT and len(pkt) >= off + 8:
-            proto, off = pkt[off], off + (8 if proto == 44 else (pkt[off + 1] + 1) * 8)
-    else:
-        return None
-    return _transport(pkt, version, proto, src, dst, off, size or len(pkt))
-
-
-def _transport(pkt: bytes | bytearray, version: int, proto: int, src: bytes, dst: bytes,
-               off: int, size: int) -> Headers | None:
-    if len(pkt) < off + 4:
-        return None
-    if proto == TCP:
-        flags = pkt[off + 13] if len(pkt) > off + 13 else 0
-        return Headers(version, proto, src, dst, *_HH.unpack_from(pkt, off), flags, 0, size)
-    if proto == UDP:
-        return Headers(version, proto, src, dst, *_HH.unpack_from(pkt, off), 0, 0, size)
+    proto = p.proto
+    ident = 0
     if proto in (ICMP, ICMPV6):
-        kind, code = pkt[off], pkt[off + 1]
-        ident = _U16.unpack_from(pkt, off + 4)[0] if (
-            kind in _ECHO[proto] and len(pkt) >= off + 6) else 0
-        return Headers(version, proto, src, dst, kind, code, 0, ident, size)
-    return None
+        if p.icmp_type in _ECHO[proto]:
+            ident = p.icmp_id
+        return Headers(p.version, proto, p.src, p.dst, p.icmp_type, p.icmp_code, 0, ident,
+                       size or len(pkt))
+    return Headers(p.version, proto, p.src, p.dst, p.sport, p.dport, p.flags, 0,
+                   size or len(pkt))
 
 
 def flow_key(h: Headers, outbound: bool) -> tuple:

@@ -5,8 +5,9 @@
   ``UnknownCommand``, ``Login``, ``Switchboard``, ``FlowClosed``, ``MonitorState``
   and the original driver's trace strings (``LegacyAllTraffic``,
   ``LegacyClientServer``, ``LegacyClientClient``, ``LegacyUnknown``).
-- :class:`MsnMonitor`: the engine (packets in, events out) for the flows of one
-  application; :func:`replay_capture` runs a capture file through it,
+- :class:`MsnMonitor`: the engine for the flows of one application, a consumer of the
+  shared packet pipeline (``providers.packets.Pipeline``: packets and reassembled
+  streams in, events out); :func:`replay_capture` runs a capture file through both,
   :func:`replay_demo` yields the formatted trace of a capture, and
   :func:`replay_consumer` plugs it into ``wfptrace replay --provider msnmon``
   (entry-point group ``wfptrace.packet_consumers``).
@@ -21,11 +22,10 @@ Quick look at a capture::
         print(line)
 """
 
-from ._consumer import MsnmonConsumer, replay_consumer
 from ._events import PROVIDER, PROVIDER_NAME
 from ._identity import UNKNOWN_APP, AppIdentity, AppMatcher
 from ._monitor import PENDING, MsnMonitor, Resolver
-from ._replay import replay_capture, replay_demo
+from ._replay import replay_capture, replay_consumer, replay_demo
 from ._stats import MonitorStats
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
     "AppMatcher",
     "MonitorStats",
     "MsnMonitor",
-    "MsnmonConsumer",
     "Resolver",
     "replay_capture",
     "replay_consumer",

@@ -23,6 +23,7 @@
 
 #include "_bytes.h"
 #include "_slots.h"
+#include "packets/_frame.h"
 
 #define VERSION 1
 #define SIGNAL_EVERY 4096 /* frames between two checks for Ctrl-C */
@@ -30,7 +31,7 @@
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
 
-#define N_CONFIG 17
+#define N_CONFIG 18
 #define N_RUN 5
 
 typedef struct {
@@ -40,11 +41,12 @@ typedef struct {
             PyObject *monitor, *entries, *scan_lines, *established, *msnp, *sniffing,
                 *legacy_any, *command_event, *message_event, *command_type,
                 *parse_error_type, *quiet_verbs, *notification, *legacy_classes, *directions,
-                *plain_verbs, *transaction_event;
+                *plain_verbs, *transaction_event, *pipeline;
         };
         PyObject *config[N_CONFIG];
     };
-    union {  /* during a run: monitor.stats, .flows, .flows._flows, .reassembler, its stats */
+    union {  /* during a run: monitor.stats, pipeline.flows, .flows._flows, .reassembler,
+              * its stats */
         struct {
             PyObject *mstats, *table, *od, *re, *rstats;
         };
@@ -71,42 +73,20 @@ static PyObject *s_stats, *s_packets, *s_flows, *s_last, *s_flows_od, *s_move_to
     *s_parse_error, *s_stream_failed, *s_MSG, *s_U, *s_second, *s_roles, *s_seen, *s_write,
     *s_flow_id, *s_value, *s_payload_len, *s_offset, *s_completed;
 
-/* The Python decoder's fast path for TCP, restricted to whole TCP headers and to
- * segments without SYN, FIN or RST: 1 and *f filled, or 0. ``wire`` is already at
- * least the frame length. */
+/* The decoder's fast path (packets/_frame.h), restricted to TCP with its header whole in
+ * the frame and to segments without SYN, FIN or RST: 1 and *f filled, or 0. ``wire`` is
+ * already at least the frame length. The key is the addresses and ports, contiguous in
+ * the frame (option-less IPv4 or plain IPv6). */
 static int
 decode_tcp(const unsigned char *d, Py_ssize_t n, long long wire, Frame *f)
 {
-    if (n < 54)
+    Fast p;
+    if (n < 54 || !fast_parse(d, n, wire, &p) || p.proto != 6 || p.off > n
+        || p.flags & (TCP_SYN | TCP_FIN | TCP_RST))
         return 0;
-    unsigned etype = be16(d + 12);
-    Py_ssize_t off, end;
-    if (etype == 0x0800) {
-        unsigned tot = be16(d + 16);
-        if (d[14] != 0x45 || d[23] != 6 || (be16(d + 20) & 0x3FFF) || tot < 40
-            || (long long)tot > wire - 14)
-            return 0;
-        off = 34, end = 14 + (Py_ssize_t)tot;
-        f->key = d + 26, f->key_len = 12;
-    }
-    else if (etype == 0x86DD) {
-        unsigned plen = be16(d + 18);
-        if (d[14] >> 4 != 6 || d[20] != 6 || plen == 0 || (long long)plen > wire - 54)
-            return 0;
-        off = 54, end = 54 + (Py_ssize_t)plen;
-        f->key = d + 22, f->key_len = 36;
-    }
-    else
-        return 0;
-    if (off + 20 > end || off + 20 > n)
-        return 0;
-    Py_ssize_t hl = (Py_ssize_t)(d[off + 12] >> 4) << 2;
-    if (hl < 20 || off + hl > end || off + hl > n || d[off + 13] & (TCP_SYN | TCP_FIN | TCP_RST))
-        return 0;
-    f->seq = be32(d + off + 4);
-    Py_ssize_t seglen = end - off - hl;
-    f->off = off + hl;
-    f->n = seglen <= n - f->off ? seglen : n - f->off;
+    f->key = p.src, f->key_len = 2 * p.alen + 4;
+    f->seq = (uint32_t)p.seq;
+    f->off = (Py_ssize_t)p.off, f->n = (Py_ssize_t)p.plen;
     f->wire = wire;
     return 1;
 }
@@ -555,21 +535,21 @@ done:
 static int
 after_packet(Express *self, long long ts)
 {
-    int r = attr_true(self->monitor, s_ended_list);
+    int r = attr_true(self->pipeline, s_ended_list);
     if (r < 0)
         return -1;
     if (r) {
-        PyObject *res = PyObject_CallMethodNoArgs(self->monitor, s_finish_ended);
+        PyObject *res = PyObject_CallMethodNoArgs(self->pipeline, s_finish_ended);
         if (res == NULL)
             return -1;
         Py_DECREF(res);
     }
     long long next;
-    if (get_ll(self->monitor, s_next_expire, &next) < 0)
+    if (get_ll(self->pipeline, s_next_expire, &next) < 0)
         return -1;
     if (ts >= next) {
         PyObject *t = PyLong_FromLongLong(ts);
-        PyObject *res = t ? PyObject_CallMethodOneArg(self->monitor, s_expire, t) : NULL;
+        PyObject *res = t ? PyObject_CallMethodOneArg(self->pipeline, s_expire, t) : NULL;
         Py_XDECREF(t);
         if (res == NULL)
             return -1;
@@ -648,9 +628,9 @@ begin_run(Express *self)
         return -1;
     }
     Py_XSETREF(self->mstats, fast_get(self->monitor, s_stats));
-    Py_XSETREF(self->table, fast_get(self->monitor, s_flows));
+    Py_XSETREF(self->table, fast_get(self->pipeline, s_flows));
     Py_XSETREF(self->od, self->table ? fast_get(self->table, s_flows_od) : NULL);
-    Py_XSETREF(self->re, fast_get(self->monitor, s_reassembler));
+    Py_XSETREF(self->re, fast_get(self->pipeline, s_reassembler));
     Py_XSETREF(self->rstats, self->re ? fast_get(self->re, s_stats) : NULL);
     return self->mstats && self->table && self->od && self->re && self->rstats ? 0 : -1;
 }
@@ -743,19 +723,20 @@ pcap_records(Express *self, const unsigned char *buf, Py_ssize_t size, const Pca
             PyErr_Format(error, "file ends inside a record (%zd/16 bytes)", size - pos);
             return -1;
         }
-        const unsigned char *h = buf + pos;
-        long long ts = (long long)rd32(h, big) * 1000000000LL
-                       + (long long)rd32(h + 4, big) * info->mult;
-        uint32_t caplen = rd32(h + 8, big), wire = rd32(h + 12, big);
-        if (caplen > info->max_frame) {
-            PyErr_Format(error, "corrupt pcap record: captured length %u", caplen);
+        PcapRecord r;
+        int whole = pcap_record(buf + pos, size - pos - 16, big, (unsigned long long)info->mult,
+                                (unsigned long long)info->max_frame, &r);
+        if (whole < 0) {
+            PyErr_Format(error, "corrupt pcap record: captured length %u", r.caplen);
             return -1;
         }
         pos += 16;
-        if ((Py_ssize_t)caplen > size - pos) {
-            PyErr_Format(error, "file ends inside a record (%zd/%u bytes)", size - pos, caplen);
+        if (!whole) {
+            PyErr_Format(error, "file ends inside a record (%zd/%u bytes)", size - pos, r.caplen);
             return -1;
         }
+        long long ts = (long long)r.ts, wire = r.wire;
+        uint32_t caplen = r.caplen;
         if (frame(self, info->linktype, ts, buf + pos, caplen, wire, NULL, slow) < 0
             || (++count % SIGNAL_EVERY == 0 && PyErr_CheckSignals() < 0))
             return -1;
@@ -803,10 +784,10 @@ static int
 Express_init(Express *self, PyObject *args, PyObject *kwds)
 {
     PyObject *a[N_CONFIG];
-    if (!PyArg_ParseTuple(args, "OO!OOOOOOOOOO!OO!O!O!O:Express", &a[0], &PyDict_Type, &a[1],
+    if (!PyArg_ParseTuple(args, "OO!OOOOOOOOOO!OO!O!O!OO:Express", &a[0], &PyDict_Type, &a[1],
                           &a[2], &a[3], &a[4], &a[5], &a[6], &a[7], &a[8], &a[9], &a[10],
                           &PyFrozenSet_Type, &a[11], &a[12], &PyDict_Type, &a[13],
-                          &PyTuple_Type, &a[14], &PyFrozenSet_Type, &a[15], &a[16]))
+                          &PyTuple_Type, &a[14], &PyFrozenSet_Type, &a[15], &a[16], &a[17]))
         return -1;
     if (PyTuple_GET_SIZE(a[14]) != 2) {
         PyErr_SetString(PyExc_ValueError, "Express: directions is (sent, received)");
@@ -862,7 +843,7 @@ static PyTypeObject ExpressType = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "Express(monitor, entries, scan_lines, established, msnp, sniffing, legacy_any, "
               "command_event, message_event, Command, ParseError, quiet_verbs, notification, "
-              "legacy_classes, directions, plain_verbs, transaction_event)",
+              "legacy_classes, directions, plain_verbs, transaction_event, pipeline)",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Express_init,
     .tp_traverse = (traverseproc)Express_traverse,
@@ -890,7 +871,7 @@ intern_names(void)
         {&s_http, "_http"}, {&s_failed, "failed"}, {&s_skip_line, "_skip_line"},
         {&s_rest, "_rest"}, {&s_base_, "_base"}, {&s_bytes_in, "bytes_in"}, {&s_feed, "feed"},
         {&s_feed_lines, "_feed_lines"}, {&s_close, "close"}, {&s_ended_list, "_ended"},
-        {&s_finish_ended, "_finish_ended"}, {&s_next_expire, "_next_expire"},
+        {&s_finish_ended, "finish_ended"}, {&s_next_expire, "next_expire"},
         {&s_expire, "expire"}, {&s_enabled, "enabled"}, {&s_on, "on"}, {&s_verb, "verb"},
         {&s_trid, "trid"}, {&s_args, "args"}, {&s_payload, "payload"},
         {&s_fixed_role, "fixed_role"}, {&s_transactions, "transactions"}, {&s_open, "_open"},

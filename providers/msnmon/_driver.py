@@ -2,11 +2,13 @@
 
 Starting it re-installs the persistently registered callouts (the state file),
 puts the control handler on the provider and creates the engine with
-monitoring disabled, until an enable request arrives.
+monitoring disabled, until an enable request arrives, as the one consumer of a
+packet pipeline (flows and reassembly) that a live session feeds.
 """
 
 from __future__ import annotations
 
+from providers.packets import Pipeline
 from tracer import TracerError
 
 from ._callouts import CalloutRegistry, Registration
@@ -32,7 +34,9 @@ class MonitorDriver:
                 f"the monitor's callouts are not registered ({self.registry.path} is absent): "
                 "run 'wfptrace monitor addcallouts' first")
         self.registration: Registration = reg
-        self.monitor = MsnMonitor(enabled=False)
+        self.monitor = MsnMonitor(enabled=False, sided=True)
+        #: The pipeline a live session feeds (packet directions told by the hooks).
+        self.pipeline = Pipeline([self.monitor])
         self.control = MonitorControl(self.monitor)
         PROVIDER.on_control(self.control.handle)
         if MONITOR_STATE.enabled:
@@ -47,6 +51,7 @@ class MonitorDriver:
     def close(self) -> None:
         """Disable monitoring, end every flow context and drop the control handler."""
         self.monitor.enabled = False
+        self.pipeline.end_flows()
         self.monitor.close()
         PROVIDER.on_control(None)
         if MONITOR_STATE.enabled:

@@ -2,8 +2,8 @@
 
 Most packets of a capture are the next in-order segment (or a bare ACK) of a flow
 already known to be MSNP. For those, the C type ``providers.msnmon._cexpress.Express``
-does what the Python path would (decode, flow counters and LRU order, the
-reassembler's in-order step, the parser's common case, the monitor's counters, and
+does what the Python path would (decode, the pipeline's flow counters and LRU order,
+the reassembler's in-order step, the parser's common case, the monitor's counters, and
 the commands whose handling only counts, traces and tracks transactions) by updating
 the very same Python objects; the chunk's other items go through the monitor's own
 methods (``_command``, ``_parse_error``, ``_stream_failed``). Everything else (other
@@ -12,9 +12,10 @@ state) goes to the Python path unchanged, which stays the reference:
 ``WFPTRACE_PURE=1`` turns the lane off, and the tests compare whole traces with and
 without it.
 
-It reads internal state of the flow table (``_last``, ``_flows``), the reassembler's
-streams, the parser (``_pending``, ``_http``, ``_rest``, ``_skip_line``, ``_base``),
-the transaction tracker (``_open``) and the role tracker (``_seen``).
+It reads internal state of the pipeline (``_ended``), its flow table (``_last``,
+``_flows``), the reassembler's streams, the parser (``_pending``, ``_http``, ``_rest``,
+``_skip_line``, ``_base``), the transaction tracker (``_open``) and the role tracker
+(``_seen``).
 
 A flow enters the lane once it is MSNP (:meth:`ExpressLane.register`, keyed by the
 raw address and port bytes as they sit in the frame) and leaves it when it ends.
@@ -41,7 +42,7 @@ from ._events import COMMAND, LEGACY_ANY, MESSAGE, TRANSACTION
 from ._monitor import LEGACY_CLASSES, PLAIN_VERBS, QUIET_VERBS
 
 if TYPE_CHECKING:
-    from providers.packets import Flow
+    from providers.packets import Flow, Pipeline
 
     from ._context import FlowContext
     from ._monitor import MsnMonitor
@@ -67,10 +68,11 @@ SlowPath = Callable[[int, int, bytes, int], None]
 
 
 class ExpressLane:
-    """The express lane of one monitor (see the module docstring)."""
+    """The express lane of one monitor in one pipeline (see the module docstring)."""
 
-    def __init__(self, monitor: MsnMonitor) -> None:
+    def __init__(self, monitor: MsnMonitor, pipeline: Pipeline) -> None:
         self.monitor = monitor
+        self.pipeline = pipeline
         #: frame key (source, destination address, source, destination port) ->
         #: (flow, side, stream state, context, direction)
         self.entries: dict[bytes, tuple] = {}
@@ -78,7 +80,7 @@ class ExpressLane:
                                    FlowState.ESTABLISHED, StreamState.MSNP,
                                    StreamState.SNIFFING, LEGACY_ANY, COMMAND, MESSAGE, Command,
                                    ParseError, QUIET_VERBS, Role.NOTIFICATION, LEGACY_CLASSES,
-                                   DIRECTIONS, PLAIN_VERBS, TRANSACTION)
+                                   DIRECTIONS, PLAIN_VERBS, TRANSACTION, pipeline)
 
     @property
     def packets(self) -> int:
@@ -114,7 +116,8 @@ class ExpressLane:
 
     def register(self, flow: Flow, ctx: FlowContext) -> None:
         """Let both directions of an MSNP flow take the lane (once its streams exist)."""
-        streams = self.monitor.reassembler.streams(flow)
+        reassembler = self.pipeline.reassembler
+        streams = reassembler.streams(flow) if reassembler is not None else None
         if streams is None or flow.proto != 6:
             return
         keys = (_key(flow, 0), _key(flow, 1))

@@ -27,7 +27,7 @@ from providers.netfilter import (
     Verdict,
 )
 from providers.netfilter import Packet as QueuedPacket
-from providers.packets import LINKTYPE_RAW, Decoder, Packet
+from providers.packets import LINKTYPE_RAW, Packet
 
 from ._driver import MonitorDriver
 from ._identity import AppIdentity, AppMatcher
@@ -48,7 +48,6 @@ class LiveSession:
         self.driver = driver
         self.matcher = AppMatcher(app)
         self.queue_num = driver.registration.queue_num
-        self.decoder = Decoder()
         self.attributor = Attributor(Mode.INLINE)
         self.errors = 0
         self._stop = threading.Event()
@@ -85,9 +84,10 @@ class LiveSession:
         try:
             if qp.hook == Hook.LOCAL_IN and qp.indev == _LOOPBACK_INDEX:
                 return Verdict.ACCEPT  # seen already on its way out of this host
-            pkt = self.decoder.decode(LINKTYPE_RAW, qp.payload, 0, time.time_ns())
+            pipeline = self.driver.pipeline
+            pkt = pipeline.decoder.decode(LINKTYPE_RAW, qp.payload, 0, time.time_ns())
             if pkt is not None:
-                self.driver.monitor.packet(pkt, qp.hook in _OUTBOUND)
+                pipeline.packet(pkt, qp.hook in _OUTBOUND)
         except Exception:
             self.errors += 1
         return Verdict.ACCEPT
@@ -119,6 +119,7 @@ class LiveSession:
                 self._queue.close()
                 self._queue = None
             self.attributor.close()
+            self.driver.pipeline.end_flows()
             self.driver.monitor.close()
 
     def __enter__(self) -> LiveSession:

@@ -1,13 +1,16 @@
-"""The monitor engine: packets in, MSNP events out, for flows of one application.
+"""The monitor engine: a consumer of the packet pipeline, MSNP events out, for flows of
+one application.
 
 Per TCP flow: the first packet asks the resolver who owns the flow (live: the
 executable found while that packet is held; replay: the ``--app-hint``). Only
 flows of the monitored application get a :class:`FlowContext`; the others are
-remembered as ignored and never reassembled or parsed. A monitored flow is
-reassembled in both directions by the shared :class:`TcpReassembler`, recognised
-as MSNP by port 1863, by a server address learned from XFR/RNG, or by content,
-and parsed incrementally. The engine only observes: it never holds, drops or
-edits a packet (the live source accepts every packet itself).
+remembered as ignored and never reassembled or parsed. The pipeline
+(:class:`providers.packets.Pipeline`) owns the flow table and the reassembler: the
+monitor is a selective stream consumer, turning a flow's ``follow`` flag on while
+its context wants the bytes. A monitored flow is recognised as MSNP by port 1863,
+by a server address learned from XFR/RNG, or by content, and parsed incrementally.
+The engine only observes: it never holds, drops or edits a packet (the live source
+accepts every packet itself).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from providers.msnp import (
     parse_msg,
 )
 from providers.msnp._verbs import KNOWN_VERBS  # not (yet) part of providers.msnp's surface
-from providers.packets import TCP_SYN, Flow, FlowTable, Packet, TcpReassembler
+from providers.packets import TCP_SYN, Direction, Flow, Packet
 
 from ._context import DIRECTIONS, RECEIVED, SENT, FlowContext, StreamState
 from ._events import (
@@ -44,6 +47,7 @@ from ._events import (
     LEGACY_ANY,
     LEGACY_BY_CLASS,
     MESSAGE,
+    PROVIDER,
     TRANSACTION,
     UNKNOWN_COMMAND,
 )
@@ -91,83 +95,90 @@ LEGACY_CLASSES: dict[str, str] = {}
 
 
 class MsnMonitor:
-    """Feed decoded packets with :meth:`packet`; call :meth:`close` at the end.
+    """A packet and stream consumer of :class:`providers.packets.Pipeline`.
 
     ``enabled`` is the global "monitoring enabled" flag of the original driver:
-    while it is False, packets are only counted.
+    while it is False, packets are only counted. ``sided``: the pipeline's packet
+    directions come from the source (live), so they tell which side is local;
+    otherwise (replay) the MSNP client is taken to be local.
     """
 
-    __slots__ = ("_ended", "_limits", "_next_expire", "addresses", "capture_bodies", "contexts",
-                 "enabled", "flows", "lane", "ledger", "max_contexts", "reassembler", "resolver",
-                 "stats")
+    __slots__ = ("_limits", "addresses", "capture_bodies", "contexts", "enabled", "lane",
+                 "ledger", "max_contexts", "resolver", "sided", "stats")
+
+    provider = PROVIDER
+    #: Only flows whose ``follow`` flag the monitor turns on are reassembled.
+    selective_streams = True
 
     def __init__(self, resolver: Resolver | None = None, *, app_hint: str | None = None,
-                 capture_bodies: bool = False, enabled: bool = True, max_flows: int = 100_000,
+                 capture_bodies: bool = False, enabled: bool = True,
                  max_line: int = DEFAULT_MAX_LINE, max_payload: int = DEFAULT_MAX_PAYLOAD,
-                 max_errors: int = DEFAULT_MAX_ERRORS, max_stream_buffer: int = 1 << 20,
-                 max_total_buffer: int = 64 << 20, max_contexts: int = 10_000) -> None:
+                 max_errors: int = DEFAULT_MAX_ERRORS, max_contexts: int = 10_000,
+                 sided: bool = False) -> None:
         hint = AppIdentity(app_hint or "unknown")
         self.resolver: Resolver = resolver or (lambda pkt, outbound: hint)
         self.capture_bodies = capture_bodies
         self.enabled = enabled
+        self.sided = sided
         self.stats = MonitorStats()
         self.addresses = AddressBook()
         self.ledger = SessionLedger()
-        self.flows = FlowTable(max_flows, on_end=self._flow_ended)
-        self.reassembler = TcpReassembler(self, max_stream_buffer=max_stream_buffer,
-                                          max_total_buffer=max_total_buffer)
         self._limits = (max_line, max_payload, max_errors)
         self.max_contexts = max_contexts
         self.contexts = 0  # live flow contexts (each holds at most two bounded parsers)
-        self._ended: list[tuple[Flow, str]] = []
-        self._next_expire = 0
         #: The express lane handling this monitor's common packets (replay), if any.
         self.lane: ExpressLane | None = None
 
-    # -- packets ------------------------------------------------------------------------
-    def packet(self, pkt: Packet, outbound: bool | None = None) -> None:
-        """Observe one decoded packet (``outbound``: sent by this host, when known)."""
+    # -- packet consumer ----------------------------------------------------------------
+    def on_packet(self, pkt: Packet, flow: Flow, direction: Direction) -> None:
+        """Every decoded packet with its flow: a TCP flow's context is made on its first
+        packet (and the flow followed while the context wants its bytes)."""
         stats = self.stats
         stats.packets += 1
         if not self.enabled:
             stats.packets_disabled += 1
+            flow.follow = False
             return
         if pkt.proto != 6:
             return
-        flow, side = self.flows.account(pkt)
         state = flow.user.get(_KEY)
         if type(state) is not FlowContext:
-            state = self.observe(pkt, flow, outbound) if state != _IGNORED else None
-        if state is not None and state.state in _FEEDING:
-            self.reassembler.feed(flow, side, pkt)
-            if state.state not in _FEEDING:
-                self.reassembler.close(flow)
-            elif self.lane is not None and state.lane_keys is None and state.state is _MSNP:
+            if state == _IGNORED:
+                return
+            outbound = (direction == Direction.OUT) if self.sided else None
+            state = self.observe(pkt, flow, outbound)
+            if state is None:
+                return
+        if state.state in _FEEDING:
+            flow.follow = True
+            if self.lane is not None and state.lane_keys is None and state.state is _MSNP:
                 self.lane.register(flow, state)
-        if self._ended:
-            self._finish_ended()
-        if pkt.ts_ns >= self._next_expire:
-            self.expire(pkt.ts_ns)
 
-    def expire(self, now_ns: int) -> None:
-        """End flows idle past their timeouts (called once per second of packet time)."""
-        self._next_expire = now_ns + _SECOND
-        self.flows.expire(now_ns)
-        self._finish_ended()
+    def on_flow_end(self, flow: Flow, reason: str) -> None:
+        """The pipeline ended a flow (its streams were flushed just before)."""
+        ctx = flow.user.get(_KEY)
+        if type(ctx) is not FlowContext:
+            return
+        self.contexts -= 1
+        if ctx.lane_keys is not None and self.lane is not None:
+            self.lane.unregister(flow, ctx)
+        flow.user[_KEY] = _IGNORED
+        if ctx.state is StreamState.SNIFFING:
+            ctx.take_sniffed()
+        if not ctx.announced:
+            return
+        self.ledger.close(ctx, flow.last_ns)
+        if FLOW_CLOSED.enabled:
+            FLOW_CLOSED.write(ctx.flow_id, flow.last_ns, reason, ctx.commands, ctx.errors,
+                              ctx.bytes[SENT], ctx.bytes[RECEIVED], ctx.dropped or None)
 
     def close(self) -> None:
-        """End every flow (end of capture or of the monitoring session)."""
-        self.flows.flush()
-        self._finish_ended()
+        """End of the capture or of the monitoring session (the pipeline ended the flows)."""
 
     # -- flow establishment -------------------------------------------------------------
     def observe(self, pkt: Packet, flow: Flow, outbound: bool | None = None
                 ) -> FlowContext | None:
-        """A TCP packet of ``flow``: the flow's context, made on its first packet, or None.
-
-        For pipelines that track flows and reassemble streams themselves (replay):
-        they call this per packet and hand reassembled data to :meth:`on_data`.
-        """
+        """A TCP packet of ``flow``: the flow's context, made on its first packet, or None."""
         state = flow.user.get(_KEY)
         if state is None or type(state) is int:
             state = self._resolve(flow, pkt, outbound, state)
@@ -272,6 +283,7 @@ class MsnMonitor:
                 self._chunk(ctx, d, chunk, t)
         elif verdict is Sniff.NOT_MSNP:
             ctx.state = StreamState.NOT_MSNP
+            ctx.flow.follow = False  # (the pipeline closes its streams)
             ctx.dropped = "not MSNP"
             ctx.take_sniffed()
             self.stats.flows_not_msnp += 1
@@ -314,6 +326,7 @@ class MsnMonitor:
         """The parser gave up its direction: the flow is dropped (once)."""
         if ctx.state is _MSNP:
             ctx.state = _DROPPED
+            ctx.flow.follow = False  # (the pipeline closes its streams)
             ctx.dropped = f"{DIRECTIONS[direction]} stream: {parser.failed}"
             self.stats.flows_dropped += 1
 
@@ -389,35 +402,3 @@ class MsnMonitor:
         if UNKNOWN_COMMAND.enabled:
             UNKNOWN_COMMAND.write(ctx.flow_id, ts, DIRECTIONS[direction], verb, kind, detail,
                                   action, offset)
-
-    # -- flow end -----------------------------------------------------------------------
-    def _flow_ended(self, flow: Flow, reason: str) -> None:
-        """FlowTable callback; finished after the current packet was fed."""
-        if type(flow.user.get(_KEY)) is FlowContext:
-            self._ended.append((flow, reason))
-
-    def flow_ended(self, flow: Flow, reason: str) -> None:
-        """A flow ended (for pipelines with their own flow table and reassembler)."""
-        self._flow_ended(flow, reason)
-        self._finish_ended()
-
-    def _finish_ended(self) -> None:
-        ended, self._ended = self._ended, []
-        for flow, reason in ended:
-            ctx = flow.user.get(_KEY)
-            if type(ctx) is not FlowContext:
-                continue
-            self.contexts -= 1
-            if ctx.lane_keys is not None and self.lane is not None:
-                self.lane.unregister(flow, ctx)
-            self.reassembler.close(flow)
-            flow.user[_KEY] = _IGNORED
-            if ctx.state is StreamState.SNIFFING:
-                ctx.take_sniffed()
-            if not ctx.announced:
-                continue
-            self.ledger.close(ctx, flow.last_ns)
-            if FLOW_CLOSED.enabled:
-                FLOW_CLOSED.write(ctx.flow_id, flow.last_ns, reason, ctx.commands, ctx.errors,
-                                  ctx.bytes[SENT], ctx.bytes[RECEIVED], ctx.dropped or None)
-

@@ -1,4 +1,4 @@
-"""Offline monitoring: a pcap / pcapng file through the monitor engine.
+"""Offline monitoring: a pcap / pcapng file through the packet pipeline and the monitor.
 
 The application is unknown unless hinted (``app_hint``); MSNP is recognised by
 port, by learned server addresses and by content. :func:`replay_demo` is the
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from providers.packets import Decoder, PcapFileSource, open_capture
+from providers.packets import PcapFileSource, Pipeline, open_capture
 from tracer import Hub, Level, ProviderEnable, SessionConfig, format_event
 
 from ._events import PROVIDER, PROVIDER_NAME
@@ -18,44 +18,50 @@ from ._lane import CEXPRESS, ExpressLane
 from ._monitor import MsnMonitor
 from ._stats import MonitorStats
 
-__all__ = ["replay_capture", "replay_demo"]
+__all__ = ["replay_capture", "replay_consumer", "replay_demo"]
 
 
 def replay_capture(path: str | Path, *, app_hint: str | None = None,
                    capture_bodies: bool = False, monitor: MsnMonitor | None = None,
-                   express: bool = True, progress: Callable[[float], None] | None = None
-                   ) -> MonitorStats:
-    """Run every packet of a capture file through a monitor; return its statistics.
+                   pipeline: Pipeline | None = None, express: bool = True,
+                   progress: Callable[[float], None] | None = None) -> MonitorStats:
+    """Run every packet of a capture file through a pipeline with a monitor; return the
+    monitor's statistics.
 
-    Events go to whatever sessions enable ``wfptrace-msnmon`` at the time. The
-    common packets take the C express lane when it is built (``express=False``:
-    every packet takes the Python path; the results are the same). ``progress`` is
-    called now and then with the fraction of the file read, and with 1.0 at the end.
+    ``pipeline`` (default: a new one with ``monitor`` as its consumer) must have
+    ``monitor`` among its consumers; it is finished at the end (flows ended, consumers
+    closed). Events go to whatever sessions enable ``wfptrace-msnmon`` at the time. The
+    common packets take the C express lane when it is built (``express=False``: every
+    packet takes the Python path; the results are the same). ``progress`` is called
+    now and then with the fraction of the file read, and with 1.0 at the end.
     """
     monitor = monitor or MsnMonitor(app_hint=app_hint, capture_bodies=capture_bodies)
-    decode, feed = Decoder().decode, monitor.packet
-
-    def slow(linktype: int, ts_ns: int, data: bytes, wire_len: int) -> None:
-        pkt = decode(linktype, data, wire_len, ts_ns)
-        if pkt is not None:
-            feed(pkt)
-
+    pipeline = pipeline or Pipeline([monitor])
+    if monitor not in pipeline.consumers:
+        raise ValueError("replay_capture: the monitor is not one of the pipeline's consumers")
+    slow = pipeline.frame
     with open_capture(path) as source:  # (checks the format first)
         frames = source if progress is None else _reporting(source, progress)
         if express and CEXPRESS is not None and monitor.lane is None:
-            monitor.lane = ExpressLane(monitor)
+            monitor.lane = ExpressLane(monitor, pipeline)
             try:
                 if not monitor.lane.run_file(path, slow, progress):
                     monitor.lane.run(frames, slow)
             finally:
                 monitor.lane = None
         else:
-            for linktype, ts_ns, data, wire_len, _iface in frames:
-                slow(linktype, ts_ns, data, wire_len)
-    monitor.close()
+            pipeline.run(frames, str(path))
+    pipeline.finish()
     if progress is not None:
         progress(1.0)
     return monitor.stats
+
+
+def replay_consumer(app_hint: str | None = None, capture_bodies: bool = False) -> MsnMonitor:
+    """Factory for the ``wfptrace.packet_consumers`` entry point ``msnmon``: the monitor
+    as one consumer of ``wfptrace replay``'s pipeline (the application is unknown unless
+    ``app_hint`` names it)."""
+    return MsnMonitor(app_hint=app_hint, capture_bodies=capture_bodies)
 
 
 def _reporting(source: PcapFileSource, progress: Callable[[float], None]
@@ -65,6 +71,7 @@ def _reporting(source: PcapFileSource, progress: Callable[[float], None]
         if not i & 4095:
             progress(source.progress())
         yield frame
+
 
 
 def replay_demo(path: str | Path, *, app_hint: str | None = None, keywords: str | None = None,

@@ -5,6 +5,7 @@ from ._communityid import community_id
 from ._consumers import PacketConsumer, consumer_names, make_consumer, register_consumer
 from ._decode import Decoder
 from ._flows import Direction, Flow, FlowState, FlowTable
+from ._headers import ip_transport
 from ._linktypes import (
     LINKTYPE_ETHERNET,
     LINKTYPE_IPV4,
@@ -67,6 +68,7 @@ __all__ = [
     "compile_filter",
     "consumer_names",
     "in_netns",
+    "ip_transport",
     "make_consumer",
     "open_capture",
     "parse_dd",

@@ -25,13 +25,10 @@
 #include "structmember.h"
 
 #include "_bytes.h"
+#include "packets/_frame.h"
 
 #define CDECODE_VERSION 2
 #define NSLOTS 16
-#define M_IPV4 1
-#define M_IPV6 2
-#define M_TCP 4
-#define M_UDP 8
 #define NMASKS 16 /* the fast path's masks are all below this */
 
 /* Packet's slots in its __init__ order; bind() finds where each one lives. */
@@ -112,74 +109,6 @@ static PyObject *make_packet(PyObject **vals) {
     }
     for (int i = 0; i < NSLOTS; i++) *(PyObject **)((char *)p + slot_off[i]) = vals[i];
     return p;
-}
-
-/* -- the fast path: Python's Decoder._fast --------------------------------------------- */
-
-typedef struct {
-    int version, proto, mask;
-    const unsigned char *src; /* dst follows it */
-    Py_ssize_t alen;
-    unsigned sport, dport, flags;
-    unsigned long seq, ack;
-    long long off, plen, seglen;
-} Fast;
-
-/* TCP at `off`, its segment ending at `end`: 1 and `f` filled if consistent, else 0. */
-static int fast_tcp(const unsigned char *d, long long n, long long off, long long end, Fast *f) {
-    if (off + 20 > end || off + 20 > n) return 0;
-    long long hl = (d[off + 12] >> 4) << 2;
-    if (hl < 20 || off + hl > end) return 0;
-    f->sport = be16(d + off);
-    f->dport = be16(d + off + 2);
-    f->seq = be32(d + off + 4);
-    f->ack = be32(d + off + 8);
-    f->flags = d[off + 13];
-    f->seglen = end - off - hl;
-    f->off = off + hl;
-    f->mask |= M_TCP;
-    return 1;
-}
-
-/* UDP at `off`, its datagram within `end`: 1 and `f` filled if consistent, else 0. */
-static int fast_udp(const unsigned char *d, long long n, long long off, long long end, Fast *f) {
-    if (off + 8 > end || off + 8 > n) return 0;
-    unsigned ulen = be16(d + off + 4);
-    if (ulen < 8 || ulen > end - off) return 0;
-    f->sport = be16(d + off);
-    f->dport = be16(d + off + 2);
-    f->seq = f->ack = 0;
-    f->flags = 0;
-    f->seglen = ulen - 8;
-    f->off = off + 8;
-    f->mask |= M_UDP;
-    return 1;
-}
-
-/* An Ethernet frame of n >= 54 bytes (wire >= n): 1 and `f` filled if _fast takes it. */
-static int fast_parse(const unsigned char *d, long long n, long long wire, Fast *f) {
-    unsigned etype = be16(d + 12);
-    long long end;
-    if (etype == 0x0800) {
-        unsigned tot = be16(d + 16);
-        if (d[14] != 0x45 || (be16(d + 20) & 0x3FFF) || tot <= 20 || tot > wire - 14) return 0;
-        end = 14 + (long long)tot;
-        f->version = 4, f->mask = M_IPV4, f->proto = d[23], f->src = d + 26, f->alen = 4;
-    } else if (etype == 0x86DD) {
-        unsigned plen = be16(d + 18);
-        if (d[14] >> 4 != 6 || plen == 0 || plen > wire - 54) return 0;
-        end = 54 + (long long)plen;
-        f->version = 6, f->mask = M_IPV6, f->proto = d[20], f->src = d + 22, f->alen = 16;
-    } else {
-        return 0;
-    }
-    long long off = f->version == 4 ? 34 : 54;
-    if (f->proto == 6 ? !fast_tcp(d, n, off, end, f)
-                      : f->proto != 17 || !fast_udp(d, n, off, end, f))
-        return 0;
-    long long cap = n - f->off;  /* negative when the capture cuts the TCP options */
-    f->plen = f->seglen <= cap ? f->seglen : (cap > 0 ? cap : 0);
-    return 1;
 }
 
 /* The Packet of a frame fast_parse took (new reference, NULL on error). */
@@ -353,16 +282,12 @@ static PyTypeObject DecoderBaseType = {
 
 /* -- classic pcap records ------------------------------------------------------------ */
 
-/* The frame tuple (linktype, ts_ns, data, wire_len, 0) of the record at `p` (whole). */
-static PyObject *pcap_frame(const unsigned char *p, int big, unsigned long long mult,
-                            PyObject *linktype) {
-    unsigned long caplen = rd32(p + 8, big);
-    unsigned long long ts = (unsigned long long)rd32(p, big) * 1000000000ULL
-        + (unsigned long long)rd32(p + 4, big) * mult;  /* < 2^64 for mult <= 10^9 */
+/* The frame tuple (linktype, ts_ns, data, wire_len, 0) of record `r` whose data is at `p`. */
+static PyObject *pcap_frame(const unsigned char *p, const PcapRecord *r, PyObject *linktype) {
     PyObject *items[5] = {
-        Py_NewRef(linktype), PyLong_FromUnsignedLongLong(ts),
-        PyBytes_FromStringAndSize((const char *)p + 16, (Py_ssize_t)caplen),
-        PyLong_FromUnsignedLong(rd32(p + 12, big)), Py_NewRef(zero),
+        Py_NewRef(linktype), PyLong_FromUnsignedLongLong(r->ts),
+        PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)r->caplen),
+        PyLong_FromUnsignedLong(r->wire), Py_NewRef(zero),
     };
     PyObject *t = items[1] && items[2] && items[3] ? PyTuple_New(5) : NULL;
     for (int i = 0; i < 5; i++) {
@@ -389,13 +314,14 @@ static PyObject *pcap_records(PyObject *mod, PyObject *args) {
     const unsigned char *buf = (const unsigned char *)PyBytes_AS_STRING(bytes);
     Py_ssize_t size = PyBytes_GET_SIZE(bytes);
     PyObject *frames = PyList_New(0);
-    while (frames != NULL && PyList_GET_SIZE(frames) < limit && pos <= size - 16) {
-        unsigned long caplen = rd32(buf + pos + 8, big);
-        if (caplen > (unsigned long)max_frame || caplen > (unsigned long)(size - pos - 16)) break;
-        PyObject *t = pcap_frame(buf + pos, big, (unsigned long long)mult, linktype);
+    PcapRecord r;
+    while (frames != NULL && PyList_GET_SIZE(frames) < limit && pos <= size - 16
+           && pcap_record(buf + pos, size - pos - 16, big, (unsigned long long)mult,
+                          (unsigned long long)max_frame, &r) == 1) {
+        PyObject *t = pcap_frame(buf + pos + 16, &r, linktype);
         if (t == NULL || PyList_Append(frames, t) < 0) Py_CLEAR(frames);
         Py_XDECREF(t);
-        pos += 16 + (Py_ssize_t)caplen;
+        pos += 16 + (Py_ssize_t)r.caplen;
     }
     return frames == NULL ? NULL : Py_BuildValue("(Nn)", frames, pos);
 }

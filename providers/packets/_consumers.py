@@ -30,7 +30,8 @@ _FACTORIES: dict[str, Callable[[], PacketConsumer]] = {}
 class PacketConsumer(Protocol):
     """What the replay/live pipeline calls; ``provider`` is the tracer Provider it writes to."""
 
-    provider: object
+    @property
+    def provider(self) -> object: ...
 
     def on_packet(self, pkt: Packet, flow: Flow, direction: Direction) -> None: ...
 

@@ -57,6 +57,7 @@ class Flow:
         "bytes",
         "fin_seen",
         "first_ns",
+        "follow",
         "key",
         "last_ns",
         "local_side",
@@ -68,7 +69,7 @@ class Flow:
         "version",
     )
 
-    def __init__(self, key: tuple, pkt: Packet, local_side: int) -> None:
+    def __init__(self, key: tuple, pkt: Packet, local_side: int, follow: bool = True) -> None:
         self.key = key
         self.proto = pkt.proto
         self.version = pkt.version
@@ -82,6 +83,8 @@ class Flow:
         self.fin_seen = [False, False]
         self._id: str | None = None
         self.user: dict = {}
+        #: Reassemble this flow's TCP streams (see Pipeline: selective stream consumers).
+        self.follow = follow
 
     @property
     def id(self) -> str:
@@ -136,7 +139,8 @@ class FlowTable:
     does so once per second of capture time.
     """
 
-    __slots__ = ("_flows", "_last", "_nets", "_timeouts_ns", "max_flows", "on_end", "stats")
+    __slots__ = ("_flows", "_last", "_nets", "_timeouts_ns", "follow", "max_flows", "on_end",
+                 "stats")
 
     def __init__(
         self,
@@ -156,6 +160,8 @@ class FlowTable:
         self._last: Flow | None = None
         self.on_end = on_end
         self.stats = FlowTableStats()
+        #: The ``follow`` flag of new flows.
+        self.follow = True
 
     def __len__(self) -> int:
         return len(self._flows)
@@ -235,7 +241,7 @@ class FlowTable:
             src = ipaddress.ip_address(pkt.src)
             if any(dst in n for n in self._nets) and not any(src in n for n in self._nets):
                 local_side = 1
-        flow = Flow(key, pkt, local_side)
+        flow = Flow(key, pkt, local_side, self.follow)
         self._flows[key] = flow
         self.stats.created += 1
         return flow

@@ -11,7 +11,7 @@ dropped and counted.
 from __future__ import annotations
 
 import bisect
-from typing import Protocol
+from typing import Any, Protocol
 
 from ._packet import TCP_FIN, TCP_RST, TCP_SYN, Packet
 
@@ -23,13 +23,16 @@ _SPECIAL = TCP_SYN | TCP_FIN | TCP_RST  # segments the in-order fast path leaves
 
 
 class StreamConsumer(Protocol):
-    """Receives ordered stream chunks; ``side`` 0 is the flow initiator's direction."""
+    """Receives ordered stream chunks; ``side`` 0 is the flow initiator's direction.
 
-    def on_data(self, flow: object, side: int, data: bytes) -> None: ...
+    ``flow`` is whatever the reassembler was fed with (the pipeline's :class:`Flow`).
+    """
 
-    def on_gap(self, flow: object, side: int, nbytes: int) -> None: ...
+    def on_data(self, flow: Any, side: int, data: bytes) -> None: ...
 
-    def on_end(self, flow: object, side: int, reason: str) -> None: ...
+    def on_gap(self, flow: Any, side: int, nbytes: int) -> None: ...
+
+    def on_end(self, flow: Any, side: int, reason: str) -> None: ...
 
 
 class ReassemblyStats:

@@ -33,7 +33,7 @@ def test_pipeline_gives_the_real_captures_25_commands(record, suspect_chat):
     assert got == EXPECTED
     [flow] = rec.events("FlowEstablished")
     assert flow.fields["app_path"] == "msnmsgr.exe"
-    assert len(rec.events("FlowClosed")) == 1 and consumer.monitor.stats.commands == 25
+    assert len(rec.events("FlowClosed")) == 1 and consumer.stats.commands == 25
 
 
 def test_pipeline_on_a_simulator_capture_matches_the_transcript(record):

@@ -6,6 +6,7 @@ import pytest
 
 from providers.msnmon import PROVIDER, PROVIDER_NAME, MsnMonitor
 from providers.msnmon._control import MonitorControl, disable_request, enable_request
+from providers.packets import Pipeline
 from tracer import ControlError, Hub
 
 from .streams import Conversation
@@ -46,8 +47,9 @@ def test_disable_request_turns_monitoring_off(control):
     hub.control(PROVIDER_NAME, enable_request(0))
     assert hub.control(PROVIDER_NAME, disable_request())["monitoring"] is False
     conv = Conversation(("10.0.0.1", 40000), ("10.0.0.2", 1863))
+    pipe = Pipeline([ctl.monitor])
     for pkt in conv.handshake():
-        ctl.monitor.packet(pkt)
+        pipe.packet(pkt)
     assert ctl.monitor.stats.packets_disabled == 3
 
 

@@ -15,7 +15,7 @@ from providers.msnmon import replay_capture
 from providers.msnmon._events import LEGACY_ANY
 from providers.msnmon._lane import CEXPRESS, REASON, ExpressLane
 from providers.msnmon._monitor import MsnMonitor
-from providers.packets import CaptureFormatError, PcapWriter, open_capture
+from providers.packets import CaptureFormatError, FlowTable, PcapWriter, Pipeline, open_capture
 from samples.msnsim import write_synthetic_capture
 
 from .conftest import REPO, SAMPLES
@@ -35,6 +35,22 @@ SHARED = REPO / ".." / "shared" / "captures"
 KEYWORD_SETS = (None, ("session", "flow", "unknown"), ("flow",))
 
 
+class _Pipeline(Pipeline):
+    """A pipeline that notes the flows still open at the end of the capture."""
+
+    def end_flows(self) -> None:
+        self.open_at_end = [(f.key, f.packets, f.bytes, f.last_ns) for f in self.flows]
+        super().end_flows()
+
+
+def _monitor(max_flows: int = 100_000, max_stream_buffer: int = 1 << 20,
+             **kw) -> tuple[MsnMonitor, _Pipeline]:
+    """A monitor and its pipeline, with the limits of both."""
+    monitor = MsnMonitor(**kw)
+    return monitor, _Pipeline([monitor], flows=FlowTable(max_flows),
+                              max_stream_buffer=max_stream_buffer)
+
+
 def _replay(path: Path, record, *, express: bool, legacy: bool = False,
             keywords: tuple[str, ...] | None = None, **kw) -> tuple[list, dict]:
     """The VERBOSE trace of some keywords, every counter, and each flow's final state.
@@ -44,7 +60,7 @@ def _replay(path: Path, record, *, express: bool, legacy: bool = False,
     """
     rec = record(keywords)
     LEGACY_ANY.on = legacy  # (the session's enable callback set it; reset when it stops)
-    monitor = MsnMonitor(**kw)
+    monitor, pipeline = _monitor(**kw)
     ended = []
     close = monitor.ledger.close
 
@@ -56,12 +72,13 @@ def _replay(path: Path, record, *, express: bool, legacy: bool = False,
         close(ctx, ts_ns)
 
     monitor.ledger.close = closing
-    replay_capture(path, monitor=monitor, express=express)
+    replay_capture(path, monitor=monitor, pipeline=pipeline, express=express)
+    assert pipeline.reassembler is not None
     trace = [(e.name, e.fields) for e in rec.events()]  # (time_ns: when it was written)
     counters = {"monitor": monitor.stats.as_dict(),
-                "reassembly": monitor.reassembler.stats.as_dict(),
-                "flows": monitor.flows.stats.as_dict(),
-                "open": [(f.key, f.packets, f.bytes, f.last_ns) for f in monitor.flows],
+                "reassembly": pipeline.reassembler.stats.as_dict(),
+                "flows": pipeline.flows.stats.as_dict(),
+                "open": pipeline.open_at_end,
                 "ledger": repr(monitor.ledger._announced), "ended": ended}
     return trace, counters
 
@@ -145,8 +162,8 @@ def test_lane_takes_most_packets_of_a_clean_capture(synthetic, monkeypatch):
     lanes: list[ExpressLane] = []
     real_init = ExpressLane.__init__
 
-    def init(self, monitor):
-        real_init(self, monitor)
+    def init(self, monitor, pipeline):
+        real_init(self, monitor, pipeline)
         lanes.append(self)
 
     monkeypatch.setattr(ExpressLane, "__init__", init)
@@ -319,10 +336,11 @@ def test_arbitrary_frames_give_the_same_counters(tmp_path_factory, frames, cut):
                          10**18 + i * 10**6, len(data))
     results = []
     for express in (True, False):
-        monitor = MsnMonitor()
-        replay_capture(path, monitor=monitor, express=express)
-        results.append((monitor.stats.as_dict(), monitor.reassembler.stats.as_dict(),
-                        monitor.flows.stats.as_dict()))
+        monitor, pipeline = _monitor()
+        replay_capture(path, monitor=monitor, pipeline=pipeline, express=express)
+        assert pipeline.reassembler is not None
+        results.append((monitor.stats.as_dict(), pipeline.reassembler.stats.as_dict(),
+                        pipeline.flows.stats.as_dict()))
     assert results[0] == results[1]
 
 

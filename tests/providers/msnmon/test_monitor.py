@@ -6,6 +6,7 @@ import random
 import tracemalloc
 
 from providers.msnmon import AppIdentity, MsnMonitor
+from providers.packets import Pipeline
 from tracer import Level
 
 from .streams import Conversation
@@ -13,11 +14,14 @@ from .streams import Conversation
 CLIENT, SERVER = ("10.0.0.1", 40000), ("10.0.0.2", 1863)
 
 
-def _run(monitor: MsnMonitor, *batches) -> None:
+def _run(monitor: MsnMonitor, *batches) -> Pipeline:
+    """Feed the batches through a pipeline with the monitor, then end it."""
+    pipe = Pipeline([monitor])
     for batch in batches:
         for pkt in batch:
-            monitor.packet(pkt)
-    monitor.close()
+            pipe.packet(pkt)
+    pipe.finish()
+    return pipe
 
 
 def _session(server=SERVER, client=CLIENT) -> tuple[Conversation, list]:
@@ -52,10 +56,10 @@ def test_flows_of_other_applications_are_never_reassembled(record):
     rec = record()
     conv, hs = _session()
     monitor = MsnMonitor(resolver=lambda pkt, outbound: None)
-    _run(monitor, hs, conv.send(b"VER 1 MSNP8 CVR0\r\n"), conv.close())
+    pipe = _run(monitor, hs, conv.send(b"VER 1 MSNP8 CVR0\r\n"), conv.close())
     assert rec.events() == []
     assert monitor.stats.flows_ignored == 1
-    assert monitor.reassembler.stats.delivered_bytes == 0
+    assert pipe.reassembler.stats.delivered_bytes == 0
 
 
 def test_attributed_flow_carries_the_executable(record):
@@ -139,14 +143,15 @@ def test_endless_line_costs_one_error_and_bounded_memory(record):
     rec = record(level=Level.INFO)  # not the verbose all-traffic copies of the chunks
     conv, hs = _session()
     monitor = MsnMonitor()
+    pipe = Pipeline([monitor])
     for pkt in hs + conv.send(b"VER 1 MSNP8\r\n"):
-        monitor.packet(pkt)
+        pipe.packet(pkt)
     chunk = b"A" * 60_000
     tracemalloc.start()
     try:
         for _ in range(540):
             for pkt in conv.send(chunk):
-                monitor.packet(pkt)
+                pipe.packet(pkt)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -175,6 +180,7 @@ def test_fuzzed_streams_never_crash_and_errors_are_counted(record):
     rng = random.Random(7)
     rec = record()
     monitor = MsnMonitor()
+    pipe = Pipeline([monitor])
     for n in range(40):
         conv = Conversation(("10.0.0.1", 41000 + n), SERVER)
         blob = bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 20_000)))
@@ -184,13 +190,13 @@ def test_fuzzed_streams_never_crash_and_errors_are_counted(record):
         pieces = [blob[a:b] for a, b in zip([0, *cuts], cuts, strict=False)]
         for pkt in conv.handshake() + [p for piece in pieces for p in conv.send(piece)] \
                 + conv.close():
-            monitor.packet(pkt)
-    monitor.close()
+            pipe.packet(pkt)
+    pipe.finish()
     assert len(rec.events("FlowClosed")) == 40
     errors = [e for e in rec.events("UnknownCommand") if e.fields["kind"] != "unknown_verb"]
     assert len(errors) == monitor.stats.parse_errors
     assert sum(e.fields["errors"] for e in rec.events("FlowClosed")) == monitor.stats.parse_errors
-    assert monitor.reassembler.stats.buffered_bytes == 0
+    assert pipe.reassembler.stats.buffered_bytes == 0
 
 
 def test_http_gateway_flow_is_recognised_and_parsed(record):
@@ -214,12 +220,13 @@ def test_trickled_bytes_are_judged_a_bounded_number_of_times():
     """A flow sending one byte per segment is given up as not MSNP after a few judgements."""
     conv, hs = _session(server=("10.0.0.2", 5000))
     monitor = MsnMonitor()
+    pipe = Pipeline([monitor])
     for pkt in hs:
-        monitor.packet(pkt)
+        pipe.packet(pkt)
     for _ in range(200):
         for pkt in conv.send(b"\n"):
-            monitor.packet(pkt)
-    monitor.close()
+            pipe.packet(pkt)
+    pipe.finish()
     assert monitor.stats.flows_not_msnp == 1
 
 
@@ -227,13 +234,14 @@ def test_flow_contexts_are_bounded():
     """Beyond max_contexts concurrent flows new ones are counted, not monitored; an ended
     flow frees its place."""
     monitor = MsnMonitor(max_contexts=1)
+    pipe = Pipeline([monitor])
     first = Conversation(("10.0.0.1", 40001), SERVER)
     second = Conversation(("10.0.0.1", 40002), SERVER)
     third = Conversation(("10.0.0.1", 40003), SERVER)
     for pkt in first.handshake() + second.handshake() + first.send(b"OUT\r\n") \
             + first.close() + third.handshake() + third.send(b"OUT\r\n"):
-        monitor.packet(pkt)
-    monitor.close()
+        pipe.packet(pkt)
+    pipe.finish()
     assert monitor.stats.flows_over_limit == 1
     assert monitor.stats.flows_monitored == 2 and monitor.stats.commands == 2
     assert monitor.contexts == 0
