@@ -50,9 +50,10 @@ class SessionBuffer:
     """Bounded FIFO of records; ``put`` drops and counts when full, or waits for room
     when ``blocking``."""
 
-    def __init__(self, buffer_size: int, buffer_count: int, *, blocking: bool = False) -> None:
+    def __init__(self, buffer_size: int, buffer_count: int, *, blocking: bool = False,
+                 capacity: int | None = None) -> None:
         self.buffer_size = buffer_size
-        self.capacity = buffer_size * buffer_count
+        self.capacity = buffer_size * buffer_count if capacity is None else capacity
         self.wake = threading.Event()
         self._q: deque[tuple] = deque()
         self._cap = self.capacity
@@ -68,8 +69,8 @@ class SessionBuffer:
         self.consumer: threading.Thread | None = None
         self._room = threading.Condition(threading.Lock())
         self._waiters = 0
-        #: Append a record, or drop and count it when the buffers are full (never blocks):
-        #: the session's sink. In C when the accelerator is built, else :meth:`_put`.
+        #: Append a record; when the buffers are full drop and count it, or wait for room
+        #: (``blocking``): the events' sink. In C when the accelerator is built, else :meth:`_put`.
         self.put: Callable[[tuple], None] = self._put
         self._sink = None
         if SPEEDUPS is not None:
@@ -95,6 +96,10 @@ class SessionBuffer:
             if len(self._q) == self.buffer_size:
                 self.wake.set()
             return
+        self.drop(rec)
+
+    def drop(self, rec: tuple) -> None:
+        """Count one record as lost (a subclass may book it by event)."""
         self._drop(rec[0])
 
     def _wait_for_room(self) -> bool:
@@ -163,6 +168,11 @@ class SessionBuffer:
             self._sink.cap = 0
         with self._room:
             self._room.notify_all()
+
+    @property
+    def pending(self) -> int:
+        """Records waiting to be taken."""
+        return len(self._q)
 
     @property
     def dropped(self) -> int:
