@@ -38,6 +38,7 @@ from ._hub import Hub
 from ._hubprovider import HUB_PROVIDER
 from ._levels import Level, parse_level
 from ._logfile import FileMode
+from ._logformat import LOG_FORMAT, LOG_VERSION, event_line, header_line
 from ._manifest import EventSchema, Manifest, format_message
 from ._provider import MAX_SESSIONS, ControlCode, EnableState, EventType, Provider, provider_guid
 from ._reader import LogReader, read_log
@@ -60,6 +61,8 @@ from ._stats import SessionStats
 
 __all__ = [
     "HUB_PROVIDER",
+    "LOG_FORMAT",
+    "LOG_VERSION",
     "LOST_EVENT_NAME",
     "MAX_SESSIONS",
     "Backend",
@@ -99,9 +102,11 @@ __all__ = [
     "UnknownProviderError",
     "add_sink_options",
     "end_on_closed_output",
+    "event_line",
     "format_event",
     "format_json",
     "format_message",
+    "header_line",
     "load_sink",
     "parse_level",
     "parse_provider_spec",

@@ -24,8 +24,8 @@ from ._errors import LogFormatError
 from ._event import Event
 from ._fields import decode_value
 from ._logfile import rotated_path
+from ._logformat import LOG_FORMAT
 from ._manifest import Manifest
-from ._session import LOG_FORMAT
 
 __all__ = ["LogReader", "read_log"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -15,6 +14,7 @@ from ._buffers import SessionBuffer
 from ._config import SessionConfig
 from ._event import Event, iso_time
 from ._logfile import LogFile
+from ._logformat import LOG_FORMAT, LOG_VERSION, header_line
 from ._realtime import Subscription
 from ._render import Processor, Renderer
 from ._sink import Needs, Sink, SinkBatch, SinkContext, SinkStats, load_sink
@@ -22,9 +22,7 @@ from ._stats import SessionStats
 
 __all__ = ["LOG_FORMAT", "LOG_VERSION", "Backend", "Session"]
 
-LOG_FORMAT = "wfptrace-jsonl"
 _MIN_CHUNK = 4096
-LOG_VERSION = 1
 
 
 class Backend(Protocol):
@@ -157,13 +155,10 @@ class Session:
     def _header(self) -> bytes:
         if self._header_line is None:
             c = self.config
-            self._header_line = orjson.dumps({
-                "type": "header", "format": LOG_FORMAT, "version": LOG_VERSION,
-                "session": self.name, "start_time": iso_time(self.started_ns),
-                "start_ns": self.started_ns, "host": socket.gethostname(), "pid": os.getpid(),
-                "mode": str(getattr(c.mode, "value", c.mode)), "max_size": c.max_size,
-                "buffer_size": c.buffer_size, "buffer_count": c.buffer_count,
-                "providers": self._manifests()})
+            self._header_line = header_line(
+                self.name, self.started_ns, self._manifests(),
+                mode=str(getattr(c.mode, "value", c.mode)), max_size=c.max_size,
+                buffer_size=c.buffer_size, buffer_count=c.buffer_count)
         return self._header_line
 
     def add_manifest(self, manifest: dict[str, Any]) -> None:

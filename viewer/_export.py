@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from tracer import Manifest
-from tracer._event import iso_time
-from tracer._fields import encode_default
-from tracer._session import LOG_FORMAT, LOG_VERSION
+from tracer import Manifest, event_line, header_line
 
 from ._ring import EventRing
 
@@ -45,23 +39,16 @@ def save_jsonl(path: str | os.PathLike[str], ring: EventRing, indices: Iterable[
                manifests: dict[str, Manifest] | None = None) -> int:
     """Write a header and the events at ``indices``; return how many events were written."""
     path = Path(path)
-    header = {"type": "header", "format": LOG_FORMAT, "version": LOG_VERSION,
-              "session": "traceview-export", "start_time": iso_time(time.time_ns()),
-              "host": socket.gethostname(), "pid": os.getpid(), "mode": "sequential",
-              "providers": _manifests(ring, manifests or {})}
+    header = header_line("traceview-export", time.time_ns(), _manifests(ring, manifests or {}),
+                         mode="sequential")
     n = 0
     tmp = path.with_name(path.name + ".part")
     with open(tmp, "wb") as f:
-        f.write(orjson.dumps(header) + b"\n")
+        f.write(header + b"\n")
         for index in indices:
             if not ring.holds(index):
                 continue
-            ev = ring.event(index)
-            rec = {"type": ev.kind, "time": iso_time(ev.time_ns), "seq": ev.seq,
-                   "provider": ev.provider, "event": ev.name, "id": ev.id, "level": ev.level,
-                   "keywords": list(ev.keywords), "pid": ev.pid, "tid": ev.tid,
-                   "fields": ev.fields, "message": ev.message}
-            f.write(orjson.dumps(rec, default=encode_default) + b"\n")
+            f.write(event_line(ring.event(index)) + b"\n")
             n += 1
     tmp.replace(path)
     return n
