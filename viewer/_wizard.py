@@ -26,6 +26,7 @@ from textual.widgets import (
 )
 
 from tracer import Level, Manifest, ProviderEnable, SessionConfig, TracerError
+from tracer.otel import PROTOCOLS, OtlpOptions
 
 __all__ = ["SessionWizard", "parse_size"]
 
@@ -108,6 +109,13 @@ class SessionWizard(Screen[None]):
                                  value="sequential", allow_blank=False, id="mode")
                     yield Label("Max size (e.g. 10M; needed for circular and rotate):")
                     yield Input("", placeholder="no limit", id="max-size")
+                    yield Label("OpenTelemetry export: OTLP endpoint (empty: no export):")
+                    yield Input("", placeholder="e.g. http://localhost:4318", id="otlp-endpoint")
+                    yield Label("OTLP protocol:")
+                    yield Select([(p, p) for p in PROTOCOLS], value="http/protobuf",
+                                 allow_blank=False, id="otlp-protocol")
+                    yield Label("OTLP headers (key=value, comma-separated):")
+                    yield Input("", placeholder="e.g. authorization=Bearer x", id="otlp-headers")
             with Vertical(id="wizard-bottom"):
                 yield Static("", id="wizard-error")
                 with Horizontal(id="wizard-buttons"):
@@ -234,9 +242,29 @@ class SessionWizard(Screen[None]):
                                self._collect_specs(),
                                realtime=self.query_one("#realtime", Checkbox).value,
                                file=file, mode=str(self.query_one("#mode", Select).value),
-                               max_size=max_size)
+                               max_size=max_size, otlp=self._otlp_options())
         config.validate()
         return config
+
+    def _otlp_options(self) -> OtlpOptions | None:
+        """The OTLP sink the export fields ask for, or None without an endpoint."""
+        endpoint = self.query_one("#otlp-endpoint", Input).value.strip()
+        if not endpoint:
+            return None
+        if "://" not in endpoint:
+            raise TracerError(f"OTLP endpoint {endpoint!r} needs a scheme: "
+                              "http://HOST:PORT or https://HOST:PORT")
+        headers: dict[str, str] = {}
+        for item in self.query_one("#otlp-headers", Input).value.split(","):
+            if not item.strip():
+                continue
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise TracerError(f"bad OTLP header {item.strip()!r}: use key=value")
+            headers[key.strip()] = value.strip()
+        return OtlpOptions(endpoint=endpoint,
+                           protocol=str(self.query_one("#otlp-protocol", Select).value),
+                           headers=headers or None)
 
     def action_finish(self) -> None:
         """Start the session (or apply the edit); stay here and show the error if it fails."""
