@@ -163,6 +163,8 @@ class LogFile:
 
     def flush(self) -> None:
         """Push written data to the disk (fdatasync)."""
+        if self._fd < 0:  # closed, or a rotation's open failed
+            return
         with contextlib.suppress(OSError):  # pipes and character devices cannot be synced
             os.fdatasync(self._fd)
 

@@ -193,10 +193,9 @@ def _open_last(dirfd: int, name: str, path: str, flags: int) -> int:
 
 def _explain(exc: OSError, dirfd: int, name: str, shown: str, what: str) -> OSError:
     """A clear message: links are named as links, other errors keep the kernel's words."""
-    with contextlib.suppress(OSError):
-        if stat.S_ISLNK(os.stat(name, dir_fd=dirfd, follow_symlinks=False).st_mode):
-            return OSError(errno.ELOOP, f"{shown} is a symbolic link (the hub follows no "
-                                        f"links in log file paths)")
+    if exc.errno == errno.ELOOP or _is_link(dirfd, name):  # O_NOFOLLOW met a link: ELOOP
+        return OSError(errno.ELOOP, f"{shown} is a symbolic link (the hub follows no "
+                                    f"links in log file paths)")
     if exc.errno == errno.ENXIO:
         return OSError(errno.ENXIO, f"{shown} is not a regular file")
     if exc.errno == errno.ENOTDIR and what == "directory":
@@ -204,11 +203,20 @@ def _explain(exc: OSError, dirfd: int, name: str, shown: str, what: str) -> OSEr
     return OSError(exc.errno, f"{shown}: {exc.strerror}")
 
 
+def _is_link(dirfd: int, name: str) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dirfd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
 def _check(fd: int, path: str) -> None:
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         raise OSError(errno.ENXIO, f"{path} is not a regular file (the hub writes only "
                                    f"regular files)")
+    if st.st_nlink == 0:
+        raise OSError(errno.ENOENT, f"{path} was removed while the hub opened it")
     if st.st_nlink != 1:
         raise OSError(errno.EMLINK, f"{path} has {st.st_nlink} hard links (the hub writes "
                                     f"only files with one link)")
