@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from tracer import ControlError, Level, Provider, ProviderEnable, SessionConfig, TracerError
+from tracer._hubprovider import HUB_PROVIDER
 from tracer.service import attach_provider, connect
 
 DEMO = Provider("svc-demo", keywords=["net", "disk"], description="service test provider")
@@ -126,6 +127,16 @@ def consumer(args: argparse.Namespace) -> None:
     _say(role="consumer", done=True, received=got)
 
 
+def forger(args: argparse.Namespace) -> None:
+    """Try to register under the hub's own provider name; report the outcome."""
+    try:
+        attach_provider(HUB_PROVIDER, args.socket, wait=5.0).close()
+    except TracerError as exc:
+        _say(role="forger", refused=[type(exc).__name__, str(exc)])
+        return
+    _say(role="forger", connected=True)
+
+
 def _member_config(args: argparse.Namespace) -> SessionConfig:
     return SessionConfig(args.session, [ProviderEnable("svc-demo")], file=args.file,
                          mode=args.mode, max_size=args.max_size, flush_interval=0.02,
@@ -186,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     """Dispatch to one role."""
     p = argparse.ArgumentParser()
     p.add_argument("role", choices=["provider", "consumer", "stalled", "watcher", "controlled",
-                                    "member", "racer"])
+                                    "member", "racer", "forger"])
     p.add_argument("--socket", required=True)
     p.add_argument("--count", type=int, default=100)
     p.add_argument("--seconds", type=float, default=0.0)
@@ -209,7 +220,8 @@ def main(argv: list[str] | None = None) -> None:
         os.setresgid(int(gid), int(gid), int(gid))
         os.setresuid(int(uid), int(uid), int(uid))
     roles = {"provider": provider, "consumer": consumer, "stalled": stalled, "watcher": watcher,
-             "controlled": controlled, "member": member, "racer": racer}
+             "controlled": controlled, "member": member, "racer": racer,
+             "forger": forger}
     roles[args.role](args)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.tracer.service import procs
+from tests.tracer.service.conftest import wait_for
 from tracer import ProviderEnable, SessionConfig
 from tracer.service import connect
 
@@ -89,3 +90,40 @@ def test_group_member_may_control_sessions_and_provide(start_hub, group):
     assert {op: out[op] for op in ("start_session", "subscribe", "stop_session",
                                    "register_provider")} == dict.fromkeys(
         ("start_session", "subscribe", "stop_session", "register_provider"), "ok")
+
+
+def test_second_registration_of_a_live_name_is_refused_naming_the_first(start_hub, member, spawn):
+    """A member registering a provider name that is live is refused with the first's pid, traced;
+    the first keeps the name until it leaves, then the name is free again."""
+    hub = start_hub("--group", member.group)
+    with connect(hub.path) as root:
+        root.add_manifest(procs.DEMO.manifest())
+        root.start_session(SessionConfig("watch", [ProviderEnable("svc-demo")], realtime=True))
+        root.start_session(SessionConfig(
+            "audit", [ProviderEnable("wfptrace-hub", keywords=("security",))], realtime=True))
+        audit = root.subscribe("audit")
+        first = spawn("controlled", "--socket", str(hub.path), stdin=True)
+        assert first.line()["connected"]
+        out = member.run("provider", "--socket", str(hub.path), "--count", "1")
+        kind, message = out["refused"]
+        assert kind == "AccessDeniedError"
+        assert f"provider svc-demo is already registered by pid {first.pid}" in message
+        event = audit.get(5)
+        audit.close()
+        assert event is not None and event.name == "AccessDenied"
+        assert (event.fields["operation"], event.fields["uid"]) == ("register_provider",
+                                                                    member.uid)
+        assert root.control("svc-demo", {"op": "echo"})["pid"] == first.pid
+        first.tell()
+        wait_for(lambda: root.query_session("watch").providers["svc-demo"]["status"] == "gone",
+                 what="the first provider to leave")
+        out = member.run("provider", "--socket", str(hub.path), "--count", "1")
+        assert (out.get("emitted"), out.get("connects")) == (1, 1), out
+
+
+def test_the_hub_providers_own_name_cannot_be_taken(start_hub, member):
+    """A member cannot register under the hub's own provider name to forge its events."""
+    hub = start_hub("--group", member.group)
+    kind, message = member.run("forger", "--socket", str(hub.path))["refused"]
+    assert kind == "AccessDeniedError"
+    assert f"provider wfptrace-hub is already registered by pid {hub.pid}" in message
