@@ -21,8 +21,9 @@ works from the render worker process, and a filesystem that stalls the open (FUS
 a hung NFS mount) costs the child's timeout, not the hub. A new file therefore
 belongs to the peer (its uid and gid), which may read its own log.
 
-Peers with the hub's own uid (root asking root) get no opener: that is the same
-authority as an embedded session, and the log is opened as it would be there.
+Peers with the hub's own uid or root get no opener: the hub has no authority they
+lack, and the log is opened as an embedded session would open it. A hub that does not
+run as root cannot become another user, so it refuses log files for other members.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import array
 import contextlib
 import errno
 import os
+import signal
 import socket
 import stat
 import warnings
@@ -48,8 +50,9 @@ _REFUSALS = frozenset({errno.EACCES, errno.EPERM, errno.ELOOP, errno.ENXIO, errn
 
 
 def opener_for(peer: Peer) -> PeerOpener | None:
-    """The opener for a peer's log files; None if the peer has the hub's own authority."""
-    return None if peer.uid == os.geteuid() else PeerOpener(peer)
+    """The opener for a peer's log files; None if the peer has at least the hub's authority
+    (its own uid, or root), for which the hub opens the file as an embedded session would."""
+    return None if peer.uid in (0, os.geteuid()) else PeerOpener(peer)
 
 
 class PeerOpener:
@@ -79,9 +82,7 @@ class PeerOpener:
     def _in_child(self, path: str, flags: int) -> int:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            with warnings.catch_warnings():  # 3.12+ warns about fork in threaded processes
-                warnings.simplefilter("ignore", DeprecationWarning)
-                pid = os.fork()
+            pid = _fork()
             if pid == 0:
                 ours.close()
                 _child(theirs, self.peer, path, flags)  # never returns
@@ -92,6 +93,21 @@ class PeerOpener:
             theirs.close()
 
 
+def _fork() -> int:
+    """Fork with every signal blocked in the child, so none of the hub's handlers (SIGTERM:
+    close the sessions) can run there; the timeout's SIGKILL still ends it."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    pid = -1
+    try:
+        with warnings.catch_warnings():  # 3.12+ warns about fork in threaded processes
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    finally:
+        if pid != 0:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    return pid
+
+
 def _receive(sock: socket.socket, pid: int, path: str, timeout: float) -> int:
     """The descriptor the child sent, or its error as OSError; the child is always reaped."""
     sock.settimeout(timeout)
@@ -99,7 +115,7 @@ def _receive(sock: socket.socket, pid: int, path: str, timeout: float) -> int:
         msg, fds = _recv_fds(sock)
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, 9)
+            os.kill(pid, signal.SIGKILL)
         raise OSError(errno.ETIMEDOUT, f"opening {path} took longer than {timeout:g} s") from None
     finally:
         os.waitpid(pid, 0)

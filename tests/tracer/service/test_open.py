@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +16,8 @@ from tests.tracer.service.conftest import HubProcess, Member, wait_for
 from tests.tracer.service.procs import DEMO
 from tracer import ProviderEnable, SessionConfig, read_log
 from tracer.service import connect
+from tracer.service._access import Peer
+from tracer.service._open import PeerOpener, _receive
 
 ROTATE = ("--mode", "rotate", "--max-size", "16384")
 
@@ -156,3 +160,47 @@ def test_member_log_in_its_own_directory_is_written_and_belongs_to_it(hub, membe
     log = member.home / "trace.jsonl"  # the reader follows the rotated files
     events = [e for e in read_log(log) if e.provider == "svc-demo"]
     assert sorted(e.fields["n"] for e in events) == list(range(2000))
+
+
+def test_a_hub_not_running_as_root_refuses_files_for_other_users(member):
+    """A hub run by an ordinary user cannot act as another user: it refuses and says why."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the "hub", as the member
+        try:
+            os.setgroups([])
+            os.setresgid(member.gid, member.gid, member.gid)
+            os.setresuid(member.uid, member.uid, member.uid)
+            PeerOpener(Peer(1, 65534, 65534, frozenset({65534})))(
+                member.home / "x.jsonl", os.O_WRONLY | os.O_CREAT)
+            os.write(w, b"opened")
+        except OSError as exc:
+            os.write(w, str(exc).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    answer = os.read(r, 4096).decode()
+    os.close(r)
+    os.waitpid(pid, 0)
+    assert "cannot open files as uid 65534 (it does not run as root)" in answer
+    assert not (member.home / "x.jsonl").exists()
+
+
+def test_an_open_that_stalls_is_abandoned_after_the_timeout():
+    """An opener child that never answers (a hung filesystem) is killed after the timeout and
+    the open fails; the hub does not wait forever."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(30)
+        os._exit(0)
+    theirs.close()
+    t0 = time.monotonic()
+    with pytest.raises(OSError) as caught:
+        _receive(ours, pid, "/stalled/trace.jsonl", 0.3)
+    ours.close()
+    assert caught.value.errno == errno.ETIMEDOUT
+    assert "opening /stalled/trace.jsonl took longer than 0.3 s" in str(caught.value)
+    assert time.monotonic() - t0 < 5
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # already reaped
