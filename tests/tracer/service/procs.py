@@ -16,7 +16,15 @@ from typing import Any
 
 import orjson
 
-from tracer import ControlError, Level, Provider, ProviderEnable, SessionConfig, TracerError
+from tracer import (
+    ControlError,
+    Level,
+    Provider,
+    ProviderEnable,
+    SessionConfig,
+    TracerError,
+    parse_sink_spec,
+)
 from tracer._hubprovider import HUB_PROVIDER
 from tracer.service import attach_provider, connect
 
@@ -140,7 +148,8 @@ def forger(args: argparse.Namespace) -> None:
 def _member_config(args: argparse.Namespace) -> SessionConfig:
     return SessionConfig(args.session, [ProviderEnable("svc-demo")], file=args.file,
                          mode=args.mode, max_size=args.max_size, flush_interval=0.02,
-                         render_worker=args.render_worker)
+                         render_worker=args.render_worker,
+                         sinks=[parse_sink_spec(s) for s in args.sink])
 
 
 def member(args: argparse.Namespace) -> None:
@@ -211,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--mode", default="sequential")
     p.add_argument("--max-size", type=int)
     p.add_argument("--render-worker", action="store_true")
+    p.add_argument("--sink", action="append", default=[])
     p.add_argument("--as-user", help="uid:gid:group,... to drop to first (the interpreter "
                                      "may live where that user cannot read)")
     args = p.parse_args(argv)

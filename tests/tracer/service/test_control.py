@@ -11,8 +11,10 @@ import pytest
 
 from tests.tracer.service import procs
 from tests.tracer.service.conftest import wait_for
-from tracer import ProviderEnable, SessionConfig
-from tracer.service import connect
+from tracer import Hub, ProviderEnable, SessionConfig, SinkSpec
+from tracer.service import AccessDeniedError, connect
+from tracer.service._access import Peer, Policy
+from tracer.service._control import Controller
 
 NOBODY = 65534
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a child as uid 65534")
@@ -127,3 +129,15 @@ def test_the_hub_providers_own_name_cannot_be_taken(start_hub, member):
     kind, message = member.run("forger", "--socket", str(hub.path))["refused"]
     assert kind == "AccessDeniedError"
     assert f"provider wfptrace-hub is already registered by pid {hub.pid}" in message
+
+
+def test_sinks_that_might_open_paths_as_root_are_refused_to_members():
+    """Through the hub a member gets file sinks (opened as the member), real-time, null and OTLP
+    only; any other sink kind is refused, naming the ones allowed."""
+    controller = Controller(Hub(load_installed=False), Policy(owner_uid=0))
+    config = SessionConfig("x", [ProviderEnable("wfptrace-hub")],
+                           sinks=[SinkSpec("file", "/tmp/x.jsonl"), SinkSpec("custom", "/etc/x")])
+    with pytest.raises(AccessDeniedError) as refused:
+        controller._check_sinks(Peer(1, 54321, 54321, frozenset({54321})), config)
+    assert ("sink custom is not available through the hub to uid 54321 "
+            "(only file, null, otlp, realtime)") in str(refused.value)

@@ -84,6 +84,18 @@ def test_symlink_in_a_parent_directory_is_refused(hub, member):
     assert target.read_bytes() == b"root's own log\n"
 
 
+def test_every_file_sink_of_a_session_is_opened_as_the_member(hub, member, victim):
+    """A second file sink (``--sink file:PATH``) pointing at a symlink is refused like the first;
+    the session does not start."""
+    (member.home / "second.jsonl").symlink_to(victim[0])
+    out = _start(member, hub, member.home / "first.jsonl", "--sink",
+                 f"file:{member.home / 'second.jsonl'}")
+    _refused(out, "second.jsonl is a symbolic link")
+    assert victim[0].read_bytes() == victim[1]
+    with connect(hub.path) as root:
+        assert root.list_sessions() == []
+
+
 @pytest.mark.parametrize("mode", [0o644, 0o666], ids=["read-only", "world-writable"])
 def test_hard_link_to_a_root_file_is_refused(hub, member, victim, mode):
     """A hard link to a root file in the member's directory is refused, however open its mode."""
