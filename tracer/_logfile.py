@@ -12,6 +12,10 @@ boundary; readers hold a line back until its newline, and report such a tail.)
 * ``circular``: one file of at most max size; after the header it is a ring of
   fixed-size blocks, each holding whole lines padded with a blank line, and the
   oldest block is overwritten. Readers order the lines by sequence number.
+
+Every file is opened through ``opener(path, flags) -> fd`` if one is given (the hub
+service passes one that opens with its client's credentials and follows no links);
+without one, ``os.open`` with mode 0640.
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ from pathlib import Path
 
 from ._errors import ConfigError, LogWriteError
 
-__all__ = ["FileMode", "LogFile", "rotated_path"]
+__all__ = ["FileMode", "LogFile", "Opener", "rotated_path"]
+
+#: Opens a log file: ``opener(path, flags) -> fd`` (as ``open(opener=...)``); OSError on failure.
+Opener = Callable[[str, int], int]
 
 _MIN_BLOCK = 4096
 _MAX_BLOCK = 1 << 20
@@ -56,7 +63,7 @@ class LogFile:
 
     def __init__(self, path: str | os.PathLike[str], mode: FileMode | str = FileMode.SEQUENTIAL,
                  max_size: int | None = None, header: bytes = b"", *,
-                 opener: Callable[[str, int], int] | None = None) -> None:
+                 opener: Opener | None = None) -> None:
         self.path = Path(path)
         #: Opens each file (``opener(path, flags) -> fd``, as ``open``'s); the hub
         #: service passes one that opens with its client's rights and follows no link.
@@ -67,6 +74,7 @@ class LogFile:
         self.bytes_written = 0
         self.files_opened = 0
         self._index = 0
+        self._open_error: LogWriteError | None = None  # a rotation's open failed: no file
         #: The file being written now (differs from ``path`` after a rotation).
         self.path_current = self.path
         if self.mode is not FileMode.SEQUENTIAL and not max_size:
@@ -89,11 +97,13 @@ class LogFile:
     # -- opening and raw writes -------------------------------------------------------
     def _open(self, path: Path) -> int:
         flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
-        if not path.is_fifo() and not path.is_char_device():
-            flags |= os.O_TRUNC
         try:
-            fd = (self.opener(str(path), flags) if self.opener is not None
-                  else os.open(path, flags, 0o640))
+            if self.opener is not None:  # it decides what it may open and truncate
+                fd = self.opener(str(path), flags | os.O_TRUNC)
+            else:
+                if not path.is_fifo() and not path.is_char_device():
+                    flags |= os.O_TRUNC
+                fd = os.open(path, flags, 0o640)
         except OSError as exc:
             raise LogWriteError(f"cannot open log file {path}: {exc.strerror or exc}") from None
         self.files_opened += 1
@@ -124,6 +134,8 @@ class LogFile:
         """Write lines (without newlines); return how many were kept (the rest are lost)."""
         if not lines:
             return 0
+        if self._open_error is not None:
+            raise LogWriteError(str(self._open_error))
         if self.mode is FileMode.CIRCULAR:
             return self._write_circular(lines)
         data = b"\n".join(lines) + b"\n"
@@ -151,6 +163,8 @@ class LogFile:
 
     def flush(self) -> None:
         """Push written data to the disk (fdatasync)."""
+        if self._fd < 0:  # closed, or a rotation's open failed
+            return
         with contextlib.suppress(OSError):  # pipes and character devices cannot be synced
             os.fdatasync(self._fd)
 
@@ -199,7 +213,11 @@ class LogFile:
         self.close()
         self._index += 1
         self.path_current = rotated_path(self.path, self._index)
-        self._fd = self._open(self.path_current)
+        try:
+            self._fd = self._open(self.path_current)
+        except LogWriteError as exc:
+            self._open_error = exc
+            raise
         self._size = 0
         self._write_all(self.header)
 

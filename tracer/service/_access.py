@@ -8,17 +8,17 @@ group already keep everyone else out; this is the second line of defence).
 
 from __future__ import annotations
 
+import errno
 import grp
 import os
 import socket
-import stat
 import struct
 from dataclasses import dataclass
-from pathlib import Path
 
 __all__ = ["Peer", "Policy", "peer_of"]
 
 _UCRED = struct.Struct("3i")
+_SO_PEERGROUPS = getattr(socket, "SO_PEERGROUPS", 59)
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,27 @@ def peer_of(sock: socket.socket) -> Peer:
     """The peer's credentials from SO_PEERCRED, plus its supplementary groups."""
     pid, uid, gid = _UCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
                                                   _UCRED.size))
-    return Peer(pid, uid, gid, frozenset({gid, *_supplementary_groups(pid)}))
+    groups = _peer_groups(sock)
+    if groups is None:
+        groups = _proc_groups(pid)
+    return Peer(pid, uid, gid, frozenset({gid, *groups}))
 
 
-def _supplementary_groups(pid: int) -> list[int]:
+def _peer_groups(sock: socket.socket) -> list[int] | None:
+    """Supplementary groups as the kernel recorded them at connect (SO_PEERGROUPS)."""
+    for size in (4 * 256, 4 * 65536):
+        try:
+            raw = sock.getsockopt(socket.SOL_SOCKET, _SO_PEERGROUPS, size)
+        except OSError as exc:
+            if exc.errno == errno.ERANGE:
+                continue
+            return None
+        return list(struct.unpack(f"{len(raw) // 4}I", raw[:len(raw) // 4 * 4]))
+    return None
+
+
+def _proc_groups(pid: int) -> list[int]:
+    """Fallback for kernels before 4.13: the groups the peer's pid has now."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
@@ -68,20 +85,6 @@ class Policy:
         who = (f"root or members of group {self.group_name}" if self.gid is not None
                else f"root or uid {self.owner_uid}")
         return f"permission denied: {operation} needs {who} (you are uid {peer.uid})"
-
-    def may_write(self, peer: Peer, path: Path) -> bool:
-        """True if the peer itself could create files in ``path``'s directory."""
-        if peer.uid == 0:
-            return True
-        try:
-            st = path.parent.stat()
-        except OSError:
-            return False
-        if st.st_uid == peer.uid:
-            return bool(st.st_mode & stat.S_IWUSR and st.st_mode & stat.S_IXUSR)
-        if st.st_gid in peer.groups:
-            return bool(st.st_mode & stat.S_IWGRP and st.st_mode & stat.S_IXGRP)
-        return bool(st.st_mode & stat.S_IWOTH and st.st_mode & stat.S_IXOTH)
 
 
 def _gid(group: str | int | None) -> int | None:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .. import _hubprovider as hp
-from .._errors import ConfigError
+from .._config import SessionConfig
+from .._errors import ConfigError, LogWriteError
 from .._hub import Hub
 from ._access import Peer, Policy
 from ._codec import config_from_wire, enable_from_wire, enable_to_wire, stats_to_wire
 from ._errors import AccessDeniedError
+from ._open import opener_for
 
 __all__ = ["Controller"]
 
@@ -71,6 +72,9 @@ _OPS: dict[str, _Op] = {
                                                 for p in h.session_config(_name(a))]),
     "manifests": _Op(False, lambda h, a: [m.to_json() for m in h.manifests().values()]),
 }
+#: Sink kinds a client other than root may ask the hub for: file sinks open through
+#: the client's opener, the others open no path.
+MEMBER_SINKS = frozenset({"file", "realtime", "null", "otlp"})
 #: Operations handled by the server itself (they change the connection), with their rule.
 PRIVILEGED_SPECIAL = {"start_session", "subscribe", "register_provider"}
 
@@ -104,12 +108,25 @@ class Controller:
         return op.run(self.hub, args)
 
     def start_session(self, peer: Peer, args: dict[str, Any]) -> dict[str, Any]:
-        """Start a session; its log file must be somewhere the peer itself may write."""
+        """Start a session; its log files are opened with the peer's own credentials."""
         self.check(peer, "start_session")
         config = config_from_wire(args.get("config"))
+        opener = opener_for(peer)
+        if opener is not None:
+            self._check_sinks(peer, config)
+        try:
+            session = self.hub.start_session(config, file_opener=opener)
+        except LogWriteError as exc:
+            if opener is not None and opener.refused:
+                self.deny(peer, "start_session", f"permission denied for uid {peer.uid}: {exc}")
+            raise
+        return stats_to_wire(session.stats())
+
+    def _check_sinks(self, peer: Peer, config: SessionConfig) -> None:
+        """Sinks for a peer that is not root: only kinds known to open files through the
+        peer's opener (a third-party sink could open its target with the hub's rights)."""
         for spec in config.sink_specs():
-            if spec.kind == "file" and spec.target is not None \
-                    and not self.policy.may_write(peer, Path(spec.target)):
+            if spec.kind not in MEMBER_SINKS:
                 self.deny(peer, "start_session",
-                          f"permission denied: uid {peer.uid} may not create {spec.target}")
-        return stats_to_wire(self.hub.start_session(config).stats())
+                          f"permission denied: sink {spec.kind} is not available through the "
+                          f"hub to uid {peer.uid} (only {', '.join(sorted(MEMBER_SINKS))})")

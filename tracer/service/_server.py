@@ -54,6 +54,8 @@ class HubServer:
         self._listener: socket.socket | None = None
         self._conns: set[_Connection] = set()
         self._lock = threading.Lock()
+        #: Serialises "is the name free?" with taking it (one live registration per name).
+        self.registering = threading.Lock()
         self._closed = False
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -202,12 +204,16 @@ class _Connection:
         if not isinstance(msg, _wire.Register):
             raise ProtocolError("a provider must register before anything else")
         self.server.controller.check(self.peer, "register_provider")
-        try:
-            manifest = Manifest.from_json(msg.manifest)
-            self.provider = RemoteProvider(self.server.hub, manifest, self.peer.pid,
-                                           self.outbox.send)
-        except TracerError as exc:
-            raise ProtocolError(f"registration refused: {exc}") from None
+        with self.server.registering:
+            try:
+                manifest = Manifest.from_json(msg.manifest)
+                self._refuse_taken(manifest.name)
+                self.provider = RemoteProvider(self.server.hub, manifest, self.peer.pid,
+                                               self.outbox.send)
+            except AccessDeniedError:
+                raise
+            except TracerError as exc:
+                raise ProtocolError(f"registration refused: {exc}") from None
         self.outbox.send(_wire.encode(_wire.Reply(0, True, {"provider": manifest.name})))
         for payload in self.frames:
             msg = _wire.decode(_wire.hub_decoder, payload)
@@ -219,6 +225,15 @@ class _Connection:
                 self.provider.result(msg)
             else:
                 raise ProtocolError(f"unexpected {type(msg).__name__} from a provider")
+
+    def _refuse_taken(self, name: str) -> None:
+        """One live registration per name: a second is refused, naming the first."""
+        holder = self.server.hub.providers.get(name)
+        if holder is not None:
+            self.server.controller.deny(
+                self.peer, "register_provider",
+                f"provider {name} is already registered by pid {holder.pid}; a second "
+                f"registration is refused until that one disconnects")
 
     # -- clients --------------------------------------------------------------------------
     def _client(self) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
+import pwd
+import secrets
 import selectors
 import signal
 import socket
@@ -12,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +140,56 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = ""
             return value
         time.sleep(0.01)
     pytest.fail(f"timed out waiting for {what or predicate}")
+
+
+@dataclass(frozen=True)
+class Member:
+    """A real user created for a test, in a fresh group the hub is started with."""
+
+    user: str
+    uid: int
+    gid: int
+    group: str
+    group_gid: int
+    #: A directory of the member's own (mode 0755); its parent belongs to root.
+    home: Path
+
+    def run(self, *args: str, timeout: float = 60.0) -> dict[str, Any]:
+        """Run a role of ``tests.tracer.service.procs`` as this user; its last JSON line."""
+        as_user = f"{self.uid}:{self.gid}:{self.gid},{self.group_gid}"
+        proc = subprocess.run([sys.executable, "-m", "tests.tracer.service.procs", *args,
+                               "--as-user", as_user], cwd=ROOT, capture_output=True,
+                              text=True, timeout=timeout, check=False)
+        if proc.returncode != 0 or not proc.stdout.strip():
+            pytest.fail(f"{args[0]} as {self.user} exited {proc.returncode}: {proc.stderr}")
+        return orjson.loads(proc.stdout.splitlines()[-1])
+
+
+def _run_quietly(*cmd: str) -> None:
+    subprocess.run(cmd, check=False, capture_output=True)
+
+
+@pytest.fixture
+def member() -> Iterator[Member]:
+    """A fresh user and hub group (useradd/groupadd), removed after the test even on failure."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create a user and a group (useradd, groupadd)")
+    tag = f"{os.getpid() % 100000}{secrets.token_hex(2)}"
+    user, group = f"wfptu{tag}", f"wfptg{tag}"
+    base = Path(tempfile.mkdtemp(prefix="wfptrace-member-"))
+    try:
+        subprocess.run(["groupadd", group], check=True, capture_output=True)
+        subprocess.run(["useradd", "--no-create-home", "--user-group", "--shell",
+                        "/usr/sbin/nologin", "--groups", group, user],
+                       check=True, capture_output=True)
+        pw = pwd.getpwnam(user)
+        base.chmod(0o755)
+        home = base / user
+        home.mkdir(mode=0o755)
+        os.chown(home, pw.pw_uid, pw.pw_gid)
+        yield Member(user, pw.pw_uid, pw.pw_gid, group, grp.getgrnam(group).gr_gid, home)
+    finally:
+        _run_quietly("userdel", user)
+        _run_quietly("groupdel", group)
+        _run_quietly("rm", "-rf", str(base))
+

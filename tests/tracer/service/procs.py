@@ -7,14 +7,25 @@ each role prints one JSON line with what it did when it is done.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import threading
 import time
 from typing import Any
 
 import orjson
 
-from tracer import ControlError, Level, Provider
+from tracer import (
+    ControlError,
+    Level,
+    Provider,
+    ProviderEnable,
+    SessionConfig,
+    TracerError,
+    parse_sink_spec,
+)
+from tracer._hubprovider import HUB_PROVIDER
 from tracer.service import attach_provider, connect
 
 DEMO = Provider("svc-demo", keywords=["net", "disk"], description="service test provider")
@@ -29,7 +40,11 @@ def _say(**data: object) -> None:
 
 def provider(args: argparse.Namespace) -> None:
     """Wait until enabled, write events (a count, or for some seconds), flush, report."""
-    link = attach_provider(DEMO, args.socket, wait=5.0)
+    try:
+        link = attach_provider(DEMO, args.socket, wait=5.0)
+    except TracerError as exc:
+        _say(role="provider", pid=os.getpid(), refused=[type(exc).__name__, str(exc)])
+        return
     _say(role="provider", pid=os.getpid(), connected=link.connected)
     deadline = time.monotonic() + args.wait
     while not TICK.enabled and time.monotonic() < deadline:
@@ -120,10 +135,78 @@ def consumer(args: argparse.Namespace) -> None:
     _say(role="consumer", done=True, received=got)
 
 
+def forger(args: argparse.Namespace) -> None:
+    """Try to register under the hub's own provider name; report the outcome."""
+    try:
+        attach_provider(HUB_PROVIDER, args.socket, wait=5.0).close()
+    except TracerError as exc:
+        _say(role="forger", refused=[type(exc).__name__, str(exc)])
+        return
+    _say(role="forger", connected=True)
+
+
+def _member_config(args: argparse.Namespace) -> SessionConfig:
+    return SessionConfig(args.session, [ProviderEnable("svc-demo")], file=args.file,
+                         mode=args.mode, max_size=args.max_size, flush_interval=0.02,
+                         render_worker=args.render_worker,
+                         sinks=[parse_sink_spec(s) for s in args.sink])
+
+
+def member(args: argparse.Namespace) -> None:
+    """Start a session with a log file (it keeps running in the hub); report the outcome."""
+    with connect(args.socket) as hub:
+        try:
+            stats = hub.start_session(_member_config(args))
+        except TracerError as exc:
+            _say(role="member", ok=False, error=[type(exc).__name__, str(exc)])
+            return
+    _say(role="member", ok=True, log_file=stats.log_file)
+
+
+def racer(args: argparse.Namespace) -> None:
+    """Swap ``file`` between a regular file and a symlink to ``target`` in a thread while
+    starting and stopping sessions on it for ``seconds``; report what the hub answered."""
+    stop = threading.Event()
+    swaps = 0
+
+    def swap() -> None:
+        nonlocal swaps
+        link, plain = args.file + ".link", args.file + ".plain"
+        while not stop.is_set():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(link)
+            os.symlink(args.target, link)
+            os.rename(link, args.file)
+            with open(plain, "w"):
+                pass
+            os.rename(plain, args.file)
+            swaps += 1
+
+    thread = threading.Thread(target=swap, daemon=True)
+    thread.start()
+    ok = refused = 0
+    errors: set[str] = set()
+    end = time.monotonic() + args.seconds
+    with connect(args.socket) as hub:
+        while time.monotonic() < end:
+            try:
+                hub.start_session(_member_config(args))
+            except TracerError as exc:
+                refused += 1
+                errors.add(f"{type(exc).__name__}: {exc}")
+                continue
+            ok += 1
+            hub.stop_session(args.session)
+    stop.set()
+    thread.join()
+    _say(role="racer", ok=ok, refused=refused, swaps=swaps, errors=sorted(errors)[:10])
+
+
 def main(argv: list[str] | None = None) -> None:
     """Dispatch to one role."""
     p = argparse.ArgumentParser()
-    p.add_argument("role", choices=["provider", "consumer", "stalled", "watcher", "controlled"])
+    p.add_argument("role", choices=["provider", "consumer", "stalled", "watcher", "controlled",
+                                    "member", "racer", "forger"])
     p.add_argument("--socket", required=True)
     p.add_argument("--count", type=int, default=100)
     p.add_argument("--seconds", type=float, default=0.0)
@@ -132,9 +215,23 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--linger", type=float, default=0.0)
     p.add_argument("--session", default="s1")
     p.add_argument("--capacity", type=int, default=65536)
+    p.add_argument("--file")
+    p.add_argument("--target")
+    p.add_argument("--mode", default="sequential")
+    p.add_argument("--max-size", type=int)
+    p.add_argument("--render-worker", action="store_true")
+    p.add_argument("--sink", action="append", default=[])
+    p.add_argument("--as-user", help="uid:gid:group,... to drop to first (the interpreter "
+                                     "may live where that user cannot read)")
     args = p.parse_args(argv)
+    if args.as_user:
+        uid, gid, groups = args.as_user.split(":")
+        os.setgroups([int(g) for g in groups.split(",") if g])
+        os.setresgid(int(gid), int(gid), int(gid))
+        os.setresuid(int(uid), int(uid), int(uid))
     roles = {"provider": provider, "consumer": consumer, "stalled": stalled, "watcher": watcher,
-             "controlled": controlled}
+             "controlled": controlled, "member": member, "racer": racer,
+             "forger": forger}
     roles[args.role](args)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-from pathlib import Path
 
 from tracer.service._access import Peer, Policy, peer_of
 
@@ -26,14 +25,3 @@ def test_root_owner_and_group_members_are_privileged_others_not():
     stranger = Peer(1, 2000, 2000, frozenset({2000}))
     assert not policy.privileged(stranger)
     assert "you are uid 2000" in policy.refusal(stranger, "subscribe")
-
-
-def test_log_files_only_where_the_peer_itself_may_write(tmp_path: Path):
-    """A peer may name a log file only in a directory its own permissions let it write."""
-    policy = Policy(owner_uid=0)
-    tmp_path.chmod(0o755)
-    stranger = Peer(1, 54321, 54321, frozenset({54321}))
-    assert not policy.may_write(stranger, tmp_path / "x.jsonl")
-    tmp_path.chmod(0o777)
-    assert policy.may_write(stranger, tmp_path / "x.jsonl")
-    assert not policy.may_write(stranger, tmp_path / "missing" / "x.jsonl")

@@ -10,8 +10,11 @@ from collections.abc import Iterator
 import pytest
 
 from tests.tracer.service import procs
-from tracer import ProviderEnable, SessionConfig
-from tracer.service import connect
+from tests.tracer.service.conftest import wait_for
+from tracer import Hub, ProviderEnable, SessionConfig, SinkSpec
+from tracer.service import AccessDeniedError, connect
+from tracer.service._access import Peer, Policy
+from tracer.service._control import Controller
 
 NOBODY = 65534
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a child as uid 65534")
@@ -89,3 +92,52 @@ def test_group_member_may_control_sessions_and_provide(start_hub, group):
     assert {op: out[op] for op in ("start_session", "subscribe", "stop_session",
                                    "register_provider")} == dict.fromkeys(
         ("start_session", "subscribe", "stop_session", "register_provider"), "ok")
+
+
+def test_second_registration_of_a_live_name_is_refused_naming_the_first(start_hub, member, spawn):
+    """A member registering a provider name that is live is refused with the first's pid, traced;
+    the first keeps the name until it leaves, then the name is free again."""
+    hub = start_hub("--group", member.group)
+    with connect(hub.path) as root:
+        root.add_manifest(procs.DEMO.manifest())
+        root.start_session(SessionConfig("watch", [ProviderEnable("svc-demo")], realtime=True))
+        root.start_session(SessionConfig(
+            "audit", [ProviderEnable("wfptrace-hub", keywords=("security",))], realtime=True))
+        audit = root.subscribe("audit")
+        first = spawn("controlled", "--socket", str(hub.path), stdin=True)
+        assert first.line()["connected"]
+        out = member.run("provider", "--socket", str(hub.path), "--count", "1")
+        kind, message = out["refused"]
+        assert kind == "AccessDeniedError"
+        assert f"provider svc-demo is already registered by pid {first.pid}" in message
+        event = audit.get(5)
+        audit.close()
+        assert event is not None and event.name == "AccessDenied"
+        assert (event.fields["operation"], event.fields["uid"]) == ("register_provider",
+                                                                    member.uid)
+        assert root.control("svc-demo", {"op": "echo"})["pid"] == first.pid
+        first.tell()
+        wait_for(lambda: root.query_session("watch").providers["svc-demo"]["status"] == "gone",
+                 what="the first provider to leave")
+        out = member.run("provider", "--socket", str(hub.path), "--count", "1")
+        assert (out.get("emitted"), out.get("connects")) == (1, 1), out
+
+
+def test_the_hub_providers_own_name_cannot_be_taken(start_hub, member):
+    """A member cannot register under the hub's own provider name to forge its events."""
+    hub = start_hub("--group", member.group)
+    kind, message = member.run("forger", "--socket", str(hub.path))["refused"]
+    assert kind == "AccessDeniedError"
+    assert f"provider wfptrace-hub is already registered by pid {hub.pid}" in message
+
+
+def test_sinks_that_might_open_paths_as_root_are_refused_to_members():
+    """Through the hub a member gets file sinks (opened as the member), real-time, null and OTLP
+    only; any other sink kind is refused, naming the ones allowed."""
+    controller = Controller(Hub(load_installed=False), Policy(owner_uid=0))
+    config = SessionConfig("x", [ProviderEnable("wfptrace-hub")],
+                           sinks=[SinkSpec("file", "/tmp/x.jsonl"), SinkSpec("custom", "/etc/x")])
+    with pytest.raises(AccessDeniedError) as refused:
+        controller._check_sinks(Peer(1, 54321, 54321, frozenset({54321})), config)
+    assert ("sink custom is not available through the hub to uid 54321 "
+            "(only file, null, otlp, realtime)") in str(refused.value)
