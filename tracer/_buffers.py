@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import repeat
 from operator import call
 
@@ -32,6 +32,8 @@ class LossWindow:
     count: int
     first_ns: int
     last_ns: int
+    #: Why, by reason ("buffers full", "provider link full"): they add up to ``count``.
+    reasons: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class SessionBuffer:
         self._window = 0
         self._first_ns = 0
         self._last_ns = 0
+        self._upstream = 0  # of the window, dropped before the records reached this buffer
         self.blocking = blocking
         self.blocked_ns = 0
         #: The thread that drains the buffers: it must never wait for itself.
@@ -126,11 +129,13 @@ class SessionBuffer:
         self.wake.set()
 
     def add_losses(self, count: int, first_ns: int, last_ns: int) -> None:
-        """Count ``count`` events dropped upstream (e.g. at a remote provider) as lost here."""
+        """Count ``count`` events dropped upstream (at a remote provider's full link) as
+        lost here."""
         if count <= 0:
             return
         with self._lock:
             self._dropped += count
+            self._upstream += count
             if not self._window:
                 self._first_ns, self._last_ns = first_ns, last_ns
             self._first_ns = min(self._first_ns, first_ns)
@@ -157,8 +162,11 @@ class SessionBuffer:
         with self._lock:
             if not self._window:
                 return None
-            window = LossWindow(self._window, self._first_ns, self._last_ns)
-            self._window = 0
+            reasons = {"buffers full": self._window - self._upstream,
+                       "provider link full": self._upstream}
+            window = LossWindow(self._window, self._first_ns, self._last_ns,
+                                {k: v for k, v in reasons.items() if v})
+            self._window = self._upstream = 0
             return window
 
     def close(self) -> None:

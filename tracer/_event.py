@@ -78,8 +78,12 @@ class Event:
 
 def lost_message(fields: dict[str, Any]) -> str:
     """Text of the in-band loss record."""
-    return (f"{fields.get('count', '?')} events lost between "
+    text = (f"{fields.get('count', '?')} events lost between "
             f"{iso_time(fields.get('first_ns', 0))} and {iso_time(fields.get('last_ns', 0))}")
+    reasons = fields.get("reasons")
+    if isinstance(reasons, dict) and reasons:
+        text += " (" + ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())) + ")"
+    return text
 
 
 def iso_time(ns: int) -> str:

@@ -272,9 +272,12 @@ class Renderer:
         return ed.encode() if isinstance(ed, str) else bytes(ed)
 
     def lost(self, seq: int, count: int, first_ns: int, last_ns: int,
-             pid: int) -> tuple[bytes, Event]:
-        """The in-band record (one line, no newline) for ``count`` dropped events."""
-        fields = {"count": count, "first_ns": first_ns, "last_ns": last_ns}
+             pid: int, reasons: dict[str, int] | None = None) -> tuple[bytes, Event]:
+        """The in-band record (one line, no newline) for ``count`` dropped events, and
+        why (``reasons``: count by reason)."""
+        fields: dict[str, Any] = {"count": count, "first_ns": first_ns, "last_ns": last_ns}
+        if reasons:
+            fields["reasons"] = dict(reasons)
         event_dict = {"type": "lost", "time": iso_time(last_ns), "seq": seq,
                       "provider": "", "event": LOST_EVENT_NAME, "id": 0,
                       "level": int(Level.WARNING), "keywords": [], "pid": pid, "tid": 0,

@@ -209,7 +209,7 @@ class Session:
         self._seq += len(records)
         if losses is not None:
             line, event = self.renderer.lost(self._seq, losses.count, losses.first_ns,
-                                             losses.last_ns, os.getpid())
+                                             losses.last_ns, os.getpid(), losses.reasons)
             self._seq += 1
             batch.lost_line, batch.lost_event = line + b"\n", event
         if records:

@@ -82,7 +82,7 @@ class RealtimeSink:
 
     def _lost_marker(self, count: int) -> Event:
         now = time.time_ns()
-        return self._renderer.lost(0, count, now, now, os.getpid())[1]
+        return self._renderer.lost(0, count, now, now, os.getpid(), {_QUEUE_FULL: count})[1]
 
     def flush(self) -> None:
         pass
