@@ -19,7 +19,7 @@ def _load() -> Any:
     if os.environ.get("WFPTRACE_PURE"):
         return None
     try:
-        from . import _speedups  # type: ignore[attr-defined]
+        from . import _speedups  # type: ignore[attr-defined]  # C module: no stub to read
     except ImportError:
         return None
     return _speedups if getattr(_speedups, "VERSION", None) == _VERSION else None

@@ -44,6 +44,7 @@ def dumps(obj: Any, default: Any = None, **_: Any) -> bytes:
 
 def native_tid(ident: int) -> int:
     """Map a ``threading.get_ident()`` value to the OS thread id, if the thread is known."""
+    # threading._active (not in typeshed) is the only lookup by ident that is not O(threads)
     thread = threading._active.get(ident)  # type: ignore[attr-defined]
     native = getattr(thread, "native_id", None)
     return native if native is not None else ident
@@ -80,7 +81,7 @@ def safe_json(fields: Any) -> bytes:
         return _encoder.encode({"_unrenderable": repr(fields)[:4096]})
 
 
-def _fields_builder(names: tuple[str, ...]) -> Callable[[tuple], dict[str, Any]]:
+def _fields_builder(names: tuple[str, ...]) -> Callable[[Sequence[Any]], dict[str, Any]]:
     """Compile ``args -> {name: args[i]}`` for one event type (faster than dict(zip))."""
     body = ", ".join(f"{name!r}: a[{i}]" for i, name in enumerate(names))
     return eval(f"lambda a: {{{body}}}")  # names are validated identifiers
@@ -125,8 +126,13 @@ class _EventCodec:
         self.n = len(ev.fields)
         self.local = ev.provider.local_threads
         self.build = _fields_builder(ev.fields)
-        self.struct = _fields_struct(ev)
-        self.n_struct = self.n if self.struct is not None else -1  # args that fit the Struct
+        struct = _fields_struct(ev)
+        self.n_struct = self.n if struct is not None else -1  # args that fit the Struct
+        #: The fields object from ``*args``: the Struct, or (never reached, as n_struct
+        #: then matches no record) the dict for an event type whose names allow none
+        build = self.build
+        self.struct: Callable[..., Any] = (struct if struct is not None
+                                           else lambda *args: build(args))
         middle = (dumps(ev.provider.name) + b',"event":' + dumps(ev.name) + b',"id":'
                   + str(ev.id).encode() + b',"level":' + str(ev.level).encode()
                   + b',"keywords":' + dumps(list(ev.keyword_names)) + b',"pid":'

@@ -232,12 +232,12 @@ def sink_kinds() -> list[str]:
 def _factory(kind: str) -> SinkFactory:
     for ep in entry_points(group=SINK_ENTRY_POINT_GROUP):
         if ep.name == kind:
-            return ep.load()  # type: ignore[no-any-return]
+            return ep.load()
     target = _BUILTIN.get(kind)
     if target is None:
         raise ConfigError(f"unknown sink kind {kind!r} (known: {', '.join(sink_kinds())})")
     module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), attr)
 
 
 def load_sink(spec: SinkSpec, context: SinkContext) -> Sink:

@@ -9,7 +9,7 @@ connection: the embedded hub (``--demo``, ``--replay``), a hub service
 from ._app import TraceViewApp
 from ._cli import main, register, run
 from ._connection import HubConnection
-from ._decisions import DecisionSource, LocalDecisionSource, PendingDecision
+from ._decisions import DecisionSource, LocalDecisionSource, PendingDecision, PendingItem
 from ._filter import EventFilter, FieldCondition, FilterError, parse_condition
 from ._ring import DEFAULT_CAPACITY, EventRing
 
@@ -23,6 +23,7 @@ __all__ = [
     "HubConnection",
     "LocalDecisionSource",
     "PendingDecision",
+    "PendingItem",
     "TraceViewApp",
     "main",
     "parse_condition",

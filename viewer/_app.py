@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TypeVar, overload
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.widget import Widget
 from textual.widgets import Footer, Input
 
 from tracer import Manifest, ProviderEnable, SessionConfig
@@ -35,6 +37,7 @@ from ._wizard import SessionWizard
 __all__ = ["TraceViewApp"]
 
 _TICK = 0.05
+_W = TypeVar("_W", bound=Widget)
 
 
 class TraceViewApp(App[None]):
@@ -86,7 +89,7 @@ class TraceViewApp(App[None]):
         self._logs = list(logs or [])
         self._follow_logs = follow_logs
         self._session_counter = 0
-        self._widgets: dict[tuple[object, object], Any] = {}
+        self._widgets: dict[tuple[object, object], Widget] = {}
 
     # -- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -126,13 +129,21 @@ class TraceViewApp(App[None]):
     def on_unmount(self) -> None:
         self.feed.close()
 
-    def _main(self, selector, expect=None):  # type: ignore[no-untyped-def]
+    @overload
+    def _main(self, selector: type[_W]) -> _W: ...
+    @overload
+    def _main(self, selector: str, expect: type[_W]) -> _W: ...
+
+    def _main(self, selector: str | type[Widget], expect: type[Widget] | None = None) -> Widget:
         """A widget of the main screen (cached), whichever screen is on top."""
         key = (selector, expect)
         widget = self._widgets.get(key)
         if widget is None:
             screen = self.screen_stack[0]
-            widget = screen.query_one(selector, expect) if expect else screen.query_one(selector)
+            if isinstance(selector, str):
+                widget = screen.query_one(selector, expect or Widget)
+            else:
+                widget = screen.query_one(selector)
             self._widgets[key] = widget
         return widget
 
@@ -263,7 +274,7 @@ class TraceViewApp(App[None]):
         self._main(EventsView).focus()
         self.action_search_next(1)
 
-    def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
+    def on_key(self, event: events.Key) -> None:
         box = self._main("#search", Input)
         if event.key == "escape" and box.has_focus:
             box.remove_class("-shown")

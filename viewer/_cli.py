@@ -10,14 +10,18 @@ import argparse
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracer import Hub, SessionConfig, TracerError, parse_provider_spec
 
-from ._decisions import LocalDecisionSource
+from ._connection import HubConnection
+from ._decisions import DecisionSource, LocalDecisionSource
 from ._demo import DemoTraffic, demo_providers
 from ._replay import CaptureReplay, bundled_captures, replay_available
 from ._ring import DEFAULT_CAPACITY
+
+if TYPE_CHECKING:
+    from tracer.service import RemoteHub
 
 __all__ = ["add_arguments", "main", "register", "run"]
 
@@ -61,21 +65,14 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _client() -> Any:
-    """``tracer.service.connect``, or None if this tracer has no hub client."""
+def _remote_hub(path: str | None) -> RemoteHub:
+    """A connection to the hub service at ``path`` (None: the default socket)."""
     try:
         from tracer.service import connect
     except ImportError:
-        return None
-    return connect
-
-
-def _remote_hub(path: str | None) -> Any:
-    """A connection to the hub service at ``path`` (None: the default socket)."""
-    connect = _client()
-    if connect is None:
         raise UsageError("--hub is not available: this tracer has no hub client "
-                         "(tracer.service.connect); use --demo, --replay FILE or a log file")
+                         "(tracer.service.connect); use --demo, --replay FILE or a log "
+                         "file") from None
     try:
         return connect(path)
     except (OSError, TracerError) as exc:
@@ -92,7 +89,8 @@ def _default_hub_running() -> bool:
     return Path(default_socket_path()).exists()
 
 
-def _inspector_decisions(path: str | None, hub: Any = None) -> Any:
+def _inspector_decisions(path: str | None,
+                         hub: HubConnection | None = None) -> DecisionSource | None:
     """A running inspector's external decider as a decision source (or None).
 
     ``--decisions SOCKET`` names its control socket; else this namespace's inspector;
@@ -119,16 +117,17 @@ def _inspector_decisions(path: str | None, hub: Any = None) -> Any:
 
 
 @contextlib.contextmanager
-def _connection(args: argparse.Namespace) -> Iterator[tuple[Any, LocalDecisionSource | None, str]]:
+def _connection(args: argparse.Namespace
+                ) -> Iterator[tuple[HubConnection | None, DecisionSource | None, str]]:
     """(hub or None, decision source, title) for the chosen mode; cleans up after."""
     if args.hub or (args.log is None and not args.replay and not args.demo
                     and _default_hub_running()):
-        hub = _remote_hub(args.hub)
+        remote = _remote_hub(args.hub)
         try:
-            yield (hub, _inspector_decisions(args.decisions, hub),
-                   f"hub {args.hub or 'default socket'} (pid {hub.hub_pid})")
+            yield (remote, _inspector_decisions(args.decisions, remote),
+                   f"hub {args.hub or 'default socket'} (pid {remote.hub_pid})")
         finally:
-            hub.close()
+            remote.close()
         return
     if args.replay:
         if not replay_available():
@@ -152,15 +151,15 @@ def _connection(args: argparse.Namespace) -> Iterator[tuple[Any, LocalDecisionSo
                 hub.register(provider)
             traffic = DemoTraffic(args.rate, decisions).start()
             samples = bundled_captures() if replay_available() else []
-            replay = CaptureReplay(hub, samples, loop=True,
+            looped = CaptureReplay(hub, samples, loop=True,
                                    options={"remote": args.remote}).start() if samples else None
-            title = f"demo ({args.rate:g} events/s{', samples replayed' if replay else ''})"
+            title = f"demo ({args.rate:g} events/s{', samples replayed' if looped else ''})"
             try:
                 yield hub, decisions, title
             finally:
                 traffic.stop()
-                if replay is not None:
-                    replay.stop()
+                if looped is not None:
+                    looped.stop()
         return
     if args.log is not None:
         yield None, None, str(args.log)
@@ -190,10 +189,10 @@ def run(args: argparse.Namespace) -> int:
                                logs=[args.log] if args.log else [],
                                follow_logs=not args.no_follow, title=title)
             if args.provider:
-                if hub is None:
+                if app.control is None:  # no hub
                     raise UsageError("--provider needs a hub (--demo, --replay or --hub)")
                 specs = [parse_provider_spec(s) for s in args.provider]
-                app.control.start(SessionConfig(args.session, specs, realtime=True))  # type: ignore[union-attr]
+                app.control.start(SessionConfig(args.session, specs, realtime=True))
             app.run()
     except UsageError as exc:
         print(f"traceview: {exc}")

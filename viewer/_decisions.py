@@ -11,11 +11,11 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
-__all__ = ["DecisionSource", "LocalDecisionSource", "PendingDecision", "Verdict"]
+__all__ = ["DecisionSource", "LocalDecisionSource", "PendingDecision", "PendingItem", "Verdict"]
 
 Verdict = str  # "allow" or "block"
 VERDICTS = ("allow", "block")
@@ -45,11 +45,29 @@ class PendingDecision:
                 f"{self.remote}:{self.remote_port}")
 
 
+class PendingItem(Protocol):
+    """What the viewer reads of a pending item (:class:`PendingDecision` is one; the
+    inspect provider's ``PendingConnection`` another)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def process(self) -> str: ...
+    @property
+    def pid(self) -> int: ...
+    @property
+    def remaining(self) -> float: ...
+    @property
+    def held(self) -> bool: ...
+    @property
+    def five_tuple(self) -> str: ...
+
+
 @runtime_checkable
 class DecisionSource(Protocol):
     """Pending decisions and how to answer them."""
 
-    def pending(self) -> list[PendingDecision]:
+    def pending(self) -> Sequence[PendingItem]:
         """Items waiting for a verdict, oldest first, with their time left now."""
 
     def decide(self, id: int, verdict: Verdict) -> bool:
@@ -106,8 +124,10 @@ class LocalDecisionSource:
             now = self.clock()
             out = []
             for it in self._items.values():
-                held = it.left_when_held is not None
-                left = it.left_when_held if held else max(0.0, it.deadline - now)
+                left = it.left_when_held
+                held = left is not None
+                if left is None:
+                    left = max(0.0, it.deadline - now)
                 out.append(replace(it.decision, remaining=left, held=held))
         for it, verdict in expired:
             self._finish(it, verdict, True)

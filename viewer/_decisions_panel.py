@@ -6,12 +6,15 @@ default verdict does not fire while the user is choosing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.message import Message
 from textual.widget import Widget
 
-from ._decisions import DecisionSource, PendingDecision
+from ._decisions import DecisionSource, PendingItem
 
 __all__ = ["DecisionsPanel"]
 
@@ -34,7 +37,7 @@ class DecisionsPanel(Widget, can_focus=True):
     class Decided(Message):
         """The user answered a pending item."""
 
-        def __init__(self, decision: PendingDecision, verdict: str, ok: bool) -> None:
+        def __init__(self, decision: PendingItem, verdict: str, ok: bool) -> None:
             super().__init__()
             self.decision = decision
             self.verdict = verdict
@@ -43,7 +46,7 @@ class DecisionsPanel(Widget, can_focus=True):
     def __init__(self, source: DecisionSource, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.source = source
-        self.items: list[PendingDecision] = []
+        self.items: Sequence[PendingItem] = ()
         self.cursor = 0
         self._held: int | None = None
 
@@ -55,11 +58,12 @@ class DecisionsPanel(Widget, can_focus=True):
         self.set_class(bool(self.items) or self.has_focus, "-shown")
         self.refresh(layout=True)
 
-    def _selected(self) -> PendingDecision | None:
+    def _selected(self) -> PendingItem | None:
         return self.items[self.cursor] if self.items else None
 
     def _sync_hold(self) -> None:
-        want = self._selected().id if self.has_focus and self.items else None
+        selected = self._selected() if self.has_focus else None
+        want = selected.id if selected is not None else None
         if want == self._held:
             return
         if self._held is not None:
@@ -76,7 +80,7 @@ class DecisionsPanel(Widget, can_focus=True):
         self._sync_hold()
         self.refresh()
 
-    def get_content_height(self, container, viewport, width: int) -> int:  # type: ignore[no-untyped-def]
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return max(1, min(6, len(self.items) + 1))
 
     def render(self) -> Text:

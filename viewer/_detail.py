@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -43,7 +44,7 @@ class DetailPane(VerticalScroll):
     DetailPane.-shown { display: block; }
     """
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         yield Static(detail_text(None), id="detail-text")
 
     def show(self, event: Event | None) -> None:

@@ -13,7 +13,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -114,7 +114,7 @@ class EventsView(ScrollView, can_focus=True):
         return None
 
     # -- rendering ------------------------------------------------------------------------
-    def render_lines(self, crop):  # type: ignore[no-untyped-def]
+    def render_lines(self, crop: Region) -> list[Strip]:
         """Render the visible rows (timed for the benchmark's frame metric)."""
         t0 = time.perf_counter()
         strips = super().render_lines(crop)

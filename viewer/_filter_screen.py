@@ -67,9 +67,12 @@ class FilterScreen(ModalScreen[EventFilter | None]):
         """The filter the fields describe; raises FilterError."""
         conds = tuple(parse_condition(p) for p in
                       self.query_one("#f-conditions", Input).value.split(";") if p.strip())
+        level = self.query_one("#f-level", Select).value
+        if not isinstance(level, int):  # not blank (allow_blank=False), but say so if it is
+            raise FilterError("choose the most verbose level shown")
         return EventFilter(
             providers=_names(self.query_one("#f-providers", Input).value),
-            max_level=int(self.query_one("#f-level", Select).value),  # type: ignore[arg-type]
+            max_level=level,
             keywords=_names(self.query_one("#f-keywords", Input).value),
             events=_names(self.query_one("#f-events", Input).value),
             text=self.query_one("#f-text", Input).value,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 from rich.text import Text
+from textual.geometry import Size
 from textual.widget import Widget
 
 __all__ = ["RateTracker", "RatesBar", "sparkline"]
@@ -65,7 +66,7 @@ class RatesBar(Widget):
         super().__init__(id=id)
         self.tracker = tracker
 
-    def get_content_height(self, container, viewport, width: int) -> int:  # type: ignore[no-untyped-def]
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return max(1, min(4, len(self.tracker.rates)))
 
     def render(self) -> Text:

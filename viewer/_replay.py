@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._connection import HubConnection
+from tracer import Hub
 
 __all__ = ["CaptureReplay", "bundled_captures", "replay_available"]
 
@@ -50,7 +50,7 @@ def _consumers(options: dict[str, Any]) -> tuple[list[Any], list[str]]:
 class CaptureReplay:
     """Replays captures through the packet providers registered on a hub."""
 
-    def __init__(self, hub: HubConnection, paths: Sequence[Path], *, loop: bool = False,
+    def __init__(self, hub: Hub, paths: Sequence[Path], *, loop: bool = False,
                  speed: str = "recorded", options: dict[str, Any] | None = None) -> None:
         self.hub = hub
         self.paths = list(paths)
@@ -65,7 +65,7 @@ class CaptureReplay:
         for c in consumers:
             c.close()
         for p in self.providers:
-            hub.register(p)  # type: ignore[attr-defined]
+            hub.register(p)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="traceview-replay", daemon=True)
 

@@ -83,7 +83,7 @@ class EventRing:
 
     # -- writing ------------------------------------------------------------------------
     def _schema_of(self, ev: Event) -> int:
-        key = (ev.provider, ev.name, ev.kind)
+        key: tuple[str, ...] = (ev.provider, ev.name, ev.kind)
         sid = self._schema_ids.get(key)
         if sid is not None:
             s = self.schemas[sid]

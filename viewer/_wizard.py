@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import (
     Button,
     Checkbox,
@@ -167,7 +168,7 @@ class SessionWizard(Screen[None]):
     async def _build_keywords(self) -> None:
         box = self.query_one("#step-keywords", VerticalScroll)
         await box.remove_children()
-        widgets = []
+        widgets: list[Widget] = []
         for name in self._selected_providers():
             spec = self._specs.get(name, ProviderEnable(name))
             kws = list(self.manifests[name].keywords)
@@ -184,15 +185,17 @@ class SessionWizard(Screen[None]):
     def _collect_specs(self) -> list[ProviderEnable]:
         specs = []
         for name in self._selected_providers():
+            known = self._specs.get(name, ProviderEnable(name))
             try:
                 level = self.query_one(f"#level-{_wid(name)}", Select).value
                 chosen = self.query_one(f"#kw-{_wid(name)}", SelectionList).selected
             except Exception:  # step 3 not built yet: keep what we had
-                specs.append(self._specs.get(name, ProviderEnable(name)))
+                specs.append(known)
                 continue
             kws = list(self.manifests[name].keywords)
             keywords = None if set(chosen) == set(kws) else tuple(k for k in kws if k in chosen)
-            specs.append(ProviderEnable(name, Level(int(level)), keywords))  # type: ignore[arg-type]
+            specs.append(ProviderEnable(name, Level(level) if isinstance(level, int)
+                                        else known.level, keywords))
         self._specs = {s.provider: s for s in specs}
         return specs
 

@@ -90,8 +90,9 @@ def _start(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     state = StateFile.here(args.run_dir)
-    if state.alive():
-        raise AlreadyRunningError(f"an inspector already runs here (pid {state.read()['pid']})")
+    running = state.read()
+    if running is not None and state.alive(running):
+        raise AlreadyRunningError(f"an inspector already runs here (pid {running['pid']})")
     hub, link = _tracing(args)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

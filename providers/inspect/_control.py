@@ -26,13 +26,15 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class _Conn(socketserver.StreamRequestHandler):
+    server: _Server
+
     def handle(self) -> None:
         for line in self.rfile:
             try:
                 request = json.loads(line)
                 if not isinstance(request, dict):
                     raise ValueError("a request is a JSON object")
-                reply = {"ok": True, **self.server.handler(request)}  # type: ignore[attr-defined]
+                reply = {"ok": True, **self.server.handler(request)}
             except Exception as exc:  # every failure is an answer, never a dropped line
                 reply = {"ok": False, "error": str(exc)}
             self.wfile.write(json.dumps(reply).encode() + b"\n")
@@ -41,6 +43,10 @@ class _Conn(socketserver.StreamRequestHandler):
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+
+    def __init__(self, path: str, handler: Handler) -> None:
+        super().__init__(path, _Conn)
+        self.handler = handler
 
 
 class ControlServer:
@@ -53,10 +59,9 @@ class ControlServer:
                 self.path.unlink()
         old = os.umask(0o177)
         try:
-            self._server = _Server(str(self.path), _Conn)
+            self._server = _Server(str(self.path), handler)
         finally:
             os.umask(old)
-        self._server.handler = handler  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.2}, daemon=True,
                                         name="inspect-control")

@@ -21,7 +21,7 @@ from tracer import ControlCode, EnableState
 from ._blockswitch import BlockSwitch
 from ._config import InspectConfig
 from ._control import ControlServer
-from ._deciders import Decider, ExternalDecider, StaticDecider
+from ._deciders import Decider, ExternalDecider, StaticDecider, normalize_verdict
 from ._events import CONFIG_LOADED, PROVIDER, RULES_SWEPT, STARTED, STOPPED
 from ._rules import InspectRules
 from ._stats import InspectStats
@@ -57,12 +57,13 @@ class Inspector:
         cfg = self.config
         try:
             # Headers are all the worker reads: copy 256 bytes, take GSO super-packets.
-            qcfg = dict(fail_open=not cfg.fail_closed, gso=True, max_len=8192,
-                        copy_range=256)
-            self._queues = [NfQueue(QueueConfig(queue_num=cfg.queue, **qcfg)),
-                            NfQueue(QueueConfig(queue_num=cfg.queue + 1, **qcfg))]
+            for num in (cfg.queue, cfg.queue + 1):  # one by one: a failure closes the first
+                self._queues.append(NfQueue(QueueConfig(
+                    queue_num=num, fail_open=not cfg.fail_closed, gso=True, max_len=8192,
+                    copy_range=256)))
+            conn_q, pkt_q = self._queues
             attributor = Attributor() if self._attribute else None
-            self.worker = Worker(cfg, *self._queues, self.decider, self.switch, self.stats,
+            self.worker = Worker(cfg, conn_q, pkt_q, self.decider, self.switch, self.stats,
                                  attributor)
             if isinstance(self.decider, ExternalDecider):
                 self.decider.complete = self.worker.complete
@@ -151,7 +152,8 @@ class Inspector:
             timeout = float(request.get("timeout", 1.0))
             return {"pending": [vars(p) for p in decider.wait_pending(min(timeout, 30.0))]}
         if op == "decide":
-            return {"decided": decider.decide(int(request["id"]), request.get("verdict"))}
+            verdict = normalize_verdict(request.get("verdict"))
+            return {"decided": decider.decide(int(request["id"]), verdict)}
         if op == "hold":
             return {"held": decider.hold(int(request["id"]), bool(request.get("held", True)))}
         raise ValueError(f"unknown op {op!r}")

@@ -75,16 +75,22 @@ class StateFile:
         tmp.replace(self.path)
 
     def read(self) -> dict[str, Any] | None:
-        """The recorded state, or None."""
+        """The recorded state, or None (also when the file is damaged: no object, no pid)."""
         try:
-            return json.loads(self.path.read_text())
+            info = json.loads(self.path.read_text())
         except (OSError, ValueError):
             return None
+        return info if isinstance(info, dict) and isinstance(info.get("pid"), int) else None
 
     def alive(self, info: dict[str, Any] | None = None) -> bool:
         """True if the recorded process (same pid and start time) still runs."""
-        info = info if info is not None else self.read()
-        return bool(info) and _start_time(int(info["pid"])) == info.get("start")
+        if info is None:
+            info = self.read()
+        if info is None:
+            return False
+        pid = info.get("pid")
+        start = _start_time(pid) if isinstance(pid, int) and pid > 0 else None
+        return start is not None and start == info.get("start")
 
     def remove(self) -> None:
         """Delete the state file (and a leftover socket)."""

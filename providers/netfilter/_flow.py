@@ -38,7 +38,7 @@ class Flow:
         return f"{proto} {fmt.format(self.src, self.sport)} -> {fmt.format(self.dst, self.dport)}"
 
 
-def parse_flow(packet: bytes | memoryview) -> Flow | None:
+def parse_flow(packet: bytes | bytearray | memoryview) -> Flow | None:
     """The flow of an IP packet, or None (not TCP/UDP, truncated, later fragment)."""
     pkt = ip_transport(packet)
     if pkt is None or pkt.proto not in (IPPROTO_TCP, IPPROTO_UDP):

@@ -35,6 +35,9 @@ NLM_F_DUMP = 0x300
 NLA_F_NESTED = 0x8000
 NLA_TYPE_MASK = 0x3FFF
 
+#: What the readers accept: a receive buffer, a view of one, or bytes.
+Bytes = bytes | bytearray | memoryview
+
 _HDR = struct.Struct("=IHHII")
 _ATTR = struct.Struct("=HH")
 
@@ -55,7 +58,7 @@ def message(kind: int, flags: int, seq: int, body: bytes) -> bytes:
     return _HDR.pack(16 + len(body), kind, flags, seq, 0) + body
 
 
-def iter_messages(buf: memoryview | bytes, size: int) -> Iterator[tuple[int, int, int, int]]:
+def iter_messages(buf: Bytes, size: int) -> Iterator[tuple[int, int, int, int, int]]:
     """Yield ``(type, flags, seq, offset_of_body, end)`` for each message in ``buf[:size]``.
 
     Stops at the first truncated header instead of raising.
@@ -65,11 +68,11 @@ def iter_messages(buf: memoryview | bytes, size: int) -> Iterator[tuple[int, int
         length, kind, flags, seq, _pid = _HDR.unpack_from(buf, off)
         if length < 16 or off + length > size:
             return
-        yield kind, flags, seq, off + 16, off + length  # type: ignore[misc]
+        yield kind, flags, seq, off + 16, off + length
         off += align(length)
 
 
-def iter_attrs(buf: memoryview | bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+def iter_attrs(buf: Bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
     """Yield ``(type, value_offset, value_end)`` for attributes in ``buf[start:end]``."""
     off = start
     while off + 4 <= end:
@@ -80,7 +83,7 @@ def iter_attrs(buf: memoryview | bytes, start: int, end: int) -> Iterator[tuple[
         off += align(length)
 
 
-def check_error(buf: memoryview | bytes, body: int, what: str, exc: type = NetlinkError) -> None:
+def check_error(buf: Bytes, body: int, what: str, exc: type = NetlinkError) -> None:
     """Raise ``exc`` if the NLMSG_ERROR body at ``body`` carries a non-zero errno."""
     (err,) = struct.unpack_from("=i", buf, body)
     if err:

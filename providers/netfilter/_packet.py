@@ -105,8 +105,11 @@ class Packet:
         return _BE32.unpack_from(self._raw, span[0])[0]
 
     @property
-    def payload(self) -> bytes:
-        """The packet from its IP header on (maybe truncated, see ``cap_len``)."""
+    def payload(self) -> bytes | bytearray:
+        """The packet from its IP header on (maybe truncated, see ``cap_len``).
+
+        A fresh copy; a bytearray when the packet came by the receive fast path.
+        """
         span = self._spans().get(NFQA_PAYLOAD)
         return self._raw[span[0]:span[1]] if span else b""
 
@@ -171,7 +174,7 @@ class Packet:
                 f"mark={self.mark})")
 
 
-def _attr_spans(raw: bytes) -> dict[int, tuple[int, int]]:
+def _attr_spans(raw: bytes | bytearray) -> dict[int, tuple[int, int]]:
     """Map attribute type -> (value start, value end) in ``raw``; stops at garbage."""
     spans: dict[int, tuple[int, int]] = {}
     off, end = 0, len(raw)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import struct
+from collections.abc import Callable
 
 __all__ = ["MMsgReceiver", "open_receiver"]
 
@@ -41,7 +42,7 @@ class MMsgReceiver:
     ``buf[i * slot : i * slot + length(i)]``.
     """
 
-    def __init__(self, fd: int, slot: int, count: int, recvmmsg: ctypes._CFuncPtr) -> None:
+    def __init__(self, fd: int, slot: int, count: int, recvmmsg: Callable[..., int]) -> None:
         if ctypes.sizeof(_MMsgHdr) != _MMSG_SIZE:
             raise OSError(errno.ENOSYS, "unexpected struct mmsghdr layout")
         self.fd, self.slot, self.count = fd, slot, count

@@ -74,7 +74,9 @@ class GrpcTransport:
             self._channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(), options)
         else:
             self._channel = grpc.insecure_channel(target, options)
-        self._call = self._channel.unary_unary(GRPC_METHODS[signal])
+        # no (de)serializers: the payload is already encoded, the response is parsed later
+        self._call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = self._channel.unary_unary(
+            GRPC_METHODS[signal])
         self._metadata = tuple((k.lower(), v) for k, v in headers.items())
         self._compression = grpc.Compression.Gzip if compression == "gzip" else None
 

@@ -19,11 +19,12 @@ __all__ = ["Connection", "open_connection"]
 class Connection:
     """A handshaken socket to the hub with its frame iterator."""
 
-    def __init__(self, sock: socket.socket, path: Path, welcome: _wire.Welcome,
-                 frames: Iterator[bytes]) -> None:
+    #: The hub's answer to our hello (set by :func:`connect` before it hands this out).
+    welcome: _wire.Welcome
+
+    def __init__(self, sock: socket.socket, path: Path, frames: Iterator[bytes]) -> None:
         self.sock = sock
         self.path = path
-        self.welcome = welcome
         self.frames = frames
 
     def send(self, msg: Any) -> None:
@@ -68,7 +69,7 @@ def open_connection(path: str | os.PathLike[str], role: str,
     except OSError as exc:
         sock.close()
         raise HubUnavailableError(f"cannot connect to the hub at {path}: {exc}") from None
-    conn = Connection(sock, path, None, iter(_wire.FrameReader(sock)))  # type: ignore[arg-type]
+    conn = Connection(sock, path, iter(_wire.FrameReader(sock)))
     try:
         conn.send(_wire.Hello(_wire.MAGIC, _wire.VERSION, role, os.getpid()))
         welcome = conn.receive()

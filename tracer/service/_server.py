@@ -247,20 +247,22 @@ class _Connection:
 
     def _request(self, req: _wire.Request) -> None:
         ctl = self.server.controller
+        sub: Subscription | None = None
+        value: Any
         try:
             if req.op == "start_session":
                 value = ctl.start_session(self.peer, req.args)
             elif req.op == "subscribe":
-                value = self._subscribe(req.args)
+                sub = self._subscribe(req.args)
+                value = {"session": sub.session}
             else:
                 value = ctl.run(self.peer, req.op, req.args)
         except TracerError as exc:
             self.outbox.send(_wire.encode(_wire.Reply(req.id, False, error_to_wire(exc))))
             return
-        result = {"session": value.session} if isinstance(value, Subscription) else value
-        self.outbox.send(_wire.encode(_wire.Reply(req.id, True, result)))
-        if isinstance(value, Subscription):
-            self.forwarder = Forwarder(value, self.outbox)
+        self.outbox.send(_wire.encode(_wire.Reply(req.id, True, value)))
+        if sub is not None:
+            self.forwarder = Forwarder(sub, self.outbox)
 
     def _subscribe(self, args: dict[str, Any]) -> Subscription:
         self.server.controller.check(self.peer, "subscribe")

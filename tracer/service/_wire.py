@@ -53,11 +53,15 @@ U64 = Annotated[int, msgspec.Meta(ge=0)]
 
 
 class _Msg(msgspec.Struct, array_like=True, frozen=True, tag_field="t"):
-    """Base of every message: encoded as ``[tag, field, ...]``."""
+    """Base of every message: encoded as ``[tag, field, ...]``.
+
+    msgspec passes ``frozen`` on to subclasses; each one says it again because type
+    checkers read the dataclass options of every class on its own.
+    """
 
 
 # -- client -> hub --------------------------------------------------------------------------
-class Hello(_Msg, tag=1):
+class Hello(_Msg, tag=1, frozen=True):
     """First frame of every connection: magic, protocol version and role."""
 
     magic: str
@@ -66,7 +70,7 @@ class Hello(_Msg, tag=1):
     pid: int
 
 
-class Request(_Msg, tag=4):
+class Request(_Msg, tag=4, frozen=True):
     """A control operation; the hub answers with a :class:`Reply` of the same id."""
 
     id: int
@@ -74,7 +78,7 @@ class Request(_Msg, tag=4):
     args: dict[str, Any]
 
 
-class Register(_Msg, tag=6):
+class Register(_Msg, tag=6, frozen=True):
     """A provider registers its manifest (once, right after :class:`Hello`)."""
 
     manifest: dict[str, Any]
@@ -98,7 +102,7 @@ class Losses(msgspec.Struct, array_like=True, frozen=True):
     by_event: dict[int, Annotated[int, msgspec.Meta(gt=0)]]
 
 
-class Events(_Msg, tag=7):
+class Events(_Msg, tag=7, frozen=True):
     """A batch of records from a provider, with OS thread ids and loss report."""
 
     records: list[Record]
@@ -106,14 +110,14 @@ class Events(_Msg, tag=7):
     losses: Losses | None = None
 
 
-class Ping(_Msg, tag=9):
+class Ping(_Msg, tag=9, frozen=True):
     """Asks for a :class:`Pong` once every earlier frame of this connection is handled."""
 
     token: int
 
 
 # -- hub -> client --------------------------------------------------------------------------
-class Welcome(_Msg, tag=2):
+class Welcome(_Msg, tag=2, frozen=True):
     """The hub accepts the connection: its version, pid and whether the peer is privileged."""
 
     version: int
@@ -121,14 +125,14 @@ class Welcome(_Msg, tag=2):
     privileged: bool
 
 
-class Error(_Msg, tag=3):
+class Error(_Msg, tag=3, frozen=True):
     """A fatal error; the hub closes the connection after sending it."""
 
     kind: str
     message: str
 
 
-class Reply(_Msg, tag=5):
+class Reply(_Msg, tag=5, frozen=True):
     """Answer to a :class:`Request` (or to :class:`Register`, with id 0)."""
 
     id: int
@@ -136,7 +140,7 @@ class Reply(_Msg, tag=5):
     value: Any
 
 
-class Enable(_Msg, tag=8):
+class Enable(_Msg, tag=8, frozen=True):
     """A provider's combined enable state over every session (or a capture-state request)."""
 
     control: int
@@ -146,33 +150,33 @@ class Enable(_Msg, tag=8):
     sessions: list[str]
 
 
-class Pong(_Msg, tag=10):
+class Pong(_Msg, tag=10, frozen=True):
     """Answer to :class:`Ping`."""
 
     token: int
 
 
-class SubEvents(_Msg, tag=11):
+class SubEvents(_Msg, tag=11, frozen=True):
     """Real-time events: new event-type entries, then ``[ts, seq, type, pid, tid, fields]``."""
 
     types: dict[int, tuple[str, str, int, int, list[str], str, str]]
     events: list[tuple[int, int, int, int, int, dict[str, Any]]]
 
 
-class SubEnd(_Msg, tag=12):
+class SubEnd(_Msg, tag=12, frozen=True):
     """The subscription ended (the session stopped, or the hub is shutting down)."""
 
     reason: str
 
 
-class ControlCall(_Msg, tag=13):
+class ControlCall(_Msg, tag=13, frozen=True):
     """Hub -> provider: a control request (the IOCTL analog) for its control handler."""
 
     id: int
     request: dict[str, Any]
 
 
-class ControlResult(_Msg, tag=14):
+class ControlResult(_Msg, tag=14, frozen=True):
     """Provider -> hub: the answer to a :class:`ControlCall` (``value``: reply or error)."""
 
     id: int

@@ -6,6 +6,14 @@ import socket
 import threading
 import time
 
+import pytest
+
+from providers.inspect._config import load_config
+from providers.inspect._inspector import Inspector
+from providers.netfilter import NfQueue, QueueConfig
+from providers.netfilter._errors import QueueBindError
+from tests.harness.netns import Topology
+
 from .conftest import OTHER4, Lab, tcp_exchange, until
 
 
@@ -207,3 +215,17 @@ def _answers(client) -> bool:
     except InspectError:
         return False
     return True
+
+
+def test_a_start_that_cannot_bind_its_second_queue_leaves_the_first_unbound(
+        netns: Topology) -> None:
+    """When the packet queue is taken, start fails and the connection queue is free again."""
+    config = load_config(env={}, remote_address=netns.b.ip4, queue=40)
+    with netns.a.enter():
+        blocker = NfQueue(QueueConfig(queue_num=41))
+        try:
+            with pytest.raises(QueueBindError):
+                Inspector(config, attribute=False).start()
+            NfQueue(QueueConfig(queue_num=40)).close()
+        finally:
+            blocker.close()

@@ -38,3 +38,20 @@ def test_run_dir_follows_the_override_and_environment(monkeypatch, tmp_path: Pat
     monkeypatch.setenv("WFPTRACE_RUN_DIR", str(tmp_path / "env"))
     assert run_dir(tmp_path / "flag") == tmp_path / "flag"
     assert run_dir() == tmp_path / "env"
+
+
+def test_a_damaged_state_file_reads_as_no_inspector(tmp_path: Path) -> None:
+    """A state file that is not an object with an integer pid reads as None, not a crash."""
+    state = StateFile.here(tmp_path)
+    for text in ("[1, 2]", "{}", '{"pid": "12"}', "7", "{not json"):
+        state.path.write_text(text)
+        assert state.read() is None and not state.alive(), text
+
+
+def test_a_dead_pid_without_recorded_start_time_is_not_alive(tmp_path: Path) -> None:
+    """A record lacking the start time does not make an exited process count as running."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    state = StateFile.here(tmp_path)
+    assert not state.alive({"pid": child.pid})
+    assert not state.alive({"pid": child.pid, "start": None})

@@ -94,7 +94,8 @@ def test_killed_provider_shows_gone_and_is_taken_back_when_restarted(hubd, spawn
         assert state["pid"] == first.pid
         assert hub.query_session("k").state == "running"
         sub.drain()
-        second = spawn("provider", "--socket", str(hubd.path), "--count", "20")
+        # it lingers: a provider that exits right after reporting would show "gone" again
+        second = spawn("provider", "--socket", str(hubd.path), "--count", "20", "--linger", "30")
         second.line()
         assert second.line()["emitted"] == 20
         state = hub.query_session("k").providers["svc-demo"]
