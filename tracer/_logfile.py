@@ -109,7 +109,7 @@ class LogFile:
         self.files_opened += 1
         return fd
 
-    def _write_all(self, data: bytes) -> None:
+    def _write_all(self, data: bytes | bytearray) -> None:
         """Append ``data``; on failure cut the file back so no partial line remains."""
         start = self._size
         view = memoryview(data)
