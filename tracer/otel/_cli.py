@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 from tracer import ConfigError
 
@@ -15,6 +16,7 @@ def add_cli_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--otlp [ENDPOINT]`` and its ``--otlp-*`` companions to a parser."""
     g = parser.add_argument_group("OpenTelemetry export (defaults from OTEL_EXPORTER_OTLP_*)")
     g.add_argument("--otlp", nargs="?", const="", default=None, metavar="ENDPOINT",
+                   type=_endpoint,
                    help="export flows and transactions as spans over OTLP "
                         "(endpoint e.g. http://localhost:4317; default from the environment)")
     g.add_argument("--otlp-protocol", choices=PROTOCOLS, default=None,
@@ -29,6 +31,18 @@ def add_cli_options(parser: argparse.ArgumentParser) -> None:
                    help="plain-text gRPC for an endpoint without a scheme")
     g.add_argument("--otlp-no-logs", action="store_true",
                    help="do not export other events as OTLP log records")
+
+
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$")
+
+
+def _endpoint(text: str) -> str:
+    """An OTLP endpoint (``scheme://...`` or ``host:port``), never a file taken by mistake."""
+    if not text or "://" in text or _HOST_PORT.match(text):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not an OTLP endpoint (http://HOST:PORT or HOST:PORT): to export to the "
+        "default endpoint, put --otlp after the files or write --otlp= with nothing after it")
 
 
 def options_from_args(args: argparse.Namespace) -> OtlpOptions | None:
