@@ -42,3 +42,40 @@ def test_a_header_without_equals_is_rejected() -> None:
     """--otlp-header needs KEY=VALUE."""
     with pytest.raises(ConfigError):
         options_from_args(parse("--otlp", "--otlp-header", "novalue"))
+
+
+@pytest.mark.parametrize("value", ["capture.pcap", "/tmp/x.pcapng", "trace"])
+def test_a_file_name_after_otlp_is_refused_not_taken_as_the_endpoint(value: str, capsys) -> None:
+    """`--otlp capture.pcap` says it is not an endpoint instead of exporting to it."""
+    with pytest.raises(SystemExit):
+        parse("--otlp", value)
+    assert "is not an OTLP endpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["http://c:4317", "https://x.example/otlp", "collector:4317",
+                                   "[::1]:4317", "localhost:4318"])
+def test_endpoints_are_accepted(value: str) -> None:
+    """URLs and HOST:PORT are endpoints."""
+    opts = options_from_args(parse("--otlp", value))
+    assert opts is not None and opts.endpoint == value
+
+
+def test_a_replay_whose_export_fails_exits_1_and_says_so(tmp_path) -> None:
+    """With the endpoint down, the replay's summary counts what was lost and exits 1."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    capture = Path(__file__).resolve().parents[3] / "samples" / "captures" / "msn_session.pcap"
+    env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}"}
+    proc = subprocess.run([sys.executable, "-m", "tracer._cli", "replay", str(capture),
+                           "--provider", "msnmon", "--otlp"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 1
+    summary = proc.stderr.strip().splitlines()[-1]
+    assert "0 spans and 0 logs exported, LOST" in summary
