@@ -26,6 +26,22 @@ class SessionRow:
     rate: float
     watched: bool
     log_file: str | None
+    #: Each sink as "name written/handed" with its losses, e.g. "otlp 120/125 (5 lost)".
+    sinks: str = ""
+
+
+def sinks_text(sinks: list[dict]) -> str:
+    """A session's sinks for one table cell: what each wrote of what it was handed."""
+    parts = []
+    for k in sinks:
+        text = f"{k.get('name', '?')} {k.get('written', 0):,}/{k.get('handed', 0):,}"
+        if k.get("lost"):
+            text += f" ({k['lost']:,} lost)"
+        if k.get("otel_spans_dropped") or k.get("otel_logs_dropped"):
+            text += f" ({k.get('otel_spans_dropped', 0) + k.get('otel_logs_dropped', 0):,} " \
+                    "dropped at export)"
+        parts.append(text)
+    return "; ".join(parts)
 
 
 class SessionControl:
@@ -94,5 +110,6 @@ class SessionControl:
             out.append(SessionRow(s.name, s.state, ",".join(sorted(s.providers)),
                                   s.events_emitted, s.events_lost,
                                   self._rates.get(s.name, 0.0),
-                                  s.name in self.feed.subscriptions, s.log_file))
+                                  s.name in self.feed.subscriptions, s.log_file,
+                                  sinks_text(s.sinks)))
         return out

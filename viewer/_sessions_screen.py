@@ -15,7 +15,7 @@ from ._control import SessionControl, SessionRow
 
 __all__ = ["SessionsScreen"]
 
-_COLUMNS = ("Session", "State", "Providers", "Events", "Lost", "Rate", "View")
+_COLUMNS = ("Session", "State", "Providers", "Events", "Lost", "Rate", "View", "Sinks")
 
 
 class SessionsScreen(Screen[None]):
@@ -66,7 +66,8 @@ class SessionsScreen(Screen[None]):
         table.clear()
         for r in self.rows:
             table.add_row(r.name, r.state, r.providers or "-", f"{r.events:,}", f"{r.lost:,}",
-                          f"{r.rate:,.0f}/s", "yes" if r.watched else "no", key=r.name)
+                          f"{r.rate:,.0f}/s", "yes" if r.watched else "no", r.sinks or "-",
+                          key=r.name)
         if not self.rows:
             self._status("No sessions. Press c to create a new log session.")
         names = [r.name for r in self.rows]
