@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from ._blockswitch import BlockSwitch
 from ._connections import Connection
@@ -183,3 +183,19 @@ class ExternalDecider:
         """Remove a connection the worker completed itself."""
         with self._lock:
             self._items.pop(conn_id, None)
+
+    def request(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Answer a decision-maker's control request (``pending``, ``wait_pending``,
+        ``decide``, ``hold``); ValueError for any other ``op``."""
+        op = request.get("op")
+        if op == "pending":
+            return {"pending": [vars(p) for p in self.pending()]}
+        if op == "wait_pending":
+            timeout = float(request.get("timeout", 1.0))
+            return {"pending": [vars(p) for p in self.wait_pending(min(timeout, 30.0))]}
+        if op == "decide":
+            verdict = normalize_verdict(request.get("verdict"))
+            return {"decided": self.decide(int(request["id"]), verdict)}
+        if op == "hold":
+            return {"held": self.hold(int(request["id"]), bool(request.get("held", True)))}
+        raise ValueError(f"unknown op {op!r}")

@@ -21,7 +21,7 @@ from tracer import ControlCode, EnableState
 from ._blockswitch import BlockSwitch
 from ._config import InspectConfig
 from ._control import ControlServer
-from ._deciders import Decider, ExternalDecider, StaticDecider, normalize_verdict
+from ._deciders import Decider, ExternalDecider, StaticDecider
 from ._events import CONFIG_LOADED, PROVIDER, RULES_SWEPT, STARTED, STOPPED
 from ._rules import InspectRules
 from ._stats import InspectStats
@@ -146,17 +146,7 @@ class Inspector:
         decider = self.decider
         if not isinstance(decider, ExternalDecider):
             raise ValueError(f"{op!r} needs the external decider (this one is static)")
-        if op == "pending":
-            return {"pending": [vars(p) for p in decider.pending()]}
-        if op == "wait_pending":
-            timeout = float(request.get("timeout", 1.0))
-            return {"pending": [vars(p) for p in decider.wait_pending(min(timeout, 30.0))]}
-        if op == "decide":
-            verdict = normalize_verdict(request.get("verdict"))
-            return {"decided": decider.decide(int(request["id"]), verdict)}
-        if op == "hold":
-            return {"held": decider.hold(int(request["id"]), bool(request.get("held", True)))}
-        raise ValueError(f"unknown op {op!r}")
+        return decider.request(request)
 
     def status(self) -> dict[str, Any]:
         """Configuration, current block_traffic, counters and table sizes."""

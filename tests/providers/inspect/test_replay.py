@@ -91,3 +91,87 @@ def test_replay_reads_the_address_from_the_environment(tmp_path, monkeypatch) ->
     monkeypatch.setenv("WFPTRACE_INSPECT_REMOTE", "10.0.0.2")
     assert [e.name for e in _replay(tmp_path) if e.name == "ConnectionPended"] == [
         "ConnectionPended", "ConnectionPended"]
+
+
+def _external_replay(tmp_path: Path, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+    """The capture through the external-decider replay consumer into a real-time session."""
+    from providers.inspect import PROVIDER
+    from providers.packets import Pipeline, open_capture
+    from tracer import Hub, Level, ProviderEnable, SessionConfig
+
+    cap = tmp_path / "c.pcap"
+    _capture(cap)
+    hub = Hub(load_installed=False)
+    hub.register(PROVIDER)
+    hub.start_session(SessionConfig("x", [ProviderEnable(PROVIDER.name, Level.VERBOSE)],
+                                    realtime=True))
+    sub = hub.subscribe("x")
+    consumer = make_replay_consumer(remote="10.0.0.2", decider="external",
+                                    decider_timeout=timeout)
+    pipeline = Pipeline([consumer])
+    with open_capture(cap) as src:
+        pipeline.run(src)
+    pipeline.flows.flush()
+
+    def events() -> list:
+        hub.flush_session("x")
+        return [e for e in sub.drain() if e.provider == PROVIDER.name]
+    return hub, consumer, pipeline, events
+
+
+def test_external_decisions_come_through_control_requests(tmp_path) -> None:
+    """Connections wait for the hub's decide requests; held packets and closes follow them."""
+    from providers.inspect import HubDecisionClient
+
+    hub, _consumer, pipeline, events = _external_replay(tmp_path)
+    try:
+        before = events()
+        assert [e.name for e in before] == ["ConnectionPended", "ConnectionPended"]
+        client = HubDecisionClient(hub)
+        first, second = client.pending()
+        assert (first.remote, first.remote_port, second.local_port) == ("10.0.0.2", 80, 22)
+        assert client.decide(first.id, "permit") and client.decide(second.id, "block")
+        assert not client.decide(first.id, "block")  # already decided
+        after = events()
+        assert [(e.name, e.fields.get("verdict"), e.fields.get("decided_by")) for e in after] == [
+            ("ConnectionVerdict", "permit", "external"), *[("PacketVerdict", "permit", None)] * 5,
+            ("ConnectionClosed", "permit", None),
+            ("ConnectionVerdict", "block", "external"), ("PacketVerdict", "block", None),
+            ("ConnectionClosed", "block", None)]
+        assert client.pending() == [] and client.status()["stats"]["blocked"] == 1
+    finally:
+        pipeline.finish()
+        hub.close()
+
+
+def test_external_decision_timeout_applies_block_traffic(tmp_path) -> None:
+    """Without an answer in decider_timeout, block_traffic's verdict applies, traced."""
+    import time
+
+    hub, consumer, pipeline, events = _external_replay(tmp_path, timeout=0.01)
+    try:
+        time.sleep(0.1)
+        assert consumer.poll() == 2
+        got = [(e.name, e.fields.get("verdict"), e.fields.get("decided_by")) for e in events()
+               if e.name in ("DecisionTimeout", "ConnectionVerdict")]
+        assert got == [("DecisionTimeout", "permit", None),
+                       ("ConnectionVerdict", "permit", "timeout")] * 2
+        assert consumer.stats.timeouts == 2
+    finally:
+        pipeline.finish()
+        hub.close()
+
+
+def test_external_replay_close_blocks_what_is_pending(tmp_path) -> None:
+    """At the end of the replay pending connections are blocked, as by a stopping inspector."""
+    from providers.inspect import HubDecisionClient, InspectError
+
+    hub, _consumer, pipeline, events = _external_replay(tmp_path)
+    try:
+        pipeline.finish()
+        verdicts = [e.fields for e in events() if e.name == "ConnectionVerdict"]
+        assert [(v["verdict"], v["decided_by"]) for v in verdicts] == [("block", "shutdown")] * 2
+        with pytest.raises(InspectError):  # the closed replay no longer answers
+            HubDecisionClient(hub).pending()
+    finally:
+        hub.close()
