@@ -36,11 +36,15 @@ from textual.widgets import DataTable, RichLog  # noqa: E402
 from bench._common import rss_mb  # noqa: E402
 from tracer import Event, Hub, ProviderEnable, SessionConfig, format_event  # noqa: E402
 from viewer import TraceViewApp  # noqa: E402
-from viewer._demo import COMMAND, PACKET, PENDED, demo_providers  # noqa: E402
+from viewer._demo import demo_providers  # noqa: E402
 from viewer._events_view import EventsView  # noqa: E402
 from viewer._ring import EventRing  # noqa: E402
 
 SIZE = (120, 40)
+_REAL = {p.name: p for p in demo_providers()}
+PENDED = _REAL["wfptrace-inspect"].events["ConnectionPended"]
+PACKET = _REAL["wfptrace-inspect"].events["PacketVerdict"]
+COMMAND = _REAL["wfptrace-msnmon"].events["Command"]
 _frames: list[float] = []
 _frame_cpu: list[float] = []
 _frame_ends: list[float] = []
@@ -60,25 +64,26 @@ def _timed_update(self: Screen) -> None:  # type: ignore[type-arg]
 Screen._on_timer_update = _timed_update  # type: ignore[method-assign]
 
 
+def _pended_args(i: int) -> tuple:
+    return (i, f"1:flow{i}=", "tcp", "127.0.0.1", 40000 + i % 20000, f"10.0.{i % 7}.{i % 250}",
+            1863, "outbound", "connect", "/usr/bin/msnmsgr", 3100)
+
+
+def _command_args(i: int) -> tuple:
+    return (f"1:flow{i}=", 0, "sent", "MSG", i, ["U", "128"], 128, "switchboard",
+            "client_server", 0)
+
+
+def _event(etype, args: tuple, tid: int) -> Event:  # type: ignore[no-untyped-def]
+    return Event(time_ns=0, seq=0, provider=etype.provider.name, name=etype.name, id=etype.id,
+                 level=etype.level, keywords=etype.keyword_names, pid=100, tid=tid,
+                 fields=dict(zip(etype.fields, args, strict=True)), template=etype.template)
+
+
 def sample_events(n: int = 997) -> list[Event]:
-    """Realistic events (inspect-like and msnmon-like) to cycle through."""
-    out = []
-    for i in range(n):
-        if i % 2:
-            out.append(Event(time_ns=0, seq=0, provider="demo.inspect", name="ConnectPended",
-                             id=1, level=4, keywords=("connect",), pid=100, tid=12345,
-                             fields={"process": "firefox", "pid": 2211, "protocol": "tcp",
-                                     "local": "10.0.0.1", "local_port": 40000 + i,
-                                     "remote": f"10.0.{i % 7}.{i % 250}", "port": 443},
-                             template="{process}[{pid}] {protocol} {local}:{local_port} -> "
-                                      "{remote}:{port} pended"))
-        else:
-            out.append(Event(time_ns=0, seq=0, provider="demo.msnmon", name="Command", id=2,
-                             level=5, keywords=("command",), pid=100, tid=12346,
-                             fields={"direction": ">>>", "verb": "MSG", "trid": i,
-                                     "args": "U 128", "remote": "207.46.110.31"},
-                             template="{direction} {verb} {trid} {args}"))
-    return out
+    """The real inspect and msnmon event types (ConnectionPended, Command) to cycle through."""
+    return [_event(PENDED, _pended_args(i), 12345) if i % 2 else
+            _event(COMMAND, _command_args(i), 12346) for i in range(n)]
 
 
 def fill(ring: EventRing, n: int) -> None:
@@ -148,17 +153,17 @@ async def peer_first_paint_ms(n: int) -> float:
 
 
 class Firehose:
-    """Emits demo events at a fixed rate with minimal producer cost (pre-built arguments)."""
+    """Writes the real providers' event types at a fixed rate with minimal producer cost
+    (pre-built arguments)."""
 
     def __init__(self, rate: float) -> None:
         rng = random.Random(5)
         self.rate = rate
         self.emitted = 0
         self.calls = [
-            (PENDED.write, ("firefox", 2211, "tcp", "10.0.0.1", 40000 + i, f"10.0.0.{i % 250}",
-                            443)) if i % 3 == 0 else
-            (COMMAND.write, (">>>", "MSG", i, "U 128", "207.46.110.31")) if i % 3 == 1 else
-            (PACKET.write, (f"10.0.0.{i % 250}", 1863, rng.randint(40, 1500), "in"))
+            (PENDED.write, _pended_args(i)) if i % 3 == 0 else
+            (COMMAND.write, _command_args(i)) if i % 3 == 1 else
+            (PACKET.write, (f"1:flow{i}=", "inbound", rng.randint(40, 1500), "permit"))
             for i in range(1000)]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -195,9 +200,9 @@ async def under_load(rate: float, seconds: float, peer: bool) -> dict[str, float
     with Hub(load_installed=False) as hub:
         for p in demo_providers():
             hub.register(p)
-        hub.start_session(SessionConfig("bench", [ProviderEnable("demo.inspect"),
-                                                  ProviderEnable("demo.msnmon")], realtime=True,
-                                        buffer_count=256))
+        hub.start_session(SessionConfig("bench", [ProviderEnable("wfptrace-inspect"),
+                                                  ProviderEnable("wfptrace-msnmon")],
+                                        realtime=True, buffer_count=256))
         app = _RichLogApp(hub) if peer else TraceViewApp(hub)
         if not peer:
             app.control.watch("bench")  # type: ignore[union-attr]

@@ -17,7 +17,7 @@ from tracer import Manifest, ProviderEnable, SessionConfig
 
 from ._connection import HubConnection
 from ._control import SessionControl
-from ._decisions import DecisionSource
+from ._decisions import DecisionSource, describe
 from ._decisions_panel import DecisionsPanel
 from ._detail import DetailPane
 from ._events_view import EventsView
@@ -225,12 +225,11 @@ class TraceViewApp(App[None]):
         panel.poll()
 
     def on_decisions_panel_decided(self, message: DecisionsPanel.Decided) -> None:
-        d = message.decision
+        what = describe(message.decision)
         if message.ok:
-            self.notify(f"{message.verdict}: {d.process} {d.five_tuple}", timeout=2)
+            self.notify(f"{message.verdict}: {what}", timeout=2)
         else:
-            self.notify(f"too late: {d.process} {d.five_tuple} was already decided",
-                        severity="warning")
+            self.notify(f"too late: {what} was already decided", severity="warning")
 
     # -- filters and search ----------------------------------------------------------------
     def set_filter(self, flt: EventFilter) -> None:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from tracer import Hub, SessionConfig, TracerError, parse_provider_spec
 
 from ._connection import HubConnection
-from ._decisions import DecisionSource, LocalDecisionSource
-from ._demo import DemoTraffic, demo_providers
+from ._decisions import DecisionSource
+from ._demo import DEMO_REMOTE, DemoReplay, demo_enables
 from ._replay import CaptureReplay, bundled_captures, replay_available
 from ._ring import DEFAULT_CAPACITY
 
@@ -39,9 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--replay", metavar="FILE", type=Path,
                       help="replay a capture through the providers (embedded hub)")
     mode.add_argument("--demo", action="store_true",
-                      help="embedded hub with demo traffic (or the bundled samples in a loop)")
+                      help="embedded hub, the bundled captures replayed in a loop through the "
+                           "real providers, a session watching them (c: a new session)")
     parser.add_argument("--rate", type=float, default=50.0,
-                        help="demo events per second (default 50)")
+                        help="demo packets replayed per second (default 50; 0: recorded speed)")
     parser.add_argument("--ring", type=int, default=DEFAULT_CAPACITY,
                         help=f"events kept in the view (default {DEFAULT_CAPACITY:,})")
     parser.add_argument("--no-follow", action="store_true",
@@ -145,21 +146,16 @@ def _connection(args: argparse.Namespace
                 replay.stop()
         return
     if args.demo:
-        decisions = LocalDecisionSource(timeout=15.0)
+        if not replay_available() or not bundled_captures():
+            raise UsageError("--demo needs providers.packets and the bundled captures")
+        if args.rate < 0:
+            raise UsageError("--rate must be at least 0 (0: the recorded speed)")
         with Hub() as hub:
-            for provider in demo_providers():
-                hub.register(provider)
-            traffic = DemoTraffic(args.rate, decisions).start()
-            samples = bundled_captures() if replay_available() else []
-            looped = CaptureReplay(hub, samples, loop=True,
-                                   options={"remote": args.remote}).start() if samples else None
-            title = f"demo ({args.rate:g} events/s{', samples replayed' if looped else ''})"
+            demo = DemoReplay(hub, rate=args.rate, remote=args.remote or DEMO_REMOTE).start()
             try:
-                yield hub, decisions, title
+                yield hub, demo.decisions(), demo.title
             finally:
-                traffic.stop()
-                if looped is not None:
-                    looped.stop()
+                demo.stop()
         return
     if args.log is not None:
         yield None, None, str(args.log)
@@ -193,6 +189,8 @@ def run(args: argparse.Namespace) -> int:
                     raise UsageError("--provider needs a hub (--demo, --replay or --hub)")
                 specs = [parse_provider_spec(s) for s in args.provider]
                 app.control.start(SessionConfig(args.session, specs, realtime=True))
+            elif args.demo and app.control is not None:
+                app.control.start(SessionConfig(args.session, demo_enables(), realtime=True))
             app.run()
     except UsageError as exc:
         print(f"traceview: {exc}")

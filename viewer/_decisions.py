@@ -1,9 +1,10 @@
 """The seam to the inspect provider's external decider: pending connections and verdicts.
 
 The viewer only needs :class:`DecisionSource`; the inspect provider implements it
-over its control channel. :class:`LocalDecisionSource` is a complete in-process
-implementation (used by the demo and the tests): items time out to a default
-verdict unless held, and holding pauses an item's countdown.
+over its control channel (the demo's pended connections come that way too).
+:class:`LocalDecisionSource` is a complete in-process implementation (for
+embedding and the tests): items time out to a default verdict unless held, and
+holding pauses an item's countdown.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
-__all__ = ["DecisionSource", "LocalDecisionSource", "PendingDecision", "PendingItem", "Verdict"]
+__all__ = ["DecisionSource", "LocalDecisionSource", "PendingDecision", "PendingItem", "Verdict",
+           "describe"]
 
 Verdict = str  # "allow" or "block"
 VERDICTS = ("allow", "block")
@@ -61,6 +63,11 @@ class PendingItem(Protocol):
     def held(self) -> bool: ...
     @property
     def five_tuple(self) -> str: ...
+
+
+def describe(d: PendingItem) -> str:
+    """``process[pid] 5-tuple``; the 5-tuple alone when the process is unknown (a replay)."""
+    return f"{d.process}[{d.pid}] {d.five_tuple}" if d.process else d.five_tuple
 
 
 @runtime_checkable

@@ -1,7 +1,7 @@
-"""Captures replayed through the packet providers, on a thread, for ``--replay`` and ``--demo``.
+"""Captures replayed through the packet providers, on a thread, for ``--replay``.
 
 Replay starts once a session exists (so the events have somewhere to go) and
-runs at the recorded speed; ``loop`` repeats it (the demo).
+runs at the recorded speed, once. (``--demo`` loops the bundled captures: ``_demo``.)
 """
 
 from __future__ import annotations
@@ -50,11 +50,10 @@ def _consumers(options: dict[str, Any]) -> tuple[list[Any], list[str]]:
 class CaptureReplay:
     """Replays captures through the packet providers registered on a hub."""
 
-    def __init__(self, hub: Hub, paths: Sequence[Path], *, loop: bool = False,
-                 speed: str = "recorded", options: dict[str, Any] | None = None) -> None:
+    def __init__(self, hub: Hub, paths: Sequence[Path], *, speed: str = "recorded",
+                 options: dict[str, Any] | None = None) -> None:
         self.hub = hub
         self.paths = list(paths)
-        self.loop = loop
         self.speed = speed
         self.options = {"remote": None, "block": None, "config": None, "app_hint": None,
                         "capture_bodies": None, **(options or {})}
@@ -90,9 +89,7 @@ class CaptureReplay:
                     self.error = f"{path}: {exc}"
             pipeline.finish()
             self.rounds += 1
-            if not self.loop:
-                return
-            self._stop.wait(1.0)
+            return
 
     def stop(self) -> None:
         """Stop replaying."""

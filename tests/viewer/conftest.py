@@ -1,17 +1,22 @@
-"""Fixtures for TraceView tests: a real embedded hub with the demo providers, fixed events."""
+"""Fixtures for TraceView tests: a real embedded hub with the demo's (real) providers,
+and events of those providers' own event types."""
 
 from __future__ import annotations
 
 import random
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from tracer import Event, Hub
-from viewer._demo import demo_providers, emit_batch
+from providers.inspect._events import CONNECTION_PENDED, DECISION_TIMEOUT
+from providers.msnmon._events import COMMAND, TRANSACTION
+from tracer import Event, EventType, Hub
+from viewer._demo import demo_providers
 
 T0 = 1_700_000_000_000_000_000  # 2023-11-14 22:13:20 UTC
+_VERBS = ["VER", "CVR", "USR", "SYN", "CHG", "PNG", "MSG", "XFR"]
 
 
 @pytest.fixture
@@ -23,39 +28,57 @@ def hub() -> Iterator[Hub]:
         yield h
 
 
+def _pended(i: int, remote: str = "10.0.0.2") -> dict[str, Any]:
+    return {"conn_id": i // 3 + 1, "flow_id": f"1:flow{i}=", "protocol": "tcp",
+            "local_addr": "10.0.0.1", "local_port": 50000 + i, "remote_addr": remote,
+            "remote_port": 1863, "direction": "outbound", "layer": "connect",
+            "process_path": "/usr/bin/msnmsgr", "process_pid": 3100}
+
+
+def _command(i: int, verb: str = "USR") -> dict[str, Any]:
+    return {"flow_id": f"1:flow{i - 1}=", "ts_ns": T0 + i, "direction": "sent", "verb": verb,
+            "trid": i, "args": ["TWN", "I", "alice@sim.test"], "payload_len": 0,
+            "role": "notification", "legacy_class": "client_server", "offset": 0}
+
+
+def _transaction(i: int) -> dict[str, Any]:
+    return {"flow_id": f"1:flow{i - 1}=", "ts_ns": T0 + i, "trid": i, "request_verb": "USR",
+            "reply_verb": "USR", "latency_us": 120, "error": 0, "role": "notification"}
+
+
+def _timeout(i: int) -> dict[str, Any]:
+    return {"conn_id": i // 3 + 1, "flow_id": f"1:flow{i - 2}=", "verdict": "permit",
+            "timeout_s": 15.0}
+
+
 def emit(n: int, seed: int = 1) -> None:
-    """Emit ``n`` demo events from this thread."""
-    emit_batch(random.Random(seed), n)
+    """Write ``n`` events of the real inspect and MSN monitor event types from this thread."""
+    rng = random.Random(seed)
+    for i in range(n):
+        if i % 3 == 0:
+            CONNECTION_PENDED.write(*_pended(i, f"10.0.0.{rng.randint(2, 9)}").values())
+        elif i % 3 == 1:
+            COMMAND.write(*_command(i, rng.choice(_VERBS)).values())
+        else:
+            DECISION_TIMEOUT.write(*_timeout(i).values())
+
+
+def make_event(etype: EventType, fields: dict[str, Any], *, seq: int, time_ns: int) -> Event:
+    """An event as a session delivers it, of a real event type (with that type's fields)."""
+    assert tuple(fields) == etype.fields, f"{etype.name} has fields {etype.fields}"
+    return Event(time_ns=time_ns, seq=seq, provider=etype.provider.name, name=etype.name,
+                 id=etype.id, level=etype.level, keywords=etype.keyword_names, pid=10,
+                 tid=11, fields=fields, template=etype.template)
 
 
 def fixed_events(n: int, start_seq: int = 1) -> list[Event]:
-    """Deterministic inspect/msnmon-like events one millisecond apart."""
+    """Deterministic events one millisecond apart: ConnectionPended (inspect, INFO),
+    Transaction (msnmon, VERBOSE) and DecisionTimeout (inspect, WARNING), in turn."""
     out = []
-    remotes = ["10.0.0.2", "10.0.0.7", "192.168.1.20"]
     for i in range(n):
-        seq = start_seq + i
-        if i % 3 == 0:
-            out.append(Event(time_ns=T0 + i * 1_000_000, seq=seq, provider="demo.inspect",
-                             name="ConnectPended", id=1, level=4, keywords=("connect",), pid=10,
-                             tid=11, fields={"process": "curl", "pid": 4120, "protocol": "tcp",
-                                             "local": "10.0.0.1", "local_port": 50000 + i,
-                                             "remote": remotes[i % 3], "port": 443},
-                             template="{process}[{pid}] {protocol} {local}:{local_port} -> "
-                                      "{remote}:{port} pended"))
-        elif i % 3 == 1:
-            out.append(Event(time_ns=T0 + i * 1_000_000, seq=seq, provider="demo.msnmon",
-                             name="Command", id=2, level=5, keywords=("command",), pid=10,
-                             tid=12, fields={"direction": ">>>", "verb": "USR", "trid": i,
-                                             "args": "TWN I alice@hotmail.com",
-                                             "remote": remotes[i % 3]},
-                             template="{direction} {verb} {trid} {args}"))
-        else:
-            out.append(Event(time_ns=T0 + i * 1_000_000, seq=seq, provider="demo.inspect",
-                             name="DeciderTimeout", id=4, level=3, keywords=("decider",), pid=10,
-                             tid=11, fields={"remote": remotes[i % 3], "port": 443,
-                                             "waited_ms": 1500},
-                             template="decider did not answer for {remote}:{port} in "
-                                      "{waited_ms} ms, default verdict applied"))
+        etype, fields = ((CONNECTION_PENDED, _pended(i)), (TRANSACTION, _transaction(i)),
+                         (DECISION_TIMEOUT, _timeout(i)))[i % 3]
+        out.append(make_event(etype, fields, seq=start_seq + i, time_ns=T0 + i * 1_000_000))
     return out
 
 

@@ -38,7 +38,7 @@ async def test_wizard_session_on_a_hub_service_shows_events():
             async with app.run_test(size=(80, 24)) as pilot:
                 await pilot.press("c")
                 await wait_for(pilot, lambda: isinstance(app.screen, SessionWizard))
-                await pilot.press("enter", "space", "ctrl+n", "ctrl+n", "ctrl+s")
+                await pilot.press("enter", "down", "space", "ctrl+n", "ctrl+n", "ctrl+s")
                 await wait_for(pilot, lambda: not isinstance(app.screen, SessionWizard))
                 assert [s.name for s in remote.list_sessions()] == ["traceview-1"]
                 emit(200)

@@ -21,7 +21,7 @@ def test_filter_then_clear_restores_every_buffered_event():
     ring = EventRing(100)
     ring.extend(fixed_events(30))
     rows = ViewRows(ring)
-    rows.set_filter(EventFilter(providers=frozenset({"demo.msnmon"})))
+    rows.set_filter(EventFilter(providers=frozenset({"wfptrace-msnmon"})))
     rows.update()
     assert len(rows) == 10
     rows.set_filter(EventFilter())
@@ -32,7 +32,7 @@ def test_new_events_are_filtered_as_they_arrive():
     """Events appended after the filter was set are checked by the next update."""
     ring = EventRing(100)
     rows = ViewRows(ring)
-    rows.set_filter(EventFilter(events=frozenset({"Command"})))
+    rows.set_filter(EventFilter(events=frozenset({"Transaction"})))
     ring.extend(fixed_events(9))
     rows.update()
     assert [ring.seq(rows[i]) for i in range(len(rows))] == [2, 5, 8]

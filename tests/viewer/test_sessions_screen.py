@@ -9,8 +9,8 @@ from .conftest import emit, wait_for
 
 
 def _start(hub, tmp_path=None, name="s1"):  # type: ignore[no-untyped-def]
-    hub.start_session(SessionConfig(name, [ProviderEnable("demo.inspect"),
-                                           ProviderEnable("demo.msnmon")],
+    hub.start_session(SessionConfig(name, [ProviderEnable("wfptrace-inspect"),
+                                           ProviderEnable("wfptrace-msnmon")],
                                     realtime=True, file=tmp_path / "s.jsonl" if tmp_path else None))
 
 
@@ -30,7 +30,7 @@ async def test_lists_state_providers_and_counts(hub):
         screen = await _open(pilot)
         [row] = screen.rows
         assert (row.name, row.state, row.providers) == ("s1", "running",
-                                                         "demo.inspect,demo.msnmon")
+                                                         "wfptrace-inspect,wfptrace-msnmon")
         assert row.events == hub.query_session("s1").events_emitted > 0
         assert row.lost == 0 and not row.watched
 
@@ -72,16 +72,17 @@ async def test_edit_changes_level_and_keywords_of_a_running_session(hub):
         await pilot.press("e")
         await wait_for(pilot, lambda: isinstance(app.screen, SessionWizard))
         wiz = app.screen
-        assert wiz.query_one("#providers").selected == ["demo.inspect", "demo.msnmon"]
+        assert wiz.query_one("#providers").selected == ["wfptrace-inspect",
+                                                       "wfptrace-msnmon"]
         await pilot.press("ctrl+n")
         await pilot.pause()
-        wiz.query_one("#level-demo_inspect").value = int(Level.WARNING)
-        wiz.query_one("#kw-demo_inspect").deselect("packet")
+        wiz.query_one("#level-wfptrace-inspect").value = int(Level.WARNING)
+        wiz.query_one("#kw-wfptrace-inspect").deselect("packet")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
-    inspect = {s.provider: s for s in hub.session_config("s1")}["demo.inspect"]
+    inspect = {s.provider: s for s in hub.session_config("s1")}["wfptrace-inspect"]
     assert inspect.level == Level.WARNING
-    assert inspect.keywords == ("connect", "verdict", "decider")
+    assert inspect.keywords == ("connect", "worker", "config")
 
 
 async def test_view_toggle_subscribes_and_unsubscribes(hub):

@@ -17,8 +17,8 @@ def _app(**kw) -> TraceViewApp:  # type: ignore[no-untyped-def]
     app.ring.append(lost_marker(41, 12))
     app.ring.extend(fixed_events(6, start_seq=42))
     app.rates.sample = lambda counts, now: None  # type: ignore[method-assign]
-    app.rates.rates = {"demo.inspect": deque([3.0, 5, 8, 13, 21, 13, 8, 5]),
-                       "demo.msnmon": deque([1.0, 1, 2, 3, 5, 8, 13, 21])}
+    app.rates.rates = {"wfptrace-inspect": deque([3.0, 5, 8, 13, 21, 13, 8, 5]),
+                       "wfptrace-msnmon": deque([1.0, 1, 2, 3, 5, 8, 13, 21])}
     return app
 
 
@@ -64,7 +64,7 @@ def test_sessions_list(snap_compare):
     with Hub(load_installed=False) as hub:
         for p in demo_providers():
             hub.register(p)
-        hub.start_session(SessionConfig("capture", [ProviderEnable("demo.inspect")],
+        hub.start_session(SessionConfig("capture", [ProviderEnable("wfptrace-inspect")],
                                         realtime=True))
         emit(100)
         hub.flush_session("capture")

@@ -19,16 +19,16 @@ async def test_keys_create_a_realtime_session_and_events_appear(hub):
     async with app.run_test(size=(80, 24)) as pilot:
         wiz = await _open(pilot)
         await pilot.press("ctrl+a", "ctrl+k", *"live", "enter")  # name, then providers
-        await pilot.press("space", "ctrl+n")  # add demo.inspect
+        await pilot.press("down", "space", "ctrl+n")  # add wfptrace-inspect (after -hub)
         await pilot.pause()
-        assert wiz.query_one("#kw-demo_inspect").selected == ["connect", "verdict", "packet",
-                                                                "decider"]
+        assert wiz.query_one("#kw-wfptrace-inspect").selected == ["connect", "packet", "worker",
+                                                                    "config"]
         await pilot.press("ctrl+n", "ctrl+s")
         await wait_for(pilot, lambda: not isinstance(app.screen, SessionWizard))
         assert [s.name for s in hub.list_sessions()] == ["live"]
         emit(200)
         await wait_for(pilot, lambda: len(app.ring) > 0)
-        assert {app.ring.schema(i).provider for i in range(len(app.ring))} == {"demo.inspect"}
+        assert {app.ring.schema(i).provider for i in range(len(app.ring))} == {"wfptrace-inspect"}
 
 
 async def test_level_and_keyword_choices_become_the_enable(hub, tmp_path):
@@ -36,10 +36,10 @@ async def test_level_and_keyword_choices_become_the_enable(hub, tmp_path):
     app = TraceViewApp(hub)
     async with app.run_test(size=(80, 24)) as pilot:
         wiz = await _open(pilot)
-        await pilot.press("enter", "down", "space", "ctrl+n")  # demo.msnmon
+        await pilot.press("enter", "down", "down", "space", "ctrl+n")  # wfptrace-msnmon
         await pilot.pause()
-        wiz.query_one("#level-demo_msnmon").value = int(Level.INFO)
-        wiz.query_one("#kw-demo_msnmon").deselect("command")
+        wiz.query_one("#level-wfptrace-msnmon").value = int(Level.INFO)
+        wiz.query_one("#kw-wfptrace-msnmon").deselect("all_traffic")
         await pilot.press("ctrl+n")
         await pilot.pause()
         wiz.query_one("#file").value = str(tmp_path / "t.jsonl")
@@ -47,7 +47,8 @@ async def test_level_and_keyword_choices_become_the_enable(hub, tmp_path):
         await wait_for(pilot, lambda: not isinstance(app.screen, SessionWizard))
     [spec] = hub.session_config("traceview-1")
     assert spec.level == Level.INFO
-    assert spec.keywords == ("flow", "message", "presence")
+    assert spec.keywords == ("client_server", "peer_to_peer", "unknown", "flow", "session",
+                             "message")
     assert (tmp_path / "t.jsonl").exists()
 
 
