@@ -110,19 +110,17 @@ class DemoReplay:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        from providers.packets import Pipeline
-
-        pipeline = Pipeline(self.consumers)
         try:
             while not self._wait(lambda: bool(self.hub.list_sessions())):
                 for path in self.captures:
-                    self._replay(pipeline, path)
+                    self._replay(path)
                     if self._stop.is_set():
                         return
                 self.rounds += 1
                 self._sleep(self.pause)
         finally:
-            pipeline.finish()
+            for consumer in self.consumers:
+                consumer.close()
 
     def _wait(self, ready: Any) -> bool:
         """Wait until ``ready()``; True if stopped first."""
@@ -131,16 +129,19 @@ class DemoReplay:
                 return True
         return self._stop.is_set()
 
-    def _replay(self, pipeline: Any, path: Path) -> None:
-        from providers.packets import open_capture
+    def _replay(self, path: Path) -> None:
+        """One capture through a fresh pipeline (decoder, flows, reassembly), the same
+        consumers: nothing of the previous round stays but the providers' own state."""
+        from providers.packets import Pipeline, open_capture
 
+        pipeline = Pipeline(self.consumers)
         try:
             with open_capture(path) as src:
                 pipeline.run(self._paced(src), str(path))
         except Exception as exc:  # a bad capture must not kill the viewer
             self.error = f"{path}: {exc}"
             self._sleep(self.pause)
-        pipeline.flows.flush()  # the next round starts the capture's flows again
+        pipeline.flows.flush()  # end its flows: the next round starts them again
 
     def _paced(self, frames: Iterable[Any]) -> Iterator[Any]:
         start = time.monotonic()
