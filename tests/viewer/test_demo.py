@@ -87,13 +87,17 @@ def test_traceview_demo_shows_live_events_without_a_key(monkeypatch):
         seen["after_s"] = time.monotonic() - t0
         seen["providers"] = set(app.ring.providers)
         seen["sessions"] = [s.name for s in app.hub.list_sessions()]  # type: ignore[union-attr]
-        seen["footer"] = "".join(str(k.render()) for k in app.screen.query("FooterKey"))
+
+        def footer() -> str:
+            return " ".join(str(k.render()) for k in app.screen.query("FooterKey"))
+        await wait_for(pilot, lambda: "New session" in footer())  # the footer lays out late
+        seen["footer"] = footer()
 
     assert _run_demo(drive, "--rate", "200", monkeypatch=monkeypatch) == 0
     assert seen["after_s"] < 3.0
     assert seen["providers"] <= set(REAL) and seen["providers"]
     assert seen["sessions"] == ["traceview"]
-    assert "New session" in seen["footer"]
+    assert "c New session" in seen["footer"]
 
 
 def test_demo_wizard_is_one_key_away(monkeypatch):
@@ -128,3 +132,13 @@ def test_decisions_panel_permits_and_blocks_real_pended_connections(monkeypatch)
     assert _run_demo(drive, "--rate", "200", monkeypatch=monkeypatch) == 0
     assert verdicts[:2] == [(decided["permit"], "permit", "external"),
                             (decided["block"], "block", "external")]
+
+
+def test_negative_demo_rate_is_refused(capsys):
+    """--demo --rate -1 exits 2 with a message (0 means the recorded speed)."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert run(parser.parse_args(["--demo", "--rate", "-1"])) == 2
+    assert "--rate" in capsys.readouterr().out
