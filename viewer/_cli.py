@@ -148,10 +148,12 @@ def _connection(args: argparse.Namespace
     if args.demo:
         if not replay_available() or not bundled_captures():
             raise UsageError("--demo needs providers.packets and the bundled captures")
-        if args.rate < 0:
-            raise UsageError("--rate must be at least 0 (0: the recorded speed)")
         with Hub() as hub:
-            demo = DemoReplay(hub, rate=args.rate, remote=args.remote or DEMO_REMOTE).start()
+            try:
+                demo = DemoReplay(hub, rate=args.rate, remote=args.remote or DEMO_REMOTE)
+            except ValueError as exc:
+                raise UsageError(f"--demo: {exc}") from None
+            demo.start()
             try:
                 yield hub, demo.decisions(), demo.title
             finally:

@@ -29,13 +29,12 @@ __all__ = ["DEMO_CONSUMERS", "DEMO_REMOTE", "DemoReplay", "demo_enables", "demo_
 DEMO_REMOTE = "127.0.0.1"
 #: The packet providers the demo replays through (``make_consumer`` names).
 DEMO_CONSUMERS = ("packets", "msnmon", "inspect")
-_PROVIDER_NAMES = ("wfptrace-packets", "wfptrace-msnmon", "wfptrace-inspect")
 _TICK = 0.05  # longest sleep without looking at stop and decision timeouts
 
 
 def demo_enables(level: Level = Level.INFO) -> list[ProviderEnable]:
     """The demo session's providers (INFO: flows, commands, connections and verdicts)."""
-    return [ProviderEnable(name, level) for name in _PROVIDER_NAMES]
+    return [ProviderEnable(p.name, level) for p in demo_providers()]
 
 
 def demo_providers() -> list[Provider]:
@@ -48,10 +47,16 @@ def demo_providers() -> list[Provider]:
 
 
 def _consumers(remote: str, timeout: float) -> list[Any]:
+    """The demo's consumers; ValueError when inspect refuses the address."""
     import providers.packets._packetsprovider  # noqa: F401 - registers "packets"
+    from providers.inspect import InspectError
     from providers.packets import make_consumer
+
     options = {"remote": remote, "decider": "external", "decider_timeout": timeout}
-    return [make_consumer(name, options) for name in DEMO_CONSUMERS]
+    try:
+        return [make_consumer(name, options) for name in DEMO_CONSUMERS]
+    except InspectError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class DemoReplay:
@@ -59,6 +64,7 @@ class DemoReplay:
 
     ``rate`` is packets per second; 0 replays at the recorded speed. Between rounds
     the replay waits ``pause`` seconds; every capture starts with fresh flows.
+    ValueError for a negative rate or an address inspect refuses.
     """
 
     def __init__(self, hub: HubConnection, captures: Sequence[Path] | None = None, *,

@@ -134,11 +134,14 @@ def test_decisions_panel_permits_and_blocks_real_pended_connections(monkeypatch)
                             (decided["block"], "block", "external")]
 
 
-def test_negative_demo_rate_is_refused(capsys):
-    """--demo --rate -1 exits 2 with a message (0 means the recorded speed)."""
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--rate", "-1"], "rate must be >= 0"),
+    (["--remote", "not-an-address"], "is not a literal IPv4 or IPv6 address")])
+def test_bad_demo_options_are_refused(argv, message, capsys):
+    """--demo with a negative --rate or a bad --remote exits 2 with one clear line."""
     import argparse
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    assert run(parser.parse_args(["--demo", "--rate", "-1"])) == 2
-    assert "--rate" in capsys.readouterr().out
+    assert run(parser.parse_args(["--demo", *argv])) == 2
+    assert message in capsys.readouterr().out
