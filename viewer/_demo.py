@@ -147,7 +147,7 @@ class DemoReplay:
         except Exception as exc:  # a bad capture must not kill the viewer
             self.error = f"{path}: {exc}"
             self._sleep(self.pause)
-        pipeline.flows.flush()  # end its flows: the next round starts them again
+        pipeline.end_flows()  # its flows end here: the next round starts them again
 
     def _paced(self, frames: Iterable[Any]) -> Iterator[Any]:
         start = time.monotonic()

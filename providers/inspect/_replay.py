@@ -96,7 +96,7 @@ class InspectReplay:
         with self._lock:
             conn = self._conns.get(flow.id)
             if conn is None and flow.state == _CLOSED:
-                # The pipeline ends a flow before it hands over the packet that closed it.
+                # A late packet of a flow that already ended (its last ACK): traced once.
                 conn = self._closed.pop(flow.id, None)
                 if conn is None:
                     return

@@ -111,7 +111,7 @@ def _external_replay(tmp_path: Path, timeout: float = 30.0):  # type: ignore[no-
     pipeline = Pipeline([consumer])
     with open_capture(cap) as src:
         pipeline.run(src)
-    pipeline.flows.flush()
+    pipeline.end_flows()
 
     def events() -> list:
         hub.flush_session("x")
