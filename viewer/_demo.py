@@ -18,9 +18,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from tracer import Level, Provider, ProviderEnable
+from tracer import Hub, Level, Provider, ProviderEnable
 
-from ._connection import HubConnection
+from ._decisions import DecisionSource
 from ._replay import bundled_captures
 
 __all__ = ["DEMO_CONSUMERS", "DEMO_REMOTE", "DemoReplay", "demo_enables", "demo_providers"]
@@ -67,7 +67,7 @@ class DemoReplay:
     ValueError for a negative rate or an address inspect refuses.
     """
 
-    def __init__(self, hub: HubConnection, captures: Sequence[Path] | None = None, *,
+    def __init__(self, hub: Hub, captures: Sequence[Path] | None = None, *,
                  rate: float = 50.0, remote: str = DEMO_REMOTE, timeout: float = 15.0,
                  pause: float = 1.0) -> None:
         if rate < 0:
@@ -79,7 +79,7 @@ class DemoReplay:
         self.consumers = _consumers(remote, timeout)
         self.inspect = self.consumers[DEMO_CONSUMERS.index("inspect")]
         for provider in self.providers:
-            hub.register(provider)  # type: ignore[attr-defined]
+            hub.register(provider)
         self.rounds = 0
         self.packets = 0
         self.error: str | None = None
@@ -98,7 +98,7 @@ class DemoReplay:
         return (f"demo: {', '.join(c.name for c in self.captures)} replayed through "
                 f"{', '.join(p.name for p in self.providers)} ({pace})")
 
-    def decisions(self) -> Any:
+    def decisions(self) -> DecisionSource:
         """The inspect provider's decision source, reached through the hub."""
         from providers.inspect import HubDecisionClient
 
