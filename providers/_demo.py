@@ -18,8 +18,8 @@ from tracer import (
     ProviderEnable,
     SessionConfig,
     SinkSpec,
-    end_on_closed_output,
     run_summary,
+    run_to_end,
 )
 
 __all__ = ["DEFAULT_CAPTURE", "demo_main", "register"]
@@ -54,20 +54,19 @@ def demo_main(args: argparse.Namespace) -> int:
         for c in consumers:
             hub.register(c.provider)
         enables = [ProviderEnable(c.provider.name, Level(level)) for c in consumers]
-        session = hub.start_session(SessionConfig("demo", enables, sinks=sinks,
-                                                  flush_interval=0.05, blocking=True))
+        hub.start_session(SessionConfig("demo", enables, sinks=sinks, flush_interval=0.05,
+                                        blocking=True))
         pipeline = Pipeline(consumers, speed="max", progress=None)
-        with end_on_closed_output(session) as closed:
-            try:
-                with open_capture(args.capture) as src:
-                    pipeline.run(src, str(args.capture))
-                pipeline.finish()
-            except KeyboardInterrupt:
-                if not closed:
-                    raise
-                hub.stop_session("demo")
-                return 0
-        stats = hub.stop_session("demo")
+
+        def replay() -> None:
+            with open_capture(args.capture) as src:
+                pipeline.run(src, str(args.capture))
+            pipeline.finish()
+
+        ran = run_to_end(hub, "demo", replay)
+    if ran is None:  # the output was closed (| head)
+        return 0
+    stats = ran[1]
     summary, complete = run_summary(stats)
     print(f"{args.capture}: {summary}", file=sys.stderr)
     return 0 if complete else 1

@@ -43,7 +43,13 @@ from ._manifest import EventSchema, Manifest, format_message
 from ._provider import MAX_SESSIONS, ControlCode, EnableState, EventType, Provider, provider_guid
 from ._reader import LogReader, read_log
 from ._realtime import Subscription
-from ._runcli import add_sink_options, end_on_closed_output, run_summary, sinks_from_args
+from ._runcli import (
+    add_sink_options,
+    end_on_closed_output,
+    run_summary,
+    run_to_end,
+    sinks_from_args,
+)
 from ._session import Backend, Session
 from ._sink import (
     Needs,
@@ -115,6 +121,7 @@ __all__ = [
     "read_log",
     "run_command",
     "run_summary",
+    "run_to_end",
     "sink_kinds",
     "sinks_from_args",
     "validate_session_name",

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import _thread
 import argparse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
+from ._hub import Hub
 from ._session import Session
 from ._sink import SinkSpec, parse_sink_spec, sink_kinds
 from ._stats import SessionStats
 
-__all__ = ["add_sink_options", "end_on_closed_output", "run_summary", "sinks_from_args"]
+__all__ = ["add_sink_options", "end_on_closed_output", "run_summary", "run_to_end",
+           "sinks_from_args"]
+
+T = TypeVar("T")
 
 #: The reason a stdout sink gives when its reader went away (not a failure of the run).
 OUTPUT_CLOSED = "output closed"
@@ -29,6 +34,24 @@ def add_sink_options(parser: argparse.ArgumentParser) -> None:
 def sinks_from_args(args: argparse.Namespace) -> list[SinkSpec]:
     """The sinks ``--sink`` asked for (none if the command has no such option)."""
     return list(getattr(args, "sink", None) or [])
+
+
+def run_to_end(hub: Hub, name: str, work: Callable[[], T]) -> tuple[T, SessionStats] | None:
+    """Run ``work`` feeding session ``name``, then stop the session.
+
+    Returns the work's result and the final statistics, or None when a sink ended the
+    run first (its output pipe closed): then the session is stopped and the caller
+    ends quietly, as ``yes | head`` does.
+    """
+    with end_on_closed_output(hub.session(name)) as closed:
+        try:
+            result = work()
+        except KeyboardInterrupt:
+            if not closed:
+                raise
+            hub.stop_session(name)
+            return None
+    return result, hub.stop_session(name)
 
 
 @contextmanager

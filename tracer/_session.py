@@ -54,9 +54,7 @@ class _BackendSink:
         self.counter = SinkStatsCounter(self.name, "backend")
 
     def write(self, batch: SinkBatch) -> None:
-        events = list(batch.events)
-        if batch.lost_event is not None:
-            events.append(batch.lost_event)
+        events = batch.events_and_lost()
         self.counter.hand(batch.count)
         self.backend.handle(events)
         self.counter.settle(batch.count)

@@ -136,6 +136,12 @@ class SinkBatch:
         """Events in the batch (in-band records not included)."""
         return len(self.records)
 
+    def events_and_lost(self) -> list[Event]:
+        """The decoded events, then the in-band loss record if there is one."""
+        if self.lost_event is None:
+            return list(self.events)
+        return [*self.events, self.lost_event]
+
 
 @dataclass(frozen=True)
 class SinkStats:

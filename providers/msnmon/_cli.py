@@ -34,10 +34,10 @@ from tracer import (
     SessionConfig,
     SinkSpec,
     add_sink_options,
-    end_on_closed_output,
     format_event,
     run_command,
     run_summary,
+    run_to_end,
     sinks_from_args,
 )
 
@@ -233,22 +233,15 @@ def _replay(args: argparse.Namespace) -> int:
         sinks.append(SinkSpec("stdout", "text", {"render": render}))
     with Hub(load_installed=False) as hub:
         hub.register(PROVIDER)
-        session = hub.start_session(SessionConfig("msnmon-replay", [spec], sinks=sinks,
-                                                  blocking=True))
+        hub.start_session(SessionConfig("msnmon-replay", [spec], sinks=sinks, blocking=True))
         monitor = MsnMonitor(app_hint=args.app_hint, capture_bodies=args.capture_bodies)
         bar = ProgressBar(sys.stderr)
-        with end_on_closed_output(session) as closed:
-            try:
-                stats = replay_capture(
-                    args.capture, monitor=monitor, progress=lambda fraction: bar.show(
-                        args.capture.name, fraction, monitor.stats.packets,
-                        force=fraction >= 1.0))
-            except KeyboardInterrupt:
-                if not closed:
-                    raise
-                hub.stop_session("msnmon-replay")
-                return 0
-        sstats = hub.stop_session("msnmon-replay")
+        ran = run_to_end(hub, "msnmon-replay", lambda: replay_capture(
+            args.capture, monitor=monitor, progress=lambda fraction: bar.show(
+                args.capture.name, fraction, monitor.stats.packets, force=fraction >= 1.0)))
+    if ran is None:  # the output was closed (| head)
+        return 0
+    stats, sstats = ran
     summary, complete = run_summary(sstats)
     print(f"{stats.commands} commands on {stats.flows_monitored} flows, "
           f"{stats.parse_errors} errors; {summary}", file=sys.stderr)

@@ -17,9 +17,9 @@ from tracer import (
     SessionStats,
     SinkSpec,
     add_sink_options,
-    end_on_closed_output,
     otel,
     run_summary,
+    run_to_end,
     sinks_from_args,
 )
 
@@ -107,23 +107,23 @@ def _run(args: argparse.Namespace, consumers: list, sinks: list[SinkSpec]
         for c in consumers:
             hub.register(c.provider)
         enables = [ProviderEnable(c.provider.name) for c in consumers]
-        session = hub.start_session(SessionConfig(
+        hub.start_session(SessionConfig(
             "replay", enables, sinks=sinks, otlp=otel.options_from_args(args), blocking=True))
         pipeline = Pipeline(consumers, speed=args.speed, progress=sys.stderr)
-        with end_on_closed_output(session) as closed:
-            try:
-                for path in args.files:
-                    try:
-                        with open_capture(path) as src:
-                            pipeline.run(src, str(path))
-                    except (OSError, CaptureFormatError) as exc:
-                        print(f"wfptrace replay: {path}: {exc}", file=sys.stderr)
-                        status = 1
-                stats = pipeline.finish()
-            except KeyboardInterrupt:
-                if not closed:
-                    raise
-                hub.stop_session("replay")
-                return 0, pipeline.stats, None
-        sstats = hub.stop_session("replay")
+
+        def replay() -> DecodeStats:
+            nonlocal status
+            for path in args.files:
+                try:
+                    with open_capture(path) as src:
+                        pipeline.run(src, str(path))
+                except (OSError, CaptureFormatError) as exc:
+                    print(f"wfptrace replay: {path}: {exc}", file=sys.stderr)
+                    status = 1
+            return pipeline.finish()
+
+        ran = run_to_end(hub, "replay", replay)
+    if ran is None:  # the output was closed (| head)
+        return 0, pipeline.stats, None
+    stats, sstats = ran
     return status, stats, sstats

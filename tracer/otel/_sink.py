@@ -62,9 +62,7 @@ class OtlpSink:
         self.counter = SinkStatsCounter(self.name, "otlp")
 
     def write(self, batch: SinkBatch) -> None:
-        events = list(batch.events)
-        if batch.lost_event is not None:
-            events.append(batch.lost_event)
+        events = batch.events_and_lost()
         n = batch.count
         self.counter.hand(n)
         if not events:

@@ -70,10 +70,8 @@ class RealtimeSink:
             self.counter.hand(n)
             self.counter.settle(0, n, _NO_SUBSCRIBER)
             return
-        events: list[Event] = list(batch.events)
-        skipped = n - len(events)
-        if batch.lost_event is not None:
-            events.append(batch.lost_event)
+        skipped = n - len(batch.events)
+        events = batch.events_and_lost()
         for sub in subs:
             self.counter.hand(n)
             dropped = sub._push(events, self._lost_marker, skipped)

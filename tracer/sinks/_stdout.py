@@ -81,10 +81,7 @@ class StdoutSink:
 
     def _text(self, batch: SinkBatch) -> str:
         render, out = self._render, []
-        events = list(batch.events)
-        if batch.lost_event is not None:
-            events.append(batch.lost_event)
-        for event in events:
+        for event in batch.events_and_lost():
             text = render(event) if event.kind != "lost" else format_event(event)
             if text is not None:
                 out.append(text if text.endswith("\n") else text + "\n")
