@@ -35,6 +35,7 @@ from tracer import (
     SinkSpec,
     add_sink_options,
     format_event,
+    otel,
     run_command,
     run_summary,
     run_to_end,
@@ -72,6 +73,8 @@ def register(subparsers: Any) -> None:
     mon.add_argument("--hub-socket", metavar="PATH", help="send the events to the hub service "
                      "at PATH (its sessions enabling wfptrace-msnmon) instead of a log file")
     mon.add_argument("--capture-bodies", action="store_true", help="keep message bodies")
+    add_sink_options(mon)
+    otel.add_cli_options(mon)
     mon.set_defaults(func=_monitor, parser=mon)
     rep = sub.add_parser("replay", help="run a pcap/pcapng file through the monitor")
     rep.add_argument("capture", type=Path)
@@ -138,10 +141,14 @@ def _run_monitor(args: argparse.Namespace) -> int:
                     f"{PROVIDER_NAME} receive them)")
         else:
             name = f"msnmon-{os.getpid()}"
-            hub.start_session(SessionConfig(name, [ProviderEnable(PROVIDER_NAME)],
-                                            file=args.file, realtime=args.realtime))
+            config = SessionConfig(name, [ProviderEnable(PROVIDER_NAME)], file=args.file,
+                                   realtime=args.realtime, sinks=sinks_from_args(args),
+                                   otlp=otel.options_from_args(args))
+            hub.start_session(config)
             printer = _print_events(hub, name) if args.realtime else contextlib.nullcontext()
-            text = f"are traced to {args.file} (view them with: wfptrace fmt {args.file})"
+            extra = [str(spec) for spec in config.sink_specs()[1:]]
+            text = (f"are traced to {', '.join([args.file, *extra])} "
+                    f"(view them with: wfptrace fmt {args.file})")
         with printer, MonitorDriver() as driver, LiveSession(driver, args.app) as live:
             flags = FLAG_CAPTURE_BODIES if args.capture_bodies else 0
             hub.control(PROVIDER_NAME, enable_request(flags))

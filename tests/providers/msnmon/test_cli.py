@@ -250,3 +250,41 @@ def test_filters_of_a_killed_monitor_are_swept_at_the_next_start(topology, tmp_p
     finally:
         if second.poll() is None:
             second.kill()
+
+
+def test_monitor_exports_live_flows_over_otlp(topology, tmp_path, state_dir):
+    """monitor --otlp sends the monitored application's flows to an OTLP receiver as spans."""
+    from tests.tracer.otel.receiver import Receiver
+
+    app = make_app(tmp_path, "wfpt-msn-client")
+    start_server(topology)
+    assert _run(["addcallouts", "--queue", "45"], state_dir).returncode == 0
+    receiver = Receiver()
+    with topology.a.enter():  # the receiver listens on the monitor's namespace's loopback
+        endpoint = receiver.start_http()
+    log = tmp_path / "otlp.jsonl"
+    monitor = subprocess.Popen(
+        topology.a.argv(["env", f"WFPTRACE_STATE_DIR={state_dir}", *PY, "monitor", app,
+                         "--file", str(log), "--otlp", endpoint]),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO)
+    try:
+        assert monitor.stdout is not None and monitor.stdin is not None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            line = monitor.stdout.readline().decode()
+            if "Press any key" in line or not line:
+                break
+        run_client(topology, app, tmp_path / "t.json")
+        time.sleep(1.0)
+        monitor.stdin.write(b"\n")
+        monitor.stdin.flush()
+        assert monitor.wait(30) == 0
+        flows = [e for e in read_log(str(log)) if e.name == "FlowEstablished"]
+        assert flows
+        assert receiver.wait(lambda r: len(r.spans) >= len(flows), 10), \
+            f"{len(receiver.spans)} spans for {len(flows)} flows"
+    finally:
+        if monitor.poll() is None:
+            monitor.kill()
+            monitor.wait()
+        receiver.stop()
