@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from . import _lnav as lnav
 from . import otel
 from ._accel import SPEEDUPS
 from ._command import run_command
@@ -257,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_session(sub)
     _add_providers(sub)
     _add_fmt(sub)
+    lnav.register(sub)
     service_cli.add_hub_command(sub)
     for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
         try:
