@@ -111,6 +111,9 @@ class Controller:
         """Start a session; its log files are opened with the peer's own credentials."""
         self.check(peer, "start_session")
         config = config_from_wire(args.get("config"))
+        if config.blocking:  # a hub session is fed by live providers: a wait would stall them
+            raise ConfigError("a blocking session cannot run in the hub service: its providers "
+                              "are live and must never wait (blocking is for file-fed runs)")
         opener = opener_for(peer)
         if opener is not None:
             self._check_sinks(peer, config)

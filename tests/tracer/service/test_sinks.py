@@ -62,3 +62,10 @@ def test_otlp_export_runs_in_the_hub(hubd, spawn, protocol: str) -> None:
         assert sorted(r.attrs["svc.demo.n"] for r in receiver.logs) == list(range(50))
     finally:
         receiver.stop()
+
+
+def test_a_blocking_session_is_refused_by_the_hub(hubd) -> None:
+    """Hub sessions are fed by live providers, which must never wait: blocking is refused."""
+    with connect(hubd.path) as hub, pytest.raises(ConfigError, match="blocking"):
+        hub.start_session(SessionConfig("s", [ProviderEnable("svc-demo")], realtime=True,
+                                        blocking=True))
