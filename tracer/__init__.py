@@ -32,6 +32,7 @@ from ._errors import (
     UnknownKeywordError,
     UnknownProviderError,
 )
+from ._escape import escape_text
 from ._event import LOST_EVENT_NAME, Event
 from ._fmt import format_event, format_json
 from ._hub import Hub
@@ -39,7 +40,7 @@ from ._hubprovider import HUB_PROVIDER
 from ._levels import Level, parse_level
 from ._logfile import FileMode
 from ._logformat import LOG_FORMAT, LOG_VERSION, event_line, header_line
-from ._manifest import EventSchema, Manifest, format_message
+from ._manifest import EventSchema, Manifest, format_message, format_value
 from ._provider import MAX_SESSIONS, ControlCode, EnableState, EventType, Provider, provider_guid
 from ._reader import LogReader, read_log
 from ._realtime import Subscription
@@ -108,10 +109,12 @@ __all__ = [
     "UnknownProviderError",
     "add_sink_options",
     "end_on_closed_output",
+    "escape_text",
     "event_line",
     "format_event",
     "format_json",
     "format_message",
+    "format_value",
     "header_line",
     "load_sink",
     "parse_level",

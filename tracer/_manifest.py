@@ -12,7 +12,7 @@ from typing import Any
 
 from ._errors import LogFormatError
 
-__all__ = ["EventSchema", "Manifest", "format_message"]
+__all__ = ["EventSchema", "Manifest", "format_message", "format_value"]
 
 
 class _Missing(dict):
@@ -20,14 +20,50 @@ class _Missing(dict):
         return "{" + key + "}"
 
 
+#: Values used by a template as they are (so format specs such as ``{port:>5}`` work).
+_PLAIN = (str, int, float, bool)
+
+
+def format_value(value: Any) -> str:
+    """A field value as a message shows it: lists ``a, b``, dicts ``k=v, ...``, ``-`` for
+    None and empty collections, bytes as UTF-8 text (``0x``-hex if they are not)."""
+    if value is None:
+        return "-"
+    if isinstance(value, bytes | bytearray | memoryview):
+        data = bytes(value)
+        try:
+            return data.decode() if data else "-"
+        except UnicodeDecodeError:
+            return "0x" + data.hex()
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_nested(v)}" for k, v in value.items()) or "-"
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(_nested(v) for v in value) or "-"
+    return str(value)
+
+
+def _nested(value: Any) -> str:
+    """An element of a list or dict: nested collections keep brackets to stay readable."""
+    if isinstance(value, list | tuple | set | frozenset):
+        return "[" + ", ".join(_nested(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={_nested(v)}" for k, v in value.items()) + "}"
+    return format_value(value)
+
+
 def format_message(template: str, fields: dict[str, Any]) -> str:
-    """Format a WPP-like template (``"{remote}:{port}"``) from event fields, never raising."""
+    """Format a WPP-like template (``"{remote}:{port}"``) from event fields, never raising.
+
+    Values render with :func:`format_value` (no Python reprs); the result is raw text:
+    escape it (``escape_text``) before it reaches a terminal.
+    """
+    values = _Missing({k: v if type(v) in _PLAIN else format_value(v) for k, v in fields.items()})
     if not template:
-        return " ".join(f"{k}={v}" for k, v in fields.items())
+        return " ".join(f"{k}={v}" for k, v in values.items())
     try:
-        return template.format_map(_Missing(fields))
+        return template.format_map(values)
     except (ValueError, TypeError, IndexError, AttributeError, KeyError):
-        return template + " " + " ".join(f"{k}={v}" for k, v in fields.items())
+        return template + " " + " ".join(f"{k}={v}" for k, v in values.items())
 
 
 @dataclass(frozen=True)
@@ -72,7 +108,7 @@ class Manifest:
                         for k, v in data.get("keywords", {}).items()}
             return cls(str(data["name"]), str(data.get("guid", "")),
                        str(data.get("description", "")), keywords, events)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise LogFormatError(f"damaged provider manifest: {exc}") from None
 
     def to_json(self) -> dict[str, Any]:

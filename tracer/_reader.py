@@ -11,6 +11,7 @@ reports its size in ``partial_tail``.)
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from typing import Any
 import orjson
 
 from ._errors import LogFormatError
+from ._escape import escape_text
 from ._event import Event
 from ._fields import decode_value
 from ._logfile import rotated_path
@@ -30,6 +32,10 @@ from ._manifest import Manifest
 __all__ = ["LogReader", "read_log"]
 
 _CHUNK = 1 << 20
+#: Longest header line read (manifests of every provider fit many times over); a file
+#: whose first line is longer is not a log, and must not be read whole to find out.
+_MAX_HEADER = 16 << 20
+_I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 class LogReader:
@@ -52,25 +58,52 @@ class LogReader:
 
     # -- header and manifests -----------------------------------------------------------
     def _read_header(self) -> None:
+        """Read and check the header line; every way a file can fail is a LogFormatError."""
         deadline = time.monotonic() + (5.0 if self.follow else 0.0)
+        name = escape_text(str(self.path))
         while True:
-            try:
-                with open(self.path, "rb") as f:
-                    first = f.readline()
-            except OSError as exc:
-                raise LogFormatError(f"cannot read {self.path}: {exc.strerror or exc}") from None
-            if first.endswith(b"\n") or time.monotonic() >= deadline:
+            first = self._first_line(name)
+            if first.endswith(b"\n") or len(first) >= _MAX_HEADER or time.monotonic() >= deadline:
                 break
             time.sleep(0.05)
+        if not first:
+            raise LogFormatError(f"{name} is empty: no session has written to it yet")
         try:
             header = orjson.loads(first)
         except orjson.JSONDecodeError:
-            raise LogFormatError(f"{self.path} is not a wfptrace log (no JSON header)") from None
+            if first.endswith(b"\n") or len(first) >= _MAX_HEADER:
+                raise LogFormatError(f"{name} is not a wfptrace log (its first line is not "
+                                     "JSON)") from None
+            raise LogFormatError(f"{name}: the header line is cut short (a damaged log, or "
+                                 "its session is still starting)") from None
         if not isinstance(header, dict) or header.get("format") != LOG_FORMAT:
-            raise LogFormatError(f"{self.path} is not a wfptrace log (format is not {LOG_FORMAT})")
+            raise LogFormatError(f"{name} is not a wfptrace log (format is not {LOG_FORMAT})")
         self.header = header
-        for m in header.get("providers", []):
+        providers = header.get("providers", [])
+        if not isinstance(providers, list) or not all(isinstance(m, dict) for m in providers):
+            raise LogFormatError(f"{name}: damaged header (providers is not a list of "
+                                 "manifests)")
+        for m in providers:
             self._add_manifest(m)
+
+    def _first_line(self, name: str) -> bytes:
+        """The file's first line (at most _MAX_HEADER bytes); a clear error if unreadable."""
+        try:
+            # O_NONBLOCK: opening a FIFO with no writer must not hang (regular files ignore it)
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+            with open(fd, "rb") as f:
+                mode = os.fstat(fd).st_mode
+                if stat.S_ISDIR(mode):
+                    raise IsADirectoryError
+                if not stat.S_ISREG(mode):
+                    raise LogFormatError(f"{name} is not a regular file")
+                return f.readline(_MAX_HEADER)
+        except IsADirectoryError:
+            raise LogFormatError(f"{name} is a directory, not a log file") from None
+        except FileNotFoundError:
+            raise LogFormatError(f"{name}: no such file") from None
+        except OSError as exc:
+            raise LogFormatError(f"cannot read {name}: {exc.strerror or exc}") from None
 
     def _add_manifest(self, data: dict[str, Any]) -> None:
         manifest = Manifest.from_json(data)
@@ -109,13 +142,21 @@ class LogReader:
     def _event(self, rec: dict[str, Any], kind: str) -> Event:
         provider, name = rec["provider"], rec["event"]
         fields = rec.get("fields") or {}
+        if not (isinstance(provider, str) and isinstance(name, str) and isinstance(fields, dict)):
+            raise TypeError("provider, event and fields must be a string, string and object")
         types, template = self._schemas.get((provider, name), ({}, ""))
         if types:
             fields = {k: decode_value(types.get(k, ""), v) for k, v in fields.items()}
-        return Event(time_ns=_time_ns(rec), seq=int(rec["seq"]), provider=provider, name=name,
-                     id=int(rec.get("id", 0)), level=int(rec.get("level", 4)),
-                     keywords=tuple(rec.get("keywords", ())), pid=int(rec.get("pid", 0)),
-                     tid=int(rec.get("tid", 0)), fields=fields, template=template, kind=kind,
+        seq, pid, tid = int(rec["seq"]), int(rec.get("pid", 0)), int(rec.get("tid", 0))
+        time_ns, level = _time_ns(rec), int(rec.get("level", 4))
+        # consumers keep these in 64-bit arrays (and the level in a byte)
+        if not (min(seq, pid, tid, time_ns) >= _I64_MIN
+                and max(seq, pid, tid, time_ns) <= _I64_MAX and 0 <= level <= 255):
+            raise ValueError("an envelope number is out of range")
+        return Event(time_ns=time_ns, seq=seq, provider=provider, name=name,
+                     id=int(rec.get("id", 0)), level=level,
+                     keywords=tuple(rec.get("keywords", ())), pid=pid, tid=tid,
+                     fields=fields, template=template, kind=kind,
                      session=self.session)
 
     # -- iteration ----------------------------------------------------------------------

@@ -60,7 +60,7 @@ class EventRing:
         self._tid = array("Q")
         self._pid = array("l")
         self._schema = array("l")
-        self._level = array("b")
+        self._level = array("B")  # 0-255, as the reader accepts
         self._fields: list[bytes | None] = []
 
     # -- bounds -------------------------------------------------------------------------

@@ -29,7 +29,7 @@ def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     (["session", "start", "s", "-p", "wfptrace-hub", "--file", "x", "--mode", "circular"],
      "needs a max size"),
     (["session", "stop", "ghost"], "no session named 'ghost'"),
-    (["fmt", "/nonexistent.jsonl"], "cannot read"),
+    (["fmt", "/nonexistent.jsonl"], "no such file"),
 ])
 def test_user_mistakes_get_a_message_not_a_traceback(args: list[str], message: str) -> None:
     """Every user mistake exits non-zero with a one-line error and no traceback."""
@@ -85,3 +85,69 @@ def test_version_says_whether_the_accelerator_is_on() -> None:
     out = subprocess.run([sys.executable, "-m", "tracer._cli", "--version"], env=env,
                          capture_output=True, text=True, check=True)
     assert out.stdout.startswith("wfptrace ") and "C accelerator off" in out.stdout
+
+
+# -- bad inputs to fmt: one line on stderr, non-zero exit --------------------------------
+HEADER = b'{"type":"header","format":"wfptrace-jsonl","version":1,"session":"s","providers":[]}'
+BAD_LOGS: dict[str, tuple[bytes | None, str]] = {
+    "not-a-log.json": (b'{"hello": 1}\n', "not a wfptrace log (format is not"),
+    "text.txt": (b"hello world\n", "not a wfptrace log (its first line is not JSON)"),
+    "empty.jsonl": (b"", "is empty: no session has written to it yet"),
+    "cut.jsonl": (HEADER[:30], "the header line is cut short"),
+    "bad-providers.jsonl": (HEADER.replace(b"[]", b"[1]") + b"\n", "damaged header"),
+    "binary.pcap": (b"\xd4\xc3\xb2\xa1" + bytes(range(256)) * 64, "not a wfptrace log"),
+    "missing.jsonl": (None, "no such file"),
+}
+
+
+def one_error_line(result: subprocess.CompletedProcess[str], message: str) -> None:
+    """The command failed with exactly one stderr line holding ``message``."""
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("name", sorted(BAD_LOGS))
+def test_fmt_bad_file_gets_one_line(tmp_path: Path, name: str) -> None:
+    """A file that is not a readable wfptrace log: one clear line and exit status 1."""
+    content, message = BAD_LOGS[name]
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    one_error_line(run("fmt", str(path)), message)
+
+
+def test_fmt_directory_gets_one_line(tmp_path: Path) -> None:
+    """A directory is refused with one line."""
+    one_error_line(run("fmt", str(tmp_path)), "is a directory")
+
+
+def test_fmt_fifo_is_refused_without_hanging(tmp_path: Path) -> None:
+    """A FIFO with no writer is refused at once, not waited on."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    one_error_line(run("fmt", str(fifo), timeout=10), "is not a regular file")
+
+
+def test_fmt_unreadable_file_gets_one_line(unreadable_log: Path) -> None:
+    """A file the user may not read: one line saying so."""
+    result = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                             *WFPTRACE, "fmt", str(unreadable_log)],
+                            capture_output=True, text=True, timeout=30, cwd=Path.cwd())
+    one_error_line(result, "Permission denied")
+
+
+def test_fmt_header_only_log_prints_nothing(tmp_path: Path) -> None:
+    """A log with its header and no events yet is not an error: no output, exit 0."""
+    path = tmp_path / "new.jsonl"
+    path.write_bytes(HEADER + b"\n")
+    result = run("fmt", str(path))
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_fmt_hostile_path_is_escaped_in_the_error(tmp_path: Path) -> None:
+    """A file name with an escape sequence is shown escaped in the error line."""
+    path = tmp_path / "x\x1b[2J.jsonl"
+    path.write_bytes(b"")
+    result = run("fmt", str(path))
+    assert "\x1b" not in result.stderr and "x\\x1b[2J.jsonl is empty" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +34,7 @@ def test_not_a_log_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_text('{"hello": 1}\n')
     with pytest.raises(LogFormatError, match="not a wfptrace log"):
         LogReader(bad)
-    with pytest.raises(LogFormatError, match="cannot read"):
+    with pytest.raises(LogFormatError, match="no such file"):
         LogReader(tmp_path / "missing.jsonl")
 
 
@@ -48,6 +49,23 @@ def test_malformed_lines_are_skipped_and_counted(hub: Hub, demo: Demo, tmp_path:
     reader = LogReader(log)
     assert [e.fields["host"] for e in reader] == ["a"]
     assert reader.bad_lines == 3
+
+
+def test_envelopes_consumers_cannot_hold_are_bad_lines(tmp_path: Path) -> None:
+    """Out-of-range numbers and wrongly typed names or fields are counted, not yielded."""
+    good = {"type": "event", "time": "2026-11-22T02:20:00.1Z", "seq": 1, "provider": "p",
+            "event": "E", "level": 4, "pid": 1, "tid": 1, "fields": {"a": 1}}
+    bad = [{"seq": 1 << 64}, {"level": 300}, {"level": -1}, {"pid": -(1 << 70)},
+           {"time": "9999-01-01T00:00:00Z"}, {"provider": 5}, {"event": None},
+           {"fields": [1, 2]}, {"fields": "x"}]
+    log = tmp_path / "h.jsonl"
+    lines = [b'{"type":"header","format":"wfptrace-jsonl","version":1,"providers":[]}']
+    lines += [json.dumps({**good, **change}).encode() for change in bad]
+    lines.append(json.dumps(good).encode())
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    reader = LogReader(log)
+    assert [e.fields for e in reader] == [{"a": 1}]
+    assert reader.bad_lines == len(bad)
 
 
 def test_follow_sees_events_written_later(hub: Hub, demo: Demo, tmp_path: Path) -> None:
