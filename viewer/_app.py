@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import Footer, Input
 
-from tracer import Manifest, ProviderEnable, SessionConfig
+from tracer import Manifest, ProviderEnable, SessionConfig, escape_text
 
 from ._connection import HubConnection
 from ._control import SessionControl
@@ -227,9 +227,10 @@ class TraceViewApp(App[None]):
     def on_decisions_panel_decided(self, message: DecisionsPanel.Decided) -> None:
         what = describe(message.decision)
         if message.ok:
-            self.notify(f"{message.verdict}: {what}", timeout=2)
+            self.notify(escape_text(f"{message.verdict}: {what}"), timeout=2, markup=False)
         else:
-            self.notify(f"too late: {what} was already decided", severity="warning")
+            self.notify(escape_text(f"too late: {what} was already decided"), severity="warning",
+                        markup=False)
 
     # -- filters and search ----------------------------------------------------------------
     def set_filter(self, flt: EventFilter) -> None:
@@ -288,7 +289,7 @@ class TraceViewApp(App[None]):
         try:
             match = EventFilter(text=self.search_text).compile(self.ring)
         except FilterError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(escape_text(str(exc)), severity="error", markup=False)
             return
         view = self._main(EventsView)
         for row in self._rows_from(view.cursor_row, direction):
@@ -296,7 +297,8 @@ class TraceViewApp(App[None]):
                 view.select_index(self.rows[row])
                 self.update_status()
                 return
-        self.notify(f"not found: {self.search_text}", severity="warning", timeout=2)
+        self.notify(escape_text(f"not found: {self.search_text}"), severity="warning", timeout=2,
+                    markup=False)
 
     def _rows_from(self, row: int | None, direction: int) -> Iterator[int]:
         n = len(self.rows)
@@ -319,9 +321,10 @@ class TraceViewApp(App[None]):
             n = save_jsonl(path, self.ring, (rows[i] for i in range(len(rows))),
                            self._manifests())
         except OSError as exc:
-            self.notify(f"cannot save {path}: {exc.strerror or exc}", severity="error")
+            self.notify(escape_text(f"cannot save {path}: {exc.strerror or exc}"),
+                        severity="error", markup=False)
             return 0
-        self.notify(f"saved {n:,} events to {path}", timeout=3)
+        self.notify(escape_text(f"saved {n:,} events to {path}"), timeout=3, markup=False)
         return n
 
     def _manifests(self) -> dict[str, Manifest]:
@@ -363,7 +366,7 @@ class TraceViewApp(App[None]):
         """Start (and watch) a session; raises TracerError for the wizard to show."""
         assert self.control is not None
         self.control.start(config)
-        self.notify(f"session {config.name} started", timeout=2)
+        self.notify(escape_text(f"session {config.name} started"), timeout=2, markup=False)
         self.update_status()
 
     def edit_session(self, name: str) -> None:
@@ -374,7 +377,7 @@ class TraceViewApp(App[None]):
 
         def apply(specs: list[ProviderEnable]) -> None:
             control.update(name, specs)
-            self.notify(f"session {name} updated", timeout=2)
+            self.notify(escape_text(f"session {name} updated"), timeout=2, markup=False)
         self.push_screen(SessionWizard(control.manifests(), control.running(), on_apply=apply,
                                        edit=(name, control.config(name))))
 

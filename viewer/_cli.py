@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tracer import Hub, SessionConfig, TracerError, parse_provider_spec
+from tracer import Hub, LogReader, SessionConfig, TracerError, parse_provider_spec
 
 from ._connection import HubConnection
 from ._decisions import DecisionSource
@@ -175,11 +176,14 @@ def run(args: argparse.Namespace) -> int:
     """Run TraceView for parsed arguments; return the exit status."""
     from ._app import TraceViewApp
 
-    if args.log is not None and not args.log.exists():
-        print(f"traceview: {args.log}: no such file")
-        return 2
+    if args.log is not None:
+        try:
+            LogReader(args.log)  # the header: a bad file is one line here, not a traceback
+        except TracerError as exc:
+            print(f"traceview: {exc}", file=sys.stderr)
+            return 2
     if args.ring < 1:
-        print("traceview: --ring must be at least 1")
+        print("traceview: --ring must be at least 1", file=sys.stderr)
         return 2
     try:
         with _connection(args) as (hub, decisions, title):
@@ -195,10 +199,10 @@ def run(args: argparse.Namespace) -> int:
                 app.control.start(SessionConfig(args.session, demo_enables(), realtime=True))
             app.run()
     except UsageError as exc:
-        print(f"traceview: {exc}")
+        print(f"traceview: {exc}", file=sys.stderr)
         return 2
     except TracerError as exc:
-        print(f"traceview: {exc}")
+        print(f"traceview: {exc}", file=sys.stderr)
         return 1
     return 0
 

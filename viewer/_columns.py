@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 
-from tracer import Level, format_message
+from tracer import Level, escape_text, format_message
 
 from ._ring import EventRing
 
-__all__ = ["LEVEL_STYLES", "LOST_STYLE", "format_time", "header_text", "row_segments"]
+__all__ = ["LEVEL_STYLES", "LOST_STYLE", "fit_cells", "format_time", "header_text", "row_segments"]
 
 LEVEL_NAMES = {1: "CRIT", 2: "ERR", 3: "WARN", 4: "INFO", 5: "VERB"}
 LEVEL_STYLES: dict[int, Style] = {
@@ -37,35 +38,40 @@ def format_time(ns: int) -> str:
     return datetime.fromtimestamp(sec, UTC).strftime("%H:%M:%S") + f".{frac // 1_000_000:03d}"
 
 
-def _cell(text: str, width: int) -> str:
-    return text[:width].ljust(width) if len(text) <= width else text[:width - 1] + "…"
+def fit_cells(text: str, width: int) -> str:
+    """``text`` in exactly ``width`` terminal cells: padded, or cut with an ellipsis."""
+    if text.isascii():
+        return text.ljust(width) if len(text) <= width else text[:max(0, width - 1)] + "…"[:width]
+    if cell_len(text) <= width:
+        return set_cell_size(text, width)
+    return set_cell_size(text, max(0, width - 1)) + "…"[:width]
 
 
 def header_text(width: int) -> str:
     """The column titles, aligned with :func:`row_segments`."""
-    cells = [_cell(t, w) for t, w in COLUMNS]
+    cells = [fit_cells(t, w) for t, w in COLUMNS]
     return (" ".join(cells) + " Message").ljust(width)[:width]
 
 
 def row_segments(ring: EventRing, index: int, width: int) -> list[Segment]:
-    """The segments of one event's line (``width`` cells)."""
+    """The segments of one event's line (``width`` cells); data is shown escaped."""
     s = ring.schema(index)
     level = ring.level(index)
     fields = ring.fields(index)
     if s.kind == "lost":
         text = f"{ring.seq(index):>7} {format_time(ring.time_ns(index))} ⚠ " + \
-            ring.event(index).message
-        return [Segment(text[:width].ljust(width), LOST_STYLE)]
+            escape_text(ring.event(index).message)
+        return [Segment(fit_cells(text, width), LOST_STYLE)]
     base = LEVEL_STYLES.get(level, Style())
     (_, w_seq), (_, w_time), (_, w_prov), (_, w_lvl), (_, w_ev) = COLUMNS
     used = w_seq + w_time + w_prov + w_lvl + w_ev + 5
-    message = format_message(s.template, fields).replace("\n", " ")
+    message = escape_text(format_message(s.template, fields))
     segs = [
         Segment(f"{ring.seq(index):>{w_seq}} "[-(w_seq + 1):], base + _SEQ_STYLE),
         Segment(format_time(ring.time_ns(index)) + " ", base),
-        Segment(_cell(s.provider, w_prov) + " ", base + _PROVIDER_STYLE),
-        Segment(_cell(LEVEL_NAMES.get(level, str(level)), w_lvl) + " ", base),
-        Segment(_cell(s.name, w_ev) + " ", base + _EVENT_STYLE),
-        Segment(_cell(message, max(0, width - used)), base),
+        Segment(fit_cells(escape_text(s.provider), w_prov) + " ", base + _PROVIDER_STYLE),
+        Segment(fit_cells(LEVEL_NAMES.get(level, str(level)), w_lvl) + " ", base),
+        Segment(fit_cells(escape_text(s.name), w_ev) + " ", base + _EVENT_STYLE),
+        Segment(fit_cells(message, max(0, width - used)), base),
     ]
     return segs

@@ -14,6 +14,8 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.widget import Widget
 
+from tracer import escape_text
+
 from ._decisions import DecisionSource, PendingItem, describe
 
 __all__ = ["DecisionsPanel"]
@@ -93,7 +95,7 @@ class DecisionsPanel(Widget, can_focus=True):
         for i, d in enumerate(self.items[first:first + 5], start=first):
             mark = "▶" if i == self.cursor and self.has_focus else " "
             clock = "⏸" if d.held else f"{d.remaining:4.1f}s"
-            line = f"\n{mark} {clock:>5} {describe(d)}"
+            line = f"\n{mark} {clock:>5} {escape_text(describe(d))}"
             style = "reverse" if i == self.cursor and self.has_focus else ""
             text.append(line, style=style)
         return text

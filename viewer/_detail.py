@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from tracer import Event, Level
+from tracer import Event, Level, escape_text, format_value
 
 from ._columns import LEVEL_STYLES, format_time
 
@@ -15,7 +15,7 @@ __all__ = ["DetailPane", "detail_text"]
 
 
 def detail_text(event: Event | None) -> Text:
-    """The envelope and fields of one event, one field per line."""
+    """The envelope and fields of one event, one field per line (data shown escaped)."""
     if event is None:
         return Text("No event selected.", style="dim")
     try:
@@ -24,15 +24,16 @@ def detail_text(event: Event | None) -> Text:
         level = str(event.level)
     text = Text()
     text.append(f"#{event.seq} {format_time(event.time_ns)} ", style="cyan")
-    text.append(f"{event.provider or 'session'}/{event.name} ", style="bold")
+    text.append(f"{escape_text(event.provider or 'session')}/{escape_text(event.name)} ",
+                style="bold")
     text.append(level, style=LEVEL_STYLES.get(event.level))
     text.append(f"  pid {event.pid} tid {event.tid}")
     if event.keywords:
-        text.append("  keywords " + ",".join(event.keywords), style="dim")
-    text.append("\n" + event.message + "\n")
+        text.append("  keywords " + escape_text(",".join(event.keywords)), style="dim")
+    text.append("\n" + escape_text(event.message) + "\n")
     for name, value in event.fields.items():
-        text.append(f"  {name:<14}", style="bold green")
-        text.append(f" {value!s}\n")
+        text.append(f"  {escape_text(name):<14}", style="bold green")
+        text.append(f" {escape_text(format_value(value))}\n")
     return text
 
 

@@ -11,6 +11,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from tracer import Level
 
 from ._filter import EventFilter, FilterError, parse_condition
+from ._safe import safe_text
 
 __all__ = ["FilterScreen"]
 
@@ -40,7 +41,8 @@ class FilterScreen(ModalScreen[EventFilter | None]):
     def compose(self) -> ComposeResult:
         c = self.current
         with VerticalScroll(id="filter-box"):
-            yield Label(f"Providers (comma separated; known: {', '.join(self.providers) or '-'})")
+            yield Label(safe_text("Providers (comma separated; known: "
+                                  f"{', '.join(self.providers) or '-'})"))
             yield Input(",".join(sorted(c.providers)), id="f-providers")
             yield Label("Most verbose level shown")
             yield Select([(f"{lv.value} {lv.name.lower()}", lv.value) for lv in Level],
@@ -84,7 +86,7 @@ class FilterScreen(ModalScreen[EventFilter | None]):
         try:
             flt = self.build()
         except FilterError as exc:
-            self.query_one("#filter-error", Static).update(str(exc))
+            self.query_one("#filter-error", Static).update(safe_text(exc))
             return
         self.dismiss(flt)
 

@@ -8,6 +8,10 @@ from rich.text import Text
 from textual.geometry import Size
 from textual.widget import Widget
 
+from tracer import escape_text
+
+from ._columns import fit_cells
+
 __all__ = ["RateTracker", "RatesBar", "sparkline"]
 
 _BARS = "▁▂▃▄▅▆▇█"
@@ -79,7 +83,7 @@ class RatesBar(Widget):
             rate = _human(self.tracker.current(name))
             spark_w = max(0, width - 14 - 10)
             hist = list(self.tracker.rates[name])
-            line = Text(f"{name[:13]:<13} ")
+            line = Text(fit_cells(escape_text(name), 13) + " ")
             line.append(sparkline(hist, spark_w).ljust(spark_w), style="green")
             line.append(f" {rate:>8}")
             if i:

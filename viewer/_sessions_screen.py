@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -12,6 +13,7 @@ from textual.widgets import DataTable, Footer, Label
 from tracer import TracerError
 
 from ._control import SessionControl, SessionRow
+from ._safe import safe_text
 
 __all__ = ["SessionsScreen"]
 
@@ -45,7 +47,7 @@ class SessionsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Label("Log sessions", id="sessions-title")
-        table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True)
+        table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True)
         table.add_columns(*_COLUMNS)
         yield table
         yield Label("", id="sessions-status")
@@ -65,9 +67,9 @@ class SessionsScreen(Screen[None]):
         self.rows = self.control.rows()
         table.clear()
         for r in self.rows:
-            table.add_row(r.name, r.state, r.providers or "-", f"{r.events:,}", f"{r.lost:,}",
-                          f"{r.rate:,.0f}/s", "yes" if r.watched else "no", r.sinks or "-",
-                          key=r.name)
+            cells = (r.name, r.state, r.providers or "-", f"{r.events:,}", f"{r.lost:,}",
+                     f"{r.rate:,.0f}/s", "yes" if r.watched else "no", r.sinks or "-")
+            table.add_row(*map(safe_text, cells), key=r.name)
         if not self.rows:
             self._status("No sessions. Press c to create a new log session.")
         names = [r.name for r in self.rows]
@@ -82,7 +84,7 @@ class SessionsScreen(Screen[None]):
         return self.rows[min(table.cursor_row, len(self.rows) - 1)].name
 
     def _status(self, text: str) -> None:
-        self.query_one("#sessions-status", Label).update(text)
+        self.query_one("#sessions-status", Label).update(safe_text(text))
 
     def _run(self, verb: str, fn: Callable[[str], object]) -> None:
         name = self.selected()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
+from tracer import escape_text
+
 from ._columns import header_text
 
 __all__ = ["ColumnHeader", "StatusBar"]
@@ -37,7 +39,7 @@ class StatusBar(Widget):
         pos = f"{row + 1:,}" if row is not None else "-"
         t.append(f" {pos}/{shown:,}")
         if filter_text:
-            t.append(f" of {held:,}  filter: {filter_text}", style="cyan")
+            t.append(f" of {held:,}  filter: {escape_text(filter_text)}", style="cyan")
         if pending:
             t.append(f"  filtering… {pending:,} left", style="yellow")
         if ring_dropped or lost:

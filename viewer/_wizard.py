@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -28,6 +29,8 @@ from textual.widgets import (
 
 from tracer import Level, Manifest, ProviderEnable, SessionConfig, TracerError
 from tracer.otel import PROTOCOLS, OtlpOptions
+
+from ._safe import safe_text
 
 __all__ = ["SessionWizard", "parse_size"]
 
@@ -126,13 +129,13 @@ class SessionWizard(Screen[None]):
                                  variant="success")
         yield Footer()
 
-    def _provider_items(self) -> list[tuple[str, str, bool]]:
+    def _provider_items(self) -> list[tuple[Text, str, bool]]:
         items = []
         for name in sorted(self.manifests):
             m = self.manifests[name]
             state = "running" if name in self.running else "manifest only"
             label = f"{name}  ({state})" + (f" {m.description}" if m.description else "")
-            items.append((label[:70], name, name in self._specs))
+            items.append((safe_text(label[:70]), name, name in self._specs))
         return items
 
     async def on_mount(self) -> None:
@@ -143,7 +146,7 @@ class SessionWizard(Screen[None]):
         title = _TITLES[step]
         if self.edit:
             title = f"Edit session {self.edit[0]}: {title[3:]}"
-        self.query_one("#wizard-title", Label).update(title)
+        self.query_one("#wizard-title", Label).update(safe_text(title))
         self.query_one(ContentSwitcher).current = step
         self.query_one("#back", Button).disabled = self.step == 0
         self.query_one("#next", Button).disabled = self.step == len(self.steps) - 1
@@ -159,7 +162,7 @@ class SessionWizard(Screen[None]):
             self.query_one(focus).focus()
 
     def _error(self, text: str) -> None:
-        self.query_one("#wizard-error", Static).update(text)
+        self.query_one("#wizard-error", Static).update(safe_text(text))
 
     # -- step 3: level and keywords per provider ---------------------------------------------
     def _selected_providers(self) -> list[str]:
@@ -173,10 +176,10 @@ class SessionWizard(Screen[None]):
             spec = self._specs.get(name, ProviderEnable(name))
             kws = list(self.manifests[name].keywords)
             chosen = set(kws) if spec.keywords is None else set(spec.keywords)
-            widgets.append(Label(f"{name}", classes="kw-provider"))
+            widgets.append(Label(safe_text(name), classes="kw-provider"))
             widgets.append(Select(_LEVELS, value=int(spec.level), allow_blank=False,
                                   id=f"level-{_wid(name)}"))
-            widgets.append(SelectionList[str](*[(k, k, k in chosen) for k in kws],
+            widgets.append(SelectionList[str](*[(safe_text(k), k, k in chosen) for k in kws],
                                               id=f"kw-{_wid(name)}"))
         if not widgets:
             widgets.append(Label("No provider selected: go back and add one.", classes="hint"))

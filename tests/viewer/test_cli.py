@@ -17,13 +17,13 @@ def _args(*argv: str) -> argparse.Namespace:
 def test_missing_log_file_is_an_error(tmp_path, capsys):
     """A log path that does not exist exits 2 with a message."""
     assert run(_args(str(tmp_path / "nope.jsonl"))) == 2
-    assert "no such file" in capsys.readouterr().out
+    assert "no such file" in capsys.readouterr().err
 
 
 def test_hub_that_is_not_running_is_a_clear_error(tmp_path, capsys):
     """--hub with no hub listening exits 2 and says it cannot connect."""
     assert run(_args("--hub", str(tmp_path / "none.sock"))) == 2
-    assert "cannot connect to the hub" in capsys.readouterr().out
+    assert "cannot connect to the hub" in capsys.readouterr().err
 
 
 def test_register_adds_the_view_subcommand():
@@ -37,7 +37,7 @@ def test_register_adds_the_view_subcommand():
 def test_bad_ring_size_is_refused(capsys):
     """--ring 0 exits 2 with a message."""
     assert run(_args("--ring", "0")) == 2
-    assert "--ring" in capsys.readouterr().out
+    assert "--ring" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", [["--demo", "--hub", "x"], ["--replay", "a", "--demo"]])
@@ -90,3 +90,50 @@ def test_decisions_through_the_hub_when_an_inspector_answers() -> None:
             assert isinstance(source, HubDecisionClient) and source.pending() == []
         finally:
             PROVIDER.on_control(None)
+
+
+# -- bad log files: one line on stderr, exit status 2, no traceback ----------------------
+_HEADER = b'{"type":"header","format":"wfptrace-jsonl","version":1,"session":"s","providers":[]}'
+BAD_LOGS = {
+    "not-a-log.json": (b'{"hello": 1}\n', "not a wfptrace log (format is not"),
+    "text.txt": (b"hello\n", "not a wfptrace log (its first line is not JSON)"),
+    "empty.jsonl": (b"", "is empty: no session has written to it yet"),
+    "cut.jsonl": (_HEADER[:30], "the header line is cut short"),
+    "missing.jsonl": (None, "no such file"),
+}
+
+
+def _one_line(err: str, message: str) -> None:
+    assert err.count("\n") == 1 and err.startswith("traceview: ") and message in err, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", sorted(BAD_LOGS))
+def test_bad_log_file_gets_one_line(tmp_path, capsys, name):
+    """A file that is not a readable wfptrace log: one line on stderr and exit status 2."""
+    content, message = BAD_LOGS[name]
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    assert run(_args(str(path))) == 2
+    out = capsys.readouterr()
+    assert out.out == ""
+    _one_line(out.err, message)
+
+
+def test_directory_gets_one_line(tmp_path, capsys):
+    """A directory given as the log is refused with one line."""
+    assert run(_args(str(tmp_path))) == 2
+    _one_line(capsys.readouterr().err, "is a directory")
+
+
+def test_unreadable_log_gets_one_line(unreadable_log):
+    """A log the user may not read: `traceview FILE` says so in one line, exit status 2."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                             sys.executable, "-m", "viewer", str(unreadable_log)],
+                            capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    _one_line(result.stderr, "Permission denied")
