@@ -151,3 +151,29 @@ def test_fmt_hostile_path_is_escaped_in_the_error(tmp_path: Path) -> None:
     path.write_bytes(b"")
     result = run("fmt", str(path))
     assert "\x1b" not in result.stderr and "x\\x1b[2J.jsonl is empty" in result.stderr
+
+
+def test_fmt_prints_hostile_fields_escaped_one_line_each(tmp_path: Path) -> None:
+    """A session log whose fields hold ESC sequences, CR LF and bidi overrides: fmt prints
+    one line per event with every such character escaped."""
+    from tracer import Hub, ProviderEnable, SessionConfig
+
+    from .conftest import Demo
+
+    demo = Demo()
+    log = tmp_path / "hostile.jsonl"
+    with Hub(load_installed=False) as hub:
+        hub.register(demo.provider)
+        hub.start_session(SessionConfig("h", [ProviderEnable("test-demo")], file=log))
+        demo.plain.write("\x1b[2J\x1b[Hgone\r\nMSG 1 N 5\r\n\u202eexe.txt\x9b31m")
+        demo.connect.write("evil\x1b]0;title\x07", 1863)
+        hub.stop_session("h")
+    result = run("fmt", str(log))
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 and result.stdout.count("\n") == 2
+    assert lines[0].endswith(
+        "Plain: \\x1b[2J\\x1b[Hgone\\r\\nMSG 1 N 5\\r\\n\\u202eexe.txt\\x9b31m")
+    assert lines[1].endswith("Connect: Connecting to evil\\x1b]0;title\\x07:1863")
+    assert not any(c < " " or "\x7f" <= c <= "\x9f" or c == "\u202e" for c in result.stdout
+                   if c != "\n")

@@ -49,3 +49,36 @@ def test_demo_is_live_at_once_and_the_wizard_is_one_key_away():
         _tmux("send-keys", "-t", name, "q")
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+
+
+def test_hostile_log_does_not_reach_the_terminal(tmp_path):
+    """traceview FILE whose events hold a clear-screen sequence, CR LF and a bidi override:
+    every row stays on its line and the data shows as escapes."""
+    from tracer import Hub, Level, Provider, ProviderEnable, SessionConfig
+
+    provider = Provider("evil-peer")
+    msg = provider.event(1, "Message", Level.INFO, (), {"text": str}, "text: {text}")
+    log = tmp_path / "hostile.jsonl"
+    with Hub(load_installed=False) as hub:
+        hub.register(provider)
+        hub.start_session(SessionConfig("h", [ProviderEnable("evil-peer")], file=log))
+        msg.write("before")
+        msg.write("\x1b[2J\x1b[Hgone\r\nMSG 1 N 5\r\n\u202eabc")
+        msg.write("after")
+        hub.stop_session("h")
+    name = f"tv-{uuid.uuid4().hex[:8]}"
+    # (pytest's environment says COLUMNS=80, which would override the pane's 140)
+    cmd = f"cd {ROOT} && env -u COLUMNS -u LINES {sys.executable} -m viewer --no-follow {log}"
+    _tmux("new-session", "-d", "-s", name, "-x", "140", "-y", "24", cmd)
+    try:
+        shown = "text: \\x1b[2J\\x1b[Hgone\\r\\nMSG 1 N 5\\r\\n\\u202eabc"
+        screen = _wait_screen(name, shown)
+        lines = screen.splitlines()
+        rows = [i for i, line in enumerate(lines) if "evil-peer" in line]
+        assert len(rows) == 3 and rows == list(range(rows[0], rows[0] + 3))
+        assert "Seq     Time" in lines[rows[0] - 1]  # the header was not cleared
+        assert "text: before" in lines[rows[0]]
+        assert shown in lines[rows[1]] and "text: after" in lines[rows[2]]
+        _tmux("send-keys", "-t", name, "q")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
