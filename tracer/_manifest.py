@@ -27,6 +27,11 @@ _PLAIN = (str, int, float, bool)
 def format_value(value: Any) -> str:
     """A field value as a message shows it: lists ``a, b``, dicts ``k=v, ...``, ``-`` for
     None and empty collections, bytes as UTF-8 text (``0x``-hex if they are not)."""
+    if isinstance(value, list | tuple | set | frozenset):
+        try:
+            return ", ".join(value) or "-"  # the common case: strings
+        except TypeError:
+            return ", ".join([_nested(v) for v in value])
     if value is None:
         return "-"
     if isinstance(value, bytes | bytearray | memoryview):
@@ -37,8 +42,6 @@ def format_value(value: Any) -> str:
             return "0x" + data.hex()
     if isinstance(value, dict):
         return ", ".join(f"{k}={_nested(v)}" for k, v in value.items()) or "-"
-    if isinstance(value, list | tuple | set | frozenset):
-        return ", ".join(_nested(v) for v in value) or "-"
     return str(value)
 
 
@@ -57,7 +60,10 @@ def format_message(template: str, fields: dict[str, Any]) -> str:
     Values render with :func:`format_value` (no Python reprs); the result is raw text:
     escape it (``escape_text``) before it reaches a terminal.
     """
-    values = _Missing({k: v if type(v) in _PLAIN else format_value(v) for k, v in fields.items()})
+    values = _Missing(fields)
+    for k, v in fields.items():
+        if type(v) not in _PLAIN:
+            values[k] = format_value(v)
     if not template:
         return " ".join(f"{k}={v}" for k, v in values.items())
     try:
