@@ -59,30 +59,19 @@ class LogReader:
     # -- header and manifests -----------------------------------------------------------
     def _read_header(self) -> None:
         """Read and check the header line; every way a file can fail is a LogFormatError."""
-        deadline = time.monotonic() + (5.0 if self.follow else 0.0)
         name = escape_text(str(self.path))
+        deadline = time.monotonic() + (5.0 if self.follow else 0.0)
         while True:
             first = self._first_line(name)
             if first.endswith(b"\n") or len(first) >= _MAX_HEADER or time.monotonic() >= deadline:
                 break
             time.sleep(0.05)
-        if not first:
-            raise LogFormatError(f"{name} is empty: no session has written to it yet")
-        try:
-            header = orjson.loads(first)
-        except orjson.JSONDecodeError:
-            if first.endswith(b"\n") or len(first) >= _MAX_HEADER:
-                raise LogFormatError(f"{name} is not a wfptrace log (its first line is not "
-                                     "JSON)") from None
-            raise LogFormatError(f"{name}: the header line is cut short (a damaged log, or "
-                                 "its session is still starting)") from None
-        if not isinstance(header, dict) or header.get("format") != LOG_FORMAT:
-            raise LogFormatError(f"{name} is not a wfptrace log (format is not {LOG_FORMAT})")
-        self.header = header
+        header = _parse_header(first, name)
         providers = header.get("providers", [])
         if not isinstance(providers, list) or not all(isinstance(m, dict) for m in providers):
             raise LogFormatError(f"{name}: damaged header (providers is not a list of "
                                  "manifests)")
+        self.header = header
         for m in providers:
             self._add_manifest(m)
 
@@ -218,6 +207,23 @@ class LogReader:
             if not self.follow or self.should_stop():
                 return
             time.sleep(self.poll_interval)
+
+
+def _parse_header(first: bytes, name: str) -> dict[str, Any]:
+    """The header from a log's first line, or a LogFormatError saying what is wrong."""
+    if not first:
+        raise LogFormatError(f"{name} is empty: no session has written to it yet")
+    try:
+        header = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        if first.endswith(b"\n") or len(first) >= _MAX_HEADER or not first.startswith(b"{"):
+            raise LogFormatError(f"{name} is not a wfptrace log (its first line is not "
+                                 "JSON)") from None
+        raise LogFormatError(f"{name}: the header line is cut short (a damaged log, or its "
+                             "session is still starting)") from None
+    if not isinstance(header, dict) or header.get("format") != LOG_FORMAT:
+        raise LogFormatError(f"{name} is not a wfptrace log (format is not {LOG_FORMAT})")
+    return header
 
 
 def _index_of(base: Path, path: Path) -> int:
