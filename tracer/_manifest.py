@@ -21,7 +21,7 @@ class _Missing(dict):
 
 
 #: Values used by a template as they are (so format specs such as ``{port:>5}`` work).
-_PLAIN = (str, int, float, bool)
+_PLAIN = frozenset({str, int, float, bool})
 
 
 def format_value(value: Any) -> str:
