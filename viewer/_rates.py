@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections import deque
 
+from rich.cells import set_cell_size
 from rich.text import Text
 from textual.geometry import Size
 from textual.widget import Widget
 
 from tracer import escape_text
-
-from ._columns import fit_cells
 
 __all__ = ["RateTracker", "RatesBar", "sparkline"]
 
@@ -83,7 +82,7 @@ class RatesBar(Widget):
             rate = _human(self.tracker.current(name))
             spark_w = max(0, width - 14 - 10)
             hist = list(self.tracker.rates[name])
-            line = Text(fit_cells(escape_text(name), 13) + " ")
+            line = Text(set_cell_size(escape_text(name), 13) + " ")
             line.append(sparkline(hist, spark_w).ljust(spark_w), style="green")
             line.append(f" {rate:>8}")
             if i:

@@ -144,4 +144,4 @@ def test_bad_demo_options_are_refused(argv, message, capsys):
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     assert run(parser.parse_args(["--demo", *argv])) == 2
-    assert message in capsys.readouterr().out
+    assert message in capsys.readouterr().err
