@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
+from collections.abc import Callable
 
 from ._filter import EventFilter
 from ._ring import EventRing
@@ -22,7 +23,7 @@ class ViewRows:
     def __init__(self, ring: EventRing) -> None:
         self.ring = ring
         self.filter = EventFilter()
-        self._predicate = None
+        self._predicate: Callable[[int], bool] | None = None
         self._index = array("q")
         self._head = 0
         self._scanned = 0

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
+from tracer import Provider
+
 from ._flows import Direction, Flow
 from ._packet import Packet
 
@@ -31,7 +33,7 @@ class PacketConsumer(Protocol):
     """What the replay/live pipeline calls; ``provider`` is the tracer Provider it writes to."""
 
     @property
-    def provider(self) -> object: ...
+    def provider(self) -> Provider: ...
 
     def on_packet(self, pkt: Packet, flow: Flow, direction: Direction) -> None: ...
 
