@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -25,8 +27,12 @@ from . import otel
 from ._accel import SPEEDUPS
 from ._command import run_command
 from ._config import SessionConfig, parse_provider_spec
-from ._fmt import format_event, format_json
+from ._errors import LogFormatError
+from ._escape import escape_text
+from ._event import Event
+from ._fmt import format_event
 from ._hub import Hub
+from ._logformat import event_line
 from ._reader import LogReader
 from ._runcli import add_sink_options, sinks_from_args
 from ._stats import SessionStats
@@ -211,15 +217,41 @@ def _providers(args: argparse.Namespace) -> int:
 
 def _add_fmt(sub: Any) -> None:
     p = sub.add_parser("fmt", help="format a log file as text (tracefmt)")
-    p.add_argument("file")
+    p.add_argument("file", help="a log file, or - for standard input (a pipe)")
     p.add_argument("--follow", "-f", action="store_true", help="keep reading as the file grows")
-    p.add_argument("--json", action="store_true", help="one JSON object per event")
+    p.add_argument("--json", action="store_true",
+                   help="write the log format (header, then one record per event)")
     p.set_defaults(func=_fmt)
 
 
+def _fmt_reader(path: str, follow: bool) -> LogReader:
+    """A reader of a file, or of a stream from its first byte (``-``, a pipe, a FIFO)."""
+    if path == "-":
+        return LogReader("<stdin>", stream=sys.stdin.buffer)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = 0
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):  # /dev/stdin of a pipe: read it once
+        try:
+            # non-blocking open: a FIFO without a writer reads as empty at once, no hang
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            os.set_blocking(fd, True)
+            return LogReader(path, stream=open(fd, "rb"))
+        except OSError as exc:
+            raise LogFormatError(f"cannot read {escape_text(path)}: {exc.strerror}") from None
+    return LogReader(path, follow=follow)
+
+
 def _fmt(args: argparse.Namespace) -> int:
-    render = format_json if args.json else format_event
-    reader = LogReader(args.file, follow=args.follow)
+    reader = _fmt_reader(args.file, args.follow)
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(reader.header) + b"\n")
+
+        def render(event: Event) -> str:
+            return event_line(event).decode()
+    else:
+        render = format_event
     try:
         for event in reader:
             print(render(event), flush=args.follow)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -39,12 +39,19 @@ _I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 class LogReader:
-    """Iterate the events of a wfptrace log file; ``follow=True`` keeps tailing it."""
+    """Iterate the events of a wfptrace log file; ``follow=True`` keeps tailing it.
+
+    ``stream`` reads a log from an open binary stream instead (standard input, a
+    pipe): header and records come from the same stream, from its first byte, until
+    it ends; ``path`` only names it in messages.
+    """
 
     def __init__(self, path: str | os.PathLike[str], follow: bool = False,
                  poll_interval: float = 0.1,
-                 should_stop: Callable[[], bool] | None = None) -> None:
+                 should_stop: Callable[[], bool] | None = None,
+                 stream: BinaryIO | None = None) -> None:
         self.path = Path(path)
+        self._stream = stream
         self.follow = follow
         self.poll_interval = poll_interval
         self.should_stop = should_stop or (lambda: False)
@@ -62,6 +69,9 @@ class LogReader:
         name = escape_text(str(self.path))
         deadline = time.monotonic() + (5.0 if self.follow else 0.0)
         while True:
+            if self._stream is not None:
+                first = self._stream.readline(_MAX_HEADER)
+                break
             first = self._first_line(name)
             if first.endswith(b"\n") or len(first) >= _MAX_HEADER or time.monotonic() >= deadline:
                 break
@@ -150,7 +160,9 @@ class LogReader:
 
     # -- iteration ----------------------------------------------------------------------
     def __iter__(self) -> Iterator[Event]:
-        if self.mode == "circular":
+        if self._stream is not None:
+            yield from self._lines(self._stream)
+        elif self.mode == "circular":
             yield from self._iter_circular()
         else:
             yield from self._iter_sequential()
@@ -191,6 +203,18 @@ class LogReader:
                     return
                 idle = True
                 time.sleep(self.poll_interval)
+
+    def _lines(self, stream: BinaryIO) -> Iterator[Event]:
+        """Every event of a stream, read to its end (a pipe's writer closed it)."""
+        rest = b""
+        while chunk := stream.read1(_CHUNK) if hasattr(stream, "read1") else stream.read(_CHUNK):
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                event = self.decode(line)
+                if event is not None:
+                    yield event
+        self.partial_tail = len(rest)
 
     def _iter_circular(self) -> Iterator[Event]:
         last = 0

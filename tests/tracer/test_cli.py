@@ -48,7 +48,8 @@ def test_session_start_records_and_fmt_prints(tmp_path: Path) -> None:
     assert "events written 1, lost 0" in result.stderr
     text = run("fmt", str(log)).stdout
     assert "[wfptrace-hub] INFO SessionStarted: Session cli started" in text
-    js = orjson.loads(run("fmt", str(log), "--json").stdout.splitlines()[0])
+    header, js = map(orjson.loads, run("fmt", str(log), "--json").stdout.splitlines()[:2])
+    assert header["type"] == "header"
     assert js["event"] == "SessionStarted" and js["message"].startswith("Session cli started")
 
 
@@ -126,7 +127,7 @@ def test_fmt_fifo_is_refused_without_hanging(tmp_path: Path) -> None:
     """A FIFO with no writer is refused at once, not waited on."""
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    one_error_line(run("fmt", str(fifo), timeout=10), "is not a regular file")
+    one_error_line(run("fmt", str(fifo), timeout=10), "is empty")
 
 
 def test_fmt_unreadable_file_gets_one_line(unreadable_log: Path) -> None:
@@ -177,3 +178,41 @@ def test_fmt_prints_hostile_fields_escaped_one_line_each(tmp_path: Path) -> None
     assert lines[1].endswith("Connect: Connecting to evil\\x1b]0;title\\x07:1863")
     assert not any(c < " " or "\x7f" <= c <= "\x9f" or c == "\u202e" for c in result.stdout
                    if c != "\n")
+
+
+def test_fmt_reads_a_pipe_from_its_first_byte(tmp_path) -> None:
+    """`replay -o - | fmt -` and `| fmt /dev/stdin` show every event, the first ones too."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    capture = Path(__file__).resolve().parents[2] / "samples" / "captures" / "msn_session.pcap"
+    wfp = f"{sys.executable} -m tracer._cli"
+    counts = []
+    for reader in ("fmt -", "fmt /dev/stdin"):
+        out = subprocess.run(f"{wfp} demo --json {capture} 2>/dev/null | {wfp} {reader}",
+                             shell=True, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        lines = out.stdout.splitlines()
+        assert "FlowEstablished" in lines[0]
+        counts.append(len(lines))
+    assert counts[0] == counts[1] == 184
+
+
+def test_fmt_json_writes_the_log_format_back(tmp_path) -> None:
+    """`fmt --json` writes a log (header, records) that fmt and the reader open again."""
+    import subprocess
+    import sys
+
+    from tracer import read_log
+
+    path = tmp_path / "in.jsonl"
+    subprocess.run([sys.executable, "-m", "tracer._cli", "demo", "--json"], check=True,
+                   stdout=path.open("wb"), stderr=subprocess.DEVNULL, timeout=120)
+    out = subprocess.run([sys.executable, "-m", "tracer._cli", "fmt", "--json", str(path)],
+                         capture_output=True, timeout=120, check=True).stdout
+    again = tmp_path / "again.jsonl"
+    again.write_bytes(out)
+    first, second = list(read_log(path)), list(read_log(again))
+    assert [(e.seq, e.name, e.fields, e.time_ns) for e in first] == \
+        [(e.seq, e.name, e.fields, e.time_ns) for e in second]
