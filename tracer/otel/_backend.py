@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from tracer import Event
 
@@ -84,9 +85,10 @@ class OtlpBackend:
         self._thread.join()
         self.sender.close(self.options.close_timeout)
 
-    def stats(self) -> dict[str, int]:
-        """Exact counters (``otel_*``) for the session statistics."""
-        return self.stats_obj.as_dict()
+    def stats(self) -> dict[str, Any]:
+        """Exact counters (``otel_*``) and the account across the hop (``spans_handed``,
+        ``spans_exported``, ``spans_dropped``, ``drop_reasons``, ...) for the statistics."""
+        return {**self.stats_obj.as_dict(), **self.stats_obj.account()}
 
     # -- the mapping thread -------------------------------------------------------------
     def _run(self) -> None:
