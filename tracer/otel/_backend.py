@@ -56,7 +56,8 @@ class OtlpBackend:
                              retry=Retry(opts.retry_initial, opts.retry_max, opts.retry_budget))
         limits = Limits(idle_timeout=opts.idle_timeout, max_open_flows=opts.max_open_flows,
                         max_span_events=opts.max_span_events)
-        self.tracker = SpanTracker(opts.mapping, limits, self.stats_obj, logs=opts.logs)
+        self.tracker = SpanTracker(opts.mapping, limits, self.stats_obj, logs=opts.logs,
+                                   time_shift=opts.time_shift)
         self.inbox = Inbox(opts.max_queued_events)
         self._scope = encode_scope(SCOPE_NAME, SCOPE_VERSION)
         self._resources: dict[str, bytes] = {}
@@ -111,6 +112,8 @@ class OtlpBackend:
         if now - self._last_sweep >= min(1.0, opts.idle_timeout):
             self.tracker.sweep(now)
             self._last_sweep = now
+        if opts.open_span_interval > 0 and not self.inbox.closed:
+            self.tracker.pending_spans(now, opts.open_span_interval, opts.schedule_delay)
         if self.inbox.closed and not self.inbox.pending:
             self.tracker.finish()
             self._send(*self.tracker.take())
