@@ -123,3 +123,24 @@ def test_a_replay_shifted_to_now_says_which_time_range_it_exported() -> None:
     starts = [s.item.start_time_unix_nano for s in receiver.spans]
     assert min(starts) >= before - 1_000_000_000
     assert len({s.item.trace_id for s in receiver.spans if not s.item.parent_span_id}) == 9
+
+
+def test_demo_exports_over_otlp_next_to_its_text_output() -> None:
+    """wfptrace demo --otlp URL prints the trace and exports its flows to the receiver."""
+    import subprocess
+    import sys
+
+    from tests.tracer.otel.receiver import Receiver
+
+    receiver = Receiver()
+    try:
+        url = receiver.start_http()
+        proc = subprocess.run([sys.executable, "-m", "tracer._cli", "demo", "--otlp", url],
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        receiver.stop()
+    assert proc.returncode == 0, proc.stderr
+    assert "MSNP" in proc.stdout or "USR" in proc.stdout
+    roots = {s.item.trace_id for s in receiver.spans if not s.item.parent_span_id}
+    assert len(roots) == 9 and receiver.named("MSN login")
+    assert f"{len(receiver.spans)} spans and" in proc.stderr.strip().splitlines()[-1]
