@@ -10,6 +10,7 @@ import pytest
 from tests.tracer.otel.conftest import Msn
 from tests.tracer.otel.receiver import Receiver, free_port
 from tracer import Hub, ProviderEnable, SessionConfig, SessionStats
+from tracer._cli import _stats_text
 from tracer._runcli import run_summary
 from tracer.otel import OtlpOptions, export_text
 
@@ -66,6 +67,7 @@ def test_an_endpoint_that_is_down_drops_everything_as_endpoint_down(hub: Hub, ms
     line, ok = run_summary(stats)
     assert not ok
     assert "LOST 24 at export (spans: 12 endpoint down; logs: 12 endpoint down)" in line
+    assert "LOST 24 at export" in _stats_text(stats)  # what `session query` prints
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
