@@ -57,7 +57,8 @@ class OtlpBackend:
         limits = Limits(idle_timeout=opts.idle_timeout, max_open_flows=opts.max_open_flows,
                         max_span_events=opts.max_span_events)
         self.tracker = SpanTracker(opts.mapping, limits, self.stats_obj, logs=opts.logs,
-                                   time_shift=opts.time_shift)
+                                   time_shift=opts.time_shift,
+                                   open_spans=opts.open_span_interval > 0)
         self.inbox = Inbox(opts.max_queued_events)
         self._scope = encode_scope(SCOPE_NAME, SCOPE_VERSION)
         self._resources: dict[str, bytes] = {}

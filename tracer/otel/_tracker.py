@@ -55,7 +55,8 @@ class SpanTracker:
     """Maps batches of events; finished spans and logs collect in ``spans`` and ``logs``."""
 
     def __init__(self, mapping: Mapping, limits: Limits, stats: OtlpStats,
-                 logs: bool = True, time_shift: str | float | None = None) -> None:
+                 logs: bool = True, time_shift: str | float | None = None,
+                 open_spans: bool = True) -> None:
         self.mapping = mapping
         self.limits = limits
         self._flow_field = mapping.flow_field
@@ -70,6 +71,8 @@ class SpanTracker:
         self.closed: OrderedDict[Any, tuple[bytes, bytes, int, int]] = OrderedDict()
         #: flows opened and not yet shown by a pending span: (flow, wall time of opening)
         self._new: deque[tuple[Any, float]] = deque()
+        #: False: no pending spans (nothing is queued for them either)
+        self.open_spans = open_spans
         self._last_snap = 0.0
         #: ns added to every time (``time_shift``: "now" fixes it at the first event)
         self.shift = 0 if time_shift in (None, "now") else int(float(time_shift) * 1e9)
@@ -208,7 +211,8 @@ class SpanTracker:
         span = SpanData(ev.provider, c.name(ev.fields), trace_id, span_id, t)
         span.attrs[self.mapping.field_attrs.get(self.mapping.flow_field, "wfptrace.flow_id")] = fid
         self.flows[fid] = span
-        self._new.append((fid, self._now))
+        if self.open_spans:
+            self._new.append((fid, self._now))
         return span
 
     def _flow(self, ev: Event, c: CompiledRule, t: int) -> SpanData | None:

@@ -144,3 +144,13 @@ def test_demo_exports_over_otlp_next_to_its_text_output() -> None:
     roots = {s.item.trace_id for s in receiver.spans if not s.item.parent_span_id}
     assert len(roots) == 9 and receiver.named("MSN login")
     assert f"{len(receiver.spans)} spans and" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_a_bad_time_shift_from_the_wire_is_a_config_error() -> None:
+    """A sink spec with time_shift neither 'now' nor seconds is refused clearly."""
+    from tracer import SinkSpec
+    from tracer.otel import options_from_spec
+
+    assert options_from_spec(SinkSpec("otlp", None, {"time_shift": "now"})).time_shift == "now"
+    with pytest.raises(ConfigError, match="time_shift"):
+        options_from_spec(SinkSpec("otlp", None, {"time_shift": "soon"}))

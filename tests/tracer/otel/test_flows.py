@@ -169,3 +169,11 @@ def test_a_flow_that_never_ends_is_visible_within_one_interval(hub: Hub, msn: Ms
     assert {p.item.trace_id for p in pending} == {final.trace_id}
     assert {p.item.parent_span_id for p in pending} == {final.span_id}
     assert final.start_time_unix_nano <= min(p.item.start_time_unix_nano for p in pending)
+
+
+def test_without_pending_spans_nothing_is_kept_for_them() -> None:
+    """open_spans=False: flows are not queued for pending spans (memory stays bounded)."""
+    t = SpanTracker(tracker().mapping, tracker().limits, tracker().stats, open_spans=False)
+    t.map([ev("FlowEstablished", t=100 + i, flow_id=f"f{i}") for i in range(100)])
+    t.pending_spans(time.monotonic() + 60, interval=1.0)
+    assert not t._new and spans(t) == []
