@@ -3,7 +3,8 @@
 The main job on an embedded default: no root, no daemon, no network. A capture
 made by the project's MSNP simulator is replayed through the packet path and the
 MSN monitor into a session whose standard-output sink prints every event the
-tracefmt way as it comes (or the JSON-lines log format with ``--json``).
+tracefmt way as it comes (or the JSON-lines log format with ``--json``); with
+``--otlp`` the same events are also exported as OpenTelemetry spans.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tracer import (
     SessionConfig,
     SinkSpec,
     escape_text,
+    otel,
     run_summary,
     run_to_end,
 )
@@ -39,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="packet providers (default: msnmon)")
     p.add_argument("--level", default="info", help="session level (default: info)")
     p.add_argument("--json", action="store_true", help="print JSON lines instead of text")
+    otel.add_cli_options(p)
     p.set_defaults(func=demo_main)
 
 
@@ -63,7 +66,7 @@ def demo_main(args: argparse.Namespace) -> int:
             hub.register(c.provider)
         enables = [ProviderEnable(c.provider.name, Level(level)) for c in consumers]
         hub.start_session(SessionConfig("demo", enables, sinks=sinks, flush_interval=0.05,
-                                        blocking=True))
+                                        blocking=True, otlp=otel.options_from_args(args)))
         pipeline = Pipeline(consumers, speed="max", progress=None)
 
         def replay() -> str | None:

@@ -179,6 +179,7 @@ def _stats_text(s: SessionStats) -> str:
             + "".join(f"\n  sink {k['name']}: handed {k['handed']}, written {k['written']}, "
                       f"lost {k['lost']}" + (f" ({_reasons(k)})" if k['lost'] else "")
                       + (f", pending {k['pending']}" if k.get('pending') else "")
+                      + (f"; {hop}" if (hop := otel.export_text(k)[0]) else "")
                       for k in s.sinks))
 
 

@@ -82,17 +82,17 @@ def run_summary(stats: SessionStats) -> tuple[str, bool]:
 
     Events that a closed output refused (``| head``) do not count as a failure.
     """
+    from .otel._account import export_text  # lazy: tracer.otel imports tracer
+
     parts, downstream = [], 0
     for s in stats.sinks:
         text = f"{s['name']} {s['written']}"
         if s.get("lost"):
             reasons = ", ".join(f"{n} {r}" for r, n in sorted(s["lost_reasons"].items()))
             text += f" (LOST {s['lost']}: {reasons})"
-        if "otel_spans" in s:  # what became of them past the hop
-            dropped = s.get("otel_spans_dropped", 0) + s.get("otel_logs_dropped", 0)
-            text += (f" -> {s.get('otel_spans_exported', 0)} spans and "
-                     f"{s.get('otel_logs_exported', 0)} logs exported"
-                     + (f", LOST {dropped} at export" if dropped else ""))
+        hop, dropped = export_text(s)  # what became of them past the hop
+        if hop:
+            text += f" -> {hop}"
             downstream += dropped
         parts.append(text)
     line = f"session {stats.name}: events written: " + ("; ".join(parts) or "no sink")

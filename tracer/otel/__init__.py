@@ -7,6 +7,7 @@ unless the options set them. What becomes a span is a data table
 (:data:`DEFAULT_MAPPING`) keyed by provider and event names; see docs/jaeger.md.
 """
 
+from ._account import export_text
 from ._backend import OtlpBackend
 from ._cli import add_cli_options, options_from_args
 from ._env import SignalSettings, signal_settings
@@ -36,6 +37,7 @@ __all__ = [
     "OtlpStats",
     "SignalSettings",
     "add_cli_options",
+    "export_text",
     "options_from_args",
     "options_from_spec",
     "options_to_wire",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from tracer import Event
 
@@ -55,7 +56,9 @@ class OtlpBackend:
                              retry=Retry(opts.retry_initial, opts.retry_max, opts.retry_budget))
         limits = Limits(idle_timeout=opts.idle_timeout, max_open_flows=opts.max_open_flows,
                         max_span_events=opts.max_span_events)
-        self.tracker = SpanTracker(opts.mapping, limits, self.stats_obj, logs=opts.logs)
+        self.tracker = SpanTracker(opts.mapping, limits, self.stats_obj, logs=opts.logs,
+                                   time_shift=opts.time_shift,
+                                   open_spans=opts.open_span_interval > 0)
         self.inbox = Inbox(opts.max_queued_events)
         self._scope = encode_scope(SCOPE_NAME, SCOPE_VERSION)
         self._resources: dict[str, bytes] = {}
@@ -84,9 +87,10 @@ class OtlpBackend:
         self._thread.join()
         self.sender.close(self.options.close_timeout)
 
-    def stats(self) -> dict[str, int]:
-        """Exact counters (``otel_*``) for the session statistics."""
-        return self.stats_obj.as_dict()
+    def stats(self) -> dict[str, Any]:
+        """Exact counters (``otel_*``) and the account across the hop (``spans_handed``,
+        ``spans_exported``, ``spans_dropped``, ``drop_reasons``, ...) for the statistics."""
+        return {**self.stats_obj.as_dict(), **self.stats_obj.account()}
 
     # -- the mapping thread -------------------------------------------------------------
     def _run(self) -> None:
@@ -109,6 +113,8 @@ class OtlpBackend:
         if now - self._last_sweep >= min(1.0, opts.idle_timeout):
             self.tracker.sweep(now)
             self._last_sweep = now
+        if opts.open_span_interval > 0 and not self.inbox.closed:
+            self.tracker.pending_spans(now, opts.open_span_interval, opts.schedule_delay)
         if self.inbox.closed and not self.inbox.pending:
             self.tracker.finish()
             self._send(*self.tracker.take())

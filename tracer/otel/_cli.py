@@ -1,4 +1,4 @@
-"""Command-line options for OTLP export, for ``session start`` and ``replay``."""
+"""Command-line options for OTLP export, for every command that starts tracing."""
 
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ def add_cli_options(parser: argparse.ArgumentParser) -> None:
                    help="plain-text gRPC for an endpoint without a scheme")
     g.add_argument("--otlp-no-logs", action="store_true",
                    help="do not export other events as OTLP log records")
+    g.add_argument("--time-shift", default=None, metavar="now|SECONDS", type=_shift,
+                   help="move exported span and log times: 'now' puts the first event at the "
+                        "present (a replay then shows under Jaeger's 'last hour'), a number "
+                        "shifts by that many seconds")
 
 
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$")
@@ -43,6 +47,16 @@ def _endpoint(text: str) -> str:
     raise argparse.ArgumentTypeError(
         f"{text!r} is not an OTLP endpoint (http://HOST:PORT or HOST:PORT): to export to the "
         "default endpoint, put --otlp after the files or write --otlp= with nothing after it")
+
+
+def _shift(text: str) -> str | float:
+    """``now`` or a number of seconds."""
+    if text == "now":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: use 'now' or a number of seconds") from None
 
 
 def options_from_args(args: argparse.Namespace) -> OtlpOptions | None:
@@ -58,4 +72,4 @@ def options_from_args(args: argparse.Namespace) -> OtlpOptions | None:
     return OtlpOptions(endpoint=args.otlp or None, protocol=args.otlp_protocol,
                        headers=headers or None, timeout=args.otlp_timeout,
                        service_name=args.otlp_service_name, insecure=args.otlp_insecure,
-                       logs=not args.otlp_no_logs)
+                       logs=not args.otlp_no_logs, time_shift=args.time_shift)

@@ -20,6 +20,11 @@ class OtlpOptions:
     HTTP, ``/v1/traces`` and ``/v1/logs`` are appended); ``timeout`` is in seconds.
     ``service_name`` replaces every provider's service name, ``service_names``
     one provider's. The limits bound memory and the retry effort.
+    ``open_span_interval``: a flow still open is exported as a pending span
+    ``"<name> (open)"`` when it starts and again every so many seconds while it
+    changes (0: only the final span). ``time_shift`` moves every exported time:
+    ``"now"`` puts the first event at the present (a replay found under Jaeger's
+    "last hour"), a number shifts by that many seconds.
     """
 
     endpoint: str | None = None
@@ -44,3 +49,13 @@ class OtlpOptions:
     retry_max: float = 30.0
     retry_budget: float = 120.0
     close_timeout: float = 5.0
+    open_span_interval: float = 10.0
+    time_shift: str | float | None = None
+
+    def __post_init__(self) -> None:
+        shift = self.time_shift
+        if shift is not None and shift != "now":
+            try:
+                float(shift)
+            except (TypeError, ValueError):
+                raise ValueError(f"time_shift must be 'now' or seconds, not {shift!r}") from None

@@ -17,7 +17,8 @@ class SpanData:
 
     __slots__ = ("attr_bytes", "attrs", "child_prefix", "dropped_events", "end_ns", "events",
                  "kind", "last_wall", "links", "name", "parent_id", "pending", "provider",
-                 "renamed", "span_id", "start_ns", "status", "status_message", "trace_id")
+                 "renamed", "snap_end", "snap_wall", "span_id", "start_ns", "status",
+                 "status_message", "trace_id")
 
     def __init__(self, provider: str, name: str, trace_id: bytes, span_id: bytes,
                  start_ns: int, parent_id: bytes = b"", kind: int = KIND_INTERNAL) -> None:
@@ -40,6 +41,9 @@ class SpanData:
         self.status = STATUS_UNSET
         self.status_message = ""
         self.last_wall = 0.0
+        #: when the last pending ("open") span of this flow was made, and its end then
+        self.snap_wall = 0.0
+        self.snap_end = -1
         #: the field value the span was last renamed from
         self.renamed: Any = None
         #: open transactions on this flow: key -> (start_ns, direction, verb fields)

@@ -16,7 +16,15 @@ import time
 from collections import deque
 
 from ._stats import OtlpStats
-from ._transport import ExportError, Transport
+from ._transport import (
+    CLOSED,
+    ERROR,
+    PARTIAL_SUCCESS,
+    QUEUE_FULL,
+    UNSUPPORTED,
+    ExportError,
+    Transport,
+)
 
 __all__ = ["Retry", "Sender"]
 
@@ -64,7 +72,8 @@ class Sender:
         """Queue one request of ``count`` items; count them dropped if the queue is full."""
         with self._cond:
             if self._closing or signal in self.unsupported or len(self._queue) >= self.max_queued:
-                self._dropped(signal, count)
+                self._dropped(signal, count, CLOSED if self._closing else
+                              UNSUPPORTED if signal in self.unsupported else QUEUE_FULL)
                 return False
             self._queue.append((signal, payload, count))
             self._cond.notify()
@@ -80,7 +89,7 @@ class Sender:
         with self._cond:
             while self._queue:
                 signal, _, count = self._queue.popleft()
-                self._dropped(signal, count)
+                self._dropped(signal, count, CLOSED)
         for transport in self.transports.values():
             with contextlib.suppress(Exception):  # a broken channel must not fail the stop
                 transport.close()
@@ -124,7 +133,7 @@ class Sender:
                 self.stats.export_failures += 1
                 if exc.unsupported:
                     self._unsupported(signal, str(exc))
-                    self._dropped(signal, count)
+                    self._dropped(signal, count, UNSUPPORTED)
                     return
                 self._note_failure(signal, str(exc))
                 attempt += 1
@@ -132,7 +141,7 @@ class Sender:
                 now = time.monotonic()
                 if (not exc.retryable or now + wait - started > self.retry.budget
                         or now + wait > self._deadline):
-                    self._dropped(signal, count)
+                    self._dropped(signal, count, exc.reason)
                     return
                 self.stats.export_retries += 1
                 with self._cond:
@@ -142,9 +151,10 @@ class Sender:
             except Exception as exc:  # an unexpected transport bug: drop, keep running
                 self.stats.export_failures += 1
                 self._note_failure(signal, f"{type(exc).__name__}: {exc}")
-                self._dropped(signal, count)
+                self._dropped(signal, count, ERROR)
                 return
             self._note_success(signal)
+            rejected = min(max(rejected, 0), count)  # a hostile answer cannot unbalance the count
             self._exported(signal, count - rejected, rejected)
             return
 
@@ -155,14 +165,11 @@ class Sender:
             else:
                 self.stats.logs_exported += ok
             if rejected:
-                self._dropped(signal, rejected)
+                self._dropped(signal, rejected, PARTIAL_SUCCESS)
 
-    def _dropped(self, signal: str, count: int) -> None:
+    def _dropped(self, signal: str, count: int, reason: str) -> None:
         with self._cond:  # re-entrant: submit() already holds it
-            if signal == "traces":
-                self.stats.spans_dropped += count
-            else:
-                self.stats.logs_dropped += count
+            self.stats.dropped(signal, count, reason)
 
     def _note_failure(self, signal: str, message: str) -> None:
         self.last_error = message

@@ -35,7 +35,7 @@ def options_from_spec(spec: SinkSpec) -> OtlpOptions:
         fields.setdefault("endpoint", spec.target)
     try:
         return OtlpOptions(**fields)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ConfigError(f"bad OTLP options: {exc}") from None
 
 

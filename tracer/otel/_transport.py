@@ -15,7 +15,9 @@ import grpc
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-__all__ = ["GRPC_METHODS", "ExportError", "GrpcTransport", "HttpTransport", "Transport"]
+__all__ = ["CLOSED", "ENDPOINT_DOWN", "ERROR", "GRPC_METHODS", "PARTIAL_SUCCESS", "QUEUE_FULL",
+           "REJECTED", "TIMEOUT", "UNSUPPORTED", "ExportError", "GrpcTransport", "HttpTransport",
+           "Transport"]
 
 GRPC_METHODS = {
     "traces": "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
@@ -26,16 +28,31 @@ _RETRYABLE_GRPC = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDE
                    grpc.StatusCode.CANCELLED, grpc.StatusCode.OUT_OF_RANGE,
                    grpc.StatusCode.DATA_LOSS}
 _RETRYABLE_HTTP = {408, 429, 502, 503, 504}
+_TIMEOUT_GRPC = {grpc.StatusCode.DEADLINE_EXCEEDED}
+
+#: Why items were dropped (the keys of the ``drop_reasons`` statistics).
+QUEUE_FULL = "queue_full"            # the export queue had no room
+REJECTED = "rejected"                # the collector refused the request (4xx, INVALID_ARGUMENT)
+PARTIAL_SUCCESS = "partial_success"  # accepted, but these items were rejected in the response
+ENDPOINT_DOWN = "endpoint_down"      # unreachable, reset, or unavailable (502/503/504, UNAVAILABLE)
+TIMEOUT = "timeout"                  # no answer within the timeout
+UNSUPPORTED = "unsupported"          # the collector does not take this signal (Jaeger and logs)
+CLOSED = "closed"                    # still queued when the session stopped (close_timeout)
+ERROR = "error"                      # an unexpected transport error
 
 
 class ExportError(Exception):
     """A failed export; ``retryable`` says whether sending again may succeed, and
     ``unsupported`` that the collector does not take this signal at all (Jaeger and logs)."""
 
-    def __init__(self, message: str, retryable: bool, unsupported: bool = False) -> None:
+    def __init__(self, message: str, retryable: bool, unsupported: bool = False,
+                 reason: str = "") -> None:
         super().__init__(message)
         self.retryable = retryable
         self.unsupported = unsupported
+        #: the drop reason if this failure is the last one (see the reason constants)
+        self.reason = reason or (UNSUPPORTED if unsupported else
+                                 ENDPOINT_DOWN if retryable else REJECTED)
 
 
 class Transport(Protocol):
@@ -87,7 +104,8 @@ class GrpcTransport:
         except grpc.RpcError as exc:
             code = exc.code() if hasattr(exc, "code") else None
             raise ExportError(f"gRPC {getattr(code, 'name', code)}", code in _RETRYABLE_GRPC,
-                              code == grpc.StatusCode.UNIMPLEMENTED) from None
+                              code == grpc.StatusCode.UNIMPLEMENTED,
+                              TIMEOUT if code in _TIMEOUT_GRPC else "") from None
         return _rejected(self.signal, body)
 
     def close(self) -> None:
@@ -129,9 +147,11 @@ class HttpTransport:
             data = resp.read()
         except (OSError, http.client.HTTPException) as exc:
             self.close()
-            raise ExportError(f"HTTP {type(exc).__name__}: {exc}", True) from None
+            reason = TIMEOUT if isinstance(exc, TimeoutError) else ENDPOINT_DOWN
+            raise ExportError(f"HTTP {type(exc).__name__}: {exc}", True, reason=reason) from None
         if resp.status in _RETRYABLE_HTTP:
-            raise ExportError(f"HTTP {resp.status}", True)
+            raise ExportError(f"HTTP {resp.status}", True,
+                              reason=TIMEOUT if resp.status == 408 else ENDPOINT_DOWN)
         if not 200 <= resp.status < 300:
             raise ExportError(f"HTTP {resp.status}", False, resp.status in (404, 405))
         return _rejected(self.signal, data)

@@ -68,6 +68,9 @@ class Inspect:
                               "{verdict}")
         self.config = p.event(4, "ConfigChanged", Level.INFO, "config",
                               {"remote_address": str, "block": bool}, "config")
+        self.closed = p.event(9, "ConnectionClosed", Level.INFO, "connect",
+                              {"flow_id": str, "verdict": str, "reason": str, "packets": int},
+                              "closed")
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ gRPC ``TraceService`` and ``LogsService`` servers (grpcio) and an HTTP server fo
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import socket
 import threading
@@ -65,17 +66,38 @@ def free_port() -> int:
 class Receiver:
     """Collects what arrives over OTLP (gRPC and/or HTTP) on 127.0.0.1."""
 
-    def __init__(self, reject_spans: int = 0, serve_logs: bool = True) -> None:
+    def __init__(self, reject_spans: int = 0, serve_logs: bool = True, *,
+                 reject_logs: int = 0, status: int = 200, delay: float = 0.0) -> None:
         self.spans: list[Received] = []
         self.logs: list[Received] = []
         self.requests = 0
+        #: partial success: this many items of each request are reported rejected
         self.reject_spans = reject_spans
+        self.reject_logs = reject_logs
         self.serve_logs = serve_logs  # False: like Jaeger, traces only
+        #: answer every request with this HTTP status (gRPC: 503 -> UNAVAILABLE, else
+        #: INVALID_ARGUMENT) without keeping it; 200 = accept
+        self.status = status
+        #: seconds to wait before answering (a slow collector)
+        self.delay = delay
+        self.refused = 0
+        self._conns: set[socket.socket] = set()
         self._cond = threading.Condition()
         self._grpc: grpc.Server | None = None
         self._http: ThreadingHTTPServer | None = None
 
     # -- decoding -------------------------------------------------------------------------
+    def _answer(self) -> bool:
+        """Wait out the delay; False (and counted) when told to refuse the request."""
+        if self.delay:
+            time.sleep(self.delay)
+        if self.status == 200:
+            return True
+        with self._cond:
+            self.refused += 1
+            self._cond.notify_all()
+        return False
+
     def take_traces(self, body: bytes) -> bytes:
         req = tpb.ExportTraceServiceRequest.FromString(body)
         with self._cond:
@@ -99,22 +121,34 @@ class Receiver:
                 for sl in rl.scope_logs:
                     self.logs += [Received(res, r, attrs_of(r.attributes)) for r in sl.log_records]
             self._cond.notify_all()
-        return lpb.ExportLogsServiceResponse().SerializeToString()
+        resp = lpb.ExportLogsServiceResponse()
+        if self.reject_logs:
+            resp.partial_success.rejected_log_records = self.reject_logs
+        return resp.SerializeToString()
 
     # -- servers --------------------------------------------------------------------------
     def start_grpc(self, port: int = 0) -> str:
         """Serve gRPC; returns the endpoint URL."""
         receiver = self
 
+        def refuse(context) -> None:
+            code = grpc.StatusCode.UNAVAILABLE if receiver.status == 503 \
+                else grpc.StatusCode.INVALID_ARGUMENT
+            context.abort(code, f"told to answer {receiver.status}")
+
         class Traces(tgrpc.TraceServiceServicer):
             def Export(self, request, context):
+                if not receiver._answer():
+                    refuse(context)
                 return tpb.ExportTraceServiceResponse.FromString(
                     receiver.take_traces(request.SerializeToString()))
 
         class Logs(lgrpc.LogsServiceServicer):
             def Export(self, request, context):
-                receiver.take_logs(request.SerializeToString())
-                return lpb.ExportLogsServiceResponse()
+                if not receiver._answer():
+                    refuse(context)
+                return lpb.ExportLogsServiceResponse.FromString(
+                    receiver.take_logs(request.SerializeToString()))
 
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
                              options=[("grpc.max_receive_message_length", 64 << 20)])
@@ -133,6 +167,15 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                super().setup()
+                receiver._conns.add(self.connection)
+
+            def finish(self) -> None:
+                receiver._conns.discard(self.connection)
+                with contextlib.suppress(OSError):  # killed under the client's feet
+                    super().finish()
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if self.headers.get("Content-Encoding") == "gzip":
@@ -143,6 +186,11 @@ class Receiver:
                 handler = take.get(self.path)
                 if handler is None:
                     self.send_error(404)
+                    return
+                if not receiver._answer():
+                    self.send_response(receiver.status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                     return
                 out = handler(body)
                 self.send_response(200)
@@ -159,6 +207,13 @@ class Receiver:
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         self._http = server
         return f"http://127.0.0.1:{server.server_address[1]}"
+
+    def kill(self) -> None:
+        """Stop every server and cut the open connections, as a crashed collector would."""
+        self.stop()
+        for conn in list(self._conns):
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
     def stop(self) -> None:
         """Stop every server."""
