@@ -21,7 +21,7 @@ from typing import Any
 from providers.netfilter import NetfilterError
 
 from ._client import DecisionClient
-from ._config import DECIDERS, load_config
+from ._config import DECIDERS, OVERLOAD, load_config
 from ._errors import AlreadyRunningError, InspectConfigError, InspectError, NotRunningError
 from ._rules import sweep
 from ._state import StateFile
@@ -49,6 +49,11 @@ def _fill(p: argparse.ArgumentParser) -> None:
                        help="keep the peer blocked while the inspector is down")
     start.add_argument("--reject", action="store_true", default=None,
                        help="answer blocked traffic with TCP RST / ICMP unreachable")
+    start.add_argument("--overload", choices=OVERLOAD,
+                       help="what a full queue does: drop, accept, or auto (accept only "
+                            "while permitting; the default)")
+    start.add_argument("--queue-length", type=int, metavar="N",
+                       help="packets each queue holds before it is full (default 8192)")
     start.add_argument("--queue", type=int, help="first of the two NFQUEUE numbers")
     start.add_argument("--trace", metavar="FILE", help="write the provider's events here")
     start.add_argument("--trace-packets", action="store_true",
@@ -84,7 +89,8 @@ def _start(args: argparse.Namespace) -> int:
         config = load_config(args.config, remote_address=args.remote, block_traffic=args.block,
                              decider=args.decider, decider_timeout=args.decider_timeout,
                              fail_closed=args.fail_closed, reject=args.reject,
-                             queue=args.queue)
+                             queue=args.queue, overload=args.overload,
+                             queue_length=args.queue_length)
     except InspectConfigError as exc:
         print(f"wfptrace inspect: configuration error: {exc}; nothing was installed",
               file=sys.stderr)

@@ -13,6 +13,12 @@ Keys (top level, all optional except the address)::
     protocols = ["tcp", "udp", "icmp"]
     ports = [443]                  # remote TCP/UDP ports only (ICMP then not inspected)
     reject = false                 # TCP RST / ICMP unreachable instead of a silent drop
+    overload = "auto"              # a full queue: "drop", "accept", or "auto" = accept
+                                   # only while the static decider permits
+    queue_length = 8192            # packets each queue holds before it is full
+
+A full queue (overload) is not a crash: ``fail_closed`` decides what happens
+while no inspector listens, ``overload`` what a running one's full queue does.
 
 Environment: WFPTRACE_INSPECT_CONFIG (file), WFPTRACE_INSPECT_REMOTE,
 WFPTRACE_INSPECT_BLOCK, WFPTRACE_INSPECT_DECIDER, WFPTRACE_INSPECT_FAIL_CLOSED.
@@ -31,12 +37,15 @@ from typing import Any
 from ._address import IpAddress, IpNetwork, parse_network, parse_remote_address
 from ._errors import InspectConfigError
 
-__all__ = ["DECIDERS", "PROTOCOLS", "InspectConfig", "load_config", "read_block_traffic"]
+__all__ = ["DECIDERS", "OVERLOAD", "PROTOCOLS", "InspectConfig", "load_config",
+           "read_block_traffic"]
 
 DECIDERS = ("static", "external")
 PROTOCOLS = ("tcp", "udp", "icmp")
+OVERLOAD = ("auto", "drop", "accept")
 _KEYS = {"remote_address", "block_traffic", "fail_closed", "decider", "decider_timeout",
-         "queue", "addresses", "protocols", "ports", "reject"}
+         "queue", "addresses", "protocols", "ports", "reject", "overload",
+         "queue_length"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -55,6 +64,8 @@ class InspectConfig:
     protocols: tuple[str, ...] = PROTOCOLS
     ports: tuple[int, ...] = ()
     reject: bool = False
+    overload: str = "auto"
+    queue_length: int = 8192
     path: Path | None = None
     #: The file to re-read block_traffic from (None when a flag or variable fixed it).
     block_path: Path | None = field(default=None)
@@ -68,13 +79,20 @@ class InspectConfig:
         """True if ``addr`` is an inspected remote address."""
         return any(addr in net for net in self.networks)
 
+    def overload_accepts(self, block_traffic: bool) -> bool:
+        """True if a full queue should accept (the kernel's fail-open) under ``block_traffic``."""
+        if self.overload != "auto":
+            return self.overload == "accept"
+        return self.decider == "static" and not block_traffic
+
     def summary(self) -> dict[str, Any]:
         """A JSON-able view (state file, status)."""
         return {"remote_address": str(self.remote), "block_traffic": self.block_traffic,
                 "fail_closed": self.fail_closed, "decider": self.decider,
                 "decider_timeout": self.decider_timeout, "queue": self.queue,
                 "addresses": [str(n) for n in self.extra], "protocols": list(self.protocols),
-                "ports": list(self.ports), "reject": self.reject,
+                "ports": list(self.ports), "reject": self.reject, "overload": self.overload,
+                "queue_length": self.queue_length,
                 "path": str(self.path) if self.path else None}
 
 
@@ -150,6 +168,10 @@ def _build(data: dict[str, Any], path: Path | None, block_from_file: bool) -> In
     if decider not in DECIDERS:
         raise InspectConfigError(f"decider must be one of {', '.join(DECIDERS)}, "
                                  f"not {decider!r}")
+    overload = data.get("overload", "auto")
+    if overload not in OVERLOAD:
+        raise InspectConfigError(f"overload must be one of {', '.join(OVERLOAD)}, "
+                                 f"not {overload!r}")
     extra = data.get("addresses", [])
     if not isinstance(extra, list):
         raise InspectConfigError("addresses must be a list of addresses or CIDR prefixes")
@@ -165,6 +187,8 @@ def _build(data: dict[str, Any], path: Path | None, block_from_file: bool) -> In
         protocols=_protocols(data.get("protocols", list(PROTOCOLS))),
         ports=_ports(data.get("ports", [])),
         reject=_bool(data.get("reject", False), "reject"),
+        overload=overload,
+        queue_length=int(_number(data.get("queue_length", 8192), "queue_length", 1, 1 << 20)),
         path=path,
         block_path=path if block_from_file else None,
     )

@@ -17,6 +17,7 @@ __all__ = [
     "CONNECTION_PENDED",
     "CONNECTION_VERDICT",
     "DECISION_TIMEOUT",
+    "OVERLOAD",
     "PACKET_VERDICT",
     "PROVIDER",
     "QUEUE_STATS",
@@ -87,3 +88,9 @@ RUNDOWN_CONNECTION = PROVIDER.event(
 RULES_SWEPT = PROVIDER.event(
     12, "RulesSwept", Level.WARNING, "config",
     {"count": int}, "Removed {count} stale rules left by a dead inspector")
+OVERLOAD = PROVIDER.event(
+    13, "Overload", Level.WARNING, "worker",
+    {"policy": str, "accepted": int, "dropped": int, "total_accepted": int,
+     "total_dropped": int, "queue_dropped": int, "user_dropped": int},
+    "Queue full ({policy}): {accepted} packets let through unseen, {dropped} dropped "
+    "(totals {total_accepted} / {total_dropped})")

@@ -23,6 +23,7 @@ from ._config import InspectConfig
 from ._control import ControlServer
 from ._deciders import Decider, ExternalDecider, StaticDecider
 from ._events import CONFIG_LOADED, PROVIDER, RULES_SWEPT, STARTED, STOPPED
+from ._overload import OverloadAccount
 from ._rules import InspectRules
 from ._stats import InspectStats
 from ._worker import Worker
@@ -57,17 +58,21 @@ class Inspector:
         cfg = self.config
         try:
             # Headers are all the worker reads: copy 256 bytes, take GSO super-packets.
+            # fail_open here is only what a *full* queue does (overload); a missing
+            # listener is the rules' --queue-bypass (fail_closed).
+            accept = cfg.overload_accepts(self.switch.value)
             for num in (cfg.queue, cfg.queue + 1):  # one by one: a failure closes the first
                 self._queues.append(NfQueue(QueueConfig(
-                    queue_num=num, fail_open=not cfg.fail_closed, gso=True, max_len=8192,
+                    queue_num=num, fail_open=accept, gso=True, max_len=cfg.queue_length,
                     copy_range=256)))
             conn_q, pkt_q = self._queues
             attributor = Attributor() if self._attribute else None
+            self.rules = InspectRules(cfg)
+            account = OverloadAccount(self._queues, self.rules.queue_hits)
             self.worker = Worker(cfg, conn_q, pkt_q, self.decider, self.switch, self.stats,
-                                 attributor)
+                                 attributor, account)
             if isinstance(self.decider, ExternalDecider):
                 self.decider.complete = self.worker.complete
-            self.rules = InspectRules(cfg)
             self.rules.install()
         except BaseException:
             self._close_queues()
@@ -109,6 +114,8 @@ class Inspector:
         self._stopped = True
         worker = self.worker
         if worker is not None:
+            if self.running:
+                worker.account_overload(force=True)  # while the rules still count
             worker.request_stop()
         try:
             if self.rules is not None:
@@ -125,6 +132,18 @@ class Inspector:
         if STOPPED.enabled:
             STOPPED.write(reason, self.stats.pending_blocked_at_stop,
                           self.stats.queued_dropped_at_stop, self.stats.connections)
+
+    def _kernel_counters(self) -> dict[str, dict[str, int]]:
+        """The kernel's counters of each queue (nfnetlink_queue), by queue number."""
+        out = {}
+        for q in self._queues:
+            k = q.stats().kernel
+            if k is not None:
+                out[str(k.queue_num)] = {"queue_total": k.queue_total,
+                                         "queue_dropped": k.queue_dropped,
+                                         "user_dropped": k.user_dropped,
+                                         "id_sequence": k.id_sequence}
+        return out
 
     def _close_queues(self) -> None:
         from providers.netfilter import Verdict
@@ -151,7 +170,11 @@ class Inspector:
     def status(self) -> dict[str, Any]:
         """Configuration, current block_traffic, counters and table sizes."""
         worker = self.worker
+        if worker is not None and self.running:
+            worker.account_overload(force=True)
         return {"config": self.config.summary(), "block_traffic": self.switch.value,
+                "overload": worker.overload_policy() if worker else None,
+                "kernel": self._kernel_counters(),
                 "stats": self.stats.as_dict(),
                 "connections": len(worker.table) if worker else 0,
                 "pending": len(worker.table.pending()) if worker else 0,

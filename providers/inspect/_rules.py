@@ -120,6 +120,19 @@ def _restore(exe: str, body: Sequence[str]) -> None:
         raise RuleError(f"{exe}: {res.stderr.strip() or res.returncode}")
 
 
+def _queue_hits(exe: str, tag: str) -> int:
+    """Packets that met our NFQUEUE rules (``*-save -c`` counters of the tagged rules)."""
+    res = subprocess.run([exe.replace("-restore", "-save"), "-c", "-t", "filter"],
+                         capture_output=True, text=True, timeout=30)
+    if res.returncode != 0:
+        raise RuleError(f"{exe}: {res.stderr.strip() or res.returncode}")
+    total = 0
+    for line in res.stdout.splitlines():
+        if line.startswith("[") and tag in line and "-j NFQUEUE" in line:
+            total += int(line[1:line.index(":")])
+    return total
+
+
 def _quote(args: Sequence[str]) -> str:
     return " ".join(f'"{a}"' if " " in a or ":" in a else a for a in args)
 
@@ -179,6 +192,11 @@ class InspectRules:
                 errors.append(str(exc))
         if errors:
             raise RuleError("; ".join(errors))
+
+    def queue_hits(self) -> int:
+        """Packets our queue rules sent to the queues (queued or let through when full)."""
+        return sum(_queue_hits(_restore_binary(self.backend, fam), self.tag.comment())
+                   for fam in self._by_family())
 
     def remove(self) -> None:
         """Remove every rule of ours (all families); a no-op when not installed."""

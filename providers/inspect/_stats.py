@@ -26,6 +26,9 @@ class InspectStats:
     worker_errors: int = 0
     pending_blocked_at_stop: int = 0
     queued_dropped_at_stop: int = 0
+    #: Packets a full queue let through unseen / dropped (see ``_overload``).
+    overload_accepted: int = 0
+    overload_dropped: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """A plain dict (JSON)."""

@@ -30,10 +30,12 @@ from ._events import (
     CONNECTION_PENDED,
     CONNECTION_VERDICT,
     DECISION_TIMEOUT,
+    OVERLOAD,
     PACKET_VERDICT,
     QUEUE_STATS,
 )
 from ._headers import TCP, UDP, Headers, flow_key, parse_headers
+from ._overload import OverloadAccount
 from ._rules import REJECT_MARK
 from ._stats import InspectStats
 
@@ -53,7 +55,8 @@ class Worker:
 
     def __init__(self, config: InspectConfig, conn_q: NfQueue, pkt_q: NfQueue,
                  decider: Decider, switch: BlockSwitch, stats: InspectStats | None = None,
-                 attributor: Attributor | None = None) -> None:
+                 attributor: Attributor | None = None,
+                 overload: OverloadAccount | None = None) -> None:
         self.config = config
         self.conn_q, self.pkt_q = conn_q, pkt_q
         self.decider = decider
@@ -69,6 +72,8 @@ class Worker:
         self._rundown = threading.Event()
         self._next_stats = time.monotonic() + _STATS_EVERY_S
         self._static = not isinstance(decider, ExternalDecider)
+        self.overload = overload
+        self._account_lock = threading.Lock()
 
     # -- requests from other threads ---------------------------------------------------
     def complete(self, conn_id: int, verdict: str, decided_by: str) -> None:
@@ -122,6 +127,7 @@ class Worker:
     def _round(self) -> None:
         with contextlib.suppress(BlockingIOError):
             os.eventfd_read(self._wake)
+        self._overload_policy()
         self._completions()
         now = time.monotonic()
         for conn_id in self.decider.expired(now):
@@ -340,10 +346,38 @@ class Worker:
         else:
             q.verdicts(decided)
 
+    # -- overload ----------------------------------------------------------------------
+    def _overload_policy(self) -> None:
+        """A full queue accepts only when the policy says so for the current verdict."""
+        accept = self.config.overload_accepts(self.switch.value)
+        if accept != self.conn_q.fail_open or accept != self.pkt_q.fail_open:
+            self.conn_q.set_fail_open(accept)
+            self.pkt_q.set_fail_open(accept)
+            if accept and self.overload is not None:
+                self.overload.note_fail_open()
+
+    def overload_policy(self) -> str:
+        """``accept`` or ``drop``: what a full queue does now."""
+        return "accept" if self.conn_q.fail_open else "drop"
+
+    def account_overload(self, force: bool = False) -> None:
+        """Bring the overload counters up to date; trace what is new."""
+        if self.overload is None:
+            return
+        with self._account_lock:  # the worker's timer and status requests both count
+            s, before = self.stats, self.overload.counts
+            now = self.overload.update(force)
+            s.overload_accepted, s.overload_dropped = now.accepted, now.dropped
+            new_acc, new_drop = now.accepted - before.accepted, now.dropped - before.dropped
+            if (new_acc or new_drop) and OVERLOAD.enabled:
+                OVERLOAD.write(self.overload_policy(), new_acc, new_drop, now.accepted, now.dropped,
+                               now.queue_dropped, now.user_dropped)
+
     # -- housekeeping ------------------------------------------------------------------
     def _periodic(self, now: float) -> None:
         self._next_stats = now + _STATS_EVERY_S
         self.stats.closed = self.table.closed + self.table.expire(now)
+        self.account_overload()
         if QUEUE_STATS.enabled:
             QUEUE_STATS.write(*self.queue_snapshot())
 

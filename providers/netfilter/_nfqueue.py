@@ -81,6 +81,7 @@ class NfQueue:
         self._view = memoryview(self._buf)
         self._proc_fd = -1
         self._mm: MMsgReceiver | None = None
+        self._flags = 0
         #: False when conntrack info was asked for but the kernel cannot attach
         #: it (no CONFIG_NETFILTER_NETLINK_GLUE_CT); match ``--ctstate NEW`` in
         #: the rule instead to see only new flows.
@@ -122,11 +123,35 @@ class NfQueue:
         try:
             self._config(nl.attr(NFQA_CFG_FLAGS, struct.pack(">I", flags))
                          + nl.attr(NFQA_CFG_MASK, struct.pack(">I", mask)), "flags")
+            self._flags = flags
         except QueueBindError as exc:
             if exc.errno != errno.EOPNOTSUPP or not flags & NFQA_CFG_F_CONNTRACK:
                 raise
             self._set_flags(flags & ~NFQA_CFG_F_CONNTRACK)
             self.conntrack = False
+
+    def set_fail_open(self, on: bool) -> None:
+        """Change what a full queue does (accept or drop) while packets flow.
+
+        Sent without an ack request: the queue's packets share the socket, so an
+        ack would be read among them; an error reply is counted in
+        ``verdict_errors`` by the receive path.
+        """
+        if on == bool(self._flags & NFQA_CFG_F_FAIL_OPEN):
+            return
+        self._flags = self._flags | NFQA_CFG_F_FAIL_OPEN if on else \
+            self._flags & ~NFQA_CFG_F_FAIL_OPEN
+        self._seq += 1
+        body = (nfgen(self.config.queue_num)
+                + nl.attr(NFQA_CFG_FLAGS, struct.pack(">I", self._flags))
+                + nl.attr(NFQA_CFG_MASK, struct.pack(">I", NFQA_CFG_F_FAIL_OPEN)))
+        kind = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_CONFIG
+        self._send(nl.message(kind, nl.NLM_F_REQUEST, self._seq, body), 0)
+
+    @property
+    def fail_open(self) -> bool:
+        """True while a full queue accepts instead of dropping."""
+        return bool(self._flags & NFQA_CFG_F_FAIL_OPEN)
 
     def _set_rcvbuf(self, size: int) -> None:
         try:

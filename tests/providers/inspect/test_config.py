@@ -89,3 +89,15 @@ def test_sample_configuration_loads() -> None:
     cfg = load_config(path, env={})
     assert str(cfg.remote) == "10.0.0.1" and not cfg.block_traffic and not cfg.reject
     assert cfg.decider == "static" and not cfg.extra and not cfg.ports
+
+
+def test_overload_policy_accepts_only_while_the_static_decider_permits() -> None:
+    """overload = auto accepts a full queue's packets only for a permitting static decider."""
+    permit = load_config(env={}, remote_address="10.0.0.1")
+    assert permit.overload_accepts(False) and not permit.overload_accepts(True)
+    external = load_config(env={}, remote_address="10.0.0.1", decider="external")
+    assert not external.overload_accepts(False)
+    chosen = load_config(env={}, remote_address="10.0.0.1", overload="accept")
+    assert chosen.overload_accepts(True)
+    with pytest.raises(InspectConfigError, match="overload must be one of"):
+        load_config(env={}, remote_address="10.0.0.1", overload="maybe")
