@@ -6,6 +6,9 @@ One request per line, one reply per line: ``{"op": "pending"}``,
 ``"ok": true`` or ``"ok": false, "error": "..."``. The same handler serves
 control requests through the embedded hub (``Hub.control``). The socket is
 owner-only (0600): deciding is as privileged as installing the rules.
+
+Each connection is a caller: the handler gets a token for it, and ``on_close``
+hears when it closes (a decision program that exits or dies ends its holds).
 """
 
 from __future__ import annotations
@@ -22,19 +25,29 @@ from typing import Any
 
 __all__ = ["ControlServer", "Handler"]
 
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
+Handler = Callable[[dict[str, Any], object], dict[str, Any]]
 
 
 class _Conn(socketserver.StreamRequestHandler):
     server: _Server
 
     def handle(self) -> None:
+        owner = object()
+        try:
+            self._serve(owner)
+        except OSError:
+            pass  # the caller vanished mid-reply: same as a close
+        finally:
+            if self.server.on_close is not None:
+                self.server.on_close(owner)
+
+    def _serve(self, owner: object) -> None:
         for line in self.rfile:
             try:
                 request = json.loads(line)
                 if not isinstance(request, dict):
                     raise ValueError("a request is a JSON object")
-                reply = {"ok": True, **self.server.handler(request)}
+                reply = {"ok": True, **self.server.handler(request, owner)}
             except Exception as exc:  # every failure is an answer, never a dropped line
                 reply = {"ok": False, "error": str(exc)}
             self.wfile.write(json.dumps(reply).encode() + b"\n")
@@ -44,22 +57,25 @@ class _Conn(socketserver.StreamRequestHandler):
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
-    def __init__(self, path: str, handler: Handler) -> None:
+    def __init__(self, path: str, handler: Handler,
+                 on_close: Callable[[object], None] | None) -> None:
         super().__init__(path, _Conn)
         self.handler = handler
+        self.on_close = on_close
 
 
 class ControlServer:
     """Serve ``handler`` on ``path`` in a background thread until :meth:`close`."""
 
-    def __init__(self, path: str | os.PathLike[str], handler: Handler) -> None:
+    def __init__(self, path: str | os.PathLike[str], handler: Handler,
+                 on_close: Callable[[object], None] | None = None) -> None:
         self.path = Path(path)
         with contextlib.suppress(FileNotFoundError):
             if self.path.is_socket():
                 self.path.unlink()
         old = os.umask(0o177)
         try:
-            self._server = _Server(str(self.path), handler)
+            self._server = _Server(str(self.path), handler, on_close)
         finally:
             os.umask(old)
         self._thread = threading.Thread(target=self._server.serve_forever,

@@ -5,6 +5,12 @@ The worker asks :meth:`Decider.submit` for each new connection: a verdict now
 the ``complete`` callback the worker gave, from any thread. :meth:`expired`
 hands the worker the connections whose time ran out; it applies the default
 action (the static ``block_traffic``), counted and traced.
+
+A hold (the countdown paused while someone looks) always ends: a hold made over
+a connection of the control socket ends when that connection closes (the
+decision program exited or died), and a hold without one (through the hub)
+lasts at most :data:`HOLD_LEASE_S` unless renewed; then the default applies at
+once, traced with the reason (``decider-gone``, ``hold-expired``).
 """
 
 from __future__ import annotations
@@ -18,13 +24,15 @@ from typing import Any, Protocol
 from ._blockswitch import BlockSwitch
 from ._connections import Connection
 
-__all__ = ["VERDICTS", "Decider", "ExternalDecider", "PendingConnection", "StaticDecider",
-           "normalize_verdict"]
+__all__ = ["HOLD_LEASE_S", "VERDICTS", "Decider", "ExternalDecider", "PendingConnection",
+           "StaticDecider", "normalize_verdict"]
 
 #: Verdict words accepted from deciders (``allow`` is TraceView's word for permit).
 VERDICTS = {"permit": "permit", "allow": "permit", "accept": "permit", "block": "block",
             "drop": "block", "deny": "block"}
 Complete = Callable[[int, str, str], None]  # conn id, verdict, decided_by
+#: Longest a hold without an owning connection lasts (each hold request renews it).
+HOLD_LEASE_S = 60.0
 
 
 def normalize_verdict(word: object) -> str:
@@ -67,8 +75,8 @@ class Decider(Protocol):
     def submit(self, conn: Connection) -> str | None:
         """``permit``/``block`` now, or None: the answer comes through ``complete``."""
 
-    def expired(self, now: float) -> list[int]:
-        """Ids of connections whose decision time ran out (removed from the decider)."""
+    def ended(self, now: float) -> list[tuple[int, str]]:
+        """(id, reason) of connections whose decision ended without a verdict (removed)."""
 
     def forget(self, conn_id: int) -> None:
         """Drop a connection the worker completed by itself (stop, timeout)."""
@@ -86,7 +94,7 @@ class StaticDecider:
         """The configured verdict, now."""
         return "block" if self.switch.current() else "permit"
 
-    def expired(self, now: float) -> list[int]:
+    def ended(self, now: float) -> list[tuple[int, str]]:
         """Nothing ever waits."""
         return []
 
@@ -94,11 +102,31 @@ class StaticDecider:
         """Nothing to forget."""
 
 
+_MISSING = object()
+
+
+def _field(request: dict[str, Any], name: str, kind: type | tuple[type, ...],
+           default: Any = _MISSING) -> Any:
+    """``request[name]`` if it has type ``kind`` (booleans are not numbers); else ValueError."""
+    value = request.get(name, default)
+    if value is _MISSING:
+        raise ValueError(f"{request.get('op')!r} needs {name!r}")
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+        want = kind.__name__ if isinstance(kind, type) else "a number"
+        want = {"bool": "true or false", "int": "an integer", "str": "a string"}.get(want, want)
+        raise ValueError(f"{name} must be {want}, not {value!r}")
+    return value
+
+
 @dataclass
 class _Item:
     info: PendingConnection
     deadline: float
     left_when_held: float | None = None
+    #: Who holds it: a control connection's token, or None (then ``lease_end`` bounds it).
+    owner: object | None = None
+    lease_end: float | None = None
+    reason: str = "timeout"
 
 
 class ExternalDecider:
@@ -151,32 +179,63 @@ class ExternalDecider:
             self.complete(conn_id, verdict, "external")
         return True
 
-    def hold(self, conn_id: int, held: bool) -> bool:
-        """Pause (True) or resume (False) a connection's countdown."""
+    def hold(self, conn_id: int, held: bool, owner: object | None = None) -> bool:
+        """Pause (True) or resume (False) a connection's countdown.
+
+        ``owner`` is the holding control connection (see :meth:`release`); without
+        one the hold lasts :data:`HOLD_LEASE_S`, renewed by every hold request.
+        """
+        if not isinstance(held, bool):
+            raise ValueError(f"held must be true or false, not {held!r}")
         with self._lock:
             it = self._items.get(conn_id)
             if it is None:
                 return False
             now = self.clock()
-            if held and it.left_when_held is None:
-                it.left_when_held = max(0.0, it.deadline - now)
-            elif not held and it.left_when_held is not None:
+            if held:
+                if it.left_when_held is None:
+                    it.left_when_held = max(0.0, it.deadline - now)
+                it.owner = owner
+                it.lease_end = None if owner is not None else now + HOLD_LEASE_S
+            elif it.left_when_held is not None:
                 it.deadline, it.left_when_held = now + it.left_when_held, None
+                it.owner = it.lease_end = None
+            self._changed.notify_all()
             return True
 
-    def expired(self, now: float) -> list[int]:
-        """Ids whose deadline passed (not held); they are no longer pending here."""
+    def release(self, owner: object) -> int:
+        """The control connection ``owner`` closed: its holds end now (default verdict)."""
+        now, n = self.clock(), 0
         with self._lock:
-            gone = [i for i, it in self._items.items()
+            for it in self._items.values():
+                if it.left_when_held is not None and it.owner is owner:
+                    it.deadline, it.left_when_held, it.owner = now, None, None
+                    it.reason = "decider-gone"
+                    n += 1
+        return n
+
+    def ended(self, now: float) -> list[tuple[int, str]]:
+        """(id, reason) whose deadline or hold lease passed; no longer pending here."""
+        with self._lock:
+            for it in self._items.values():
+                if it.lease_end is not None and it.lease_end <= now:
+                    it.deadline, it.left_when_held, it.lease_end = now, None, None
+                    it.reason = "hold-expired"
+            gone = [(i, it.reason) for i, it in self._items.items()
                     if it.left_when_held is None and it.deadline <= now]
-            for i in gone:
+            for i, _ in gone:
                 del self._items[i]
         return gone
+
+    def expired(self, now: float) -> list[int]:
+        """Ids whose decision ended (see :meth:`ended`)."""
+        return [i for i, _ in self.ended(now)]
 
     def next_deadline(self) -> float | None:
         """The earliest running deadline, for the worker's wait."""
         with self._lock:
             times = [it.deadline for it in self._items.values() if it.left_when_held is None]
+            times += [it.lease_end for it in self._items.values() if it.lease_end is not None]
         return min(times) if times else None
 
     def forget(self, conn_id: int) -> None:
@@ -184,18 +243,20 @@ class ExternalDecider:
         with self._lock:
             self._items.pop(conn_id, None)
 
-    def request(self, request: dict[str, Any]) -> dict[str, Any]:
+    def request(self, request: dict[str, Any], owner: object | None = None) -> dict[str, Any]:
         """Answer a decision-maker's control request (``pending``, ``wait_pending``,
-        ``decide``, ``hold``); ValueError for any other ``op``."""
+        ``decide``, ``hold``); ``owner``: the caller's control connection (None through
+        the hub). ValueError for any other ``op`` or a field of the wrong type."""
         op = request.get("op")
         if op == "pending":
             return {"pending": [vars(p) for p in self.pending()]}
         if op == "wait_pending":
-            timeout = float(request.get("timeout", 1.0))
+            timeout = _field(request, "timeout", (int, float), 1.0)
             return {"pending": [vars(p) for p in self.wait_pending(min(timeout, 30.0))]}
+        if op not in ("decide", "hold"):
+            raise ValueError(f"unknown op {op!r}")
+        conn_id = _field(request, "id", int)
         if op == "decide":
-            verdict = normalize_verdict(request.get("verdict"))
-            return {"decided": self.decide(int(request["id"]), verdict)}
-        if op == "hold":
-            return {"held": self.hold(int(request["id"]), bool(request.get("held", True)))}
-        raise ValueError(f"unknown op {op!r}")
+            verdict = normalize_verdict(_field(request, "verdict", str))
+            return {"decided": self.decide(conn_id, verdict)}
+        return {"held": self.hold(conn_id, _field(request, "held", bool, True), owner)}

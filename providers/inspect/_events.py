@@ -78,8 +78,9 @@ CONNECTION_CLOSED = PROVIDER.event(
     "Connection {conn_id} closed ({reason}) after {packets} packets")
 DECISION_TIMEOUT = PROVIDER.event(
     10, "DecisionTimeout", Level.WARNING, "connect",
-    {"conn_id": int, "flow_id": str, "verdict": str, "timeout_s": float},
-    "No decision for connection {conn_id} within {timeout_s} s: default {verdict} applied")
+    {"conn_id": int, "flow_id": str, "verdict": str, "timeout_s": float, "reason": str},
+    "No decision for connection {conn_id} ({reason}; timeout {timeout_s} s): "
+    "default {verdict} applied")
 RUNDOWN_CONNECTION = PROVIDER.event(
     11, "RundownConnection", Level.INFO, "connect",
     {"conn_id": int, **_FLOW, "state": str, "process_path": str, "process_pid": int,

@@ -84,7 +84,7 @@ class Inspector:
                                         daemon=True)
         self._thread.start()
         if self.control_path is not None:
-            self._control = ControlServer(self.control_path, self.handle)
+            self._control = ControlServer(self.control_path, self.handle, self._caller_gone)
 
     @property
     def running(self) -> bool:
@@ -153,8 +153,9 @@ class Inspector:
         self._queues = []
 
     # -- control requests (socket and hub) ---------------------------------------------
-    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Answer one control request (see :mod:`._control`)."""
+    def handle(self, request: dict[str, Any], owner: object | None = None) -> dict[str, Any]:
+        """Answer one control request (see :mod:`._control`); ``owner``: the caller's
+        control connection (None through the hub). Malformed fields are refused."""
         op = request.get("op")
         if op == "status":
             return self.status()
@@ -163,9 +164,17 @@ class Inspector:
                 self.worker.request_rundown()
             return {}
         decider = self.decider
+        if op not in ("pending", "wait_pending", "decide", "hold"):
+            raise ValueError(f"unknown op {op!r}")
         if not isinstance(decider, ExternalDecider):
             raise ValueError(f"{op!r} needs the external decider (this one is static)")
-        return decider.request(request)
+        return decider.request(request, owner)
+
+    def _caller_gone(self, owner: object) -> None:
+        """A control connection closed: the holds it made end (default verdict, traced)."""
+        if (isinstance(self.decider, ExternalDecider) and self.decider.release(owner)
+                and self.worker is not None):
+            self.worker.poke()
 
     def status(self) -> dict[str, Any]:
         """Configuration, current block_traffic, counters and table sizes."""

@@ -96,6 +96,10 @@ class Worker:
         self._rules_gone.set()
         self._poke()
 
+    def poke(self) -> None:
+        """Wake the worker for a round now (a decider's state changed)."""
+        self._poke()
+
     def _poke(self) -> None:
         with contextlib.suppress(OSError):
             os.eventfd_write(self._wake, 1)
@@ -130,8 +134,8 @@ class Worker:
         self._overload_policy()
         self._completions()
         now = time.monotonic()
-        for conn_id in self.decider.expired(now):
-            self._timed_out(conn_id)
+        for conn_id, reason in self.decider.ended(now):
+            self._timed_out(conn_id, reason)
         batch = self.conn_q.receive()
         if batch:
             self._connections(batch)
@@ -229,7 +233,7 @@ class Worker:
                 continue
             self._complete(conn, verdict, by)
 
-    def _timed_out(self, conn_id: int) -> None:
+    def _timed_out(self, conn_id: int, reason: str = "timeout") -> None:
         conn = self.table.by_id(conn_id)
         if conn is None or not conn.pending:
             return
@@ -237,7 +241,7 @@ class Worker:
         self.stats.timeouts += 1
         if DECISION_TIMEOUT.enabled:
             DECISION_TIMEOUT.write(conn.id, conn.flow_id, verdict,
-                                   float(self.config.decider_timeout))
+                                   float(self.config.decider_timeout), reason)
         self._complete(conn, verdict, "timeout")
 
     # -- transport layer ---------------------------------------------------------------

@@ -17,14 +17,8 @@ def _decider_server(tmp_path: Path) -> tuple[ExternalDecider, ControlServer, lis
     done: list = []
     decider = ExternalDecider(30.0, lambda *a: done.append(a))
 
-    def handle(req: dict) -> dict:
-        if req["op"] == "pending":
-            return {"pending": [vars(p) for p in decider.pending()]}
-        if req["op"] == "decide":
-            return {"decided": decider.decide(req["id"], req["verdict"])}
-        if req["op"] == "hold":
-            return {"held": decider.hold(req["id"], req["held"])}
-        raise ValueError(f"unknown op {req['op']!r}")
+    def handle(req: dict, owner: object = None) -> dict:
+        return decider.request(req, owner)
 
     return decider, ControlServer(tmp_path / "c.sock", handle), done
 

@@ -130,3 +130,104 @@ def test_static_inspector_refuses_decisions(lab: Lab) -> None:
         client.pending()
     res = insp.cli("pending")
     assert res.returncode == 1 and "external decider" in res.stderr
+
+
+def test_a_hold_ends_when_its_connection_closes_and_without_one_after_the_lease() -> None:
+    """Holds end: the owner's release expires them at once; an ownerless hold's lease runs out."""
+    from providers.inspect._deciders import HOLD_LEASE_S
+
+    clock = _Clock()
+    decider = ExternalDecider(2.0, clock=clock)
+    table = ConnectionTable()
+    owned, ownerless = _conn(table), _conn(table)
+    decider.submit(owned)
+    decider.submit(ownerless)
+    me = object()
+    assert decider.hold(owned.id, True, me) and decider.hold(ownerless.id, True)
+    clock.now += 10
+    assert decider.ended(clock.now) == []
+    assert decider.release(object()) == 0, "another caller's close ends nothing"
+    assert decider.release(me) == 1
+    assert decider.ended(clock.now) == [(owned.id, "decider-gone")]
+    clock.now += HOLD_LEASE_S
+    assert decider.next_deadline() == pytest.approx(clock.now - 10)
+    assert decider.ended(clock.now) == [(ownerless.id, "hold-expired")]
+
+
+def test_hold_refuses_anything_but_a_boolean() -> None:
+    """``"held": "no"`` is an error, never read as true."""
+    decider = ExternalDecider(2.0)
+    conn = _conn(ConnectionTable())
+    decider.submit(conn)
+    for bad in ("no", 1, None):
+        with pytest.raises(ValueError, match="held must be true or false"):
+            decider.hold(conn.id, bad)  # type: ignore[arg-type]
+    assert not decider.pending()[0].held
+
+
+def test_control_requests_with_mistyped_fields_are_refused(lab: Lab) -> None:
+    """Over the socket, a non-boolean held, a string id or a missing verdict get clear errors."""
+    insp = lab.inspector.start("--remote", lab.b.ip4, "--decider", "external",
+                               "--decider-timeout", "20")
+    (state,) = insp.run_dir.glob("inspect-*.json")
+    with DecisionClient(state.with_suffix(".sock")) as client:
+        for args, message in (({"id": 1, "held": "no"}, "held must be true or false"),
+                              ({"id": "1", "held": True}, "id must be an integer"),
+                              ({"id": True, "held": True}, "id must be an integer")):
+            with pytest.raises(InspectError, match=message):
+                client.call("hold", **args)
+        with pytest.raises(InspectError, match="needs 'verdict'"):
+            client.call("decide", id=1)
+        with pytest.raises(InspectError, match="timeout must be a number"):
+            client.call("wait_pending", timeout="soon")
+
+
+_DECIDER = """
+import sys, time
+from providers.inspect import DecisionClient
+c = DecisionClient(sys.argv[1])
+p = []
+while not p:
+    p = c.pending()
+    time.sleep(0.05)
+c.hold(p[0].id, True)
+print("held", p[0].id, flush=True)
+time.sleep(60)
+"""
+
+
+def test_decider_death_during_a_hold_applies_the_default_at_once(lab: Lab) -> None:
+    """A decision program killed while holding a connection: the default verdict applies, traced."""
+    import signal
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    insp = lab.inspector.start("--remote", lab.b.ip4, "--decider", "external",
+                               "--decider-timeout", "1", "--block", "--reject")
+    (state,) = insp.run_dir.glob("inspect-*.json")
+    decider = subprocess.Popen([sys.executable, "-c", _DECIDER, str(state.with_suffix(".sock"))],
+                               stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            result = pool.submit(tcp_exchange, lab.a, lab.b.ip4, 30.0)
+            line = decider.stdout.readline()  # type: ignore[union-attr]
+            assert line.startswith("held"), line
+            time.sleep(2.0)  # past the 1 s timeout: the hold keeps it pending
+            with DecisionClient(state.with_suffix(".sock")) as client:
+                (pending,) = client.pending()
+                assert pending.held
+            killed = time.monotonic()
+            decider.send_signal(signal.SIGKILL)
+            decider.wait(5)
+            assert result.result(timeout=10) is False  # refused by the RST, not timed out
+            assert time.monotonic() - killed < 2.0, "the hold outlived its decision program"
+    finally:
+        if decider.poll() is None:
+            decider.kill()
+            decider.wait(5)
+    (timeout,) = insp.wait_event("DecisionTimeout")
+    assert timeout.fields["reason"] == "decider-gone" and timeout.fields["verdict"] == "block"
+    (verdict,) = insp.events("ConnectionVerdict")
+    assert verdict.fields["decided_by"] == "timeout" and verdict.fields["verdict"] == "block"
