@@ -14,8 +14,12 @@ stays blocked until a clean stop, or a sweep, removes the rules. (A DROP rule
 behind a bypassing queue rule would never be reached: bypass means ACCEPT.)
 
 With ``reject``, a first rule REJECTs packets the worker marked
-(verdict REPEAT with :data:`REJECT_MARK`); the RST that REJECT sends to a local
-socket comes back through INPUT on ``lo`` and is let through. Every rule carries the netfilter
+(verdict REPEAT with :data:`REJECT_MARK`). REJECT's own answers must not meet
+our queue rules: the RST it sends to a local socket (outbound) comes back
+through INPUT on ``lo`` and is let through; the RST it sends to the peer
+(inbound) leaves through OUTPUT without a socket (``owner ! --socket-exists``),
+unlike every RST of a local socket or of the kernel's TCP stack, and is let
+through there. ICMP errors match no queue rule. Every rule carries the netfilter
 owner tag ``wfptrace:inspect:<pid>:<start>``, so a later start (or stop) sweeps
 the rules of a dead inspector. Rules are added and removed atomically per
 family with ``iptables-restore --noflush``. ICMP errors match no rule.
@@ -95,8 +99,9 @@ def _reject(fam: int, chain: str, addr: list[str], comment: list[str],
     """REJECT what the worker marked; in INPUT, let our own loopback RSTs reach the socket."""
     mark = ["-m", "mark", "--mark", hex(REJECT_MARK)]
     unreach = "icmp-port-unreachable" if fam == 4 else "icmp6-port-unreachable"
-    own_rst = [] if outbound else [RuleLine(fam, chain, (
-        *addr, "-i", "lo", "-p", "tcp", "--tcp-flags", "RST", "RST", *comment, "-j", "ACCEPT"))]
+    rst = ("-p", "tcp", "--tcp-flags", "RST", "RST")
+    own = ("-m", "owner", "!", "--socket-exists") if outbound else ("-i", "lo")
+    own_rst = [RuleLine(fam, chain, (*addr, *own, *rst, *comment, "-j", "ACCEPT"))]
     return [*own_rst,
             RuleLine(fam, chain, (*addr, "-p", "tcp", *mark, *comment, "-j", "REJECT",
                                   "--reject-with", "tcp-reset")),

@@ -270,3 +270,29 @@ def until(check: Callable[[], object], timeout: float = 5.0) -> object:
         time.sleep(0.05)
         value = check()
     return value
+
+
+def icmp_unreachable(ns: Namespace, addr: str, timeout: float = 2.0,
+                     src: str | None = None) -> bool:
+    """Send one echo request from ``ns`` and see a destination-unreachable answer to it."""
+    v6 = ":" in addr
+    ident = (os.getpid() + threading.get_ident() + 1) & 0xFFFF
+    s = _socket(ns, addr, socket.SOCK_RAW, src,
+                socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
+    with s:
+        kind = 128 if v6 else 8
+        body = struct.pack("!HH", ident, 1) + b"wfptrace-reject"
+        csum = 0 if v6 else _checksum(struct.pack("!BBH", kind, 0, 0) + body)
+        s.sendto(struct.pack("!BBH", kind, 0, csum) + body, (addr, 0))
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            if not select.select([s], [], [], left)[0]:
+                break
+            data = s.recv(2048)
+            icmp = data if v6 else data[(data[0] & 0x0F) * 4:]
+            inner = icmp[8:]
+            echo = inner[40:] if v6 else inner[(inner[0] & 0x0F) * 4:] if inner else b""
+            if icmp[0] == (1 if v6 else 3) and len(echo) >= 6 \
+                    and struct.unpack("!H", echo[4:6])[0] == ident:
+                return True
+    return False

@@ -53,4 +53,7 @@ def test_extensions_add_prefixes_ports_and_reject_rules() -> None:
                if r.chain == "OUTPUT" and "NFQUEUE" in a)
     rejects = [a for a in args if "REJECT" in a]
     assert rejects and all(hex(REJECT_MARK) in a for a in rejects)
-    assert lines[0].args[-1] == "tcp-reset", "reject rules come before the queue rules"
+    first_queue = next(i for i, a in enumerate(args) if "NFQUEUE" in a)
+    assert lines[1].args[-1] == "tcp-reset", "reject rules come before the queue rules"
+    assert "--socket-exists" in args[0] and args[0].endswith("ACCEPT") and first_queue == 3, \
+        "REJECT's own RST to the peer (no socket) passes OUTPUT before the queue rules"
