@@ -1,13 +1,16 @@
-"""``wfptrace inspect start|stop|status|pending|decide``: the ``net start inspect`` analog.
+"""``wfptrace inspect start|stop|status|set|reload|pending|decide``: ``net start inspect``.
 
 ``start`` runs in the foreground until SIGTERM/SIGINT (``stop`` sends SIGTERM
-to the inspector of the current network namespace). A bad configuration prints
+to the inspector of the current network namespace); SIGHUP reads the
+``--config`` file again (like ``inspect reload``). ``set block|permit`` switches
+the running inspector. A bad configuration prints
 one clear line and exits 2 before anything is installed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -65,6 +68,11 @@ def _fill(p: argparse.ArgumentParser) -> None:
                              ("status", _status, "show the inspector's state and counters"),
                              ("pending", _pending, "list connections waiting for a verdict")):
         actions.add_parser(name, help=text).set_defaults(func=_guard(func))
+    setp = actions.add_parser("set", help="switch the running inspector to block or permit")
+    setp.add_argument("mode", choices=["block", "permit"])
+    setp.set_defaults(func=_guard(_set))
+    actions.add_parser("reload", help="read the --config file again (same as SIGHUP)") \
+        .set_defaults(func=_guard(_reload))
     decide = actions.add_parser("decide", help="answer a pending connection")
     decide.add_argument("id", type=int)
     decide.add_argument("verdict", choices=["permit", "allow", "block"])
@@ -100,9 +108,14 @@ def _start(args: argparse.Namespace) -> int:
     if running is not None and state.alive(running):
         raise AlreadyRunningError(f"an inspector already runs here (pid {running['pid']})")
     hub, link = _tracing(args)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    wake, want = threading.Event(), {"stop": False, "hup": False}
+
+    def on_signal(sig: int, _frame: object) -> None:
+        want["hup" if sig == signal.SIGHUP else "stop"] = True
+        wake.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
     state.directory.mkdir(parents=True, exist_ok=True)
     inspector = Inspector(config, control_path=state.control)
     try:
@@ -112,8 +125,12 @@ def _start(args: argparse.Namespace) -> int:
         state.write({"config": config.summary()})
         print(f"inspect: started for {config.remote} ({config.decider} decider, "
               f"block_traffic={inspector.switch.value})", flush=True)
-        while not stop.wait(0.5) and inspector.running:
-            pass
+        while inspector.running and not want["stop"]:
+            wake.wait(0.5)
+            wake.clear()
+            if want["hup"]:
+                want["hup"] = False
+                _say(_reload_now(inspector))
     finally:
         inspector.stop("stop" if inspector.running else "worker-died")
         state.remove()
@@ -122,8 +139,21 @@ def _start(args: argparse.Namespace) -> int:
             link.close()
         if hub is not None:
             hub.close()
-    print("inspect: stopped", flush=True)
+    _say("inspect: stopped", sys.stdout)
     return 0
+
+
+def _reload_now(inspector: Any) -> str:
+    try:
+        return f"inspect: {inspector.reload('sighup')}"
+    except InspectConfigError as exc:
+        return f"wfptrace inspect: reload refused: {exc}"
+
+
+def _say(line: str, out: Any = None) -> None:
+    """Print a line (stderr by default); a closed terminal (a hangup) is not an error."""
+    with contextlib.suppress(OSError):
+        print(line, file=out or sys.stderr, flush=True)
 
 
 def _tracing(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -193,6 +223,20 @@ def _pending(args: argparse.Namespace) -> int:
             print(f"{p.id}\t{p.protocol} {p.local}:{p.local_port} {p.direction} "
                   f"{p.remote}:{p.remote_port}\t{p.process or '?'}[{p.pid}]\t"
                   f"{p.remaining:.1f}s left")
+    return 0
+
+
+def _set(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        reply = client.call("set", block_traffic=args.mode == "block")
+    was = "block" if reply["previous"] else "permit"
+    print(f"inspect: {args.mode} (was {was})")
+    return 0
+
+
+def _reload(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        print(f"inspect: {client.call('reload')['message']}")
     return 0
 
 

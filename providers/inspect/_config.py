@@ -69,6 +69,8 @@ class InspectConfig:
     path: Path | None = None
     #: The file to re-read block_traffic from (None when a flag or variable fixed it).
     block_path: Path | None = field(default=None)
+    #: Settings given by flags and variables (they win again on every reload).
+    overrides: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
     @property
     def networks(self) -> tuple[IpNetwork, ...]:
@@ -78,6 +80,18 @@ class InspectConfig:
     def matches(self, addr: IpAddress) -> bool:
         """True if ``addr`` is an inspected remote address."""
         return any(addr in net for net in self.networks)
+
+    def reload(self) -> InspectConfig:
+        """The file read again, with the same flags and variables; InspectConfigError if bad."""
+        if self.path is None:
+            raise InspectConfigError("no configuration file to reload (started without --config)")
+        return load_config(self.path, env={}, **dict(self.overrides))
+
+    def restart_needed(self, new: InspectConfig) -> list[str]:
+        """Settings that differ in ``new`` and cannot change while running (all but
+        block_traffic: they shape the rules, the queues or the decider)."""
+        old_s, new_s = self.summary(), new.summary()
+        return [k for k in old_s if k not in ("block_traffic", "path") and old_s[k] != new_s[k]]
 
     def overload_accepts(self, block_traffic: bool) -> bool:
         """True if a full queue should accept (the kernel's fail-open) under ``block_traffic``."""
@@ -162,7 +176,8 @@ def _number(value: object, what: str, low: float, high: float) -> float:
     return value
 
 
-def _build(data: dict[str, Any], path: Path | None, block_from_file: bool) -> InspectConfig:
+def _build(data: dict[str, Any], path: Path | None, block_from_file: bool,
+           overrides: dict[str, Any]) -> InspectConfig:
     remote = parse_remote_address(data.get("remote_address"))
     decider = data.get("decider", "static")
     if decider not in DECIDERS:
@@ -191,6 +206,7 @@ def _build(data: dict[str, Any], path: Path | None, block_from_file: bool) -> In
         queue_length=int(_number(data.get("queue_length", 8192), "queue_length", 1, 1 << 20)),
         path=path,
         block_path=path if block_from_file else None,
+        overrides=tuple(overrides.items()),
     )
 
 
@@ -210,4 +226,4 @@ def load_config(path: str | os.PathLike[str] | None = None, *,
     if unknown:
         raise InspectConfigError(f"unknown settings {', '.join(unknown)}")
     block_from_file = file_path is not None and "block_traffic" not in overrides
-    return _build({**data, **overrides}, file_path, block_from_file)
+    return _build({**data, **overrides}, file_path, block_from_file, overrides)

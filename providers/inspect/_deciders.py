@@ -105,7 +105,7 @@ class StaticDecider:
 _MISSING = object()
 
 
-def _field(request: dict[str, Any], name: str, kind: type | tuple[type, ...],
+def request_field(request: dict[str, Any], name: str, kind: type | tuple[type, ...],
            default: Any = _MISSING) -> Any:
     """``request[name]`` if it has type ``kind`` (booleans are not numbers); else ValueError."""
     value = request.get(name, default)
@@ -251,12 +251,12 @@ class ExternalDecider:
         if op == "pending":
             return {"pending": [vars(p) for p in self.pending()]}
         if op == "wait_pending":
-            timeout = _field(request, "timeout", (int, float), 1.0)
+            timeout = request_field(request, "timeout", (int, float), 1.0)
             return {"pending": [vars(p) for p in self.wait_pending(min(timeout, 30.0))]}
         if op not in ("decide", "hold"):
             raise ValueError(f"unknown op {op!r}")
-        conn_id = _field(request, "id", int)
+        conn_id = request_field(request, "id", int)
         if op == "decide":
-            verdict = normalize_verdict(_field(request, "verdict", str))
+            verdict = normalize_verdict(request_field(request, "verdict", str))
             return {"decided": self.decide(conn_id, verdict)}
-        return {"held": self.hold(conn_id, _field(request, "held", bool, True), owner)}
+        return {"held": self.hold(conn_id, request_field(request, "held", bool, True), owner)}

@@ -13,6 +13,7 @@ from tracer import Level, Provider
 __all__ = [
     "CONFIG_CHANGED",
     "CONFIG_LOADED",
+    "CONFIG_REFUSED",
     "CONNECTION_CLOSED",
     "CONNECTION_PENDED",
     "CONNECTION_VERDICT",
@@ -49,8 +50,8 @@ CONFIG_LOADED = PROVIDER.event(
     "Configuration loaded from {path}: remote {remote}, block_traffic={block_traffic}")
 CONFIG_CHANGED = PROVIDER.event(
     4, "ConfigChanged", Level.INFO, "config",
-    {"path": str, "block_traffic": bool, "previous": bool},
-    "block_traffic changed from {previous} to {block_traffic}")
+    {"path": str, "block_traffic": bool, "previous": bool, "source": str},
+    "block_traffic changed from {previous} to {block_traffic} ({source})")
 CONNECTION_PENDED = PROVIDER.event(
     5, "ConnectionPended", Level.INFO, "connect",
     {"conn_id": int, **_FLOW, "layer": str, "process_path": str, "process_pid": int},
@@ -95,3 +96,7 @@ OVERLOAD = PROVIDER.event(
      "total_dropped": int, "queue_dropped": int, "user_dropped": int},
     "Queue full ({policy}): {accepted} packets let through unseen, {dropped} dropped "
     "(totals {total_accepted} / {total_dropped})")
+CONFIG_REFUSED = PROVIDER.event(
+    14, "ConfigRefused", Level.WARNING, "config",
+    {"path": str, "source": str, "reason": str},
+    "Configuration change refused ({source}): {reason}")

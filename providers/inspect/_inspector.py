@@ -21,7 +21,7 @@ from tracer import ControlCode, EnableState
 from ._blockswitch import BlockSwitch
 from ._config import InspectConfig
 from ._control import ControlServer
-from ._deciders import Decider, ExternalDecider, StaticDecider
+from ._deciders import Decider, ExternalDecider, StaticDecider, request_field
 from ._events import CONFIG_LOADED, PROVIDER, RULES_SWEPT, STARTED, STOPPED
 from ._overload import OverloadAccount
 from ._rules import InspectRules
@@ -163,12 +163,29 @@ class Inspector:
             if self.worker is not None:
                 self.worker.request_rundown()
             return {}
+        if op == "set":
+            block = request_field(request, "block_traffic", bool)
+            previous = self.switch.set(block, str(request.get("source", "set")))
+            self._poke()
+            return {"block_traffic": block, "previous": previous}
+        if op == "reload":
+            return {"message": self.reload("reload")}
         decider = self.decider
         if op not in ("pending", "wait_pending", "decide", "hold"):
             raise ValueError(f"unknown op {op!r}")
         if not isinstance(decider, ExternalDecider):
             raise ValueError(f"{op!r} needs the external decider (this one is static)")
         return decider.request(request, owner)
+
+    def reload(self, source: str = "sighup") -> str:
+        """Read the configuration file again (SIGHUP); InspectConfigError when refused."""
+        message = self.switch.reload(source)
+        self._poke()
+        return message
+
+    def _poke(self) -> None:
+        if self.worker is not None:
+            self.worker.poke()
 
     def _caller_gone(self, owner: object) -> None:
         """A control connection closed: the holds it made end (default verdict, traced)."""
@@ -181,7 +198,8 @@ class Inspector:
         worker = self.worker
         if worker is not None and self.running:
             worker.account_overload(force=True)
-        return {"config": self.config.summary(), "block_traffic": self.switch.value,
+        block = self.switch.current()
+        return {"config": self.switch.config.summary(), "block_traffic": block,
                 "overload": worker.overload_policy() if worker else None,
                 "kernel": self._kernel_counters(),
                 "stats": self.stats.as_dict(),
