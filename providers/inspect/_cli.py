@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from providers.netfilter import NetfilterError
@@ -27,7 +28,7 @@ from ._client import DecisionClient
 from ._config import DECIDERS, OVERLOAD, load_config
 from ._errors import AlreadyRunningError, InspectConfigError, InspectError, NotRunningError
 from ._rules import sweep
-from ._state import StateFile
+from ._state import StateFile, has_net_admin, owner_name
 
 __all__ = ["main", "register"]
 
@@ -39,7 +40,7 @@ def register(subparsers: Any) -> None:
 
 
 def _fill(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run-dir", help="state directory (default /run/wfptrace)")
+    p.add_argument("--run-dir", help="state directory (default /run/wfptrace-inspect)")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     start = actions.add_parser("start", help="start inspecting (foreground until stopped)")
     start.add_argument("--config", help="TOML configuration file")
@@ -87,6 +88,10 @@ def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
         except (InspectError, NetfilterError) as exc:
             print(f"wfptrace inspect: error: {exc}", file=sys.stderr)
             return 1
+        except OSError as exc:  # e.g. a run directory this user may not write
+            where = f": {exc.filename}" if exc.filename else ""
+            print(f"wfptrace inspect: error: {exc.strerror or exc}{where}", file=sys.stderr)
+            return 1
     return run
 
 
@@ -103,6 +108,9 @@ def _start(args: argparse.Namespace) -> int:
         print(f"wfptrace inspect: configuration error: {exc}; nothing was installed",
               file=sys.stderr)
         return 2
+    if not has_net_admin():
+        raise InspectError("starting the inspector needs root (CAP_NET_ADMIN: it binds "
+                           "netfilter queues and installs firewall rules)")
     state = StateFile.here(args.run_dir)
     running = state.read()
     if running is not None and state.alive(running):
@@ -177,16 +185,22 @@ def _tracing(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _stop(args: argparse.Namespace) -> int:
-    state = StateFile.here(args.run_dir)
+    state = StateFile.find(args.run_dir)
     info = state.read()
     if info is None or not state.alive(info):
+        if not has_net_admin():
+            raise NotRunningError("no inspector of yours runs in this network namespace "
+                                  "(sweeping stale rules needs root)")
         swept = sweep()
         state.remove()
         if info is None and not swept:
             raise NotRunningError("no inspector runs in this network namespace")
         print(f"inspect: was not running; removed {swept} stale rules")
         return 0
-    os.kill(int(info["pid"]), signal.SIGTERM)
+    try:
+        os.kill(int(info["pid"]), signal.SIGTERM)
+    except PermissionError:
+        raise InspectError(_not_yours(state, info, "stop")) from None
     deadline = time.monotonic() + 15
     while state.alive(info) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -196,21 +210,30 @@ def _stop(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client(args: argparse.Namespace) -> DecisionClient:
-    state = StateFile.here(args.run_dir)
+def _not_yours(state: StateFile, info: dict[str, Any], what: str) -> str:
+    owner = owner_name(state.path)
+    return (f"the running inspector (pid {info['pid']}) belongs to {owner}: "
+            f"run {what} as {owner}")
+
+
+def _client(args: argparse.Namespace, what: str = "this") -> DecisionClient:
+    state = StateFile.find(args.run_dir)
     info = state.read()
     if info is None or not state.alive(info):
         raise NotRunningError("no inspector runs in this network namespace")
-    return DecisionClient(info["control"])
+    control = Path(info["control"])
+    if not os.access(control, os.R_OK | os.W_OK):
+        raise InspectError(_not_yours(state, info, what))
+    return DecisionClient(control)
 
 
 def _status(args: argparse.Namespace) -> int:
-    state = StateFile.here(args.run_dir)
+    state = StateFile.find(args.run_dir)
     info = state.read()
     if info is None or not state.alive(info):
         print("inspect: stopped" + (" (crashed: run stop to sweep its rules)" if info else ""))
         return 3
-    with DecisionClient(info["control"]) as client:
+    with _client(args, "status") as client:
         status = client.status()
     status.pop("ok", None)
     print(json.dumps({"state": "running", "pid": info["pid"], **status}, indent=1))

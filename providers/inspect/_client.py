@@ -80,6 +80,10 @@ class DecisionClient(_Decisions):
         s.settimeout(self.timeout)
         try:
             s.connect(str(self.path))
+        except PermissionError:
+            s.close()
+            raise InspectError(f"permission denied on {self.path}: the running inspector "
+                               "belongs to another user (root)") from None
         except OSError as exc:
             s.close()
             raise NotRunningError(f"no inspector answers on {self.path}: {exc}") from None

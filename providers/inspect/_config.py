@@ -130,6 +130,9 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise InspectConfigError(f"cannot read {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise InspectConfigError(f"{path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InspectConfigError(f"{path} is not UTF-8 text (byte {exc.start}): a TOML "
+                                 "file must be UTF-8") from None
     unknown = sorted(set(data) - _KEYS)
     if unknown:
         raise InspectConfigError(f"{path}: unknown keys {', '.join(unknown)} "

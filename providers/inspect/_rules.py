@@ -138,6 +138,32 @@ def _queue_hits(exe: str, tag: str) -> int:
     return total
 
 
+def _nft_tables() -> set[str] | None:
+    """``family name`` of every nft table here (None without the nft tool)."""
+    if shutil.which("nft") is None:
+        return None
+    res = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, timeout=30)
+    if res.returncode != 0:
+        return None
+    return {" ".join(line.split()[1:3]) for line in res.stdout.splitlines()
+            if line.startswith("table ")}
+
+
+def _drop_if_empty(exe: str, table: str) -> None:
+    """Delete the nft table iptables-nft made for us if it holds no rule and no chain of
+    its own now (the base chains only)."""
+    res = subprocess.run([exe.replace("-restore", "-save"), "-t", "filter"],
+                         capture_output=True, text=True, timeout=30)
+    lines = res.stdout.splitlines()
+    if res.returncode != 0 or any(line.startswith("-A") for line in lines):
+        return
+    if any(line.startswith(":") and line.split()[0][1:] not in ("INPUT", "FORWARD", "OUTPUT")
+           for line in lines):
+        return
+    subprocess.run(["nft", "delete", "table", *table.split()], capture_output=True,
+                   timeout=30)
+
+
 def _quote(args: Sequence[str]) -> str:
     return " ".join(f'"{a}"' if " " in a or ":" in a else a for a in args)
 
@@ -160,6 +186,7 @@ class InspectRules:
         self.installed = False
         #: Stale rules swept before installing.
         self.swept = 0
+        self._tables_before: set[str] | None = None
 
     def _by_family(self) -> dict[int, list[RuleLine]]:
         fams: dict[int, list[RuleLine]] = {}
@@ -170,6 +197,8 @@ class InspectRules:
     def install(self) -> None:
         """Sweep stale rules, then insert ours at the top of each chain, atomically."""
         self.swept = sweep()
+        if self.backend is Backend.IPTABLES_NFT:
+            self._tables_before = _nft_tables()
         done: list[int] = []
         try:
             for fam, lines in self._by_family().items():
@@ -182,6 +211,7 @@ class InspectRules:
                 done.append(fam)
         except BaseException:
             self._remove(done)
+            self._drop_made_tables()
             raise
         self.installed = True
 
@@ -204,7 +234,18 @@ class InspectRules:
                    for fam in self._by_family())
 
     def remove(self) -> None:
-        """Remove every rule of ours (all families); a no-op when not installed."""
+        """Remove every rule of ours (all families), and a filter table that only
+        holding them made (iptables-nft); a no-op when not installed."""
         if self.installed:
             self.installed = False
             self._remove(list(self._by_family()))
+            self._drop_made_tables()
+
+    def _drop_made_tables(self) -> None:
+        before = self._tables_before
+        if before is None:
+            return
+        for fam in self._by_family():
+            table = "ip filter" if fam == 4 else "ip6 filter"
+            if table not in before:
+                _drop_if_empty(_restore_binary(self.backend, fam), table)

@@ -1,8 +1,11 @@
 """Where a running inspector is recorded: one state file per network namespace.
 
-``$WFPTRACE_RUN_DIR``, else ``/run/wfptrace`` for root, else
-``$XDG_RUNTIME_DIR/wfptrace``. The file names the namespace's inode, so
-``inspect stop`` run in a namespace finds the inspector of that namespace.
+``$WFPTRACE_RUN_DIR``, else ``/run/wfptrace-inspect`` for root (its own
+directory: the hub unit's ``RuntimeDirectory=wfptrace`` is removed when the hub
+stops), else ``$XDG_RUNTIME_DIR/wfptrace-inspect``. The file names the
+namespace's inode, so ``inspect stop`` run in a namespace finds the inspector
+of that namespace; an ordinary user's ``status`` also finds root's inspector
+(and is told it belongs to root).
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["StateFile", "run_dir"]
+__all__ = ["ROOT_RUN_DIR", "StateFile", "has_net_admin", "owner_name", "run_dir"]
+
+ROOT_RUN_DIR = Path("/run/wfptrace-inspect")
+_CAP_NET_ADMIN = 12
 
 
 def run_dir(override: str | os.PathLike[str] | None = None) -> Path:
@@ -24,8 +30,35 @@ def run_dir(override: str | os.PathLike[str] | None = None) -> Path:
     if os.environ.get("WFPTRACE_RUN_DIR"):
         return Path(os.environ["WFPTRACE_RUN_DIR"])
     if os.geteuid() == 0:
-        return Path("/run/wfptrace")
-    return Path(os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/wfptrace-{os.getuid()}") / "wfptrace"
+        return ROOT_RUN_DIR
+    base = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/wfptrace-{os.getuid()}"
+    return Path(base) / "wfptrace-inspect"
+
+
+def has_net_admin() -> bool:
+    """True if this process may bind queues and change rules (CAP_NET_ADMIN)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> _CAP_NET_ADMIN & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.geteuid() == 0
+
+
+def owner_name(path: Path) -> str:
+    """The user owning ``path`` (``root``, a name, or a uid)."""
+    import pwd
+
+    try:
+        uid = path.stat().st_uid
+    except OSError:
+        return "another user"
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 def _netns_inode() -> int:
@@ -54,6 +87,16 @@ class StateFile:
     def here(cls, override: str | os.PathLike[str] | None = None) -> StateFile:
         """The paths for the calling thread's namespace."""
         return cls(run_dir(override))
+
+    @classmethod
+    def find(cls, override: str | os.PathLike[str] | None = None) -> StateFile:
+        """Where this namespace's inspector is recorded: :meth:`here`, or for an
+        ordinary user without a directory given, root's when it has one."""
+        mine = cls.here(override)
+        if override or os.environ.get("WFPTRACE_RUN_DIR") or os.geteuid() == 0:
+            return mine
+        root = cls(ROOT_RUN_DIR)
+        return root if not mine.path.exists() and root.path.exists() else mine
 
     @property
     def path(self) -> Path:

@@ -185,11 +185,27 @@ def _sweep(backend: Backend, run: Runner, owner: str | None) -> int:
     return removed
 
 
+def _may_hold_rules(backend: Backend) -> bool:
+    """False for legacy iptables when no legacy table exists in this namespace: nothing
+    to sweep there, and probing or listing would create the tables (left behind)."""
+    if backend is not Backend.IPTABLES_LEGACY:
+        return True
+    for name in ("ip_tables_names", "ip6_tables_names"):
+        try:
+            with open(f"/proc/thread-self/net/{name}") as f:
+                if f.read().strip():
+                    return True
+        except OSError:
+            continue
+    return False
+
+
 def sweep_stale(owner: str | None = None, backend: Backend | None = None) -> int:
     """Remove rules left by dead processes (of ``owner``, or anyone); return the count."""
     run = Runner()
     try:
-        backends = [backend] if backend else [b for b in Backend if probe(b, run)]
+        backends = [backend] if backend else [b for b in Backend if _may_hold_rules(b)
+                                              and probe(b, run)]
         return sum(_sweep(b, run, owner) for b in backends)
     finally:
         run.close()

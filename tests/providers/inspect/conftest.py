@@ -296,3 +296,43 @@ def icmp_unreachable(ns: Namespace, addr: str, timeout: float = 2.0,
                     and struct.unpack("!H", echo[4:6])[0] == ident:
                 return True
     return False
+
+
+@dataclass
+class OrdinaryUser:
+    """A fresh unprivileged user; :meth:`cli` runs the inspect CLI as it in a namespace."""
+
+    name: str
+    uid: int
+    gid: int
+
+    def cli(self, ns: Namespace, *args: str) -> subprocess.CompletedProcess[str]:
+        """``wfptrace inspect ARGS`` as this user inside ``ns`` (modules imported as root:
+        the interpreter's own directory may be closed to the user)."""
+        script = ("import os, sys, pwd, json, providers.inspect._cli as c, "
+                  "providers.inspect._inspector\n"
+                  f"os.setgroups([]); os.setgid({self.gid}); os.setuid({self.uid})\n"
+                  f"sys.exit(c.main({list(args)!r}))\n")
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("WFPTRACE_RUN_DIR", "XDG_RUNTIME_DIR")}
+        return subprocess.run(ns.argv([sys.executable, "-c", script]), capture_output=True,
+                              text=True, timeout=30, cwd=ROOT, env=env)
+
+
+@pytest.fixture
+def ordinary_user() -> Iterator[OrdinaryUser]:
+    """A user made with useradd for the test, removed afterwards even on failure."""
+    import pwd
+    import secrets
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create a user (useradd)")
+    name = f"wfpti{os.getpid() % 100000}{secrets.token_hex(2)}"
+    try:
+        subprocess.run(["useradd", "--no-create-home", "--user-group", "--shell",
+                        "/usr/sbin/nologin", name], check=True, capture_output=True)
+        pw = pwd.getpwnam(name)
+        yield OrdinaryUser(name, pw.pw_uid, pw.pw_gid)
+    finally:
+        subprocess.run(["userdel", name], check=False, capture_output=True)
+        subprocess.run(["groupdel", name], check=False, capture_output=True)

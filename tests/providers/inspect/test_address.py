@@ -10,7 +10,7 @@ from providers.inspect import InspectConfigError
 from providers.inspect._address import parse_network, parse_remote_address
 
 
-@pytest.mark.parametrize("text", ["10.0.0.1", "2001:db8::1", "::ffff:10.0.0.1", "::1"])
+@pytest.mark.parametrize("text", ["10.0.0.1", "2001:db8::1", "::1"])
 def test_literal_addresses_are_accepted(text: str) -> None:
     """IPv4 and IPv6 literals parse to the address they name."""
     assert parse_remote_address(text) == ipaddress.ip_address(text)
@@ -42,3 +42,15 @@ def test_networks_accept_prefixes_but_not_host_bits() -> None:
     assert parse_network("2001:db8::1") == ipaddress.ip_network("2001:db8::1/128")
     with pytest.raises(InspectConfigError, match="host bits"):
         parse_network("10.0.0.1/24")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("::ffff:10.0.0.1", 'use "10.0.0.1"'),
+    ("0.0.0.0", "cannot be a remote peer's address"),
+    ("::", "cannot be a remote peer's address"),
+    ("224.0.0.1", "cannot be a remote peer's address"),
+    ("255.255.255.255", "cannot be a remote peer's address")])
+def test_addresses_no_peer_has_are_refused_with_the_reason(text: str, message: str) -> None:
+    """IPv4-mapped (never on the wire), unspecified, multicast and broadcast are refused."""
+    with pytest.raises(InspectConfigError, match=message):
+        parse_remote_address(text)

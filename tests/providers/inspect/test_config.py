@@ -101,3 +101,11 @@ def test_overload_policy_accepts_only_while_the_static_decider_permits() -> None
     assert chosen.overload_accepts(True)
     with pytest.raises(InspectConfigError, match="overload must be one of"):
         load_config(env={}, remote_address="10.0.0.1", overload="maybe")
+
+
+def test_a_file_that_is_not_utf8_is_one_clear_error(tmp_path: Path) -> None:
+    """A Latin-1 configuration file is refused with a message, not a traceback."""
+    path = tmp_path / "c.toml"
+    path.write_bytes('remote_address = "10.0.0.1"\n# caf\xe9\n'.encode("latin-1"))
+    with pytest.raises(InspectConfigError, match="not UTF-8"):
+        load_config(path, env={})

@@ -229,3 +229,26 @@ def test_a_start_that_cannot_bind_its_second_queue_leaves_the_first_unbound(
             NfQueue(QueueConfig(queue_num=40)).close()
         finally:
             blocker.close()
+
+
+def _firewall(lab: Lab) -> str:
+    """Every table and rule in namespace ``a``: nft, legacy and nft-flavoured iptables."""
+    out = []
+    for argv in (["nft", "list", "tables"], ["iptables-legacy-save"], ["ip6tables-legacy-save"],
+                 ["iptables-nft-save"], ["ip6tables-nft-save"]):
+        res = lab.a.run(argv, check=False)
+        out.append(" ".join(argv) + "\n" + "\n".join(
+            line for line in res.stdout.splitlines() if not line.startswith("#")))
+    return "\n".join(out)
+
+
+def test_start_and_stop_leave_no_table_behind(lab: Lab) -> None:
+    """After a clean start/stop (v4 and v6 rules) the namespace's firewall is as before."""
+    before = _firewall(lab)
+    lab.inspector.start("--remote", lab.b.ip4, "--reject")
+    assert lab.inspector.rules()
+    assert lab.inspector.stop().returncode == 0
+    assert _firewall(lab) == before
+    lab.inspector.start("--remote", lab.b.ip6)
+    assert lab.inspector.stop().returncode == 0
+    assert _firewall(lab) == before
