@@ -65,14 +65,19 @@ def _status(lab: Lab) -> dict:
     return json.loads(res.stdout)
 
 
-def _settled(lab: Lab) -> dict:
-    """Status once every datagram of the burst was decided or counted as overload."""
+def _settled(lab: Lab, held: bool = False) -> dict:
+    """Status once every datagram of the burst was decided, held (``held``) or counted."""
+    last: list[tuple[int, ...]] = []
+
     def done() -> dict | None:
         st = _status(lab)
         s = st["stats"]
-        total = s["packets"] + s["overload_accepted"] + s["overload_dropped"]
-        return st if all(k["queue_total"] == 0 for k in st["kernel"].values()) \
-            and total == getattr(done, "last", -1) else setattr(done, "last", total)
+        queued = sum(k["queue_total"] for k in st["kernel"].values())
+        now = (s["packets"], s["overload_accepted"], s["overload_dropped"], queued)
+        stable = bool(last) and last[-1] == now and (held or queued == 0)
+        last.append(now)
+        return st if stable else None
+
     st = until(done, 10.0)
     assert st, "the queues never settled"
     return st  # type: ignore[return-value]
@@ -138,3 +143,21 @@ def test_block_mode_with_overload_accept_counts_what_it_let_through(lab: Lab) ->
     lab.inspector.stop()
     events = lab.inspector.events("Overload")
     assert sum(e.fields["accepted"] for e in events) == arrived
+
+
+def test_a_pending_external_decision_lets_nothing_through_under_a_burst(lab: Lab) -> None:
+    """An unanswered connection's burst: held up to the queue length, the rest dropped, counted."""
+    lab.inspector.start("--remote", lab.b.ip4, "--decider", "external", "--decider-timeout",
+                        "60", "--queue-length", "256")
+    sink = Sink(lab)
+    try:
+        sent = _burst(lab)
+        st = _settled(lab, held=True)
+    finally:
+        arrived = sink.close()
+    s, kernel = st["stats"], st["kernel"]
+    held = sum(k["queue_total"] for k in kernel.values())
+    print(f"external pending: sent {sent} arrived {arrived} held {held} stats {s}")
+    assert st["overload"] == "drop" and st["pending"] == 1
+    assert arrived == 0 and s["overload_accepted"] == 0
+    assert held + s["overload_dropped"] == sent
