@@ -11,10 +11,11 @@ while fail-open was on were let through too (undeliverable, accepted).
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from providers.netfilter import NfQueue
+from providers.netfilter import NfQueue, RuleError
 
 __all__ = ["OverloadAccount", "OverloadCounts"]
 
@@ -64,9 +65,9 @@ class OverloadAccount:
             # One more reading after the counters settle: a burst's tail is counted.
             self._stale = changed
             try:
-                hits = self._hits()
-            except Exception:  # a failed reading keeps the last total
-                hits = None
+                hits: int | None = self._hits()
+            except (RuleError, OSError, ValueError, subprocess.SubprocessError):
+                hits = None  # a failed reading keeps the last total
             if hits is not None:
                 accepted = max(0, hits - ids - qd) + max(0, gaps - ud)
         self.counts = OverloadCounts(max(accepted, self.counts.accepted), qd + ud, qd, ud)

@@ -74,6 +74,7 @@ class Worker:
         self._static = not isinstance(decider, ExternalDecider)
         self.overload = overload
         self._account_lock = threading.Lock()
+        self._account_due = threading.Event()
 
     # -- requests from other threads ---------------------------------------------------
     def complete(self, conn_id: int, verdict: str, decided_by: str) -> None:
@@ -108,6 +109,7 @@ class Worker:
     def run(self) -> None:
         """Serve the queues until :meth:`request_stop`, then tear down."""
         fds = [self.conn_q.fileno(), self.pkt_q.fileno(), self._wake]
+        threading.Thread(target=self._accountant, name="inspect-overload", daemon=True).start()
         try:
             while not self._stop.is_set():
                 select.select(fds, [], [], self._wait_time())
@@ -117,8 +119,21 @@ class Worker:
                     self.stats.worker_errors += 1
                     _log.exception("inspect worker round failed")
         finally:
+            self._account_due.set()  # lets the accountant see the stop
             self._shutdown()
             os.close(self._wake)
+
+    def _accountant(self) -> None:
+        """Overload accounting off the packet path (it may run the rule-counter tool)."""
+        while not self._stop.is_set():
+            self._account_due.wait()
+            self._account_due.clear()
+            if not self._stop.is_set():
+                try:
+                    self.account_overload()
+                except Exception:  # counted like a worker bug; accounting goes on
+                    self.stats.worker_errors += 1
+                    _log.exception("overload accounting failed")
 
     def _wait_time(self) -> float:
         wait = max(0.0, self._next_stats - time.monotonic())
@@ -381,7 +396,7 @@ class Worker:
     def _periodic(self, now: float) -> None:
         self._next_stats = now + _STATS_EVERY_S
         self.stats.closed = self.table.closed + self.table.expire(now)
-        self.account_overload()
+        self._account_due.set()
         if QUEUE_STATS.enabled:
             QUEUE_STATS.write(*self.queue_snapshot())
 
