@@ -213,9 +213,9 @@ class InspectReplay:
         if now < self._next_poll:
             return 0
         self._next_poll = now + _POLL_S
-        expired = self.decider.expired(now)
+        expired = self.decider.ended(now)
         with self._lock:
-            for conn_id in expired:
+            for conn_id, reason in expired:
                 conn = self._pending.get(conn_id)
                 if conn is None:
                     continue
@@ -223,7 +223,7 @@ class InspectReplay:
                 self.stats.timeouts += 1
                 if DECISION_TIMEOUT.enabled:
                     DECISION_TIMEOUT.write(conn.id, conn.flow_id, verdict,
-                                           float(self.config.decider_timeout))
+                                           float(self.config.decider_timeout), reason)
                 self._complete(conn, verdict, "timeout")
         return len(expired)
 
