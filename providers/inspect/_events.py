@@ -80,7 +80,7 @@ CONNECTION_CLOSED = PROVIDER.event(
 DECISION_TIMEOUT = PROVIDER.event(
     10, "DecisionTimeout", Level.WARNING, "connect",
     {"conn_id": int, "flow_id": str, "verdict": str, "timeout_s": float, "reason": str},
-    "No decision for connection {conn_id} ({reason}; timeout {timeout_s} s): "
+    "No decision for connection {conn_id} within {timeout_s} s ({reason}): "
     "default {verdict} applied")
 RUNDOWN_CONNECTION = PROVIDER.event(
     11, "RundownConnection", Level.INFO, "connect",

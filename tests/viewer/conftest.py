@@ -48,7 +48,7 @@ def _transaction(i: int) -> dict[str, Any]:
 
 def _timeout(i: int) -> dict[str, Any]:
     return {"conn_id": i // 3 + 1, "flow_id": f"1:flow{i - 2}=", "verdict": "permit",
-            "timeout_s": 15.0}
+            "timeout_s": 15.0, "reason": "timeout"}
 
 
 def emit(n: int, seed: int = 1) -> None:
