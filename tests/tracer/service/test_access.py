@@ -24,4 +24,4 @@ def test_root_owner_and_group_members_are_privileged_others_not():
     assert policy.privileged(Peer(1, 2000, 2000, frozenset({2000, 12345})))
     stranger = Peer(1, 2000, 2000, frozenset({2000}))
     assert not policy.privileged(stranger)
-    assert "you are uid 2000" in policy.refusal(stranger, "subscribe")
+    assert "you are uid 2000 with roles: none" in policy.refusal(stranger, "subscribe", "reader")
