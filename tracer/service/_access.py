@@ -3,7 +3,8 @@
 Each role is held by members of the groups given for it (``wfptrace hub --readers G
 --controllers G --providers G``; ``--group G`` gives G all three):
 
-* *reader*: list sessions and providers, query statistics, subscribe to events;
+* *reader*: list sessions and providers, query statistics, subscribe to events
+  (``--readers G:P1,P2`` limits G's members to the events of providers P1 and P2);
 * *controller*: everything a reader may, plus start/stop/update/flush sessions, add
   manifests and send control requests to providers (permit, block, decide...);
 * *provider*: register a provider under a name that is not reserved.
@@ -103,8 +104,11 @@ class Policy:
         self.gid = _gid(group)
         self.group_name = _group_name(self.gid)
         shorthand = [self.gid] if self.gid is not None else []
+        limited = dict(_read_limit(r) for r in readers)
+        #: Reader groups limited to some providers' events: gid -> provider names.
+        self.read_limits = {gid: names for gid, names in limited.items() if names is not None}
         self.members: dict[str, frozenset[int]] = {
-            READER: frozenset([*shorthand, *_gids(readers)]),
+            READER: frozenset([*shorthand, *limited]),
             CONTROLLER: frozenset([*shorthand, *_gids(controllers)]),
             PROVIDER: frozenset([*shorthand, *_gids(providers)]),
         }
@@ -132,6 +136,15 @@ class Policy:
         """The roles the peer holds, for messages."""
         return [role for role in ROLES if self.has(peer, role)]
 
+    def readable(self, peer: Peer) -> frozenset[str] | None:
+        """The providers whose events the peer may read; None for all of them."""
+        if self.is_root(peer) or peer.groups & self.members[CONTROLLER]:
+            return None
+        mine = peer.groups & self.members[READER]
+        if not mine or any(gid not in self.read_limits for gid in mine):
+            return None if mine else frozenset()
+        return frozenset().union(*(self.read_limits[gid] for gid in mine))
+
     def is_reserved(self, name: str) -> bool:
         """True for names only root may register: built-in, installed, ``wfptrace-*``."""
         return name in self.reserved or name.startswith(RESERVED_PREFIX)
@@ -145,8 +158,14 @@ class Policy:
         owner = "root" if self.owner_uid == 0 else f"root, uid {self.owner_uid}"
         if not gids:
             return owner
-        names = ", ".join(sorted(str(_group_name(g)) for g in gids))
+        names = ", ".join(sorted(self._group_text(g, role) for g in gids))
         return f"{owner} or members of group {names}"
+
+    def _group_text(self, gid: int, role: str) -> str:
+        limit = self.read_limits.get(gid) if role == READER else None
+        if limit is None or gid in self.members[CONTROLLER]:
+            return str(_group_name(gid))
+        return f"{_group_name(gid)} (events of {', '.join(sorted(limit))} only)"
 
     def refusal(self, peer: Peer, operation: str, role: str = CONTROLLER) -> str:
         """The clear message a peer refused ``operation`` gets, naming the role needed."""
@@ -174,6 +193,18 @@ class Policy:
     def all_gids(self) -> frozenset[int]:
         """Every group holding some role."""
         return frozenset().union(*self.members.values())
+
+
+def _read_limit(spec: str | int) -> tuple[int, frozenset[str] | None]:
+    """``GROUP`` (every provider) or ``GROUP:P1,P2`` (those providers' events only)."""
+    if isinstance(spec, int) or ":" not in spec:
+        return _gids([spec])[0], None
+    group, _, names = spec.partition(":")
+    providers = frozenset(n.strip() for n in names.split(",") if n.strip())
+    if not providers:
+        from .._errors import ConfigError
+        raise ConfigError(f"--readers {spec}: name at least one provider after the colon")
+    return _gids([group])[0], providers
 
 
 def _gids(groups: Groups) -> list[int]:

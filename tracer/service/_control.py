@@ -10,6 +10,7 @@ from .. import _hubprovider as hp
 from .._config import SessionConfig
 from .._errors import ConfigError, LogWriteError
 from .._hub import Hub
+from .._realtime import Subscription
 from ._access import CONTROLLER, PROVIDER, READER, Peer, Policy
 from ._codec import config_from_wire, enable_from_wire, enable_to_wire, stats_to_wire
 from ._errors import AccessDeniedError
@@ -126,6 +127,27 @@ class Controller:
             if isinstance(name, str):
                 self.check_name(peer, operation, name)
         return op.run(self.hub, args)
+
+    def subscribe(self, peer: Peer, args: dict[str, Any]) -> tuple[Subscription,
+                                                                    frozenset[str] | None]:
+        """Subscribe to a session's events, and the providers the peer may read (None: all).
+
+        A reader limited to some providers may subscribe only to a session enabling none
+        but those; the forwarder also drops other providers' events added later.
+        """
+        self.check(peer, "subscribe")
+        name, maxsize = args.get("name"), args.get("maxsize", 100_000)
+        if not isinstance(name, str) or not isinstance(maxsize, int) or maxsize < 1:
+            raise ConfigError("subscribe needs a session name and a positive maxsize")
+        allowed = self.policy.readable(peer)
+        if allowed is not None:
+            others = {p.provider for p in self.hub.session_config(name)} - allowed
+            if others:
+                self.deny(peer, "subscribe",
+                          f"permission denied: session {name} enables "
+                          f"{', '.join(sorted(others))}; uid {peer.uid} may read the events of "
+                          f"{', '.join(sorted(allowed)) or 'no provider'} only")
+        return self.hub.subscribe(name, maxsize), allowed
 
     def start_session(self, peer: Peer, args: dict[str, Any]) -> dict[str, Any]:
         """Start a session; its log files are opened with the peer's own credentials."""

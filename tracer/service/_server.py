@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .._errors import ConfigError, TracerError
+from .._errors import TracerError
 from .._hub import Hub
 from .._manifest import Manifest
 from .._realtime import Subscription
@@ -265,12 +265,13 @@ class _Connection:
     def _request(self, req: _wire.Request) -> None:
         ctl = self.server.controller
         sub: Subscription | None = None
+        allowed: frozenset[str] | None = None
         value: Any
         try:
             if req.op == "start_session":
                 value = ctl.start_session(self.peer, req.args)
             elif req.op == "subscribe":
-                sub = self._subscribe(req.args)
+                sub, allowed = ctl.subscribe(self.peer, req.args)
                 value = {"session": sub.session}
             else:
                 value = ctl.run(self.peer, req.op, req.args)
@@ -279,14 +280,7 @@ class _Connection:
             return
         self.outbox.send(_wire.encode(_wire.Reply(req.id, True, value)))
         if sub is not None:
-            self.forwarder = Forwarder(sub, self.outbox)
-
-    def _subscribe(self, args: dict[str, Any]) -> Subscription:
-        self.server.controller.check(self.peer, "subscribe")
-        name, maxsize = args.get("name"), args.get("maxsize", 100_000)
-        if not isinstance(name, str) or not isinstance(maxsize, int) or maxsize < 1:
-            raise ConfigError("subscribe needs a session name and a positive maxsize")
-        return self.server.hub.subscribe(name, maxsize)
+            self.forwarder = Forwarder(sub, self.outbox, allowed)
 
     # -- teardown -------------------------------------------------------------------------
     def _abort(self) -> None:

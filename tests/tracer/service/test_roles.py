@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.tracer.service import procs
 from tests.tracer.service.conftest import Child, HubProcess, Member, wait_for
 from tracer import ProviderEnable, SessionConfig
 from tracer.service import RemoteHub, connect
@@ -180,3 +181,46 @@ def test_forging_the_inspector_is_refused_and_its_events_are_unaffected(roles, s
     state = roles.root.query_session("verdicts").providers["wfptrace-inspect"]
     assert (state["status"], state.get("pid")) == ("registered", real.pid)
     _check_audit(roles, roles.provider, ["register_inspect", "register_inspect"])
+
+
+def test_a_reader_limited_to_the_hub_provider_reads_only_its_events(start_hub, member, spawn):
+    """With --readers G:wfptrace-hub a member may not subscribe to a session enabling another
+    provider (refused, naming it, traced); in an allowed session it gets only wfptrace-hub's
+    events, even after the session adds another provider."""
+    hub = start_hub("--readers", f"{member.group}:wfptrace-hub")
+    path = str(hub.path)
+    with connect(hub.path) as root:
+        root.add_manifest(procs.DEMO.manifest())
+        root.start_session(SessionConfig("watch", [ProviderEnable("svc-demo")], realtime=True))
+        hub_events = ProviderEnable("wfptrace-hub", keywords=("session",))
+        root.start_session(SessionConfig("mixed", [hub_events], realtime=True,
+                                         flush_interval=0.02))
+        root.start_session(SessionConfig(
+            "audit", [ProviderEnable("wfptrace-hub", keywords=("security",))], realtime=True))
+        audit = root.subscribe("audit")
+        out = member.run("attempt", "--socket", path, "--session", "watch", "--ops", "subscribe")
+        kind, message = out["subscribe"]
+        assert kind == "AccessDeniedError"
+        assert ("session watch enables svc-demo; uid "
+                f"{member.uid} may read the events of wfptrace-hub only") in message
+        denied = audit.get(5)
+        assert denied is not None and (denied.fields["operation"], denied.fields["uid"]) == (
+            "subscribe", member.uid)
+        audit.close()
+        as_user = f"{member.uid}:{member.gid}:{member.gid},{member.group_gid}"
+        consumer = spawn("consumer", "--socket", path, "--session", "mixed", "--count", "3",
+                         "--as-user", as_user)
+        assert consumer.line()["subscribed"]
+        root.update_session("mixed", [hub_events, ProviderEnable("svc-demo")])
+        ticks = spawn("provider", "--socket", path, "--count", "10")
+        ticks.line()
+        assert ticks.line()["flushed"]
+        wait_for(lambda: root.query_session("mixed").events_written >= 11,
+                 what="the ticks to reach the session")
+        root.start_session(SessionConfig("later", [ProviderEnable("svc-demo")], realtime=True))
+        root.stop_session("later")
+        got = [consumer.line() for _ in range(3)]
+    assert [(e["provider"], e["name"]) for e in got] == [
+        ("wfptrace-hub", "SessionUpdated"), ("wfptrace-hub", "SessionStarted"),
+        ("wfptrace-hub", "SessionStopped")]
+    assert consumer.line()["received"] == 3
