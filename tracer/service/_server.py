@@ -63,29 +63,31 @@ class HubServer:
     def start(self) -> HubServer:
         """Bind the socket (refusing if another hub answers there) and start accepting."""
         gid = self.policy.socket_gid()
-        prepare_socket_dir(self.path, gid)
+        if prepare_socket_dir(self.path, gid):
+            self._grant_role_groups(self.path.parent, gid)
         _clear_stale(self.path)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.bind(str(self.path))
         if gid is not None:
             os.chown(self.path, -1, gid)
         os.chmod(self.path, self.mode)
-        self._grant_role_groups(gid)
+        self._grant_role_groups(self.path, gid)
         sock.listen(128)
         self._listener = sock
         threading.Thread(target=self._accept, name="wfptrace-accept", daemon=True).start()
         return self
 
-    def _grant_role_groups(self, gid: int | None) -> None:
-        """Role groups other than the socket's own reach it through ACL entries."""
+    def _grant_role_groups(self, path: Path, gid: int | None) -> None:
+        """Role groups other than the socket's own reach it (and the directory the hub made
+        for it) through ACL entries."""
         others = self.policy.all_gids() - {gid}
         if not others:
             return
         try:
-            grant_groups(self.path, others)
+            grant_groups(path, others)
         except OSError as exc:
             _log.warning("cannot add ACL entries for groups %s to %s (%s): only group %s "
-                         "can connect", sorted(others), self.path, exc, gid)
+                         "can reach it", sorted(others), path, exc, gid)
 
     def close(self) -> list[SessionStats]:
         """Stop accepting, flush and stop every session, close every connection."""

@@ -224,3 +224,21 @@ def test_a_reader_limited_to_the_hub_provider_reads_only_its_events(start_hub, m
         ("wfptrace-hub", "SessionUpdated"), ("wfptrace-hub", "SessionStarted"),
         ("wfptrace-hub", "SessionStopped")]
     assert consumer.line()["received"] == 3
+
+
+def test_a_socket_directory_made_by_the_hub_lets_every_role_group_in(sock_dir, new_member):
+    """When the hub creates the socket's directory (mode 0750, one group), the other role
+    groups get ACL entries on it too, so each role's member reaches the socket."""
+    reader, controller = new_member(), new_member()
+    hub = HubProcess(sock_dir / "run" / "hub.sock", "--readers", reader.group,
+                     "--controllers", controller.group)
+    try:
+        st = hub.path.parent.stat()
+        assert st.st_mode & 0o777 == 0o750
+        assert set(acl_groups(hub.path.parent)) == {reader.group_gid, controller.group_gid} - {
+            st.st_gid}
+        for who in (reader, controller):
+            out = who.run("attempt", "--socket", str(hub.path), "--ops", "list_sessions")
+            assert out["list_sessions"] == "ok", (who.user, out)
+    finally:
+        hub.stop()
