@@ -11,8 +11,12 @@ use it through the same API as the embedded hub::
         for event in hub.subscribe("s1"):
             print(event.message)
 
-Only root, the hub's owner and members of its group may control sessions, register
-providers or read events; everyone else is refused with :class:`AccessDeniedError`.
+Roles are given to groups (``wfptrace hub --readers G --controllers G --providers G``,
+``--group G`` for all three): readers list and read events, controllers also start,
+stop and control, providers register names that are not reserved (the built-in
+providers' are root's). Root and the hub's owner hold every role; everyone else is
+refused with :class:`AccessDeniedError` naming the role needed, and the refusal is
+traced (``AccessDenied`` on ``wfptrace-hub``).
 """
 
 from ._errors import AccessDeniedError, HubUnavailableError, ProtocolError

@@ -1,4 +1,4 @@
-"""``python -m tracer.service [--socket PATH] [--group NAME]``: the same as ``wfptrace hub``."""
+"""``python -m tracer.service [--socket PATH] [--group NAME] ...``: the same as ``wfptrace hub``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .._errors import TracerError
-from ._serve import serve
+from ._cli import add_role_options, run_hub
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,11 +14,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tracer.service", description=__doc__)
     p.add_argument("--socket", help="socket path (default: /run/wfptrace/hub.sock for root, "
                                     "$XDG_RUNTIME_DIR/wfptrace/hub.sock otherwise)")
-    p.add_argument("--group", help="group whose members may use the hub")
+    add_role_options(p)
     p.add_argument("--socket-mode", default="0660", help="socket permissions (octal)")
     args = p.parse_args(argv)
     try:
-        serve(args.socket, group=args.group, mode=int(args.socket_mode, 8))
+        run_hub(args)
     except TracerError as exc:
         print(f"wfptrace hub: error: {exc}", file=sys.stderr)
         return 1

@@ -17,7 +17,7 @@ from ._paths import default_socket_path
 from ._remote import RemoteHub
 from ._serve import serve
 
-__all__ = ["add_hub_command", "add_hub_option", "open_hub"]
+__all__ = ["add_hub_command", "add_hub_option", "add_role_options", "open_hub", "run_hub"]
 
 NO_HUB = "none"
 
@@ -30,17 +30,36 @@ def add_hub_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_hub_command(sub: Any) -> None:
-    """``wfptrace hub [--socket PATH] [--group NAME]``."""
+    """``wfptrace hub [--socket PATH] [--group NAME] [--readers|--controllers|--providers G]``."""
     p = sub.add_parser("hub", help="run the trace hub service on a Unix socket")
     p.add_argument("--socket", help=f"socket path (default: {default_socket_path()})")
-    p.add_argument("--group", help="group whose members may use the hub (socket mode 0660)")
+    add_role_options(p)
     p.add_argument("--socket-mode", default="0660", metavar="OCTAL",
                    help="socket permissions (default 0660)")
     p.set_defaults(func=_run_hub)
 
 
+def add_role_options(p: argparse.ArgumentParser) -> None:
+    """The options giving groups the hub's roles (each may repeat)."""
+    p.add_argument("--group", help="shorthand: this group gets every role (reader, controller, "
+                                   "provider) and owns the socket (mode 0660)")
+    p.add_argument("--readers", action="append", default=[], metavar="GROUP",
+                   help="members may list sessions and providers and read events")
+    p.add_argument("--controllers", action="append", default=[], metavar="GROUP",
+                   help="members may also start/stop/update/flush sessions and send "
+                        "control requests to providers (permit, block, decide...)")
+    p.add_argument("--providers", action="append", default=[], metavar="GROUP",
+                   help="members may register providers (not the built-in names, root only)")
+
+
+def run_hub(args: argparse.Namespace) -> None:
+    """Serve with the parsed hub options."""
+    serve(args.socket, group=args.group, mode=int(args.socket_mode, 8), readers=args.readers,
+          controllers=args.controllers, providers=args.providers)
+
+
 def _run_hub(args: argparse.Namespace) -> int:
-    serve(args.socket, group=args.group, mode=int(args.socket_mode, 8))
+    run_hub(args)
     return 0
 
 

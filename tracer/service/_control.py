@@ -1,4 +1,4 @@
-"""Control requests: each operation of the hub API, its access rule and its handler."""
+"""Control requests: each operation of the hub API, the role it needs and its handler."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from .. import _hubprovider as hp
 from .._config import SessionConfig
 from .._errors import ConfigError, LogWriteError
 from .._hub import Hub
-from ._access import Peer, Policy
+from .._realtime import Subscription
+from ._access import CONTROLLER, PROVIDER, READER, Peer, Policy
 from ._codec import config_from_wire, enable_from_wire, enable_to_wire, stats_to_wire
 from ._errors import AccessDeniedError
 from ._open import opener_for
@@ -22,7 +23,7 @@ Handler = Callable[[Hub, dict[str, Any]], Any]
 
 @dataclass(frozen=True)
 class _Op:
-    privileged: bool
+    role: str
     run: Handler
 
 
@@ -44,7 +45,10 @@ def _add_manifest(hub: Hub, a: dict[str, Any]) -> None:
     manifest = a.get("manifest")
     if not isinstance(manifest, dict):
         raise ConfigError("add_manifest needs a manifest map")
-    hub.add_manifest(manifest)
+    try:
+        hub.add_manifest(manifest)
+    except AttributeError as exc:  # a hostile manifest of the wrong shape
+        raise ConfigError(f"damaged provider manifest: {exc}") from None
 
 
 def _capture(hub: Hub, a: dict[str, Any]) -> None:
@@ -60,23 +64,29 @@ def _provider_control(hub: Hub, a: dict[str, Any]) -> Any:
 
 
 _OPS: dict[str, _Op] = {
-    "stop_session": _Op(True, lambda h, a: stats_to_wire(h.stop_session(_name(a)))),
-    "flush_session": _Op(True, lambda h, a: stats_to_wire(h.flush_session(_name(a)))),
-    "update_session": _Op(True, _update),
-    "capture_state": _Op(True, _capture),
-    "control": _Op(True, _provider_control),
-    "add_manifest": _Op(True, _add_manifest),
-    "query_session": _Op(False, lambda h, a: stats_to_wire(h.query_session(_name(a)))),
-    "list_sessions": _Op(False, lambda h, a: [stats_to_wire(s) for s in h.list_sessions()]),
-    "session_config": _Op(False, lambda h, a: [enable_to_wire(p)
-                                                for p in h.session_config(_name(a))]),
-    "manifests": _Op(False, lambda h, a: [m.to_json() for m in h.manifests().values()]),
+    "stop_session": _Op(CONTROLLER, lambda h, a: stats_to_wire(h.stop_session(_name(a)))),
+    "flush_session": _Op(CONTROLLER, lambda h, a: stats_to_wire(h.flush_session(_name(a)))),
+    "update_session": _Op(CONTROLLER, _update),
+    "capture_state": _Op(CONTROLLER, _capture),
+    "control": _Op(CONTROLLER, _provider_control),
+    "add_manifest": _Op(CONTROLLER, _add_manifest),
+    "query_session": _Op(READER, lambda h, a: stats_to_wire(h.query_session(_name(a)))),
+    "list_sessions": _Op(READER, lambda h, a: [stats_to_wire(s) for s in h.list_sessions()]),
+    "session_config": _Op(READER, lambda h, a: [enable_to_wire(p)
+                                                 for p in h.session_config(_name(a))]),
+    "manifests": _Op(READER, lambda h, a: [m.to_json() for m in h.manifests().values()]),
 }
 #: Sink kinds a client other than root may ask the hub for: file sinks open through
 #: the client's opener, the others open no path.
 MEMBER_SINKS = frozenset({"file", "realtime", "null", "otlp"})
-#: Operations handled by the server itself (they change the connection), with their rule.
-PRIVILEGED_SPECIAL = {"start_session", "subscribe", "register_provider"}
+#: Operations handled by the server itself (they change the connection), with their role.
+SPECIAL = {"start_session": CONTROLLER, "subscribe": READER, "register_provider": PROVIDER}
+
+
+def role_for(operation: str) -> str | None:
+    """The role an operation needs, or None for an unknown operation."""
+    op = _OPS.get(operation)
+    return op.role if op is not None else SPECIAL.get(operation)
 
 
 class Controller:
@@ -87,11 +97,17 @@ class Controller:
         self.policy = policy
 
     def check(self, peer: Peer, operation: str) -> None:
-        """Raise AccessDeniedError (and trace the refusal) unless the peer may do this."""
-        op = _OPS.get(operation)
-        needs = op.privileged if op is not None else operation in PRIVILEGED_SPECIAL
-        if needs and not self.policy.privileged(peer):
-            self.deny(peer, operation, self.policy.refusal(peer, operation))
+        """Raise AccessDeniedError (and trace the refusal) unless the peer holds the role."""
+        role = role_for(operation)
+        if role is None:
+            raise ConfigError(f"unknown operation {operation!r}")
+        if not self.policy.has(peer, role):
+            self.deny(peer, operation, self.policy.refusal(peer, operation, role))
+
+    def check_name(self, peer: Peer, operation: str, name: str) -> None:
+        """Refuse (and trace) a reserved provider name to anyone but root and the owner."""
+        if self.policy.is_reserved(name) and not self.policy.is_root(peer):
+            self.deny(peer, operation, self.policy.reserved_refusal(peer, operation, name))
 
     def deny(self, peer: Peer, operation: str, reason: str) -> None:
         """Trace a refusal on the hub's provider and raise it to the client."""
@@ -101,11 +117,37 @@ class Controller:
 
     def run(self, peer: Peer, operation: str, args: dict[str, Any]) -> Any:
         """Run one plain operation (not start_session / subscribe) for a peer."""
+        self.check(peer, operation)
         op = _OPS.get(operation)
         if op is None:
-            raise ConfigError(f"unknown operation {operation!r}")
-        self.check(peer, operation)
+            raise ConfigError(f"{operation} is not a plain request")
+        manifest = args.get("manifest")
+        if operation == "add_manifest" and isinstance(manifest, dict):
+            name = manifest.get("name")
+            if isinstance(name, str):
+                self.check_name(peer, operation, name)
         return op.run(self.hub, args)
+
+    def subscribe(self, peer: Peer, args: dict[str, Any]) -> tuple[Subscription,
+                                                                    frozenset[str] | None]:
+        """Subscribe to a session's events, and the providers the peer may read (None: all).
+
+        A reader limited to some providers may subscribe only to a session enabling none
+        but those; the forwarder also drops other providers' events added later.
+        """
+        self.check(peer, "subscribe")
+        name, maxsize = args.get("name"), args.get("maxsize", 100_000)
+        if not isinstance(name, str) or not isinstance(maxsize, int) or maxsize < 1:
+            raise ConfigError("subscribe needs a session name and a positive maxsize")
+        allowed = self.policy.readable(peer)
+        if allowed is not None:
+            others = {p.provider for p in self.hub.session_config(name)} - allowed
+            if others:
+                self.deny(peer, "subscribe",
+                          f"permission denied: session {name} enables "
+                          f"{', '.join(sorted(others))}; uid {peer.uid} may read the events of "
+                          f"{', '.join(sorted(allowed)) or 'no provider'} only")
+        return self.hub.subscribe(name, maxsize), allowed
 
     def start_session(self, peer: Peer, args: dict[str, Any]) -> dict[str, Any]:
         """Start a session; its log files are opened with the peer's own credentials."""

@@ -8,7 +8,7 @@ __all__ = ["AccessDeniedError", "HubUnavailableError", "ProtocolError"]
 
 
 class AccessDeniedError(TracerError, PermissionError):
-    """The hub refused an operation: the caller is neither root nor in the hub's group."""
+    """The hub refused an operation: the caller lacks the role it needs (or the name is root's)."""
 
 
 class HubUnavailableError(TracerError, ConnectionError):

@@ -23,9 +23,12 @@ class Forwarder:
     (the session's ``realtime_lost``) and reported in band.
     """
 
-    def __init__(self, sub: Subscription, outbox: Outbox) -> None:
+    def __init__(self, sub: Subscription, outbox: Outbox,
+                 allowed: frozenset[str] | None = None) -> None:
         self.sub = sub
         self.outbox = outbox
+        #: Providers whose events this subscriber may read (None: all); others are dropped.
+        self.allowed = allowed
         self._packer = EventPacker()
         self._thread = threading.Thread(target=self._run, name=f"wfptrace-fwd-{sub.session}",
                                         daemon=True)
@@ -40,6 +43,9 @@ class Forwarder:
                     break
                 continue
             events = [first, *sub.drain()]
+            if self.allowed is not None:
+                events = [e for e in events
+                          if e.kind != "event" or e.provider in self.allowed]
             for i in range(0, len(events), BATCH):
                 if not self.outbox.wait_room():
                     sub.close()

@@ -18,12 +18,14 @@ def default_socket_path() -> Path:
     return Path(runtime) / "wfptrace" / SOCKET_NAME
 
 
-def prepare_socket_dir(path: Path, gid: int | None) -> None:
-    """Create the socket's directory if needed, reachable by the group when there is one."""
+def prepare_socket_dir(path: Path, gid: int | None) -> bool:
+    """Create the socket's directory if needed, reachable by the group when there is one;
+    True if it was created here."""
     parent = path.parent
     if parent.exists():
-        return
+        return False
     parent.mkdir(parents=True, mode=0o750 if gid is not None else 0o700)
     if gid is not None:
         os.chown(parent, -1, gid)
         os.chmod(parent, 0o750)
+    return True

@@ -49,7 +49,7 @@ class RemoteHub:
 
     @property
     def privileged(self) -> bool:
-        """True if the hub lets this process control sessions and read events."""
+        """True if this process holds the hub's controller role (sessions, control requests)."""
         return self._conn.welcome.privileged
 
     @property

@@ -7,9 +7,10 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .._stats import SessionStats
+from ._access import ROLES, Policy
 from ._server import HubServer
 
 __all__ = ["serve"]
@@ -17,25 +18,34 @@ __all__ = ["serve"]
 
 def serve(path: str | os.PathLike[str] | None = None, *, group: str | int | None = None,
           mode: int = 0o660, ready: Callable[[HubServer], None] | None = None,
-          stop: threading.Event | None = None) -> list[SessionStats]:
+          stop: threading.Event | None = None, readers: Sequence[str | int] = (),
+          controllers: Sequence[str | int] = (),
+          providers: Sequence[str | int] = ()) -> list[SessionStats]:
     """Serve the hub until a signal (or ``stop``); flush and close every session on the way out.
 
-    Says on stderr where it listens. Returns the final statistics of every session.
+    ``group`` gives its members every role; ``readers``, ``controllers`` and
+    ``providers`` give one role each (see :mod:`tracer.service._access`). Says on
+    stderr where it listens and who holds which role. Returns the final statistics of
+    every session.
     """
+    policy = Policy(group, readers=readers, controllers=controllers, providers=providers)
     _tune_gc()
     stop = stop or threading.Event()
     # Handlers first: a client may connect (and signal us) as soon as the socket exists.
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        server = HubServer(path, group=group, mode=mode).start()
+        server = HubServer(path, policy=policy, mode=mode).start()
     except BaseException:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         raise
-    group_text = f", group {server.policy.group_name}" if server.policy.gid is not None else ""
+    group = policy.socket_group_name()
+    group_text = f", group {group}" if group is not None else ""
     print(f"wfptrace hub: listening on {server.path} (mode {mode:04o}{group_text}, "
           f"pid {os.getpid()})", file=sys.stderr, flush=True)
+    roles = "; ".join(f"{role}: {policy.holders(role)}" for role in ROLES)
+    print(f"wfptrace hub: roles: {roles}", file=sys.stderr, flush=True)
     if ready is not None:
         ready(server)
     try:

@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .._errors import ConfigError, TracerError
+from .._errors import TracerError
 from .._hub import Hub
 from .._manifest import Manifest
 from .._realtime import Subscription
@@ -32,6 +32,7 @@ from ._forward import Forwarder
 from ._mirror import RemoteProvider
 from ._outbox import Outbox
 from ._paths import default_socket_path, prepare_socket_dir
+from ._socketacl import grant_groups
 
 __all__ = ["HubServer"]
 
@@ -44,10 +45,10 @@ class HubServer:
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, hub: Hub | None = None,
                  group: str | int | None = None, mode: int = 0o660,
-                 max_frame: int = _wire.MAX_FRAME) -> None:
+                 max_frame: int = _wire.MAX_FRAME, policy: Policy | None = None) -> None:
         self.path = Path(path) if path is not None else default_socket_path()
         self.hub = hub if hub is not None else Hub()
-        self.policy = Policy(group)
+        self.policy = policy if policy is not None else Policy(group)
         self.mode = mode
         self.max_frame = max_frame
         self.controller = Controller(self.hub, self.policy)
@@ -61,17 +62,32 @@ class HubServer:
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> HubServer:
         """Bind the socket (refusing if another hub answers there) and start accepting."""
-        prepare_socket_dir(self.path, self.policy.gid)
+        gid = self.policy.socket_gid()
+        if prepare_socket_dir(self.path, gid):
+            self._grant_role_groups(self.path.parent, gid)
         _clear_stale(self.path)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.bind(str(self.path))
-        if self.policy.gid is not None:
-            os.chown(self.path, -1, self.policy.gid)
+        if gid is not None:
+            os.chown(self.path, -1, gid)
         os.chmod(self.path, self.mode)
+        self._grant_role_groups(self.path, gid)
         sock.listen(128)
         self._listener = sock
         threading.Thread(target=self._accept, name="wfptrace-accept", daemon=True).start()
         return self
+
+    def _grant_role_groups(self, path: Path, gid: int | None) -> None:
+        """Role groups other than the socket's own reach it (and the directory the hub made
+        for it) through ACL entries."""
+        others = self.policy.all_gids() - {gid}
+        if not others:
+            return
+        try:
+            grant_groups(path, others)
+        except OSError as exc:
+            _log.warning("cannot add ACL entries for groups %s to %s (%s): only group %s "
+                         "can reach it", sorted(others), path, exc, gid)
 
     def close(self) -> list[SessionStats]:
         """Stop accepting, flush and stop every session, close every connection."""
@@ -203,15 +219,18 @@ class _Connection:
         msg = self._next()
         if not isinstance(msg, _wire.Register):
             raise ProtocolError("a provider must register before anything else")
-        self.server.controller.check(self.peer, "register_provider")
+        ctl = self.server.controller
+        ctl.check(self.peer, "register_provider")
+        try:
+            manifest = Manifest.from_json(msg.manifest)
+        except (TracerError, AttributeError) as exc:  # a hostile manifest of the wrong shape
+            raise ProtocolError(f"registration refused: damaged manifest ({exc})") from None
+        ctl.check_name(self.peer, "register_provider", manifest.name)
         with self.server.registering:
+            self._refuse_taken(manifest.name)
             try:
-                manifest = Manifest.from_json(msg.manifest)
-                self._refuse_taken(manifest.name)
                 self.provider = RemoteProvider(self.server.hub, manifest, self.peer.pid,
                                                self.outbox.send)
-            except AccessDeniedError:
-                raise
             except TracerError as exc:
                 raise ProtocolError(f"registration refused: {exc}") from None
         self.outbox.send(_wire.encode(_wire.Reply(0, True, {"provider": manifest.name})))
@@ -248,12 +267,13 @@ class _Connection:
     def _request(self, req: _wire.Request) -> None:
         ctl = self.server.controller
         sub: Subscription | None = None
+        allowed: frozenset[str] | None = None
         value: Any
         try:
             if req.op == "start_session":
                 value = ctl.start_session(self.peer, req.args)
             elif req.op == "subscribe":
-                sub = self._subscribe(req.args)
+                sub, allowed = ctl.subscribe(self.peer, req.args)
                 value = {"session": sub.session}
             else:
                 value = ctl.run(self.peer, req.op, req.args)
@@ -262,14 +282,7 @@ class _Connection:
             return
         self.outbox.send(_wire.encode(_wire.Reply(req.id, True, value)))
         if sub is not None:
-            self.forwarder = Forwarder(sub, self.outbox)
-
-    def _subscribe(self, args: dict[str, Any]) -> Subscription:
-        self.server.controller.check(self.peer, "subscribe")
-        name, maxsize = args.get("name"), args.get("maxsize", 100_000)
-        if not isinstance(name, str) or not isinstance(maxsize, int) or maxsize < 1:
-            raise ConfigError("subscribe needs a session name and a positive maxsize")
-        return self.server.hub.subscribe(name, maxsize)
+            self.forwarder = Forwarder(sub, self.outbox, allowed)
 
     # -- teardown -------------------------------------------------------------------------
     def _abort(self) -> None:

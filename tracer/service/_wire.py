@@ -118,7 +118,7 @@ class Ping(_Msg, tag=9, frozen=True):
 
 # -- hub -> client --------------------------------------------------------------------------
 class Welcome(_Msg, tag=2, frozen=True):
-    """The hub accepts the connection: its version, pid and whether the peer is privileged."""
+    """The hub accepts the connection: its version, pid and whether the peer is a controller."""
 
     version: int
     pid: int

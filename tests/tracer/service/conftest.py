@@ -169,11 +169,9 @@ def _run_quietly(*cmd: str) -> None:
     subprocess.run(cmd, check=False, capture_output=True)
 
 
-@pytest.fixture
-def member() -> Iterator[Member]:
-    """A fresh user and hub group (useradd/groupadd), removed after the test even on failure."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create a user and a group (useradd, groupadd)")
+@contextlib.contextmanager
+def created_member() -> Iterator[Member]:
+    """A fresh user in a fresh group (useradd/groupadd), removed afterwards even on failure."""
     tag = f"{os.getpid() % 100000}{secrets.token_hex(2)}"
     user, group = f"wfptu{tag}", f"wfptg{tag}"
     base = Path(tempfile.mkdtemp(prefix="wfptrace-member-"))
@@ -193,3 +191,23 @@ def member() -> Iterator[Member]:
         _run_quietly("groupdel", group)
         _run_quietly("rm", "-rf", str(base))
 
+
+def _need_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create a user and a group (useradd, groupadd)")
+
+
+@pytest.fixture
+def member() -> Iterator[Member]:
+    """A fresh user and hub group (useradd/groupadd), removed after the test even on failure."""
+    _need_root()
+    with created_member() as made:
+        yield made
+
+
+@pytest.fixture
+def new_member() -> Iterator[Callable[[], Member]]:
+    """Make fresh users, each in its own fresh group; all removed after the test."""
+    _need_root()
+    with contextlib.ExitStack() as stack:
+        yield lambda: stack.enter_context(created_member())

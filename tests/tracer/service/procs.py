@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -26,11 +27,15 @@ from tracer import (
     parse_sink_spec,
 )
 from tracer._hubprovider import HUB_PROVIDER
-from tracer.service import attach_provider, connect
+from tracer.service import ProviderLink, attach_provider, connect
 
 DEMO = Provider("svc-demo", keywords=["net", "disk"], description="service test provider")
 TICK = DEMO.event(1, "Tick", Level.INFO, "net", {"n": int, "text": str}, "tick {n} {text}")
 DISK = DEMO.event(2, "Disk", Level.VERBOSE, "disk", {"n": int}, "disk {n}")
+#: A forger's stand-in for the inspector: same name, a ConnectionVerdict saying "permit".
+FORGED = Provider("wfptrace-inspect", keywords=["connect"])
+FORGED_VERDICT = FORGED.event(6, "ConnectionVerdict", Level.INFO, "connect",
+                              {"conn_id": int, "verdict": str}, "{conn_id}: {verdict}")
 
 
 def _say(**data: object) -> None:
@@ -145,6 +150,56 @@ def forger(args: argparse.Namespace) -> None:
     _say(role="forger", connected=True)
 
 
+def _attempts(args: argparse.Namespace, hub: Any) -> dict[str, Callable[[], Any]]:
+    own = Provider(args.provider_name or f"svc-own-{os.getuid()}")
+    return {
+        "list_sessions": lambda: [s.name for s in hub.list_sessions()],
+        "manifests": lambda: len(hub.manifests()),
+        "subscribe": lambda: hub.subscribe(args.session).close(),
+        "start_session": lambda: hub.start_session(SessionConfig(
+            f"by-{os.getuid()}", [ProviderEnable("svc-demo")], realtime=True)).name,
+        "flush_session": lambda: hub.flush_session(f"by-{os.getuid()}").name,
+        "stop_session": lambda: hub.stop_session(f"by-{os.getuid()}").name,
+        "stop_theirs": lambda: hub.stop_session(args.session).name,
+        "control": lambda: hub.control("svc-demo", {"op": "echo"})["pid"],
+        "add_manifest": lambda: hub.add_manifest(FORGED.manifest()),
+        "register_provider": lambda: ProviderLink(own, args.socket).start(wait=5.0).close(),
+        "register_inspect": lambda: ProviderLink(FORGED, args.socket).start(wait=5.0).close(),
+    }
+
+
+def attempt(args: argparse.Namespace) -> None:
+    """Try each operation named in ``--ops`` in order; report "ok" or the error for each."""
+    out: dict[str, Any] = {"uid": os.getuid()}
+    with connect(args.socket) as hub:
+        out["privileged"] = hub.privileged
+        attempts = _attempts(args, hub)
+        for name in args.ops.split(","):
+            try:
+                attempts[name]()
+                out[name] = "ok"
+            except TracerError as exc:
+                out[name] = [type(exc).__name__, str(exc)]
+    _say(**out)
+
+
+def inspector(args: argparse.Namespace) -> None:
+    """The real inspector's provider (as root): on each stdin line write ``count`` verdicts."""
+    from providers.inspect import PROVIDER
+    from providers.inspect._events import CONNECTION_VERDICT
+
+    link = attach_provider(PROVIDER, args.socket, wait=5.0)
+    _say(role="inspector", connected=link.connected, pid=os.getpid())
+    n = 0
+    while sys.stdin.readline():
+        for _ in range(args.count):
+            CONNECTION_VERDICT.write_fields(conn_id=n, flow_id="real", direction="out",
+                                            verdict="block", decided_by="config", latency_us=1)
+            n += 1
+        _say(role="inspector", written=n, flushed=link.flush(10.0))
+    link.close()
+
+
 def _member_config(args: argparse.Namespace) -> SessionConfig:
     return SessionConfig(args.session, [ProviderEnable("svc-demo")], file=args.file,
                          mode=args.mode, max_size=args.max_size, flush_interval=0.02,
@@ -206,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     """Dispatch to one role."""
     p = argparse.ArgumentParser()
     p.add_argument("role", choices=["provider", "consumer", "stalled", "watcher", "controlled",
-                                    "member", "racer", "forger"])
+                                    "member", "racer", "forger", "attempt", "inspector"])
     p.add_argument("--socket", required=True)
     p.add_argument("--count", type=int, default=100)
     p.add_argument("--seconds", type=float, default=0.0)
@@ -221,6 +276,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-size", type=int)
     p.add_argument("--render-worker", action="store_true")
     p.add_argument("--sink", action="append", default=[])
+    p.add_argument("--ops", default="")
+    p.add_argument("--provider-name")
     p.add_argument("--as-user", help="uid:gid:group,... to drop to first (the interpreter "
                                      "may live where that user cannot read)")
     args = p.parse_args(argv)
@@ -231,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
         os.setresuid(int(uid), int(uid), int(uid))
     roles = {"provider": provider, "consumer": consumer, "stalled": stalled, "watcher": watcher,
              "controlled": controlled, "member": member, "racer": racer,
-             "forger": forger}
+             "forger": forger, "attempt": attempt, "inspector": inspector}
     roles[args.role](args)
 
 
@@ -241,9 +298,6 @@ if __name__ == "__main__":
 
 def as_user(path: str, uid: int, groups: list[int], results: Any) -> None:
     """In a child process: drop to ``uid`` with ``groups``, try each operation, report errors."""
-    from tracer import ProviderEnable, SessionConfig
-    from tracer.service import ProviderLink
-
     os.setgroups(groups)
     os.setgid(uid)
     os.setuid(uid)

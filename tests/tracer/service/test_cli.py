@@ -104,3 +104,27 @@ def test_providers_lists_what_the_running_hub_knows(hubd):
     names = [m["name"] for m in orjson.loads(result.stdout)]
     assert "svc-demo" in names and "wfptrace-hub" in names
     assert "svc-demo" in run("--hub", str(hubd.path), "providers").stdout
+
+
+def test_hub_says_who_holds_which_role(start_hub, new_member):
+    """``wfptrace hub`` with role groups says on stderr which groups hold which role."""
+    readers, controllers = new_member(), new_member()
+    hub = start_hub("--readers", f"{readers.group}:wfptrace-hub", "--controllers",
+                    controllers.group)
+    code, err = hub.terminate()
+    assert code == 0, err
+    line = next(line for line in err.splitlines() if "roles:" in line)
+    reader, controller, provider = line.split("roles: ")[1].split("; ")
+    assert reader.startswith("reader: root or members of group ")
+    assert f"{readers.group} (events of wfptrace-hub only)" in reader
+    assert controllers.group in reader
+    assert controller == f"controller: root or members of group {controllers.group}"
+    assert provider == "provider: root"
+
+
+def test_hub_help_lists_the_role_options():
+    """``wfptrace hub --help`` documents --group as the shorthand and each role option."""
+    out = run("hub", "--help").stdout
+    for option in ("--group", "--readers", "--controllers", "--providers"):
+        assert option in out
+    assert "every role" in out

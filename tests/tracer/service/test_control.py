@@ -57,7 +57,8 @@ def test_uid_outside_the_group_cannot_connect_to_the_socket(start_hub, group):
 
 
 def test_uid_outside_the_group_is_refused_and_each_refusal_is_traced(start_hub, group):
-    """A non-member reaching the hub may read statistics but not control, read events or provide."""
+    """A non-member reaching the hub may not list, control, read events or provide; each refusal
+    names the role needed and is traced."""
     hub = start_hub("--group", group[0], "--socket-mode", "0666")
     with connect(hub.path) as root:
         root.add_manifest(procs.DEMO.manifest())
@@ -65,18 +66,19 @@ def test_uid_outside_the_group_is_refused_and_each_refusal_is_traced(start_hub, 
             "sec", [ProviderEnable("wfptrace-hub", keywords=("security",))], realtime=True))
         audit = root.subscribe("sec")
         out = _as_user(str(hub.path), [])
-        for op in ("start_session", "subscribe", "stop_session", "register_provider"):
+        roles = {"start_session": "controller", "subscribe": "reader",
+                 "stop_session": "controller", "list_sessions": "reader",
+                 "register_provider": "provider"}
+        for op, role in roles.items():
             kind, message = out[op]
             assert kind == "AccessDeniedError", op
-            assert f"needs root or members of group {group[0]}" in message
-            assert f"uid {NOBODY}" in message
-        assert out["list_sessions"] == "ok"
+            assert f"needs the {role} role (root or members of group {group[0]})" in message
+            assert f"you are uid {NOBODY} with roles: none" in message
         denied = []
-        while len(denied) < 4 and (event := audit.get(5)) is not None:
+        while len(denied) < 5 and (event := audit.get(5)) is not None:
             denied.append(event)
         assert {e.name for e in denied} == {"AccessDenied"}
-        assert {e.fields["operation"] for e in denied} == {
-            "start_session", "subscribe", "stop_session", "register_provider"}
+        assert {e.fields["operation"] for e in denied} == set(roles)
         assert {e.fields["uid"] for e in denied} == {NOBODY}
         assert [s.name for s in root.list_sessions()] == ["sec"]
         audit.close()
@@ -128,7 +130,7 @@ def test_the_hub_providers_own_name_cannot_be_taken(start_hub, member):
     hub = start_hub("--group", member.group)
     kind, message = member.run("forger", "--socket", str(hub.path))["refused"]
     assert kind == "AccessDeniedError"
-    assert f"provider wfptrace-hub is already registered by pid {hub.pid}" in message
+    assert "register_provider of wfptrace-hub needs root" in message
 
 
 def test_sinks_that_might_open_paths_as_root_are_refused_to_members():
