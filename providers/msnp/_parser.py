@@ -234,9 +234,8 @@ class MsnpStreamParser:
             need = 0
             if nargs >= minimum:
                 word = parts[-1]
-                need = numbers.get(word)
-                if need is None:
-                    need = _length(word)
+                known = numbers.get(word)
+                need = _length(word) if known is None else known
             start = eol + 2
             if need > max_payload:
                 break  # an error: the general path
