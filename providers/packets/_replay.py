@@ -72,7 +72,7 @@ class Pipeline:
     ) -> None:
         self.consumers = list(consumers)
         self.decoder = Decoder()
-        self.flows = flows or FlowTable()
+        self.flows = flows if flows is not None else FlowTable()  # (an empty one is falsy)
         self.flows.on_end = self._flow_end
         stream_targets: list[Any] = [c for c in self.consumers if hasattr(c, "on_data")]
         if stream_targets and all(getattr(c, "selective_streams", False)

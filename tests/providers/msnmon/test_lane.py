@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +14,10 @@ from providers.msnmon import replay_capture
 from providers.msnmon._events import LEGACY_ANY
 from providers.msnmon._lane import CEXPRESS, REASON, ExpressLane
 from providers.msnmon._monitor import MsnMonitor
-from providers.packets import CaptureFormatError, FlowTable, PcapWriter, Pipeline, open_capture
+from providers.packets import CaptureFormatError, FlowTable, PcapWriter, Pipeline
 from samples.msnsim import write_synthetic_capture
 
+from ..packets.corpus import interleaved, mutated, write_frames
 from .conftest import REPO, SAMPLES
 from .streams import Conversation
 
@@ -98,58 +98,6 @@ def _assert_same(path: Path, record, legacy: bool = False, **kw) -> list:
     return traces[0]
 
 
-def _mutated(src: Path, dst: Path, seed: int) -> None:
-    """A copy of a capture with the damage real captures have: reordered, duplicated and
-    lost frames, flipped bytes, cut frames, stray flags, long silences, flows interleaved."""
-    rng = random.Random(seed)
-    with open_capture(src) as source:
-        frames = [(ts, bytes(data), wire) for _lt, ts, data, wire, _ in source]
-    out: list[tuple[int, bytes, int]] = []
-    shift = 0
-    for ts, data, wire in frames:
-        r = rng.random()
-        if r < 0.03:
-            continue  # lost
-        if r < 0.06 and len(data) > 60:
-            i = rng.randrange(54, len(data))
-            data = data[:i] + bytes([data[i] ^ (1 << rng.randrange(8))]) + data[i + 1:]
-        elif r < 0.08 and len(data) > 60:
-            data = data[:rng.randrange(40, len(data))]  # cut by a snap length
-        elif r < 0.10 and len(data) > 47:
-            data = data[:47] + bytes([data[47] | rng.choice([1, 2, 4])]) + data[48:]
-        elif r < 0.11:
-            shift += 4000 * 10**9  # past the idle timeouts
-        out.append((ts + shift, data, wire))
-        if rng.random() < 0.04:
-            out.append((ts + shift, data, wire))  # retransmitted
-    for _ in range(len(out) // 4):  # neighbours swapped: flows interleave, segments reorder
-        i = rng.randrange(len(out) - 1)
-        out[i], out[i + 1] = out[i + 1], out[i]
-    with dst.open("wb") as f:
-        writer = PcapWriter(f, nano=True)
-        for ts, data, wire in out:
-            writer.write(data, ts, max(wire, len(data)))
-
-
-def _interleaved(sources: list[Path], dst: Path, seed: int) -> None:
-    """The frames of several captures merged in random runs: many flows at once."""
-    rng = random.Random(seed)
-    queues = []
-    for src in sources:
-        with open_capture(src) as source:
-            queues.append([(bytes(data), wire) for _lt, _ts, data, wire, _ in source][::-1])
-    with dst.open("wb") as f:
-        writer = PcapWriter(f, nano=True)
-        ts = 1_150_000_000 * 10**9
-        while any(queues):
-            queue = rng.choice([q for q in queues if q])
-            for _ in range(rng.randint(1, 4)):
-                if queue:
-                    data, wire = queue.pop()
-                    ts += rng.randint(0, 3_000_000)
-                    writer.write(data, ts, wire)
-
-
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("lane") / "synthetic.pcap"
@@ -218,14 +166,14 @@ def test_bodies_and_hint_give_the_same_trace(synthetic, record):
 def test_damaged_capture_gives_the_same_trace(synthetic, record, tmp_path, seed):
     """Reordered, lost, duplicated, cut and corrupted frames: still the same trace."""
     damaged = tmp_path / f"damaged{seed}.pcap"
-    _mutated(synthetic, damaged, seed)
+    mutated(synthetic, damaged, seed)
     _assert_same(damaged, record)
 
 
 def test_small_limits_give_the_same_trace(synthetic, record, tmp_path):
     """Limits hit all the time (lines, payloads, errors, flows) change nothing either."""
     damaged = tmp_path / "damaged.pcap"
-    _mutated(synthetic, damaged, 99)
+    mutated(synthetic, damaged, 99)
     _assert_same(damaged, record, max_line=40, max_payload=100, max_errors=3, max_flows=5,
                  max_stream_buffer=2000, max_contexts=3)
 
@@ -238,7 +186,7 @@ def test_interleaved_flows_give_the_same_trace(record, tmp_path, max_flows):
         sources.append(tmp_path / f"s{seed}.pcap")
         write_synthetic_capture(sources[-1], 200_000, seed=seed)
     merged = tmp_path / "merged.pcap"
-    _interleaved(sources, merged, 5)
+    interleaved(sources, merged, 5)
     _assert_same(merged, record, max_flows=max_flows)
 
 
@@ -329,11 +277,7 @@ def test_arbitrary_frames_give_the_same_counters(tmp_path_factory, frames, cut):
     """Hostile frames (random bytes, plausible headers with random flags, sequence numbers
     and payloads, cut short): no crash, and the same counters with and without the lane."""
     path = tmp_path_factory.mktemp("fuzz") / "fuzz.pcap"
-    with path.open("wb") as f:
-        writer = PcapWriter(f, nano=True)
-        for i, data in enumerate(frames):
-            writer.write(data[: len(data) - cut] if len(data) > 60 else data,
-                         10**18 + i * 10**6, len(data))
+    write_frames(path, frames, cut)
     results = []
     for express in (True, False):
         monitor, pipeline = _monitor()
