@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from providers.packets import FlowTable, Pipeline, open_capture
-from providers.packets._accel import CDECODE
+from providers.packets._accel import CDECODE, CSTAGE
 from providers.packets._decode import Decoder, PyDecoder
+from providers.packets._reassembly import CompiledReassembler
 
 __all__ = ["STAGES", "Follow", "StageRecorder", "stage_trace"]
 
@@ -47,7 +48,7 @@ class StageRecorder:
         self._follow = follow
         self._unfollow_after = unfollow_after
         self._numbers: dict[int, int] = {}
-        self._flows: dict[int, Any] = {}  # (kept alive, so that id() stays unique)
+        self.flows: dict[int, Any] = {}  #: number -> flow (kept alive: id() stays unique)
         self._delivered: dict[tuple[int, int], int] = {}
         self.events: list[tuple] = []
 
@@ -55,7 +56,7 @@ class StageRecorder:
         n = self._numbers.get(id(flow))
         if n is None:
             n = self._numbers[id(flow)] = len(self._numbers)
-            self._flows[n] = flow
+            self.flows[n] = flow
         return n
 
     def on_packet(self, pkt, flow, direction) -> None:
@@ -98,11 +99,23 @@ def _compiled(consumers: list, *, max_flows: int = 100_000, **limits) -> Pipelin
     return Pipeline(consumers, flows=FlowTable(max_flows), **limits)
 
 
+def _compiled_streams(consumers: list, **limits) -> Pipeline:
+    pipeline = _compiled(consumers, **limits)
+    python = pipeline.reassembler
+    if python is not None:
+        pipeline.reassembler = CompiledReassembler(
+            python.consumer, max_stream_buffer=python.max_stream_buffer,
+            max_total_buffer=python.max_total_buffer)
+    return pipeline
+
+
 #: name -> a packet stage (a pipeline running ``consumers``; ``max_flows``,
 #: ``max_stream_buffer``, ``max_total_buffer``): the Python reference first.
 STAGES: dict[str, Callable[..., Pipeline]] = {"python": _python}
 if CDECODE is not None and Decoder is not PyDecoder:
     STAGES["compiled"] = _compiled
+if CSTAGE is not None:
+    STAGES["compiled streams"] = _compiled_streams
 
 
 def stage_trace(path: Path, stage: str, *, follow: Follow | None = None,
@@ -121,3 +134,4 @@ def stage_trace(path: Path, stage: str, *, follow: Follow | None = None,
         "reassembly": reassembler.stats.as_dict() if reassembler is not None else None,
         "open": len(pipeline.flows),
     }
+
