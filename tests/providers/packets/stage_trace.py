@@ -133,5 +133,14 @@ def stage_trace(path: Path, stage: str, *, follow: Follow | None = None,
         "flows": pipeline.flows.stats.as_dict(),
         "reassembly": reassembler.stats.as_dict() if reassembler is not None else None,
         "open": len(pipeline.flows),
+        "streams_left": _streams_left(reassembler, recorder),
     }
 
+
+def _streams_left(reassembler, recorder: StageRecorder) -> int:
+    """How many flows the reassembler still holds state for (none once all ended)."""
+    if reassembler is None:
+        return 0
+    if isinstance(reassembler, CompiledReassembler):
+        return sum(reassembler._c.tracked(flow) for flow in recorder.flows.values())
+    return len(reassembler._streams)

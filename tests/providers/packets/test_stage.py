@@ -19,9 +19,21 @@ if len(STAGES) < 2:
                 allow_module_level=True)
 
 
+def _assert_no_stream_event_after_the_end(trace: dict) -> None:
+    """A flow's stream events all come before its end."""
+    ended: set[int] = set()
+    for event in trace["events"]:
+        if event[0] == "flow_end":
+            ended.add(event[1])
+        elif event[0] in ("data", "gap", "end"):
+            assert event[1] not in ended, event[:3]
+
+
 def _assert_agree(path: Path, **kw) -> dict:
     """Each stage's trace equals the Python reference's; that trace."""
     reference = stage_trace(path, "python", **kw)
+    _assert_no_stream_event_after_the_end(reference)
+    assert reference["streams_left"] == 0
     for name in STAGES:
         if name == "python":
             continue
