@@ -49,6 +49,14 @@ class ReassemblyStats:
         "overlap_bytes",
         "retransmitted_bytes",
     )
+    buffered_bytes: int
+    delivered_bytes: int
+    dropped_bytes: int
+    gap_bytes: int
+    gaps: int
+    out_of_order: int
+    overlap_bytes: int
+    retransmitted_bytes: int
 
     def __init__(self) -> None:
         for k in self.__slots__:

@@ -1,4 +1,5 @@
-"""The C express lane changes nothing but speed: same trace, same counters, same flows."""
+"""The C express lane and the compiled reassembler change nothing but speed: same trace,
+same counters, same flows."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from providers.msnmon._events import LEGACY_ANY
 from providers.msnmon._lane import CEXPRESS, REASON, ExpressLane
 from providers.msnmon._monitor import MsnMonitor
 from providers.packets import CaptureFormatError, FlowTable, PcapWriter, Pipeline
+from providers.packets._accel import CSTAGE
+from providers.packets._reassembly import CompiledReassembler
 from samples.msnsim import write_synthetic_capture
 
 from ..packets.corpus import interleaved, mutated, write_frames
@@ -44,11 +47,19 @@ class _Pipeline(Pipeline):
 
 
 def _monitor(max_flows: int = 100_000, max_stream_buffer: int = 1 << 20,
-             **kw) -> tuple[MsnMonitor, _Pipeline]:
-    """A monitor and its pipeline, with the limits of both."""
+             compiled_streams: bool = False, **kw) -> tuple[MsnMonitor, _Pipeline]:
+    """A monitor and its pipeline, with the limits of both (``compiled_streams``: the
+    pipeline reassembles with the C twin of the reassembler)."""
     monitor = MsnMonitor(**kw)
-    return monitor, _Pipeline([monitor], flows=FlowTable(max_flows),
-                              max_stream_buffer=max_stream_buffer)
+    pipeline = _Pipeline([monitor], flows=FlowTable(max_flows),
+                         max_stream_buffer=max_stream_buffer)
+    if compiled_streams:
+        python = pipeline.reassembler
+        assert python is not None
+        pipeline.reassembler = CompiledReassembler(
+            python.consumer, max_stream_buffer=python.max_stream_buffer,
+            max_total_buffer=python.max_total_buffer)
+    return monitor, pipeline
 
 
 def _replay(path: Path, record, *, express: bool, legacy: bool = False,
@@ -84,17 +95,21 @@ def _replay(path: Path, record, *, express: bool, legacy: bool = False,
 
 
 def _assert_same(path: Path, record, legacy: bool = False, **kw) -> list:
-    """Replays with and without the lane agree, whatever the session enables; the trace
-    with every event enabled."""
+    """Replays with and without the lane agree, and with the compiled reassembler too,
+    whatever the session enables; the trace with every event enabled."""
     traces = []
     for keywords in KEYWORD_SETS:
-        fast = _replay(path, record, express=True, legacy=legacy, keywords=keywords, **kw)
         slow = _replay(path, record, express=False, legacy=legacy, keywords=keywords, **kw)
-        assert fast[1] == slow[1]
-        assert len(fast[0]) == len(slow[0])
-        for a, b in zip(fast[0], slow[0], strict=True):
-            assert a == b
-        traces.append(fast[0])
+        others = [_replay(path, record, express=True, legacy=legacy, keywords=keywords, **kw)]
+        if CSTAGE is not None:
+            others.append(_replay(path, record, express=False, legacy=legacy,
+                                  keywords=keywords, compiled_streams=True, **kw))
+        for fast in others:
+            assert fast[1] == slow[1]
+            assert len(fast[0]) == len(slow[0])
+            for a, b in zip(fast[0], slow[0], strict=True):
+                assert a == b
+        traces.append(slow[0])
     return traces[0]
 
 
@@ -279,13 +294,13 @@ def test_arbitrary_frames_give_the_same_counters(tmp_path_factory, frames, cut):
     path = tmp_path_factory.mktemp("fuzz") / "fuzz.pcap"
     write_frames(path, frames, cut)
     results = []
-    for express in (True, False):
-        monitor, pipeline = _monitor()
+    for express, compiled in ((True, False), (False, False), (False, CSTAGE is not None)):
+        monitor, pipeline = _monitor(compiled_streams=compiled)
         replay_capture(path, monitor=monitor, pipeline=pipeline, express=express)
         assert pipeline.reassembler is not None
         results.append((monitor.stats.as_dict(), pipeline.reassembler.stats.as_dict(),
                         pipeline.flows.stats.as_dict()))
-    assert results[0] == results[1]
+    assert results[0] == results[1] == results[2]
 
 
 def test_memory_stays_flat_on_a_large_capture(tmp_path):
