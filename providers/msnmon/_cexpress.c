@@ -196,7 +196,7 @@ parser_plain(PyObject *parser)
  * flag, its counters and a command awaiting its payload; the position the scan stopped
  * at (-1: a payload is awaited), or -2 on error. */
 static Py_ssize_t
-scan_apply(PyObject *parser, PyObject *data, PyObject *res)
+scan_apply(PyObject *parser, PyObject *data, PyObject *synced, PyObject *res)
 {
     if (!PyTuple_CheckExact(res) || PyTuple_GET_SIZE(res) != 5) {
         PyErr_SetString(PyExc_TypeError, "express lane: unexpected scan_lines result");
@@ -206,11 +206,19 @@ scan_apply(PyObject *parser, PyObject *data, PyObject *res)
     long long commands = PyLong_AsLongLong(PyTuple_GET_ITEM(res, 1));
     long long payload_bytes = PyLong_AsLongLong(PyTuple_GET_ITEM(res, 2));
     PyObject *pending = PyTuple_GET_ITEM(res, 4);
-    if (PyErr_Occurred() || fast_set(parser, s_synced, PyTuple_GET_ITEM(res, 3)) < 0)
+    if (PyErr_Occurred())
         return -2;
-    if (commands && (add_sub(parser, s_stats, s_commands, commands) < 0
-                     || add_sub(parser, s_stats, s_payload_bytes, payload_bytes) < 0))
+    if (PyTuple_GET_ITEM(res, 3) != synced
+        && fast_set(parser, s_synced, PyTuple_GET_ITEM(res, 3)) < 0)
         return -2;
+    if (commands) {
+        PyObject *stats = fast_get(parser, s_stats);
+        int rc = stats && add_attr(stats, s_commands, commands) == 0
+                 && add_attr(stats, s_payload_bytes, payload_bytes) == 0 ? 0 : -1;
+        Py_XDECREF(stats);
+        if (rc < 0)
+            return -2;
+    }
     if (pending == Py_None)
         return pos;
     PyObject *rest = PyBytes_FromStringAndSize(PyBytes_AS_STRING(data) + pos,
@@ -222,9 +230,11 @@ scan_apply(PyObject *parser, PyObject *data, PyObject *res)
     return held ? -1 : -2;
 }
 
-/* scan_lines(...) over the whole of ``data`` for the parser in its current state. */
+/* scan_lines(...) over the whole of ``data`` for the parser in its current state
+ * (*synced: the sync flag it had, a borrowed reference valid while the result lives). */
 static PyObject *
-scan_call(Express *self, PyObject *parser, PyObject *data, PyObject *base_obj, PyObject *out)
+scan_call(Express *self, PyObject *parser, PyObject *data, PyObject *base_obj, PyObject *out,
+          PyObject **synced_out)
 {
     long long base = PyLong_AsLongLong(base_obj), shift;
     if ((base == -1 && PyErr_Occurred()) || get_ll(parser, s_offset_shift, &shift) < 0)
@@ -238,6 +248,7 @@ scan_call(Express *self, PyObject *parser, PyObject *data, PyObject *base_obj, P
                              envelope, out};
         res = PyObject_Vectorcall(self->scan_lines, argv, 9, NULL);
     }
+    *synced_out = synced;  /* (True or False: immortal enough while the result lives) */
     Py_XDECREF(synced);
     Py_XDECREF(max_line);
     Py_XDECREF(max_payload);
@@ -259,9 +270,11 @@ feed_plain(Express *self, PyObject *parser, PyObject *data)
         || (base_obj = fast_get(parser, s_base_)) == NULL)
         goto fail;
     base = PyLong_AsLongLong(base_obj);
-    if (PyErr_Occurred() || (res = scan_call(self, parser, data, base_obj, out)) == NULL)
+    PyObject *synced = NULL;
+    if (PyErr_Occurred()
+        || (res = scan_call(self, parser, data, base_obj, out, &synced)) == NULL)
         goto fail;
-    Py_ssize_t pos = scan_apply(parser, data, res);
+    Py_ssize_t pos = scan_apply(parser, data, synced, res);
     if (pos == -2)
         goto fail;
     if (pos == size) {  /* all parsed: what _feed_lines does then */

@@ -428,9 +428,21 @@ scan_lines(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
         Py_XDECREF(sc.pending);
         return NULL;
     }
-    PyObject *res = Py_BuildValue("(nLLON)", stop, commands, payload_bytes,
-                                  sc.synced ? Py_True : Py_False,
-                                  sc.pending ? sc.pending : Py_NewRef(Py_None));
+    PyObject *res = PyTuple_New(5);
+    if (res == NULL) {
+        Py_XDECREF(sc.pending);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(res, 0, PyLong_FromSsize_t(stop));
+    PyTuple_SET_ITEM(res, 1, PyLong_FromLongLong(commands));
+    PyTuple_SET_ITEM(res, 2, PyLong_FromLongLong(payload_bytes));
+    PyTuple_SET_ITEM(res, 3, Py_NewRef(sc.synced ? Py_True : Py_False));
+    PyTuple_SET_ITEM(res, 4, sc.pending ? sc.pending : Py_NewRef(Py_None));
+    for (int i = 0; i < 3; i++)
+        if (PyTuple_GET_ITEM(res, i) == NULL) {
+            Py_DECREF(res);
+            return NULL;
+        }
     return res;
 }
 

@@ -175,7 +175,18 @@ class MsnpStreamParser:
         while pos < size:  # (a search from the end finds nothing: bytes.find is not cheap)
             if not self._skip_line:
                 if _scan_lines is not None and type(data) is bytes:
-                    pos = self._scan(data, pos, base, out)
+                    # the same in C (a pure function of the state passed in), which also
+                    # syncs on a command line of a known verb (what _line does then)
+                    pos, commands, payload_bytes, self._synced, pending = _scan_lines(
+                        data, pos, base, self._synced, self.max_line, self.max_payload,
+                        base + self.offset_shift, self.envelope, out)
+                    if commands:
+                        stats = self.stats
+                        stats.commands += commands
+                        stats.payload_bytes += payload_bytes
+                    if pending is not None:
+                        self._await_payload(pending, data[pos:])
+                        return
                 elif self._synced:
                     pos = self._fast_lines(data, pos, base, out)
                 if pos < 0:  # waiting for a payload
@@ -253,20 +264,6 @@ class MsnpStreamParser:
             stats = self.stats
             stats.commands += commands
             stats.payload_bytes += payload_bytes
-        return pos
-
-    def _scan(self, data: bytes, pos: int, base: int, out: list[Item]) -> int:
-        """:meth:`_fast_lines` in C (``_cparser.scan_lines``, a pure function of the state
-        passed in), which also syncs on a command line of a known verb (what _line does)."""
-        pos, commands, payload_bytes, self._synced, pending = _scan_lines(  # type: ignore[misc]
-            data, pos, base, self._synced, self.max_line, self.max_payload,
-            base + self.offset_shift, self.envelope, out)
-        if commands:
-            stats = self.stats
-            stats.commands += commands
-            stats.payload_bytes += payload_bytes
-        if pending is not None:
-            return self._await_payload(pending, data[pos:])
         return pos
 
     def _slow_line(self, data: bytes, pos: int, eol: int, base: int, out: list[Item]) -> int:
