@@ -1,4 +1,12 @@
-/* The compiled packet stage (issue 14, item 4): TCP reassembly that owns its state.
+/* The compiled packet stage (issue 14, item 4): a flow table and TCP reassembly that own
+ * their state.
+ *
+ * FlowTable is the C twin of providers/packets/_flows.py's FlowTable (same keys, LRU
+ * order, state machine, timeouts, eviction, local networks, counters and on_end calls);
+ * its flows are FlowBase objects whose state is the C struct's own (Python code reads it
+ * through getters and sets only local_side, follow, user and _id). It is told about a
+ * packet by values (account(proto, src, sport, dst, dport, icmp_id, flags, wire_len,
+ * ts_ns, version)).
  *
  * Reassembler is the C twin of providers/packets/_reassembly.py's TcpReassembler, the
  * reference: the same algorithm step by step (32-bit sequence numbers mapped onto an
@@ -19,6 +27,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include "structmember.h"
 
 #define VERSION 1
 
@@ -599,9 +608,772 @@ static PyTypeObject ReassemblerType = {
               "(the twin of TcpReassembler).",
 };
 
+/* == the flow table (FlowTable's twin) ================================================ */
+
+enum { NEW, ESTABLISHED, CLOSING, CLOSED };
+enum { T_TCP, T_HANDSHAKE, T_CLOSED, T_UDP, T_ICMP, T_OTHER, N_TIMEOUTS };
+#define TCP_ACK 0x10
+
+/* One flow: a C type whose state is its own; Python code reads it through members and
+ * getters, and writes only ``local_side``, ``follow``, ``user`` and ``_id``. */
+typedef struct FlowObj {
+    PyObject_HEAD
+    PyObject *key, *addrs, *ports, *user, *id_, *states;
+    int proto, version, local_side, follow, state, fin_seen[2];
+    long long packets[2], bytes[2], first_ns, last_ns;
+    unsigned char a[2][16];
+    Py_ssize_t alen[2];
+    long port[2];
+    struct FlowObj *prev, *next;  /* LRU order while in a table (the table's dict owns it) */
+} FlowObj;
+
+static int
+flow_traverse(FlowObj *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->key);
+    Py_VISIT(self->addrs);
+    Py_VISIT(self->ports);
+    Py_VISIT(self->user);
+    Py_VISIT(self->id_);
+    Py_VISIT(self->states);
+    return 0;
+}
+
+static int
+flow_clear(FlowObj *self)
+{
+    Py_CLEAR(self->key);
+    Py_CLEAR(self->addrs);
+    Py_CLEAR(self->ports);
+    Py_CLEAR(self->user);
+    Py_CLEAR(self->id_);
+    Py_CLEAR(self->states);
+    return 0;
+}
+
+static void
+flow_dealloc(FlowObj *self)
+{
+    PyObject_GC_UnTrack(self);
+    flow_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+pair_list(long long a, long long b)
+{
+    return Py_BuildValue("[LL]", a, b);
+}
+
+static PyObject *
+flow_get_state(FlowObj *self, void *c)
+{
+    if (self->states == NULL)
+        Py_RETURN_NONE;
+    return Py_NewRef(PyTuple_GET_ITEM(self->states, self->state));
+}
+
+static PyObject *
+flow_get_packets(FlowObj *self, void *c)
+{
+    return pair_list(self->packets[0], self->packets[1]);
+}
+
+static PyObject *
+flow_get_bytes(FlowObj *self, void *c)
+{
+    return pair_list(self->bytes[0], self->bytes[1]);
+}
+
+static PyObject *
+flow_get_fin_seen(FlowObj *self, void *c)
+{
+    return Py_BuildValue("[OO]", self->fin_seen[0] ? Py_True : Py_False,
+                         self->fin_seen[1] ? Py_True : Py_False);
+}
+
+static PyObject *
+flow_get_follow(FlowObj *self, void *c)
+{
+    return PyBool_FromLong(self->follow);
+}
+
+static int
+flow_set_follow(FlowObj *self, PyObject *v, void *c)
+{
+    int b = v ? PyObject_IsTrue(v) : -1;
+    if (b < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_AttributeError, "follow cannot be deleted");
+        return -1;
+    }
+    self->follow = b;
+    return 0;
+}
+
+static PyObject *
+flow_get_local_side(FlowObj *self, void *c)
+{
+    return PyLong_FromLong(self->local_side);
+}
+
+static int
+flow_set_local_side(FlowObj *self, PyObject *v, void *c)
+{
+    long side = v ? PyLong_AsLong(v) : -1;
+    if (side != 0 && side != 1) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "local_side is 0 or 1");
+        return -1;
+    }
+    self->local_side = (int)side;
+    return 0;
+}
+
+static PyObject *
+flow_get_obj(FlowObj *self, void *c)
+{
+    PyObject *v = *(PyObject **)((char *)self + (Py_ssize_t)c);
+    return Py_NewRef(v ? v : Py_None);
+}
+
+static int
+flow_set_obj(FlowObj *self, PyObject *v, void *c)
+{
+    if (v == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot be deleted");
+        return -1;
+    }
+    Py_XSETREF(*(PyObject **)((char *)self + (Py_ssize_t)c), Py_NewRef(v));
+    return 0;
+}
+
+#define OBJ(field) (void *)offsetof(FlowObj, field)
+
+static PyGetSetDef flow_getset[] = {
+    {"state", (getter)flow_get_state, NULL, "FlowState", NULL},
+    {"packets", (getter)flow_get_packets, NULL, "[sent by side 0, by side 1]", NULL},
+    {"bytes", (getter)flow_get_bytes, NULL, "[sent by side 0, by side 1] (wire bytes)", NULL},
+    {"fin_seen", (getter)flow_get_fin_seen, NULL, "[FIN from side 0, from side 1]", NULL},
+    {"follow", (getter)flow_get_follow, (setter)flow_set_follow, "reassemble it", NULL},
+    {"local_side", (getter)flow_get_local_side, (setter)flow_set_local_side, "0 or 1", NULL},
+    {"user", (getter)flow_get_obj, (setter)flow_set_obj, "consumers' notes", OBJ(user)},
+    {"_id", (getter)flow_get_obj, (setter)flow_set_obj, "Community ID, once made", OBJ(id_)},
+    {"key", (getter)flow_get_obj, NULL, "canonical 5-tuple", OBJ(key)},
+    {"addrs", (getter)flow_get_obj, NULL, "(side 0's, side 1's) packed address", OBJ(addrs)},
+    {"ports", (getter)flow_get_obj, NULL, "(side 0's, side 1's) port", OBJ(ports)},
+    {NULL},
+};
+
+static PyMemberDef flow_members[] = {
+    {"proto", T_INT, offsetof(FlowObj, proto), READONLY, NULL},
+    {"version", T_INT, offsetof(FlowObj, version), READONLY, NULL},
+    {"first_ns", T_LONGLONG, offsetof(FlowObj, first_ns), READONLY, NULL},
+    {"last_ns", T_LONGLONG, offsetof(FlowObj, last_ns), READONLY, NULL},
+    {NULL},
+};
+
+static PyTypeObject FlowBaseType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "providers.packets._cstage.FlowBase",
+    .tp_basicsize = sizeof(FlowObj),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = (traverseproc)flow_traverse,
+    .tp_clear = (inquiry)flow_clear,
+    .tp_dealloc = (destructor)flow_dealloc,
+    .tp_getset = flow_getset,
+    .tp_members = flow_members,
+    .tp_doc = "A flow of a compiled FlowTable (made only by the table).",
+};
+
+typedef struct {
+    int version;
+    unsigned char net[16];
+    int prefix;
+} Net;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *flows;      /* key -> FlowObj */
+    PyTypeObject *flow_type;
+    PyObject *states;     /* the FlowState members, by value */
+    PyObject *on_end;     /* callable or None */
+    FlowObj *head, *tail, *last;
+    long long max_flows, timeouts[N_TIMEOUTS];
+    long long created, evicted, expired, closed;
+    int follow;
+    Net *nets;
+    Py_ssize_t n_nets;
+} Table;
+
+static PyObject *s_evicted, *s_closed, *s_expired, *s_end;
+
+static void
+lru_unlink(Table *t, FlowObj *f)
+{
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        t->head = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    else
+        t->tail = f->prev;
+    f->prev = f->next = NULL;
+}
+
+static void
+lru_append(Table *t, FlowObj *f)
+{
+    f->prev = t->tail, f->next = NULL;
+    if (t->tail)
+        t->tail->next = f;
+    else
+        t->head = f;
+    t->tail = f;
+}
+
+/* Take f out of the table (dict and order); the caller holds its own reference. */
+static int
+table_remove(Table *t, FlowObj *f)
+{
+    if (t->last == f)
+        t->last = NULL;
+    lru_unlink(t, f);
+    return PyDict_DelItem(t->flows, f->key);
+}
+
+static int
+notify_end(Table *t, FlowObj *f, PyObject *reason)
+{
+    if (t->on_end == Py_None)
+        return 0;
+    PyObject *argv[2] = {(PyObject *)f, reason};
+    PyObject *res = PyObject_Vectorcall(t->on_end, argv, 2, NULL);
+    Py_XDECREF(res);
+    return res ? 0 : -1;
+}
+
+static int
+in_net(const Net *n, const unsigned char *a, Py_ssize_t alen)
+{
+    if (alen != (n->version == 4 ? 4 : 16))
+        return 0;
+    int full = n->prefix / 8, rest = n->prefix % 8;
+    if (memcmp(a, n->net, (size_t)full) != 0)
+        return 0;
+    return rest == 0 || ((a[full] ^ n->net[full]) & (0xFF << (8 - rest)) & 0xFF) == 0;
+}
+
+static int
+in_nets(Table *t, const unsigned char *a, Py_ssize_t alen)
+{
+    for (Py_ssize_t i = 0; i < t->n_nets; i++)
+        if (in_net(&t->nets[i], a, alen))
+            return 1;
+    return 0;
+}
+
+/* A packet's fields, as account() is given them. */
+typedef struct {
+    int proto, version;
+    PyObject *src, *dst, *sport_obj, *dport_obj;
+    long sport, dport, icmp_id, flags;
+    long long wire, ts;
+} Pkt;
+
+static FlowObj *
+flow_create(Table *t, PyObject *key, const Pkt *p)
+{
+    if ((long long)PyDict_GET_SIZE(t->flows) >= t->max_flows && t->head != NULL) {
+        FlowObj *old = t->head;
+        Py_INCREF(old);
+        int rc = table_remove(t, old);
+        t->last = NULL;
+        t->evicted++;
+        if (rc == 0)
+            rc = notify_end(t, old, s_evicted);
+        Py_DECREF(old);
+        if (rc < 0)
+            return NULL;
+    }
+    int local_side = 0;
+    if (t->n_nets) {
+        const unsigned char *dst = (const unsigned char *)PyBytes_AS_STRING(p->dst);
+        const unsigned char *src = (const unsigned char *)PyBytes_AS_STRING(p->src);
+        if (in_nets(t, dst, PyBytes_GET_SIZE(p->dst)) && !in_nets(t, src, PyBytes_GET_SIZE(p->src)))
+            local_side = 1;
+    }
+    FlowObj *f = (FlowObj *)t->flow_type->tp_alloc(t->flow_type, 0);
+    if (f == NULL)
+        return NULL;
+    f->key = Py_NewRef(key);
+    f->addrs = PyTuple_Pack(2, p->src, p->dst);
+    f->ports = PyTuple_Pack(2, p->sport_obj, p->dport_obj);
+    f->user = PyDict_New();
+    f->id_ = Py_NewRef(Py_None);
+    f->states = Py_NewRef(t->states);
+    if (f->addrs == NULL || f->ports == NULL || f->user == NULL) {
+        Py_DECREF(f);
+        return NULL;
+    }
+    f->proto = p->proto, f->version = p->version, f->local_side = local_side;
+    f->follow = t->follow, f->state = NEW;
+    f->first_ns = f->last_ns = p->ts;
+    f->alen[0] = PyBytes_GET_SIZE(p->src), f->alen[1] = PyBytes_GET_SIZE(p->dst);
+    memcpy(f->a[0], PyBytes_AS_STRING(p->src), (size_t)(f->alen[0] > 16 ? 16 : f->alen[0]));
+    memcpy(f->a[1], PyBytes_AS_STRING(p->dst), (size_t)(f->alen[1] > 16 ? 16 : f->alen[1]));
+    f->port[0] = p->sport, f->port[1] = p->dport;
+    if (PyDict_SetItem(t->flows, key, (PyObject *)f) < 0) {
+        Py_DECREF(f);
+        return NULL;
+    }
+    Py_DECREF(f);  /* the dict owns it */
+    lru_append(t, f);
+    t->created++;
+    return f;
+}
+
+static int
+same_addr(const FlowObj *f, int i, PyObject *a)
+{
+    return PyBytes_GET_SIZE(a) == f->alen[i] && f->alen[i] <= 16
+           && memcmp(PyBytes_AS_STRING(a), f->a[i], (size_t)f->alen[i]) == 0;
+}
+
+/* Python's (bytes, int) <= (bytes, int). */
+static int
+endpoint_le(PyObject *a, long pa, PyObject *b, long pb)
+{
+    Py_ssize_t la = PyBytes_GET_SIZE(a), lb = PyBytes_GET_SIZE(b);
+    int c = memcmp(PyBytes_AS_STRING(a), PyBytes_AS_STRING(b), (size_t)(la < lb ? la : lb));
+    if (c == 0 && la != lb)
+        c = la < lb ? -1 : 1;
+    return c < 0 || (c == 0 && pa <= pb);
+}
+
+/* The flow of a packet by its canonical key (made if new, moved to the end of the
+ * order); *side: who sent it. A borrowed reference (the table owns it) or NULL. */
+static FlowObj *
+lookup(Table *t, const Pkt *p, int *side)
+{
+    int icmp = p->icmp_id >= 0;
+    long pa = icmp ? p->icmp_id : p->sport, pb = icmp ? p->icmp_id : p->dport;
+    PyObject *oa = icmp ? PyLong_FromLong(pa) : Py_NewRef(p->sport_obj);
+    PyObject *ob = icmp ? PyLong_FromLong(pb) : Py_NewRef(p->dport_obj);
+    PyObject *proto = PyLong_FromLong(p->proto), *key = NULL;
+    PyObject *ea = oa ? PyTuple_Pack(2, p->src, oa) : NULL;
+    PyObject *eb = ob ? PyTuple_Pack(2, p->dst, ob) : NULL;
+    if (ea && eb && proto)
+        key = endpoint_le(p->src, pa, p->dst, pb) ? PyTuple_Pack(3, proto, ea, eb)
+                                                  : PyTuple_Pack(3, proto, eb, ea);
+    Py_XDECREF(oa);
+    Py_XDECREF(ob);
+    Py_XDECREF(ea);
+    Py_XDECREF(eb);
+    Py_XDECREF(proto);
+    if (key == NULL)
+        return NULL;
+    FlowObj *f = (FlowObj *)PyDict_GetItemWithError(t->flows, key);
+    if (f == NULL && PyErr_Occurred()) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    if (f != NULL && f->state == CLOSED && p->flags & TCP_SYN && !(p->flags & TCP_ACK)) {
+        if (table_remove(t, f) < 0) {  /* its end was reported when it closed */
+            Py_DECREF(key);
+            return NULL;
+        }
+        f = NULL;
+    }
+    if (f == NULL)
+        f = flow_create(t, key, p);
+    else {
+        lru_unlink(t, f);
+        lru_append(t, f);
+    }
+    Py_DECREF(key);
+    if (f == NULL)
+        return NULL;
+    if (icmp)
+        *side = same_addr(f, 0, p->src) ? 0 : 1;
+    else
+        *side = same_addr(f, 0, p->src) && p->sport == f->port[0] ? 0 : 1;
+    return f;
+}
+
+static int
+flow_close(Table *t, FlowObj *f)
+{
+    f->state = CLOSED;
+    t->closed++;
+    return notify_end(t, f, s_closed);
+}
+
+/* The state machine: both sides heard -> established; FIN -> closing; RST or FIN from
+ * both sides -> closed. */
+static int
+advance(Table *t, FlowObj *f, long flags, int side)
+{
+    if (f->state == CLOSED)
+        return 0;
+    if (f->proto == 6) {
+        if (flags & TCP_RST)
+            return flow_close(t, f);
+        if (flags & TCP_FIN) {
+            f->fin_seen[side] = 1;
+            if (f->fin_seen[0] && f->fin_seen[1])
+                return flow_close(t, f);
+            f->state = CLOSING;
+            return 0;
+        }
+    }
+    if (f->state == NEW && f->packets[0] && f->packets[1])
+        f->state = ESTABLISHED;
+    return 0;
+}
+
+PyDoc_STRVAR(account_doc,
+"account(proto, src, sport, dst, dport, icmp_id, flags, wire_len, ts_ns, version)\n"
+"    -> (flow, side)\n\n"
+"FlowTable.account for a packet given by its fields.");
+
+static int
+table_ready(Table *t)
+{
+    if (t->flows == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "FlowTable: not initialised");
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *
+table_account(Table *t, PyObject *const *argv, Py_ssize_t argc)
+{
+    if (!table_ready(t))
+        return NULL;
+    if (argc != 10 || !PyBytes_Check(argv[1]) || !PyBytes_Check(argv[3])
+        || !PyLong_Check(argv[2]) || !PyLong_Check(argv[4])) {
+        PyErr_SetString(PyExc_TypeError, "account(proto, bytes, int, bytes, int, icmp_id, "
+                                         "flags, wire_len, ts_ns, version)");
+        return NULL;
+    }
+    Pkt p = {.src = argv[1], .dst = argv[3], .sport_obj = argv[2], .dport_obj = argv[4]};
+    p.proto = (int)PyLong_AsLong(argv[0]);
+    p.sport = PyLong_AsLong(argv[2]);
+    p.dport = PyLong_AsLong(argv[4]);
+    p.icmp_id = PyLong_AsLong(argv[5]);
+    p.flags = PyLong_AsLong(argv[6]);
+    p.wire = PyLong_AsLongLong(argv[7]);
+    p.ts = PyLong_AsLongLong(argv[8]);
+    p.version = (int)PyLong_AsLong(argv[9]);
+    if (PyErr_Occurred())
+        return NULL;
+    FlowObj *f = t->last;
+    int side = -1;
+    if (f != NULL && f->state != CLOSED && p.proto == f->proto && p.icmp_id < 0) {
+        if (p.sport == f->port[0] && p.dport == f->port[1] && same_addr(f, 0, p.src)
+            && same_addr(f, 1, p.dst))
+            side = 0;
+        else if (p.sport == f->port[1] && p.dport == f->port[0] && same_addr(f, 1, p.src)
+                 && same_addr(f, 0, p.dst))
+            side = 1;
+    }
+    if (side < 0) {
+        if ((f = lookup(t, &p, &side)) == NULL)
+            return NULL;
+        t->last = f;
+    }
+    Py_INCREF(f);
+    f->packets[side]++;
+    f->bytes[side] += p.wire;
+    f->last_ns = p.ts;
+    if ((f->state != ESTABLISHED || p.flags & (TCP_FIN | TCP_RST))
+        && advance(t, f, p.flags, side) < 0) {
+        Py_DECREF(f);
+        return NULL;
+    }
+    PyObject *res = Py_BuildValue("(Oi)", (PyObject *)f, side);
+    Py_DECREF(f);
+    return res;
+}
+
+static long long
+timeout_of(Table *t, FlowObj *f)
+{
+    if (f->proto == 6)
+        return t->timeouts[f->state == ESTABLISHED ? T_TCP : f->state == CLOSED ? T_CLOSED
+                                                                               : T_HANDSHAKE];
+    if (f->proto == 17)
+        return t->timeouts[T_UDP];
+    if (f->proto == 1 || f->proto == 58)
+        return t->timeouts[T_ICMP];
+    return t->timeouts[T_OTHER];
+}
+
+/* Take f out and tell on_end, unless something already took it out. */
+static int
+end_flow(Table *t, FlowObj *f, PyObject *reason, int notify)
+{
+    int present = PyDict_GetItemWithError(t->flows, f->key) == (PyObject *)f;
+    if (!present)
+        return PyErr_Occurred() ? -1 : 0;
+    if (table_remove(t, f) < 0)
+        return -1;
+    t->last = NULL;
+    return notify ? notify_end(t, f, reason) : 0;
+}
+
+PyDoc_STRVAR(expire_doc, "expire(now_ns) -> int\n\nFlowTable.expire.");
+
+static PyObject *
+table_expire(Table *t, PyObject *arg)
+{
+    if (!table_ready(t))
+        return NULL;
+    long long now = PyLong_AsLongLong(arg);
+    if (now == -1 && PyErr_Occurred())
+        return NULL;
+    long long shortest = t->timeouts[0];
+    for (int i = 1; i < N_TIMEOUTS; i++)
+        if (t->timeouts[i] < shortest)
+            shortest = t->timeouts[i];
+    PyObject *gone = PyList_New(0);
+    if (gone == NULL)
+        return NULL;
+    for (FlowObj *f = t->head; f != NULL; f = f->next) {  /* least recently seen first */
+        long long idle = now - f->last_ns;
+        if (idle <= shortest)
+            break;
+        if (idle > timeout_of(t, f) && PyList_Append(gone, (PyObject *)f) < 0) {
+            Py_DECREF(gone);
+            return NULL;
+        }
+    }
+    Py_ssize_t n = PyList_GET_SIZE(gone);
+    if (n)
+        t->last = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        FlowObj *f = (FlowObj *)PyList_GET_ITEM(gone, i);
+        int closed = f->state == CLOSED;
+        if (!closed)
+            t->expired++;
+        if (end_flow(t, f, s_expired, !closed) < 0) {
+            Py_DECREF(gone);
+            return NULL;
+        }
+    }
+    Py_DECREF(gone);
+    return PyLong_FromSsize_t(n);
+}
+
+static PyObject *
+table_list(Table *t)
+{
+    PyObject *l = PyList_New(0);
+    for (FlowObj *f = t->head; l != NULL && f != NULL; f = f->next)
+        if (PyList_Append(l, (PyObject *)f) < 0)
+            Py_CLEAR(l);
+    return l;
+}
+
+PyDoc_STRVAR(flush_doc, "flush()\n\nFlowTable.flush: end every open flow.");
+
+static PyObject *
+table_flush(Table *t, PyObject *unused)
+{
+    if (!table_ready(t))
+        return NULL;
+    t->last = NULL;
+    PyObject *all = table_list(t);
+    if (all == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(all); i++) {
+        FlowObj *f = (FlowObj *)PyList_GET_ITEM(all, i);
+        if (end_flow(t, f, s_end, f->state != CLOSED) < 0) {
+            Py_DECREF(all);
+            return NULL;
+        }
+    }
+    Py_DECREF(all);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+table_flows(Table *t, PyObject *unused)
+{
+    return table_ready(t) ? table_list(t) : NULL;
+}
+
+static PyObject *
+table_stats(Table *t, PyObject *unused)
+{
+    return Py_BuildValue("{sLsLsLsL}", "closed", t->closed, "created", t->created, "evicted",
+                         t->evicted, "expired", t->expired);
+}
+
+static Py_ssize_t
+table_len(Table *t)
+{
+    return t->flows ? PyDict_GET_SIZE(t->flows) : 0;
+}
+
+static int
+table_init(Table *t, PyObject *args, PyObject *kw)
+{
+    static char *names[] = {"flow_type", "states", "max_flows", "timeouts_ns", "nets", NULL};
+    PyObject *flow_type, *states, *timeouts, *nets;
+    long long max_flows;
+    if (t->flows != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "FlowTable: already initialised");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO!LO!O!:FlowTable", names, &flow_type,
+                                     &PyTuple_Type, &states, &max_flows, &PyTuple_Type,
+                                     &timeouts, &PyList_Type, &nets))
+        return -1;
+    if (!PyType_Check(flow_type)
+        || !PyType_IsSubtype((PyTypeObject *)flow_type, &FlowBaseType)
+        || PyTuple_GET_SIZE(states) != 4 || PyTuple_GET_SIZE(timeouts) != N_TIMEOUTS) {
+        PyErr_SetString(PyExc_TypeError, "FlowTable(FlowBase subclass, 4 states, max_flows, "
+                                         "6 timeouts, nets)");
+        return -1;
+    }
+    for (int i = 0; i < N_TIMEOUTS; i++)
+        if ((t->timeouts[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(timeouts, i))) == -1
+            && PyErr_Occurred())
+            return -1;
+    Py_ssize_t n = PyList_GET_SIZE(nets);
+    if (n && (t->nets = PyMem_Calloc((size_t)n, sizeof(Net))) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int version, prefix;
+        const char *net;
+        Py_ssize_t len;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(nets, i), "iy#i", &version, &net, &len, &prefix))
+            return -1;
+        if (len != (version == 4 ? 4 : 16) || prefix < 0 || prefix > 8 * len) {
+            PyErr_SetString(PyExc_ValueError, "FlowTable: bad network");
+            return -1;
+        }
+        t->nets[i].version = version, t->nets[i].prefix = prefix;
+        memcpy(t->nets[i].net, net, (size_t)len);
+        t->n_nets = i + 1;
+    }
+    t->flow_type = (PyTypeObject *)Py_NewRef(flow_type);
+    t->states = Py_NewRef(states);
+    t->on_end = Py_NewRef(Py_None);
+    t->max_flows = max_flows;
+    t->follow = 1;
+    return (t->flows = PyDict_New()) ? 0 : -1;
+}
+
+static int
+table_traverse(Table *t, visitproc visit, void *arg)
+{
+    Py_VISIT(t->flows);
+    Py_VISIT(t->flow_type);
+    Py_VISIT(t->states);
+    Py_VISIT(t->on_end);
+    return 0;
+}
+
+static int
+table_clear(Table *t)
+{
+    t->head = t->tail = t->last = NULL;
+    Py_CLEAR(t->flows);
+    Py_CLEAR(t->flow_type);
+    Py_CLEAR(t->states);
+    Py_CLEAR(t->on_end);
+    return 0;
+}
+
+static void
+table_dealloc(Table *t)
+{
+    PyObject_GC_UnTrack(t);
+    table_clear(t);
+    PyMem_Free(t->nets);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+static PyObject *
+table_get_on_end(Table *t, void *c)
+{
+    return Py_NewRef(t->on_end ? t->on_end : Py_None);
+}
+
+static int
+table_set_on_end(Table *t, PyObject *v, void *c)
+{
+    if (v == NULL || (v != Py_None && !PyCallable_Check(v))) {
+        PyErr_SetString(PyExc_TypeError, "on_end: a callable or None");
+        return -1;
+    }
+    Py_XSETREF(t->on_end, Py_NewRef(v));
+    return 0;
+}
+
+static PyObject *
+table_get_follow(Table *t, void *c)
+{
+    return PyBool_FromLong(t->follow);
+}
+
+static int
+table_set_follow(Table *t, PyObject *v, void *c)
+{
+    int b = v ? PyObject_IsTrue(v) : -1;
+    if (b < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_AttributeError, "follow cannot be deleted");
+        return -1;
+    }
+    t->follow = b;
+    return 0;
+}
+
+static PyGetSetDef table_getset[] = {
+    {"on_end", (getter)table_get_on_end, (setter)table_set_on_end, "on_end(flow, reason)", NULL},
+    {"follow", (getter)table_get_follow, (setter)table_set_follow, "new flows' follow", NULL},
+    {NULL},
+};
+
+static PyMethodDef table_methods[] = {
+    {"account", (PyCFunction)(void (*)(void))table_account, METH_FASTCALL, account_doc},
+    {"expire", (PyCFunction)table_expire, METH_O, expire_doc},
+    {"flush", (PyCFunction)table_flush, METH_NOARGS, flush_doc},
+    {"flows", (PyCFunction)table_flows, METH_NOARGS, "The flows, least recently seen first."},
+    {"stats", (PyCFunction)table_stats, METH_NOARGS, "The counters, by FlowTableStats' names."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods table_as_sequence = {.sq_length = (lenfunc)table_len};
+
+static PyTypeObject TableType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "providers.packets._cstage.FlowTable",
+    .tp_basicsize = sizeof(Table),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)table_init,
+    .tp_traverse = (traverseproc)table_traverse,
+    .tp_clear = (inquiry)table_clear,
+    .tp_dealloc = (destructor)table_dealloc,
+    .tp_methods = table_methods,
+    .tp_getset = table_getset,
+    .tp_as_sequence = &table_as_sequence,
+    .tp_doc = "FlowTable(flow_type, states, max_flows, timeouts_ns, nets): the flow table "
+              "with its state in C (the twin of packets._flows.FlowTable).",
+};
+
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "providers.packets._cstage",
-    "The compiled packet stage: TCP reassembly that owns its state.", -1, NULL,
+    "The compiled packet stage: a flow table and TCP reassembly that own their state.", -1, NULL,
 };
 
 PyMODINIT_FUNC
@@ -610,14 +1382,22 @@ PyInit__cstage(void)
     s_fin = PyUnicode_InternFromString("fin");
     s_rst = PyUnicode_InternFromString("rst");
     s_close = PyUnicode_InternFromString("close");
-    if (s_fin == NULL || s_rst == NULL || s_close == NULL || PyType_Ready(&PairType) < 0
-        || PyType_Ready(&ReassemblerType) < 0)
+    s_evicted = PyUnicode_InternFromString("evicted");
+    s_closed = PyUnicode_InternFromString("closed");
+    s_expired = PyUnicode_InternFromString("expired");
+    s_end = PyUnicode_InternFromString("end");
+    if (s_fin == NULL || s_rst == NULL || s_close == NULL || s_evicted == NULL
+        || s_closed == NULL || s_expired == NULL || s_end == NULL
+        || PyType_Ready(&PairType) < 0 || PyType_Ready(&ReassemblerType) < 0
+        || PyType_Ready(&FlowBaseType) < 0 || PyType_Ready(&TableType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL)
         return NULL;
     if (PyModule_AddIntConstant(m, "VERSION", VERSION) < 0
-        || PyModule_AddObjectRef(m, "Reassembler", (PyObject *)&ReassemblerType) < 0) {
+        || PyModule_AddObjectRef(m, "Reassembler", (PyObject *)&ReassemblerType) < 0
+        || PyModule_AddObjectRef(m, "FlowBase", (PyObject *)&FlowBaseType) < 0
+        || PyModule_AddObjectRef(m, "FlowTable", (PyObject *)&TableType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -1,5 +1,5 @@
-"""The C express lane and the compiled reassembler change nothing but speed: same trace,
-same counters, same flows."""
+"""The C express lane and the compiled flow table and reassembler change nothing but speed:
+same trace, same counters, same flows."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from providers.msnmon._lane import CEXPRESS, REASON, ExpressLane
 from providers.msnmon._monitor import MsnMonitor
 from providers.packets import CaptureFormatError, FlowTable, PcapWriter, Pipeline
 from providers.packets._accel import CSTAGE
+from providers.packets._cflows import CompiledFlowTable
 from providers.packets._reassembly import CompiledReassembler
 from samples.msnsim import write_synthetic_capture
 
@@ -49,9 +50,10 @@ class _Pipeline(Pipeline):
 def _monitor(max_flows: int = 100_000, max_stream_buffer: int = 1 << 20,
              compiled_streams: bool = False, **kw) -> tuple[MsnMonitor, _Pipeline]:
     """A monitor and its pipeline, with the limits of both (``compiled_streams``: the
-    pipeline reassembles with the C twin of the reassembler)."""
+    pipeline's flow table and reassembler are the C twins)."""
     monitor = MsnMonitor(**kw)
-    pipeline = _Pipeline([monitor], flows=FlowTable(max_flows),
+    table = CompiledFlowTable(max_flows) if compiled_streams else FlowTable(max_flows)
+    pipeline = _Pipeline([monitor], flows=table,  # type: ignore[arg-type]
                          max_stream_buffer=max_stream_buffer)
     if compiled_streams:
         python = pipeline.reassembler
@@ -95,7 +97,7 @@ def _replay(path: Path, record, *, express: bool, legacy: bool = False,
 
 
 def _assert_same(path: Path, record, legacy: bool = False, **kw) -> list:
-    """Replays with and without the lane agree, and with the compiled reassembler too,
+    """Replays with and without the lane agree, and with the compiled table and reassembler,
     whatever the session enables; the trace with every event enabled."""
     traces = []
     for keywords in KEYWORD_SETS:

@@ -17,6 +17,7 @@ from typing import Any
 
 from providers.packets import FlowTable, Pipeline, open_capture
 from providers.packets._accel import CDECODE, CSTAGE
+from providers.packets._cflows import CompiledFlowTable
 from providers.packets._decode import Decoder, PyDecoder
 from providers.packets._reassembly import CompiledReassembler
 
@@ -109,6 +110,14 @@ def _compiled_streams(consumers: list, **limits) -> Pipeline:
     return pipeline
 
 
+def _compiled_stage(consumers: list, *, max_flows: int = 100_000, **limits) -> Pipeline:
+    pipeline = _compiled_streams(consumers, max_flows=max_flows, **limits)
+    follow = pipeline.flows.follow
+    pipeline.flows = CompiledFlowTable(max_flows, on_end=pipeline.flows.on_end)
+    pipeline.flows.follow = follow
+    return pipeline
+
+
 #: name -> a packet stage (a pipeline running ``consumers``; ``max_flows``,
 #: ``max_stream_buffer``, ``max_total_buffer``): the Python reference first.
 STAGES: dict[str, Callable[..., Pipeline]] = {"python": _python}
@@ -116,6 +125,7 @@ if CDECODE is not None and Decoder is not PyDecoder:
     STAGES["compiled"] = _compiled
 if CSTAGE is not None:
     STAGES["compiled streams"] = _compiled_streams
+    STAGES["compiled flows and streams"] = _compiled_stage
 
 
 def stage_trace(path: Path, stage: str, *, follow: Follow | None = None,
