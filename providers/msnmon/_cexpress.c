@@ -25,7 +25,7 @@
 #include "_slots.h"
 #include "packets/_frame.h"
 
-#define VERSION 1
+#define VERSION 2
 #define SIGNAL_EVERY 4096 /* frames between two checks for Ctrl-C */
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
@@ -71,7 +71,8 @@ static PyObject *s_stats, *s_packets, *s_flows, *s_last, *s_flows_od, *s_move_to
     *s_trid, *s_args, *s_payload, *s_fixed_role, *s_transactions, *s_open, *s_capacity,
     *s_requests, *s_unmatched_replies, *s_messages, *s_commands, *s_evict, *s_command,
     *s_parse_error, *s_stream_failed, *s_MSG, *s_U, *s_second, *s_roles, *s_seen, *s_write,
-    *s_flow_id, *s_value, *s_payload_len, *s_offset, *s_completed;
+    *s_flow_id, *s_value, *s_payload_len, *s_offset, *s_completed, *s_synced, *s_max_line, *s_max_payload,
+    *s_envelope, *s_offset_shift, *s_payload_bytes, *s_await_payload;
 
 /* The decoder's fast path (packets/_frame.h), restricted to TCP with its header whole in
  * the frame and to segments without SYN, FIN or RST: 1 and *f filled, or 0. ``wire`` is
@@ -191,6 +192,72 @@ parser_plain(PyObject *parser)
     return 1;
 }
 
+/* Apply one scan's result to the parser (what MsnpStreamParser._scan does): its sync
+ * flag, its counters and a command awaiting its payload; the position the scan stopped
+ * at (-1: a payload is awaited), or -2 on error. */
+static Py_ssize_t
+scan_apply(PyObject *parser, PyObject *data, PyObject *synced, PyObject *res)
+{
+    if (!PyTuple_CheckExact(res) || PyTuple_GET_SIZE(res) != 5) {
+        PyErr_SetString(PyExc_TypeError, "express lane: unexpected scan_lines result");
+        return -2;
+    }
+    Py_ssize_t pos = PyLong_AsSsize_t(PyTuple_GET_ITEM(res, 0));
+    long long commands = PyLong_AsLongLong(PyTuple_GET_ITEM(res, 1));
+    long long payload_bytes = PyLong_AsLongLong(PyTuple_GET_ITEM(res, 2));
+    PyObject *pending = PyTuple_GET_ITEM(res, 4);
+    if (PyErr_Occurred())
+        return -2;
+    if (PyTuple_GET_ITEM(res, 3) != synced
+        && fast_set(parser, s_synced, PyTuple_GET_ITEM(res, 3)) < 0)
+        return -2;
+    if (commands) {
+        PyObject *stats = fast_get(parser, s_stats);
+        int rc = stats && add_attr(stats, s_commands, commands) == 0
+                 && add_attr(stats, s_payload_bytes, payload_bytes) == 0 ? 0 : -1;
+        Py_XDECREF(stats);
+        if (rc < 0)
+            return -2;
+    }
+    if (pending == Py_None)
+        return pos;
+    PyObject *rest = PyBytes_FromStringAndSize(PyBytes_AS_STRING(data) + pos,
+                                               PyBytes_GET_SIZE(data) - pos);
+    PyObject *held = rest ? PyObject_CallMethodObjArgs(parser, s_await_payload, pending, rest,
+                                                       NULL) : NULL;
+    Py_XDECREF(rest);
+    Py_XDECREF(held);
+    return held ? -1 : -2;
+}
+
+/* scan_lines(...) over the whole of ``data`` for the parser in its current state
+ * (*synced: the sync flag it had, a borrowed reference valid while the result lives). */
+static PyObject *
+scan_call(Express *self, PyObject *parser, PyObject *data, PyObject *base_obj, PyObject *out,
+          PyObject **synced_out)
+{
+    long long base = PyLong_AsLongLong(base_obj), shift;
+    if ((base == -1 && PyErr_Occurred()) || get_ll(parser, s_offset_shift, &shift) < 0)
+        return NULL;
+    PyObject *synced = fast_get(parser, s_synced), *max_line = fast_get(parser, s_max_line),
+             *max_payload = fast_get(parser, s_max_payload),
+             *envelope = fast_get(parser, s_envelope), *zero = PyLong_FromLong(0),
+             *shift_obj = PyLong_FromLongLong(base + shift), *res = NULL;
+    if (synced && max_line && max_payload && envelope && zero && shift_obj) {
+        PyObject *argv[9] = {data, zero, base_obj, synced, max_line, max_payload, shift_obj,
+                             envelope, out};
+        res = PyObject_Vectorcall(self->scan_lines, argv, 9, NULL);
+    }
+    *synced_out = synced;  /* (True or False: immortal enough while the result lives) */
+    Py_XDECREF(synced);
+    Py_XDECREF(max_line);
+    Py_XDECREF(max_payload);
+    Py_XDECREF(envelope);
+    Py_XDECREF(zero);
+    Py_XDECREF(shift_obj);
+    return res;
+}
+
 /* MsnpStreamParser.feed(data) for a parser in its common state: the scan, and the
  * Python general path from the first line the scan leaves. A new list or NULL. */
 static PyObject *
@@ -203,21 +270,22 @@ feed_plain(Express *self, PyObject *parser, PyObject *data)
         || (base_obj = fast_get(parser, s_base_)) == NULL)
         goto fail;
     base = PyLong_AsLongLong(base_obj);
-    PyObject *zero = PyLong_FromLong(0);
-    if (zero != NULL && !PyErr_Occurred()) {
-        PyObject *argv[5] = {parser, data, zero, base_obj, out};
-        res = PyObject_Vectorcall(self->scan_lines, argv, 5, NULL);
-    }
-    Py_XDECREF(zero);
-    if (res == NULL)
+    PyObject *synced = NULL;
+    if (PyErr_Occurred()
+        || (res = scan_call(self, parser, data, base_obj, out, &synced)) == NULL)
         goto fail;
-    Py_ssize_t pos = PyLong_AsSsize_t(res);
+    Py_ssize_t pos = scan_apply(parser, data, synced, res);
+    if (pos == -2)
+        goto fail;
     if (pos == size) {  /* all parsed: what _feed_lines does then */
         if (set_ll(parser, s_base_, base + size) < 0)
             goto fail;
     }
     else if (pos >= 0) {  /* (-1: a payload is awaited, nothing else to do) */
-        PyObject *more = PyObject_CallMethodObjArgs(parser, s_feed_lines, data, out, res, NULL);
+        PyObject *at = PyLong_FromSsize_t(pos);
+        PyObject *more = at ? PyObject_CallMethodObjArgs(parser, s_feed_lines, data, out, at,
+                                                         NULL) : NULL;
+        Py_XDECREF(at);
         if (more == NULL)
             goto fail;
         Py_DECREF(more);
@@ -882,6 +950,9 @@ intern_names(void)
         {&s_MSG, "MSG"}, {&s_U, "U"}, {&s_roles, "roles"}, {&s_seen, "_seen"},
         {&s_write, "write"}, {&s_flow_id, "flow_id"}, {&s_value, "value"},
         {&s_payload_len, "payload_len"}, {&s_offset, "offset"}, {&s_completed, "completed"},
+        {&s_synced, "_synced"}, {&s_max_line, "max_line"}, {&s_max_payload, "max_payload"},
+        {&s_envelope, "envelope"}, {&s_offset_shift, "offset_shift"},
+        {&s_payload_bytes, "payload_bytes"}, {&s_await_payload, "_await_payload"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if ((*names[i].slot = PyUnicode_InternFromString(names[i].name)) == NULL)

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CEXPRESS", "REASON", "ExpressLane"]
 
-_VERSION = 1
+_VERSION = 2
 _PORTS = struct.Struct("!HH").pack
 
 

@@ -2,27 +2,26 @@
  *
  * scan_lines() is MsnpStreamParser._fast_lines in C: it parses the well-formed
  * command lines of one chunk (UTF-8, a known verb, a payload within the limit)
- * into Command objects, holds a command whose payload is still to come (through
- * the parser's own _await_payload, as the Python fast path does) and stops at the
- * first other line, which the Python general path then handles. On a stream not yet
- * synced it also takes the first such line, which is what syncs it (_line). Python stays the
+ * into Command objects, returns the header of a command whose payload is still to
+ * come (the caller holds it, as the Python fast path does) and stops at the first
+ * other line, which the Python general path then handles. On a stream not yet synced
+ * it also takes the first such line, which is what syncs it (_line). Python stays the
  * reference: same splitting (str.split), same TrID and length rules, same fields.
+ *
+ * It is a pure function: the parser's state goes in as arguments and comes back in
+ * the result; it reads and writes no attribute of any Python object.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
 
-#include "_slots.h"
-
-#define VERSION 1
+#define VERSION 2
 #define MAX_DIGITS 18 /* longer numbers are never a valid TrID or length */
 #define TOO_LARGE (1LL << 62)
 
 static PyObject *command_type;  /* providers.msnp._command.Command */
 static PyObject *fast_verbs;    /* verb -> (takes_trid, fewest args for a payload length) */
 static PyObject *empty_bytes;
-static PyObject *str_commands, *str_payload_bytes, *str_max_line, *str_max_payload,
-    *str_offset_shift, *str_envelope, *str_stats, *str_await_payload, *str_synced;
 
 /* The value of an all-digit word of bytes as _trid (at most ten digits) or _length
  * (at most 18 digits, TOO_LARGE beyond) would give it; -1 if not all digits. */
@@ -310,29 +309,23 @@ make_command(Line *ln, const char *buf, Py_ssize_t start, long long offset, Py_s
     return cmd;
 }
 
-/* What one scan needs besides the bytes. */
+/* What one scan needs besides the bytes, and what it found. */
 typedef struct {
-    PyObject *parser, *data, *envelope, *out;
+    PyObject *envelope, *out;
+    PyObject *pending;  /* the header of a command awaiting its payload (new reference) */
     const char *buf;
     Py_ssize_t size;
     long long base, shift, max_payload;
     int synced;  /* the parser's _synced; a command line of a known verb sets it */
 } Scan;
 
-/* Hold a command until its payload is complete: parser._await_payload(pending, rest). */
+/* Hold a command until its payload is complete: its header, as the parser keeps it. */
 static int
 await_payload(Scan *sc, Line *ln, Py_ssize_t pos, Py_ssize_t start)
 {
-    PyObject *pending = Py_BuildValue("(OOOOLnL)", ln->verb, ln->trid, ln->args, ln->text,
-                                      sc->base + pos, start - pos, ln->need);
-    PyObject *rest = PyBytes_FromStringAndSize(sc->buf + start, sc->size - start);
-    PyObject *res = NULL;
-    if (pending && rest)
-        res = PyObject_CallMethodObjArgs(sc->parser, str_await_payload, pending, rest, NULL);
-    Py_XDECREF(pending);
-    Py_XDECREF(rest);
-    Py_XDECREF(res);
-    return res ? 0 : -1;
+    sc->pending = Py_BuildValue("(OOOOLnL)", ln->verb, ln->trid, ln->args, ln->text,
+                                sc->base + pos, start - pos, ln->need);
+    return sc->pending ? 0 : -1;
 }
 
 /* Parse the line [pos, eol): 1 if a Command was appended (*next: where the next line
@@ -348,15 +341,14 @@ scan_one(Scan *sc, Py_ssize_t pos, Py_ssize_t eol, Py_ssize_t *next, long long *
     }
     if (rc == 1 && ln.need > sc->max_payload)
         rc = 0;  /* an error: the general path */
-    if (rc == 1 && !sc->synced) {  /* the first command: what _line does when unsynced */
-        if (fast_set(sc->parser, str_synced, Py_True) < 0)
-            rc = -1;
+    if (rc == 1)  /* the first command syncs the stream: what _line does when unsynced */
         sc->synced = 1;
-    }
     if (rc == 1) {
         Py_ssize_t start = eol + 2;
-        if (start + ln.need > sc->size)
+        if (start + ln.need > sc->size) {
             rc = await_payload(sc, &ln, pos, start) == 0 ? 2 : -1;
+            *next = start;
+        }
         else {
             PyObject *cmd = make_command(&ln, sc->buf, start, sc->shift + pos,
                                          start - pos + (Py_ssize_t)ln.need, sc->envelope);
@@ -370,70 +362,88 @@ scan_one(Scan *sc, Py_ssize_t pos, Py_ssize_t eol, Py_ssize_t *next, long long *
     return rc;
 }
 
-/* The scan loop; the position it stopped at, -1 if a payload is awaited, -2 on error. */
+/* The scan loop: the position it stopped at (the payload's start if one is awaited),
+ * or -1 on error; *commands and *payload_bytes count what it appended. */
 static Py_ssize_t
-scan(Scan *sc, Py_ssize_t pos, Py_ssize_t max_line, PyObject *stats)
+scan(Scan *sc, Py_ssize_t pos, Py_ssize_t max_line, long long *commands,
+     long long *payload_bytes)
 {
-    long long commands = 0, payload_bytes = 0;
-    int rc = 1;
     while (pos >= 0 && pos < sc->size) {
         Py_ssize_t eol = find_crlf(sc->buf, pos, sc->size);
         if (eol <= pos || eol - pos > max_line)
             break;
         Py_ssize_t next = pos;
-        rc = scan_one(sc, pos, eol, &next, &payload_bytes);
-        if (rc != 1)
+        int rc = scan_one(sc, pos, eol, &next, payload_bytes);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
             break;
-        commands++;
         pos = next;
+        if (rc == 2)
+            break;
+        ++*commands;
     }
-    if (rc < 0)
-        return -2;
-    if (commands && (add_attr(stats, str_commands, commands) < 0
-                     || add_attr(stats, str_payload_bytes, payload_bytes) < 0))
-        return -2;
-    return rc == 2 ? -1 : pos;
+    return pos;
 }
 
 PyDoc_STRVAR(scan_lines_doc,
-"scan_lines(parser, data, pos, base, out) -> int\n\n"
-"MsnpStreamParser._fast_lines(data, pos, base, out) for bytes ``data``: append the\n"
-"Commands of the well-formed lines from ``pos`` on to ``out`` and return where the\n"
-"first other line starts, or -1 once a command waits for the rest of its payload.");
+"scan_lines(data, pos, base, synced, max_line, max_payload, shift, envelope, out)\n"
+"    -> (stop, commands, payload_bytes, synced, pending)\n\n"
+"MsnpStreamParser._fast_lines(data, pos, base, out) for bytes ``data`` of a parser in\n"
+"the given state (``shift``: added to the offsets of the Commands, ``base`` included):\n"
+"append the Commands of the well-formed lines from ``pos`` on to ``out``; ``stop`` is\n"
+"where the first other line starts or, when ``pending`` is a command's header\n"
+"(verb, trid, args, line, offset, head, need), where its payload starts. ``commands``\n"
+"and ``payload_bytes`` count what was appended; ``synced`` is the new sync flag.");
 
 static PyObject *
 scan_lines(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
 {
-    if (argc != 5 || !PyBytes_CheckExact(argv[1]) || !PyList_CheckExact(argv[4])) {
-        PyErr_SetString(PyExc_TypeError, "scan_lines(parser, bytes, pos, base, list)");
+    if (argc != 9 || !PyBytes_CheckExact(argv[0]) || !PyList_CheckExact(argv[8])) {
+        PyErr_SetString(PyExc_TypeError, "scan_lines(bytes, pos, base, synced, max_line, "
+                                         "max_payload, shift, envelope, list)");
         return NULL;
     }
     if (command_type == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "scan_lines: configure() was not called");
         return NULL;
     }
-    Scan sc = {.parser = argv[0], .data = argv[1], .out = argv[4],
-               .buf = PyBytes_AS_STRING(argv[1]), .size = PyBytes_GET_SIZE(argv[1])};
-    Py_ssize_t pos = PyLong_AsSsize_t(argv[2]);
-    long long max_line, shift;
-    sc.base = PyLong_AsLongLong(argv[3]);
-    if (PyErr_Occurred() || get_ll(sc.parser, str_max_line, &max_line) < 0
-        || get_ll(sc.parser, str_max_payload, &sc.max_payload) < 0
-        || get_ll(sc.parser, str_offset_shift, &shift) < 0)
+    Scan sc = {.envelope = argv[7], .out = argv[8], .buf = PyBytes_AS_STRING(argv[0]),
+               .size = PyBytes_GET_SIZE(argv[0])};
+    Py_ssize_t pos = PyLong_AsSsize_t(argv[1]);
+    sc.base = PyLong_AsLongLong(argv[2]);
+    sc.synced = PyObject_IsTrue(argv[3]);
+    long long max_line = PyLong_AsLongLong(argv[4]);
+    sc.max_payload = PyLong_AsLongLong(argv[5]);
+    sc.shift = PyLong_AsLongLong(argv[6]);
+    if (PyErr_Occurred() || sc.synced < 0)
         return NULL;
-    sc.shift = sc.base + shift;
-    PyObject *synced = fast_get(sc.parser, str_synced);
-    if (synced == NULL || (sc.synced = PyObject_IsTrue(synced)) < 0) {
-        Py_XDECREF(synced);
+    if (pos < 0 || pos > sc.size) {
+        PyErr_SetString(PyExc_ValueError, "scan_lines: pos out of range");
         return NULL;
     }
-    Py_DECREF(synced);
-    PyObject *stats = fast_get(sc.parser, str_stats);
-    sc.envelope = fast_get(sc.parser, str_envelope);
-    Py_ssize_t stop = stats && sc.envelope ? scan(&sc, pos, (Py_ssize_t)max_line, stats) : -2;
-    Py_XDECREF(stats);
-    Py_XDECREF(sc.envelope);
-    return stop == -2 ? NULL : PyLong_FromSsize_t(stop);
+    long long commands = 0, payload_bytes = 0;
+    Py_ssize_t stop = scan(&sc, pos, (Py_ssize_t)max_line, &commands, &payload_bytes);
+    if (stop < 0) {
+        Py_XDECREF(sc.pending);
+        return NULL;
+    }
+    PyObject *res = PyTuple_New(5);
+    if (res == NULL) {
+        Py_XDECREF(sc.pending);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(res, 0, PyLong_FromSsize_t(stop));
+    PyTuple_SET_ITEM(res, 1, PyLong_FromLongLong(commands));
+    PyTuple_SET_ITEM(res, 2, PyLong_FromLongLong(payload_bytes));
+    PyTuple_SET_ITEM(res, 3, Py_NewRef(sc.synced ? Py_True : Py_False));
+    PyTuple_SET_ITEM(res, 4, sc.pending ? sc.pending : Py_NewRef(Py_None));
+    for (int i = 0; i < 3; i++)
+        if (PyTuple_GET_ITEM(res, i) == NULL) {
+            Py_DECREF(res);
+            return NULL;
+        }
+    return res;
 }
 
 PyDoc_STRVAR(configure_doc,
@@ -471,19 +481,7 @@ PyInit__cparser(void)
     if (m == NULL)
         return NULL;
     empty_bytes = PyBytes_FromStringAndSize(NULL, 0);
-    str_commands = PyUnicode_InternFromString("commands");
-    str_payload_bytes = PyUnicode_InternFromString("payload_bytes");
-    str_max_line = PyUnicode_InternFromString("max_line");
-    str_max_payload = PyUnicode_InternFromString("max_payload");
-    str_offset_shift = PyUnicode_InternFromString("offset_shift");
-    str_envelope = PyUnicode_InternFromString("envelope");
-    str_stats = PyUnicode_InternFromString("stats");
-    str_await_payload = PyUnicode_InternFromString("_await_payload");
-    str_synced = PyUnicode_InternFromString("_synced");
-    if (empty_bytes == NULL || str_commands == NULL || str_payload_bytes == NULL
-        || str_max_line == NULL || str_max_payload == NULL || str_offset_shift == NULL
-        || str_envelope == NULL || str_stats == NULL || str_await_payload == NULL
-        || str_synced == NULL
+    if (empty_bytes == NULL
         || PyModule_AddIntConstant(m, "VERSION", VERSION) < 0) {
         Py_DECREF(m);
         return NULL;

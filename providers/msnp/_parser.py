@@ -175,9 +175,18 @@ class MsnpStreamParser:
         while pos < size:  # (a search from the end finds nothing: bytes.find is not cheap)
             if not self._skip_line:
                 if _scan_lines is not None and type(data) is bytes:
-                    # the same in C, which also syncs on a command line of a known verb
-                    # (what _line does then)
-                    pos = _scan_lines(self, data, pos, base, out)
+                    # the same in C (a pure function of the state passed in), which also
+                    # syncs on a command line of a known verb (what _line does then)
+                    pos, commands, payload_bytes, self._synced, pending = _scan_lines(
+                        data, pos, base, self._synced, self.max_line, self.max_payload,
+                        base + self.offset_shift, self.envelope, out)
+                    if commands:
+                        stats = self.stats
+                        stats.commands += commands
+                        stats.payload_bytes += payload_bytes
+                    if pending is not None:
+                        self._await_payload(pending, data[pos:])
+                        return
                 elif self._synced:
                     pos = self._fast_lines(data, pos, base, out)
                 if pos < 0:  # waiting for a payload
@@ -236,9 +245,8 @@ class MsnpStreamParser:
             need = 0
             if nargs >= minimum:
                 word = parts[-1]
-                need = numbers.get(word)
-                if need is None:
-                    need = _length(word)
+                known = numbers.get(word)
+                need = _length(word) if known is None else known
             start = eol + 2
             if need > max_payload:
                 break  # an error: the general path

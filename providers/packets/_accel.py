@@ -1,4 +1,4 @@
-"""The optional C fast path ``providers.packets._cdecode``, if it was built and matches.
+"""The optional C fast paths ``providers.packets._cdecode`` and ``_cstage``, if built and matching.
 
 It decodes the common frames (Ethernet + IPv4/IPv6 + TCP/UDP) and builds their
 ``Packet`` without Python frames, and cuts classic pcap records out of the read
@@ -14,7 +14,7 @@ from providers._accel import load_accelerator
 
 from ._packet import Packet
 
-__all__ = ["CDECODE", "REASON"]
+__all__ = ["CDECODE", "CSTAGE", "REASON", "STAGE_REASON"]
 
 _VERSION = 2
 
@@ -32,3 +32,6 @@ def _load() -> tuple[Any, str]:
 
 #: The C module in use (or None: pure Python), and why it is not in use.
 CDECODE, REASON = _load()
+
+#: The compiled packet stage ``providers.packets._cstage`` (or None), and why not.
+CSTAGE, STAGE_REASON = load_accelerator("providers.packets._cstage", 1)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from ._communityid import community_id
 from ._packet import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Packet, address_text
 
-__all__ = ["Direction", "Flow", "FlowState", "FlowTable", "FlowTableStats"]
+__all__ = ["Direction", "Flow", "FlowState", "FlowTable", "FlowTableStats", "FlowView"]
 
 _S = 1_000_000_000
 DEFAULT_TIMEOUTS_S = {"tcp": 3600.0, "tcp_handshake": 60.0, "tcp_closed": 10.0,
@@ -48,7 +48,53 @@ class Direction(enum.IntEnum):
 _OUT, _IN = Direction.OUT, Direction.IN
 
 
-class Flow:
+class FlowView:
+    """What every flow offers besides its fields (``addrs``, ``ports``, ``proto``, ``_id``):
+    shared by :class:`Flow` and the compiled table's flows."""
+
+    __slots__ = ()
+    addrs: tuple[bytes, bytes]
+    ports: tuple[int, int]
+    proto: int
+    local_side: int
+    _id: str | None
+
+    @property
+    def id(self) -> str:
+        """Community ID v1 of this flow (computed once)."""
+        if self._id is None:
+            self._id = community_id(self.addrs[0], self.addrs[1], self.proto, *self.ports)
+        return self._id
+
+    def endpoint(self, side: int) -> tuple[str, int]:
+        """(address, port) of one side (0: the initiator)."""
+        return address_text(self.addrs[side]), self.ports[side]
+
+    @property
+    def local(self) -> tuple[str, int]:
+        """(address, port) of the local side."""
+        return self.endpoint(self.local_side)
+
+    @property
+    def remote(self) -> tuple[str, int]:
+        """(address, port) of the remote side."""
+        return self.endpoint(1 - self.local_side)
+
+    @property
+    def proto_name(self) -> str:
+        return {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6"}.get(self.proto, str(self.proto))
+
+    def side_of(self, pkt: Packet) -> int:
+        """0 if ``pkt`` was sent by the initiator, else 1."""
+        return 0 if (pkt.src, pkt.sport) == (self.addrs[0], self.ports[0]) else 1
+
+    def __repr__(self) -> str:
+        state = self.state  # type: ignore[attr-defined]
+        return (f"Flow({self.proto_name} {self.local} <-> {self.remote} "
+                f"{state.name} pkts={self.packets})")  # type: ignore[attr-defined]
+
+
+class Flow(FlowView):
     """One bidirectional conversation; side 0 is the initiator (first packet's source)."""
 
     __slots__ = (
@@ -85,39 +131,6 @@ class Flow:
         self.user: dict = {}
         #: Reassemble this flow's TCP streams (see Pipeline: selective stream consumers).
         self.follow = follow
-
-    @property
-    def id(self) -> str:
-        """Community ID v1 of this flow (computed once)."""
-        if self._id is None:
-            self._id = community_id(self.addrs[0], self.addrs[1], self.proto, *self.ports)
-        return self._id
-
-    def endpoint(self, side: int) -> tuple[str, int]:
-        """(address, port) of one side (0: the initiator)."""
-        return address_text(self.addrs[side]), self.ports[side]
-
-    @property
-    def local(self) -> tuple[str, int]:
-        """(address, port) of the local side."""
-        return self.endpoint(self.local_side)
-
-    @property
-    def remote(self) -> tuple[str, int]:
-        """(address, port) of the remote side."""
-        return self.endpoint(1 - self.local_side)
-
-    @property
-    def proto_name(self) -> str:
-        return {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6"}.get(self.proto, str(self.proto))
-
-    def side_of(self, pkt: Packet) -> int:
-        """0 if ``pkt`` was sent by the initiator, else 1."""
-        return 0 if (pkt.src, pkt.sport) == (self.addrs[0], self.ports[0]) else 1
-
-    def __repr__(self) -> str:
-        return (f"Flow({self.proto_name} {self.local} <-> {self.remote} "
-                f"{self.state.name} pkts={self.packets})")
 
 
 class FlowTableStats:

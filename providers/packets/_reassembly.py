@@ -13,9 +13,10 @@ from __future__ import annotations
 import bisect
 from typing import Any, Protocol
 
+from ._accel import CSTAGE
 from ._packet import TCP_FIN, TCP_RST, TCP_SYN, Packet
 
-__all__ = ["ReassemblyStats", "StreamConsumer", "TcpReassembler"]
+__all__ = ["CompiledReassembler", "ReassemblyStats", "StreamConsumer", "TcpReassembler"]
 
 _MOD = 1 << 32
 _HALF = 1 << 31
@@ -48,6 +49,14 @@ class ReassemblyStats:
         "overlap_bytes",
         "retransmitted_bytes",
     )
+    buffered_bytes: int
+    delivered_bytes: int
+    dropped_bytes: int
+    gap_bytes: int
+    gaps: int
+    out_of_order: int
+    overlap_bytes: int
+    retransmitted_bytes: int
 
     def __init__(self) -> None:
         for k in self.__slots__:
@@ -254,3 +263,45 @@ class TcpReassembler:
             self._skip_gap(flow, side, st)
         st.ended = True
         self.consumer.on_end(flow, side, reason)
+
+
+class CompiledReassembler:
+    """:class:`TcpReassembler` with its state in C (``providers.packets._cstage``): the
+    same callbacks in the same order and the same counters; the Python class stays the
+    reference. It has no Python stream objects (:meth:`streams` is always None)."""
+
+    def __init__(
+        self,
+        consumer: StreamConsumer,
+        *,
+        max_stream_buffer: int = 1 << 20,
+        max_total_buffer: int = 64 << 20,
+    ) -> None:
+        if CSTAGE is None:
+            raise RuntimeError("the compiled packet stage is not built")
+        self.consumer = consumer
+        self.max_stream_buffer = max_stream_buffer
+        self.max_total_buffer = max_total_buffer
+        self._c = CSTAGE.Reassembler(consumer.on_data, consumer.on_gap, consumer.on_end,
+                                     max_stream_buffer, max_total_buffer)
+        self._feed = self._c.feed
+        #: The flow ended: flush both directions (gaps reported) and forget them.
+        self.close = self._c.close
+
+    @property
+    def stats(self) -> ReassemblyStats:
+        """A snapshot of the counters."""
+        stats = ReassemblyStats()
+        for name, value in self._c.stats().items():
+            setattr(stats, name, value)
+        return stats
+
+    def streams(self, flow: object) -> None:
+        """Always None: the stream state is the C type's own."""
+        return None
+
+    def feed(self, flow: object, side: int, pkt: Packet) -> None:
+        """Account one TCP segment sent by ``side`` (0: initiator) of ``flow``."""
+        data = pkt.data
+        self._feed(flow, side, pkt.seq, pkt.flags, data if type(data) is bytes else bytes(data),
+                   pkt.payload_off, pkt.payload_len)

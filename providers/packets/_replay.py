@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from ._consumers import PacketConsumer
 from ._decode import Decoder
-from ._flows import _IN, _OUT, Flow, FlowTable
+from ._flows import _CLOSED, _IN, _OUT, Flow, FlowTable
 from ._packet import Packet
 from ._progress import ProgressBar
 from ._reassembly import TcpReassembler
@@ -72,7 +72,7 @@ class Pipeline:
     ) -> None:
         self.consumers = list(consumers)
         self.decoder = Decoder()
-        self.flows = flows or FlowTable()
+        self.flows = flows if flows is not None else FlowTable()  # (an empty one is falsy)
         self.flows.on_end = self._flow_end
         stream_targets: list[Any] = [c for c in self.consumers if hasattr(c, "on_data")]
         if stream_targets and all(getattr(c, "selective_streams", False)
@@ -137,9 +137,15 @@ class Pipeline:
     def _stream(self, pkt: Packet, flow: Flow, side: int) -> None:
         reasm = self.reassembler
         if reasm is not None and flow.follow and pkt.proto == 6 and not pkt.frag:
+            if flow.state is _CLOSED and not self._ending(flow):
+                return  # a late segment (the last ACK): the streams were closed with the flow
             reasm.feed(flow, side, pkt)
             if not flow.follow:
                 reasm.close(flow)
+
+    def _ending(self, flow: Flow) -> bool:
+        """Is ``flow`` ended by the current packet (its streams not closed yet)?"""
+        return any(f is flow for f, _reason in self._ended)
 
     def frame(self, linktype: int, ts_ns: int, data: bytes, wire_len: int) -> None:
         """One captured frame: decoded, then as :meth:`packet`."""

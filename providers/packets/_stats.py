@@ -28,6 +28,18 @@ class DecodeStats:
 
     __slots__ = (*_FIELDS, "truncated")
     FIELDS = _FIELDS
+    packets: int
+    ipv4: int
+    ipv6: int
+    tcp: int
+    udp: int
+    icmp: int
+    icmpv6: int
+    fragments: int
+    not_ip: int
+    decode_errors: int
+    tcp_payload_bytes: int
+    truncated: int
 
     def __init__(self) -> None:
         for name in self.__slots__:

@@ -1,8 +1,8 @@
-"""The C express lane changes nothing but speed: same trace, same counters, same flows."""
+"""The C express lane and the compiled flow table and reassembler change nothing but speed:
+same trace, same counters, same flows."""
 
 from __future__ import annotations
 
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +15,13 @@ from providers.msnmon import replay_capture
 from providers.msnmon._events import LEGACY_ANY
 from providers.msnmon._lane import CEXPRESS, REASON, ExpressLane
 from providers.msnmon._monitor import MsnMonitor
-from providers.packets import CaptureFormatError, FlowTable, PcapWriter, Pipeline, open_capture
+from providers.packets import CaptureFormatError, FlowTable, PcapWriter, Pipeline
+from providers.packets._accel import CSTAGE
+from providers.packets._cflows import CompiledFlowTable
+from providers.packets._reassembly import CompiledReassembler
 from samples.msnsim import write_synthetic_capture
 
+from ..packets.corpus import interleaved, mutated, write_frames
 from .conftest import REPO, SAMPLES
 from .streams import Conversation
 
@@ -44,11 +48,20 @@ class _Pipeline(Pipeline):
 
 
 def _monitor(max_flows: int = 100_000, max_stream_buffer: int = 1 << 20,
-             **kw) -> tuple[MsnMonitor, _Pipeline]:
-    """A monitor and its pipeline, with the limits of both."""
+             compiled_streams: bool = False, **kw) -> tuple[MsnMonitor, _Pipeline]:
+    """A monitor and its pipeline, with the limits of both (``compiled_streams``: the
+    pipeline's flow table and reassembler are the C twins)."""
     monitor = MsnMonitor(**kw)
-    return monitor, _Pipeline([monitor], flows=FlowTable(max_flows),
-                              max_stream_buffer=max_stream_buffer)
+    table = CompiledFlowTable(max_flows) if compiled_streams else FlowTable(max_flows)
+    pipeline = _Pipeline([monitor], flows=table,  # type: ignore[arg-type]
+                         max_stream_buffer=max_stream_buffer)
+    if compiled_streams:
+        python = pipeline.reassembler
+        assert python is not None
+        pipeline.reassembler = CompiledReassembler(
+            python.consumer, max_stream_buffer=python.max_stream_buffer,
+            max_total_buffer=python.max_total_buffer)
+    return monitor, pipeline
 
 
 def _replay(path: Path, record, *, express: bool, legacy: bool = False,
@@ -84,70 +97,22 @@ def _replay(path: Path, record, *, express: bool, legacy: bool = False,
 
 
 def _assert_same(path: Path, record, legacy: bool = False, **kw) -> list:
-    """Replays with and without the lane agree, whatever the session enables; the trace
-    with every event enabled."""
+    """Replays with and without the lane agree, and with the compiled table and reassembler,
+    whatever the session enables; the trace with every event enabled."""
     traces = []
     for keywords in KEYWORD_SETS:
-        fast = _replay(path, record, express=True, legacy=legacy, keywords=keywords, **kw)
         slow = _replay(path, record, express=False, legacy=legacy, keywords=keywords, **kw)
-        assert fast[1] == slow[1]
-        assert len(fast[0]) == len(slow[0])
-        for a, b in zip(fast[0], slow[0], strict=True):
-            assert a == b
-        traces.append(fast[0])
+        others = [_replay(path, record, express=True, legacy=legacy, keywords=keywords, **kw)]
+        if CSTAGE is not None:
+            others.append(_replay(path, record, express=False, legacy=legacy,
+                                  keywords=keywords, compiled_streams=True, **kw))
+        for fast in others:
+            assert fast[1] == slow[1]
+            assert len(fast[0]) == len(slow[0])
+            for a, b in zip(fast[0], slow[0], strict=True):
+                assert a == b
+        traces.append(slow[0])
     return traces[0]
-
-
-def _mutated(src: Path, dst: Path, seed: int) -> None:
-    """A copy of a capture with the damage real captures have: reordered, duplicated and
-    lost frames, flipped bytes, cut frames, stray flags, long silences, flows interleaved."""
-    rng = random.Random(seed)
-    with open_capture(src) as source:
-        frames = [(ts, bytes(data), wire) for _lt, ts, data, wire, _ in source]
-    out: list[tuple[int, bytes, int]] = []
-    shift = 0
-    for ts, data, wire in frames:
-        r = rng.random()
-        if r < 0.03:
-            continue  # lost
-        if r < 0.06 and len(data) > 60:
-            i = rng.randrange(54, len(data))
-            data = data[:i] + bytes([data[i] ^ (1 << rng.randrange(8))]) + data[i + 1:]
-        elif r < 0.08 and len(data) > 60:
-            data = data[:rng.randrange(40, len(data))]  # cut by a snap length
-        elif r < 0.10 and len(data) > 47:
-            data = data[:47] + bytes([data[47] | rng.choice([1, 2, 4])]) + data[48:]
-        elif r < 0.11:
-            shift += 4000 * 10**9  # past the idle timeouts
-        out.append((ts + shift, data, wire))
-        if rng.random() < 0.04:
-            out.append((ts + shift, data, wire))  # retransmitted
-    for _ in range(len(out) // 4):  # neighbours swapped: flows interleave, segments reorder
-        i = rng.randrange(len(out) - 1)
-        out[i], out[i + 1] = out[i + 1], out[i]
-    with dst.open("wb") as f:
-        writer = PcapWriter(f, nano=True)
-        for ts, data, wire in out:
-            writer.write(data, ts, max(wire, len(data)))
-
-
-def _interleaved(sources: list[Path], dst: Path, seed: int) -> None:
-    """The frames of several captures merged in random runs: many flows at once."""
-    rng = random.Random(seed)
-    queues = []
-    for src in sources:
-        with open_capture(src) as source:
-            queues.append([(bytes(data), wire) for _lt, _ts, data, wire, _ in source][::-1])
-    with dst.open("wb") as f:
-        writer = PcapWriter(f, nano=True)
-        ts = 1_150_000_000 * 10**9
-        while any(queues):
-            queue = rng.choice([q for q in queues if q])
-            for _ in range(rng.randint(1, 4)):
-                if queue:
-                    data, wire = queue.pop()
-                    ts += rng.randint(0, 3_000_000)
-                    writer.write(data, ts, wire)
 
 
 @pytest.fixture(scope="module")
@@ -218,14 +183,14 @@ def test_bodies_and_hint_give_the_same_trace(synthetic, record):
 def test_damaged_capture_gives_the_same_trace(synthetic, record, tmp_path, seed):
     """Reordered, lost, duplicated, cut and corrupted frames: still the same trace."""
     damaged = tmp_path / f"damaged{seed}.pcap"
-    _mutated(synthetic, damaged, seed)
+    mutated(synthetic, damaged, seed)
     _assert_same(damaged, record)
 
 
 def test_small_limits_give_the_same_trace(synthetic, record, tmp_path):
     """Limits hit all the time (lines, payloads, errors, flows) change nothing either."""
     damaged = tmp_path / "damaged.pcap"
-    _mutated(synthetic, damaged, 99)
+    mutated(synthetic, damaged, 99)
     _assert_same(damaged, record, max_line=40, max_payload=100, max_errors=3, max_flows=5,
                  max_stream_buffer=2000, max_contexts=3)
 
@@ -238,7 +203,7 @@ def test_interleaved_flows_give_the_same_trace(record, tmp_path, max_flows):
         sources.append(tmp_path / f"s{seed}.pcap")
         write_synthetic_capture(sources[-1], 200_000, seed=seed)
     merged = tmp_path / "merged.pcap"
-    _interleaved(sources, merged, 5)
+    interleaved(sources, merged, 5)
     _assert_same(merged, record, max_flows=max_flows)
 
 
@@ -329,19 +294,15 @@ def test_arbitrary_frames_give_the_same_counters(tmp_path_factory, frames, cut):
     """Hostile frames (random bytes, plausible headers with random flags, sequence numbers
     and payloads, cut short): no crash, and the same counters with and without the lane."""
     path = tmp_path_factory.mktemp("fuzz") / "fuzz.pcap"
-    with path.open("wb") as f:
-        writer = PcapWriter(f, nano=True)
-        for i, data in enumerate(frames):
-            writer.write(data[: len(data) - cut] if len(data) > 60 else data,
-                         10**18 + i * 10**6, len(data))
+    write_frames(path, frames, cut)
     results = []
-    for express in (True, False):
-        monitor, pipeline = _monitor()
+    for express, compiled in ((True, False), (False, False), (False, CSTAGE is not None)):
+        monitor, pipeline = _monitor(compiled_streams=compiled)
         replay_capture(path, monitor=monitor, pipeline=pipeline, express=express)
         assert pipeline.reassembler is not None
         results.append((monitor.stats.as_dict(), pipeline.reassembler.stats.as_dict(),
                         pipeline.flows.stats.as_dict()))
-    assert results[0] == results[1]
+    assert results[0] == results[1] == results[2]
 
 
 def test_memory_stays_flat_on_a_large_capture(tmp_path):

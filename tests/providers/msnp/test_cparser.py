@@ -134,3 +134,25 @@ def test_verbs_share_one_string_object():
     """A known verb is not a new str per command (the ASCII path reuses the table's)."""
     items, _, _ = _parse(b"VER 1 MSNP8\r\nOUT\r\nOUT\r\n", [], c=True)
     assert items[1].verb is items[2].verb == "OUT"
+
+
+def test_scan_lines_takes_the_state_in_and_gives_it_back():
+    """The scan is a pure function: the sync flag, counters and a held command's header
+    come back in its result, and it needs no parser object."""
+    out: list = []
+    data = b"junk\r\nVER 1 MSNP8\r\nMSG 2 N 10\r\nhel"
+    stop, commands, payload_bytes, synced, pending = CPARSER.scan_lines(
+        data, 6, 100, False, 1024, 1 << 20, 1000, None, out)
+    assert (commands, payload_bytes, synced) == (1, 0, True) and out[0].offset == 1006
+    assert pending == ("MSG", 2, ("N", "10"), "MSG 2 N 10", 119, 12, 10)
+    assert data[stop:] == b"hel"
+    assert CPARSER.scan_lines(data, 0, 0, False, 1024, 1 << 20, 0, None, []) \
+        == (0, 0, 0, False, None)  # unsynced junk first: left to the general path
+
+
+def test_scan_lines_rejects_bad_arguments():
+    """Wrong types or a position outside the bytes raise instead of reading out of bounds."""
+    with pytest.raises(TypeError):
+        CPARSER.scan_lines(object(), b"", 0, 0, False)
+    with pytest.raises(ValueError, match="pos out of range"):
+        CPARSER.scan_lines(b"VER 1 MSNP8\r\n", 99, 0, False, 1024, 1024, 0, None, [])
