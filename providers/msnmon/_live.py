@@ -85,7 +85,7 @@ class LiveSession:
             if qp.hook == Hook.LOCAL_IN and qp.indev == _LOOPBACK_INDEX:
                 return Verdict.ACCEPT  # seen already on its way out of this host
             pipeline = self.driver.pipeline
-            pkt = pipeline.decoder.decode(LINKTYPE_RAW, qp.payload, 0, time.time_ns())
+            pkt = pipeline.decoder.decode(LINKTYPE_RAW, bytes(qp.payload), 0, time.time_ns())
             if pkt is not None:
                 pipeline.packet(pkt, qp.hook in _OUTBOUND)
         except Exception:

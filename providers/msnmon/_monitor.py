@@ -266,7 +266,7 @@ class MsnMonitor:
             max_line, max_payload, max_errors = self._limits
             parsers[direction] = MsnpStreamParser(max_line=max_line, max_payload=max_payload,
                                                   max_errors=max_errors)
-            ctx.parsers = tuple(parsers)
+            ctx.parsers = (parsers[0], parsers[1])
             self._report(ctx, direction, flow.last_ns, "", "gap", f"{nbytes} bytes lost",
                          "resync", -1)
 

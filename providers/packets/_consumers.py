@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
@@ -75,6 +75,7 @@ def make_consumer(name: str, options: dict[str, Any] | None = None) -> PacketCon
         known = ", ".join(consumer_names()) or "none"
         raise KeyError(f"unknown packet provider {name!r} (known: {known})")
     factory = _FACTORIES[key]
+    accepted: Mapping[str, object]
     try:
         accepted = inspect.signature(factory).parameters
     except (TypeError, ValueError):

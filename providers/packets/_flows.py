@@ -63,7 +63,9 @@ class FlowView:
     def id(self) -> str:
         """Community ID v1 of this flow (computed once)."""
         if self._id is None:
-            self._id = community_id(self.addrs[0], self.addrs[1], self.proto, *self.ports)
+            # every concrete flow (Flow, the compiled stage's) has an _id slot
+            self._id = community_id(  # type: ignore[misc]
+                self.addrs[0], self.addrs[1], self.proto, *self.ports)
         return self._id
 
     def endpoint(self, side: int) -> tuple[str, int]:
@@ -194,16 +196,17 @@ class FlowTable:
         recognised without a table lookup, and the common case of :meth:`_advance` (an
         established flow, no FIN or RST) is inlined.
         """
-        flow = self._last
+        last = self._last
         side = -1
-        if flow is not None and flow.state is not _CLOSED and pkt.proto == flow.proto \
+        if last is not None and last.state is not _CLOSED and pkt.proto == last.proto \
                 and pkt.icmp_id < 0:
             src, sport, dst, dport = pkt.src, pkt.sport, pkt.dst, pkt.dport
-            (a0, a1), (p0, p1) = flow.addrs, flow.ports
+            (a0, a1), (p0, p1) = last.addrs, last.ports
             if sport == p0 and dport == p1 and src == a0 and dst == a1:
                 side = 0
             elif sport == p1 and dport == p0 and src == a1 and dst == a0:
                 side = 1
+            flow = last
         if side < 0:
             flow, side = self._lookup(pkt)
             self._last = flow
