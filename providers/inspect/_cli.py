@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from providers.netfilter import NetfilterError
+from tracer import add_sink_options, otel, sinks_from_args
 
 from ._client import DecisionClient
 from ._config import DECIDERS, OVERLOAD, load_config
@@ -64,6 +65,8 @@ def _fill(p: argparse.ArgumentParser) -> None:
                        help="also trace one event per packet (keyword packet)")
     start.add_argument("--hub-socket", metavar="PATH",
                        help="send the provider's events to the hub service at PATH")
+    add_sink_options(start)
+    otel.add_cli_options(start)
     start.set_defaults(func=_guard(_start))
     for name, func, text in (("stop", _stop, "stop the inspector of this namespace"),
                              ("status", _status, "show the inspector's state and counters"),
@@ -170,13 +173,15 @@ def _tracing(args: argparse.Namespace) -> tuple[Any, Any]:
     from ._events import PROVIDER
 
     hub = link = None
-    if args.trace:
+    sinks, otlp = sinks_from_args(args), otel.options_from_args(args)
+    if args.trace or sinks or otlp is not None:
         keywords = ("connect", "worker", "config") + (("packet",) if args.trace_packets else ())
         hub = Hub(load_installed=False)
         hub.register(PROVIDER)
         hub.start_session(SessionConfig("inspect", [ProviderEnable(PROVIDER.name,
                                                                    keywords=keywords)],
-                                        file=args.trace, flush_interval=0.05))
+                                        file=args.trace, flush_interval=0.05, sinks=sinks,
+                                        otlp=otlp))
     if args.hub_socket:
         from tracer.service import attach_provider
 

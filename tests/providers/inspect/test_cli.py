@@ -72,3 +72,23 @@ def test_queue_in_use_is_a_clear_error_and_installs_nothing(lab: Lab) -> None:
     res = first.cli("--run-dir", str(first.run_dir / "other"), "start", "--remote", lab.b.ip6)
     assert res.returncode == 1 and "error:" in res.stderr and "Traceback" not in res.stderr
     assert lab.b.ip6 not in first.rules()
+
+
+def test_a_live_inspector_exports_its_connections_over_otlp(lab: Lab) -> None:
+    """inspect start --otlp: each inspected connection reaches an OTLP receiver as a trace."""
+    from tests.tracer.otel.receiver import Receiver
+
+    receiver = Receiver()
+    try:
+        with lab.a.enter():  # the receiver listens on the inspector's namespace's loopback
+            endpoint = receiver.start_http()
+        insp = lab.inspector.start("--remote", lab.b.ip4, "--otlp", endpoint)
+        for _ in range(3):
+            assert tcp_exchange(lab.a, lab.b.ip4)
+        assert insp.stop().returncode == 0
+        assert receiver.wait(lambda r: len({s.item.trace_id for s in r.spans}) >= 3, 15), \
+            f"{len(receiver.spans)} spans"
+        peers = {s.attrs.get("network.peer.address") for s in receiver.spans}
+        assert lab.b.ip4 in peers
+    finally:
+        receiver.stop()
