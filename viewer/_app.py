@@ -21,23 +21,25 @@ from ._decisions import DecisionSource, describe
 from ._decisions_panel import DecisionsPanel
 from ._detail import DetailPane
 from ._events_view import EventsView
-from ._export import save_jsonl
 from ._feed import Feed
 from ._filter import EventFilter, FilterError
-from ._filter_screen import FilterScreen
-from ._help import HelpScreen
-from ._prompt import PromptScreen
+from ._logindex import LogIndex
+from ._logrows import LogRows
 from ._rates import RatesBar, RateTracker
 from ._ring import DEFAULT_CAPACITY, EventRing
 from ._rows import ViewRows
-from ._sessions_screen import SessionsScreen
 from ._status import ColumnHeader, StatusBar
-from ._wizard import SessionWizard
 
 __all__ = ["TraceViewApp"]
 
 _TICK = 0.05
 _W = TypeVar("_W", bound=Widget)
+
+
+def _bar(share: float, width: int = 10) -> str:
+    """A text progress bar, e.g. ``▕████▁▁▁▁▁▁▏``."""
+    full = int(max(0.0, min(1.0, share)) * width)
+    return "▕" + "█" * full + "▁" * (width - full) + "▏"
 
 
 class TraceViewApp(App[None]):
@@ -78,9 +80,17 @@ class TraceViewApp(App[None]):
                  ring: EventRing | None = None) -> None:
         super().__init__()
         self.hub = hub
-        self.ring = ring if ring is not None else EventRing(capacity)
-        self.rows = ViewRows(self.ring)
-        self.feed = Feed(self.ring)
+        self.index: LogIndex | None = None
+        if ring is None and hub is None and logs is not None and len(logs) == 1:
+            # one log and nothing live: index it lazily, never load it whole
+            self.index = LogIndex(logs[0], follow=follow_logs)
+            logs = []
+        self.ring: EventRing | LogIndex = (self.index if self.index is not None else
+                                          ring if ring is not None else EventRing(capacity))
+        self.rows: ViewRows | LogRows = (LogRows(self.index) if self.index is not None
+                                         else ViewRows(self.ring))
+        self._shown_state: tuple[int, int, int, int] = (0, 0, 0, 0)
+        self.feed = Feed(self.ring if isinstance(self.ring, EventRing) else EventRing(1))
         self.control = SessionControl(hub, self.feed) if hub is not None else None
         self.decisions = decisions
         self.rates = RateTracker()
@@ -115,6 +125,8 @@ class TraceViewApp(App[None]):
             self.feed.open_log(path, follow=self._follow_logs)
         view = self._main(EventsView)
         view.focus()
+        if self.index is not None:
+            view.action_jump_start()  # a saved log opens at its first screen
         self.call_after_refresh(view.rows_changed)
         self.set_interval(_TICK, self.tick)
         self.set_interval(1.0, self._sample_rates)
@@ -128,6 +140,10 @@ class TraceViewApp(App[None]):
 
     def on_unmount(self) -> None:
         self.feed.close()
+        if isinstance(self.rows, LogRows):
+            self.rows.close()
+        if self.index is not None:
+            self.index.close()
 
     @overload
     def _main(self, selector: type[_W]) -> _W: ...
@@ -161,9 +177,38 @@ class TraceViewApp(App[None]):
         pending = self.rows.pending
         if pending:
             self.rows.update(5_000 if moved else 50_000)
-        if moved or pending:
+        if moved or pending or self._log_changed():
             self._main(EventsView).rows_changed()
             self.update_status()
+
+    def _log_changed(self) -> bool:
+        """True if the lazily opened log grew, its index or the filter advanced."""
+        if self.index is None:
+            return False
+        state = (self.index.total, len(self.rows), int(self.index.progress * 1000),
+                 int(getattr(self.rows, "progress", 1.0) * 1000))
+        if state == self._shown_state:
+            return False
+        self._shown_state = state
+        return True
+
+    def _progress_text(self) -> str:
+        """Indexing and filtering progress of a lazily opened log ("" when idle)."""
+        index, rows = self.index, self.rows
+        if index is None or not isinstance(rows, LogRows):
+            return ""
+        parts = []
+        if index.error:
+            parts.append(index.error)
+        elif not index.done:
+            parts.append(f"indexing {_bar(index.progress)} {index.progress:.0%} "
+                         f"{index.indexed:,} lines")
+        if rows.filtering and (rows.pending or not index.done):
+            parts.append(f"filtering {_bar(rows.progress)} {rows.progress:.0%} "
+                         f"{rows.scanned:,} checked")
+        if index.bad_lines:
+            parts.append(f"{index.bad_lines:,} unreadable lines")
+        return "  ".join(parts)
 
     def _sample_rates(self) -> None:
         if not self._alive():
@@ -180,7 +225,8 @@ class TraceViewApp(App[None]):
             follow=view.follow, row=view.cursor_row, shown=len(self.rows), held=len(self.ring),
             filter_text=self.rows.filter.describe(), pending=self.rows.pending,
             ring_dropped=self.ring.dropped, lost=self.feed.lost,
-            sessions=len(self.feed.subscriptions) + len(self.feed.logs))
+            sessions=len(self.feed.subscriptions) + len(self.feed.logs) + (self.index is not None),
+            progress=self._progress_text())
 
     # -- events view ----------------------------------------------------------------------
     def on_events_view_selected(self, message: EventsView.Selected) -> None:
@@ -242,6 +288,7 @@ class TraceViewApp(App[None]):
 
     def action_filter(self) -> None:
         """Open the filter dialog."""
+        from ._filter_screen import FilterScreen  # imported when first used: a faster start
         providers = sorted(p for p in self.ring.providers if p)
 
         def done(flt: EventFilter | None) -> None:
@@ -308,6 +355,7 @@ class TraceViewApp(App[None]):
     # -- saving ---------------------------------------------------------------------------
     def action_save(self) -> None:
         """Save the filtered view to a JSON-lines file."""
+        from ._prompt import PromptScreen
         def done(path: str | None) -> None:
             if path:
                 self.save_view(Path(path).expanduser())
@@ -316,6 +364,7 @@ class TraceViewApp(App[None]):
 
     def save_view(self, path: Path) -> int:
         """Write the rows shown now to ``path``; return how many."""
+        from ._export import save_jsonl
         rows = self.rows
         try:
             n = save_jsonl(path, self.ring, (rows[i] for i in range(len(rows))),
@@ -331,6 +380,8 @@ class TraceViewApp(App[None]):
         out: dict[str, Manifest] = {}
         for log in self.feed.logs:
             out.update(log.reader.manifests)
+        if self.index is not None:
+            out.update(self.index.manifests)
         if self.hub is not None:
             out.update(self.hub.manifests())
         return out
@@ -344,6 +395,7 @@ class TraceViewApp(App[None]):
 
     def action_sessions(self) -> None:
         """Open the sessions list."""
+        from ._sessions_screen import SessionsScreen
         control = self._need_hub()
         if control is not None:
             self.push_screen(SessionsScreen(control, on_create=self.action_create_session,
@@ -351,6 +403,7 @@ class TraceViewApp(App[None]):
 
     def action_create_session(self) -> None:
         """Open the Create New Log Session wizard."""
+        from ._wizard import SessionWizard
         control = self._need_hub()
         if control is None:
             return
@@ -371,6 +424,7 @@ class TraceViewApp(App[None]):
 
     def edit_session(self, name: str) -> None:
         """Open the wizard on a running session's providers, levels and keywords."""
+        from ._wizard import SessionWizard
         control = self._need_hub()
         if control is None:
             return
@@ -384,6 +438,10 @@ class TraceViewApp(App[None]):
     # -- help -------------------------------------------------------------------------------
     def action_help(self) -> None:
         """Show every key."""
+        from ._filter_screen import FilterScreen
+        from ._help import HelpScreen
+        from ._sessions_screen import SessionsScreen
+        from ._wizard import SessionWizard
         self.push_screen(HelpScreen([
             ("Events view", [*self.BINDINGS, *EventsView.BINDINGS]),
             ("Decisions panel (d)", list(DecisionsPanel.BINDINGS)),

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracer import format_message
+from tracer import Event, format_message
 
 from ._ring import EventRing
 
@@ -125,8 +125,31 @@ class EventFilter:
         parts.extend(str(c) for c in self.conditions)
         return " ".join(parts)
 
+    def event_predicate(self) -> Callable[[Event], bool]:
+        """The same test over a decoded :class:`tracer.Event` (for logs read on demand)."""
+        text_match = _text_matcher(self.text, self.regex)
+
+        def predicate(ev: Event) -> bool:
+            if ev.level > self.max_level:
+                return False
+            if self.providers and ev.provider not in self.providers:
+                return False
+            if self.events and ev.name not in self.events:
+                return False
+            if self.keywords and not self.keywords.intersection(ev.keywords) and \
+                    ev.kind != "lost":
+                return False
+            if self.conditions and not all(c.matches(ev.fields) for c in self.conditions):
+                return False
+            return text_match is None or text_match(f"{ev.provider} {ev.name} {ev.message}")
+
+        return predicate
+
     def compile(self, ring: EventRing) -> Callable[[int], bool]:
         """A predicate over absolute ring indices, cheapest checks first."""
+        if not isinstance(ring, EventRing):  # a log read on demand (LogIndex)
+            matches = self.event_predicate()
+            return lambda index: matches(ring.event(index))
         schema_ok: dict[int, bool] = {}
         schemas = ring.schemas
         text_match = _text_matcher(self.text, self.regex)

@@ -31,7 +31,8 @@ class StatusBar(Widget):
         self.text = Text("")
 
     def show(self, *, follow: bool, row: int | None, shown: int, held: int, filter_text: str,
-             pending: int, ring_dropped: int, lost: int, sessions: int) -> None:
+             pending: int, ring_dropped: int, lost: int, sessions: int,
+             progress: str = "") -> None:
         """Update from the app's state."""
         t = Text()
         t.append(" FOLLOW " if follow else " PAUSED ",
@@ -40,7 +41,9 @@ class StatusBar(Widget):
         t.append(f" {pos}/{shown:,}")
         if filter_text:
             t.append(f" of {held:,}  filter: {escape_text(filter_text)}", style="cyan")
-        if pending:
+        if progress:
+            t.append(f"  {progress}", style="yellow")
+        elif pending:
             t.append(f"  filtering… {pending:,} left", style="yellow")
         if ring_dropped or lost:
             t.append(f"  dropped {ring_dropped:,} (ring full) lost {lost:,}",

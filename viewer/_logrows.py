@@ -1,0 +1,317 @@
+"""The rows of a log read on demand: all of them, or those a filter keeps, found on a thread.
+
+A filter over a log of millions of lines runs in a worker thread (keys stay
+responsive) with its progress shown. Raw lines are searched for the filter's
+literal parts first (``"provider":"X"``, a field's name and the value it must
+equal), so only candidate lines are JSON-decoded and tested with the filter's
+exact semantics (:meth:`EventFilter.event_predicate`).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from array import array
+from bisect import bisect_left
+from collections.abc import Callable
+
+import orjson
+
+from tracer import Event
+from tracer._fields import decode_value
+
+from ._filter import EventFilter
+from ._logindex import LogIndex
+
+__all__ = ["LogRows", "literal_groups"]
+
+_PLAIN = re.compile(r"^[A-Za-z0-9_.:@/+-]+$", re.ASCII)
+_INT = re.compile(r"^(?:0|[1-9][0-9]{0,14})$")
+
+
+def literal_groups(flt: EventFilter) -> list[list[bytes]]:
+    """Byte strings a matching line must contain: every group, one of each group's items.
+
+    Only what a match implies for certain: a provider or event name as written in the
+    line, a condition's field name, and the text an ``==`` condition's value must appear
+    as (plain words, or integers that the field holds as a number or as text).
+    """
+    groups: list[list[bytes]] = []
+    if flt.providers:
+        groups.append([b'"provider":' + orjson.dumps(p) for p in sorted(flt.providers)])
+    if flt.events:
+        groups.append([b'"event":' + orjson.dumps(e) for e in sorted(flt.events)])
+    for c in flt.conditions:
+        groups.append([orjson.dumps(c.field) + b":"])
+        value = c.value
+        if c.op == "==" and _PLAIN.match(value) and value not in ("True", "False", "None") \
+                and (_INT.match(value) or not _looks_numeric(value)):
+            groups.append([value.encode()])
+    return groups
+
+
+def _rarity(group: list[bytes]) -> tuple[int, int]:
+    """Sort key: groups likely to match fewer lines first."""
+    lit = group[0]
+    kind = 2 if lit.endswith(b'":') else 1 if lit.startswith(b'"') else 0
+    return kind * 10 + len(group), -len(lit)
+
+
+def _looks_numeric(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+class LogRows:
+    """Row number -> row of a :class:`LogIndex`, under the current filter (``ViewRows``' API)."""
+
+    def __init__(self, index: LogIndex) -> None:
+        self.ring = index
+        self.filter = EventFilter()
+        self._matches = array("Q")
+        self._scanned = 0  # rows the filter has checked (in order)
+        self._worker: _FilterWorker | None = None
+
+    # -- filter --------------------------------------------------------------------------
+    def set_filter(self, flt: EventFilter) -> None:
+        """Apply a filter; matching rows are found by a worker thread from now on."""
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+        self.filter = flt
+        self._matches = array("Q")
+        self._scanned = 0
+        if not flt.empty:
+            self._worker = _FilterWorker(self, flt)
+            self._worker.start()
+
+    @property
+    def filtering(self) -> bool:
+        """True while a filter is active."""
+        return self._worker is not None
+
+    @property
+    def pending(self) -> int:
+        """Indexed rows the filter has not checked yet."""
+        if self._worker is None:
+            return 0
+        return max(0, self.ring.indexed - self._scanned)
+
+    @property
+    def progress(self) -> float:
+        """The share of the indexed rows the filter has checked."""
+        if self._worker is None:
+            return 1.0
+        return min(1.0, self._scanned / max(1, self.ring.indexed))
+
+    @property
+    def scanned(self) -> int:
+        """Rows the filter has checked."""
+        return self._scanned
+
+    def update(self, budget: int = 0) -> int:
+        """The worker does the filtering; nothing to do on the caller's thread."""
+        return 0
+
+    def close(self) -> None:
+        """Stop the filter worker."""
+        if self._worker is not None:
+            self._worker.stop()
+
+    # -- rows -----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        if self._worker is None:
+            return self.ring.total
+        return len(self._matches)
+
+    def __getitem__(self, row: int) -> int:
+        """The log row shown at view row ``row``."""
+        n = len(self)
+        if row < 0:
+            row += n
+        if not 0 <= row < n:
+            raise IndexError(row)
+        return row if self._worker is None else self._matches[row]
+
+    def row_of(self, index: int) -> int:
+        """The view row showing log row ``index``, or the nearest row after it."""
+        if self._worker is None:
+            return max(0, index)
+        return bisect_left(self._matches, index)
+
+
+def _raw_predicate(flt: EventFilter, index: LogIndex) -> Callable[[dict], bool] | None:
+    """The filter over a line's parsed JSON (no Event built); None if it needs the message.
+
+    Same semantics as :meth:`EventFilter.event_predicate`: condition fields are decoded
+    to their declared types first (bytes, float), as the reader would.
+    """
+    if flt.text:
+        return None
+    manifests = index.reader.manifests
+    types: dict[tuple[str, str], dict[str, str]] = {}
+
+    def typed(provider: str, name: str, fields: dict) -> dict:
+        key = (provider, name)
+        t = types.get(key)
+        if t is None:
+            m = manifests.get(provider)
+            schema = m.events.get(name) if m is not None else None
+            t = types[key] = dict(schema.fields) if schema is not None else {}
+        if not t:
+            return fields
+        return {k: decode_value(t.get(k, ""), v) for k, v in fields.items()}
+
+    def predicate(rec: dict) -> bool:
+        kind = rec.get("type")
+        if kind not in ("event", "lost"):
+            return False
+        try:
+            if int(rec.get("level", 4)) > flt.max_level:
+                return False
+        except (TypeError, ValueError):
+            return False
+        provider, name = rec.get("provider"), rec.get("event")
+        if flt.providers and provider not in flt.providers:
+            return False
+        if flt.events and name not in flt.events:
+            return False
+        if flt.keywords and kind != "lost" and \
+                not flt.keywords.intersection(rec.get("keywords") or ()):
+            return False
+        if flt.conditions:
+            fields = rec.get("fields") or {}
+            if not isinstance(fields, dict):
+                return False
+            fields = typed(str(provider), str(name), fields)
+            return all(c.matches(fields) for c in flt.conditions)
+        return True
+
+    return predicate
+
+
+class _FilterWorker:
+    """Finds the rows a filter keeps, in order, following the index as it grows."""
+
+    def __init__(self, rows: LogRows, flt: EventFilter) -> None:
+        self.rows = rows
+        self.index = rows.ring
+        self.matches = flt.event_predicate()
+        self.raw = _raw_predicate(flt, rows.ring)
+        self.groups = literal_groups(flt)
+        # search for the rarest part: a value beats a name; field names come last
+        key = min(self.groups, key=_rarity, default=[b""])
+        self.pattern = re.compile(b"|".join(re.escape(lit) for lit in key))
+        self.literal = key[0] if len(key) == 1 and key[0] else None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="traceview-filter", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        index = self.index
+        decode = index.reader.decode
+        while not self._stop.is_set():
+            stop = index.indexed
+            if self.rows._scanned < stop:
+                if index.ordered:
+                    self._scan_bytes(self.rows._scanned, stop, decode)
+                else:
+                    self._scan_rows(self.rows._scanned, stop)
+                continue
+            if index.done and not index.follow:
+                return
+            self._stop.wait(0.1)
+
+    def _keep(self, line: bytes, decode: Callable[[bytes], Event | None]) -> bool:
+        for g in self.groups:
+            if len(g) == 1:
+                if g[0] not in line:
+                    return False
+            elif not any(lit in line for lit in g):
+                return False
+        if self.raw is not None:
+            try:
+                rec = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                return False
+            return isinstance(rec, dict) and self.raw(rec)
+        ev = decode(line)
+        return ev is not None and self.matches(ev)
+
+    def _scan_rows(self, first: int, stop: int) -> None:
+        """Row by row (a circular log's rows are out of file order)."""
+        found = array("Q")
+        for i in range(first, stop):
+            if self._stop.is_set():
+                return
+            if self._keep(self.index.line(i), self.index.reader.decode) or \
+                    (not self.groups and self.matches(self.index.event(i))):
+                found.append(i)
+            if len(found) >= 256 or i == stop - 1:
+                self.rows._matches.extend(found)
+                found = array("Q")
+                self.rows._scanned = i + 1
+
+    def _scan_bytes(self, first: int, stop: int,
+                    decode: Callable[[bytes], Event | None]) -> None:
+        """Chunks of whole lines: literal search first, then decode only candidates."""
+        index = self.index
+        for row0, p0, buf in index.chunks(first, stop):
+            if self._stop.is_set():
+                return
+            end_row = index.row_at(p0 + len(buf) - 1, row0, stop) + 1
+            if self.groups:
+                found = self._candidates(buf, p0, row0, end_row, decode)
+            else:
+                found = self._every_line(buf, row0, decode)
+            self.rows._matches.extend(found)
+            self.rows._scanned = end_row
+
+    def _candidates(self, buf: bytes, p0: int, row0: int, end_row: int,
+                    decode: Callable[[bytes], Event | None]) -> list[int]:
+        found: list[int] = []
+        pos = 0
+        lit = self.literal
+        find, search = buf.find, self.pattern.search
+        while True:
+            if lit is not None:
+                at = find(lit, pos)
+                if at < 0:
+                    return found
+            else:
+                m = search(buf, pos)
+                if m is None:
+                    return found
+                at = m.start()
+            start = buf.rfind(b"\n", 0, at) + 1
+            end = buf.find(b"\n", at)
+            end = len(buf) if end < 0 else end
+            line = buf[start:end]
+            if self._keep(line, decode):
+                row = self.index.row_at(p0 + start, row0, end_row)
+                if row >= row0 and self.index.packed(row) == p0 + start:
+                    found.append(row)
+            pos = end + 1
+
+    def _every_line(self, buf: bytes, row0: int,
+                    decode: Callable[[bytes], Event | None]) -> list[int]:
+        found: list[int] = []
+        row = row0
+        for line in buf.split(b"\n"):
+            if not line.strip() or line.startswith(b'{"type":"manifest"'):
+                continue
+            ev = decode(line)
+            if ev is not None and self.matches(ev):
+                found.append(row)
+            row += 1
+        return found
