@@ -1,0 +1,164 @@
+"""LogIndex: big logs opened lazily (fast, memory-flat, nothing lost), rotated, circular, tailed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tracer import Hub, ProviderEnable, SessionConfig, read_log
+from viewer import TraceViewApp
+from viewer._demo import demo_providers
+from viewer._events_view import EventsView
+from viewer._logindex import LogIndex
+
+from .conftest import emit, screen_lines, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+BIG = 2_000_000
+
+
+def write_log(path: Path, n: int, **options: object) -> Path:
+    """A log of ``n`` real inspect and MSN monitor events written by a real session."""
+    with Hub(load_installed=False) as hub:
+        for p in demo_providers():
+            hub.register(p)
+        hub.start_session(SessionConfig(
+            "log", [ProviderEnable("wfptrace-inspect"), ProviderEnable("wfptrace-msnmon")],
+            file=path, blocking=True, **options))  # type: ignore[arg-type]
+        emit(n)
+        hub.stop_session("log")
+    return path
+
+
+@pytest.fixture(scope="session")
+def big_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2M-event log (written once per test session)."""
+    return write_log(tmp_path_factory.mktemp("big") / "big.jsonl", BIG, render_worker=True)
+
+
+@pytest.fixture
+def index(big_log: Path) -> Iterator[LogIndex]:
+    ix = LogIndex(big_log, follow=False)
+    yield ix
+    ix.close()
+
+
+def test_big_log_shows_its_start_and_end_before_it_is_indexed(index):
+    """A 2M-event log has its first rows and its last event readable right after opening."""
+    assert index.total >= 40
+    assert index.event(0).seq == 1
+    assert index.event(index.total - 1).seq == BIG
+    assert not index.done  # the scan goes on in the background
+
+
+def test_every_event_of_a_big_log_is_reachable_in_order(index):
+    """Once indexed, the 2M-event log has 2M rows, from seq 1 to the last, none dropped."""
+    assert index.wait_indexed(120)
+    assert index.total == BIG and index.dropped == 0
+    assert [index.seq(i) for i in (0, 1, BIG // 2, BIG - 2, BIG - 1)] == \
+        [1, 2, BIG // 2 + 1, BIG - 1, BIG]
+
+
+def test_index_memory_is_a_few_bytes_a_line(index):
+    """Indexing 2M lines (about 700 MB of log) costs about 8 bytes a line, not the lines."""
+    index.wait_indexed(120)
+    assert index._offsets.itemsize * len(index._offsets) <= 8 * BIG
+    assert len(index._cache) <= 2048
+
+
+async def test_app_opens_big_log_at_once_and_jumps_to_the_end(big_log):
+    """The app paints the 2M log's first rows at once; End shows the last event in the tail."""
+    t0 = time.perf_counter()
+    app = TraceViewApp(None, logs=[big_log], follow_logs=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = app.query_one(EventsView)
+        await wait_for(pilot, lambda: "Pended connect" in "".join(screen_lines(view)))
+        assert time.perf_counter() - t0 < 5.0
+        await pilot.press("end")
+        await wait_for(pilot, lambda: view.cursor_index is not None and
+                       app.ring.seq(view.cursor_index) == BIG, timeout=2.0)
+        await pilot.press("home")
+        await wait_for(pilot, lambda: app.ring.seq(view.cursor_index) == 1, timeout=2.0)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_traceview_opens_big_log_fast_in_a_terminal_with_flat_memory(big_log):
+    """`traceview BIG.jsonl` in tmux paints rows within seconds and stays under 150 MB RSS."""
+    from bench._common import rss_mb
+
+    name = f"tv-{uuid.uuid4().hex[:8]}"
+    t0 = time.monotonic()
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "100", "-y", "30",
+                    f"cd {ROOT} && exec {sys.executable} -m viewer {big_log}"], check=True)
+    try:
+        pid = int(subprocess.run(["tmux", "display", "-p", "-t", name, "#{pane_pid}"],
+                                 capture_output=True, text=True, check=True).stdout)
+        screen = ""
+        while "Pended connect" not in screen:
+            assert time.monotonic() - t0 < 10, f"no rows painted:\n{screen}"
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", name],
+                                    capture_output=True, text=True).stdout
+            time.sleep(0.05)
+        while "indexing" in screen:
+            assert time.monotonic() - t0 < 120, "indexing never finished"
+            time.sleep(0.2)
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", name],
+                                    capture_output=True, text=True).stdout
+        assert f"/{BIG:,}" in screen
+        assert rss_mb(pid) < 150
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+
+
+def test_rotated_log_is_read_across_its_files_in_order(tmp_path):
+    """A rotating log's rows run over trace.jsonl, trace.1.jsonl, ... in seq order."""
+    path = write_log(tmp_path / "trace.jsonl", 3000, mode="rotate", max_size=200_000)
+    assert (tmp_path / "trace.2.jsonl").exists()
+    ix = LogIndex(path, follow=False)
+    try:
+        assert ix.wait_indexed(30)
+        assert [ix.seq(i) for i in range(ix.total)] == [e.seq for e in read_log(path)]
+        assert ix.total == 3000
+    finally:
+        ix.close()
+
+
+def test_circular_log_rows_are_ordered_by_seq(tmp_path):
+    """A circular log that wrapped shows its surviving events by seq, as the reader does."""
+    path = write_log(tmp_path / "ring.jsonl", 5000, mode="circular", max_size=300_000)
+    ix = LogIndex(path, follow=False)
+    try:
+        assert ix.wait_indexed(30)
+        expected = [e.seq for e in read_log(path)]
+        assert expected[0] > 1  # it wrapped
+        assert [ix.seq(i) for i in range(ix.total)] == expected
+    finally:
+        ix.close()
+
+
+async def test_log_written_while_open_shows_new_rows(hub, tmp_path):
+    """Events a session appends to the open log appear as new rows (tail/follow)."""
+    path = tmp_path / "live.jsonl"
+    hub.start_session(SessionConfig("file", [ProviderEnable("wfptrace-msnmon")], file=path))
+    emit(300)
+    hub.flush_session("file")
+    first = hub.query_session("file").events_written
+    app = TraceViewApp(None, logs=[path])
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.index is not None
+        await wait_for(pilot, lambda: len(app.rows) == first)
+        emit(300, seed=2)
+        hub.flush_session("file")
+        total = hub.query_session("file").events_written
+        assert total > first
+        await wait_for(pilot, lambda: len(app.rows) == total)
+        await pilot.press("end")
+        view = app.query_one(EventsView)
+        await wait_for(pilot, lambda: app.ring.seq(view.cursor_index) == total)

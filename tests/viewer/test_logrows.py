@@ -1,0 +1,93 @@
+"""LogRows: the filter over a lazily opened log, on a worker thread, with the ring's semantics."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tracer import read_log
+from viewer import TraceViewApp
+from viewer._events_view import EventsView
+from viewer._filter import EventFilter, parse_condition
+from viewer._logindex import LogIndex
+from viewer._logrows import LogRows, literal_groups
+from viewer._ring import EventRing
+from viewer._status import StatusBar
+
+from .conftest import wait_for
+from .test_logindex import write_log
+
+FILTERS = [
+    EventFilter(conditions=(parse_condition("remote_addr == 10.0.0.5"),)),
+    EventFilter(conditions=(parse_condition("trid > 100"), parse_condition("verb ~ ^m"))),
+    EventFilter(providers=frozenset({"wfptrace-msnmon"}), max_level=4),
+    EventFilter(events=frozenset({"DecisionTimeout", "Command"}),
+                conditions=(parse_condition("conn_id == 7"),)),
+    EventFilter(text="alice@SIM"),
+    EventFilter(keywords=frozenset({"connect"}), max_level=3),
+    EventFilter(conditions=(parse_condition("timeout_s == 15"),)),
+]
+
+
+@pytest.fixture(scope="module")
+def small_log(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return write_log(tmp_path_factory.mktemp("rows") / "t.jsonl", 6000)
+
+
+def _filtered(rows: LogRows, timeout: float = 20.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while rows.pending or not rows.ring.done or rows.scanned < rows.ring.indexed:
+        assert time.monotonic() < deadline, "the filter never finished"
+        time.sleep(0.01)
+    return [rows.ring.seq(rows[i]) for i in range(len(rows))]
+
+
+@pytest.mark.parametrize("flt", FILTERS, ids=lambda f: f.describe())
+def test_log_filter_keeps_the_same_events_as_the_ring_filter(small_log, flt):
+    """Filtering the lazily read log keeps exactly the events the in-memory filter keeps."""
+    ring = EventRing(10_000)
+    ring.extend(read_log(small_log))
+    pred = flt.compile(ring)
+    expected = [ring.seq(i) for i in range(ring.total) if pred(i)]
+    ix = LogIndex(small_log, follow=False)
+    rows = LogRows(ix)
+    try:
+        rows.set_filter(flt)
+        assert _filtered(rows) == expected
+        assert expected  # each filter keeps something
+    finally:
+        rows.close()
+        ix.close()
+
+
+def test_literals_are_only_what_a_match_implies():
+    """Numbers that may be written differently (15 vs 15.0, 1e3) and words like True give no
+    literal to search for; plain values and names do."""
+    groups = literal_groups(EventFilter(conditions=(parse_condition("remote_addr == 10.0.0.5"),
+                                                    parse_condition("ratio == 1.5"),
+                                                    parse_condition("flag == True"))))
+    assert groups == [[b'"remote_addr":'], [b"10.0.0.5"], [b'"ratio":'], [b'"flag":']]
+
+
+async def test_filter_progress_shows_while_it_runs_and_keys_still_work(tmp_path):
+    """A filter over a big log shows a progress bar in the status line; keys move the cursor
+    meanwhile; the finished filter lists its matches."""
+    path = write_log(tmp_path / "f.jsonl", 300_000, render_worker=True)
+    app = TraceViewApp(None, logs=[path], follow_logs=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.index is not None
+        await wait_for(pilot, lambda: app.index.done, timeout=30)
+        seen: list[str] = []
+        # a text filter decodes every line: slow enough to watch
+        app.set_filter(EventFilter(text="Connection 4"))
+        status = app.query_one(StatusBar)
+        await wait_for(pilot, lambda: seen.append(status.text.plain) or
+                       "filtering ▕" in status.text.plain, timeout=10)
+        await pilot.press("down")
+        await wait_for(pilot, lambda: not app.rows.pending and "filtering" not in
+                       status.text.plain, timeout=60)
+        assert len(app.rows) > 0
+        assert all("connection 4" in app.ring.event(app.rows[i]).message.lower()
+                   for i in range(0, len(app.rows), 997))
+        assert app.query_one(EventsView).cursor_index is not None
