@@ -1,8 +1,11 @@
-"""TraceView benchmark: first paint with 1M events, frames and key latency at 20k events/s, memory.
+"""TraceView benchmark: opening big logs in a terminal, frames and key latency at 20k events/s.
 
-Peers measured in the same run: Textual's DataTable holding the same events (first
-paint, memory per event) and RichLog fed the same 20k events/s (frame time, key
-latency). The last line printed is one JSON object:
+What a user waits for, in tmux (``bench/_logopen.py``): ``traceview FILE`` to the first
+rows painted for logs of 1M and 10M events written by a real session, resident memory
+then, jumping to the end, a field filter over the 10M log; toolong and lnav open the
+1M file the same way. Also measured: first paint with 1M events already in memory,
+and, against Textual's DataTable and RichLog, memory per event and the frame time and
+key latency at 20k events/s. The last line printed is one JSON object:
 ``{"bench": "traceview", "metrics": {...}, "ratios": {...}}`` (medians of the runs).
 
 Usage: ``python bench/traceview.py [--quick]`` (``--quick`` finishes in under a minute).
@@ -23,6 +26,7 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
+import shutil  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import threading  # noqa: E402
@@ -313,6 +317,61 @@ def memory(kind: str, n: int) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# -- opening log files in a terminal ------------------------------------------------------------
+def _open_logs(quick: bool, runs: int) -> dict:
+    """open_1m_ms, open_10m_ms, rss_10m_mb, end_10m_ms, filter_10m_s and the peers' opens."""
+    from bench import _logopen as lo
+
+    if shutil.which("tmux") is None:
+        return {"metrics": {}, "ratios": {}, "notes": {"logs": "tmux is not installed"}}
+    small_n, big_n = (100_000, 500_000) if quick else (1_000_000, 10_000_000)
+    _log(f"writing logs of {small_n:,} and {big_n:,} events (cached in {lo.CACHE})")
+    small, big = lo.make_log(small_n), lo.make_log(big_n)
+    notes: dict[str, str] = {}
+    opens = [lo.traceview_open(small, full=False)["open_ms"] for _ in range(runs)]
+    bigs = [lo.traceview_open(big, full=True) for _ in range(1 if quick else 3)]
+    _log(f"traceview: {opens} {bigs}")
+    needle = '"type":"event"'
+    tl = lo.toolong_bin()
+    toolong = [lo.peer_open_ms(f"{tl} {small}", needle) for _ in range(runs)] if tl else []
+    if not tl:
+        notes["toolong"] = "toolong could not be installed (pip install toolong failed)"
+    lnav = [lo.peer_open_ms(f"lnav {small}", needle) for _ in range(runs)] \
+        if shutil.which("lnav") else []
+    if not shutil.which("lnav"):
+        notes["lnav"] = "lnav is not installed (apt-get install -y lnav)"
+    else:
+        notes["lnav"] = "lnav reads the JSON lines as text: the project ships no lnav format"
+    _log(f"toolong: {toolong} lnav: {lnav}")
+
+    def med(values: list[float], digits: int = 1) -> float | None:
+        return round(statistics.median(values), digits) if values else None
+
+    def big_med(key: str, digits: int = 1) -> float | None:
+        return med([b[key] for b in bigs if key in b], digits)
+
+    m = {
+        "open_1m_ms": med(opens), "open_10m_ms": big_med("open_ms"),
+        "rss_10m_mb": med([max(b["rss_indexed_mb"], b["rss_filtered_mb"]) for b in bigs]),
+        "rss_10m_first_paint_mb": big_med("rss_mb"),
+        "end_10m_ms": big_med("end_ms"), "filter_10m_s": big_med("filter_s", 2),
+        "index_10m_s": big_med("index_s", 2),
+        "toolong_open_1m_ms": med(toolong), "lnav_open_1m_ms": med(lnav),
+    }
+    ratios = {
+        "open_vs_toolong": round(m["open_1m_ms"] / m["toolong_open_1m_ms"], 3)
+        if m["toolong_open_1m_ms"] else None,
+        "open_vs_lnav": round(m["open_1m_ms"] / m["lnav_open_1m_ms"], 3)
+        if m["lnav_open_1m_ms"] else None,
+    }
+    notes["log_events"] = (f"'1m' logs hold {small_n:,} events, '10m' logs {big_n:,}"
+                           + (" (--quick)" if quick else ""))
+    notes["rss_10m_mb"] = "the most RSS seen once the whole log is indexed and filtered"
+    notes["end_10m_ms"] = "End pressed right after the first paint, while indexing runs"
+    notes["filter_10m_s"] = "remote_addr == 10.0.0.7 (1 in 24 events) once indexed"
+    return {"metrics": m, "ratios": ratios, "notes": notes}
+
+
 # -- main -------------------------------------------------------------------------------------
 def _log(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
@@ -332,6 +391,8 @@ def main() -> None:
     peer_rows = 2_000 if args.quick else 10_000
     n = 1_000_000
 
+    logs = _open_logs(args.quick, runs)
+    _log(f"logs: {logs}")
     _log("memory")
     peer_mem = memory("table", peer_rows)
     peer_mb_per_event = peer_mem["delta_mb"] / peer_rows
@@ -358,6 +419,7 @@ def main() -> None:
         return statistics.median(r[key] for r in loads)
 
     metrics = {
+        **logs.pop("metrics"),
         "first_paint_ms": round(statistics.median(paints), 1),
         "frame_median_ms": round(med("frame_median_ms"), 2),
         "frame_cpu_median_ms": round(med("frame_cpu_median_ms"), 2),
@@ -376,6 +438,7 @@ def main() -> None:
         "runs": runs,
     }
     ratios = {
+        **logs.pop("ratios"),
         # ours with 1M events vs DataTable with peer_rows (fewer) events: < 1 is better
         "first_paint_vs_datatable": round(metrics["first_paint_ms"]
                                           / metrics["peer_datatable_first_paint_ms"], 3),
@@ -385,7 +448,7 @@ def main() -> None:
         "key_latency_vs_richlog": round(metrics["key_latency_ms"]
                                         / max(1e-6, metrics["peer_richlog_key_latency_ms"]), 3),
     }
-    print(json.dumps({"bench": "traceview", "metrics": metrics, "ratios": ratios}))
+    print(json.dumps({"bench": "traceview", "metrics": metrics, "ratios": ratios, **logs}))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from ._logrows import LogRows
 from ._rates import RatesBar, RateTracker
 from ._ring import DEFAULT_CAPACITY, EventRing
 from ._rows import ViewRows
+from ._spill import SpillRing
 from ._status import ColumnHeader, StatusBar
 
 __all__ = ["TraceViewApp"]
@@ -86,7 +87,7 @@ class TraceViewApp(App[None]):
             self.index = LogIndex(logs[0], follow=follow_logs)
             logs = []
         self.ring: EventRing | LogIndex = (self.index if self.index is not None else
-                                          ring if ring is not None else EventRing(capacity))
+                                          ring if ring is not None else SpillRing(capacity))
         self.rows: ViewRows | LogRows = (LogRows(self.index) if self.index is not None
                                          else ViewRows(self.ring))
         self._shown_state: tuple[int, int, int, int] = (0, 0, 0, 0)
@@ -144,6 +145,8 @@ class TraceViewApp(App[None]):
             self.rows.close()
         if self.index is not None:
             self.index.close()
+        if isinstance(self.ring, SpillRing):
+            self.ring.close()
 
     @overload
     def _main(self, selector: type[_W]) -> _W: ...
@@ -183,10 +186,13 @@ class TraceViewApp(App[None]):
 
     def _log_changed(self) -> bool:
         """True if the lazily opened log grew, its index or the filter advanced."""
-        if self.index is None:
+        if self.index is not None:
+            state = (self.index.total, len(self.rows), int(self.index.progress * 1000),
+                     int(getattr(self.rows, "progress", 1.0) * 1000))
+        elif isinstance(self.ring, SpillRing) and self.ring.spill is not None:
+            state = (len(self.ring), len(self.rows), self.ring.dropped, 0)  # file caught up
+        else:
             return False
-        state = (self.index.total, len(self.rows), int(self.index.progress * 1000),
-                 int(getattr(self.rows, "progress", 1.0) * 1000))
         if state == self._shown_state:
             return False
         self._shown_state = state

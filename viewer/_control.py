@@ -68,8 +68,15 @@ class SessionControl:
             self.watch(config.name)
 
     def watch(self, name: str) -> None:
-        """Show the session's events in the view."""
+        """Show the session's events in the view (and, if it writes a log file, read the
+        rows a full view overwrites back from that file)."""
         self.feed.watch(name, self.hub.subscribe(name))
+        attach = getattr(self.feed.ring, "attach", None)
+        if attach is not None:
+            path = next((s.log_file for s in self.hub.list_sessions()
+                         if s.name == name and s.log_file), None)
+            if path:
+                attach(path)
 
     def unwatch(self, name: str) -> None:
         """Stop showing the session's events."""

@@ -184,6 +184,11 @@ class EventFilter:
                 return text_match(f"{s.provider} {s.name} {message}")
             return True
 
+        spilled = getattr(ring, "spilled", None)
+        if spilled is not None:  # rows read back from the log file (SpillRing)
+            on_event = self.event_predicate()
+            return lambda index: (on_event(ring.event(index)) if spilled(index)
+                                  else predicate(index))
         return predicate
 
 

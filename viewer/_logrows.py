@@ -50,6 +50,10 @@ def literal_groups(flt: EventFilter) -> list[list[bytes]]:
     return groups
 
 
+# a JSON value of each type that decoding changes (bytes from base64, float from int)
+_PROBES: dict[str, object] = {"bytes": "AA==", "float": 1}
+
+
 def _rarity(group: list[bytes]) -> tuple[int, int]:
     """Sort key: groups likely to match fewer lines first."""
     lit = group[0]
@@ -152,18 +156,22 @@ def _raw_predicate(flt: EventFilter, index: LogIndex) -> Callable[[dict], bool] 
     if flt.text:
         return None
     manifests = index.reader.manifests
+    wanted = {c.field for c in flt.conditions}
     types: dict[tuple[str, str], dict[str, str]] = {}
 
     def typed(provider: str, name: str, fields: dict) -> dict:
         key = (provider, name)
         t = types.get(key)
-        if t is None:
+        if t is None:  # the condition fields whose declared type changes the JSON value
             m = manifests.get(provider)
             schema = m.events.get(name) if m is not None else None
-            t = types[key] = dict(schema.fields) if schema is not None else {}
+            t = types[key] = {k: v for k, v in (schema.fields if schema else ())
+                              if k in wanted and decode_value(v, _PROBES.get(v)) is not
+                              _PROBES.get(v)}
         if not t:
             return fields
-        return {k: decode_value(t.get(k, ""), v) for k, v in fields.items()}
+        return {**fields, **{k: decode_value(v, fields[k]) for k, v in t.items()
+                             if k in fields}}
 
     def predicate(rec: dict) -> bool:
         kind = rec.get("type")
