@@ -86,12 +86,12 @@ class TraceViewApp(App[None]):
             # one log and nothing live: index it lazily, never load it whole
             self.index = LogIndex(logs[0], follow=follow_logs)
             logs = []
-        self.ring: EventRing | LogIndex = (self.index if self.index is not None else
-                                          ring if ring is not None else SpillRing(capacity))
+        live = ring if ring is not None else SpillRing(capacity)
+        self.ring: EventRing | LogIndex = self.index if self.index is not None else live
         self.rows: ViewRows | LogRows = (LogRows(self.index) if self.index is not None
-                                         else ViewRows(self.ring))
+                                         else ViewRows(live))
         self._shown_state: tuple[int, int, int, int] = (0, 0, 0, 0)
-        self.feed = Feed(self.ring if isinstance(self.ring, EventRing) else EventRing(1))
+        self.feed = Feed(live)
         self.control = SessionControl(hub, self.feed) if hub is not None else None
         self.decisions = decisions
         self.rates = RateTracker()

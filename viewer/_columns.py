@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -11,6 +12,9 @@ from rich.style import Style
 from tracer import Level, escape_text, format_message
 
 from ._ring import EventRing
+
+if TYPE_CHECKING:
+    from ._logindex import LogIndex
 
 __all__ = ["LEVEL_STYLES", "LOST_STYLE", "fit_cells", "format_time", "header_text", "row_segments"]
 
@@ -53,7 +57,7 @@ def header_text(width: int) -> str:
     return (" ".join(cells) + " Message").ljust(width)[:width]
 
 
-def row_segments(ring: EventRing, index: int, width: int) -> list[Segment]:
+def row_segments(ring: EventRing | LogIndex, index: int, width: int) -> list[Segment]:
     """The segments of one event's line (``width`` cells); data is shown escaped."""
     s = ring.schema(index)
     level = ring.level(index)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.segment import Segment
 from rich.style import Style
@@ -21,6 +22,9 @@ from textual.strip import Strip
 
 from ._columns import row_segments
 from ._rows import ViewRows
+
+if TYPE_CHECKING:
+    from ._logrows import LogRows
 
 __all__ = ["EventsView"]
 
@@ -51,7 +55,7 @@ class EventsView(ScrollView, can_focus=True):
             super().__init__()
             self.index = index
 
-    def __init__(self, rows: ViewRows, *, id: str | None = None) -> None:
+    def __init__(self, rows: ViewRows | LogRows, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.rows = rows
         self.cursor_index: int | None = None

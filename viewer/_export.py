@@ -6,16 +6,19 @@ import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracer import Manifest, event_line, header_line
 
 from ._ring import EventRing
 
+if TYPE_CHECKING:
+    from ._logindex import LogIndex
+
 __all__ = ["save_jsonl"]
 
 
-def _manifests(ring: EventRing, known: dict[str, Manifest]) -> list[dict[str, Any]]:
+def _manifests(ring: EventRing | LogIndex, known: dict[str, Manifest]) -> list[dict[str, Any]]:
     """Known manifests of the providers in the ring, or ones rebuilt from its schemas."""
     out: dict[str, dict[str, Any]] = {}
     for s in ring.schemas:
@@ -35,7 +38,7 @@ def _manifests(ring: EventRing, known: dict[str, Manifest]) -> list[dict[str, An
     return list(out.values())
 
 
-def save_jsonl(path: str | os.PathLike[str], ring: EventRing, indices: Iterable[int],
+def save_jsonl(path: str | os.PathLike[str], ring: EventRing | LogIndex, indices: Iterable[int],
                manifests: dict[str, Manifest] | None = None) -> int:
     """Write a header and the events at ``indices``; return how many events were written."""
     path = Path(path)

@@ -10,11 +10,14 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracer import Event, format_message
 
 from ._ring import EventRing
+
+if TYPE_CHECKING:
+    from ._logindex import LogIndex
 
 __all__ = ["EventFilter", "FieldCondition", "FilterError", "parse_condition"]
 
@@ -145,7 +148,7 @@ class EventFilter:
 
         return predicate
 
-    def compile(self, ring: EventRing) -> Callable[[int], bool]:
+    def compile(self, ring: EventRing | LogIndex) -> Callable[[int], bool]:
         """A predicate over absolute ring indices, cheapest checks first."""
         if not isinstance(ring, EventRing):  # a log read on demand (LogIndex)
             matches = self.event_predicate()
