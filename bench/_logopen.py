@@ -78,7 +78,11 @@ def first_and_last(path: Path) -> tuple[str, str]:
 
 # -- tmux --------------------------------------------------------------------------------------
 def _tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
+    """Run tmux on a server of our own (other tmux users' servers come and go)."""
+    r = subprocess.run(["tmux", "-L", "wfptrace-bench", *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"tmux {' '.join(args[:2])}: {r.stderr.strip()}")
+    return r.stdout
 
 
 class Pane:
@@ -114,7 +118,8 @@ class Pane:
         return rss_mb(self.pid)
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run(["tmux", "-L", "wfptrace-bench", "kill-session", "-t", self.name],
+                       capture_output=True)
 
 
 def traceview_cmd(path: Path) -> str:

@@ -10,6 +10,7 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from tracer import Event, format_message
@@ -65,10 +66,17 @@ class FieldCondition:
         actual = fields[self.field]
         if self.op in ("~", "=~"):
             return re.search(self.value, str(actual), re.IGNORECASE) is not None
-        a, b = _number(actual), _number(self.value)
-        if a is not None and b is not None:
-            return _OPS[self.op](a, b)
+        b = self._number
+        if b is not None:
+            a = _number(actual)
+            if a is not None:
+                return _OPS[self.op](a, b)
         return _OPS[self.op](str(actual), self.value)
+
+    @cached_property
+    def _number(self) -> float | None:
+        """The value as a number (None: it is text), parsed once."""
+        return _number(self.value)
 
 
 def parse_condition(text: str) -> FieldCondition:

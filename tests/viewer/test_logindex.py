@@ -88,6 +88,12 @@ async def test_app_opens_big_log_at_once_and_jumps_to_the_end(big_log):
         await wait_for(pilot, lambda: app.ring.seq(view.cursor_index) == 1, timeout=2.0)
 
 
+def _tmux(*args: str) -> str:
+    """tmux on a server of the tests' own (other users' tmux servers come and go)."""
+    return subprocess.run(["tmux", "-L", "wfptrace-tests", *args], capture_output=True,
+                          text=True, check=True).stdout
+
+
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_traceview_opens_big_log_fast_in_a_terminal_with_flat_memory(big_log):
     """`traceview BIG.jsonl` in tmux paints rows within seconds and stays under 150 MB RSS."""
@@ -95,26 +101,24 @@ def test_traceview_opens_big_log_fast_in_a_terminal_with_flat_memory(big_log):
 
     name = f"tv-{uuid.uuid4().hex[:8]}"
     t0 = time.monotonic()
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "100", "-y", "30",
-                    f"cd {ROOT} && exec {sys.executable} -m viewer {big_log}"], check=True)
+    _tmux("new-session", "-d", "-s", name, "-x", "100", "-y", "30",
+          f"cd {ROOT} && exec {sys.executable} -m viewer {big_log}")
     try:
-        pid = int(subprocess.run(["tmux", "display", "-p", "-t", name, "#{pane_pid}"],
-                                 capture_output=True, text=True, check=True).stdout)
+        pid = int(_tmux("display", "-p", "-t", name, "#{pane_pid}"))
         screen = ""
         while "Pended connect" not in screen:
             assert time.monotonic() - t0 < 10, f"no rows painted:\n{screen}"
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", name],
-                                    capture_output=True, text=True).stdout
+            screen = _tmux("capture-pane", "-p", "-t", name)
             time.sleep(0.05)
         while "indexing" in screen:
             assert time.monotonic() - t0 < 120, "indexing never finished"
             time.sleep(0.2)
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", name],
-                                    capture_output=True, text=True).stdout
+            screen = _tmux("capture-pane", "-p", "-t", name)
         assert f"/{BIG:,}" in screen
         assert rss_mb(pid) < 150
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+        subprocess.run(["tmux", "-L", "wfptrace-tests", "kill-session", "-t", name],
+                       capture_output=True)
 
 
 def test_rotated_log_is_read_across_its_files_in_order(tmp_path):
