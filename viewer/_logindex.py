@@ -216,23 +216,30 @@ class LogIndex:
             m.close()
 
     def _add_lines(self, buf: bytes, last: int, base: int) -> None:
-        """Append the offsets of the event lines among ``buf[:last]`` (``base``: its offset)."""
-        if _ODD_LINE.search(buf, 0, last) is None and buf.startswith(_EVENT_PREFIXES):
-            starts = [base]
-            starts += [base + m.end() for m in _NL.finditer(buf, 0, last - 1)]
-        else:
-            starts = []
-            pos = 0
-            while pos < last:
-                end = buf.find(b"\n", pos)
-                if buf.startswith(_EVENT_PREFIXES, pos):
-                    starts.append(base + pos)
-                elif buf.startswith(b'{"type":"manifest"', pos):
-                    self._manifest(buf[pos:end])
-                elif buf[pos:end].strip():
-                    starts.append(base + pos)  # decoded (and counted as bad) when shown
-                pos = end + 1
-        self._offsets.extend(starts)
+        """Append the offsets of the rows among ``buf[:last]`` (``base``: its offset)."""
+        self._offsets.extend(self._starts(buf, 0, last, base))
+
+    def _starts(self, buf: bytes, first: int, last: int, base: int) -> list[int]:
+        """Offsets (``base`` + position) of the rows among the lines of ``buf[first:last]``.
+
+        Rows are the non-blank lines other than manifests (which the reader learns from);
+        lines that are not events are shown as unreadable rows, never skipped silently.
+        """
+        if _ODD_LINE.search(buf, first, last) is None and \
+                buf.startswith(_EVENT_PREFIXES, first):
+            return [base + first] + [base + m.end() for m in _NL.finditer(buf, first, last - 1)]
+        starts = []
+        pos = first
+        while pos < last:
+            end = buf.find(b"\n", pos)
+            if buf.startswith(_EVENT_PREFIXES, pos):
+                starts.append(base + pos)
+            elif buf.startswith(b'{"type":"manifest"', pos):
+                self._manifest(buf[pos:end])
+            elif buf[pos:end].strip():
+                starts.append(base + pos)
+            pos = end + 1
+        return starts
 
     def _manifest(self, line: bytes) -> None:
         self.reader.decode(line)  # the reader learns the provider's schema
@@ -253,8 +260,7 @@ class LogIndex:
         if first <= 0 or last <= first:
             return
         at = size - _TAIL
-        starts = [first] + [m.end() for m in _NL.finditer(buf, first, last - 1)]
-        self._tail = array("Q", (at + s for s in starts if buf.startswith(_EVENT_PREFIXES, s)))
+        self._tail = array("Q", self._starts(buf, first, last, at))
         self._tail_from = at + first
         self._tail_end = at + last
 

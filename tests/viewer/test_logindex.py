@@ -166,3 +166,25 @@ async def test_log_written_while_open_shows_new_rows(hub, tmp_path):
         await pilot.press("end")
         view = app.query_one(EventsView)
         await wait_for(pilot, lambda: app.ring.seq(view.cursor_index) == total)
+
+
+def test_unreadable_lines_show_as_rows_and_are_counted(tmp_path):
+    """A garbage line in the middle and one near the end (in the first-indexed tail) become
+    one visible "unreadable line" row each; every event keeps its place around them."""
+    path = write_log(tmp_path / "t.jsonl", 6000)
+    lines = path.read_bytes().split(b"\n")
+    lines.insert(3000, b"not json \x1b[2J")
+    lines.insert(len(lines) - 20, b'{"type":"event","seq":')
+    path.write_bytes(b"\n".join(lines))
+    ix = LogIndex(path, follow=False)
+    try:
+        assert ix._tail  # the end was indexed first
+        assert ix.wait_indexed(30)
+        assert ix.total == 6002
+        notes = [i for i in range(ix.total) if ix.event(i).provider == "(traceview)"]
+        assert len(notes) == 2 and ix.bad_lines == 2
+        assert "unreadable line" in ix.event(notes[0]).message
+        seqs = [ix.seq(i) for i in range(ix.total) if i not in notes]
+        assert seqs == list(range(1, 6001))
+    finally:
+        ix.close()
