@@ -79,7 +79,12 @@ def first_and_last(path: Path) -> tuple[str, str]:
 # -- tmux --------------------------------------------------------------------------------------
 def _tmux(*args: str) -> str:
     """Run tmux on a server of our own (other tmux users' servers come and go)."""
-    r = subprocess.run(["tmux", "-L", "wfptrace-bench", *args], capture_output=True, text=True)
+    for _ in range(20):  # a server whose last session just closed may still be exiting
+        r = subprocess.run(["tmux", "-L", "wfptrace-bench", *args], capture_output=True,
+                           text=True)
+        if r.returncode == 0 or "server exited unexpectedly" not in r.stderr:
+            break
+        time.sleep(0.05)
     if r.returncode != 0:
         raise RuntimeError(f"tmux {' '.join(args[:2])}: {r.stderr.strip()}")
     return r.stdout

@@ -90,8 +90,14 @@ async def test_app_opens_big_log_at_once_and_jumps_to_the_end(big_log):
 
 def _tmux(*args: str) -> str:
     """tmux on a server of the tests' own (other users' tmux servers come and go)."""
-    return subprocess.run(["tmux", "-L", "wfptrace-tests", *args], capture_output=True,
-                          text=True, check=True).stdout
+    for _ in range(20):  # a server whose last session just closed may still be exiting
+        r = subprocess.run(["tmux", "-L", "wfptrace-tests", *args], capture_output=True,
+                           text=True)
+        if r.returncode == 0 or "server exited unexpectedly" not in r.stderr:
+            break
+        time.sleep(0.05)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
