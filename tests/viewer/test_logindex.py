@@ -184,7 +184,7 @@ def test_unreadable_lines_show_as_rows_and_are_counted(tmp_path):
     path.write_bytes(b"\n".join(lines))
     ix = LogIndex(path, follow=False)
     try:
-        assert ix._tail  # the end was indexed first
+        assert ix._tail_end > 0  # the end was indexed first
         assert ix.wait_indexed(30)
         assert ix.total == 6002
         notes = [i for i in range(ix.total) if ix.event(i).provider == "(traceview)"]
