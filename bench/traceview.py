@@ -29,6 +29,7 @@ import random  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
+import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 
@@ -39,6 +40,7 @@ from textual.widgets import DataTable, RichLog  # noqa: E402
 
 from bench._common import rss_mb  # noqa: E402
 from tracer import Event, Hub, ProviderEnable, SessionConfig, format_event  # noqa: E402
+from tracer._lnav import LNAV_FORMAT  # noqa: E402
 from viewer import TraceViewApp  # noqa: E402
 from viewer._demo import demo_providers  # noqa: E402
 from viewer._events_view import EventsView  # noqa: E402
@@ -336,12 +338,16 @@ def _open_logs(quick: bool, runs: int) -> dict:
     toolong = [lo.peer_open_ms(f"{tl} {small}", needle) for _ in range(runs)] if tl else []
     if not tl:
         notes["toolong"] = "toolong could not be installed (pip install toolong failed)"
-    lnav = [lo.peer_open_ms(f"lnav {small}", needle) for _ in range(runs)] \
-        if shutil.which("lnav") else []
+    lnav: list[float] = []
     if not shutil.which("lnav"):
         notes["lnav"] = "lnav is not installed (apt-get install -y lnav)"
-    else:
-        notes["lnav"] = "lnav reads the JSON lines as text: the project ships no lnav format"
+    else:  # with the format the project ships, in a home of its own
+        home = Path(tempfile.mkdtemp(prefix="wfptrace-lnav-"))
+        subprocess.run(["lnav", "-i", str(LNAV_FORMAT)], env={**os.environ, "HOME": str(home)},
+                       capture_output=True, timeout=60)
+        lnav = [lo.peer_open_ms(f"HOME={home} lnav {small}", "wfptrace-inspect")
+                for _ in range(runs)]
+        notes["lnav"] = "lnav with the shipped wfptrace_log format (wfptrace lnav install)"
     _log(f"toolong: {toolong} lnav: {lnav}")
 
     def med(values: list[float], digits: int = 1) -> float | None:
