@@ -1,6 +1,6 @@
 """A provider process shaped like ``wfptrace-msnmon`` that plays fixed flows into a hub.
 
-Run as ``python -m tests.tracer.otel.flowproc SOCKET FLOWS``: every flow's events carry
+Run as ``python -m tests.tracer.otel.flowproc SOCKET FLOWS [PACE]``: every flow's events carry
 packet times (``ts_ns``) that do not depend on the process, as a capture seen by several
 hosts would. Prints one JSON line when connected and one when done.
 """
@@ -28,10 +28,13 @@ CLOSED = PROVIDER.event(6, "FlowClosed", Level.INFO, "flow", {**_FLOW, "reason":
 BASE_NS = 1_700_000_000_000_000_000
 
 
-def play(flows: int) -> int:
-    """Each flow: established, a command and its reply, closed; returns events written."""
+def play(flows: int, pace: float = 0.0) -> int:
+    """Each flow: established, a command and its reply, closed, ``pace`` seconds apart;
+    returns events written."""
     n = 0
     for i in range(flows):
+        if pace and i:
+            time.sleep(pace)
         fid, t = f"1:flow{i}", BASE_NS + i * 1_000_000
         FLOW.write(fid, t, "tcp", "64.4.13.58", 1863)
         COMMAND.write(fid, t + 10, "send", "CHG", 1, "NLN", "notification")
@@ -41,17 +44,17 @@ def play(flows: int) -> int:
     return n
 
 
-def main(socket_path: str, flows: int) -> None:
+def main(socket_path: str, flows: int, pace: float = 0.0) -> None:
     link = attach_provider(PROVIDER, socket_path, wait=5.0)
     print(orjson.dumps({"connected": link.connected}).decode(), flush=True)
     deadline = time.monotonic() + 10
     while not FLOW.enabled and time.monotonic() < deadline:
         time.sleep(0.005)
-    written = play(flows)
+    written = play(flows, pace)
     print(orjson.dumps({"done": True, "written": written, "flushed": link.flush(10.0)}).decode(),
           flush=True)
     link.close()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]) if len(sys.argv) > 3 else 0.0)
