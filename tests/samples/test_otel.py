@@ -219,7 +219,7 @@ def test_agent_unit_runs_the_agent_config_with_what_it_expands() -> None:
     svc = unit("wfptrace-otel-agent.service")["Service"]
     assert svc["ExecStart"].endswith("--config=/etc/otelcol-contrib/agent.yaml")
     text = (SAMPLES / "wfptrace-otel-agent.service").read_text()
-    env = dict(m.groups() for m in re.finditer(r"^Environment=(\w+)=(\S+)$", text, re.M))
+    env = {m[1]: m[2] for m in re.finditer(r"^Environment=(\w+)=(\S+)$", text, re.M)}
     assert set(env) == {m[0] for m in ENV.findall((SAMPLES / "agent.yaml").read_text())}
     cfg = load("agent.yaml", env)
     check_schema(cfg)
