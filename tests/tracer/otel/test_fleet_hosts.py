@@ -27,8 +27,9 @@ FLOWS = 40
 PACE = 0.04  # seconds between flows: the run lasts ~1.6 s, long enough to kill an agent
 SPANS_PER_FLOW = 2  # the flow's span and its CHG transaction
 PROTOCOLS = ("http/protobuf", "grpc", "http/protobuf", "grpc")
-FAST: dict[str, Any] = {"schedule_delay": 0.05, "retry_initial": 0.02, "retry_max": 0.1, "retry_budget": 0.3,
-        "logs": False, "open_span_interval": 0.0, "close_timeout": 5.0}
+FAST: dict[str, Any] = {"schedule_delay": 0.05, "retry_initial": 0.02, "retry_max": 0.1,
+                        "retry_budget": 0.3, "logs": False, "open_span_interval": 0.0,
+                        "close_timeout": 5.0}
 
 
 def host(sock: Path, endpoint: str, protocol: str) -> dict[str, Any]:
