@@ -157,9 +157,10 @@ class Runner:
         self.ran.append(str(cmd))
 
     def start_hub(self) -> None:
-        """The hub service, with the OTEL_* variables exported so far in its environment
-        (as the docs tell to set them for the hub's unit)."""
-        with mock.patch.dict(os.environ, self.env, clear=True):
+        """The hub service, without the shell's OTEL_* variables: `session start` sends
+        them with the session, as the docs say."""
+        hub_env = {k: v for k, v in self.env.items() if not k.startswith("OTEL_")}
+        with mock.patch.dict(os.environ, hub_env, clear=True):
             self.hub = HubProcess(self.sock)
         with connect(self.sock) as hub:
             hub.add_manifest(flowproc.PROVIDER.manifest())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 
 from tracer import ConfigError
@@ -69,7 +70,9 @@ def options_from_args(args: argparse.Namespace) -> OtlpOptions | None:
         if not sep or not key.strip():
             raise ConfigError(f"bad --otlp-header {item!r}: use KEY=VALUE")
         headers[key.strip()] = value.strip()
-    return OtlpOptions(endpoint=args.otlp or None, protocol=args.otlp_protocol,
+    environment = {k: v for k, v in os.environ.items() if k.startswith("OTEL_")}
+    return OtlpOptions(environment=environment, endpoint=args.otlp or None,
+                       protocol=args.otlp_protocol,
                        headers=headers or None, timeout=args.otlp_timeout,
                        service_name=args.otlp_service_name, insecure=args.otlp_insecure,
                        logs=not args.otlp_no_logs, time_shift=args.time_shift)

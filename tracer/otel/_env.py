@@ -80,10 +80,15 @@ def _timeout(opts: OtlpOptions, env: MappingABC[str, str], signal: str) -> float
         raise ConfigError(f"bad OTLP timeout {text!r} (milliseconds)") from None
 
 
+def _environment(opts: OtlpOptions) -> MappingABC[str, str]:
+    return os.environ if opts.environment is None else opts.environment
+
+
 def signal_settings(opts: OtlpOptions, signal: str,
                     env: MappingABC[str, str] | None = None) -> SignalSettings:
-    """The settings of one signal from ``opts`` over ``env`` (default ``os.environ``)."""
-    env = os.environ if env is None else env
+    """The settings of one signal from ``opts`` over ``env`` (default: the variables the
+    options carry, else ``os.environ``)."""
+    env = _environment(opts) if env is None else env
     protocol = opts.protocol or _get(env, signal, "PROTOCOL") or "http/protobuf"
     if protocol not in PROTOCOLS:
         raise ConfigError(f"unknown OTLP protocol {protocol!r}: use grpc or http/protobuf")
@@ -104,7 +109,7 @@ def signal_settings(opts: OtlpOptions, signal: str,
 def resource_attributes(opts: OtlpOptions, provider: str, session: str,
                         env: MappingABC[str, str] | None = None) -> dict[str, Any]:
     """The resource of one provider's spans and logs."""
-    env = os.environ if env is None else env
+    env = _environment(opts) if env is None else env
     attrs: dict[str, Any] = parse_headers(env.get("OTEL_RESOURCE_ATTRIBUTES", ""), lower=False)
     attrs.update(opts.resource_attributes)
     name = (opts.service_names.get(provider) or opts.service_name

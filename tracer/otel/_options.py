@@ -49,6 +49,10 @@ class OtlpOptions:
     retry_max: float = 30.0
     retry_budget: float = 120.0
     close_timeout: float = 5.0
+    #: The ``OTEL_*`` variables to resolve unset options from, instead of this process's
+    #: environment: the command line captures the user's, so that a session exported
+    #: by the hub service follows the shell that started it.
+    environment: dict[str, str] | None = None
     open_span_interval: float = 10.0
     time_shift: str | float | None = None
 
