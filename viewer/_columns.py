@@ -57,13 +57,20 @@ def header_text(width: int) -> str:
     return (" ".join(cells) + " Message").ljust(width)[:width]
 
 
+def seq_cell(seq: int, width: int) -> str:
+    """A sequence number in ``width`` cells; a longer one keeps its last digits behind
+    an ellipsis (never silently cut: 10,000,000 is not 0000000)."""
+    text = str(seq)
+    return text.rjust(width) if len(text) <= width else "…" + text[-(width - 1):]
+
+
 def row_segments(ring: EventRing | LogIndex, index: int, width: int) -> list[Segment]:
     """The segments of one event's line (``width`` cells); data is shown escaped."""
     s = ring.schema(index)
     level = ring.level(index)
     fields = ring.fields(index)
     if s.kind == "lost":
-        text = f"{ring.seq(index):>7} {format_time(ring.time_ns(index))} ⚠ " + \
+        text = f"{seq_cell(ring.seq(index), 7)} {format_time(ring.time_ns(index))} ⚠ " + \
             escape_text(ring.event(index).message)
         return [Segment(fit_cells(text, width), LOST_STYLE)]
     base = LEVEL_STYLES.get(level, Style())
@@ -71,7 +78,7 @@ def row_segments(ring: EventRing | LogIndex, index: int, width: int) -> list[Seg
     used = w_seq + w_time + w_prov + w_lvl + w_ev + 5
     message = escape_text(format_message(s.template, fields))
     segs = [
-        Segment(f"{ring.seq(index):>{w_seq}} "[-(w_seq + 1):], base + _SEQ_STYLE),
+        Segment(seq_cell(ring.seq(index), w_seq) + " ", base + _SEQ_STYLE),
         Segment(format_time(ring.time_ns(index)) + " ", base),
         Segment(fit_cells(escape_text(s.provider), w_prov) + " ", base + _PROVIDER_STYLE),
         Segment(fit_cells(LEVEL_NAMES.get(level, str(level)), w_lvl) + " ", base),
