@@ -34,7 +34,7 @@ from ._fmt import format_event
 from ._hub import Hub
 from ._logformat import event_line
 from ._reader import LogReader
-from ._runcli import add_sink_options, sinks_from_args
+from ._runcli import add_sink_options, lost_reasons_text, sinks_from_args
 from ._stats import SessionStats
 from .service import _cli as service_cli
 
@@ -177,14 +177,10 @@ def _stats_text(s: SessionStats) -> str:
             + (f", file {s.log_file} ({s.bytes_written} bytes)" if s.log_file else "")
             + (f", error: {s.last_error}" if s.last_error else "")
             + "".join(f"\n  sink {k['name']}: handed {k['handed']}, written {k['written']}, "
-                      f"lost {k['lost']}" + (f" ({_reasons(k)})" if k['lost'] else "")
+                      f"lost {k['lost']}" + (f" ({lost_reasons_text(k)})" if k['lost'] else "")
                       + (f", pending {k['pending']}" if k.get('pending') else "")
-                      + (f"; {hop}" if (hop := otel.export_text(k)[0]) else "")
+                      + (f"; {k['downstream']}" if k.get("downstream") else "")
                       for k in s.sinks))
-
-
-def _reasons(sink: dict[str, Any]) -> str:
-    return ", ".join(f"{n} {r}" for r, n in sorted(sink.get("lost_reasons", {}).items()))
 
 
 # -- providers and fmt --------------------------------------------------------------------

@@ -7,21 +7,17 @@ import _thread
 import argparse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ._hub import Hub
 from ._session import Session
-from ._sink import SinkSpec, parse_sink_spec, sink_kinds
+from ._sink import OUTPUT_CLOSED, SinkSpec, parse_sink_spec, sink_kinds
 from ._stats import SessionStats
 
-__all__ = ["add_sink_options", "end_on_closed_output", "run_summary", "run_to_end",
-           "sinks_from_args"]
+__all__ = ["add_sink_options", "end_on_closed_output", "lost_reasons_text", "run_summary",
+           "run_to_end", "sinks_from_args"]
 
 T = TypeVar("T")
-
-#: The reason a stdout sink gives when its reader went away (not a failure of the run).
-OUTPUT_CLOSED = "output closed"
-
 
 def add_sink_options(parser: argparse.ArgumentParser) -> None:
     """Add the repeatable ``--sink KIND[:TARGET]`` option."""
@@ -77,23 +73,25 @@ def _only_closed_output(stats: SessionStats) -> bool:
         and not stats.events_dropped
 
 
+def lost_reasons_text(sink: dict[str, Any]) -> str:
+    """A sink's losses by reason, e.g. ``3 output closed, 5 write failed``."""
+    return ", ".join(f"{n} {r}" for r, n in sorted(sink.get("lost_reasons", {}).items()))
+
+
 def run_summary(stats: SessionStats) -> tuple[str, bool]:
     """One line on what the session delivered to each sink, and False if it lost any.
 
-    Events that a closed output refused (``| head``) do not count as a failure.
+    Events that a closed output refused (``| head``) do not count as a failure; what a
+    sink lost past its own hop (``downstream_lost``, e.g. spans at export) does.
     """
-    from .otel._account import export_text  # lazy: tracer.otel imports tracer
-
     parts, downstream = [], 0
     for s in stats.sinks:
         text = f"{s['name']} {s['written']}"
         if s.get("lost"):
-            reasons = ", ".join(f"{n} {r}" for r, n in sorted(s["lost_reasons"].items()))
-            text += f" (LOST {s['lost']}: {reasons})"
-        hop, dropped = export_text(s)  # what became of them past the hop
-        if hop:
-            text += f" -> {hop}"
-            downstream += dropped
+            text += f" (LOST {s['lost']}: {lost_reasons_text(s)})"
+        if s.get("downstream"):
+            text += f" -> {s['downstream']}"
+        downstream += int(s.get("downstream_lost", 0))
         parts.append(text)
     line = f"session {stats.name}: events written: " + ("; ".join(parts) or "no sink")
     if stats.events_dropped:

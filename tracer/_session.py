@@ -17,7 +17,7 @@ from ._logfile import LogFile
 from ._logformat import LOG_FORMAT, LOG_VERSION, header_line
 from ._realtime import Subscription
 from ._render import Processor, Renderer
-from ._sink import Needs, Sink, SinkBatch, SinkContext, SinkStats, load_sink
+from ._sink import Needs, Sink, SinkBatch, SinkContext, SinkStats, SinkStatsCounter, load_sink
 from ._stats import SessionStats
 
 __all__ = ["LOG_FORMAT", "LOG_VERSION", "Backend", "Session"]
@@ -47,8 +47,6 @@ class _BackendSink:
     needs = Needs.EVENTS
 
     def __init__(self, backend: Backend) -> None:
-        from ._sink import SinkStatsCounter
-
         self.backend = backend
         self.name = type(backend).__name__
         self.counter = SinkStatsCounter(self.name, "backend")

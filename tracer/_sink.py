@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ._render import Renderer
 
 __all__ = [
+    "OUTPUT_CLOSED",
     "SINK_ENTRY_POINT_GROUP",
     "Needs",
     "Sink",
@@ -43,6 +44,9 @@ __all__ = [
 ]
 
 SINK_ENTRY_POINT_GROUP = "wfptrace.sinks"
+
+#: The loss reason of a sink whose reader went away (``| head``): not a failure of the run.
+OUTPUT_CLOSED = "output closed"
 
 #: The built-in sinks, used when the package's entry points are not installed.
 _BUILTIN: dict[str, str] = {

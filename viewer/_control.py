@@ -37,9 +37,8 @@ def sinks_text(sinks: list[dict]) -> str:
         text = f"{k.get('name', '?')} {k.get('written', 0):,}/{k.get('handed', 0):,}"
         if k.get("lost"):
             text += f" ({k['lost']:,} lost)"
-        if k.get("otel_spans_dropped") or k.get("otel_logs_dropped"):
-            text += f" ({k.get('otel_spans_dropped', 0) + k.get('otel_logs_dropped', 0):,} " \
-                    "dropped at export)"
+        if k.get("downstream_lost"):
+            text += f" ({k['downstream_lost']:,} dropped at export)"
         parts.append(text)
     return "; ".join(parts)
 

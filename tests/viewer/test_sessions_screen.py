@@ -99,3 +99,13 @@ async def test_view_toggle_subscribes_and_unsubscribes(hub):
         await pilot.press("w")
         await pilot.pause()
         assert "s1" not in app.feed.subscriptions
+
+
+def test_the_sinks_cell_shows_each_account_and_losses_past_the_sink() -> None:
+    """A sink's cell says written/handed, its own losses and what was dropped at export."""
+    from viewer._control import sinks_text
+
+    cell = sinks_text([{"name": "file:a", "written": 10, "handed": 10, "lost": 0},
+                       {"name": "otlp", "written": 8, "handed": 10, "lost": 2,
+                        "downstream_lost": 3}])
+    assert cell == "file:a 10/10; otlp 8/10 (2 lost) (3 dropped at export)"

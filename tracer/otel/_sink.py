@@ -14,6 +14,7 @@ from typing import Any
 
 from .._errors import ConfigError
 from .._sink import Needs, SinkBatch, SinkContext, SinkSpec, SinkStats, SinkStatsCounter
+from ._account import export_text
 from ._backend import OtlpBackend
 from ._options import OtlpOptions
 
@@ -87,4 +88,7 @@ class OtlpSink:
         self.backend.close()
 
     def stats(self) -> SinkStats:
-        return self.counter.snapshot(**self.backend.stats())
+        extra: dict[str, object] = dict(self.backend.stats())
+        # what became of the events past the hop, for any reader of sink statistics
+        extra["downstream"], extra["downstream_lost"] = export_text(extra)
+        return self.counter.snapshot(**extra)

@@ -23,12 +23,19 @@ from typing import BinaryIO
 from .._errors import ConfigError
 from .._event import Event
 from .._fmt import format_event
-from .._sink import Needs, SinkBatch, SinkContext, SinkSpec, SinkStats, SinkStatsCounter
+from .._sink import (
+    OUTPUT_CLOSED,
+    Needs,
+    SinkBatch,
+    SinkContext,
+    SinkSpec,
+    SinkStats,
+    SinkStatsCounter,
+)
 
 __all__ = ["StdoutSink"]
 
 _FORMATS = ("json", "text")
-_CLOSED = "output closed"
 
 
 class StdoutSink:
@@ -58,7 +65,7 @@ class StdoutSink:
         n = batch.count
         self.counter.hand(n)
         if self._closed:
-            self.counter.settle(0, n, _CLOSED)
+            self.counter.settle(0, n, OUTPUT_CLOSED)
             return
         if self.needs is Needs.LINES:
             data = bytes(batch.prefix) + bytes(batch.lines) + batch.lost_line
@@ -75,7 +82,7 @@ class StdoutSink:
                 self.counter.settle(0, n, f"write failed: {exc.strerror or exc}")
                 return
             self._close_quietly()
-            self.counter.settle(0, n, _CLOSED)
+            self.counter.settle(0, n, OUTPUT_CLOSED)
             return
         self.counter.settle(n)
 
