@@ -102,8 +102,19 @@ class SessionBuffer:
         self.drop(rec)
 
     def drop(self, rec: tuple) -> None:
-        """Count one record as lost (a subclass may book it by event)."""
-        self._drop(rec[0])
+        """Count one record as lost, with the window the in-band record reports."""
+        ts = rec[0]
+        with self._lock:  # the window (and what a subclass books) change together
+            self._book_drop(rec)
+            self._dropped += 1
+            if not self._window:
+                self._first_ns = ts
+            self._window += 1
+            self._last_ns = ts
+        self.wake.set()
+
+    def _book_drop(self, rec: tuple) -> None:
+        """Book one dropped record beyond the counts (under the lock; a subclass's hook)."""
 
     def _wait_for_room(self) -> bool:
         """Block until the consumer made room; False if the buffers closed meanwhile."""
@@ -116,17 +127,8 @@ class SessionBuffer:
                     self._room.wait(0.05)
             finally:
                 self._waiters -= 1
-        self.blocked_ns += time.monotonic_ns() - start
+                self.blocked_ns += time.monotonic_ns() - start  # producers on many threads
         return bool(self._cap)
-
-    def _drop(self, ts: int) -> None:
-        with self._lock:
-            self._dropped += 1
-            if not self._window:
-                self._first_ns = ts
-            self._window += 1
-            self._last_ns = ts
-        self.wake.set()
 
     def add_losses(self, count: int, first_ns: int, last_ns: int) -> None:
         """Count ``count`` events dropped upstream (at a remote provider's full link) as

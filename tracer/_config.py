@@ -79,23 +79,24 @@ class SessionConfig:
     blocking: bool = False
 
     def sink_specs(self) -> list[SinkSpec]:
-        """Every sink of the session, the shorthand fields first."""
+        """Every sink of the session, the shorthand fields first; a file sink without
+        options of its own takes the session's file mode and max size."""
         out: list[SinkSpec] = []
         if self.file is not None:
-            out.append(SinkSpec("file", str(self.file), {
-                "mode": str(getattr(self.mode, "value", self.mode)), "max_size": self.max_size,
-                "render_worker": self.render_worker}))
+            out.append(SinkSpec("file", str(self.file),
+                                {**self._file_options(), "render_worker": self.render_worker}))
         if self.realtime:
             out.append(SinkSpec("realtime"))
         if self.otlp is not None:
             out.append(SinkSpec("otlp", None, {"options": self.otlp}))
         for spec in self.sinks:
             if spec.kind == "file" and not spec.options:
-                spec = SinkSpec("file", spec.target, {
-                    "mode": str(getattr(self.mode, "value", self.mode)),
-                    "max_size": self.max_size})
+                spec = SinkSpec("file", spec.target, self._file_options())
             out.append(spec)
         return out
+
+    def _file_options(self) -> dict[str, object]:
+        return {"mode": str(getattr(self.mode, "value", self.mode)), "max_size": self.max_size}
 
     def validate(self) -> None:
         """Raise ConfigError for any invalid value."""

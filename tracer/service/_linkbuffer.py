@@ -22,16 +22,10 @@ class LinkBuffer(SessionBuffer):
         self.batch = batch
         self._by_event: dict[int, int] = {}
 
-    def drop(self, rec: tuple) -> None:
-        """Count one record as lost, booked to its event id."""
-        eid, ts = EVENT_TABLE[rec[1]].id, rec[0]
-        with self._lock:  # the window and the per-event counts change together
-            self._by_event[eid] = self._by_event.get(eid, 0) + 1
-            self._dropped += 1
-            if not self._window:
-                self._first_ns = ts
-            self._window += 1
-            self._last_ns = ts
+    def _book_drop(self, rec: tuple) -> None:
+        """Book a dropped record to its event id (the buffer holds its lock)."""
+        eid = EVENT_TABLE[rec[1]].id
+        self._by_event[eid] = self._by_event.get(eid, 0) + 1
 
     def take_losses(self) -> _wire.Losses | None:  # type: ignore[override]
         """The drops since the previous call, as a wire loss report."""
