@@ -21,7 +21,7 @@ from providers.packets._cflows import CompiledFlowTable
 from providers.packets._reassembly import CompiledReassembler
 from samples.msnsim import write_synthetic_capture
 
-from ..packets.corpus import interleaved, mutated, write_frames
+from ..packets.corpus import FRAMES, interleaved, mutated, write_frames
 from .conftest import REPO, SAMPLES
 from .streams import Conversation
 
@@ -262,34 +262,8 @@ def test_legacy_tracing_takes_the_python_path(synthetic, record):
     assert any(name.startswith("Legacy") for name, _ in trace)
 
 
-def _frame(draw_bytes: bytes, v6: bool, flags: int, seq: int, port: int) -> bytes:
-    """An Ethernet frame whose headers are plausible and whose rest is arbitrary."""
-    if v6:
-        ip = bytes([0x60, 0, 0, 0]) + (20 + len(draw_bytes)).to_bytes(2, "big") + b"\x06\x40" \
-            + b"\xfe\x80" + b"\x00" * 13 + b"\x01" + b"\xfe\x80" + b"\x00" * 13 + b"\x02"
-        eth = b"\x02" * 12 + b"\x86\xdd"
-    else:
-        ip = bytes([0x45, 0]) + (40 + len(draw_bytes)).to_bytes(2, "big") \
-            + b"\x00\x00\x40\x00\x40\x06\x00\x00\x0a\x00\x00\x01\x0a\x00\x00\x02"
-        eth = b"\x02" * 12 + b"\x08\x00"
-    tcp = (port.to_bytes(2, "big") + (1863).to_bytes(2, "big") + seq.to_bytes(4, "big")
-           + b"\x00" * 4 + bytes([0x50, flags]) + b"\xff\xff\x00\x00\x00\x00")
-    return eth + ip + tcp + draw_bytes
-
-
-_FRAMES = st.lists(
-    st.one_of(
-        st.binary(max_size=80),  # anything at all
-        st.builds(_frame, st.binary(max_size=60), st.booleans(),
-                  st.sampled_from([0x10, 0x18, 0x02, 0x12, 0x11, 0x04, 0x19, 0x30]),
-                  st.integers(0, 4000), st.sampled_from([40000, 40001])),
-    ),
-    max_size=40,
-)
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(frames=_FRAMES, cut=st.integers(0, 3))
+@given(frames=FRAMES, cut=st.integers(0, 3))
 def test_arbitrary_frames_give_the_same_counters(tmp_path_factory, frames, cut):
     """Hostile frames (random bytes, plausible headers with random flags, sequence numbers
     and payloads, cut short): no crash, and the same counters with and without the lane."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from hypothesis import strategies as st
+
 from providers.packets import PcapWriter, open_capture
 
 REPO = Path(__file__).resolve().parents[3]
@@ -87,3 +89,31 @@ def write_frames(path: Path, frames: list[bytes], cut: int = 0) -> None:
         for i, data in enumerate(frames):
             writer.write(data[: len(data) - cut] if len(data) > 60 else data,
                          10**18 + i * 10**6, len(data))
+
+
+def plausible_frame(payload: bytes, v6: bool, flags: int, seq: int, port: int) -> bytes:
+    """An Ethernet frame whose headers are plausible and whose rest is arbitrary."""
+    if v6:
+        ip = bytes([0x60, 0, 0, 0]) + (20 + len(payload)).to_bytes(2, "big") + b"\x06\x40" \
+            + b"\xfe\x80" + b"\x00" * 13 + b"\x01" + b"\xfe\x80" + b"\x00" * 13 + b"\x02"
+        eth = b"\x02" * 12 + b"\x86\xdd"
+    else:
+        ip = bytes([0x45, 0]) + (40 + len(payload)).to_bytes(2, "big") \
+            + b"\x00\x00\x40\x00\x40\x06\x00\x00\x0a\x00\x00\x01\x0a\x00\x00\x02"
+        eth = b"\x02" * 12 + b"\x08\x00"
+    tcp = (port.to_bytes(2, "big") + (1863).to_bytes(2, "big") + seq.to_bytes(4, "big")
+           + b"\x00" * 4 + bytes([0x50, flags]) + b"\xff\xff\x00\x00\x00\x00")
+    return eth + ip + tcp + payload
+
+
+#: Hostile frames for Hypothesis: random bytes, and plausible TCP headers (v4/v6, any
+#: flags, sequence numbers and ports of one flow) around random payloads.
+FRAMES = st.lists(
+    st.one_of(
+        st.binary(max_size=80),  # anything at all
+        st.builds(plausible_frame, st.binary(max_size=60), st.booleans(),
+                  st.sampled_from([0x10, 0x18, 0x02, 0x12, 0x11, 0x04, 0x19, 0x30]),
+                  st.integers(0, 4000), st.sampled_from([40000, 40001])),
+    ),
+    max_size=40,
+)

@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 
 from samples.msnsim import write_synthetic_capture
 
-from .corpus import interleaved, mutated, sample_captures, shared_captures, write_frames
+from .corpus import (
+    FRAMES,
+    interleaved,
+    mutated,
+    sample_captures,
+    shared_captures,
+    write_frames,
+)
 from .stage_trace import STAGES, stage_trace
 
 if len(STAGES) < 2:
@@ -118,34 +125,8 @@ def test_the_harness_sees_a_difference(synthetic, tmp_path):
                                                          max_stream_buffer=500)
 
 
-def _frame(payload: bytes, v6: bool, flags: int, seq: int, port: int) -> bytes:
-    """An Ethernet frame whose headers are plausible and whose rest is arbitrary."""
-    if v6:
-        ip = bytes([0x60, 0, 0, 0]) + (20 + len(payload)).to_bytes(2, "big") + b"\x06\x40" \
-            + b"\xfe\x80" + b"\x00" * 13 + b"\x01" + b"\xfe\x80" + b"\x00" * 13 + b"\x02"
-        eth = b"\x02" * 12 + b"\x86\xdd"
-    else:
-        ip = bytes([0x45, 0]) + (40 + len(payload)).to_bytes(2, "big") \
-            + b"\x00\x00\x40\x00\x40\x06\x00\x00\x0a\x00\x00\x01\x0a\x00\x00\x02"
-        eth = b"\x02" * 12 + b"\x08\x00"
-    tcp = (port.to_bytes(2, "big") + (1863).to_bytes(2, "big") + seq.to_bytes(4, "big")
-           + b"\x00" * 4 + bytes([0x50, flags]) + b"\xff\xff\x00\x00\x00\x00")
-    return eth + ip + tcp + payload
-
-
-_FRAMES = st.lists(
-    st.one_of(
-        st.binary(max_size=80),  # anything at all
-        st.builds(_frame, st.binary(max_size=60), st.booleans(),
-                  st.sampled_from([0x10, 0x18, 0x02, 0x12, 0x11, 0x04, 0x19, 0x30]),
-                  st.integers(0, 4000), st.sampled_from([40000, 40001])),
-    ),
-    max_size=40,
-)
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(frames=_FRAMES, cut=st.integers(0, 3), bound=st.sampled_from([20, 1 << 20]))
+@given(frames=FRAMES, cut=st.integers(0, 3), bound=st.sampled_from([20, 1 << 20]))
 def test_arbitrary_frames_give_the_same_trace(tmp_path_factory, frames, cut, bound):
     """Hostile frames (random bytes; plausible headers with random flags, sequence numbers
     and payloads; cut short), with tiny or default bounds: no crash, the same trace."""
