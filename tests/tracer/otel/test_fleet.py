@@ -20,22 +20,25 @@ from tracer.service import connect
 FLOWS = 20
 
 
-def export_once(sock: Path, endpoint: str, protocol: str) -> dict[str, Any]:
-    """A hub process exporting the fixed flows of one provider process; its OTLP sink."""
+def export_once(sock: Path, endpoint: str, protocol: str, *, flows: int = FLOWS,
+                pace: float | None = None, options: dict[str, Any] | None = None
+                ) -> dict[str, Any]:
+    """A hub process exporting the fixed flows of one provider process (``pace`` seconds
+    apart, if given); the stopped session's OTLP sink account."""
+    opts = options if options is not None else {"schedule_delay": 0.05, "logs": False}
+    argv = [sys.executable, "-m", "tests.tracer.otel.flowproc", str(sock), str(flows)]
     hub_proc = HubProcess(sock)
     try:
         with connect(sock) as hub:
             hub.add_manifest(flowproc.PROVIDER.manifest())
             hub.start_session(SessionConfig(
                 "fleet", [ProviderEnable("wfptrace-msnmon")], flush_interval=0.02,
-                otlp=OtlpOptions(endpoint=endpoint, protocol=protocol, schedule_delay=0.05,
-                                 logs=False)))
-            child = Child([sys.executable, "-m", "tests.tracer.otel.flowproc", str(sock),
-                           str(FLOWS)])
+                otlp=OtlpOptions(endpoint=endpoint, protocol=protocol, **opts)))
+            child = Child(argv + ([str(pace)] if pace is not None else []))
             try:
                 assert child.line()["connected"]
-                done = child.line()
-                assert done["written"] == 4 * FLOWS and done["flushed"]
+                done = child.line(timeout=60)
+                assert done["written"] == 4 * flows and done["flushed"]
             finally:
                 child.stop()
             stats = hub.stop_session("fleet")

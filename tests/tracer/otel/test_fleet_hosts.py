@@ -6,7 +6,6 @@ over all hubs is exact, also when agents are killed and restarted mid-run."""
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -15,12 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.tracer.otel import flowproc
 from tests.tracer.otel.receiver import Receiver
-from tests.tracer.service.conftest import Child, HubProcess
-from tracer import ProviderEnable, SessionConfig
-from tracer.otel import OtlpOptions
-from tracer.service import connect
+from tests.tracer.otel.test_fleet import export_once
 
 HOSTS = 4
 FLOWS = 40
@@ -35,26 +30,7 @@ FAST: dict[str, Any] = {"schedule_delay": 0.05, "retry_initial": 0.02, "retry_ma
 def host(sock: Path, endpoint: str, protocol: str) -> dict[str, Any]:
     """One host: a hub process exporting the paced flows of one provider process; the
     stopped session's OTLP sink account."""
-    hub_proc = HubProcess(sock)
-    try:
-        with connect(sock) as hub:
-            hub.add_manifest(flowproc.PROVIDER.manifest())
-            hub.start_session(SessionConfig(
-                "fleet", [ProviderEnable("wfptrace-msnmon")], flush_interval=0.02,
-                otlp=OtlpOptions(endpoint=endpoint, protocol=protocol, **FAST)))
-            child = Child([sys.executable, "-m", "tests.tracer.otel.flowproc", str(sock),
-                           str(FLOWS), str(PACE)])
-            try:
-                assert child.line()["connected"]
-                done = child.line(timeout=60)
-                assert done["written"] == 4 * FLOWS and done["flushed"]
-            finally:
-                child.stop()
-            stats = hub.stop_session("fleet")
-    finally:
-        hub_proc.stop()
-    (sink,) = stats.sinks
-    return sink
+    return export_once(sock, endpoint, protocol, flows=FLOWS, pace=PACE, options=FAST)
 
 
 def start(receiver: Receiver, protocol: str, port: int = 0) -> str:
