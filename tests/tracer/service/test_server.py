@@ -47,7 +47,9 @@ def test_session_started_before_provider_enables_it_when_it_registers(hubd, spaw
         stats = hub.start_session(_session("early"))
         assert stats.providers["svc-demo"]["status"] == "waiting"
         sub = hub.subscribe("early")
-        provider = spawn("provider", "--socket", str(hubd.path), "--count", "10", "--wait", "5")
+        # it lingers: a provider that exits right after reporting would show "gone"
+        provider = spawn("provider", "--socket", str(hubd.path), "--count", "10", "--wait", "5",
+                         "--linger", "30")
         provider.line()
         assert provider.line()["emitted"] == 10
         state = hub.query_session("early").providers["svc-demo"]
