@@ -119,10 +119,15 @@ def _encode_lines(lines: list[_Line]) -> bytearray:
 class _EventCodec:
     """Precomputed pieces to render one event type."""
 
-    __slots__ = ("build", "c_spec", "ev", "local", "middle", "n", "n_struct", "struct")
+    __slots__ = ("build", "c_spec", "ev", "id", "keywords", "level", "local", "middle", "n",
+                 "n_struct", "name", "pid", "provider", "struct", "template")
 
     def __init__(self, ev: EventType) -> None:
         self.ev = ev
+        # the Event envelope, read once per record (see event())
+        self.provider, self.name, self.id = ev.provider.name, ev.name, ev.id
+        self.level, self.keywords, self.pid = ev.level, ev.keyword_names, ev.provider.pid
+        self.template = ev.template
         self.n = len(ev.fields)
         self.local = ev.provider.local_threads
         self.build = _fields_builder(ev.fields)
@@ -143,11 +148,9 @@ class _EventCodec:
 
     def event(self, ts: int, seq: int, tid: int, fields: dict[str, Any],
               session: str) -> Event:
-        """The decoded Event a real-time consumer receives."""
-        ev = self.ev
-        return Event(time_ns=ts, seq=seq, provider=ev.provider.name, name=ev.name, id=ev.id,
-                     level=ev.level, keywords=ev.keyword_names, pid=ev.provider.pid, tid=tid,
-                     fields=fields, template=ev.template, session=session)
+        """The decoded Event a real-time consumer receives (positional: the hot path)."""
+        return Event(ts, seq, self.provider, self.name, self.id, self.level, self.keywords,
+                     self.pid, tid, fields, self.template, "event", session)
 
     def fields(self, args: Sequence[Any]) -> dict[str, Any]:
         if len(args) == self.n:
