@@ -1,44 +1,70 @@
-"""A dynamic monitoring session on this host: filters, an NFQUEUE and attribution.
+"""A dynamic monitoring session on this host: filters, a SYN queue, an NFLOG copy.
 
-The session's filters are tagged queue rules (owner ``msnmon``) that copy every
-TCP packet of this network namespace to the registered queue; the queue is
-bound fail-open and every packet is accepted at once (the monitor never
-blocks). A new flow's owner is looked up (sock_diag, /proc) while its first
-packet is held in the queue; only flows whose executable is the monitored
-application get a context. Closing the session removes only its own rules.
+Only the first packet of each new TCP connection is held (the session's
+filters, see ``_filters``), while its owner is looked up (sock_diag, /proc); a
+connection of the monitored application gets a connection mark, and only
+marked connections are copied, passively (NFLOG, both directions), into the
+driver's packet pipeline. Other applications' connections cost one held
+packet and are never copied. Nothing else ever waits for the monitor: the SYN
+rule bypasses the queue when no monitor is bound (killed), the kernel accepts
+when the queue is full, and a copy that cannot be delivered is counted as lost
+(``copies_lost``), never waited for. Closing the session removes only its own
+rules; starting one sweeps the rules of dead sessions.
 """
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 
 from providers.netfilter import (
     Attributor,
-    Flow,
     Hook,
+    LoggedPacket,
     Mode,
+    NfLog,
     NfQueue,
     Outcome,
     QueueConfig,
-    QueueRule,
-    QueueRules,
+    RuleSet,
+    Tag,
     Verdict,
+    parse_flow,
+    sweep_stale,
 )
 from providers.netfilter import Packet as QueuedPacket
-from providers.packets import LINKTYPE_RAW, Packet
+from providers.packets import LINKTYPE_RAW, Packet, ip_transport
 
 from ._driver import MonitorDriver
+from ._filters import MARK_MON, MARK_SEEN, render_filters
 from ._identity import AppIdentity, AppMatcher
-from ._monitor import PENDING
 
-__all__ = ["OWNER", "LiveSession"]
+__all__ = ["OWNER", "LiveSession", "LiveStats"]
 
 OWNER = "msnmon"
 _OUTBOUND = (Hook.LOCAL_OUT, Hook.POST_ROUTING)
-_LOOPBACK_INDEX = 1
-_RETRY = frozenset({"no-socket"})
+_MAX_FLOWS = 65536
+#: (local address, local port, remote address, remote port) of a connection.
+_Key = tuple[bytes, int, bytes, int]
+
+
+@dataclass(slots=True)
+class LiveStats:
+    """What the session held, marked, copied and lost."""
+
+    syns_held: int = 0
+    flows_marked: int = 0
+    #: Connections of other applications (one held packet each, never copied).
+    flows_other: int = 0
+    #: Connections whose owner could not be found (not monitored).
+    flows_unattributed: int = 0
+    copies: int = 0
+    #: Copies the kernel could not deliver (NFLOG sequence gaps), and truncated ones.
+    copies_lost: int = 0
+    copies_truncated: int = 0
+    errors: int = 0
 
 
 class LiveSession:
@@ -48,68 +74,152 @@ class LiveSession:
         self.driver = driver
         self.matcher = AppMatcher(app)
         self.queue_num = driver.registration.queue_num
+        #: The NFLOG group of the copies (numbered like the queue; a separate space).
+        self.group = driver.registration.queue_num
         self.attributor = Attributor(Mode.INLINE)
-        self.errors = 0
+        self.stats = LiveStats()
+        #: Rules of dead sessions removed at start.
+        self.swept = 0
+        self._owners: OrderedDict[_Key, AppIdentity] = OrderedDict()
+        self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._queue: NfQueue | None = None
-        self._rules: QueueRules | None = None
+        self._log: NfLog | None = None
+        self._rules: RuleSet | None = None
         driver.monitor.resolver = self._resolve
 
     @property
-    def rules(self) -> QueueRules | None:
+    def errors(self) -> int:
+        """Packets the session could not handle (counted, never raised)."""
+        return self.stats.errors
+
+    @property
+    def rules(self) -> RuleSet | None:
         """The installed filters (None before start and after close)."""
         return self._rules
 
     def start(self) -> None:
-        """Bind the queue, install the filters and start receiving."""
+        """Bind the queue and the copy group, install the filters and start receiving."""
         try:
-            self._queue = NfQueue(QueueConfig(queue_num=self.queue_num, fail_open=True))
-            rules = [QueueRule(queue_num=self.queue_num, chain=chain, protocol="tcp")
-                     for chain in ("OUTPUT", "INPUT")]
-            self._rules = QueueRules(OWNER, rules)
+            self._queue = NfQueue(QueueConfig(queue_num=self.queue_num, fail_open=True,
+                                              copy_range=128, gso=False))
+            self._log = NfLog(self.group)
+            self.swept = sweep_stale()
+            tag = Tag.mine(OWNER)
+            self._rules = RuleSet(OWNER, render_filters(tag, self.queue_num, self.group), tag)
             self._rules.install()
         except BaseException:
             self.close()
             raise
-        self._thread = threading.Thread(target=self._run, name="msnmon-queue", daemon=True)
-        self._thread.start()
+        for name, target in (("msnmon-syn", self._run_queue), ("msnmon-copy", self._run_log)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
-    def _run(self) -> None:
-        assert self._queue is not None
-        self._queue.run(self._handle, self._stop, default=Verdict.ACCEPT)
+    # -- the held SYNs ------------------------------------------------------------------
+    def _run_queue(self) -> None:
+        q = self._queue
+        assert q is not None
+        while not self._stop.is_set():
+            batch = q.receive()
+            if not batch:
+                q.wait(0.1)
+                continue
+            marks = {pkt.id: self._decide(pkt) for pkt in batch}
+            q.verdicts([(pkt, Verdict.REPEAT) for pkt in batch], mark=marks)
 
-    def _handle(self, qp: QueuedPacket) -> Verdict:
-        """Observe one packet; the verdict is always ACCEPT."""
+    def _decide(self, qp: QueuedPacket) -> int:
+        """The mark for a held SYN: its own plus SEEN, plus MON for the application's."""
+        stats = self.stats
+        stats.syns_held += 1
+        mark = (qp.mark & ~MARK_MON) | MARK_SEEN
         try:
-            if qp.hook == Hook.LOCAL_IN and qp.indev == _LOOPBACK_INDEX:
-                return Verdict.ACCEPT  # seen already on its way out of this host
-            pipeline = self.driver.pipeline
-            pkt = pipeline.decoder.decode(LINKTYPE_RAW, bytes(qp.payload), 0, time.time_ns())
-            if pkt is not None:
-                pipeline.packet(pkt, qp.hook in _OUTBOUND)
+            payload = qp.payload
+            flow = parse_flow(payload)
+            outbound = qp.hook in _OUTBOUND
+            found = self.attributor.attribute(flow, outbound=outbound)
+            if found.outcome is not Outcome.ATTRIBUTED:
+                stats.flows_unattributed += 1
+                return mark
+            if not self.matcher.matches(found.exe):
+                stats.flows_other += 1
+                return mark
+            assert found.process is not None
+            self._remember(payload, outbound, AppIdentity(found.exe or "", found.process.pid,
+                                                          True))
+            stats.flows_marked += 1
+            return mark | MARK_MON
         except Exception:
-            self.errors += 1
-        return Verdict.ACCEPT
+            stats.errors += 1
+            return mark
+
+    def _remember(self, payload: bytes | bytearray, outbound: bool,
+                  identity: AppIdentity) -> None:
+        pkt = ip_transport(payload)
+        if pkt is None:
+            return
+        key = ((pkt.src, pkt.sport, pkt.dst, pkt.dport) if outbound
+               else (pkt.dst, pkt.dport, pkt.src, pkt.sport))
+        with self._lock:
+            self._owners[key] = identity
+            self._owners.move_to_end(key)
+            while len(self._owners) > _MAX_FLOWS:
+                self._owners.popitem(last=False)
+
+    # -- the passive copies -------------------------------------------------------------
+    def _run_log(self) -> None:
+        log = self._log
+        assert log is not None
+        while not self._stop.is_set():
+            copies = log.receive()
+            if not copies:
+                log.wait(0.1)
+                continue
+            for copy in copies:
+                self._feed(copy)
+            self.stats.copies_lost = log.stats.lost
+            self.stats.copies_truncated = log.stats.truncated
+
+    def _feed(self, copy: LoggedPacket) -> None:
+        """One copied packet into the pipeline, its direction told by the flow's owner."""
+        self.stats.copies += 1
+        try:
+            pipeline = self.driver.pipeline
+            pkt = pipeline.decoder.decode(LINKTYPE_RAW, copy.payload, copy.wire_len,
+                                          time.time_ns())
+            if pkt is None:
+                return
+            outbound = self._outbound(pkt)
+            if outbound is None:
+                outbound = copy.hook in _OUTBOUND
+            pipeline.packet(pkt, outbound)
+        except Exception:
+            self.stats.errors += 1
+
+    def _outbound(self, pkt: Packet) -> bool | None:
+        """True when the packet's source is the owner's end of the flow (None: unknown)."""
+        key = (pkt.src, pkt.sport, pkt.dst, pkt.dport)
+        with self._lock:
+            if key in self._owners:
+                return True
+            if (pkt.dst, pkt.dport, pkt.src, pkt.sport) in self._owners:
+                return False
+        return None
 
     def _resolve(self, pkt: Packet, outbound: bool | None) -> AppIdentity | None:
-        """Attribute the flow while its packet is held; None unless it is the application's."""
-        family = socket.AF_INET if pkt.version == 4 else socket.AF_INET6
-        flow = Flow(family, pkt.proto, pkt.src_str, pkt.sport, pkt.dst_str, pkt.dport)
-        found = self.attributor.attribute(flow, outbound=bool(outbound))
-        if found.outcome is not Outcome.ATTRIBUTED:
-            return PENDING if found.reason in _RETRY else None
-        if not self.matcher.matches(found.exe):
-            return None
-        assert found.process is not None
-        return AppIdentity(found.exe or "", found.process.pid, True)
+        """The owner found while the flow's SYN was held; None for anything else."""
+        key = ((pkt.src, pkt.sport, pkt.dst, pkt.dport) if outbound
+               else (pkt.dst, pkt.dport, pkt.src, pkt.sport))
+        with self._lock:
+            return self._owners.get(key)
 
     def close(self) -> None:
-        """Stop receiving, unbind the queue and remove this session's filters only."""
+        """Stop receiving, remove this session's filters only, unbind queue and group."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
+        for thread in self._threads:
+            thread.join(5)
+        self._threads = []
         try:
             if self._rules is not None:
                 self._rules.close()
@@ -118,6 +228,10 @@ class LiveSession:
             if self._queue is not None:
                 self._queue.close()
                 self._queue = None
+            if self._log is not None:
+                self.stats.copies_lost = self._log.stats.lost
+                self._log.close()
+                self._log = None
             self.attributor.close()
             self.driver.pipeline.end_flows()
             self.driver.monitor.close()

@@ -31,6 +31,10 @@ Public surface:
 - :class:`NfQueue`, :class:`QueueConfig`, :class:`Packet`, :class:`Verdict`,
   :class:`Hook`, :class:`CtInfo`: the NFQUEUE client.
 - :class:`QueueStats`, :class:`KernelQueueCounters`: consumer and kernel counters.
+- :class:`NfLog`, :class:`LoggedPacket`, :class:`NfLogStats`: an NFLOG group, the
+  passive copy (no verdict: a slow reader loses copies, counted, and holds nothing).
+- :class:`RuleSet`, :class:`RuleLine`: tagged rules in any table (marks, CONNMARK,
+  NFLOG, REJECT), added and removed atomically per family.
 - :class:`QueueRules`, :class:`QueueRule`, :class:`Backend`, :class:`Tag`,
   :func:`detect_backend`, :func:`list_tagged`, :func:`sweep_stale`: owned,
   tagged rules feeding a queue (bypass on by default; stale rules swept).
@@ -53,15 +57,18 @@ from ._errors import (
     RuleError,
 )
 from ._flow import Flow, parse_flow
+from ._nflog import MAX_COPY, LoggedPacket, NfLog, NfLogStats
 from ._nfqueue import Handler, NfQueue
 from ._packet import CtInfo, Hook, Packet, Verdict
 from ._procinfo import OwnerStats, ProcessInfo, SocketOwners, process_info
 from ._rules import QueueRule, QueueRules, list_tagged, sweep_stale
+from ._ruleset import RuleLine, RuleSet
 from ._sockdiag import SockDiag, SocketInfo
 from ._stats import KernelQueueCounters, QueueStats
 from ._tags import Tag
 
 __all__ = [
+    "MAX_COPY",
     "Attribution",
     "AttributionStats",
     "Attributor",
@@ -72,9 +79,12 @@ __all__ = [
     "Handler",
     "Hook",
     "KernelQueueCounters",
+    "LoggedPacket",
     "Mode",
     "NetfilterError",
     "NetlinkError",
+    "NfLog",
+    "NfLogStats",
     "NfQueue",
     "Outcome",
     "OwnerStats",
@@ -86,6 +96,8 @@ __all__ = [
     "QueueRules",
     "QueueStats",
     "RuleError",
+    "RuleLine",
+    "RuleSet",
     "SockDiag",
     "SocketInfo",
     "SocketOwners",

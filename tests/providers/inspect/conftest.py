@@ -220,10 +220,11 @@ class InspectorProc:
         raise AssertionError(f"expected {count} {name} events, got {self.events(name)}")
 
     def rules(self) -> str:
-        """Tagged inspect rules in namespace ``a`` (v4 and v6)."""
+        """Tagged inspect rules in namespace ``a`` (v4 and v6, mangle and filter)."""
         out = ""
         for exe in ("iptables", "ip6tables"):
-            out += self.topo.a.run([exe, "-w", "-S"]).stdout
+            for table in ("mangle", "filter"):
+                out += self.topo.a.run([exe, "-w", "-t", table, "-S"]).stdout
         return "\n".join(line for line in out.splitlines() if "wfptrace:inspect" in line)
 
 

@@ -51,9 +51,21 @@ def test_extensions_add_prefixes_ports_and_reject_rules() -> None:
     assert any("-d 2001:db8::/64" in a for a in args)
     assert all("--dports 443" in a for a, r in zip(args, lines, strict=True)
                if r.chain == "OUTPUT" and "NFQUEUE" in a)
-    rejects = [a for a in args if "REJECT" in a]
-    assert rejects and all(hex(REJECT_MARK) in a for a in rejects)
-    first_queue = next(i for i, a in enumerate(args) if "NFQUEUE" in a)
-    assert lines[1].args[-1] == "tcp-reset", "reject rules come before the queue rules"
-    assert "--socket-exists" in args[0] and args[0].endswith("ACCEPT") and first_queue == 3, \
+    rejects = [r for r in lines if "REJECT" in r.args]
+    assert rejects and all(hex(REJECT_MARK) in r.args and r.table == "filter" for r in rejects)
+    mangle = [" ".join(r.args) for r in lines if r.table == "mangle" and r.chain == "OUTPUT"
+              and r.family == 4]
+    assert "--socket-exists" in mangle[0] and mangle[0].endswith("ACCEPT"), \
         "REJECT's own RST to the peer (no socket) passes OUTPUT before the queue rules"
+    assert hex(REJECT_MARK) in mangle[1] and mangle[1].endswith("ACCEPT"), \
+        "a packet marked for REJECT walks past the queue rules to filter's REJECT"
+    assert all("NFQUEUE" in a for a in mangle[2:])
+
+
+def test_queue_rules_are_in_mangle_and_filter_gets_only_reject() -> None:
+    """No rule of ours in filter can accept: only mark-matched REJECTs go there."""
+    for reject in (False, True):
+        lines = _rules(remote_address="10.0.0.1", reject=reject)
+        assert all(r.table == "mangle" for r in lines if "NFQUEUE" in r.args)
+        assert all(r.args[-3] == "REJECT" for r in lines if r.table == "filter")
+        assert bool([r for r in lines if r.table == "filter"]) == reject

@@ -1,0 +1,59 @@
+"""The monitor's filters: hold a new TCP connection's first packet, copy marked flows.
+
+All in the ``mangle`` table of both families, at the top of OUTPUT and INPUT,
+so no rule of ``filter`` (the host firewall) is ever skipped:
+
+1. ``SEEN|MON`` packet mark -> ``CONNMARK`` the flow with :data:`MARK_MON`,
+2. a new connection's SYN (``--syn``, ctstate NEW) not yet ``SEEN`` -> NFQUEUE
+   ``q`` with ``--queue-bypass``: held while its owner is looked up; with no
+   monitor bound (killed) it passes at once,
+3. ``SEEN`` packet mark -> both bits cleared (the packet's own mark is restored),
+4. ``MON`` connection mark -> NFLOG group ``g``: a passive copy of every packet
+   of the monitored application's flows, both directions; nothing waits for it.
+
+The monitor answers every held SYN with REPEAT and its mark plus ``SEEN`` (and
+``MON`` for the application's flows): the SYN walks mangle again, rule 1 marks
+its connection, rule 3 restores its mark, and it goes on through every later
+rule and table as if we were not there (Suricata's repeat mode). INPUT skips
+``lo``: a loopback flow is seen whole in OUTPUT. A suspended monitor holds only
+SYNs (the queue accepts when full); established flows never wait for it.
+"""
+
+from __future__ import annotations
+
+from providers.netfilter import MAX_COPY, RuleLine, Tag
+
+__all__ = ["MARK_MON", "MARK_SEEN", "render_filters"]
+
+#: Packet and connection mark bit: a flow of the monitored application.
+MARK_MON = 0x10000000
+#: Packet mark bit: this SYN was answered by the monitor (do not queue it again).
+MARK_SEEN = 0x20000000
+_BOTH = MARK_MON | MARK_SEEN
+
+
+def _mark(value: int, mask: int) -> str:
+    return f"{value:#x}/{mask:#x}"
+
+
+def _chain(fam: int, chain: str, queue: int, group: int, comment: list[str]) -> list[RuleLine]:
+    skip_lo = ("!", "-i", "lo") if chain == "INPUT" else ()
+    rules = [
+        ("-m", "mark", "--mark", _mark(_BOTH, _BOTH), *comment,
+         "-j", "CONNMARK", "--set-xmark", _mark(MARK_MON, MARK_MON)),
+        (*skip_lo, "-p", "tcp", "--syn", "-m", "conntrack", "--ctstate", "NEW",
+         "-m", "mark", "!", "--mark", _mark(MARK_SEEN, MARK_SEEN), *comment,
+         "-j", "NFQUEUE", "--queue-num", str(queue), "--queue-bypass"),
+        ("-m", "mark", "--mark", _mark(MARK_SEEN, MARK_SEEN), *comment,
+         "-j", "MARK", "--set-xmark", _mark(0, _BOTH)),
+        (*skip_lo, "-m", "connmark", "--mark", _mark(MARK_MON, MARK_MON), *comment,
+         "-j", "NFLOG", "--nflog-group", str(group), "--nflog-size", str(MAX_COPY)),
+    ]
+    return [RuleLine(fam, chain, args, "mangle") for args in rules]
+
+
+def render_filters(tag: Tag, queue: int, group: int) -> list[RuleLine]:
+    """The monitor's rules for ``tag``, both families, OUTPUT then INPUT."""
+    comment = ["-m", "comment", "--comment", tag.comment()]
+    return [line for fam in (4, 6) for chain in ("OUTPUT", "INPUT")
+            for line in _chain(fam, chain, queue, group, comment)]
