@@ -1,7 +1,8 @@
 """``wfptrace monitor``: the control program of the MSN monitor (the original Monitor.exe).
 
     wfptrace monitor addcallouts [--queue N]   register the callouts persistently
-    wfptrace monitor delcallouts               remove the registration
+    wfptrace monitor delcallouts               remove the registration (running sessions
+                                               stop; a dead session's filters are swept)
     wfptrace monitor monitor APP [--file F]    monitor APP's TCP flows until a key press
     wfptrace monitor replay CAPTURE [...]      offline: a capture file through the monitor
 
@@ -24,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from providers.netfilter import NetfilterError
+from providers.netfilter import NetfilterError, QueueBindError, sweep_stale
 from providers.packets import ProgressBar
 from tracer import (
     Event,
@@ -46,13 +47,17 @@ from ._callouts import DEFAULT_QUEUE, CalloutRegistry
 from ._control import FLAG_CAPTURE_BODIES, enable_request
 from ._driver import MonitorDriver
 from ._events import PROVIDER, PROVIDER_NAME
+from ._filters import OWNER
 from ._live import LiveSession
 from ._monitor import MsnMonitor
 from ._replay import replay_capture
+from ._sessions import describe, live_sessions, wait_gone
 
 __all__ = ["main", "register"]
 
 LEGACY_KEYWORDS = ("all_traffic", "client_server", "peer_to_peer", "unknown")
+#: How long delcallouts waits for running sessions to stop.
+_STOP_WAIT = 10.0
 
 
 def register(subparsers: Any) -> None:
@@ -107,11 +112,33 @@ def _addcallouts(args: argparse.Namespace) -> int:
 
 
 def _delcallouts(args: argparse.Namespace) -> int:
+    """Remove the registration; running sessions here stop (their filters go), a suspended
+    one makes it refuse, and filters of dead sessions are swept."""
     registry = CalloutRegistry()
+    running = live_sessions() if os.geteuid() == 0 else []
+    suspended = [s for s in running if s.suspended]
+    if suspended:
+        names = ", ".join(describe(s) for s in suspended)
+        print(f"wfptrace monitor: error: the monitoring session {names} is suspended and "
+              f"cannot stop; resume it (kill -CONT {suspended[0].pid}) or end it first. "
+              f"The callouts stay registered.", file=sys.stderr)
+        return 1
     if registry.delete():
         print(f"callouts removed ({registry.path})")
     else:
         print(f"no callouts were registered ({registry.path})")
+    left = wait_gone(running, _STOP_WAIT)
+    for session in running:
+        if session not in left:
+            print(f"monitoring session {describe(session)} stopped: its filters are removed")
+    if os.geteuid() == 0:
+        swept = sweep_stale(OWNER)
+        if swept:
+            print(f"removed {swept} filters left by monitoring sessions that died")
+    if left:
+        print(f"wfptrace monitor: error: monitoring session {describe(left[0])} did not stop "
+              f"within {_STOP_WAIT:.0f} s; its filters stay until it ends", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -124,8 +151,21 @@ def _monitor(args: argparse.Namespace) -> int:
               "queue filters and looks up the sockets of other processes; run it with sudo",
               file=sys.stderr)
         return 1
+    running = live_sessions()
+    if running:
+        print(f"wfptrace monitor: error: a monitoring session is already running in this "
+              f"network namespace: {describe(running[0])}; stop it first (a key in its "
+              f"terminal, kill {running[0].pid}, or wfptrace monitor delcallouts)",
+              file=sys.stderr)
+        return 1
     try:
         return _run_monitor(args)
+    except QueueBindError as exc:
+        print(f"wfptrace monitor: error: {exc}: the queue or copy group is bound by another "
+              f"process in this network namespace (another monitor or an inspector on the "
+              f"same number?); choose another with 'wfptrace monitor addcallouts --queue N'",
+              file=sys.stderr)
+        return 1
     except NetfilterError as exc:
         print(f"wfptrace monitor: error: {exc}", file=sys.stderr)
         return 1
@@ -155,10 +195,14 @@ def _run_monitor(args: argparse.Namespace) -> int:
             print(f"Monitoring TCP traffic of {args.app}: events of provider {PROVIDER_NAME} "
                   f"{text}", flush=True)
             print("Press any key (or Ctrl-C) to stop monitoring.", flush=True)
-            _wait_for_key()
+            if not _wait_for_key(driver.registry.path):
+                print(f"The callouts were removed ({driver.registry.path} is gone: wfptrace "
+                      f"monitor delcallouts): stopping.", flush=True)
             stats = driver.monitor.stats
-        print(f"Stopped: {stats.flows_monitored} flows monitored, {stats.commands} commands; "
-              f"the filters of this session (queue {live.queue_num}) are removed.", flush=True)
+        lost = live.stats.copies_lost + live.stats.copies_truncated
+        print(f"Stopped: {stats.flows_monitored} flows monitored, {stats.commands} commands"
+              f"{f', {lost} packet copies lost' if lost else ''}; the filters of this session "
+              f"(queue {live.queue_num}) are removed.", flush=True)
     return 0
 
 
@@ -195,8 +239,9 @@ def _print_events(hub: Hub, name: str) -> Iterator[None]:
         thread.join(2)
 
 
-def _wait_for_key() -> None:
-    """Return on a key press (a line, without a terminal), Ctrl-C, SIGTERM or SIGHUP."""
+def _wait_for_key(registration: Path) -> bool:
+    """Return on a key press (a line, without a terminal), Ctrl-C, SIGTERM or SIGHUP: True;
+    or when the ``registration`` file is removed (delcallouts): False."""
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
@@ -207,6 +252,8 @@ def _wait_for_key() -> None:
             saved = termios.tcgetattr(fd)
             tty.setcbreak(fd)
         while not stop.is_set():
+            if not registration.exists():
+                return False
             if fd < 0:
                 stop.wait(0.2)
                 continue
@@ -214,13 +261,14 @@ def _wait_for_key() -> None:
                 ready, _, _ = select.select([fd], [], [], 0.2)
                 if ready:
                     if os.read(fd, 1):
-                        return
+                        return True
                     fd = -1  # end of input (no terminal): wait for a signal instead
     finally:
         if saved is not None:
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    return True
 
 
 # -- offline ----------------------------------------------------------------------------

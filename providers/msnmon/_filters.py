@@ -23,8 +23,10 @@ from __future__ import annotations
 
 from providers.netfilter import MAX_COPY, RuleLine, Tag
 
-__all__ = ["MARK_MON", "MARK_SEEN", "render_filters"]
+__all__ = ["MARK_MON", "MARK_SEEN", "OWNER", "render_filters"]
 
+#: The owner name in the filters' tags.
+OWNER = "msnmon"
 #: Packet and connection mark bit: a flow of the monitored application.
 MARK_MON = 0x10000000
 #: Packet mark bit: this SYN was answered by the monitor (do not queue it again).

@@ -38,12 +38,11 @@ from providers.netfilter import Packet as QueuedPacket
 from providers.packets import LINKTYPE_RAW, Packet, ip_transport
 
 from ._driver import MonitorDriver
-from ._filters import MARK_MON, MARK_SEEN, render_filters
+from ._filters import MARK_MON, MARK_SEEN, OWNER, render_filters
 from ._identity import AppIdentity, AppMatcher
 
 __all__ = ["OWNER", "LiveSession", "LiveStats"]
 
-OWNER = "msnmon"
 _OUTBOUND = (Hook.LOCAL_OUT, Hook.POST_ROUTING)
 _MAX_FLOWS = 65536
 #: (local address, local port, remote address, remote port) of a connection.

@@ -21,6 +21,8 @@ from .conftest import REPO
 from .simapps import make_app, run_client, start_server
 
 PY = [sys.executable, "-m", "providers.msnmon"]
+#: The filters of one session: 4 rules x OUTPUT, INPUT x IPv4, IPv6.
+RULES = 16
 
 
 def _run(args: list[str], state: Path, **kw) -> subprocess.CompletedProcess[str]:
@@ -132,7 +134,7 @@ def test_monitor_lifecycle(topology, tmp_path, state_dir, stop_keys):
             tmux.start(_monitor_argv(topology, state_dir, app, log))
             screen = tmux.wait_for("Press any key")
             assert f"traced to {log}" in screen
-            assert _tags(topology) == ["msnmon"] * 4  # OUTPUT, INPUT x IPv4, IPv6
+            assert _tags(topology) == ["msnmon"] * RULES
             transcript = run_client(topology, app, tmp_path / f"t{round_}.json")
             time.sleep(1.0)  # let the last packets through the queue
             tmux.keys(*stop_keys)
@@ -210,7 +212,7 @@ def test_monitor_without_input_runs_until_sigterm(topology, tmp_path, state_dir)
     proc = _start_monitor(topology, state_dir, tmp_path / "m.jsonl")
     try:
         time.sleep(0.5)
-        assert proc.poll() is None and _tags(topology) == ["msnmon"] * 4
+        assert proc.poll() is None and _tags(topology) == ["msnmon"] * RULES
         proc.terminate()
         assert proc.wait(20) == 0
         assert _tags(topology) == []
