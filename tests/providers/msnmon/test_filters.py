@@ -1,0 +1,82 @@
+"""The monitor's filters never weaken the host firewall: user DROP/REJECT rules in filter
+INPUT/OUTPUT (appended, inserted, IPv4, IPv6) keep their effect before, while running,
+after kill -9, after a restart and after a clean stop."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from providers.msnmon._callouts import CalloutRegistry
+from providers.msnmon._filters import MARK_MON, MARK_SEEN, render_filters
+from providers.netfilter import Tag, list_tagged
+from tests.harness.firewall import ALLOWED, Listeners, UserFirewall, probe, rule_matrix, verdicts
+from tracer import read_log
+
+from .monproc import kill, start_monitor, stop
+
+QUEUE = 51
+TAG = Tag("msnmon", 42, 4242)
+
+
+def test_rules_hold_only_syns_and_copy_only_marked_flows():
+    """Only a NEW SYN is queued (with bypass); NFLOG matches the connection mark; nothing
+    goes to filter, nothing accepts."""
+    lines = render_filters(TAG, 7, 8)
+    assert {r.table for r in lines} == {"mangle"} and {r.family for r in lines} == {4, 6}
+    queued = [" ".join(r.args) for r in lines if "NFQUEUE" in r.args]
+    assert len(queued) == 4
+    assert all("--syn" in a and "--ctstate NEW" in a and "--queue-bypass" in a for a in queued)
+    assert all(f"! --mark {MARK_SEEN:#x}/{MARK_SEEN:#x}" in a for a in queued)
+    logged = [" ".join(r.args) for r in lines if "NFLOG" in r.args]
+    assert all("--connmark" not in a and f"connmark --mark {MARK_MON:#x}/{MARK_MON:#x}" in a
+               for a in logged)
+    assert not any(r.args[-1] in ("ACCEPT", "DROP") for r in lines)
+
+
+def _app() -> str:
+    return os.path.realpath(sys.executable)
+
+
+def _assert_firewall(topo, rules, phase: str) -> None:
+    leaked, allowed = verdicts(probe(topo, rules), rules)
+    assert not leaked, f"{phase}: these user rules were bypassed: {leaked}"
+    assert allowed, f"{phase}: traffic the firewall allows must still pass"
+
+
+def test_user_firewall_keeps_its_effect_through_the_monitor_lifecycle(topology, tmp_path,
+                                                                      state_dir):
+    """Rules added before start and while running block in every phase; the monitored
+    application's own connections (this test's) are monitored meanwhile."""
+    before, later = rule_matrix(18710), rule_matrix(18740)
+    listeners = Listeners(topology, [r.port for r in before + later] + [ALLOWED])
+    fw = UserFirewall(topology)
+    procs = []
+    try:
+        fw.add(before)
+        _assert_firewall(topology, before, "before start")
+        CalloutRegistry().add(QUEUE)
+        log = tmp_path / "m.jsonl"
+        procs.append(start_monitor(topology, state_dir, _app(), log))
+        _assert_firewall(topology, before, "running")
+        fw.add(later)
+        _assert_firewall(topology, before + later, "rules added while running")
+        kill(procs[0])
+        with topology.a.enter():
+            assert list_tagged(), "a killed monitor cannot remove its filters"
+        _assert_firewall(topology, before + later, "after kill -9")
+        procs.append(start_monitor(topology, state_dir, _app(), tmp_path / "m2.jsonl"))
+        with topology.a.enter():
+            assert {t.pid for t in list_tagged()} == {procs[1].pid}, "stale filters swept"
+        _assert_firewall(topology, before + later, "after restart")
+        assert "filters of this session" in stop(procs[1])
+        _assert_firewall(topology, before + later, "after stop")
+        with topology.a.enter():
+            assert list_tagged() == []
+        flows = [e for e in read_log(str(log)) if e.name == "FlowEstablished"]
+        assert any(e.fields["app_path"] == _app() and e.fields["remote_port"] == ALLOWED
+                   for e in flows), "the allowed connections were monitored"
+    finally:
+        for proc in procs:
+            stop(proc)
+        listeners.close()
