@@ -24,6 +24,7 @@ from providers.netfilter import (
     Hook,
     LoggedPacket,
     Mode,
+    NetfilterError,
     NfLog,
     NfQueue,
     Outcome,
@@ -221,6 +222,7 @@ class LiveSession:
         self._threads = []
         try:
             if self._rules is not None:
+                self._count_lost(self._rules)
                 self._rules.close()
         finally:
             self._rules = None
@@ -228,12 +230,28 @@ class LiveSession:
                 self._queue.close()
                 self._queue = None
             if self._log is not None:
-                self.stats.copies_lost = self._log.stats.lost
                 self._log.close()
                 self._log = None
             self.attributor.close()
             self.driver.pipeline.end_flows()
             self.driver.monitor.close()
+
+    def _count_lost(self, rules: RuleSet) -> None:
+        """Take the last copies, then count as lost every packet our NFLOG rules matched
+        that never arrived (the rule counters see copies the kernel could not even
+        build, which sequence numbers miss)."""
+        log = self._log
+        if log is None:
+            return
+        while copies := log.receive():
+            for copy in copies:
+                self._feed(copy)
+        try:
+            matched = rules.counters("NFLOG")
+        except NetfilterError:
+            matched = 0
+        self.stats.copies_truncated = log.stats.truncated
+        self.stats.copies_lost = max(log.stats.lost, matched - log.stats.packets)
 
     def __enter__(self) -> LiveSession:
         self.start()
