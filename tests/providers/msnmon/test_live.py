@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 
 from providers.msnmon import PROVIDER
@@ -66,3 +68,49 @@ def test_closing_the_session_removes_its_filters(topology, state_dir):
         after = list_tagged()
     assert [t.owner for t in during] and {t.owner for t in during} == {"msnmon"}
     assert after == []
+
+
+def test_a_suspended_or_killed_monitor_never_stalls_another_application(topology, tmp_path,
+                                                                         state_dir):
+    """Another application's transfer never pauses while the monitor is suspended
+    (SIGSTOP) or after kill -9; its new connections complete: held SYNs on SIGCONT (the
+    queue holds only SYNs), at once after kill -9 (queue bypass)."""
+    from tests.harness.traffic import Bulk, Servers, short_connection
+
+    from .monproc import cli, kill, start_monitor, stop
+
+    assert cli(topology, state_dir, "addcallouts", "--queue", "53").returncode == 0
+    servers = Servers(topology.b, topology.b.ip4, 18660)
+    proc = start_monitor(topology, state_dir, "wfpt-msn-client", tmp_path / "m.jsonl")
+    bulk = Bulk(topology.a, topology.b.ip4, 18660)
+    try:
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        time.sleep(0.5)
+        running, _ = bulk.window(t0, time.monotonic())
+        kill(proc, signal.SIGSTOP)
+        t1 = time.monotonic()
+        held: list[float | None] = []
+        waiter = threading.Thread(target=lambda: held.append(
+            short_connection(topology.a, topology.b.ip4, 18661)))
+        waiter.start()
+        time.sleep(1.0)
+        stopped, gap = bulk.window(t1, time.monotonic())
+        assert stopped > running, "the transfer goes on at full speed while suspended"
+        assert gap < 0.2, f"the transfer paused {gap:.3f} s while the monitor was suspended"
+        kill(proc, signal.SIGCONT)
+        waiter.join(5)
+        assert held and held[0] is not None, "a SYN held while suspended passes on SIGCONT"
+        assert all(short_connection(topology.a, topology.b.ip4, 18661) is not None
+                   for _ in range(20))
+        kill(proc)
+        t2 = time.monotonic()
+        took = [short_connection(topology.a, topology.b.ip4, 18661) for _ in range(50)]
+        assert all(t is not None and t < 0.2 for t in took), took
+        time.sleep(0.5)
+        _, gap = bulk.window(t2, time.monotonic())
+        assert gap < 0.2, f"the transfer paused {gap:.3f} s after kill -9"
+    finally:
+        bulk.close()
+        stop(proc)
+        servers.close()
