@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
+
+import pytest
 
 from providers.msnmon import PROVIDER
 from providers.msnmon._callouts import CalloutRegistry
@@ -114,3 +117,72 @@ def test_a_suspended_or_killed_monitor_never_stalls_another_application(topology
         bulk.close()
         stop(proc)
         servers.close()
+
+
+_MSNP_LINES = (b"VER 1 MSNP8 CVR0\r\nCVR 2 0x0409 winnt 5.1 i386 MSNMSGR 6.0.0602 MSMSGS "
+               b"alice@example.com\r\nUSR 3 TWN I alice@example.com\r\nPNG\r\nCHG 4 NLN 0\r\n"
+               b"MSG 5 N 11\r\nhello world")
+_MSNP_COMMANDS = [("VER", 1, ["MSNP8", "CVR0"], 0),
+                  ("CVR", 2, ["0x0409", "winnt", "5.1", "i386", "MSNMSGR", "6.0.0602", "MSMSGS",
+                              "alice@example.com"], 0),
+                  ("USR", 3, ["TWN", "I", "alice@example.com"], 0), ("PNG", None, [], 0),
+                  ("CHG", 4, ["NLN", "0"], 0), ("MSG", 5, ["N", "11"], 11)]
+
+
+def _echo_server(ns, addr: str, port: int) -> threading.Thread:
+    """Echo one connection's bytes back until its end (an MSNP peer answering in kind)."""
+    import socket
+
+    with ns.enter():
+        srv = socket.create_server((addr, port))
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        with conn, srv:
+            while data := conn.recv(65536):
+                conn.sendall(data)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("client", ["socat", "nc"])
+def test_msnp_lines_from_a_non_python_client_are_traced_exactly(topology, tmp_path, state_dir,
+                                                               client):
+    """socat / nc sending MSNP lines: exactly those commands, both directions, attributed
+    to the client's executable and pid."""
+    import shutil
+    import subprocess
+
+    from tracer import read_log
+
+    from .monproc import cli, start_monitor, stop
+
+    exe = shutil.which(client)
+    if exe is None:
+        pytest.skip(f"{client} is not installed")
+    exe = os.path.realpath(exe)
+    assert cli(topology, state_dir, "addcallouts", "--queue", "54").returncode == 0
+    log = tmp_path / "m.jsonl"
+    proc = start_monitor(topology, state_dir, exe, log)
+    try:
+        server = _echo_server(topology.b, topology.b.ip4, 1863)
+        argv = ([exe, "-t", "3", "-", f"TCP:{topology.b.ip4}:1863"] if client == "socat"
+                else [exe, "-N", topology.b.ip4, "1863"])
+        peer = subprocess.Popen(topology.a.argv(argv), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE)
+        out, _ = peer.communicate(_MSNP_LINES, timeout=20)
+        server.join(10)
+        assert out == _MSNP_LINES
+        time.sleep(0.5)
+    finally:
+        stop(proc)
+    events = list(read_log(str(log)))
+    (flow,) = [e.fields for e in events if e.name == "FlowEstablished"]
+    assert flow["app_path"] == exe and flow["pid"] == peer.pid
+    for direction in ("sent", "received"):
+        got = [(e.fields["verb"], e.fields["trid"], list(e.fields["args"]),
+                e.fields["payload_len"]) for e in events
+               if e.name == "Command" and e.fields["direction"] == direction]
+        assert got == _MSNP_COMMANDS, direction
