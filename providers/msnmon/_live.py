@@ -14,6 +14,7 @@ rules; starting one sweeps the rules of dead sessions.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 from providers.netfilter import (
     Attributor,
+    Flow,
     Hook,
     LoggedPacket,
     Mode,
@@ -32,7 +34,6 @@ from providers.netfilter import (
     RuleSet,
     Tag,
     Verdict,
-    parse_flow,
     sweep_stale,
 )
 from providers.netfilter import Packet as QueuedPacket
@@ -135,9 +136,13 @@ class LiveSession:
         stats.syns_held += 1
         mark = (qp.mark & ~MARK_MON) | MARK_SEEN
         try:
-            payload = qp.payload
-            flow = parse_flow(payload)
+            pkt = ip_transport(qp.payload)
+            if pkt is None:
+                stats.flows_unattributed += 1
+                return mark
             outbound = qp.hook in _OUTBOUND
+            family = socket.AF_INET if pkt.version == 4 else socket.AF_INET6
+            flow = Flow(family, pkt.proto, pkt.src_str, pkt.sport, pkt.dst_str, pkt.dport)
             found = self.attributor.attribute(flow, outbound=outbound)
             if found.outcome is not Outcome.ATTRIBUTED:
                 stats.flows_unattributed += 1
@@ -146,21 +151,16 @@ class LiveSession:
                 stats.flows_other += 1
                 return mark
             assert found.process is not None
-            self._remember(payload, outbound, AppIdentity(found.exe or "", found.process.pid,
-                                                          True))
+            key = ((pkt.src, pkt.sport, pkt.dst, pkt.dport) if outbound
+                   else (pkt.dst, pkt.dport, pkt.src, pkt.sport))
+            self._remember(key, AppIdentity(found.exe or "", found.process.pid, True))
             stats.flows_marked += 1
             return mark | MARK_MON
         except Exception:
             stats.errors += 1
             return mark
 
-    def _remember(self, payload: bytes | bytearray, outbound: bool,
-                  identity: AppIdentity) -> None:
-        pkt = ip_transport(payload)
-        if pkt is None:
-            return
-        key = ((pkt.src, pkt.sport, pkt.dst, pkt.dport) if outbound
-               else (pkt.dst, pkt.dport, pkt.src, pkt.sport))
+    def _remember(self, key: _Key, identity: AppIdentity) -> None:
         with self._lock:
             self._owners[key] = identity
             self._owners.move_to_end(key)

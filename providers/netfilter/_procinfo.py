@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 __all__ = ["OwnerStats", "ProcessInfo", "SocketOwners", "process_info"]
@@ -125,11 +126,14 @@ class SocketOwners:
         except OSError:
             return False
 
-    def _candidates(self) -> list[int]:
+    def _candidates(self) -> Iterator[int]:
+        """Recent owners first; /proc is listed only if none of them holds the socket
+        (listing it costs more than the usual whole lookup)."""
         recent = list(reversed(self._recent))
+        yield from recent
         seen = set(recent)
         others = sorted((int(e) for e in os.listdir("/proc") if e.isdigit()), reverse=True)
-        return recent + [p for p in others if p not in seen]
+        yield from (p for p in others if p not in seen)
 
     def _scan(self, target: str, uid: int | None) -> int | None:
         for pid in self._candidates():

@@ -1,0 +1,321 @@
+"""Benchmark the live MSN monitor in network namespaces: what it costs everyone else.
+
+The monitor (``wfptrace monitor monitor APP``) runs in namespace ``a``; APP is a
+renamed copy of the Python binary. In one run, paired and interleaved (the order
+alternates), with the monitor running and not running:
+
+- ``unmonitored_tcp_ratio``: iperf3 a -> b throughput (an unmonitored application)
+  with the monitor over without.
+- ``unmonitored_conn_ratio``: short connections per second (connect, send, close,
+  sequential) of an unmonitored application, with over without: each costs one held
+  SYN while its owner is looked up.
+- ``unmonitored_packets_copied``: packets of those unmonitored flows the NFLOG rules
+  copied to the monitor (counters of its rules; 0 expected).
+- ``monitored_commands_exact``: 1 if the monitor traced exactly the MSNP commands of
+  the simulator's scripted session (its transcript), run as APP, else 0.
+- ``attribution_accuracy``: of connections shorter than 5 ms opened at the same time
+  by APP and by another executable, the share attributed right (APP's traced with
+  its pid, the other's not traced).
+- ``stall_resume_ms``: after SIGSTOP of the monitor, how long until an unmonitored
+  application's traffic flows again: the longest pause of an established transfer
+  and the wait of a new connection, whichever is longer. A new connection's SYN
+  waits in the queue for the monitor, so it waits until SIGCONT, sent
+  ``stop_window_ms`` after the SIGSTOP (the monitor has no watchdog of its own);
+  ``established_stall_ms`` is the transfer's pause alone.
+
+Each paired figure is reported as its median with ``_min``/``_max`` over the runs.
+Usage: ``python bench/livemon.py [--quick]``; the last stdout line is the JSON result.
+"""
+
+# ruff: noqa: E402  (imports follow the sys.path fix below)
+from __future__ import annotations
+
+import os
+import sys
+
+# bench/inspect.py is named like the stdlib module: take this folder off sys.path before
+# anything imports ``inspect``.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+
+import argparse
+import contextlib
+import json
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench._common import emit, progress
+from tests.harness import TCPCONN, Topology, build_topology, netns_unavailable_reason
+from tests.harness.traffic import Bulk, Servers, short_connection
+from tracer import read_log
+
+QUEUE = 1863
+IPERF_PORT = 5201
+SHORT_PORT = 18800  # Servers: sink on it, accept-and-close on +1
+SIM_PORT = 18630
+CONN_PORT = 18900
+
+
+def _python() -> str:
+    for cand in ("/usr/bin/python3.11", "/usr/bin/python3", sys.executable):
+        real = os.path.realpath(cand)
+        if os.path.exists(real):
+            return real
+    raise FileNotFoundError("no python binary to copy")
+
+
+def _app(tmp: Path, name: str) -> str:
+    dst = tmp / name
+    shutil.copy2(_python(), dst)
+    return os.path.realpath(dst)
+
+
+class Monitor:
+    """``python -m providers.msnmon monitor APP`` in namespace ``a``."""
+
+    def __init__(self, topo: Topology, state: Path, app: str, log: Path) -> None:
+        env = {**os.environ, "WFPTRACE_STATE_DIR": str(state)}
+        self.proc = subprocess.Popen(
+            topo.a.argv([sys.executable, "-m", "providers.msnmon", "monitor", app, "--file",
+                         str(log)]), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert self.proc.stdout is not None
+        while "Press any key" not in (line := self.proc.stdout.readline()):
+            if not line:
+                raise RuntimeError("the monitor did not start")
+
+    def signal(self, sig: int) -> None:
+        os.kill(self.proc.pid, sig)
+
+    def stop(self) -> str:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.proc.pid, signal.SIGCONT)
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=30)
+        return out or ""
+
+
+@contextlib.contextmanager
+def monitoring(topo: Topology, state: Path, app: str, log: Path) -> Iterator[Monitor]:
+    mon = Monitor(topo, state, app, log)
+    try:
+        yield mon
+    finally:
+        mon.stop()
+
+
+# -- measurements ------------------------------------------------------------------------
+def tcp_gbps(topo: Topology, seconds: float) -> float:
+    """iperf3 a -> b throughput in Gbit/s."""
+    server = topo.b.spawn(["iperf3", "-s", "-1", "-p", str(IPERF_PORT)])
+    topo.b.wait_listening(IPERF_PORT)
+    try:
+        res = topo.a.run(["iperf3", "-c", topo.b.ip4, "-p", str(IPERF_PORT), "-t",
+                          str(seconds), "-J"], timeout=seconds + 30)
+        return float(json.loads(res.stdout)["end"]["sum_received"]["bits_per_second"]) / 1e9
+    finally:
+        server.wait(10)
+
+
+def conn_rate(topo: Topology, seconds: float) -> float:
+    """Sequential short connections per second from ``a`` (this process: unmonitored)."""
+    count, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        if short_connection(topo.a, topo.b.ip4, SHORT_PORT + 1) is not None:
+            count += 1
+    return count / seconds
+
+
+def _nflog_hits(topo: Topology) -> int:
+    """Packets the monitor's NFLOG rules matched (its copies), both families."""
+    total = 0
+    for exe in ("iptables-save", "ip6tables-save"):
+        for line in topo.a.run([exe, "-c", "-t", "mangle"]).stdout.splitlines():
+            if "wfptrace:msnmon" in line and "-j NFLOG" in line:
+                total += int(line[1:line.index(":")])
+    return total
+
+
+def paired(runs: int, measure: Callable[[bool], float]) -> tuple[list[float], list[float]]:
+    """``measure(monitored)`` for both states per run, the order alternating."""
+    got: dict[bool, list[float]] = {False: [], True: []}
+    for i in range(runs):
+        for on in ((False, True) if i % 2 == 0 else (True, False)):
+            got[on].append(measure(on))
+    return got[False], got[True]
+
+
+def monitored_commands_exact(topo: Topology, state: Path, app: str, tmp: Path) -> int:
+    """The simulator's scripted session as APP: 1 if the trace has exactly its commands."""
+    transcript, log = tmp / "sim.json", tmp / "sim.jsonl"
+    with monitoring(topo, state, app, log):
+        subprocess.run(topo.a.argv([app, "-m", "samples.msnsim", "client", "--host",
+                                    topo.b.ip4, "--port-base", str(SIM_PORT), "--transcript",
+                                    str(transcript)]),
+                       cwd=ROOT, check=True, capture_output=True, timeout=60)
+        time.sleep(0.5)
+    want = json.loads(transcript.read_text())
+    ports = {c["id"]: c["client"][1] for c in want["connections"]}
+    expected = sorted((ports[c["conn"]], c["dir"], c["verb"], c["trid"], tuple(c["args"]),
+                       c["payload_len"]) for c in want["commands"])
+    events = list(read_log(str(log)))
+    flows = {e.fields["flow_id"]: e.fields["local_port"] for e in events
+             if e.name == "FlowEstablished"}
+    got = sorted((flows[e.fields["flow_id"]], e.fields["direction"], e.fields["verb"],
+                  e.fields["trid"], tuple(e.fields["args"]), e.fields["payload_len"])
+                 for e in events if e.name == "Command")
+    return int(got == expected and len(expected) > 0)
+
+
+def attribution_accuracy(topo: Topology, state: Path, app: str, other: str, tmp: Path,
+                         count: int) -> tuple[float, int]:
+    """Short connections of APP and of another executable at once: the share attributed
+    right among those under 5 ms, and how many that was."""
+    log = tmp / "attr.jsonl"
+    firsts = {app: 61000, other: 63000}  # above the ephemeral range: never in use
+    with monitoring(topo, state, app, log):
+        procs = {exe: subprocess.Popen(topo.a.argv([exe, TCPCONN, "connect", topo.b.ip4,
+                                                    str(CONN_PORT), str(first), str(count)]),
+                                       stdout=subprocess.PIPE, text=True)
+                 for exe, first in firsts.items()}
+        results = {exe: (p.pid, json.loads(p.communicate(timeout=60)[0]))
+                   for exe, p in procs.items()}
+        time.sleep(0.5)
+    traced = {e.fields["local_port"]: (e.fields["app_path"], e.fields["pid"])
+              for e in read_log(str(log)) if e.name == "FlowEstablished"}
+    right = total = 0
+    for exe, (pid, res) in results.items():
+        if res["failures"]:
+            raise RuntimeError(f"{exe}: {res['failures']} connections failed")
+        for i, ms in enumerate(res["durations_ms"]):
+            if ms >= 5:
+                continue
+            total += 1
+            port = firsts[exe] + i
+            right += traced.get(port) == (app, pid) if exe == app else port not in traced
+    return (right / total if total else 0.0), total
+
+
+def stall(topo: Topology, state: Path, app: str, tmp: Path, window: float) -> dict[str, float]:
+    """SIGSTOP the monitor under an unmonitored transfer and a new connection; SIGCONT
+    after ``window`` s. The transfer's longest pause and the connection's wait (ms)."""
+    with monitoring(topo, state, app, tmp / "stall.jsonl") as mon:
+        bulk = Bulk(topo.a, topo.b.ip4, SHORT_PORT)
+        try:
+            time.sleep(0.3)
+            mon.signal(signal.SIGSTOP)
+            t0 = time.monotonic()
+            waited: list[float | None] = []
+            conn = threading.Thread(target=lambda: waited.append(
+                short_connection(topo.a, topo.b.ip4, SHORT_PORT + 1, timeout=window + 5)))
+            conn.start()
+            time.sleep(window)
+            _, pause = bulk.window(t0, time.monotonic())
+            mon.signal(signal.SIGCONT)
+            conn.join(window + 10)
+        finally:
+            bulk.close()
+    wait = waited[0] if waited and waited[0] is not None else float("inf")
+    return {"established_stall_ms": pause * 1000, "new_conn_wait_ms": wait * 1000}
+
+
+# -- the run -------------------------------------------------------------------------------
+def _spread(name: str, values: list[float], m: dict[str, object]) -> None:
+    m[name] = statistics.median(values)
+    m[f"{name}_min"], m[f"{name}_max"] = min(values), max(values)
+
+
+def run(quick: bool) -> dict[str, object]:
+    """Every measurement in one topology."""
+    seconds, runs, count, window = (1.0, 3, 100, 1.0) if quick else (3.0, 5, 300, 2.0)
+    topo = build_topology(2)
+    m: dict[str, object] = {}
+    try:
+        with tempfile.TemporaryDirectory() as tmpdir:
+            tmp = Path(tmpdir)
+            state = tmp / "state"
+            env = {**os.environ, "WFPTRACE_STATE_DIR": str(state)}
+            subprocess.run([sys.executable, "-m", "providers.msnmon", "addcallouts", "--queue",
+                            str(QUEUE)], cwd=ROOT, env=env, check=True, capture_output=True)
+            app, other = _app(tmp, "wfpt-msn-client"), _app(tmp, "wfpt-other-app")
+            servers = Servers(topo.b, topo.b.ip4, SHORT_PORT)
+            topo.b.spawn([_python(), "-m", "samples.msnsim", "server", "--host", topo.b.ip4,
+                          "--port-base", str(SIM_PORT)], cwd=str(ROOT))
+            topo.b.spawn([_python(), TCPCONN, "serve", str(CONN_PORT)])
+            for port in (SIM_PORT, SIM_PORT + 1, SIM_PORT + 2, CONN_PORT):
+                topo.b.wait_listening(port, timeout=15)
+            try:
+                progress("unmonitored throughput and connections, monitor off/on")
+                copied: list[int] = []
+
+                def both(on: bool) -> tuple[float, float]:
+                    if not on:
+                        return tcp_gbps(topo, seconds), conn_rate(topo, seconds)
+                    with monitoring(topo, state, app, tmp / "m.jsonl"):
+                        res = tcp_gbps(topo, seconds), conn_rate(topo, seconds)
+                        copied.append(_nflog_hits(topo))
+                        return res
+
+                pairs = paired(runs, both)
+                off, on = pairs
+                _spread("unmonitored_tcp_ratio", [b[0] / a[0] for a, b in zip(off, on,
+                                                                               strict=True)], m)
+                _spread("unmonitored_conn_ratio", [b[1] / a[1] for a, b in zip(off, on,
+                                                                                strict=True)], m)
+                _spread("tcp_gbps", [b[0] for b in on], m)
+                _spread("tcp_unmonitored_gbps", [a[0] for a in off], m)
+                _spread("conn_per_s", [b[1] for b in on], m)
+                _spread("conn_per_s_unmonitored", [a[1] for a in off], m)
+                m["unmonitored_packets_copied"] = sum(copied)
+                progress("monitored: the simulator's session")
+                m["monitored_commands_exact"] = monitored_commands_exact(topo, state, app, tmp)
+                progress("attribution of short connections")
+                m["attribution_accuracy"], m["attribution_connections"] = (
+                    attribution_accuracy(topo, state, app, other, tmp, count))
+                progress("stall: SIGSTOP of the monitor")
+                stalls = [stall(topo, state, app, tmp, window) for _ in range(max(1, runs - 2))]
+                _spread("established_stall_ms", [s["established_stall_ms"] for s in stalls], m)
+                _spread("new_conn_wait_ms", [s["new_conn_wait_ms"] for s in stalls], m)
+                _spread("stall_resume_ms", [max(s.values()) for s in stalls], m)
+                m["stop_window_ms"] = window * 1000
+            finally:
+                servers.close()
+    finally:
+        topo.close()
+    m["runs"] = runs
+    return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in m.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="short runs (under a minute)")
+    a = p.parse_args(argv)
+    reason = netns_unavailable_reason()
+    if reason:
+        emit("livemon", {}, {"error": reason})
+        return 1
+    t0 = time.monotonic()
+    m = run(a.quick)
+    progress(f"done in {time.monotonic() - t0:.0f} s")
+    ratios = {"unmonitored_tcp_ratio": m["unmonitored_tcp_ratio"],
+              "unmonitored_conn_ratio": m["unmonitored_conn_ratio"]}
+    emit("livemon", m, ratios)
+    return 0
+
+
+if __name__ == "__main__":
+    socket.setdefaulttimeout(30)
+    sys.exit(main())
