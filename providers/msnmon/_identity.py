@@ -32,12 +32,22 @@ class AppMatcher:
         self.app = app
         self.by_path = os.sep in app
         self._target = os.path.realpath(app) if self.by_path else app
+        #: exe -> answer (a live session asks once per new connection; bounded).
+        self._known: dict[str, bool] = {}
 
     def matches(self, exe: str | None) -> bool:
         """True when ``exe`` (a real executable path) is the monitored application."""
         if not exe:
             return False
-        exe = exe.removesuffix(" (deleted)")
+        known = self._known.get(exe)
+        if known is None:
+            known = self._match(exe.removesuffix(" (deleted)"))
+            if len(self._known) >= 4096:
+                self._known.clear()
+            self._known[exe] = known
+        return known
+
+    def _match(self, exe: str) -> bool:
         if self.by_path:
             return exe == self._target or os.path.realpath(exe) == self._target
         return os.path.basename(exe) == self._target
