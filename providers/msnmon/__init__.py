@@ -12,8 +12,10 @@
   :func:`replay_consumer` plugs it into ``wfptrace replay --provider msnmon``
   (entry-point group ``wfptrace.packet_consumers``).
 - ``wfptrace monitor`` (:mod:`._cli`, also ``python -m providers.msnmon``):
-  ``addcallouts`` / ``delcallouts`` (persistent registration), ``monitor APP``
-  (a live session: tagged NFQUEUE filters, attribution, until a key press) and
+  ``addcallouts`` / ``delcallouts`` (persistent registration; delcallouts stops running
+  sessions), ``monitor APP`` (a live session: only new connections' SYNs held for
+  attribution, the application's connections marked and copied by NFLOG, until a key
+  press) and
   ``replay CAPTURE [--legacy-format]``.
 
 Quick look at a capture::
