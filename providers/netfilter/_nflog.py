@@ -4,10 +4,12 @@ Packets an ``NFLOG --nflog-group G`` rule matches are copied to the socket bound
 to group ``G``; nothing waits for us (no verdict), so a slow, suspended or dead
 reader can never hold or slow a flow: when the socket is full the kernel drops
 copies, which the per-instance sequence numbers (``NFULNL_CFG_F_SEQ``) and
-``ENOBUFS`` reveal; both are counted as lost. A copy is at most
-:data:`MAX_COPY` bytes (the netlink attribute limit): a longer packet (only a
-64 KiB-MTU loopback makes them) arrives truncated, and ``wire_len`` (from its IP
-header) says how long it was.
+``ENOBUFS`` reveal; both are counted as lost (a copy the kernel could not even
+allocate gets no sequence number: compare the rule's counter). A copy is at most
+:data:`MAX_COPY` bytes (the netlink attribute limit): a longer packet (a GSO
+super-packet on loopback, whose MTU is 64 KiB and which may build BIG TCP packets
+of more than 64 KiB) arrives truncated, counted in ``truncated``; ``wire_len``
+says how long it was when its IP header can tell (a BIG TCP IPv4 header says 0).
 
 The instance lives in the network namespace of the thread that opens it.
 """
@@ -175,11 +177,12 @@ class NfLog:
             self.stats.malformed += 1
             return
         self._count_seq(seq)
-        wire = max(_ip_length(payload), len(payload))
+        claimed = _ip_length(payload)
+        wire = max(claimed, len(payload))
         stats = self.stats
         stats.packets += 1
         stats.bytes += len(payload)
-        if wire > len(payload):
+        if wire > len(payload) or (len(payload) >= MAX_COPY and claimed != len(payload)):
             stats.truncated += 1
         out.append(LoggedPacket(hook, max(indev, 0), max(outdev, 0), payload, wire))
 
