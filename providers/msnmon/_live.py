@@ -123,12 +123,16 @@ class LiveSession:
         q = self._queue
         assert q is not None
         while not self._stop.is_set():
-            batch = q.receive()
-            if not batch:
-                q.wait(0.1)
-                continue
-            marks = {pkt.id: self._decide(pkt) for pkt in batch}
-            q.verdicts([(pkt, Verdict.REPEAT) for pkt in batch], mark=marks)
+            try:
+                batch = q.receive()
+                if not batch:
+                    q.wait(0.1)
+                    continue
+                marks = {pkt.id: self._decide(pkt) for pkt in batch}
+                q.verdicts([(pkt, Verdict.REPEAT) for pkt in batch], mark=marks)
+            except OSError:  # counted; the queue accepts by itself when it fills up
+                self.stats.errors += 1
+                time.sleep(0.01)
 
     def _decide(self, qp: QueuedPacket) -> int:
         """The mark for a held SYN: its own plus SEEN, plus MON for the application's."""
@@ -172,7 +176,12 @@ class LiveSession:
         log = self._log
         assert log is not None
         while not self._stop.is_set():
-            copies = log.receive()
+            try:
+                copies = log.receive()
+            except OSError:  # counted; copies are never waited for
+                self.stats.errors += 1
+                time.sleep(0.01)
+                continue
             if not copies:
                 log.wait(0.1)
                 continue
