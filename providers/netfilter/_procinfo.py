@@ -90,6 +90,9 @@ class SocketOwners:
         self._cache_size = cache_size
         self._recent_size = recent
         self._procs: OrderedDict[tuple[int, int], ProcessInfo] = OrderedDict()
+        #: pid -> the fd number its last socket found had (a process opening connection
+        #: after connection gets the same lowest free fd again: one readlink finds it).
+        self._last_fd: dict[int, int] = {}
         self.stats = OwnerStats()
 
     def pid_of(self, inode: int, uid: int | None = None) -> int | None:
@@ -135,7 +138,26 @@ class SocketOwners:
         others = sorted((int(e) for e in os.listdir("/proc") if e.isdigit()), reverse=True)
         yield from (p for p in others if p not in seen)
 
+    def _hinted(self, target: str) -> int | None:
+        """A recent owner holding ``target`` at the fd number of its last socket found."""
+        for pid in list(reversed(self._recent))[:4]:
+            fd = self._last_fd.get(pid)
+            if fd is None:
+                continue
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            self.stats.fds_read += 1
+            if link == target:
+                self._cache[int(target[8:-1])] = (pid, fd)
+                return pid
+        return None
+
     def _scan(self, target: str, uid: int | None) -> int | None:
+        pid = self._hinted(target)
+        if pid is not None:
+            return pid
         for pid in self._candidates():
             if uid is not None and _uid_of(pid) not in (uid, None):
                 continue
@@ -150,6 +172,7 @@ class SocketOwners:
             fds = os.listdir(base)
         except OSError:
             self._recent.pop(pid, None)  # gone: stop trying it first
+            self._last_fd.pop(pid, None)
             return False
         found = False
         for fd in fds:
@@ -162,6 +185,7 @@ class SocketOwners:
                 self._cache[int(link[8:-1])] = (pid, int(fd))
                 if link == target:
                     found = True
+                    self._last_fd[pid] = int(fd)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return found
@@ -170,7 +194,8 @@ class SocketOwners:
         self._recent.pop(pid, None)
         self._recent[pid] = None
         while len(self._recent) > self._recent_size:
-            self._recent.popitem(last=False)
+            gone, _ = self._recent.popitem(last=False)
+            self._last_fd.pop(gone, None)
 
 
 def _uid_of(pid: int) -> int | None:
