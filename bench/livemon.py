@@ -24,7 +24,11 @@ alternates), with the monitor running and not running:
   ``stop_window_ms`` after the SIGSTOP (the monitor has no watchdog of its own);
   ``established_stall_ms`` is the transfer's pause alone.
 
-Each paired figure is reported as its median with ``_min``/``_max`` over the runs.
+Namespace ``a`` has a stateful host firewall (an ``ESTABLISHED,RELATED`` accept rule), as
+hosts do, so connection tracking runs in both states and the ratios show the monitor's
+own cost; its rules need conntrack, and on a host that tracks nothing turning it on costs
+more: ``conntrack_tcp_ratio`` (full runs only) is iperf3 with only a conntrack rule over
+none. Each paired figure is reported as its median with ``_min``/``_max`` over the runs.
 Usage: ``python bench/livemon.py [--quick]``; the last stdout line is the JSON result.
 """
 
@@ -160,6 +164,22 @@ def _nflog_hits(topo: Topology) -> int:
     return total
 
 
+_STATEFUL = ["-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j",
+             "ACCEPT"]
+
+
+def conntrack_ratios(topo: Topology, seconds: float, runs: int) -> list[float]:
+    """iperf3 with a conntrack rule over without, per run (before the stateful firewall)."""
+    ratios = []
+    for _ in range(runs):
+        plain = tcp_gbps(topo, seconds)
+        topo.a.run(["iptables", "-w", *_STATEFUL])
+        tracked = tcp_gbps(topo, seconds)
+        topo.a.run(["iptables", "-w", "-D", *_STATEFUL[1:]])
+        ratios.append(tracked / plain)
+    return ratios
+
+
 def paired(runs: int, measure: Callable[[bool], float]) -> tuple[list[float], list[float]]:
     """``measure(monitored)`` for both states per run, the order alternating."""
     got: dict[bool, list[float]] = {False: [], True: []}
@@ -269,6 +289,11 @@ def run(quick: bool) -> dict[str, object]:
             for port in (SIM_PORT, SIM_PORT + 1, SIM_PORT + 2, CONN_PORT):
                 topo.b.wait_listening(port, timeout=15)
             try:
+                if not quick:
+                    progress("the cost of conntrack itself")
+                    _spread("conntrack_tcp_ratio", conntrack_ratios(topo, seconds, runs), m)
+                for exe in ("iptables", "ip6tables"):
+                    topo.a.run([exe, "-w", *_STATEFUL])
                 progress("unmonitored throughput and connections, monitor off/on")
                 copied: list[int] = []
 

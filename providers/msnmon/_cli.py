@@ -115,7 +115,11 @@ def _delcallouts(args: argparse.Namespace) -> int:
     """Remove the registration; running sessions here stop (their filters go), a suspended
     one makes it refuse, and filters of dead sessions are swept."""
     registry = CalloutRegistry()
-    running = live_sessions() if os.geteuid() == 0 else []
+    root = os.geteuid() == 0
+    try:
+        running = live_sessions() if root else []
+    except NetfilterError:  # no firewall tool here: no session can run either
+        running, root = [], False
     suspended = [s for s in running if s.suspended]
     if suspended:
         names = ", ".join(describe(s) for s in suspended)
@@ -131,7 +135,7 @@ def _delcallouts(args: argparse.Namespace) -> int:
     for session in running:
         if session not in left:
             print(f"monitoring session {describe(session)} stopped: its filters are removed")
-    if os.geteuid() == 0:
+    if root:
         swept = sweep_stale(OWNER)
         if swept:
             print(f"removed {swept} filters left by monitoring sessions that died")
@@ -151,14 +155,14 @@ def _monitor(args: argparse.Namespace) -> int:
               "queue filters and looks up the sockets of other processes; run it with sudo",
               file=sys.stderr)
         return 1
-    running = live_sessions()
-    if running:
-        print(f"wfptrace monitor: error: a monitoring session is already running in this "
-              f"network namespace: {describe(running[0])}; stop it first (a key in its "
-              f"terminal, kill {running[0].pid}, or wfptrace monitor delcallouts)",
-              file=sys.stderr)
-        return 1
     try:
+        running = live_sessions()
+        if running:
+            print(f"wfptrace monitor: error: a monitoring session is already running in this "
+                  f"network namespace: {describe(running[0])}; stop it first (a key in its "
+                  f"terminal, kill {running[0].pid}, or wfptrace monitor delcallouts)",
+                  file=sys.stderr)
+            return 1
         return _run_monitor(args)
     except QueueBindError as exc:
         print(f"wfptrace monitor: error: {exc}: the queue or copy group is bound by another "

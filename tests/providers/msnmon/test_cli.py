@@ -18,6 +18,7 @@ from providers.netfilter import list_tagged
 from tracer import read_log
 
 from .conftest import REPO
+from .monproc import cli
 from .simapps import make_app, run_client, start_server
 
 PY = [sys.executable, "-m", "providers.msnmon"]
@@ -31,12 +32,14 @@ def _run(args: list[str], state: Path, **kw) -> subprocess.CompletedProcess[str]
                           timeout=60, **kw)
 
 
-def test_addcallouts_and_delcallouts_manage_the_state_file(state_dir, capsys):
-    """addcallouts writes the registration, delcallouts removes it; both say what they did."""
+def test_addcallouts_and_delcallouts_manage_the_state_file(topology, state_dir, capsys):
+    """addcallouts writes the registration, delcallouts removes it; both say what they did
+    (in a namespace: delcallouts looks for sessions' filters there)."""
     assert main(["addcallouts", "--queue", "42"]) == 0
     assert "registered (queue 42)" in capsys.readouterr().out
     assert (state_dir / "msnmon-callouts.json").exists()
-    assert main(["delcallouts"]) == 0
+    with topology.a.enter():
+        assert main(["delcallouts"]) == 0
     assert "removed" in capsys.readouterr().out
     assert not (state_dir / "msnmon-callouts.json").exists()
 
@@ -144,7 +147,7 @@ def test_monitor_lifecycle(topology, tmp_path, state_dir, stop_keys):
             assert _tags(topology) == []
             commands = [e for e in read_log(str(log)) if e.name == "Command"]
             assert len(commands) == len(transcript["commands"])
-        assert _run(["delcallouts"], state_dir).returncode == 0
+        assert cli(topology, state_dir, "delcallouts").returncode == 0  # in the namespace
         tmux.start(_monitor_argv(topology, state_dir, app, tmp_path / "none.jsonl"))
         screen = tmux.wait_for("EXIT=")
         assert "EXIT=1" in screen and "addcallouts" in screen
