@@ -40,6 +40,7 @@ from providers.netfilter import Packet as QueuedPacket
 from providers.packets import LINKTYPE_RAW, Packet, ip_transport
 
 from ._driver import MonitorDriver
+from ._events import MONITOR_STATE
 from ._filters import MARK_MON, MARK_SEEN, OWNER, render_filters
 from ._identity import AppIdentity, AppMatcher
 
@@ -244,6 +245,17 @@ class LiveSession:
             self.attributor.close()
             self.driver.pipeline.end_flows()
             self.driver.monitor.close()
+            self._trace_counts()
+
+    def _trace_counts(self) -> None:
+        """What the session held, marked, copied and lost, as one MonitorState event."""
+        if MONITOR_STATE.enabled:
+            st = self.stats
+            MONITOR_STATE.write("session ended", (
+                f"{st.syns_held} SYNs held, {st.flows_marked} flows marked, {st.flows_other} "
+                f"of other applications, {st.flows_unattributed} unattributed; {st.copies} "
+                f"packet copies, {st.copies_lost} lost, {st.copies_truncated} truncated; "
+                f"{st.errors} errors"))
 
     def _count_lost(self, rules: RuleSet) -> None:
         """Take the last copies, then count as lost every packet our NFLOG rules matched

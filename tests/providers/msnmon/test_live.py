@@ -55,6 +55,9 @@ def test_only_the_monitored_application_is_traced_exactly(topology, tmp_path, st
     assert observed_commands(flows, commands) == expected_commands(ours)
     assert live.errors == 0 and live.stats.flows_other >= len(their_ports)
     assert live.stats.copies_lost == 0 and live.stats.copies_truncated == 0
+    (ended,) = [e.fields["detail"] for e in rec.events("MonitorState")
+                if e.fields["state"] == "session ended"]
+    assert f"{live.stats.flows_marked} flows marked" in ended and "0 lost" in ended
 
 
 def test_closing_the_session_removes_its_filters(topology, state_dir):
