@@ -63,7 +63,8 @@ class LiveStats:
     #: Connections whose owner could not be found (not monitored).
     flows_unattributed: int = 0
     copies: int = 0
-    #: Copies the kernel could not deliver (NFLOG sequence gaps), and truncated ones.
+    #: Copies that never arrived (sequence gaps; at close, the NFLOG rules' matches not
+    #: received), and copies shorter than their packet.
     copies_lost: int = 0
     copies_truncated: int = 0
     errors: int = 0
