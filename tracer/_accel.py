@@ -12,7 +12,7 @@ from typing import Any
 
 __all__ = ["SPEEDUPS"]
 
-_VERSION = 2
+_VERSION = 3
 
 
 def _load() -> Any:

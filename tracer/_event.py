@@ -22,15 +22,19 @@ class Event:
 
     The arguments may be given by position, in the order below: the session's decoder
     does so, as a positional call costs a third of a keyword call.
+    ``time_ns`` is when the event happened (the packet's time, the capture's in a
+    replay); ``created_ns`` when it was recorded, if that differs (else 0).
     """
 
-    __slots__ = ("_message", "fields", "id", "keywords", "kind", "level", "name", "pid",
-                 "provider", "seq", "session", "template", "tid", "time_ns")
+    __slots__ = ("_message", "created_ns", "fields", "id", "keywords", "kind", "level", "name",
+                 "pid", "provider", "seq", "session", "template", "tid", "time_ns")
 
     def __init__(self, time_ns: int, seq: int, provider: str, name: str, id: int, level: int,
                  keywords: tuple[str, ...], pid: int, tid: int, fields: dict[str, Any],
-                 template: str = "", kind: str = "event", session: str = "") -> None:
+                 template: str = "", kind: str = "event", session: str = "",
+                 created_ns: int = 0) -> None:
         self.time_ns = time_ns
+        self.created_ns = created_ns
         self.seq = seq
         self.provider = provider
         self.name = name
@@ -70,7 +74,8 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         """The event as the JSON-lines record (without the time string)."""
-        return {"type": self.kind, "seq": self.seq, "time_ns": self.time_ns,
+        created = {"created_ns": self.created_ns} if self.created_ns else {}
+        return {"type": self.kind, "seq": self.seq, "time_ns": self.time_ns, **created,
                 "provider": self.provider, "event": self.name, "id": self.id,
                 "level": self.level, "keywords": list(self.keywords), "pid": self.pid,
                 "tid": self.tid, "fields": self.fields}

@@ -32,8 +32,11 @@ def header_line(session: str, start_ns: int, providers: list[dict[str, Any]],
 
 def event_line(event: Event) -> bytes:
     """An event's record (no newline), as a session writes it, with its message."""
+    times = {"time": iso_time(event.time_ns)}
+    if event.created_ns:
+        times["created"] = iso_time(event.created_ns)
     return orjson.dumps({
-        "type": event.kind, "time": iso_time(event.time_ns), "seq": event.seq,
+        "type": event.kind, **times, "seq": event.seq,
         "provider": event.provider, "event": event.name, "id": event.id, "level": event.level,
         "keywords": list(event.keywords), "pid": event.pid, "tid": event.tid,
         "fields": event.fields, "message": event.message}, default=encode_default)

@@ -7,7 +7,9 @@ format messages without importing the provider's code (ETW's TMF files).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ._errors import LogFormatError
@@ -54,8 +56,21 @@ def _nested(value: Any) -> str:
     return format_value(value)
 
 
+#: A template reference to a dotted field name (``{source.ip}``), which str.format
+#: would read as an attribute access.
+_DOTTED_REF = re.compile(r"(?<!{){(@?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+_DOT = "\u2024"  # ONE DOT LEADER: never part of a field name
+
+
+@lru_cache(maxsize=4096)
+def _plain_template(template: str) -> str:
+    """The template with dotted references spelled as str.format keys."""
+    return _DOTTED_REF.sub(lambda m: "{" + m.group(1).replace(".", _DOT), template)
+
+
 def format_message(template: str, fields: dict[str, Any]) -> str:
-    """Format a WPP-like template (``"{remote}:{port}"``) from event fields, never raising.
+    """Format a WPP-like template (``"{source.ip}:{source.port}"``) from event fields,
+    never raising.
 
     Values render with :func:`format_value` (no Python reprs); the result is raw text:
     escape it (``escape_text``) before it reaches a terminal.
@@ -63,7 +78,11 @@ def format_message(template: str, fields: dict[str, Any]) -> str:
     values = _Missing(fields)
     for k, v in fields.items():
         if type(v) not in _PLAIN:
-            values[k] = format_value(v)
+            values[k] = v = format_value(v)
+        if "." in k:
+            values[k.replace(".", _DOT)] = v
+    if "." in template:
+        template = _plain_template(template)
     if not template:
         return " ".join(f"{k}={v}" for k, v in values.items())
     try:
@@ -82,11 +101,25 @@ class EventSchema:
     keywords: tuple[str, ...]
     fields: tuple[tuple[str, str], ...]
     template: str
+    #: Each field's unit ("" for none), in declared order (older logs declare none).
+    units: tuple[str, ...] = ()
 
     @property
     def field_names(self) -> tuple[str, ...]:
         """The field names in declared order."""
         return tuple(n for n, _ in self.fields)
+
+    def unit(self, name: str) -> str:
+        """A field's declared unit ("" if none or unknown)."""
+        for (n, _), unit in zip(self.fields, self.units, strict=False):
+            if n == name:
+                return unit
+        return ""
+
+    def declarations(self) -> dict[str, tuple[str, str]]:
+        """Field name -> (type, unit), as ``Provider.event`` takes them."""
+        units = self.units or ("",) * len(self.fields)
+        return {n: (t, u) for (n, t), u in zip(self.fields, units, strict=False)}
 
 
 @dataclass(frozen=True)
@@ -108,7 +141,8 @@ class Manifest:
                 schema = EventSchema(
                     int(e["id"]), str(e["name"]), int(e["level"]), tuple(e.get("keywords", ())),
                     tuple((f["name"], f["type"]) for f in e.get("fields", ())),
-                    str(e.get("template", "")))
+                    str(e.get("template", "")),
+                    tuple(str(f.get("unit", "")) for f in e.get("fields", ())))
                 events[schema.name] = schema
             keywords = {k: int(v, 16) if isinstance(v, str) else int(v)
                         for k, v in data.get("keywords", {}).items()}
@@ -123,7 +157,8 @@ class Manifest:
                 "keywords": {n: f"0x{m:x}" for n, m in self.keywords.items()},
                 "events": [{"id": e.id, "name": e.name, "level": e.level,
                             "keywords": list(e.keywords),
-                            "fields": [{"name": n, "type": t} for n, t in e.fields],
+                            "fields": [{"name": n, "type": t, "unit": e.unit(n)}
+                                       for n, t in e.fields],
                             "template": e.template}
                            for e in sorted(self.events.values(), key=lambda e: e.id)]}
 

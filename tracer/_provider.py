@@ -20,7 +20,7 @@ from typing import Any
 
 from ._accel import SPEEDUPS
 from ._errors import ConfigError, ControlError, TooManySessionsError, UnknownKeywordError
-from ._fields import type_name
+from ._fields import TIME_FIELD, field_spec, is_wire_name, param_name
 from ._levels import Level
 
 __all__ = [
@@ -38,7 +38,7 @@ MAX_SESSIONS = 8
 ALL_KEYWORDS = (1 << 64) - 1
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,127}$")
 _FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_TEMPLATE_RE = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)[^}]*}")
+_TEMPLATE_RE = re.compile(r"{(@?[A-Za-z_][A-Za-z0-9_.]*)[^}]*}")
 # The EventSource / TraceLogging name-hash namespace.
 _ETW_NAMESPACE = bytes.fromhex("482C2DB2C39047C887F81A15BFC130FB")
 
@@ -102,23 +102,30 @@ def _matches(level: int, keywords: int, s: _SessionEnable) -> bool:
 class EventType:
     """One typed event of a provider: id, name, level, keywords, fields, template."""
 
-    __slots__ = ("_field_types", "_sinks", "_writer", "enabled", "fields", "id", "index",
-                 "keyword_names", "keywords", "level", "name", "provider", "template", "write")
+    __slots__ = ("_field_types", "_sinks", "_units", "_writer", "enabled", "fields", "id",
+                 "index", "keyword_names", "keywords", "level", "name", "params", "provider",
+                 "template", "timed", "write")
 
     #: Emit the event to every session that enables it, fields in declared order
     #: (see :meth:`_write`; a C ``Writer`` with the same semantics when built).
     write: Callable[..., None]
 
     def __init__(self, provider: Provider, id: int, name: str, level: Level, keywords: int,
-                 fields: dict[str, str], template: str) -> None:
+                 fields: dict[str, str], template: str, units: dict[str, str] | None = None
+                 ) -> None:
         self.provider = provider
         self.id = id
         self.name = name
         self.level = int(level)
         self.keywords = keywords
         self.keyword_names = provider.keyword_names(keywords)
+        #: Wire names in declared order, and the Python names ``write_fields`` takes.
         self.fields = tuple(fields)
+        self.params = tuple(param_name(n) for n in fields)
         self._field_types = fields
+        self._units = units or {}
+        #: The first field is ``@timestamp``, the event's own time (see tracer._fields).
+        self.timed = bool(self.fields) and self.fields[0] == TIME_FIELD
         self.template = template
         self.enabled = False
         self._sinks: tuple[Sink, ...] = ()
@@ -151,7 +158,7 @@ class EventType:
                 put(rec)
 
     def write_fields(self, **fields: Any) -> None:
-        """Emit the event with fields given by name (missing ones are None)."""
+        """Emit the event with fields given by Python name (``source_ip``; missing: None)."""
         if self._sinks:
             self.write(*self._bind((), fields))
 
@@ -159,7 +166,7 @@ class EventType:
         values = list(args) + [None] * (len(self.fields) - len(args))
         for key, value in kwargs.items():
             try:
-                values[self.fields.index(key)] = value
+                values[self.params.index(key)] = value
             except ValueError:
                 raise TypeError(f"{self.name} has no field {key!r}") from None
         return tuple(values)
@@ -168,7 +175,8 @@ class EventType:
         """This event's manifest entry."""
         return {"id": self.id, "name": self.name, "level": self.level,
                 "keywords": list(self.keyword_names),
-                "fields": [{"name": n, "type": t} for n, t in self._field_types.items()],
+                "fields": [{"name": n, "type": t, "unit": self._units.get(n, "")}
+                           for n, t in self._field_types.items()],
                 "template": self.template}
 
     def __repr__(self) -> str:
@@ -199,22 +207,28 @@ class Provider:
 
     # -- definition -------------------------------------------------------------------
     def event(self, id: int, name: str, level: Level | int = Level.INFO,
-              keywords: Iterable[str] | str = (), fields: Mapping[str, type | str] | None = None,
+              keywords: Iterable[str] | str = (), fields: Mapping[str, Any] | None = None,
               template: str = "") -> EventType:
-        """Declare a typed event; the template may name any of its fields."""
+        """Declare a typed event; the template may name any of its fields.
+
+        ``fields`` maps wire names (``source.port``, see tracer._fields) to a type or
+        ``(type, unit)``; ``@timestamp``, if declared, comes first.
+        """
         if not _FIELD_RE.match(name) or name in self.events:
             raise ConfigError(f"invalid or duplicate event name {name!r} in {self.name}")
         if any(e.id == id for e in self.events.values()) or not 0 < id < 65536:
             raise ConfigError(f"invalid or duplicate event id {id} in {self.name}")
-        typed = {}
-        for fname, ftype in (fields or {}).items():
-            if not _FIELD_RE.match(fname):
+        typed, units = {}, {}
+        for fname, spec in (fields or {}).items():
+            if not is_wire_name(fname):
                 raise ConfigError(f"invalid field name {fname!r} in {self.name}/{name}")
-            typed[fname] = type_name(ftype)
+            typed[fname], units[fname] = field_spec(spec)
+        _check_fields(f"{self.name}/{name}", typed)
         for ref in _TEMPLATE_RE.findall(template):
             if ref not in typed:
                 raise ConfigError(f"template of {self.name}/{name} names unknown field {ref!r}")
-        ev = EventType(self, id, name, Level(level), self.keyword_mask(keywords), typed, template)
+        ev = EventType(self, id, name, Level(level), self.keyword_mask(keywords), typed,
+                       template, units)
         self.events[name] = ev
         with self._lock:
             self._recompute_event(ev)
@@ -310,6 +324,16 @@ class Provider:
 
     def __repr__(self) -> str:
         return f"<Provider {self.name} {self.guid}>"
+
+
+def _check_fields(where: str, typed: dict[str, str]) -> None:
+    """Refuse a misplaced or mistyped ``@timestamp`` and two names for one parameter."""
+    names = list(typed)
+    if TIME_FIELD in typed and (names[0] != TIME_FIELD or typed[TIME_FIELD] != "int"):
+        raise ConfigError(f"{where}: {TIME_FIELD} must be the first field, an int (ns)")
+    params = [param_name(n) for n in names]
+    if len(set(params)) != len(params):
+        raise ConfigError(f"{where}: two fields share a Python name ({', '.join(names)})")
 
 
 def _or_all(masks: Iterable[int]) -> int:

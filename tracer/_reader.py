@@ -156,7 +156,7 @@ class LogReader:
                      id=int(rec.get("id", 0)), level=level,
                      keywords=tuple(rec.get("keywords", ())), pid=pid, tid=tid,
                      fields=fields, template=template, kind=kind,
-                     session=self.session)
+                     session=self.session, created_ns=_time_ns(rec, "created"))
 
     # -- iteration ----------------------------------------------------------------------
     def __iter__(self) -> Iterator[Event]:
@@ -261,9 +261,10 @@ def _seconds(text: str) -> int:
     return int(datetime.strptime(text, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp())
 
 
-def _time_ns(rec: dict[str, Any]) -> int:
-    """Nanoseconds since the epoch from the line's ``time`` (``...T02:20:00.123456789Z``)."""
-    text = str(rec.get("time", ""))
+def _time_ns(rec: dict[str, Any], key: str = "time") -> int:
+    """Nanoseconds since the epoch from the line's ``time`` (``...T02:20:00.123456789Z``)
+    or another time member (0 if absent)."""
+    text = str(rec.get(key, ""))
     if len(text) < 20:
         return 0
     frac = text[20:].rstrip("Z")

@@ -1,13 +1,15 @@
 """Rendering buffered records as JSON lines, through a structlog processor chain.
 
-A record is the flat tuple ``(time_ns, event index, tid, *args)`` that
-``EventType.write`` appends to a session buffer (flat, so the garbage collector
-untracks it at its first pass). The file backend turns a batch of them into JSON
-lines. With no user processors the chain is just the JSON renderer, and a
-per-event-type precompiled renderer writes byte-identical lines several times
-faster: the optional C module ``tracer._speedups`` when it was built, else Python
-that encodes the fields from a msgspec Struct, never through a dict. As soon as a
-user adds processors, every line goes through structlog's chain.
+A record is the flat tuple ``(time_ns, event index, tid, *args)`` that ``EventType.write``
+appends to a session buffer (flat, so the garbage collector untracks it at its first
+pass). An event whose first field is ``@timestamp`` carries its own time (the packet's):
+that becomes the line's ``time`` and the record's write time its ``created``; other
+events' ``time`` is the write time. The file backend turns a batch of them into JSON
+lines. With no user processors the chain is just the JSON renderer, and a per-event-type
+precompiled renderer writes byte-identical lines several times faster: the optional C
+module ``tracer._speedups`` when it was built, else Python that encodes the fields from
+a msgspec Struct, never through a dict. As soon as a user adds processors, every line
+goes through structlog's chain.
 
 JSON encoding is msgspec's everywhere (bytes become base64, as msgspec encodes them).
 """
@@ -26,7 +28,7 @@ import structlog
 
 from ._accel import SPEEDUPS
 from ._event import LOST_EVENT_NAME, Event, iso_time, lost_message
-from ._fields import encode_default
+from ._fields import encode_default, param_name
 from ._levels import Level
 from ._provider import EVENT_TABLE, EventType
 
@@ -72,6 +74,18 @@ class _Line(msgspec.Struct, gc=False):
     fields: Any
 
 
+class _TimedLine(msgspec.Struct, gc=False):
+    """The line of an event that carries its own time: ``created`` is the write time."""
+
+    type: msgspec.Raw
+    time: str
+    created: str
+    seq: int
+    provider: msgspec.Raw
+    tid: int
+    fields: Any
+
+
 def safe_json(fields: Any) -> bytes:
     """JSON for values msgspec refuses (huge ints, odd keys): stdlib json, then repr."""
     try:
@@ -87,15 +101,17 @@ def _fields_builder(names: tuple[str, ...]) -> Callable[[Sequence[Any]], dict[st
     return eval(f"lambda a: {{{body}}}")  # names are validated identifiers
 
 
-def _fields_struct(ev: EventType) -> type | None:
-    """A msgspec Struct whose JSON is the fields object (None if names do not allow it)."""
+def _fields_struct(names: tuple[str, ...]) -> type | None:
+    """A msgspec Struct whose JSON is the fields object (None if names do not allow it);
+    its attributes are the Python names, encoded under the wire names."""
     try:
-        return msgspec.defstruct(f"{ev.name}Fields", list(ev.fields), gc=False)
+        return msgspec.defstruct(
+            "Fields", [(param_name(n), Any, msgspec.field(name=n)) for n in names], gc=False)
     except (TypeError, ValueError):
         return None
 
 
-def _encode_lines(lines: list[_Line]) -> bytearray:
+def _encode_lines(lines: list[_Line | _TimedLine]) -> bytearray:
     """JSON lines in one call; a line msgspec refuses gets its fields via :func:`safe_json`."""
     try:
         return bytearray(_encoder.encode_lines(lines))
@@ -120,7 +136,7 @@ class _EventCodec:
     """Precomputed pieces to render one event type."""
 
     __slots__ = ("build", "c_spec", "ev", "id", "keywords", "level", "local", "middle", "n",
-                 "n_struct", "name", "pid", "provider", "struct", "template")
+                 "n_struct", "name", "names", "pid", "provider", "skip", "struct", "template")
 
     def __init__(self, ev: EventType) -> None:
         self.ev = ev
@@ -128,10 +144,13 @@ class _EventCodec:
         self.provider, self.name, self.id = ev.provider.name, ev.name, ev.id
         self.level, self.keywords, self.pid = ev.level, ev.keyword_names, ev.provider.pid
         self.template = ev.template
-        self.n = len(ev.fields)
+        #: Arguments before the fields object's: 1 for the event's own @timestamp.
+        self.skip = 1 if ev.timed else 0
+        self.names = ev.fields[self.skip:]
+        self.n = len(self.names)
         self.local = ev.provider.local_threads
-        self.build = _fields_builder(ev.fields)
-        struct = _fields_struct(ev)
+        self.build = _fields_builder(self.names)
+        struct = _fields_struct(self.names)
         self.n_struct = self.n if struct is not None else -1  # args that fit the Struct
         #: The fields object from ``*args``: the Struct, or (never reached, as n_struct
         #: then matches no record) the dict for an event type whose names allow none
@@ -144,18 +163,33 @@ class _EventCodec:
                   + str(ev.provider.pid).encode())
         self.middle = msgspec.Raw(middle)
         #: What the C renderer needs: the constant members, each field's key, local tids.
-        self.c_spec = (middle, tuple(dumps(name) + b":" for name in ev.fields), self.local)
+        self.c_spec = (middle, tuple(dumps(name) + b":" for name in self.names), self.local,
+                       bool(self.skip))
 
-    def event(self, ts: int, seq: int, tid: int, fields: dict[str, Any],
-              session: str) -> Event:
-        """The decoded Event a real-time consumer receives (positional: the hot path)."""
+    def times(self, ts: int, args: Sequence[Any]) -> tuple[int, int]:
+        """(event time, write time if the event carries its own time else 0)."""
+        if self.skip and args and type(args[0]) is int:
+            return args[0], ts
+        return ts, 0
+
+    def event(self, ts: int, seq: int, tid: int, args: Sequence[Any], session: str) -> Event:
+        """The decoded Event a real-time consumer receives (``ts``: the write time;
+        positional: the hot path)."""
+        if self.skip:
+            time_ns, created = self.times(ts, args)
+            return Event(time_ns, seq, self.provider, self.name, self.id, self.level,
+                         self.keywords, self.pid, tid, self.fields(args), self.template,
+                         "event", session, created)
         return Event(ts, seq, self.provider, self.name, self.id, self.level, self.keywords,
-                     self.pid, tid, fields, self.template, "event", session)
+                     self.pid, tid, self.fields(args), self.template, "event", session)
 
     def fields(self, args: Sequence[Any]) -> dict[str, Any]:
+        """The fields object of a record's arguments (without its @timestamp)."""
+        if self.skip:
+            args = args[self.skip:]
         if len(args) == self.n:
             return self.build(args)
-        out = dict(zip(self.ev.fields, args, strict=False))
+        out = dict(zip(self.names, args, strict=False))
         if len(args) > self.n:
             out["_extra"] = list(args[self.n:])
         return out
@@ -202,7 +236,7 @@ class Renderer:
                 if not want_events:
                     return blob, []
                 return blob, self.render(records, first_seq, False, True)[1]
-        lines: list[_Line] = []
+        lines: list[_Line | _TimedLine] = []
         events: list[Event] = []
         add_line, add_event = lines.append, events.append
         codecs, tids, native = self._codecs, self._tids, self.native_tid
@@ -216,6 +250,12 @@ class Renderer:
             if codec.local:
                 tid = tids.get(tid) or tids.setdefault(tid, native(tid))
             if want_lines:
+                if codec.skip:
+                    add_line(self._timed_line(codec, ts, seq, tid, args))
+                    seq += 1
+                    if want_events:
+                        add_event(codec.event(ts, seq - 1, tid, args, self.session))
+                    continue
                 frac = ts - base
                 if not 0 <= frac < _SECOND:
                     base = ts - ts % _SECOND
@@ -226,10 +266,22 @@ class Renderer:
                 add_line(_Line(_EVENT, prefix + str(frac + _SECOND)[1:] + "Z", seq,
                                codec.middle, tid, fields))
             if want_events:
-                add_event(codec.event(ts, seq, tid, codec.fields(args), self.session))
+                add_event(codec.event(ts, seq, tid, args, self.session))
             seq += 1
         self._base, self._prefix = base, prefix
         return (_encode_lines(lines) if lines else bytearray()), events
+
+    @staticmethod
+    def _timed_line(codec: _EventCodec, ts: int, seq: int, tid: int,
+                    args: Sequence[Any]) -> _Line | _TimedLine:
+        """The line of an event that carries its own time (``ts``: the write time)."""
+        time_ns, created = codec.times(ts, args)
+        rest = args[1:]
+        fields = codec.struct(*rest) if len(rest) == codec.n_struct else codec.fields(args)
+        if created:
+            return _TimedLine(_EVENT, iso_time(time_ns), iso_time(created), seq, codec.middle,
+                              tid, fields)
+        return _Line(_EVENT, iso_time(time_ns), seq, codec.middle, tid, fields)
 
     def _render_c(self, records: Sequence[tuple], first_seq: int) -> bytearray | None:
         """The lines through the C renderer; None if it refused a value (Python then)."""
@@ -257,15 +309,18 @@ class Renderer:
             fields = codec.fields(args)
             if codec.local:
                 tid = self.native_tid(tid)
-            out += self._chain(self._event_dict(ts, seq, ev, tid, fields)) + b"\n"
+            time_ns, created = codec.times(ts, args)
+            out += self._chain(self._event_dict(time_ns, created, seq, ev, tid, fields)) + b"\n"
             if want_events:
-                events.append(codec.event(ts, seq, tid, fields, self.session))
+                events.append(codec.event(ts, seq, tid, args, self.session))
             seq += 1
         return out, events
 
-    def _event_dict(self, ts: int, seq: int, ev: EventType, tid: int,
+    def _event_dict(self, ts: int, created: int, seq: int, ev: EventType, tid: int,
                     fields: dict[str, Any]) -> dict[str, Any]:
-        return {"type": "event", "time": iso_time(ts), "seq": seq,
+        times = {"time": iso_time(ts), "created": iso_time(created)} if created else {
+            "time": iso_time(ts)}
+        return {"type": "event", **times, "seq": seq,
                 "provider": ev.provider.name, "event": ev.name, "id": ev.id, "level": ev.level,
                 "keywords": list(ev.keyword_names), "pid": ev.provider.pid, "tid": tid,
                 "fields": fields}

@@ -44,7 +44,7 @@ from typing import Any, BinaryIO
 import msgspec
 
 from ._errors import LogWriteError
-from ._fields import encode_default
+from ._fields import TIME_FIELD, encode_default
 from ._logfile import LogFile
 from ._provider import EVENT_TABLE, EventType
 from ._render import Renderer
@@ -74,7 +74,7 @@ def _type_stub(desc: Sequence[Any]) -> SimpleNamespace:
     provider = SimpleNamespace(name=pname, pid=pid, local_threads=local)
     return SimpleNamespace(provider=provider, name=name, id=id_, level=level,
                            keyword_names=tuple(keywords), fields=tuple(fields),
-                           template=template)
+                           template=template, timed=bool(fields) and fields[0] == TIME_FIELD)
 
 
 def _thread_ids() -> dict[int, int]:

@@ -7,9 +7,12 @@
  *
  * render_lines(records, first_seq, codecs, tids, encode) -> bytearray
  *   records   sequence of flat records (time_ns, event index, tid, *args)
- *   codecs    {event index: (middle: bytes, keys: tuple[bytes, ...], local: bool)}
+ *   codecs    {event index: (middle: bytes, keys: tuple[bytes, ...], local: bool,
+ *                            timed: bool)}
  *             middle: the JSON text after "provider": (provider .. pid members)
- *             keys:   each field's '"name":' already encoded
+ *             keys:   each field's '"name":' already encoded (not @timestamp's)
+ *             timed:  the first argument is @timestamp, the event's time in ns: it
+ *                     becomes "time", and the record's write time "created"
  *   tids      {thread ident: OS thread id} for records of local providers
  *   encode    the msgspec encoder's encode(), for values other than str, int,
  *             bool and None (floats, bytes, containers ...)
@@ -27,7 +30,7 @@
 #include <time.h>
 #include "structmember.h"
 
-#define SPEEDUPS_VERSION 2
+#define SPEEDUPS_VERSION 3
 
 typedef struct {
     char *buf;
@@ -206,7 +209,7 @@ static int render_one(Out *o, PyObject *rec, long long seq, PyObject *codecs, Py
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_KeyError, "unknown event index");
         goto done;
     }
-    if (!PyTuple_Check(codec) || PyTuple_GET_SIZE(codec) != 3) {
+    if (!PyTuple_Check(codec) || PyTuple_GET_SIZE(codec) != 4) {
         PyErr_SetString(PyExc_TypeError, "bad codec");
         goto done;
     }
@@ -214,12 +217,22 @@ static int render_one(Out *o, PyObject *rec, long long seq, PyObject *codecs, Py
     PyObject *keys = PyTuple_GET_ITEM(codec, 1);
     int local = PyObject_IsTrue(PyTuple_GET_ITEM(codec, 2));
     if (local < 0) goto done;
+    /* timed: the first argument is @timestamp, the event's time (not a fields member) */
+    int timed = PyObject_IsTrue(PyTuple_GET_ITEM(codec, 3));
+    if (timed < 0) goto done;
     if (!PyTuple_Check(keys)) {
         PyErr_SetString(PyExc_TypeError, "bad codec keys");
         goto done;
     }
     long long ts = PyLong_AsLongLong(items[0]);
     if (ts == -1 && PyErr_Occurred()) goto done;
+    long long created = -1;  /* the write time, when the event carries its own time */
+    Py_ssize_t first = 3 + (timed && n > 3);
+    if (first > 3 && PyLong_Check(items[3])) {
+        created = ts;
+        ts = PyLong_AsLongLong(items[3]);
+        if (ts == -1 && PyErr_Occurred()) goto done;
+    }
     PyObject *tid = items[2];
     if (local) {
         PyObject *mapped = PyDict_GetItemWithError(tids, tid);
@@ -231,23 +244,25 @@ static int render_one(Out *o, PyObject *rec, long long seq, PyObject *codecs, Py
 
     if (PUT_LIT(o, "{\"type\":\"event\",\"time\":\"") < 0) goto done;
     if (out_time(o, ts) < 0) goto done;
+    if (created >= 0 && (PUT_LIT(o, "\",\"created\":\"") < 0 || out_time(o, created) < 0))
+        goto done;
     if (PUT_LIT(o, "\",\"seq\":") < 0 || out_i64(o, seq) < 0) goto done;
     if (PUT_LIT(o, ",\"provider\":") < 0 || out_bytes(o, middle) < 0) goto done;
     if (PUT_LIT(o, ",\"tid\":") < 0 || out_i64(o, tid_v) < 0) goto done;
     if (PUT_LIT(o, ",\"fields\":{") < 0) goto done;
-    Py_ssize_t nkeys = PyTuple_GET_SIZE(keys), nargs = n - 3;
+    Py_ssize_t nkeys = PyTuple_GET_SIZE(keys), nargs = n - first;
     Py_ssize_t shown = nargs < nkeys ? nargs : nkeys;
     for (Py_ssize_t i = 0; i < shown; i++) {
         if (i && out_put(o, ",", 1) < 0) goto done;
         if (out_bytes(o, PyTuple_GET_ITEM(keys, i)) < 0) goto done;
-        if (out_value(o, items[3 + i], encode) < 0) goto done;
+        if (out_value(o, items[first + i], encode) < 0) goto done;
     }
     if (nargs > nkeys) {  /* more values than fields: the rest as "_extra" */
         PyObject *extra = PyList_New(nargs - nkeys);
         if (extra == NULL) goto done;
         for (Py_ssize_t i = nkeys; i < nargs; i++) {
-            Py_INCREF(items[3 + i]);
-            PyList_SET_ITEM(extra, i - nkeys, items[3 + i]);
+            Py_INCREF(items[first + i]);
+            PyList_SET_ITEM(extra, i - nkeys, items[first + i]);
         }
         int r = (nkeys ? out_put(o, ",", 1) : 0) < 0 || PUT_LIT(o, "\"_extra\":") < 0
                 || out_value(o, extra, encode) < 0;

@@ -17,6 +17,7 @@ from tracer import (
     UnknownKeywordError,
     provider_guid,
 )
+from tracer._manifest import Manifest, format_message
 from tracer._provider import EVENT_TABLE
 
 from .conftest import Demo
@@ -169,5 +170,40 @@ def test_manifest_is_generated_from_definitions(demo: Demo) -> None:
     assert m["keywords"] == {"net": "0x1", "disk": "0x2", "verbose": "0x4"}
     connect = m["events"][0]
     assert connect == {"id": 1, "name": "Connect", "level": 4, "keywords": ["net"],
-                       "fields": [{"name": "host", "type": "str"}, {"name": "port", "type": "int"}],
+                       "fields": [{"name": "host", "type": "str", "unit": ""},
+                                  {"name": "port", "type": "int", "unit": ""}],
                        "template": "Connecting to {host}:{port}"}
+
+
+def test_dotted_wire_names_bind_by_python_name() -> None:
+    """A field named ``source.port`` is written as ``source_port`` and formats in templates."""
+    p = Provider("test-dotted")
+    ev = p.event(1, "Flow", Level.INFO, (), {"source.ip": str, "source.port": (int, "")},
+                 "{source.ip}:{source.port}")
+    got: list[tuple] = []
+    p.enable("s", Level.VERBOSE, 0, 0, got.append)
+    ev.write_fields(source_port=80, source_ip="10.0.0.1")
+    assert got[0][3:] == ("10.0.0.1", 80)
+    assert format_message(ev.template, {"source.ip": "10.0.0.1", "source.port": 80}) == \
+        "10.0.0.1:80"
+
+
+def test_field_declarations_are_checked() -> None:
+    """Unknown units, a late or non-int @timestamp, and two names for one parameter are refused."""
+    p = Provider("test-checked")
+    bad: list[dict] = [{"n": (int, "furlongs")}, {"a": int, "@timestamp": int},
+                       {"@timestamp": str}, {"source.ip": str, "source_ip": str},
+                       {"bad..name": str}]
+    for i, fields in enumerate(bad, 1):
+        with pytest.raises(ConfigError):
+            p.event(i, f"E{i}", Level.INFO, (), fields)
+
+
+def test_manifest_declares_units_and_round_trips() -> None:
+    """Each field's unit is in the manifest and survives parsing it back (a hub's mirror)."""
+    p = Provider("test-units")
+    p.event(1, "Flow", Level.INFO, (), {"@timestamp": (int, "ns"), "network.bytes": (int, "By")})
+    parsed = Manifest.from_json(p.manifest())
+    assert parsed.events["Flow"].declarations() == {"@timestamp": ("int", "ns"),
+                                                    "network.bytes": ("int", "By")}
+    assert parsed.to_json() == p.manifest() | {"guid": str(p.guid)}

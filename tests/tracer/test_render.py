@@ -7,7 +7,9 @@ from pathlib import Path
 
 import orjson
 
-from tracer import Hub, ProviderEnable, SessionConfig, read_log
+from tracer import Hub, Level, Provider, ProviderEnable, SessionConfig, read_log
+from tracer import _render as render_mod
+from tracer._event import iso_time
 from tracer._render import Renderer
 
 from .conftest import Demo
@@ -78,3 +80,29 @@ def test_session_survives_a_provider_passing_odd_values(demo: Demo, hub: Hub,
     stats = hub.stop_session("odd")
     assert stats.events_written == 2 and stats.last_error is None
     assert [e.fields["port"] for e in read_log(log)] == [1, 2]
+
+
+def test_event_time_is_the_packet_time_and_created_the_write_time() -> None:
+    """An event with @timestamp gets it as ``time`` and the write time as ``created``,
+    identically from the C, Python and structlog-chain renderers and back from the log."""
+    p = Provider("test-timed")
+    ev = p.event(1, "Seen", Level.INFO, (), {"@timestamp": (int, "ns"), "source.ip": str},
+                 "{source.ip}")
+    records = [(1_795_000_000_000_000_005, ev.index, 1, 1_600_000_000_000_000_007, "a"),
+               (1_795_000_000_000_000_009, ev.index, 1, None, "b")]
+    fast, events = Renderer("s").render(records, 1, True, True)
+    chain, _ = Renderer("s", processors=[lambda _l, _m, ed: ed]).render(records, 1, True, False)
+    saved, render_mod.SPEEDUPS = render_mod.SPEEDUPS, None
+    try:
+        python, _ = Renderer("s").render(records, 1, True, False)
+    finally:
+        render_mod.SPEEDUPS = saved
+    assert fast == chain == python
+    seen, untimed = (orjson.loads(line) for line in fast.splitlines())
+    assert seen["time"] == iso_time(1_600_000_000_000_000_007)
+    assert seen["created"] == iso_time(1_795_000_000_000_000_005)
+    assert seen["fields"] == {"source.ip": "a"}
+    assert untimed["time"] == iso_time(1_795_000_000_000_000_009) and "created" not in untimed
+    assert (events[0].time_ns, events[0].created_ns) == (1_600_000_000_000_000_007,
+                                                         1_795_000_000_000_000_005)
+    assert events[0].message == "a"

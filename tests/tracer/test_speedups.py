@@ -94,7 +94,8 @@ def test_refused_values_fall_back_to_python(demo: Demo) -> None:
     for bad in (2**80, "\ud800"):
         with pytest.raises((OverflowError, UnicodeEncodeError)):
             SPEEDUPS.render_lines([(1, demo.connect.index, 1, bad, 1)], 1,
-                                  {demo.connect.index: (b'""', (b'"host":', b'"port":'), True)},
+                                  {demo.connect.index: (b'""', (b'"host":', b'"port":'), True,
+                                                        False)},
                                   {}, render_mod._encoder.encode)
         blob, _ = Renderer("s").render([(1, demo.connect.index, 1, bad, 1)], 1, True, False)
         assert blob.count(b"\n") == 1 and orjson.loads(blob)["seq"] == 1

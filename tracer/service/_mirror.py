@@ -37,7 +37,7 @@ def mirror_provider(manifest: Manifest, pid: int) -> Provider:
     provider = Provider(manifest.name, manifest.keywords, description=manifest.description,
                         pid=pid)
     for e in sorted(manifest.events.values(), key=lambda e: e.id):
-        provider.event(e.id, e.name, e.level, e.keywords, dict(e.fields), e.template)
+        provider.event(e.id, e.name, e.level, e.keywords, e.declarations(), e.template)
     return provider
 
 
