@@ -65,13 +65,16 @@ from ._sink import (
     sink_kinds,
 )
 from ._stats import SessionStats
+from ._vocabulary import DIRECTIONS, VOCABULARY, Term, check_fields
 
 __all__ = [
+    "DIRECTIONS",
     "HUB_PROVIDER",
     "LOG_FORMAT",
     "LOG_VERSION",
     "LOST_EVENT_NAME",
     "MAX_SESSIONS",
+    "VOCABULARY",
     "Backend",
     "ConfigError",
     "ControlCode",
@@ -103,11 +106,13 @@ __all__ = [
     "SinkStats",
     "SinkStatsCounter",
     "Subscription",
+    "Term",
     "TooManySessionsError",
     "TracerError",
     "UnknownKeywordError",
     "UnknownProviderError",
     "add_sink_options",
+    "check_fields",
     "end_on_closed_output",
     "escape_text",
     "event_line",
