@@ -41,6 +41,10 @@ VOCABULARY: dict[str, Term] = {t.name: t for t in (
     Term("source.port", "int", "", "port of the side that opened the connection"),
     Term("destination.ip", "str", "", "address of the side that accepted the connection"),
     Term("destination.port", "int", "", "port of the side that accepted the connection"),
+    Term("source.packets", "int", "{packet}", "packets the source sent"),
+    Term("source.bytes", "int", "By", "bytes the source sent (IP packets, headers included)"),
+    Term("destination.packets", "int", "{packet}", "packets the destination sent"),
+    Term("destination.bytes", "int", "By", "bytes the destination sent"),
     Term("network.transport", "str", "", "tcp, udp, icmp, ... (lower case)"),
     Term("network.direction", "str", "", "egress or ingress: of the connection on flow "
          "events, of the data on packet and message events (host's point of view)"),

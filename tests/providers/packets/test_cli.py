@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 
 import pytest
 
 from providers.packets._cli import register
+from tracer._event import iso_time
 
 from .tshark_oracle import CAPTURES, TSHARK, tshark_counts
 
@@ -52,7 +54,25 @@ def test_events_to_stdout_are_log_lines(capsys) -> None:
     names = [x["event"] for x in lines[1:]]
     assert names[0] == "FlowNew" and "FlowEnd" in names and names[-1] == "DecodeStats"
     new = lines[1]["fields"]
-    assert new["proto"] == "tcp" and new["direction"] == "out" and new["flow_id"].startswith("1:")
+    assert new["network.transport"] == "tcp" and new["network.direction"] == "egress"
+    assert new["network.community_id"].startswith("1:")
+    assert lines[1]["created"] > lines[1]["time"]  # written now, seen at capture time
+
+
+def test_flow_time_is_the_first_packets_capture_time(capsys) -> None:
+    """FlowNew's time is its first packet's capture time to the nanosecond (as tshark says),
+    with the initiator as source."""
+    path = _need("cs_tcp_handshake.pcapng")
+    assert run_replay([str(path), "-o", "-", "--provider", "packets"]) == 0
+    new = json.loads(capsys.readouterr().out.splitlines()[1])
+    if TSHARK is None:
+        pytest.skip("tshark is not installed")
+    out = subprocess.run([TSHARK, "-r", str(path), "-c", "1", "-T", "fields", "-e",
+                          "frame.time_epoch", "-e", "ip.src", "-e", "tcp.srcport"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    sec, _, frac = out[0].partition(".")
+    assert new["time"] == iso_time(int(sec) * 10**9 + int((frac + "0" * 9)[:9]))
+    assert (new["fields"]["source.ip"], new["fields"]["source.port"]) == (out[1], int(out[2]))
 
 
 def test_decode_errors_become_events(tmp_path) -> None:
