@@ -20,14 +20,10 @@ from ._wire import attribute, field_bytes
 
 __all__ = ["FIELD_RE", "CompiledRule", "hashable"]
 
-FIELD_RE = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
+#: A field reference in a name template: ``{verb}``, ``{network.transport}``.
+FIELD_RE = re.compile(r"{(@?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)}")
 _CACHE_MAX = 50_000
 _FIELD_DISTINCT_MAX = 4096
-
-
-class _Missing(dict):
-    def __missing__(self, key: str) -> str:
-        return "?"
 
 
 def _template(text: str) -> Callable[[dict[str, Any]], str]:
@@ -39,7 +35,7 @@ def _template(text: str) -> Callable[[dict[str, Any]], str]:
         head, tail = text.split("{" + names[0] + "}")
         key = names[0]
         return lambda f: f"{head}{f.get(key, '?')}{tail}"
-    return lambda f: text.format_map(_Missing(f))
+    return lambda f: FIELD_RE.sub(lambda m: str(f.get(m.group(1), "?")), text)
 
 
 class _AttrCache(dict):

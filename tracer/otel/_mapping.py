@@ -2,11 +2,12 @@
 
 The backend knows providers only as data: each :class:`EventRule` names a provider
 and an event and says what to do with it. Flows are keyed by one field that every
-flow-related event carries (``flow_id``, the Community ID string). Fields become
-attributes through :attr:`Mapping.field_attrs` (OpenTelemetry semantic-convention
-names for the 5-tuple and the process), else under the provider's prefix
-(``msnp.verb``). Events no rule names become log records. The table is documented
-in ``docs/jaeger.md``.
+flow-related event carries (``network.community_id``, the Community ID string). The
+shared vocabulary's fields (``tracer.VOCABULARY``: ECS names such as ``source.ip``)
+become attributes under the same names, so a log, TraceView and a trace backend show
+one name; other fields go under the provider's prefix (``msnp.verb``), unless
+:attr:`Mapping.field_attrs` names them. Events no rule names become log records. The
+table is documented in ``docs/jaeger.md``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from .._fields import TIME_FIELD
+from .._vocabulary import VOCABULARY
 
 __all__ = ["DEFAULT_FIELD_ATTRS", "DEFAULT_MAPPING", "DEFAULT_PREFIXES", "Action", "EventRule",
            "Mapping"]
@@ -54,32 +58,18 @@ class EventRule:
     rename_ignore: tuple[str, ...] = ("unknown",)
     attrs: MappingABC[str, str] = field(default_factory=dict)
     key_field: str = "trid"
-    direction_field: str = "direction"
+    direction_field: str = "network.direction"
     verb_field: str = "verb"
     error_pattern: str = r"^\d+$"
-    start_field: str = "start_ns"
-    links_field: str = "flow_ids"
+    start_field: str = "event.start"
+    links_field: str = "community_ids"
 
 
-#: Field name -> OpenTelemetry attribute name, shared by every provider.
+#: Field name -> OpenTelemetry attribute name, shared by every provider: each
+#: vocabulary term under its own name (``@timestamp`` is the event's time, no attribute).
 DEFAULT_FIELD_ATTRS: dict[str, str] = {
-    "flow_id": "wfptrace.flow_id",
-    "protocol": "network.transport",
-    "proto": "network.transport",
-    "local_addr": "network.local.address",
-    "local": "network.local.address",
-    "local_port": "network.local.port",
-    "lport": "network.local.port",
-    "remote_addr": "network.peer.address",
-    "remote": "network.peer.address",
-    "remote_port": "network.peer.port",
-    "rport": "network.peer.port",
-    "app_path": "process.executable.path",
-    "process_path": "process.executable.path",
-    "pid": "process.pid",
-    "process_pid": "process.pid",
+    **{name: name for name in VOCABULARY if name != TIME_FIELD},
     "verdict": "wfptrace.verdict",
-    "direction": "wfptrace.direction",
 }
 
 #: Provider -> prefix of the attributes made from its other fields.
@@ -95,16 +85,16 @@ _PACKETS = "wfptrace-packets"
 A = Action
 
 _RULES = (
-    EventRule(_PACKETS, "FlowNew", (A.FLOW_START,), name="{proto} flow"),
+    EventRule(_PACKETS, "FlowNew", (A.FLOW_START,), name="{network.transport} flow"),
     EventRule(_PACKETS, "FlowEnd", (A.FLOW_END,)),
-    EventRule(_INSPECT, "ConnectionPended", (A.FLOW_START,), name="connect {direction}"),
+    EventRule(_INSPECT, "ConnectionPended", (A.FLOW_START,), name="connect {network.direction}"),
     EventRule(_INSPECT, "ConnectionVerdict", (A.FLOW_EVENT,), name="verdict {verdict}",
               set_attrs=("verdict", "decided_by")),
     EventRule(_INSPECT, "PacketVerdict", (A.FLOW_EVENT,), name="packet {verdict}"),
     EventRule(_INSPECT, "DecisionTimeout", (A.FLOW_EVENT,), name="decision timeout",
               set_attrs=("verdict",)),
     EventRule(_INSPECT, "ConnectionClosed", (A.FLOW_END,)),
-    EventRule(_INSPECT, "RundownConnection", (A.FLOW_START,), name="connect {direction}"),
+    EventRule(_INSPECT, "RundownConnection", (A.FLOW_START,), name="connect {network.direction}"),
     EventRule(_MSN, "FlowEstablished", (A.FLOW_START,), name="MSN flow"),
     EventRule(_MSN, "Command", (A.FLOW_EVENT, A.TRANSACTION), name="MSNP {verb}",
               rename="MSN {role}"),
@@ -126,15 +116,16 @@ class Mapping:
     """The whole table: rules, shared attribute names, prefixes, the flow and time fields.
 
     ``time_fields`` name optional integer fields (ns since the epoch, the first one an
-    event has wins) that replace the event's emit time, so a replayed capture keeps
-    the capture's timeline.
+    event has wins) that replace the event's time; none by default, since an event's
+    time already is its packet's (``@timestamp``), so a replay keeps the capture's
+    timeline.
     """
 
     rules: tuple[EventRule, ...] = _RULES
     field_attrs: MappingABC[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELD_ATTRS))
     prefixes: MappingABC[str, str] = field(default_factory=lambda: dict(DEFAULT_PREFIXES))
-    flow_field: str = "flow_id"
-    time_fields: tuple[str, ...] = ("ts_ns", "capture_ns")
+    flow_field: str = "network.community_id"
+    time_fields: tuple[str, ...] = ()
     default_action: Action = Action.LOG
 
     def rule(self, provider: str, event: str) -> EventRule:
@@ -149,6 +140,8 @@ class Mapping:
         name = rule.attrs.get(field_name) or self.field_attrs.get(field_name)
         if name:
             return name
+        if field_name in VOCABULARY:
+            return field_name
         prefix = self.prefixes.get(rule.provider)
         if prefix is None:
             prefix = rule.provider.replace("-", ".") + "."

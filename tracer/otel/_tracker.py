@@ -263,7 +263,7 @@ class SpanTracker:
             span.name = c.name(ev.fields)
         span.last_wall = self._now
         span.attrs.update(c.attrs(ev.fields))
-        peer = span.attrs.get("network.peer.address")
+        peer = span.attrs.get("destination.ip")
         if isinstance(peer, str) and "network.type" not in span.attrs:
             span.attrs["network.type"] = "ipv6" if ":" in peer else "ipv4"
 
