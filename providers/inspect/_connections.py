@@ -55,6 +55,18 @@ class Connection:
     fins: int = 0
 
     @property
+    def net_direction(self) -> str:
+        """``network.direction`` of the connection: egress (outbound) or ingress."""
+        return "egress" if self.direction == "outbound" else "ingress"
+
+    def endpoint_fields(self) -> tuple:
+        """The flow's vocabulary fields (inspect's _FLOW): the source opened it."""
+        local, remote = (self.local_addr, self.local_port), (self.remote_addr, self.remote_port)
+        (sip, sport), (dip, dport) = ((local, remote) if self.direction == "outbound"
+                                      else (remote, local))
+        return (self.flow_id, self.protocol, sip, sport, dip, dport, self.net_direction)
+
+    @property
     def pending(self) -> bool:
         """True until the decision is made."""
         return self.state == "pending"
@@ -147,8 +159,8 @@ class ConnectionTable:
             return
         self.closed += 1
         if CONNECTION_CLOSED.enabled:
-            CONNECTION_CLOSED.write(conn.id, conn.flow_id, conn.verdict, reason, conn.packets,
-                                    conn.bytes)
+            CONNECTION_CLOSED.write(time.time_ns(), conn.id, conn.flow_id, conn.verdict,
+                                    reason, conn.packets, conn.bytes)
 
     def expire(self, now: float) -> int:
         """Close decided connections idle past their protocol's timeout."""
@@ -164,7 +176,6 @@ class ConnectionTable:
             return
         now = time.monotonic_ns()
         for c in self.all():
-            RUNDOWN_CONNECTION.write(c.id, c.flow_id, c.protocol, c.local_addr, c.local_port,
-                                     c.remote_addr, c.remote_port, c.direction, c.state,
+            RUNDOWN_CONNECTION.write(time.time_ns(), c.id, *c.endpoint_fields(), c.state,
                                      c.process_path, c.process_pid,
                                      (now - c.created_ns) // 1_000_000)

@@ -2,8 +2,11 @@
 
 Keywords: ``connect`` (connection layer: pended, verdict, closed, rundown),
 ``packet`` (one event per packet: off unless asked for), ``worker`` (start,
-stop, queue statistics) and ``config`` (loaded, changed, rules swept). Field
-names follow the OpenTelemetry mapping (``flow_id`` is the Community ID).
+stop, queue statistics) and ``config`` (loaded, changed, rules swept). Shared
+fields use the vocabulary's names (``tracer.VOCABULARY``: ECS): a connection's
+source is the side that opened it. Connection and packet events carry
+``@timestamp``: the packet's capture time in a replay, the time the worker handled
+the packet or decision when live.
 """
 
 from __future__ import annotations
@@ -32,8 +35,14 @@ PROVIDER = Provider("wfptrace-inspect", keywords=["connect", "packet", "worker",
                     description="Traffic inspection (the WFP inspect sample): pend, decide, "
                                 "permit or block connections to one remote peer")
 
-_FLOW = {"flow_id": str, "protocol": str, "local_addr": str, "local_port": int,
-         "remote_addr": str, "remote_port": int, "direction": str}
+_TIME = {"@timestamp": (int, "ns")}
+#: What Connection.endpoint_fields() returns, in this order.
+_FLOW = {"network.community_id": str, "network.transport": str, "source.ip": str,
+         "source.port": int, "destination.ip": str, "destination.port": int,
+         "network.direction": str}
+_FLOW_TEXT = ("{network.transport} {source.ip}:{source.port} -> "
+              "{destination.ip}:{destination.port} ({network.direction})")
+_PROCESS = {"process.executable": str, "process.pid": int}
 
 STARTED = PROVIDER.event(
     1, "Started", Level.INFO, "worker",
@@ -41,7 +50,8 @@ STARTED = PROVIDER.event(
     "Inspector started for {remote} (decider {decider}, queue {queue}, {backend})")
 STOPPED = PROVIDER.event(
     2, "Stopped", Level.INFO, "worker",
-    {"reason": str, "pending_blocked": int, "queued_dropped": int, "connections": int},
+    {"reason": str, "pending_blocked": (int, "{connection}"),
+     "queued_dropped": (int, "{packet}"), "connections": (int, "{connection}")},
     "Inspector stopped ({reason}): {pending_blocked} pending connections blocked, "
     "{queued_dropped} queued packets dropped")
 CONFIG_LOADED = PROVIDER.event(
@@ -54,46 +64,49 @@ CONFIG_CHANGED = PROVIDER.event(
     "block_traffic changed from {previous} to {block_traffic} ({source})")
 CONNECTION_PENDED = PROVIDER.event(
     5, "ConnectionPended", Level.INFO, "connect",
-    {"conn_id": int, **_FLOW, "layer": str, "process_path": str, "process_pid": int},
-    "Pended {layer} {protocol} {local_addr}:{local_port} {direction} "
-    "{remote_addr}:{remote_port} ({process_path})")
+    {**_TIME, "conn_id": int, **_FLOW, "layer": str, **_PROCESS},
+    "Pended {layer} " + _FLOW_TEXT + " {process.executable}")
 CONNECTION_VERDICT = PROVIDER.event(
     6, "ConnectionVerdict", Level.INFO, "connect",
-    {"conn_id": int, "flow_id": str, "direction": str, "verdict": str, "decided_by": str,
-     "latency_us": int},
+    {**_TIME, "conn_id": int, "network.community_id": str, "network.direction": str,
+     "verdict": str, "decided_by": str, "latency_us": (int, "us")},
     "Connection {conn_id}: {verdict} by {decided_by} after {latency_us} us")
 PACKET_VERDICT = PROVIDER.event(
     7, "PacketVerdict", Level.VERBOSE, "packet",
-    {"flow_id": str, "direction": str, "size": int, "verdict": str},
-    "Packet {direction} {size} bytes: {verdict}")
+    {**_TIME, "network.community_id": str, "network.direction": str, "size": (int, "By"),
+     "verdict": str},
+    "Packet {network.direction} {size} bytes: {verdict}")
 QUEUE_STATS = PROVIDER.event(
     8, "QueueStats", Level.VERBOSE, "worker",
-    {"connect_depth": int, "packet_depth": int, "pending": int, "active": int,
-     "packets": int, "latency_p50_us": int, "latency_max_us": int, "kernel_dropped": int},
+    {"connect_depth": (int, "{packet}"), "packet_depth": (int, "{packet}"),
+     "pending": (int, "{connection}"), "active": (int, "{connection}"),
+     "packets": (int, "{packet}"), "latency_p50_us": (int, "us"),
+     "latency_max_us": (int, "us"), "kernel_dropped": (int, "{packet}")},
     "Queues: {pending} pending, {active} active, {packets} packets, "
     "p50 {latency_p50_us} us")
 CONNECTION_CLOSED = PROVIDER.event(
     9, "ConnectionClosed", Level.INFO, "connect",
-    {"conn_id": int, "flow_id": str, "verdict": str, "reason": str, "packets": int,
-     "bytes": int},
+    {**_TIME, "conn_id": int, "network.community_id": str, "verdict": str, "reason": str,
+     "packets": (int, "{packet}"), "bytes": (int, "By")},
     "Connection {conn_id} closed ({reason}) after {packets} packets")
 DECISION_TIMEOUT = PROVIDER.event(
     10, "DecisionTimeout", Level.WARNING, "connect",
-    {"conn_id": int, "flow_id": str, "verdict": str, "timeout_s": float, "reason": str},
+    {**_TIME, "conn_id": int, "network.community_id": str, "verdict": str,
+     "timeout_s": (float, "s"), "reason": str},
     "No decision for connection {conn_id} within {timeout_s} s ({reason}): "
     "default {verdict} applied")
 RUNDOWN_CONNECTION = PROVIDER.event(
     11, "RundownConnection", Level.INFO, "connect",
-    {"conn_id": int, **_FLOW, "state": str, "process_path": str, "process_pid": int,
-     "age_ms": int},
-    "{state} {protocol} {local_addr}:{local_port} {direction} {remote_addr}:{remote_port}")
+    {**_TIME, "conn_id": int, **_FLOW, "state": str, **_PROCESS, "age_ms": (int, "ms")},
+    "{state} " + _FLOW_TEXT)
 RULES_SWEPT = PROVIDER.event(
     12, "RulesSwept", Level.WARNING, "config",
-    {"count": int}, "Removed {count} stale rules left by a dead inspector")
+    {"count": (int, "{rule}")}, "Removed {count} stale rules left by a dead inspector")
 OVERLOAD = PROVIDER.event(
     13, "Overload", Level.WARNING, "worker",
-    {"policy": str, "accepted": int, "dropped": int, "total_accepted": int,
-     "total_dropped": int, "queue_dropped": int, "user_dropped": int},
+    {"policy": str, "accepted": (int, "{packet}"), "dropped": (int, "{packet}"),
+     "total_accepted": (int, "{packet}"), "total_dropped": (int, "{packet}"),
+     "queue_dropped": (int, "{packet}"), "user_dropped": (int, "{packet}")},
     "Queue full ({policy}): {accepted} packets let through unseen, {dropped} dropped "
     "(totals {total_accepted} / {total_dropped})")
 CONFIG_REFUSED = PROVIDER.event(

@@ -64,6 +64,8 @@ class InspectReplay:
         self._ends: dict[int, tuple[str, int, int]] = {}  # pending conn id -> its flow's end
         self._next = 1
         self._next_poll = 0.0
+        #: The replay's clock: the capture time of the latest packet (events' @timestamp).
+        self._clock_ns = 0
         self._lock = threading.RLock()
         if decider is not None:
             decider.complete = self._completed
@@ -92,7 +94,8 @@ class InspectReplay:
         if self._pending:
             self.poll()
         sender = 0 if (pkt.src, pkt.sport) == (flow.addrs[0], flow.ports[0]) else 1
-        way = "inbound" if sender == remote else "outbound"
+        way = "ingress" if sender == remote else "egress"
+        self._clock_ns = pkt.ts_ns
         with self._lock:
             conn = self._conns.get(flow.id)
             if conn is None and flow.state == _CLOSED:
@@ -126,9 +129,8 @@ class InspectReplay:
         self._conns[flow.id] = conn
         self.stats.connections += 1
         if CONNECTION_PENDED.enabled:
-            CONNECTION_PENDED.write(conn.id, conn.flow_id, conn.protocol, conn.local_addr,
-                                    conn.local_port, conn.remote_addr, conn.remote_port,
-                                    conn.direction, conn.layer, "", 0)
+            CONNECTION_PENDED.write(self._clock_ns, conn.id, *conn.endpoint_fields(),
+                                    conn.layer, "", 0)
         if self.decider is None:
             self._complete(conn, self._static_verdict(), "static", latency_us=0)
         else:
@@ -154,8 +156,8 @@ class InspectReplay:
         if latency_us is None:
             latency_us = (time.monotonic_ns() - conn.created_ns) // 1000
         if CONNECTION_VERDICT.enabled:
-            CONNECTION_VERDICT.write(conn.id, conn.flow_id, conn.direction, verdict, decided_by,
-                                     latency_us)
+            CONNECTION_VERDICT.write(self._clock_ns, conn.id, conn.flow_id,
+                                     conn.net_direction, verdict, decided_by, latency_us)
         for way, size in conn.held:
             self._packet_verdict(conn, way, size)
         conn.held.clear()
@@ -169,12 +171,13 @@ class InspectReplay:
         else:
             self.stats.packets_dropped += 1
         if PACKET_VERDICT.enabled:
-            PACKET_VERDICT.write(conn.flow_id, way, size, conn.verdict)
+            PACKET_VERDICT.write(self._clock_ns, conn.flow_id, way, size, conn.verdict)
 
     def _trace_close(self, conn: Connection, reason: str, packets: int, nbytes: int) -> None:
         self.stats.closed += 1
         if CONNECTION_CLOSED.enabled:
-            CONNECTION_CLOSED.write(conn.id, conn.flow_id, conn.verdict, reason, packets, nbytes)
+            CONNECTION_CLOSED.write(self._clock_ns, conn.id, conn.flow_id, conn.verdict, reason,
+                                    packets, nbytes)
 
     def on_flow_end(self, flow: Any, reason: str) -> None:
         """Trace the end of an inspected flow (after its verdict, if that is pending)."""
@@ -182,6 +185,7 @@ class InspectReplay:
             conn = self._conns.pop(flow.id, None)
             if conn is None:
                 return
+            self._clock_ns = max(self._clock_ns, flow.last_ns)
             self._closed[flow.id] = conn
             if len(self._closed) > 1024:
                 del self._closed[next(iter(self._closed))]
@@ -222,7 +226,7 @@ class InspectReplay:
                 verdict = self._static_verdict()
                 self.stats.timeouts += 1
                 if DECISION_TIMEOUT.enabled:
-                    DECISION_TIMEOUT.write(conn.id, conn.flow_id, verdict,
+                    DECISION_TIMEOUT.write(self._clock_ns, conn.id, conn.flow_id, verdict,
                                            float(self.config.decider_timeout), reason)
                 self._complete(conn, verdict, "timeout")
         return len(expired)

@@ -192,10 +192,8 @@ class Worker:
         self.stats.connections += 1
         self._attribute(conn, h, outbound)
         if CONNECTION_PENDED.enabled:
-            CONNECTION_PENDED.write(conn.id, conn.flow_id, conn.protocol, conn.local_addr,
-                                    conn.local_port, conn.remote_addr, conn.remote_port,
-                                    conn.direction, conn.layer, conn.process_path,
-                                    conn.process_pid)
+            CONNECTION_PENDED.write(time.time_ns(), conn.id, *conn.endpoint_fields(),
+                                    conn.layer, conn.process_path, conn.process_pid)
         verdict = self.decider.submit(conn)
         if verdict is not None:
             self._complete(conn, verdict, self.decider.name)
@@ -230,7 +228,8 @@ class Worker:
         else:
             self.stats.blocked += 1
         if CONNECTION_VERDICT.enabled:
-            CONNECTION_VERDICT.write(conn.id, conn.flow_id, conn.direction, verdict, decided_by,
+            CONNECTION_VERDICT.write(time.time_ns(), conn.id, conn.flow_id,
+                                     conn.net_direction, verdict, decided_by,
                                      latency)
         nf = self._nf(verdict if decided_by != "shutdown" else "drop")
         for q, pkt, h in conn.held:
@@ -255,7 +254,7 @@ class Worker:
         verdict = self._static_verdict()
         self.stats.timeouts += 1
         if DECISION_TIMEOUT.enabled:
-            DECISION_TIMEOUT.write(conn.id, conn.flow_id, verdict,
+            DECISION_TIMEOUT.write(time.time_ns(), conn.id, conn.flow_id, verdict,
                                    float(self.config.decider_timeout), reason)
         self._complete(conn, verdict, "timeout")
 
@@ -326,7 +325,8 @@ class Worker:
     def _trace_packet(self, conn: Connection, h: Headers, nf: Verdict) -> None:
         if PACKET_VERDICT.enabled:
             outbound = h.src == conn.key[1]
-            PACKET_VERDICT.write(conn.flow_id, "outbound" if outbound else "inbound", h.size,
+            PACKET_VERDICT.write(time.time_ns(), conn.flow_id,
+                                 "egress" if outbound else "ingress", h.size,
                                  "permit" if nf == Verdict.ACCEPT else "block")
 
     # -- verdict plumbing --------------------------------------------------------------

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from providers.inspect import PROVIDER
 
-FLOW = {"flow_id", "protocol", "local_addr", "local_port", "remote_addr", "remote_port",
-        "direction"}
+FLOW = {"network.community_id", "network.transport", "source.ip", "source.port",
+        "destination.ip", "destination.port", "network.direction"}
+CID = "network.community_id"
 
 
 def _fields(name: str) -> set[str]:
@@ -13,11 +14,11 @@ def _fields(name: str) -> set[str]:
 
 
 def test_flow_events_match_the_otel_mapping() -> None:
-    """Pended has the 5-tuple, process and layer; verdicts carry verdict and flow_id."""
-    assert FLOW | {"process_path", "process_pid", "layer"} <= _fields("ConnectionPended")
-    assert {"flow_id", "verdict", "decided_by", "latency_us"} <= _fields("ConnectionVerdict")
-    assert {"flow_id", "direction", "size", "verdict"} <= _fields("PacketVerdict")
-    assert {"flow_id", "reason"} <= _fields("ConnectionClosed")
+    """Pended has the 5-tuple, process and layer; verdicts carry verdict and community id."""
+    assert FLOW | {"process.executable", "process.pid", "layer"} <= _fields("ConnectionPended")
+    assert {CID, "verdict", "decided_by", "latency_us"} <= _fields("ConnectionVerdict")
+    assert {CID, "network.direction", "size", "verdict"} <= _fields("PacketVerdict")
+    assert {CID, "reason"} <= _fields("ConnectionClosed")
 
 
 def test_otel_rules_name_our_events() -> None:

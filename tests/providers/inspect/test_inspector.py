@@ -38,9 +38,9 @@ def test_stop_blocks_pending_connections_and_removes_every_rule(lab: Lab) -> Non
     assert res.returncode == 0, res.stderr
     assert time.monotonic() - started < 5, "stop hung on a pending connection"
     verdicts = lab.inspector.events("ConnectionVerdict")
-    assert sorted((e.fields["direction"], e.fields["verdict"], e.fields["decided_by"])
-                  for e in verdicts) == [("inbound", "block", "shutdown"),
-                                         ("outbound", "block", "shutdown")]
+    assert sorted((e.fields["network.direction"], e.fields["verdict"], e.fields["decided_by"])
+                  for e in verdicts) == [("egress", "block", "shutdown"),
+                                         ("ingress", "block", "shutdown")]
     (stopped,) = lab.inspector.events("Stopped")
     assert stopped.fields["pending_blocked"] == 2
     assert lab.inspector.rules() == ""
@@ -121,7 +121,8 @@ def test_rundown_lists_pending_and_active_connections(lab: Lab) -> None:
         client.call("rundown")
         rundown = insp.wait_event("RundownConnection", 2)
         assert sorted(e.fields["state"] for e in rundown) == ["pending", "permitted"]
-        assert all(e.fields["remote_addr"] == lab.b.ip4 for e in rundown)
+        assert all(lab.b.ip4 in (e.fields["source.ip"], e.fields["destination.ip"])
+                   for e in rundown)
         pending.join(5)
 
 

@@ -57,18 +57,24 @@ def _replay(tmp_path: Path, *flags: str) -> list:
 
 
 def test_replay_traces_what_the_inspector_would_decide(tmp_path) -> None:
-    """Flows with the peer are pended and permitted; other hosts and ICMP errors are ignored."""
+    """Flows with the peer are pended and permitted, at their first packet's capture time;
+    other hosts and ICMP errors are ignored."""
     events = _replay(tmp_path, "--remote", "10.0.0.2")
+    assert [e.time_ns for e in events if e.name == "ConnectionPended"] == [1_000_000, 8_000_000]
+    assert all(e.created_ns > 10**18 for e in events if e.name == "ConnectionPended")
     pended = [e.fields for e in events if e.name == "ConnectionPended"]
-    assert [(p["protocol"], p["direction"], p["layer"], p["remote_port"]) for p in pended] == [
-        ("tcp", "outbound", "connect", 80), ("tcp", "inbound", "recv-accept", 5555)]
-    assert all(p["remote_addr"] == "10.0.0.2" for p in pended)
+    assert [(p["network.transport"], p["network.direction"], p["layer"], p["source.port"],
+             p["destination.port"]) for p in pended] == [
+        ("tcp", "egress", "connect", 40000, 80), ("tcp", "ingress", "recv-accept", 5555, 22)]
+    # the peer opened the second connection: it is that one's source
+    assert [(p["source.ip"], p["destination.ip"]) for p in pended] == [
+        ("10.0.0.1", "10.0.0.2"), ("10.0.0.2", "10.0.0.1")]
     verdicts = [e.fields for e in events if e.name == "ConnectionVerdict"]
     assert [v["verdict"] for v in verdicts] == ["permit", "permit"]
     packets = [e.fields for e in events if e.name == "PacketVerdict"]
-    assert len(packets) == 6 and {p["direction"] for p in packets} == {"inbound", "outbound"}
+    assert len(packets) == 6 and {p["network.direction"] for p in packets} == {"ingress", "egress"}
     closed = [e.fields for e in events if e.name == "ConnectionClosed"]
-    assert len(closed) == 2 and closed[0]["flow_id"] == pended[0]["flow_id"]
+    assert len(closed) == 2 and closed[0]["network.community_id"] == pended[0]["network.community_id"]
 
 
 def test_replay_in_block_mode_blocks_every_inspected_flow(tmp_path) -> None:

@@ -33,14 +33,14 @@ def test_permit_mode_passes_all_traffic_with_the_peer_and_traces_it(lab: Lab, v6
     results = _matrix(lab, peer, local, 2.0)
     assert all(results.values()), results
     pended = lab.inspector.wait_event("ConnectionPended", 6)
-    kinds = {(e.fields["protocol"], e.fields["direction"]) for e in pended}
+    kinds = {(e.fields["network.transport"], e.fields["network.direction"]) for e in pended}
     icmp = "icmpv6" if v6 else "icmp"
-    assert kinds == {(p, d) for p in ("tcp", "udp", icmp) for d in ("outbound", "inbound")}
-    layers = {e.fields["direction"]: e.fields["layer"] for e in pended}
-    assert layers == {"outbound": "connect", "inbound": "recv-accept"}
+    assert kinds == {(p, d) for p in ("tcp", "udp", icmp) for d in ("egress", "ingress")}
+    layers = {e.fields["network.direction"]: e.fields["layer"] for e in pended}
+    assert layers == {"egress": "connect", "ingress": "recv-accept"}
     verdicts = lab.inspector.events("ConnectionVerdict")
     assert {e.fields["verdict"] for e in verdicts} == {"permit"}
-    assert all(e.fields["flow_id"].startswith("1:") for e in verdicts)
+    assert all(e.fields["network.community_id"].startswith("1:") for e in verdicts)
 
 
 @pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
@@ -57,7 +57,7 @@ def test_block_mode_drops_all_traffic_with_the_peer_but_not_a_second_peer(lab: L
     verdicts = lab.inspector.wait_event("ConnectionVerdict", 6)
     assert {e.fields["verdict"] for e in verdicts} == {"block"}
     assert not [e for e in lab.inspector.events("ConnectionPended")
-                if e.fields["remote_addr"] == other]
+                if other in (e.fields["source.ip"], e.fields["destination.ip"])]
 
 
 def test_outbound_connect_is_attributed_and_its_close_traced(lab: Lab) -> None:
@@ -67,12 +67,13 @@ def test_outbound_connect_is_attributed_and_its_close_traced(lab: Lab) -> None:
     lab.inspector.start("--remote", lab.b.ip4)
     assert tcp_exchange(lab.a, lab.b.ip4)
     (pended,) = lab.inspector.wait_event("ConnectionPended")
-    assert pended.fields["process_pid"] == os.getpid()
-    assert pended.fields["process_path"] == os.path.realpath(
+    assert pended.fields["process.pid"] == os.getpid()
+    assert pended.fields["process.executable"] == os.path.realpath(
         f"/proc/{os.getpid()}/exe")
     (closed,) = lab.inspector.wait_event("ConnectionClosed")
     assert closed.fields["reason"] == "fin" and closed.fields["verdict"] == "permit"
-    assert closed.fields["flow_id"] == pended.fields["flow_id"] and closed.fields["packets"] >= 6
+    cid = "network.community_id"
+    assert closed.fields[cid] == pended.fields[cid] and closed.fields["packets"] >= 6
 
 
 def test_icmp_port_unreachable_error_is_not_inspected(lab: Lab) -> None:
@@ -87,9 +88,9 @@ def test_icmp_port_unreachable_error_is_not_inspected(lab: Lab) -> None:
         with pytest.raises(ConnectionRefusedError):
             s.recv(10)
     packets = lab.inspector.wait_event("PacketVerdict")
-    assert [e.fields["direction"] for e in packets] == ["outbound"]
+    assert [e.fields["network.direction"] for e in packets] == ["egress"]
     pended = lab.inspector.events("ConnectionPended")
-    assert [e.fields["protocol"] for e in pended] == ["udp"]
+    assert [e.fields["network.transport"] for e in pended] == ["udp"]
 
 
 def test_block_traffic_edited_in_the_file_applies_without_restart(lab: Lab, tmp_path) -> None:
