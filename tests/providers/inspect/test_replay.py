@@ -74,7 +74,8 @@ def test_replay_traces_what_the_inspector_would_decide(tmp_path) -> None:
     packets = [e.fields for e in events if e.name == "PacketVerdict"]
     assert len(packets) == 6 and {p["network.direction"] for p in packets} == {"ingress", "egress"}
     closed = [e.fields for e in events if e.name == "ConnectionClosed"]
-    assert len(closed) == 2 and closed[0]["network.community_id"] == pended[0]["network.community_id"]
+    cid = "network.community_id"
+    assert len(closed) == 2 and closed[0][cid] == pended[0][cid]
 
 
 def test_replay_in_block_mode_blocks_every_inspected_flow(tmp_path) -> None:
