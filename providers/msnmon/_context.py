@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["DIRECTIONS", "RECEIVED", "SENT", "FlowContext", "StreamState"]
 
 SENT, RECEIVED = 0, 1
-DIRECTIONS = ("sent", "received")
+#: ``network.direction`` of what the monitored host sent and received.
+DIRECTIONS = ("egress", "ingress")
 SNIFF_LIMIT = 4096
 #: Most content judgements per flow: bytes trickling in one at a time cannot make the
 #: monitor re-judge a growing sample thousands of times.

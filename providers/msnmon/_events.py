@@ -2,8 +2,10 @@
 
 Keywords mirror the original driver's notify flags (``client_server``,
 ``peer_to_peer``, ``unknown``, ``all_traffic``) plus ``flow``, ``session`` and
-``message``. Every event carries ``ts_ns``, the packet time (capture time when
-replaying), which the OpenTelemetry backend uses as the event's time.
+``message``. Every flow event carries ``@timestamp``, the packet time (capture time
+when replaying): the record's time in every sink. Shared fields use the vocabulary's
+names (``tracer.VOCABULARY``: ECS); ``network.direction`` is ``egress`` for what the
+monitored host sent, ``ingress`` for what it received.
 
 The four ``Legacy*`` events reproduce the original trace strings byte for byte
 through their templates, so ``wfptrace fmt`` prints what tracefmt printed.
@@ -40,57 +42,60 @@ PROVIDER = Provider(
     description="MSN Messenger monitor: application flows, TCP streams and MSNP commands",
 )
 
-_FLOW = {"flow_id": str, "ts_ns": int}
-_PORTS = {"local_port": int, "remote_port": int}
+_FLOW = {"@timestamp": (int, "ns"), "network.community_id": str}
+#: The original's "Local Port" and "Remote Port" (the monitored host's and its peer's).
+_PORTS = {"legacy.local_port": int, "legacy.remote_port": int}
 
 FLOW_ESTABLISHED = PROVIDER.event(
     1, "FlowEstablished", Level.INFO, "flow",
-    {**_FLOW, "protocol": str, "local_addr": str, "local_port": int, "remote_addr": str,
-     "remote_port": int, "app_path": str, "pid": int, "mid_session": bool},
-    "Creating flow for traffic: {local_addr}:{local_port} -> {remote_addr}:{remote_port} "
-    "({app_path}, pid {pid})")
+    {**_FLOW, "network.transport": str, "source.ip": str, "source.port": int,
+     "destination.ip": str, "destination.port": int, "network.direction": str,
+     "process.executable": str, "process.pid": int, "mid_session": bool},
+    "Creating flow for traffic: {source.ip}:{source.port} -> "
+    "{destination.ip}:{destination.port} ({process.executable}, pid {process.pid})")
 
 COMMAND = PROVIDER.event(
     2, "Command", Level.INFO, ("client_server", "peer_to_peer"),
-    {**_FLOW, "direction": str, "verb": str, "trid": int, "args": list, "payload_len": int,
-     "role": str, "legacy_class": str, "offset": int},
-    "{direction} {verb} {trid} {args} ({role}, {payload_len} payload bytes)")
+    {**_FLOW, "network.direction": str, "verb": str, "trid": int, "args": list,
+     "payload_len": (int, "By"), "role": str, "legacy_class": str, "offset": (int, "By")},
+    "{network.direction} {verb} {trid} {args} ({role}, {payload_len} payload bytes)")
 
 MESSAGE = PROVIDER.event(
     3, "Message", Level.INFO, "message",
-    {**_FLOW, "direction": str, "trid": int, "content_type": str, "kind": str, "sender": str,
-     "sender_name": str, "typing_user": str, "text": str, "body_len": int,
-     "body_sha256": str, "body": bytes},
-    "MSG {direction} {kind} {content_type} from {sender} ({body_len} bytes)")
+    {**_FLOW, "network.direction": str, "trid": int, "content_type": str, "kind": str,
+     "sender": str, "sender_name": str, "typing_user": str, "text": str,
+     "body_len": (int, "By"), "body_sha256": str, "body": bytes},
+    "MSG {network.direction} {kind} {content_type} from {sender} ({body_len} bytes)")
 
 TRANSACTION = PROVIDER.event(
     4, "Transaction", Level.VERBOSE, "session",
-    {**_FLOW, "trid": int, "request_verb": str, "reply_verb": str, "latency_us": int,
-     "error": int, "role": str},
+    {**_FLOW, "trid": int, "request_verb": str, "reply_verb": str,
+     "latency_us": (int, "us"), "error": int, "role": str},
     "{request_verb} {trid} -> {reply_verb} in {latency_us} us")
 
 UNKNOWN_COMMAND = PROVIDER.event(
     5, "UnknownCommand", Level.WARNING, "unknown",
-    {**_FLOW, "direction": str, "verb": str, "kind": str, "detail": str, "action": str,
-     "offset": int},
-    "Unknown or invalid command {direction}: {kind} {verb} {detail} ({action})")
+    {**_FLOW, "network.direction": str, "verb": str, "kind": str, "detail": str,
+     "action": str, "offset": (int, "By")},
+    "Unknown or invalid command {network.direction}: {kind} {verb} {detail} ({action})")
 
 LOGIN = PROVIDER.event(
     6, "Login", Level.INFO, "session",
-    {**_FLOW, "user": str, "server": str, "redirects": list, "result": str, "start_ns": int,
-     "flow_ids": list, "dialect": str},
+    {**_FLOW, "user": str, "server": str, "redirects": list, "result": str,
+     "event.start": (int, "ns"), "community_ids": list, "dialect": str},
     "Login of {user} at {server}: {result} (redirects {redirects})")
 
 SWITCHBOARD = PROVIDER.event(
     7, "Switchboard", Level.INFO, "session",
-    {**_FLOW, "user": str, "server": str, "participants": list, "messages": int,
-     "start_ns": int, "flow_ids": list, "invited": bool},
+    {**_FLOW, "user": str, "server": str, "participants": list,
+     "messages": (int, "{message}"), "event.start": (int, "ns"), "community_ids": list,
+     "invited": bool},
     "Switchboard session of {user} at {server} with {participants}: {messages} messages")
 
 FLOW_CLOSED = PROVIDER.event(
     8, "FlowClosed", Level.INFO, "flow",
-    {**_FLOW, "reason": str, "commands": int, "errors": int, "bytes_sent": int,
-     "bytes_received": int, "dropped": str},
+    {**_FLOW, "reason": str, "commands": (int, "{command}"), "errors": (int, "{error}"),
+     "bytes_sent": (int, "By"), "bytes_received": (int, "By"), "dropped": str},
     "Flow closed ({reason}): {commands} commands, {errors} errors")
 
 MONITOR_STATE = PROVIDER.event(
@@ -98,27 +103,30 @@ MONITOR_STATE = PROVIDER.event(
     {"state": str, "detail": str},
     "Monitor {state}: {detail}")
 
-_LEGACY = {**_FLOW, "direction": str, **_PORTS, "message": str}
+_LEGACY = {**_FLOW, "network.direction": str, **_PORTS, "message": str}
 
 ALL_TRAFFIC = PROVIDER.event(
     10, "LegacyAllTraffic", Level.VERBOSE, "all_traffic", _LEGACY,
-    "Message Received. Local Port: {local_port} Remote Port: {remote_port}. Message: {message}")
+    "Message Received. Local Port: {legacy.local_port} Remote Port: {legacy.remote_port}. "
+    "Message: {message}")
 
 _ACTION = {**_LEGACY, "action": str}
 
 LEGACY_BY_CLASS = {
     "client_server": PROVIDER.event(
         11, "LegacyClientServer", Level.VERBOSE, "client_server", _ACTION,
-        "Client-Server Message {action}. Local Port: {local_port} Remote Port: {remote_port}."
+        "Client-Server Message {action}. Local Port: {legacy.local_port} "
+        "Remote Port: {legacy.remote_port}."
         " Message: {message}"),
     "peer_to_peer": PROVIDER.event(
         12, "LegacyClientClient", Level.VERBOSE, "peer_to_peer", _ACTION,
-        "Client-Client Message {action}. Local Port: {local_port} Remote Port: {remote_port}."
+        "Client-Client Message {action}. Local Port: {legacy.local_port} "
+        "Remote Port: {legacy.remote_port}."
         " Message: {message}"),
     "unknown": PROVIDER.event(
         13, "LegacyUnknown", Level.VERBOSE, "unknown", _ACTION,
-        "Unknown or Invalid Command Message {action}. Local Port: {local_port} Remote Port: "
-        "{remote_port}. Message: {message}"),
+        "Unknown or Invalid Command Message {action}. Local Port: {legacy.local_port} "
+        "Remote Port: {legacy.remote_port}. Message: {message}"),
 }
 
 

@@ -113,14 +113,14 @@ class SessionLedger:
             return
         ctx.login_done = True
         if LOGIN.enabled:
-            LOGIN.write(ctx.flow_id, ts_ns, ctx.user, ctx.server, list(ctx.redirects), result,
+            LOGIN.write(ts_ns, ctx.flow_id, ctx.user, ctx.server, list(ctx.redirects), result,
                         ctx.start_ns, [*ctx.flow_ids, ctx.flow_id], _dialect(ctx))
 
     def close(self, ctx: FlowContext, ts_ns: int) -> None:
         """The flow ended: a switchboard summary, or an unfinished login."""
         if ctx.role is Role.SWITCHBOARD:
             if SWITCHBOARD.enabled:
-                SWITCHBOARD.write(ctx.flow_id, ts_ns, ctx.user, ctx.server,
+                SWITCHBOARD.write(ts_ns, ctx.flow_id, ctx.user, ctx.server,
                                   list(ctx.participants), ctx.messages, ctx.start_ns,
                                   [*ctx.flow_ids, ctx.flow_id], ctx.invited)
         elif ctx.usr_trids and not ctx.login_done:

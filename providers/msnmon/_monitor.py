@@ -169,7 +169,7 @@ class MsnMonitor:
             return
         self.ledger.close(ctx, flow.last_ns)
         if FLOW_CLOSED.enabled:
-            FLOW_CLOSED.write(ctx.flow_id, flow.last_ns, reason, ctx.commands, ctx.errors,
+            FLOW_CLOSED.write(flow.last_ns, ctx.flow_id, reason, ctx.commands, ctx.errors,
                               ctx.bytes[SENT], ctx.bytes[RECEIVED], ctx.dropped or None)
 
     def close(self) -> None:
@@ -235,9 +235,14 @@ class MsnMonitor:
         ctx.announced = True
         self.stats.flows_monitored += 1
         if FLOW_ESTABLISHED.enabled:
-            (laddr, lport), (raddr, rport) = ctx.local, ctx.remote
-            FLOW_ESTABLISHED.write(ctx.flow_id, ctx.start_ns, "tcp", laddr, lport, raddr, rport,
-                                   ctx.identity.path, ctx.identity.pid, not ctx.from_start)
+            # the source opened the flow: side 0 if its SYN was seen, else (joined
+            # mid-session) the monitored client, which opens its MSN connections
+            outbound = ctx.local_side == 0 or not ctx.from_start
+            (sip, sport), (dip, dport) = ((ctx.local, ctx.remote) if outbound
+                                          else (ctx.remote, ctx.local))
+            FLOW_ESTABLISHED.write(ctx.start_ns, ctx.flow_id, "tcp", sip, sport, dip, dport,
+                                   "egress" if outbound else "ingress", ctx.identity.path,
+                                   ctx.identity.pid, not ctx.from_start)
 
     # -- stream consumer (called by the reassembler) ------------------------------------
     def on_data(self, flow: Flow, side: int, data: bytes) -> None:
@@ -340,10 +345,10 @@ class MsnMonitor:
         text = data.decode("ascii")
         name = DIRECTIONS[direction]
         if ALL_TRAFFIC.enabled:
-            ALL_TRAFFIC.write(ctx.flow_id, ts, name, lport, rport, text)
+            ALL_TRAFFIC.write(ts, ctx.flow_id, name, lport, rport, text)
         event = LEGACY_BY_CLASS[trace.legacy_class.value]
         if event.enabled:
-            event.write(ctx.flow_id, ts, name, lport, rport, text,
+            event.write(ts, ctx.flow_id, name, lport, rport, text,
                         "Received" if direction == RECEIVED else "Sent")
 
     def _command(self, ctx: FlowContext, cmd: Command, direction: int, ts: int) -> None:
@@ -359,7 +364,7 @@ class MsnMonitor:
             legacy = LEGACY_CLASSES.get(verb)
             if legacy is None:
                 legacy = LEGACY_CLASSES[verb] = legacy_class(verb).value
-            COMMAND.write(ctx.flow_id, ts, DIRECTIONS[direction], verb, cmd.trid,
+            COMMAND.write(ts, ctx.flow_id, DIRECTIONS[direction], verb, cmd.trid,
                           list(cmd.args), cmd.payload_len, role.value, legacy, cmd.offset)
         if verb == "MSG":
             stats.messages += 1
@@ -382,7 +387,7 @@ class MsnMonitor:
             if tx is not None:
                 stats.transactions += 1
                 if TRANSACTION.enabled:
-                    TRANSACTION.write(ctx.flow_id, ts, tx.trid, tx.request.verb, tx.reply.verb,
+                    TRANSACTION.write(ts, ctx.flow_id, tx.trid, tx.request.verb, tx.reply.verb,
                                       round(tx.latency * 1e6), tx.error, role.value)
 
     def _message(self, ctx: FlowContext, cmd: Command, content, direction: int,
@@ -392,7 +397,7 @@ class MsnMonitor:
         body = content.body
         sender = content.sender or (ctx.user if direction == SENT else None)
         bodies = self.capture_bodies
-        MESSAGE.write(ctx.flow_id, ts, DIRECTIONS[direction], cmd.trid, content.content_type,
+        MESSAGE.write(ts, ctx.flow_id, DIRECTIONS[direction], cmd.trid, content.content_type,
                       content.kind, sender, content.sender_name, content.typing_user,
                       content.text if bodies else None, len(body),
                       hashlib.sha256(body).hexdigest(), body if bodies else None)
@@ -400,5 +405,5 @@ class MsnMonitor:
     def _report(self, ctx: FlowContext, direction: int, ts: int, verb: str, kind: str,
                 detail: str, action: str, offset: int) -> None:
         if UNKNOWN_COMMAND.enabled:
-            UNKNOWN_COMMAND.write(ctx.flow_id, ts, DIRECTIONS[direction], verb, kind, detail,
+            UNKNOWN_COMMAND.write(ts, ctx.flow_id, DIRECTIONS[direction], verb, kind, detail,
                                   action, offset)

@@ -48,6 +48,10 @@ def run_client(topo, app: str, transcript: Path, port_base: int = PORT_BASE) -> 
     return json.loads(transcript.read_text())
 
 
+#: The transcript's words for a ``network.direction`` (what the client sent or received).
+TRANSCRIPT_DIRS = {"egress": "sent", "ingress": "received"}
+
+
 def expected_commands(transcript: dict) -> dict[tuple[int, str], list[tuple]]:
     """(client port, direction) -> [(verb, trid, args, payload_len)] from a transcript."""
     ports = {c["id"]: c["client"][1] for c in transcript["connections"]}
@@ -60,9 +64,9 @@ def expected_commands(transcript: dict) -> dict[tuple[int, str], list[tuple]]:
 
 def observed_commands(flows: list, commands: list) -> dict[tuple[int, str], list[tuple]]:
     """The same shape from FlowEstablished and Command events."""
-    ports = {f["flow_id"]: f["local_port"] for f in flows}
+    ports = {f["network.community_id"]: f["source.port"] for f in flows}  # the client's
     out: dict[tuple[int, str], list[tuple]] = {}
     for c in commands:
-        key = (ports[c["flow_id"]], c["direction"])
+        key = (ports[c["network.community_id"]], TRANSCRIPT_DIRS[c["network.direction"]])
         out.setdefault(key, []).append((c["verb"], c["trid"], c["args"], c["payload_len"]))
     return out

@@ -28,11 +28,11 @@ def test_pipeline_gives_the_real_captures_25_commands(record, suspect_chat):
     rec = record()
     consumer = replay_consumer(app_hint="msnmsgr.exe")
     _pipeline(suspect_chat, consumer)
-    got = [(e.fields["direction"], e.fields["verb"], e.fields["trid"], e.fields["args"],
+    got = [(e.fields["network.direction"], e.fields["verb"], e.fields["trid"], e.fields["args"],
             e.fields["payload_len"]) for e in rec.events("Command")]
     assert got == EXPECTED
     [flow] = rec.events("FlowEstablished")
-    assert flow.fields["app_path"] == "msnmsgr.exe"
+    assert flow.fields["process.executable"] == "msnmsgr.exe"
     assert len(rec.events("FlowClosed")) == 1 and consumer.stats.commands == 25
 
 

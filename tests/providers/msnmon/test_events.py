@@ -21,10 +21,11 @@ def test_every_mapped_event_exists_with_the_fields_its_rule_reads():
     for rule in rules:
         fields = events[rule.event]
         if Action.IGNORE not in rule.actions:
-            assert "flow_id" in fields and "ts_ns" in fields, rule.event
+            assert fields[:2] == ["@timestamp", "network.community_id"], rule.event
         if Action.TRANSACTION in rule.actions:
             assert {rule.key_field, rule.direction_field, rule.verb_field} <= set(fields)
         if Action.SUMMARY_SPAN in rule.actions:
             assert {rule.start_field, rule.links_field} <= set(fields)
-    assert {"local_addr", "local_port", "remote_addr", "remote_port", "app_path", "pid",
-            "protocol"} <= set(events["FlowEstablished"])
+    assert {"source.ip", "source.port", "destination.ip", "destination.port",
+            "process.executable", "process.pid", "network.transport"} <= set(
+        events["FlowEstablished"])

@@ -29,10 +29,11 @@ def test_login_joins_the_dispatch_redirect(record):
           ns.send(b"USR 3 OK a@b.c Alice 1 0\r\n", False))
     pipe.finish()
     [login] = rec.events("Login")
-    flows = {e.fields["remote_addr"]: e.fields["flow_id"] for e in rec.events("FlowEstablished")}
+    flows = {e.fields["destination.ip"]: e.fields["network.community_id"]
+             for e in rec.events("FlowEstablished")}
     assert login.fields["user"] == "a@b.c" and login.fields["result"] == "ok"
     assert login.fields["redirects"] == ["10.0.0.2:1863"]
-    assert login.fields["flow_ids"] == [flows["10.0.0.2"], flows["10.0.0.3"]]
+    assert login.fields["community_ids"] == [flows["10.0.0.2"], flows["10.0.0.3"]]
     assert login.fields["dialect"] == "MSNP8"
 
 
@@ -64,7 +65,7 @@ def test_invited_switchboard_joins_its_ring_by_cookie(record):
           sb.close())
     pipe.finish()
     [board] = rec.events("Switchboard")
-    ns_flow = rec.events("FlowEstablished")[0].fields["flow_id"]
+    ns_flow = rec.events("FlowEstablished")[0].fields["network.community_id"]
     assert board.fields["user"] == "a@b.c" and board.fields["invited"] is True
     assert board.fields["participants"] == ["b@c.d"] and board.fields["messages"] == 1
-    assert board.fields["flow_ids"][0] == ns_flow and len(board.fields["flow_ids"]) == 2
+    assert board.fields["community_ids"][0] == ns_flow and len(board.fields["community_ids"]) == 2

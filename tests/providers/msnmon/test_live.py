@@ -46,11 +46,11 @@ def test_only_the_monitored_application_is_traced_exactly(topology, tmp_path, st
         live.close()
         driver.close()
     flows = [e.fields for e in rec.events("FlowEstablished")]
-    assert {f["app_path"] for f in flows} == {msn}
-    assert all(f["pid"] > 0 for f in flows)
+    assert {f["process.executable"] for f in flows} == {msn}
+    assert all(f["process.pid"] > 0 for f in flows)
     assert len(flows) == len(ours["connections"])
     their_ports = {c["client"][1] for c in theirs["connections"]}
-    assert not their_ports & {f["local_port"] for f in flows}
+    assert not their_ports & {f["source.port"] for f in flows}
     commands = [e.fields for e in rec.events("Command")]
     assert observed_commands(flows, commands) == expected_commands(ours)
     assert live.errors == 0 and live.stats.flows_other >= len(their_ports)

@@ -37,7 +37,7 @@ def test_msnp_on_another_port_is_recognised_by_content(record):
          conv.send(b"VER 1 MSNP8\r\n", False), conv.close())
     assert [e.fields["verb"] for e in rec.events("Command")] == ["VER", "VER"]
     [flow] = rec.events("FlowEstablished")
-    assert flow.fields["remote_port"] == 5000 and flow.fields["mid_session"] is False
+    assert flow.fields["destination.port"] == 5000 and flow.fields["mid_session"] is False
 
 
 def test_other_protocols_of_the_application_are_not_announced(record):
@@ -69,7 +69,7 @@ def test_attributed_flow_carries_the_executable(record):
     who = AppIdentity("/usr/bin/msn", 4242, True)
     _run(MsnMonitor(resolver=lambda pkt, outbound: who), hs, conv.send(b"OUT\r\n"))
     [flow] = rec.events("FlowEstablished")
-    assert (flow.fields["app_path"], flow.fields["pid"]) == ("/usr/bin/msn", 4242)
+    assert (flow.fields["process.executable"], flow.fields["process.pid"]) == ("/usr/bin/msn", 4242)
 
 
 def test_disabled_monitor_only_counts_packets(record):
@@ -99,8 +99,8 @@ def test_mid_session_stream_is_oriented_to_the_client(record):
     conv = Conversation(CLIENT, SERVER)
     _run(MsnMonitor(), conv.send(b"NLN NLN a@b.c A 0\r\n", False), conv.send(b"PNG\r\n"))
     [flow] = rec.events("FlowEstablished")
-    assert flow.fields["local_port"] == 40000 and flow.fields["mid_session"] is True
-    assert [e.fields["direction"] for e in rec.events("Command")] == ["received", "sent"]
+    assert flow.fields["source.port"] == 40000 and flow.fields["mid_session"] is True
+    assert [e.fields["network.direction"] for e in rec.events("Command")] == ["ingress", "egress"]
 
 
 def test_switchboard_address_learned_from_xfr(record):
@@ -212,8 +212,8 @@ def test_http_gateway_flow_is_recognised_and_parsed(record):
                 b"Content-Type: application/x-msn-messenger\r\n"
                 b"Content-Length: %d\r\n\r\n%s" % (len(reply), reply))
     _run(MsnMonitor(), hs, conv.send(post), conv.send(response, False), conv.close())
-    assert [(e.fields["direction"], e.fields["verb"]) for e in rec.events("Command")] == [
-        ("sent", "VER"), ("received", "VER")]
+    assert [(e.fields["network.direction"], e.fields["verb"]) for e in rec.events("Command")] == [
+        ("egress", "VER"), ("ingress", "VER")]
 
 
 def test_trickled_bytes_are_judged_a_bounded_number_of_times():

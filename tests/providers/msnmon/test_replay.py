@@ -13,13 +13,13 @@ from ..suspect_chat import BRIAN, COMMANDS, TEXTS, THOMAS
 from .conftest import SAMPLES
 
 EXPECTED = [  # (direction, verb, trid, args, payload_len) in capture order
-    ("sent" if client else "received", verb, trid, list(args), n)
+    ("egress" if client else "ingress", verb, trid, list(args), n)
     for client, verb, trid, args, n in COMMANDS
 ]
 
 
 def _commands(rec) -> list[tuple]:
-    return [(e.fields["direction"], e.fields["verb"], e.fields["trid"], e.fields["args"],
+    return [(e.fields["network.direction"], e.fields["verb"], e.fields["trid"], e.fields["args"],
              e.fields["payload_len"]) for e in rec.events("Command")]
 
 
@@ -36,11 +36,13 @@ def test_real_capture_commands_carry_role_class_and_flow(record, suspect_chat):
     rec = record()
     replay_capture(suspect_chat, app_hint="msnmsgr.exe")
     [flow] = rec.events("FlowEstablished")
-    assert flow.fields["local_port"] == 3331 and flow.fields["remote_port"] == 1863
-    assert flow.fields["app_path"] == "msnmsgr.exe" and flow.fields["protocol"] == "tcp"
+    assert flow.fields["source.port"] == 3331 and flow.fields["destination.port"] == 1863
+    assert flow.fields["process.executable"] == "msnmsgr.exe"
+    assert flow.fields["network.transport"] == "tcp"
     commands = rec.events("Command")
-    assert {e.fields["flow_id"] for e in commands} == {flow.fields["flow_id"]}
-    assert flow.fields["flow_id"].startswith("1:")
+    cid = flow.fields["network.community_id"]
+    assert {e.fields["network.community_id"] for e in commands} == {cid}
+    assert cid.startswith("1:")
     assert commands[-1].fields["role"] == "switchboard"
     classes = {e.fields["verb"]: e.fields["legacy_class"] for e in commands}
     assert classes == {"USR": "client_server", "CAL": "client_server", "JOI": "client_server",
@@ -119,17 +121,18 @@ def test_simulator_captures_give_the_transcripts_commands(record, name):
     truth = json.loads(transcript.read_text())
     rec = record()
     replay_capture(pcap)
-    flows = {(e.fields["local_port"], e.fields["remote_port"]): e.fields["flow_id"]
-             for e in rec.events("FlowEstablished")}
+    flows = {(e.fields["source.port"], e.fields["destination.port"]):
+             e.fields["network.community_id"] for e in rec.events("FlowEstablished")}
     for conn in truth["connections"]:
         flow_id = flows[(conn["client"][1], conn["server"][1])]
-        for direction in ("sent", "received"):
+        for direction, said in (("egress", "sent"), ("ingress", "received")):
             want = [(c["verb"], c["trid"], c["args"], c["payload_len"])
                     for c in truth["commands"]
-                    if c["conn"] == conn["id"] and c["dir"] == direction]
+                    if c["conn"] == conn["id"] and c["dir"] == said]
             got = [(e.fields["verb"], e.fields["trid"], e.fields["args"],
                     e.fields["payload_len"]) for e in rec.events("Command")
-                   if e.fields["flow_id"] == flow_id and e.fields["direction"] == direction]
+                   if e.fields["network.community_id"] == flow_id
+                   and e.fields["network.direction"] == direction]
             assert got == want, conn["id"]
 
 
@@ -145,12 +148,12 @@ def test_simulator_capture_login_and_switchboard_summaries(record):
                                                   "carol@sim.test"}
     for login in logins:
         assert login.fields["result"] == "ok"
-        assert len(login.fields["redirects"]) == 1 and len(login.fields["flow_ids"]) == 2
-        assert login.fields["start_ns"] < login.fields["ts_ns"]
+        assert len(login.fields["redirects"]) == 1 and len(login.fields["community_ids"]) == 2
+        assert login.fields["event.start"] < login.time_ns
     boards = rec.events("Switchboard")
     assert len(boards) == 3
     assert all(b.fields["participants"] for b in boards)
-    assert all(len(b.fields["flow_ids"]) == 2 for b in boards)
+    assert all(len(b.fields["community_ids"]) == 2 for b in boards)
 
 
 @pytest.mark.parametrize("express", [True, False])
