@@ -1,4 +1,7 @@
-"""The hub's own provider: session lifecycle, provider registration, access refusals."""
+"""The hub's own provider: session lifecycle, provider registration, access refusals.
+
+Its fields follow the shared vocabulary (``process.pid``: the provider's or the
+refused client's process)."""
 
 from __future__ import annotations
 
@@ -14,18 +17,19 @@ SESSION_STARTED = HUB_PROVIDER.event(
     "Session {session} started: providers {providers}, file {file}")
 SESSION_STOPPED = HUB_PROVIDER.event(
     2, "SessionStopped", Level.INFO, "session",
-    {"session": str, "written": int, "lost": int},
+    {"session": str, "written": (int, "{event}"), "lost": (int, "{event}")},
     "Session {session} stopped: {written} events written, {lost} lost")
 SESSION_UPDATED = HUB_PROVIDER.event(
     3, "SessionUpdated", Level.INFO, "session", {"session": str, "providers": list},
     "Session {session} updated: providers {providers}")
 PROVIDER_REGISTERED = HUB_PROVIDER.event(
-    4, "ProviderRegistered", Level.INFO, "provider", {"provider": str, "pid": int},
-    "Provider {provider} registered (pid {pid})")
+    4, "ProviderRegistered", Level.INFO, "provider", {"provider": str, "process.pid": int},
+    "Provider {provider} registered (pid {process.pid})")
 PROVIDER_GONE = HUB_PROVIDER.event(
-    5, "ProviderGone", Level.WARNING, "provider", {"provider": str, "pid": int, "reason": str},
-    "Provider {provider} (pid {pid}) gone: {reason}")
+    5, "ProviderGone", Level.WARNING, "provider", {"provider": str, "process.pid": int,
+                                         "reason": str},
+    "Provider {provider} (pid {process.pid}) gone: {reason}")
 ACCESS_DENIED = HUB_PROVIDER.event(
     6, "AccessDenied", Level.WARNING, "security",
-    {"uid": int, "pid": int, "operation": str, "reason": str},
-    "Refused {operation} for uid {uid} (pid {pid}): {reason}")
+    {"uid": int, "process.pid": int, "operation": str, "reason": str},
+    "Refused {operation} for uid {uid} (pid {process.pid}): {reason}")
