@@ -17,28 +17,30 @@ class Msn:
     def __init__(self) -> None:
         p = self.provider = Provider("wfptrace-msnmon", keywords=["flow", "session", "message",
                                                                   "client_server"])
-        tuple5 = {"flow_id": str, "protocol": str, "local_addr": str, "local_port": int,
-                  "remote_addr": str, "remote_port": int}
+        cid = "network.community_id"
+        tuple5 = {cid: str, "network.transport": str, "source.ip": str, "source.port": int,
+                  "destination.ip": str, "destination.port": int}
         self.flow = p.event(1, "FlowEstablished", Level.INFO, "flow",
-                            {**tuple5, "app_path": str, "pid": int}, "flow {flow_id}")
+                            {**tuple5, "process.executable": str, "process.pid": int},
+                            "flow {network.community_id}")
         self.command = p.event(2, "Command", Level.VERBOSE, "client_server",
-                               {"flow_id": str, "direction": str, "verb": str, "trid": int,
+                               {cid: str, "network.direction": str, "verb": str, "trid": int,
                                 "args": str, "payload_len": int, "role": str}, "{verb} {args}")
         self.message = p.event(3, "Message", Level.VERBOSE, "message",
-                               {"flow_id": str, "content_type": str, "sender": str,
+                               {cid: str, "content_type": str, "sender": str,
                                 "length": int}, "MSG from {sender}")
         self.login = p.event(4, "Login", Level.INFO, "session",
-                             {"flow_id": str, "user": str, "server": str, "redirects": list,
-                              "flow_ids": list, "start_ns": int}, "login {user}")
+                             {cid: str, "user": str, "server": str, "redirects": list,
+                              "community_ids": list, "event.start": int}, "login {user}")
         self.switchboard = p.event(5, "Switchboard", Level.INFO, "session",
-                                   {"flow_id": str, "session_id": str, "participants": list,
-                                    "flow_ids": list, "start_ns": int}, "switchboard")
+                                   {cid: str, "session_id": str, "participants": list,
+                                    "community_ids": list, "event.start": int}, "switchboard")
         self.closed = p.event(6, "FlowClosed", Level.INFO, "flow",
-                              {"flow_id": str, "reason": str, "bytes": int}, "closed")
+                              {cid: str, "reason": str, "bytes": int}, "closed")
         self.error = p.event(7, "InvalidCommand", Level.WARNING, "client_server",
-                             {"flow_id": str, "kind": str}, "invalid command: {kind}")
+                             {cid: str, "kind": str}, "invalid command: {kind}")
         self.transaction = p.event(8, "Transaction", Level.VERBOSE, "client_server",
-                                   {"flow_id": str, "verb": str, "trid": int,
+                                   {cid: str, "verb": str, "trid": int,
                                     "latency_ns": int}, "{verb}")
 
     def open(self, fid: str, port: int = 1863) -> None:
@@ -55,21 +57,23 @@ class Inspect:
 
     def __init__(self) -> None:
         p = self.provider = Provider("wfptrace-inspect", keywords=["connect", "packet", "config"])
+        cid = "network.community_id"
         self.pended = p.event(1, "ConnectionPended", Level.INFO, "connect",
-                              {"flow_id": str, "protocol": str, "direction": str, "layer": str,
-                               "local_addr": str, "local_port": int, "remote_addr": str,
-                               "remote_port": int, "process_path": str, "process_pid": int},
-                              "pended {flow_id}")
+                              {cid: str, "network.transport": str, "network.direction": str,
+                               "layer": str, "source.ip": str, "source.port": int,
+                               "destination.ip": str, "destination.port": int,
+                               "process.executable": str, "process.pid": int},
+                              "pended {network.community_id}")
         self.verdict = p.event(2, "ConnectionVerdict", Level.INFO, "connect",
-                               {"flow_id": str, "verdict": str, "decided_by": str,
+                               {cid: str, "verdict": str, "decided_by": str,
                                 "latency_us": int}, "{verdict}")
         self.packet = p.event(3, "PacketVerdict", Level.VERBOSE, "packet",
-                              {"flow_id": str, "direction": str, "size": int, "verdict": str},
+                              {cid: str, "network.direction": str, "size": int, "verdict": str},
                               "{verdict}")
         self.config = p.event(4, "ConfigChanged", Level.INFO, "config",
                               {"remote_address": str, "block": bool}, "config")
         self.closed = p.event(9, "ConnectionClosed", Level.INFO, "connect",
-                              {"flow_id": str, "verdict": str, "reason": str, "packets": int},
+                              {cid: str, "verdict": str, "reason": str, "packets": int},
                               "closed")
 
 

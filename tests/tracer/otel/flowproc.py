@@ -1,7 +1,7 @@
 """A provider process shaped like ``wfptrace-msnmon`` that plays fixed flows into a hub.
 
 Run as ``python -m tests.tracer.otel.flowproc SOCKET FLOWS [PACE]``: every flow's events carry
-packet times (``ts_ns``) that do not depend on the process, as a capture seen by several
+packet times (``@timestamp``) that do not depend on the process, as a capture seen by several
 hosts would. Prints one JSON line when connected and one when done.
 """
 
@@ -16,12 +16,13 @@ from tracer import Level, Provider
 from tracer.service import attach_provider
 
 PROVIDER = Provider("wfptrace-msnmon", keywords=["flow", "client_server"])
-_FLOW = {"flow_id": str, "ts_ns": int}
+_FLOW = {"@timestamp": int, "network.community_id": str}
 FLOW = PROVIDER.event(1, "FlowEstablished", Level.INFO, "flow",
-                      {**_FLOW, "protocol": str, "remote_addr": str, "remote_port": int},
-                      "flow {flow_id}")
+                      {**_FLOW, "network.transport": str, "destination.ip": str,
+                       "destination.port": int},
+                      "flow {network.community_id}")
 COMMAND = PROVIDER.event(2, "Command", Level.INFO, "client_server",
-                         {**_FLOW, "direction": str, "verb": str, "trid": int, "args": str,
+                         {**_FLOW, "network.direction": str, "verb": str, "trid": int, "args": str,
                           "role": str}, "{verb}")
 CLOSED = PROVIDER.event(6, "FlowClosed", Level.INFO, "flow", {**_FLOW, "reason": str},
                         "closed")
@@ -36,10 +37,10 @@ def play(flows: int, pace: float = 0.0) -> int:
         if pace and i:
             time.sleep(pace)
         fid, t = f"1:flow{i}", BASE_NS + i * 1_000_000
-        FLOW.write(fid, t, "tcp", "64.4.13.58", 1863)
-        COMMAND.write(fid, t + 10, "send", "CHG", 1, "NLN", "notification")
-        COMMAND.write(fid, t + 20, "recv", "CHG", 1, "NLN", "notification")
-        CLOSED.write(fid, t + 30, "fin")
+        FLOW.write(t, fid, "tcp", "64.4.13.58", 1863)
+        COMMAND.write(t + 10, fid, "send", "CHG", 1, "NLN", "notification")
+        COMMAND.write(t + 20, fid, "recv", "CHG", 1, "NLN", "notification")
+        CLOSED.write(t + 30, fid, "fin")
         n += 4
     return n
 

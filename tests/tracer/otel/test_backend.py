@@ -79,13 +79,13 @@ def test_flow_span_carries_the_five_tuple_and_process_with_semconv_names(exporte
     (ds,) = [s for s in receiver.spans if s.item.name == "MSN dispatch"]
     assert ds.attrs["network.transport"] == "tcp"
     assert ds.attrs["network.type"] == "ipv4"
-    assert ds.attrs["network.peer.address"] == "64.4.13.58"
-    assert ds.attrs["network.peer.port"] == 1863
-    assert ds.attrs["network.local.address"] == "10.0.0.2"
-    assert ds.attrs["network.local.port"] == 50000
-    assert ds.attrs["process.executable.path"] == "/usr/bin/amsn"
+    assert ds.attrs["destination.ip"] == "64.4.13.58"
+    assert ds.attrs["destination.port"] == 1863
+    assert ds.attrs["source.ip"] == "10.0.0.2"
+    assert ds.attrs["source.port"] == 50000
+    assert ds.attrs["process.executable"] == "/usr/bin/amsn"
     assert ds.attrs["process.pid"] == 4242
-    assert ds.attrs["wfptrace.flow_id"] == DS
+    assert ds.attrs["network.community_id"] == DS
     assert ds.attrs["msnp.reason"] == "fin"
     assert ds.attrs["wfptrace.flow.end"] == "closed"
 
@@ -97,7 +97,7 @@ def test_commands_are_span_events_on_their_flow_span(exported) -> None:
     assert [e.name for e in ds.events] == ["MSNP VER", "MSNP VER", "MSNP CVR", "MSNP CVR",
                                            "MSNP USR", "MSNP XFR"]
     xfr = attrs_of(ds.events[-1].attributes)
-    assert xfr == {"wfptrace.direction": "recv", "msnp.verb": "XFR", "msnp.trid": 3,
+    assert xfr == {"network.direction": "recv", "msnp.verb": "XFR", "msnp.trid": 3,
                    "msnp.args": "NS 207.46.1.1:1863", "msnp.payload_len": 0,
                    "msnp.role": "dispatch"}
 
@@ -204,7 +204,7 @@ def test_inspect_connection_gets_verdict_attribute_and_packet_events(
     assert rec.attrs["wfptrace.verdict"] == "block"
     assert rec.attrs["wfptrace.inspect.decided_by"] == "static"
     assert rec.attrs["network.type"] == "ipv6"
-    assert rec.attrs["process.executable.path"] == "/usr/bin/dig"
+    assert rec.attrs["process.executable"] == "/usr/bin/dig"
     assert rec.attrs["wfptrace.flow.end"] == "session_end"
     assert [e.name for e in rec.item.events] == ["verdict block", "packet block"]
     assert rec.service == "wfptrace-inspect"
@@ -235,7 +235,7 @@ def test_collector_down_then_up_counts_drops_and_later_spans_arrive(
         receiver.start_grpc(port)
         msn.open("up:1")
         msn.closed.write("up:1", "fin", 1)
-        assert receiver.wait(lambda r: any(s.attrs.get("wfptrace.flow_id") == "up:1"
+        assert receiver.wait(lambda r: any(s.attrs.get("network.community_id") == "up:1"
                                            for s in r.spans), timeout=15)
         stats = hub.stop_session("otel")
     finally:

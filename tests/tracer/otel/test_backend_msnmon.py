@@ -43,7 +43,7 @@ def connections() -> list[dict]:
 
 def flows(r: Receiver) -> dict[int, Received]:
     """Root flow spans by client port."""
-    return {s.attrs["network.local.port"]: s for s in r.spans if not s.item.parent_span_id}
+    return {s.attrs["source.port"]: s for s in r.spans if not s.item.parent_span_id}
 
 
 def test_every_connection_is_a_root_span_named_for_its_role(replayed: Receiver) -> None:
@@ -52,7 +52,7 @@ def test_every_connection_is_a_root_span_named_for_its_role(replayed: Receiver) 
     assert got == {c["client"][1]: f"MSN {c['role']}" for c in connections()}
     for conn in connections():
         span = flows(replayed)[conn["client"][1]]
-        assert span.attrs["network.peer.port"] == conn["server"][1]
+        assert span.attrs["destination.port"] == conn["server"][1]
         assert span.attrs["network.transport"] == "tcp"
         assert span.service == "wfptrace-msnmon"
 

@@ -19,7 +19,7 @@ def decoded(encoded: bytes) -> dict[str, Any]:
 
 
 def fields(**kw: Any) -> dict[str, Any]:
-    base = {"flow_id": "1:x", "ts_ns": 5, "direction": "sent", "verb": "USR", "trid": 3,
+    base = {"network.community_id": "1:x", "network.direction": "sent", "verb": "USR", "trid": 3,
             "args": ["TWN", "I", "a@b"], "payload_len": 0, "offset": 0}
     return {**base, **kw}
 
@@ -28,7 +28,7 @@ def test_encoding_leaves_out_flow_and_time_fields_and_keeps_lists() -> None:
     """The flow id and the time are not attributes; a list becomes an array attribute."""
     c = CompiledRule(COMMAND, DEFAULT_MAPPING)
     got = decoded(c.encode(fields(), c.span_cache))
-    assert got == {"wfptrace.direction": "sent", "msnp.verb": "USR", "msnp.trid": 3,
+    assert got == {"network.direction": "sent", "msnp.verb": "USR", "msnp.trid": 3,
                    "msnp.args": ["TWN", "I", "a@b"], "msnp.payload_len": 0, "msnp.offset": 0}
 
 
@@ -53,7 +53,7 @@ def test_an_event_with_another_layout_is_still_encoded() -> None:
     """Fields added or missing compared with the first event are all encoded."""
     c = CompiledRule(COMMAND, DEFAULT_MAPPING)
     c.encode(fields(), c.span_cache)
-    assert decoded(c.encode({"flow_id": "f", "verb": "OUT", "extra": {"k": [1]}},
+    assert decoded(c.encode({"network.community_id": "f", "verb": "OUT", "extra": {"k": [1]}},
                             c.span_cache)) == {"msnp.verb": "OUT", "msnp.extra": {"k": [1]}}
 
 

@@ -73,8 +73,8 @@ def test_each_flow_has_one_trace_id_whichever_hub_process_saw_it(tmp_path: Path,
     flows_of_span: dict[bytes, str] = {}
     spans = receivers[0].spans + receivers[1].spans
     for s in spans:
-        if "wfptrace.flow_id" in s.attrs:
-            flows_of_span[s.item.span_id] = s.attrs["wfptrace.flow_id"]
+        if "network.community_id" in s.attrs:
+            flows_of_span[s.item.span_id] = s.attrs["network.community_id"]
     for s in spans:  # a child span belongs to the flow of its parent
         fid = flows_of_span.get(s.item.span_id) or flows_of_span[s.item.parent_span_id]
         traces[fid].add(s.item.trace_id)

@@ -62,8 +62,8 @@ def run_fleet(tmp_path: Path, agents: list[Receiver], kill: tuple[int, ...]
 def traces_by_flow(agents: list[Receiver]) -> tuple[dict[str, set[bytes]], dict[bytes, set[str]]]:
     """Over all agents: the trace ids each flow's spans carry, and the flows of each id."""
     spans = [s for a in agents for s in a.spans]
-    flow_of = {s.item.span_id: s.attrs["wfptrace.flow_id"] for s in spans
-               if "wfptrace.flow_id" in s.attrs}
+    flow_of = {s.item.span_id: s.attrs["network.community_id"] for s in spans
+               if "network.community_id" in s.attrs}
     traces: dict[str, set[bytes]] = defaultdict(set)
     flows: dict[bytes, set[str]] = defaultdict(set)
     for s in spans:  # a transaction span belongs to the flow of its parent

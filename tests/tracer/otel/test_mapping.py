@@ -16,16 +16,13 @@ def test_msnmon_commands_are_span_events_and_transactions() -> None:
         == (Action.FLOW_EVENT, Action.TRANSACTION)
 
 
-def test_semconv_names_for_the_five_tuple_and_process() -> None:
-    """5-tuple and process fields map to OpenTelemetry semantic-convention names."""
+def test_vocabulary_fields_are_attributes_of_the_same_name() -> None:
+    """5-tuple, Community ID and process fields keep their ECS names as OTLP attributes."""
     rule = DEFAULT_MAPPING.rule("wfptrace-inspect", "ConnectionPended")
-    names = {f: DEFAULT_MAPPING.attr_name(rule, f) for f in (
-        "protocol", "remote_addr", "remote_port", "local_addr", "local_port", "process_path",
-        "process_pid")}
-    assert names == {"protocol": "network.transport", "remote_addr": "network.peer.address",
-                     "remote_port": "network.peer.port", "local_addr": "network.local.address",
-                     "local_port": "network.local.port",
-                     "process_path": "process.executable.path", "process_pid": "process.pid"}
+    names = ("network.transport", "destination.ip", "destination.port", "source.ip",
+             "source.port", "process.executable", "process.pid", "network.community_id",
+             "network.direction")
+    assert {f: DEFAULT_MAPPING.attr_name(rule, f) for f in names} == {f: f for f in names}
 
 
 def test_other_fields_use_the_provider_prefix_and_rule_overrides_win() -> None:

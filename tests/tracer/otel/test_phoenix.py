@@ -130,8 +130,8 @@ def flows_and_traces(spans: list[dict[str, Any]]) -> tuple[dict[str, set[str]],
     flows."""
     flow_of_trace: dict[str, set[str]] = defaultdict(set)
     for s in spans:
-        if "wfptrace.flow_id" in s["attributes"]:
-            flow_of_trace[s["context"]["trace_id"]].add(s["attributes"]["wfptrace.flow_id"])
+        if "network.community_id" in s["attributes"]:
+            flow_of_trace[s["context"]["trace_id"]].add(s["attributes"]["network.community_id"])
     traces: dict[str, set[str]] = defaultdict(set)
     for trace, fids in flow_of_trace.items():
         for fid in fids:

@@ -17,7 +17,13 @@ MSN = "wfptrace-msnmon"
 _seq = itertools.count(1)
 
 
+#: Keyword spellings of the vocabulary's dotted field names.
+_WIRE = {"flow_id": "network.community_id", "direction": "network.direction",
+         "flow_ids": "community_ids", "start_ns": "event.start"}
+
+
 def ev(name: str, provider: str = MSN, t: int = 1_000, level: int = 4, **fields: Any) -> Event:
+    fields = {_WIRE.get(k, k): v for k, v in fields.items()}
     return Event(time_ns=t, seq=next(_seq), provider=provider, name=name, id=1, level=level,
                  keywords=(), pid=1, tid=1, fields=fields, template="{verb}")
 
@@ -45,8 +51,8 @@ def test_flow_span_lasts_from_establish_to_close() -> None:
 
 
 def test_time_field_replaces_the_emit_time() -> None:
-    """An event's ts_ns field (capture time) is used instead of its emit time."""
-    t = tracker()
+    """A mapping's time field (here ts_ns) is used instead of the event's time."""
+    t = tracker(Mapping(time_fields=("ts_ns",)))
     t.map([ev("FlowEstablished", t=100, flow_id="f", ts_ns=7),
            ev("FlowClosed", t=900, flow_id="f", ts_ns=8)])
     (span,) = spans(t)
