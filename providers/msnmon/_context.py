@@ -73,6 +73,7 @@ class FlowContext:
         "remote",
         "roles",
         "server",
+        "session_start_ns",
         "sniff",
         "sniff_bytes",
         "sniffs",
@@ -94,7 +95,10 @@ class FlowContext:
         self.remote = remote
         self.legacy_ports = (local[1], remote[1])
         self.server = f"{remote[0]}:{remote[1]}"
-        self.start_ns = start_ns
+        self.start_ns = start_ns  # the flow's first packet: FlowEstablished's time
+        #: when the session this flow continues began (a login's first flow, or the
+        #: switchboard's announcement): the Login/Switchboard summary's event.start
+        self.session_start_ns = start_ns
         self.from_start = from_start
         self.state = StreamState.SNIFFING
         self.announced = False

@@ -48,7 +48,7 @@ class SessionLedger:
         found = self._announced.pop((ctx.remote, cookie), None)
         if found is None:
             return
-        ctx.start_ns = min(ctx.start_ns, found.start_ns)
+        ctx.session_start_ns = min(ctx.session_start_ns, found.start_ns)
         ctx.flow_ids = list(found.flow_ids)
         ctx.redirects = list(found.redirects)
         ctx.user = ctx.user or found.user
@@ -98,7 +98,7 @@ class SessionLedger:
         if kind == "NS":
             ctx.login_done = True  # the login goes on at the next server
         redirects = (*ctx.redirects, ctx.server) if kind == "NS" else ()
-        start = ctx.start_ns if kind == "NS" else ts_ns
+        start = ctx.session_start_ns if kind == "NS" else ts_ns
         key = (endpoint, cookie)
         flow_ids = (*ctx.flow_ids, ctx.flow_id) if kind == "NS" else (ctx.flow_id,)
         ns = kind == "NS"
@@ -114,14 +114,14 @@ class SessionLedger:
         ctx.login_done = True
         if LOGIN.enabled:
             LOGIN.write(ts_ns, ctx.flow_id, ctx.user, ctx.server, list(ctx.redirects), result,
-                        ctx.start_ns, [*ctx.flow_ids, ctx.flow_id], _dialect(ctx))
+                        ctx.session_start_ns, [*ctx.flow_ids, ctx.flow_id], _dialect(ctx))
 
     def close(self, ctx: FlowContext, ts_ns: int) -> None:
         """The flow ended: a switchboard summary, or an unfinished login."""
         if ctx.role is Role.SWITCHBOARD:
             if SWITCHBOARD.enabled:
                 SWITCHBOARD.write(ts_ns, ctx.flow_id, ctx.user, ctx.server,
-                                  list(ctx.participants), ctx.messages, ctx.start_ns,
+                                  list(ctx.participants), ctx.messages, ctx.session_start_ns,
                                   [*ctx.flow_ids, ctx.flow_id], ctx.invited)
         elif ctx.usr_trids and not ctx.login_done:
             self._login(ctx, "incomplete", ts_ns)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import subprocess
 
 import pytest
 
@@ -154,6 +156,38 @@ def test_simulator_capture_login_and_switchboard_summaries(record):
     assert len(boards) == 3
     assert all(b.fields["participants"] for b in boards)
     assert all(len(b.fields["community_ids"]) == 2 for b in boards)
+
+
+def _syn_times(pcap) -> dict[int, int]:
+    """Client port -> capture time (ns) of that connection's SYN, as tshark reads it."""
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark is not installed")
+    out = subprocess.run(["tshark", "-r", str(pcap), "-Y", "tcp.flags.syn==1 && tcp.flags.ack==0",
+                          "-T", "fields", "-e", "frame.time_epoch", "-e", "tcp.srcport"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    times = {}
+    for stamp, port in zip(out[::2], out[1::2], strict=True):
+        sec, _, frac = stamp.partition(".")
+        times[int(port)] = int(sec) * 10**9 + int((frac + "0" * 9)[:9])
+    return times
+
+
+@pytest.mark.parametrize("name", ["msn_session", "msn_session_msnp15"])
+def test_every_flow_is_established_at_its_own_syn(record, name):
+    """FlowEstablished's time is its own SYN's capture time (tshark), redirected flows
+    included; a login's event.start is its first flow's SYN."""
+    pcap = SAMPLES / f"{name}.pcap"
+    if not pcap.exists():
+        pytest.skip(f"{pcap} is absent")
+    syn = _syn_times(pcap)
+    rec = record()
+    replay_capture(pcap)
+    flows = rec.events("FlowEstablished")
+    assert len(flows) == len(syn)
+    assert {e.fields["source.port"]: e.time_ns for e in flows} == syn
+    first_of = {e.fields["network.community_id"]: syn[e.fields["source.port"]] for e in flows}
+    for login in rec.events("Login"):
+        assert login.fields["event.start"] == first_of[login.fields["community_ids"][0]]
 
 
 @pytest.mark.parametrize("express", [True, False])
