@@ -33,6 +33,13 @@ def test_condition_compares_numbers_numerically():
     assert not cond.matches({"other": 10})
 
 
+def test_condition_names_a_dotted_vocabulary_field():
+    """`source.ip == 10.0.0.2` reads the field named source.ip (no attribute lookup)."""
+    cond = parse_condition("source.ip == 10.0.0.2")
+    assert cond.matches({"source.ip": "10.0.0.2"}) and not cond.matches({"source.ip": "1.2.3.4"})
+    assert not cond.matches({"source": {"ip": "10.0.0.2"}})
+
+
 def test_condition_regex_operator():
     """`verb ~ ^us` is a case-insensitive regex search."""
     assert parse_condition("verb ~ ^us").matches({"verb": "USR"})
