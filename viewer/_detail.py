@@ -24,6 +24,8 @@ def detail_text(event: Event | None) -> Text:
         level = str(event.level)
     text = Text()
     text.append(f"#{event.seq} {format_time(event.time_ns)} ", style="cyan")
+    if event.created_ns:  # the packet's time above; when it was recorded here
+        text.append(f"(recorded {format_time(event.created_ns)}) ", style="dim")
     text.append(f"{escape_text(event.provider or 'session')}/{escape_text(event.name)} ",
                 style="bold")
     text.append(level, style=LEVEL_STYLES.get(event.level))
@@ -31,8 +33,10 @@ def detail_text(event: Event | None) -> Text:
     if event.keywords:
         text.append("  keywords " + escape_text(",".join(event.keywords)), style="dim")
     text.append("\n" + escape_text(event.message) + "\n")
+    # names as wide as the longest (network.community_id), within reason
+    width = min(max((len(n) for n in event.fields), default=0), 24)
     for name, value in event.fields.items():
-        text.append(f"  {escape_text(name):<14}", style="bold green")
+        text.append(f"  {escape_text(name):<{max(width, 14)}}", style="bold green")
         text.append(f" {escape_text(format_value(value))}\n")
     return text
 

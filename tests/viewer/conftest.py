@@ -28,44 +28,50 @@ def hub() -> Iterator[Hub]:
         yield h
 
 
+CID = "network.community_id"
+
+
 def _pended(i: int, remote: str = "10.0.0.2") -> dict[str, Any]:
-    return {"conn_id": i // 3 + 1, "flow_id": f"1:flow{i}=", "protocol": "tcp",
-            "local_addr": "10.0.0.1", "local_port": 50000 + i, "remote_addr": remote,
-            "remote_port": 1863, "direction": "outbound", "layer": "connect",
-            "process_path": "/usr/bin/msnmsgr", "process_pid": 3100}
+    return {"conn_id": i // 3 + 1, CID: f"1:flow{i}=", "network.transport": "tcp",
+            "source.ip": "10.0.0.1", "source.port": 50000 + i, "destination.ip": remote,
+            "destination.port": 1863, "network.direction": "egress", "layer": "connect",
+            "process.executable": "/usr/bin/msnmsgr", "process.pid": 3100}
 
 
 def _command(i: int, verb: str = "USR") -> dict[str, Any]:
-    return {"flow_id": f"1:flow{i - 1}=", "ts_ns": T0 + i, "direction": "sent", "verb": verb,
+    return {CID: f"1:flow{i - 1}=", "network.direction": "egress", "verb": verb,
             "trid": i, "args": ["TWN", "I", "alice@sim.test"], "payload_len": 0,
             "role": "notification", "legacy_class": "client_server", "offset": 0}
 
 
 def _transaction(i: int) -> dict[str, Any]:
-    return {"flow_id": f"1:flow{i - 1}=", "ts_ns": T0 + i, "trid": i, "request_verb": "USR",
+    return {CID: f"1:flow{i - 1}=", "trid": i, "request_verb": "USR",
             "reply_verb": "USR", "latency_us": 120, "error": 0, "role": "notification"}
 
 
 def _timeout(i: int) -> dict[str, Any]:
-    return {"conn_id": i // 3 + 1, "flow_id": f"1:flow{i - 2}=", "verdict": "permit",
+    return {"conn_id": i // 3 + 1, CID: f"1:flow{i - 2}=", "verdict": "permit",
             "timeout_s": 15.0, "reason": "timeout"}
 
 
 def emit(n: int, seed: int = 1) -> None:
-    """Write ``n`` events of the real inspect and MSN monitor event types from this thread."""
+    """Write ``n`` events of the real inspect and MSN monitor event types from this thread
+    (their packet time: now)."""
     rng = random.Random(seed)
     for i in range(n):
         if i % 3 == 0:
-            CONNECTION_PENDED.write(*_pended(i, f"10.0.0.{rng.randint(2, 9)}").values())
+            CONNECTION_PENDED.write(time.time_ns(),
+                                    *_pended(i, f"10.0.0.{rng.randint(2, 9)}").values())
         elif i % 3 == 1:
-            COMMAND.write(*_command(i, rng.choice(_VERBS)).values())
+            COMMAND.write(time.time_ns(), *_command(i, rng.choice(_VERBS)).values())
         else:
-            DECISION_TIMEOUT.write(*_timeout(i).values())
+            DECISION_TIMEOUT.write(time.time_ns(), *_timeout(i).values())
 
 
 def make_event(etype: EventType, fields: dict[str, Any], *, seq: int, time_ns: int) -> Event:
     """An event as a session delivers it, of a real event type (with that type's fields)."""
-    assert tuple(fields) == etype.fields, f"{etype.name} has fields {etype.fields}"
+    names = etype.fields[1:] if etype.timed else etype.fields  # @timestamp is the time
+    assert tuple(fields) == names, f"{etype.name} has fields {names}"
     return Event(time_ns=time_ns, seq=seq, provider=etype.provider.name, name=etype.name,
                  id=etype.id, level=etype.level, keywords=etype.keyword_names, pid=10,
                  tid=11, fields=fields, template=etype.template)

@@ -94,17 +94,17 @@ async def test_level_key_filters_and_x_restores_everything():
 
 
 async def test_filter_dialog_field_condition():
-    """The filter dialog's field condition `remote_addr == 10.0.0.2` keeps only those events."""
+    """The filter dialog's field condition `destination.ip == 10.0.0.2` keeps only those events."""
     app = _app(30)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f")
         await pilot.pause()
-        app.screen.query_one("#f-conditions").value = "remote_addr == 10.0.0.2"
+        app.screen.query_one("#f-conditions").value = "destination.ip == 10.0.0.2"
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert len(app.rows) == 10
-        assert {app.ring.fields(app.rows[i])["remote_addr"] for i in range(10)} == {"10.0.0.2"}
-        assert "remote_addr == 10.0.0.2" in str(app.query_one(StatusBar).text)
+        assert {app.ring.fields(app.rows[i])["destination.ip"] for i in range(10)} == {"10.0.0.2"}
+        assert "destination.ip == 10.0.0.2" in str(app.query_one(StatusBar).text)
 
 
 async def test_filter_dialog_reports_bad_condition():
@@ -145,7 +145,8 @@ async def test_detail_pane_shows_every_field():
         await pilot.press("home", "enter")
         await pilot.pause()
         text = str(app.query_one("#detail-text").render())
-        for field in ("process_path", "local_port", "remote_addr", "50000", "10.0.0.2", "#1 "):
+        for field in ("process.executable", "source.port", "destination.ip", "50000",
+                      "10.0.0.2", "#1 "):
             assert field in text
         await pilot.press("down")
         await pilot.pause()

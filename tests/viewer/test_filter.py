@@ -21,8 +21,8 @@ def ring() -> EventRing:
 
 
 def test_condition_compares_addresses_as_text(ring):
-    """`remote_addr == 10.0.0.2` keeps only events whose remote_addr field is that address."""
-    assert _shown(EventFilter(conditions=(parse_condition("remote_addr == 10.0.0.2"),)),
+    """`destination.ip == 10.0.0.2` keeps only events whose destination.ip field is that address."""
+    assert _shown(EventFilter(conditions=(parse_condition("destination.ip == 10.0.0.2"),)),
                   ring) == [1, 4, 7]
 
 

@@ -19,7 +19,7 @@ from .conftest import wait_for
 from .test_logindex import write_log
 
 FILTERS = [
-    EventFilter(conditions=(parse_condition("remote_addr == 10.0.0.5"),)),
+    EventFilter(conditions=(parse_condition("destination.ip == 10.0.0.5"),)),
     EventFilter(conditions=(parse_condition("trid > 100"), parse_condition("verb ~ ^m"))),
     EventFilter(providers=frozenset({"wfptrace-msnmon"}), max_level=4),
     EventFilter(events=frozenset({"DecisionTimeout", "Command"}),
@@ -64,10 +64,10 @@ def test_log_filter_keeps_the_same_events_as_the_ring_filter(small_log, flt):
 def test_literals_are_only_what_a_match_implies():
     """Numbers that may be written differently (15 vs 15.0, 1e3) and words like True give no
     literal to search for; plain values and names do."""
-    groups = literal_groups(EventFilter(conditions=(parse_condition("remote_addr == 10.0.0.5"),
+    groups = literal_groups(EventFilter(conditions=(parse_condition("destination.ip == 10.0.0.5"),
                                                     parse_condition("ratio == 1.5"),
                                                     parse_condition("flag == True"))))
-    assert groups == [[b'"remote_addr":'], [b"10.0.0.5"], [b'"ratio":'], [b'"flag":']]
+    assert groups == [[b'"destination.ip":'], [b"10.0.0.5"], [b'"ratio":'], [b'"flag":']]
 
 
 async def test_filter_progress_shows_while_it_runs_and_keys_still_work(tmp_path):
