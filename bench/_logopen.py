@@ -154,10 +154,10 @@ def traceview_open(path: Path, *, full: bool) -> dict[str, float]:
         for _ in range(6):  # providers, level, keywords, events, text, regex -> conditions
             pane.keys("Tab")
             time.sleep(0.1)
-        pane.keys("-l", "remote_addr == 10.0.0.7")
+        pane.keys("-l", "destination.ip == 10.0.0.7")
         time.sleep(0.2)
         t2 = pane.keys("C-s")
-        t3 = pane.wait(lambda s: "filter: remote_addr" in s and "filtering" not in s,
+        t3 = pane.wait(lambda s: "filter: destination.ip" in s and "filtering" not in s,
                        timeout=120)
         out["filter_s"] = t3 - t2
         out["rss_filtered_mb"] = pane.rss_mb()

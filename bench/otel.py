@@ -79,15 +79,17 @@ class MsnShaped:
     def __init__(self) -> None:
         p = self.provider = Provider("wfptrace-msnmon", keywords=["flow", "client_server",
                                                                   "session"])
-        flow = {"flow_id": str, "ts_ns": int}
+        flow = {"@timestamp": int, "network.community_id": str}
         self.flow = p.event(1, "FlowEstablished", Level.INFO, "flow", {
-            **flow, "protocol": str, "local_addr": str, "local_port": int,
-            "remote_addr": str, "remote_port": int, "app_path": str, "pid": int})
+            **flow, "network.transport": str, "source.ip": str, "source.port": int,
+            "destination.ip": str, "destination.port": int, "network.direction": str,
+            "process.executable": str, "process.pid": int})
         self.command = p.event(2, "Command", Level.INFO, "client_server", {
-            **flow, "direction": str, "verb": str, "trid": int, "args": list,
+            **flow, "network.direction": str, "verb": str, "trid": int, "args": list,
             "payload_len": int, "role": str, "legacy_class": str, "offset": int})
         self.switchboard = p.event(7, "Switchboard", Level.INFO, "session", {
-            **flow, "user": str, "participants": list, "start_ns": int, "flow_ids": list})
+            **flow, "user": str, "participants": list, "event.start": int,
+            "community_ids": list})
         self.closed = p.event(8, "FlowClosed", Level.INFO, "flow",
                               {**flow, "reason": str, "bytes_sent": int})
 
@@ -131,25 +133,30 @@ def script(m: Any, n_events: int) -> list[tuple[Any, tuple]]:
         fid = f"1:{f:08x}"
         ts += 1_000_000
         out.append(_positional(m.flow, {
-            "flow_id": fid, "ts_ns": ts, "protocol": "tcp", "local_addr": "10.0.0.2",
-            "local_port": 40000 + f % 20000, "remote_addr": "64.4.13.58", "remote_port": 1863,
-            "app_path": "/usr/bin/amsn", "pid": 4242, "mid_session": False}))
+            "network.community_id": fid, "@timestamp": ts, "network.transport": "tcp",
+            "source.ip": "10.0.0.2", "source.port": 40000 + f % 20000,
+            "destination.ip": "64.4.13.58", "destination.port": 1863,
+            "network.direction": "egress", "process.executable": "/usr/bin/amsn",
+            "process.pid": 4242, "mid_session": False}))
         offset = 0
         for trid in range(1, 51):
             verb = _VERBS[trid % len(_VERBS)]
-            for direction, args in (("sent", [_CONTACTS[(f * 7 + trid) % 500], "NLN"]),
-                                    ("received", ["OK", str(trid % 4)])):
+            for direction, args in (("egress", [_CONTACTS[(f * 7 + trid) % 500], "NLN"]),
+                                    ("ingress", ["OK", str(trid % 4)])):
                 ts += 150_000
                 offset += 40
                 out.append(_positional(m.command, {
-                    "flow_id": fid, "ts_ns": ts, "direction": direction, "verb": verb,
+                    "network.community_id": fid, "@timestamp": ts,
+                    "network.direction": direction, "verb": verb,
                     "trid": trid, "args": args, "payload_len": 0, "role": "switchboard",
                     "legacy_class": "client_server", "offset": offset}))
         out.append(_positional(m.switchboard, {
-            "flow_id": fid, "ts_ns": ts, "user": "alice@example.com", "server": "64.4.13.58",
-            "participants": ["bob@example.com", "carol@example.com"], "messages": 0,
-            "start_ns": ts - 15_000_000, "flow_ids": [fid], "invited": False}))
-        out.append(_positional(m.closed, {"flow_id": fid, "ts_ns": ts, "reason": "fin",
+            "network.community_id": fid, "@timestamp": ts, "user": "alice@example.com",
+            "server": "64.4.13.58", "participants": ["bob@example.com", "carol@example.com"],
+            "messages": 0, "event.start": ts - 15_000_000, "community_ids": [fid],
+            "invited": False}))
+        out.append(_positional(m.closed, {"network.community_id": fid, "@timestamp": ts,
+                                          "reason": "fin",
                                           "commands": 100, "errors": 0, "bytes_sent": offset,
                                           "bytes_received": offset, "dropped": ""}))
         f += 1
@@ -181,8 +188,8 @@ class SdkFlows:
     def handle(self, events: Sequence[Event]) -> None:
         for ev in events:
             f = ev.fields
-            fid, t = f.get("flow_id"), f.get("ts_ns") or ev.time_ns
-            attrs = {k: v for k, v in f.items() if v is not None and k != "ts_ns"}
+            fid, t = f.get("network.community_id"), ev.time_ns  # the packet's time
+            attrs = {k: v for k, v in f.items() if v is not None}
             if ev.name == "FlowEstablished":
                 self.flows[fid] = self.tracer.start_span("MSN flow", attributes=attrs,
                                                          start_time=t)
