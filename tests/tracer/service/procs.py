@@ -193,8 +193,9 @@ def inspector(args: argparse.Namespace) -> None:
     n = 0
     while sys.stdin.readline():
         for _ in range(args.count):
-            CONNECTION_VERDICT.write_fields(conn_id=n, flow_id="real", direction="out",
-                                            verdict="block", decided_by="config", latency_us=1)
+            CONNECTION_VERDICT.write_fields(conn_id=n, network_community_id="real",
+                                            network_direction="egress", verdict="block",
+                                            decided_by="config", latency_us=1)
             n += 1
         _say(role="inspector", written=n, flushed=link.flush(10.0))
     link.close()
