@@ -74,7 +74,8 @@ def test_user_firewall_keeps_its_effect_through_the_monitor_lifecycle(topology, 
         with topology.a.enter():
             assert list_tagged() == []
         flows = [e for e in read_log(str(log)) if e.name == "FlowEstablished"]
-        assert any(e.fields["app_path"] == _app() and e.fields["remote_port"] == ALLOWED
+        assert any(e.fields["process.executable"] == _app()
+                   and e.fields["destination.port"] == ALLOWED
                    for e in flows), "the allowed connections were monitored"
     finally:
         for proc in procs:

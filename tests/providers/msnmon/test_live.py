@@ -185,9 +185,9 @@ def test_msnp_lines_from_a_non_python_client_are_traced_exactly(topology, tmp_pa
         stop(proc)
     events = list(read_log(str(log)))
     (flow,) = [e.fields for e in events if e.name == "FlowEstablished"]
-    assert flow["app_path"] == exe and flow["pid"] == peer.pid
-    for direction in ("sent", "received"):
+    assert flow["process.executable"] == exe and flow["process.pid"] == peer.pid
+    for direction in ("egress", "ingress"):
         got = [(e.fields["verb"], e.fields["trid"], list(e.fields["args"]),
                 e.fields["payload_len"]) for e in events
-               if e.name == "Command" and e.fields["direction"] == direction]
+               if e.name == "Command" and e.fields["network.direction"] == direction]
         assert got == _MSNP_COMMANDS, direction
