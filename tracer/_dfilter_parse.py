@@ -39,10 +39,12 @@ class FilterSyntaxError(TracerError, ValueError):
         self.end = max(pos + 1, end if end is not None else pos + 1)
 
     def caret(self, text: str) -> str:
-        """The filter, and under it ``^~~~`` marking the culprit (two lines)."""
+        """The filter, and under it ``^~~~`` marking the culprit (two lines; a control
+        character shows as ``·``, so columns stay aligned and the terminal safe)."""
         pos = min(self.pos, len(text))
         width = max(1, min(self.end, len(text) + 1) - pos)
-        return f"{text}\n{' ' * pos}^{'~' * (width - 1)}"
+        shown = "".join(c if c.isprintable() else "·" for c in text)
+        return f"{shown}\n{' ' * pos}^{'~' * (width - 1)}"
 
     def __str__(self) -> str:
         return f"{self.message} (at column {self.pos + 1})"
@@ -155,9 +157,10 @@ def _string(text: str, pos: int) -> tuple[str, int]:
             i += 1
             continue
         nxt = text[i + 1:i + 2]
-        width = {"x": 2, "u": 4}.get(nxt, 0)
+        width = {"x": 2, "u": 4, "U": 8}.get(nxt, 0)
         digits = text[i + 2:i + 2 + width]
-        if width and len(digits) == width and _HEX.fullmatch(digits):
+        if width and len(digits) == width and _HEX.fullmatch(digits) and \
+                int(digits, 16) <= 0x10FFFF:
             out.append(chr(int(digits, 16)))
             i += 2 + width
         elif nxt in _ESCAPES:
@@ -334,11 +337,15 @@ def parse_expression(text: str) -> Node:
 _BARE_OK = re.compile(r"""^(?:[^\s()!{}<>=&|,"'~.\\]|\.(?!\.)|=(?!=))+$""")
 
 
+def _escape(code: int) -> str:
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 \
+        else f"\\U{code:08x}"
+
+
 def quoted(value: str) -> str:
     """``value`` as quoted filter text (escapes for quotes, backslashes, controls)."""
     out = value.replace("\\", "\\\\").replace('"', '\\"')
-    out = "".join(c if c.isprintable() else (f"\\x{ord(c):02x}" if ord(c) < 256
-                                             else f"\\u{ord(c):04x}") for c in out)
+    out = "".join(c if c.isprintable() else _escape(ord(c)) for c in out)
     return f'"{out}"'
 
 
