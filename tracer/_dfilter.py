@@ -30,6 +30,8 @@ from ._dfilter_parse import (
     FilterSyntaxError,
     In,
     Node,
+    Not,
+    Or,
     Range,
     parse_expression,
     quote,
@@ -60,7 +62,7 @@ class DisplayFilter:
                 ) -> DisplayFilter:
         """Parse and check ``text`` against the manifests; raise FilterSyntaxError."""
         table = manifests if isinstance(manifests, FieldTable) else FieldTable(manifests)
-        return cls(text.strip(), parse_expression(text.strip()), table)
+        return cls(text.strip(), parse_expression(text), table)  # positions: in ``text``
 
     def matches(self, row: FilterRow) -> bool:
         """True if the event passes the filter."""
@@ -80,6 +82,21 @@ class DisplayFilter:
     def __hash__(self) -> int:
         return hash(self.node)
 
+    @property
+    def names(self) -> frozenset[str]:
+        """The field names the filter reads."""
+        out: set[str] = set()
+        stack: list[Node] = [self.node]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, And | Or):
+                stack.extend(node.items)
+            elif isinstance(node, Not):
+                stack.append(node.item)
+            else:
+                out.add(node.field.name)
+        return frozenset(out)
+
     def line_literals(self) -> list[list[bytes]]:
         """Byte strings a matching log line must contain: every group, one of each.
 
@@ -90,9 +107,19 @@ class DisplayFilter:
         items = self.node.items if isinstance(self.node, And) else (self.node,)
         groups: list[list[bytes]] = []
         for node in items:
-            if isinstance(node, Exists | Compare | In):
-                groups.extend(self._literals(node))
+            groups.extend(self._node_literals(node))
         return groups
+
+    def _node_literals(self, node: Node) -> list[list[bytes]]:
+        if isinstance(node, Exists | Compare | In):
+            return self._literals(node)
+        if isinstance(node, Or):  # one branch holds: one of the branches' literals
+            branches = [self._node_literals(n) for n in node.items]
+            if all(branches):
+                return [sorted({lit for b in branches for lit in b[-1]})]
+        if isinstance(node, And):
+            return [g for n in node.items for g in self._node_literals(n)]
+        return []
 
     def _literals(self, node: Exists | Compare | In) -> list[list[bytes]]:
         name = node.field.name
@@ -126,7 +153,7 @@ class DisplayFilter:
 
 def _value_bytes(text: str, quoted: bool, types: set[str]) -> bytes | None:
     """How a value equal to the literal is written in a line (None: not sure)."""
-    if types == {"str"}:
+    if types == {"str"} or (types == {"list"} and quoted):  # a list: one of its items
         written = orjson.dumps(text)
         return written if written[1:-1].decode() == text else None  # nothing escaped
     if types == {"int"} and not quoted:

@@ -1,4 +1,5 @@
-"""View filters: provider, level, keyword, event name, text or regex, field conditions.
+"""View filters: a display filter expression (:class:`tracer.DisplayFilter`), the level
+keys, and the older parts (provider, keyword, event name, text or regex, conditions).
 
 A filter never removes events from the ring; it only decides which rows the
 view shows, so changing or clearing it brings every buffered event back.
@@ -9,13 +10,13 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from tracer import Event, format_message
+from tracer import DisplayFilter, Event, format_message
 
-from ._ring import EventRing
+from ._ring import EventRing, Schema
 
 if TYPE_CHECKING:
     from ._logindex import LogIndex
@@ -107,6 +108,7 @@ class EventFilter:
     text: str = ""
     regex: bool = False
     conditions: tuple[FieldCondition, ...] = field(default_factory=tuple)
+    expr: DisplayFilter | None = None
 
     def __post_init__(self) -> None:
         if self.regex and self.text:
@@ -134,11 +136,18 @@ class EventFilter:
         if self.text:
             parts.append(("/" + self.text + "/") if self.regex else repr(self.text))
         parts.extend(str(c) for c in self.conditions)
+        if self.expr is not None:
+            parts.append(self.expr.text)
         return " ".join(parts)
+
+    def with_level(self, level: int) -> EventFilter:
+        """The same filter showing levels up to ``level``."""
+        return replace(self, max_level=level)
 
     def event_predicate(self) -> Callable[[Event], bool]:
         """The same test over a decoded :class:`tracer.Event` (for logs read on demand)."""
         text_match = _text_matcher(self.text, self.regex)
+        expr = self.expr.predicate if self.expr is not None else None
 
         def predicate(ev: Event) -> bool:
             if ev.level > self.max_level:
@@ -151,6 +160,8 @@ class EventFilter:
                     ev.kind != "lost":
                 return False
             if self.conditions and not all(c.matches(ev.fields) for c in self.conditions):
+                return False
+            if expr is not None and not expr(ev):
                 return False
             return text_match is None or text_match(f"{ev.provider} {ev.name} {ev.message}")
 
@@ -165,6 +176,7 @@ class EventFilter:
         schemas = ring.schemas
         text_match = _text_matcher(self.text, self.regex)
         conditions = self.conditions
+        expr = self.expr.predicate if self.expr is not None else None
 
         def schema_passes(sid: int) -> bool:
             ok = schema_ok.get(sid)
@@ -183,10 +195,12 @@ class EventFilter:
             pos = index % cap
             if levels[pos] > max_level or not schema_passes(sids[pos]):
                 return False
-            if text_match is None and not conditions:
+            if text_match is None and not conditions and expr is None:
                 return True
             fields = ring.fields(index)
             if conditions and not all(c.matches(fields) for c in conditions):
+                return False
+            if expr is not None and not expr(_RingRow(ring, index, fields)):
                 return False
             if text_match is not None:
                 s = schemas[sids[pos]]
@@ -201,6 +215,33 @@ class EventFilter:
             return lambda index: (on_event(ring.event(index)) if spilled(index)
                                   else predicate(index))
         return predicate
+
+
+class _RingRow:
+    """One ring row as a display filter reads it: columns read only when asked for."""
+
+    __slots__ = ("fields", "index", "ring")
+
+    def __init__(self, ring: EventRing, index: int, fields: dict[str, Any]) -> None:
+        self.ring = ring
+        self.index = index
+        self.fields = fields
+
+    @property
+    def _schema(self) -> Schema:
+        return self.ring.schema(self.index)
+
+    provider = property(lambda self: self._schema.provider)
+    name = property(lambda self: self._schema.name)
+    kind = property(lambda self: self._schema.kind)
+    keywords = property(lambda self: self._schema.keywords)
+    id = property(lambda self: self._schema.id)
+    level = property(lambda self: self.ring.level(self.index))
+    seq = property(lambda self: self.ring.seq(self.index))
+    time_ns = property(lambda self: self.ring.time_ns(self.index))
+    pid = property(lambda self: self.ring.event(self.index).pid)
+    tid = property(lambda self: self.ring.event(self.index).tid)
+    message = property(lambda self: self.ring.event(self.index).message)
 
 
 def _text_matcher(text: str, regex: bool) -> Callable[[str], bool] | None:

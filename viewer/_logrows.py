@@ -25,6 +25,7 @@ from ._logindex import LogIndex
 
 __all__ = ["LogRows", "literal_groups"]
 
+_DECODED = frozenset({"trace.message", "trace.time", "@timestamp"})
 _PLAIN = re.compile(r"^[A-Za-z0-9_.:@/+-]+$", re.ASCII)
 _INT = re.compile(r"^(?:0|[1-9][0-9]{0,14})$")
 
@@ -47,6 +48,8 @@ def literal_groups(flt: EventFilter) -> list[list[bytes]]:
         if c.op == "==" and _PLAIN.match(value) and value not in ("True", "False", "None") \
                 and (_INT.match(value) or not _looks_numeric(value)):
             groups.append([value.encode()])
+    if flt.expr is not None:
+        groups.extend(flt.expr.line_literals())
     return groups
 
 
@@ -153,9 +156,10 @@ def _raw_predicate(flt: EventFilter, index: LogIndex) -> Callable[[dict], bool] 
     Same semantics as :meth:`EventFilter.event_predicate`: condition fields are decoded
     to their declared types first (bytes, float), as the reader would.
     """
-    if flt.text:
-        return None
+    if flt.text or (flt.expr is not None and flt.expr.names & _DECODED):
+        return None  # needs the formatted message or the time: decode the whole event
     manifests = index.reader.manifests
+    expr = flt.expr.predicate if flt.expr is not None else None
     wanted = {c.field for c in flt.conditions}
     types: dict[tuple[str, str], dict[str, str]] = {}
 
@@ -190,15 +194,40 @@ def _raw_predicate(flt: EventFilter, index: LogIndex) -> Callable[[dict], bool] 
         if flt.keywords and kind != "lost" and \
                 not flt.keywords.intersection(rec.get("keywords") or ()):
             return False
-        if flt.conditions:
+        if flt.conditions or expr is not None:
             fields = rec.get("fields") or {}
             if not isinstance(fields, dict):
+                return False
+            if expr is not None and not expr(_RecordRow(rec, fields)):
                 return False
             fields = typed(str(provider), str(name), fields)
             return all(c.matches(fields) for c in flt.conditions)
         return True
 
     return predicate
+
+
+class _RecordRow:
+    """A log line's parsed JSON as a display filter reads an event (no Event built)."""
+
+    __slots__ = ("fields", "rec")
+
+    def __init__(self, rec: dict, fields: dict) -> None:
+        self.rec = rec
+        self.fields = fields
+
+    provider = property(lambda self: self.rec.get("provider", ""))
+    name = property(lambda self: self.rec.get("event", ""))
+    kind = property(lambda self: self.rec.get("type", ""))
+    keywords = property(lambda self: tuple(self.rec.get("keywords") or ()))
+    id = property(lambda self: self.rec.get("id", 0))
+    level = property(lambda self: self.rec.get("level", 4))
+    seq = property(lambda self: self.rec.get("seq", 0))
+    pid = property(lambda self: self.rec.get("pid", 0))
+    tid = property(lambda self: self.rec.get("tid", 0))
+    # never read: filters on the message or the time decode the whole event (_DECODED)
+    time_ns = property(lambda self: 0)
+    message = property(lambda self: "")
 
 
 class _FilterWorker:
