@@ -116,7 +116,9 @@ class DisplayFilter:
         if isinstance(node, Or):  # one branch holds: one of the branches' literals
             branches = [self._node_literals(n) for n in node.items]
             if all(branches):
-                return [sorted({lit for b in branches for lit in b[-1]})]
+                alts = {lit for b in branches for lit in b[-1]}
+                # a literal holding another is implied by it: search for the shorter only
+                return [sorted(a for a in alts if not any(o in a and o != a for o in alts))]
         if isinstance(node, And):
             return [g for n in node.items for g in self._node_literals(n)]
         return []
@@ -147,7 +149,9 @@ class DisplayFilter:
             lits = [_value_bytes(v.text, v.quoted, types) for v in values
                     if not isinstance(v, Range)]
             if all(lit is not None for lit in lits):
-                groups.append([lit for lit in lits if lit is not None])
+                # a plain value follows its key, as the compact JSON of a record writes it
+                key = groups[0][0] if types != {"list"} else b""
+                return [[key + lit for lit in lits if lit is not None]]
         return groups
 
 

@@ -189,6 +189,8 @@ def test_line_literals_are_what_a_matching_line_holds():
     """The literals asked of a log line are the ones a matching record writes."""
     flt = DisplayFilter.compile('event == Command && verb == "MSG" && trid == 0x10',
                                 MANIFESTS)
-    assert flt.line_literals() == [[b'"event":"Command"'], [b'"verb":'], [b'"MSG"'],
-                                   [b'"trid":'], [b"16"]]
-    assert DisplayFilter.compile("verb == MSG || trid == 3", MANIFESTS).line_literals() == []
+    assert flt.line_literals() == [[b'"event":"Command"'], [b'"verb":"MSG"'],
+                                   [b'"trid":16']]
+    either = DisplayFilter.compile("verb == MSG || trid == 3", MANIFESTS)
+    assert either.line_literals() == [[b'"trid":3', b'"verb":"MSG"']]
+    assert DisplayFilter.compile("verb == MSG || !trid", MANIFESTS).line_literals() == []
