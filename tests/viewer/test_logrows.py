@@ -6,18 +6,20 @@ import time
 
 import pytest
 
-from tracer import read_log
+from tracer import DisplayFilter, Manifest, read_log
 from viewer import TraceViewApp
 from viewer._events_view import EventsView
 from viewer._filter import EventFilter, parse_condition
 from viewer._logindex import LogIndex
 from viewer._logrows import LogRows, literal_groups
+from viewer._demo import demo_providers
 from viewer._ring import EventRing
 from viewer._status import StatusBar
 
 from .conftest import wait_for
 from .test_logindex import write_log
 
+_MANIFESTS = {p.name: Manifest.from_json(p.manifest()) for p in demo_providers()}
 FILTERS = [
     EventFilter(conditions=(parse_condition("remote_addr == 10.0.0.5"),)),
     EventFilter(conditions=(parse_condition("trid > 100"), parse_condition("verb ~ ^m"))),
@@ -27,6 +29,15 @@ FILTERS = [
     EventFilter(text="alice@SIM"),
     EventFilter(keywords=frozenset({"connect"}), max_level=3),
     EventFilter(conditions=(parse_condition("timeout_s == 15"),)),
+    *(EventFilter(expr=DisplayFilter.compile(text, _MANIFESTS)) for text in [
+        'verb == "MSG" && trid > 100',
+        "remote_addr in {10.0.0.3 10.0.0.5} || event == DecisionTimeout && conn_id < 50",
+        "!(provider == wfptrace-inspect) && args contains alice",
+        'verb matches "^(us|ms)" && trid in {1..500 900..1000}',
+        "timeout_s == 15 && trace.seq > 3000",
+        "flow_id == 1:flow9= || flow_id == 1:flow12=",
+        "level <= warning && trace.message contains \"connection 4\"",
+    ]),
 ]
 
 
