@@ -8,11 +8,11 @@ import pytest
 
 from tracer import DisplayFilter, Manifest, read_log
 from viewer import TraceViewApp
+from viewer._demo import demo_providers
 from viewer._events_view import EventsView
 from viewer._filter import EventFilter, parse_condition
 from viewer._logindex import LogIndex
 from viewer._logrows import LogRows, literal_groups
-from viewer._demo import demo_providers
 from viewer._ring import EventRing
 from viewer._status import StatusBar
 
