@@ -20,9 +20,10 @@ from ._safe import safe_text
 
 __all__ = ["FilterScreen"]
 
-_HELP = ('e.g.  verb == "MSG" && remote_port in {1863 6891..6900}   '
-         "level <= warning   args contains alice   provider == wfptrace-inspect   "
-         "!flow_id   text matches \"^hi\"   (&& || ! and or not, == != < <= > >=)")
+_HELP = ('e.g. verb == "MSG" && remote_port in {1863 6891..6900}    level <= warning\n'
+         '     args contains alice    !flow_id    text matches "^hi"    trace.seq > 100\n'
+         "     && || ! and or not ( )   == != < <= > >= contains matches in   "
+         "provider event keyword")
 
 
 def _error(text: str, exc: FilterSyntaxError) -> Text:
@@ -60,7 +61,7 @@ class FilterScreen(ModalScreen[EventFilter | None]):
             yield Input(text, id="f-expr", suggester=FilterSuggester(self.table, self.values))
             yield Static("", id="filter-error")
             yield Static("", id="filter-hints")
-            yield Static(safe_text(_HELP), id="filter-help")
+            yield Static(Text(_HELP), id="filter-help")
             with Horizontal(id="filter-buttons"):
                 yield Button("Apply", id="apply", variant="primary")
                 yield Button("Clear", id="clear")
