@@ -48,18 +48,28 @@ _RE2_MEM = 8 << 20
 class FilterRow(Protocol):
     """What a filter reads of an event (:class:`tracer.Event` has all of it)."""
 
-    provider: str
-    name: str
-    level: int
-    keywords: tuple[str, ...]
-    kind: str
-    seq: int
-    pid: int
-    tid: int
-    id: int
-    time_ns: int
-    fields: dict[str, Any]
-
+    @property
+    def provider(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def level(self) -> int: ...
+    @property
+    def keywords(self) -> tuple[str, ...]: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def pid(self) -> int: ...
+    @property
+    def tid(self) -> int: ...
+    @property
+    def id(self) -> int: ...
+    @property
+    def time_ns(self) -> int: ...
+    @property
+    def fields(self) -> dict[str, Any]: ...
     @property
     def message(self) -> str: ...
 

@@ -177,6 +177,8 @@ class EventFilter:
         text_match = _text_matcher(self.text, self.regex)
         conditions = self.conditions
         expr = self.expr.predicate if self.expr is not None else None
+        schema_only = self.expr is not None and self.expr.names <= _SCHEMA_NAMES
+        expr_ok: dict[int, bool] = {}
 
         def schema_passes(sid: int) -> bool:
             ok = schema_ok.get(sid)
@@ -195,12 +197,20 @@ class EventFilter:
             pos = index % cap
             if levels[pos] > max_level or not schema_passes(sids[pos]):
                 return False
-            if text_match is None and not conditions and expr is None:
+            if expr is not None:
+                sid = sids[pos]
+                if schema_only:  # decided by provider, event, keywords: once per schema
+                    ok = expr_ok.get(sid)
+                    if ok is None:
+                        ok = expr_ok[sid] = expr(_RingRow(ring, index, sid))
+                    if not ok:
+                        return False
+                elif not expr(_RingRow(ring, index, sid)):
+                    return False
+            if text_match is None and not conditions:
                 return True
             fields = ring.fields(index)
             if conditions and not all(c.matches(fields) for c in conditions):
-                return False
-            if expr is not None and not expr(_RingRow(ring, index, fields)):
                 return False
             if text_match is not None:
                 s = schemas[sids[pos]]
@@ -217,19 +227,31 @@ class EventFilter:
         return predicate
 
 
+#: Filter names a ring row's schema alone decides (provider, event name, keywords...).
+_SCHEMA_NAMES = frozenset({"provider", "event", "keyword", "trace.provider", "trace.event",
+                           "trace.keyword", "trace.kind", "trace.id"})
+
+
 class _RingRow:
     """One ring row as a display filter reads it: columns read only when asked for."""
 
-    __slots__ = ("fields", "index", "ring")
+    __slots__ = ("_fields", "index", "ring", "sid")
 
-    def __init__(self, ring: EventRing, index: int, fields: dict[str, Any]) -> None:
+    def __init__(self, ring: EventRing, index: int, sid: int) -> None:
         self.ring = ring
         self.index = index
-        self.fields = fields
+        self.sid = sid
+        self._fields: dict[str, Any] | None = None
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        if self._fields is None:
+            self._fields = self.ring.fields(self.index)
+        return self._fields
 
     @property
     def _schema(self) -> Schema:
-        return self.ring.schema(self.index)
+        return self.ring.schemas[self.sid]
 
     provider = property(lambda self: self._schema.provider)
     name = property(lambda self: self._schema.name)
