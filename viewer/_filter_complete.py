@@ -79,16 +79,18 @@ def completion(text: str, table: FieldTable, values: Mapping[str, list[str]]) ->
 def values_seen(events: Iterable[Event]) -> dict[str, list[str]]:
     """Short text values of each field in ``events`` (at most a few dozen each), quoted as
     a filter writes them; the event's provider and event names too."""
-    out: dict[str, set[str]] = {"provider": set(), "event": set()}
+    out: dict[str, set[str]] = {"provider": set(), "event": set(), "keyword": set()}
     for ev in events:
         out["provider"].add(ev.provider)
         out["event"].add(ev.name)
+        out["keyword"].update(ev.keywords)
         for name, value in ev.fields.items():
             if isinstance(value, str) and 0 < len(value) <= 40 and value.isprintable():
                 seen = out.setdefault(name, set())
                 if len(seen) < _MAX_VALUES:
                     seen.add(value)
+    short = {"provider": "provider", "name": "event", "keywords": "keyword"}
     for alias, (attr, _) in META.items():
-        if attr in ("provider", "name") and alias not in ("provider", "event"):
-            out[alias] = out["provider" if attr == "provider" else "event"]
+        if attr in short and alias != short[attr]:
+            out[alias] = out[short[attr]]
     return {k: sorted(quote(v) for v in vs if v) for k, vs in out.items()}
