@@ -99,7 +99,11 @@ def parse_condition(text: str) -> FieldCondition:
 
 @dataclass(frozen=True)
 class EventFilter:
-    """Which events the view shows; the empty filter shows everything."""
+    """Which events the view shows; the empty filter shows everything.
+
+    Loss records ("N events lost") pass the display filter ``expr`` whatever it says,
+    so a filtered view never hides a gap where matching events may have been.
+    """
 
     providers: frozenset[str] = frozenset()
     max_level: int = 5
@@ -161,7 +165,7 @@ class EventFilter:
                 return False
             if self.conditions and not all(c.matches(ev.fields) for c in self.conditions):
                 return False
-            if expr is not None and not expr(ev):
+            if expr is not None and ev.kind != "lost" and not expr(ev):
                 return False
             return text_match is None or text_match(f"{ev.provider} {ev.name} {ev.message}")
 
@@ -197,7 +201,7 @@ class EventFilter:
             pos = index % cap
             if levels[pos] > max_level or not schema_passes(sids[pos]):
                 return False
-            if expr is not None:
+            if expr is not None and schemas[sids[pos]].kind != "lost":
                 sid = sids[pos]
                 if schema_only:  # decided by provider, event, keywords: once per schema
                     ok = expr_ok.get(sid)

@@ -25,6 +25,8 @@ from ._logindex import LogIndex
 
 __all__ = ["LogRows", "literal_groups"]
 
+_LOST = b'{"type":"lost"'
+_LOST_IN_BUF = b"\n" + _LOST
 _DECODED = frozenset({"trace.message", "trace.time", "@timestamp"})
 _PLAIN = re.compile(r"^[A-Za-z0-9_.:@/+-]+$", re.ASCII)
 _INT = re.compile(r"^(?:0|[1-9][0-9]{0,14})$")
@@ -198,7 +200,7 @@ def _raw_predicate(flt: EventFilter, index: LogIndex) -> Callable[[dict], bool] 
             fields = rec.get("fields") or {}
             if not isinstance(fields, dict):
                 return False
-            if expr is not None and not expr(_RecordRow(rec, fields)):
+            if expr is not None and kind != "lost" and not expr(_RecordRow(rec, fields)):
                 return False
             fields = typed(str(provider), str(name), fields)
             return all(c.matches(fields) for c in flt.conditions)
@@ -239,6 +241,8 @@ class _FilterWorker:
         self.matches = flt.event_predicate()
         self.raw = _raw_predicate(flt, rows.ring)
         self.groups = literal_groups(flt)
+        #: loss records stay in view under a display filter (gaps are never hidden)
+        self.lost_shown = flt.expr is not None
         # search for the rarest part: a value beats a name; field names come last
         key = min(self.groups, key=_rarity, default=[b""])
         self.pattern = re.compile(b"|".join(re.escape(lit) for lit in key))
@@ -270,12 +274,18 @@ class _FilterWorker:
             self._stop.wait(0.1)
 
     def _keep(self, line: bytes, decode: Callable[[bytes], Event | None]) -> bool:
+        if self.lost_shown and line.startswith(_LOST):
+            return self._test(line, decode)
         for g in self.groups:
             if len(g) == 1:
                 if g[0] not in line:
                     return False
             elif not any(lit in line for lit in g):
                 return False
+        return self._test(line, decode)
+
+    def _test(self, line: bytes, decode: Callable[[bytes], Event | None]) -> bool:
+        """The filter's exact test of one line."""
         if self.raw is not None:
             try:
                 rec = orjson.loads(line)
@@ -309,6 +319,8 @@ class _FilterWorker:
             end_row = index.row_at(p0 + len(buf) - 1, row0, stop) + 1
             if self.groups:
                 found = self._candidates(buf, p0, row0, end_row, decode)
+                if self.lost_shown and _LOST_IN_BUF in buf:
+                    found = sorted({*found, *self._lost_rows(buf, p0, row0, end_row, decode)})
             else:
                 found = self._every_line(buf, row0, decode)
             self.rows._matches.extend(found)
@@ -339,6 +351,25 @@ class _FilterWorker:
                 if row >= row0 and self.index.packed(row) == p0 + start:
                     found.append(row)
             pos = end + 1
+
+    def _lost_rows(self, buf: bytes, p0: int, row0: int, end_row: int,
+                   decode: Callable[[bytes], Event | None]) -> list[int]:
+        """Rows of the loss records in ``buf`` that the filter keeps (its literals aside)."""
+        found: list[int] = []
+        at = buf.find(_LOST_IN_BUF)
+        while at >= 0:
+            start = at + 1
+            end = buf.find(b"\n", start)
+            end = len(buf) if end < 0 else end
+            if self._test(buf[start:end], decode):
+                row = self.index.row_at(p0 + start, row0, end_row)
+                if row >= row0 and self.index.packed(row) == p0 + start:
+                    found.append(row)
+            at = buf.find(_LOST_IN_BUF, end)
+        first = buf.split(b"\n", 1)[0]
+        if first.startswith(_LOST) and self._test(first, decode):
+            found.append(row0)
+        return found
 
     def _every_line(self, buf: bytes, row0: int,
                     decode: Callable[[bytes], Event | None]) -> list[int]:
