@@ -258,7 +258,7 @@ def _fmt(args: argparse.Namespace) -> int:
         render = format_event
     try:
         for event in reader:
-            if keep is None or keep(event):
+            if keep is None or event.kind == "lost" or keep(event):  # gaps stay shown
                 print(render(event), flush=args.follow)
     except KeyboardInterrupt:
         return 0
