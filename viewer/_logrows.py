@@ -26,7 +26,6 @@ from ._logindex import LogIndex
 __all__ = ["LogRows", "literal_groups"]
 
 _LOST = b'{"type":"lost"'
-_LOST_IN_BUF = b"\n" + _LOST
 _DECODED = frozenset({"trace.message", "trace.time", "@timestamp"})
 _PLAIN = re.compile(r"^[A-Za-z0-9_.:@/+-]+$", re.ASCII)
 _INT = re.compile(r"^(?:0|[1-9][0-9]{0,14})$")
@@ -319,8 +318,10 @@ class _FilterWorker:
             end_row = index.row_at(p0 + len(buf) - 1, row0, stop) + 1
             if self.groups:
                 found = self._candidates(buf, p0, row0, end_row, decode)
-                if self.lost_shown and _LOST_IN_BUF in buf:
-                    found = sorted({*found, *self._lost_rows(buf, p0, row0, end_row, decode)})
+                lost = index.lost_offsets(p0, p0 + len(buf)) if self.lost_shown else ()
+                if lost:
+                    found = sorted({*found, *self._lost_rows(buf, p0, lost, row0, end_row,
+                                                             decode)})
             else:
                 found = self._every_line(buf, row0, decode)
             self.rows._matches.extend(found)
@@ -352,23 +353,17 @@ class _FilterWorker:
                     found.append(row)
             pos = end + 1
 
-    def _lost_rows(self, buf: bytes, p0: int, row0: int, end_row: int,
+    def _lost_rows(self, buf: bytes, p0: int, lost: list[int], row0: int, end_row: int,
                    decode: Callable[[bytes], Event | None]) -> list[int]:
-        """Rows of the loss records in ``buf`` that the filter keeps (its literals aside)."""
+        """Rows of the loss records in ``buf`` (at packed ``lost``) the filter keeps."""
         found: list[int] = []
-        at = buf.find(_LOST_IN_BUF)
-        while at >= 0:
-            start = at + 1
+        for at in lost:
+            start = at - p0
             end = buf.find(b"\n", start)
-            end = len(buf) if end < 0 else end
-            if self._test(buf[start:end], decode):
-                row = self.index.row_at(p0 + start, row0, end_row)
-                if row >= row0 and self.index.packed(row) == p0 + start:
+            if self._test(buf[start:end if end >= 0 else len(buf)], decode):
+                row = self.index.row_at(at, row0, end_row)
+                if row >= row0 and self.index.packed(row) == at:
                     found.append(row)
-            at = buf.find(_LOST_IN_BUF, end)
-        first = buf.split(b"\n", 1)[0]
-        if first.startswith(_LOST) and self._test(first, decode):
-            found.append(row0)
         return found
 
     def _every_line(self, buf: bytes, row0: int,
