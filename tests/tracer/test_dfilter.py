@@ -194,3 +194,26 @@ def test_line_literals_are_what_a_matching_line_holds():
     either = DisplayFilter.compile("verb == MSG || trid == 3", MANIFESTS)
     assert either.line_literals() == [[b'"trid":3', b'"verb":"MSG"']]
     assert DisplayFilter.compile("verb == MSG || !trid", MANIFESTS).line_literals() == []
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text() |
+                     st.binary(max_size=8),
+                     lambda inner: st.lists(inner, max_size=3) |
+                     st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=6)
+_FILTERS = [DisplayFilter.compile(t, MANIFESTS) for t in [
+    'verb == "MSG" && trid > 3', "args contains alice || args matches '^a.*z$'",
+    "trid in {1 5..9} || !verb", "body contains x && body_len >= 0", "remote_port != 1863",
+    "mid_session == true", "latency_us < 2.5 or timeout_s == 15"]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["verb", "trid", "args", "body", "body_len",
+                                        "remote_port", "mid_session", "latency_us",
+                                        "timeout_s"]), _json))
+def test_hostile_values_never_make_a_filter_raise(fields):
+    """Whatever a log holds in a field (any JSON type, not the declared one), every filter
+    answers True or False."""
+    ev = Event(time_ns=0, seq=1, provider="wfptrace-msnmon", name="Command", id=2, level=4,
+               keywords=(), pid=1, tid=1, fields=fields)
+    for flt in _FILTERS:
+        assert flt.matches(ev) in (True, False)
