@@ -82,13 +82,17 @@ class FilterScreen(ModalScreen[EventFilter | None]):
     def _check(self, text: str) -> None:
         """Show the error (with a caret under its place) and the completions of the text."""
         error = Text()
+        found = candidates(text, self.table, self.values)
         if text.strip():
             try:
                 DisplayFilter.compile(text, self.table)
             except FilterSyntaxError as exc:
-                error = _error(text, exc)
+                end = len(text.rstrip())
+                typing = exc.pos >= end or (found and exc.end >= end and
+                                            not text[-1:].isspace())
+                if not typing:  # unfinished, or a word being typed that completes: not yet
+                    error = _error(text, exc)
         self.query_one("#filter-error", Static).update(error)
-        found = candidates(text, self.table, self.values)
         self.query_one("#filter-hints", Static).update(
             safe_text("  ".join(found[:30]) + (" …" if len(found) > 30 else "")))
 

@@ -49,8 +49,9 @@ def _log(path: Path) -> Path:
 
 
 def test_filter_in_a_terminal(tmp_path):
-    """f, a port compared to text: the caret sits under the value; a hostile value seen in
-    the log is offered escaped (the screen is not cleared); a range keeps two rows."""
+    """f, a port compared to text: the caret sits under the value; values seen in the log
+    are offered (not one holding an escape sequence; the screen is not cleared); a range
+    keeps two rows."""
     log = _log(tmp_path / "chat.jsonl")
     name = f"tvf-{uuid.uuid4().hex[:8]}"
     cmd = f"cd {ROOT} && env -u COLUMNS -u LINES {sys.executable} -m viewer --no-follow {log}"
@@ -67,10 +68,11 @@ def test_filter_in_a_terminal(tmp_path):
         assert lines[at + 1].index("^~~~~~") == lines[at].index('"1863"')
         _tmux("send-keys", "-t", name, "C-u")
         _tmux("send-keys", "-t", name, "-l", "user == ")
-        screen = _wait_screen(name, "alice")
-        assert "\\x1b[2J\\x1b[Hmallory" in screen and "bob on 443" in screen
+        screen = _wait_screen(name, "│ alice  bob ")  # values seen; the escape one is not offered
+        assert "\\x1b[2J\\x1b[Hmallory on 6891" in screen and "bob on 443" in screen
         _tmux("send-keys", "-t", name, "C-u")
         _tmux("send-keys", "-t", name, "-l", "port in {1000..7000}")
+        _wait_screen(name, "▊  port in {1000..7000}")
         _tmux("send-keys", "-t", name, "Enter")
         screen = _wait_screen(name, "filter: port in {1000..7000}")
         assert "alice on 1863" in screen and "mallory on 6891" in screen
