@@ -153,6 +153,8 @@ class TraceViewApp(App[None]):
             self._main(DecisionsPanel).poll()
 
     def on_unmount(self) -> None:
+        if self._search is not None:
+            self._search.cancel()
         self.feed.close()
         if isinstance(self.rows, LogRows):
             self.rows.close()
@@ -339,9 +341,9 @@ class TraceViewApp(App[None]):
             self.notify("The selected event names no flow (no Community ID).",
                         severity="warning")
             return
-        text = flow_filter(cid, FieldTable(self._manifests()), ev)
+        table = FieldTable(self._manifests())
         try:
-            expr = DisplayFilter.compile(text, FieldTable(self._manifests()))
+            expr = DisplayFilter.compile(flow_filter(cid, table, ev), table)
         except FilterSyntaxError as exc:
             self.notify(escape_text(str(exc)), severity="error", markup=False)
             return
@@ -419,7 +421,6 @@ class TraceViewApp(App[None]):
     def action_search_next(self, direction: int) -> None:
         """Select the next (1) or previous (-1) event matching the search text (searched
         on a worker thread; the status bar shows its progress)."""
-        from ._search import SearchWorker
         if not self.search_text:
             self.action_search()
             return

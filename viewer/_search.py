@@ -67,8 +67,8 @@ class SearchWorker:
                 if match(index):
                     self.found = index
                     return
-        except IndexError:  # the rows changed under the search (a new filter, a cleared ring)
-            return
+        except (IndexError, ValueError, OSError):
+            return  # the rows changed under the search (a new filter, the log closed)
         finally:
             self.checked = len(self.order)
             self.done = True
