@@ -151,10 +151,7 @@ def traceview_open(path: Path, *, full: bool) -> dict[str, float]:
         pane.keys("f")
         pane.wait(lambda s: "Apply" in s)
         time.sleep(0.5)
-        for _ in range(6):  # providers, level, keywords, events, text, regex -> conditions
-            pane.keys("Tab")
-            time.sleep(0.1)
-        pane.keys("-l", "destination.ip == 10.0.0.7")
+        pane.keys("-l", "destination.ip == 10.0.0.7")  # the display filter input has the focus
         time.sleep(0.2)
         t2 = pane.keys("C-s")
         t3 = pane.wait(lambda s: "filter: destination.ip" in s and "filtering" not in s,

@@ -19,6 +19,7 @@ real-time subscribers, with bounded buffers and exact loss accounting::
 
 from ._command import run_command
 from ._config import ProviderEnable, SessionConfig, parse_provider_spec, validate_session_name
+from ._dfilter import DisplayFilter, FilterSyntaxError
 from ._errors import (
     ConfigError,
     ControlError,
@@ -79,11 +80,13 @@ __all__ = [
     "ConfigError",
     "ControlCode",
     "ControlError",
+    "DisplayFilter",
     "EnableState",
     "Event",
     "EventSchema",
     "EventType",
     "FileMode",
+    "FilterSyntaxError",
     "Hub",
     "Level",
     "LogFormatError",

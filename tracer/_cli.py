@@ -27,6 +27,7 @@ from . import otel
 from ._accel import SPEEDUPS
 from ._command import run_command
 from ._config import SessionConfig, parse_provider_spec
+from ._dfilter import DisplayFilter
 from ._errors import LogFormatError
 from ._escape import escape_text
 from ._event import Event
@@ -218,6 +219,9 @@ def _add_fmt(sub: Any) -> None:
     p.add_argument("--follow", "-f", action="store_true", help="keep reading as the file grows")
     p.add_argument("--json", action="store_true",
                    help="write the log format (header, then one record per event)")
+    p.add_argument("--filter", metavar="EXPR", default="",
+                   help='only events a display filter keeps, e.g. \'verb == "MSG" && '
+                   "remote_port in {1863 6891..6900}' (TraceView's filter language)")
     p.set_defaults(func=_fmt)
 
 
@@ -242,6 +246,9 @@ def _fmt_reader(path: str, follow: bool) -> LogReader:
 
 def _fmt(args: argparse.Namespace) -> int:
     reader = _fmt_reader(args.file, args.follow)
+    # a bad filter is a FilterSyntaxError (a TracerError): one line with its column
+    keep = DisplayFilter.compile(args.filter, reader.manifests).predicate if args.filter \
+        else None
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(reader.header) + b"\n")
 
@@ -251,7 +258,8 @@ def _fmt(args: argparse.Namespace) -> int:
         render = format_event
     try:
         for event in reader:
-            print(render(event), flush=args.follow)
+            if keep is None or event.kind == "lost" or keep(event):  # gaps stay shown
+                print(render(event), flush=args.follow)
     except KeyboardInterrupt:
         return 0
     except BrokenPipeError:

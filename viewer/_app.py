@@ -13,7 +13,16 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import Footer, Input
 
-from tracer import Manifest, ProviderEnable, SessionConfig, escape_text
+from tracer import (
+    DisplayFilter,
+    Event,
+    FilterSyntaxError,
+    Manifest,
+    ProviderEnable,
+    SessionConfig,
+    escape_text,
+)
+from tracer._dfilter import FieldTable
 
 from ._connection import HubConnection
 from ._control import SessionControl
@@ -28,6 +37,7 @@ from ._logrows import LogRows
 from ._rates import RatesBar, RateTracker
 from ._ring import DEFAULT_CAPACITY, EventRing
 from ._rows import ViewRows
+from ._search import SearchWorker
 from ._spill import SpillRing
 from ._status import ColumnHeader, StatusBar
 
@@ -57,6 +67,8 @@ class TraceViewApp(App[None]):
         Binding("n", "search_next(1)", "Next match", show=False),
         Binding("N", "search_next(-1)", "Previous match", show=False),
         Binding("f", "filter", "Filter"),
+        Binding("F", "follow_flow", "Follow flow", show=False),
+        Binding("t", "goto_time", "Go to time", show=False),
         Binding("x", "clear_filter", "Clear filter", show=False),
         Binding("1", "set_level(1)", "Show levels up to 1 (critical)", show=False),
         Binding("2", "set_level(2)", "Show levels up to 2 (error)", show=False),
@@ -96,6 +108,7 @@ class TraceViewApp(App[None]):
         self.decisions = decisions
         self.rates = RateTracker()
         self.search_text = ""
+        self._search: SearchWorker | None = None
         self.sub_title = title
         self._logs = list(logs or [])
         self._follow_logs = follow_logs
@@ -140,6 +153,8 @@ class TraceViewApp(App[None]):
             self._main(DecisionsPanel).poll()
 
     def on_unmount(self) -> None:
+        if self._search is not None:
+            self._search.cancel()
         self.feed.close()
         if isinstance(self.rows, LogRows):
             self.rows.close()
@@ -177,6 +192,9 @@ class TraceViewApp(App[None]):
         if not self._alive():
             return
         moved = self.feed.pump()
+        if self._search is not None:
+            self._poll_search()
+            self.update_status()
         pending = self.rows.pending
         if pending:
             self.rows.update(5_000 if moved else 50_000)
@@ -199,11 +217,14 @@ class TraceViewApp(App[None]):
         return True
 
     def _progress_text(self) -> str:
-        """Indexing and filtering progress of a lazily opened log ("" when idle)."""
+        """Indexing, filtering and search progress ("" when idle)."""
         index, rows = self.index, self.rows
+        search = self._search
+        searching = f"searching {_bar(search.progress)} {search.progress:.0%} (Esc stops)" \
+            if search is not None else ""
         if index is None or not isinstance(rows, LogRows):
-            return ""
-        parts = []
+            return searching
+        parts = [searching] if searching else []
         if index.error:
             parts.append(index.error)
         elif not index.done:
@@ -294,13 +315,72 @@ class TraceViewApp(App[None]):
 
     def action_filter(self) -> None:
         """Open the filter dialog."""
+        from ._filter_complete import values_seen
         from ._filter_screen import FilterScreen  # imported when first used: a faster start
-        providers = sorted(p for p in self.ring.providers if p)
 
         def done(flt: EventFilter | None) -> None:
             if flt is not None:
                 self.set_filter(flt)
-        self.push_screen(FilterScreen(self.rows.filter, providers), done)
+        self.push_screen(FilterScreen(self.rows.filter, FieldTable(self._manifests()),
+                                      values_seen(self._sample_events())), done)
+
+    def _sample_events(self, n: int = 1000) -> Iterator[Event]:
+        """Events of the first and last shown rows (values to complete the filter with)."""
+        rows = len(self.rows)
+        for row in (*range(min(n, rows)), *range(max(n, rows - n), rows)):
+            index = self.rows[row]
+            if self.ring.holds(index):
+                yield self.ring.event(index)
+
+    def action_follow_flow(self) -> None:
+        """Show the selected event's flow (its Community ID) across every provider."""
+        from ._follow import community_id_of, flow_filter
+        ev = self._selected_event()
+        cid = community_id_of(ev) if ev is not None else None
+        if ev is None or cid is None:
+            self.notify("The selected event names no flow (no Community ID).",
+                        severity="warning")
+            return
+        table = FieldTable(self._manifests())
+        try:
+            expr = DisplayFilter.compile(flow_filter(cid, table, ev), table)
+        except FilterSyntaxError as exc:
+            self.notify(escape_text(str(exc)), severity="error", markup=False)
+            return
+        self.set_filter(EventFilter(max_level=self.rows.filter.max_level, expr=expr))
+
+    def _selected_event(self) -> Event | None:
+        index = self._main(EventsView).cursor_index
+        return self.ring.event(index) if index is not None and self.ring.holds(index) else None
+
+    def action_goto_time(self) -> None:
+        """Ask for a time (12:03:04, an ISO date-time, +5s, -1m) and select the first event
+        at or after it."""
+        from ._prompt import PromptScreen
+        self.push_screen(PromptScreen("Go to time (12:03:04, 2026-12-02T12:03:04, +5s, -1m; "
+                                      "UTC):", ""), self.goto_time)
+
+    def goto_time(self, text: str | None) -> None:
+        """Select the first shown event at or after the time ``text`` names."""
+        from ._goto import first_row_at, parse_target
+        if not text:
+            return
+        ev = self._selected_event()
+        rows = self.rows
+        if ev is None and not len(rows):
+            return
+        ref = ev.time_ns if ev is not None else self.ring.time_ns(rows[0])
+        try:
+            target = parse_target(text, ref)
+        except ValueError as exc:
+            self.notify(escape_text(str(exc)), severity="error", markup=False)
+            return
+        row = first_row_at(len(rows), lambda r: self.ring.time_ns(rows[r]), target)
+        if row >= len(rows):
+            self.notify("No event at or after that time.", severity="warning", timeout=2)
+            row = len(rows) - 1
+        self._main(EventsView).select_index(rows[row])
+        self.update_status()
 
     def action_clear_filter(self) -> None:
         """Show every buffered event again."""
@@ -308,9 +388,7 @@ class TraceViewApp(App[None]):
 
     def action_set_level(self, level: int) -> None:
         """Show only events at this level or more severe."""
-        f = self.rows.filter
-        self.set_filter(EventFilter(f.providers, level, f.keywords, f.events, f.text, f.regex,
-                                    f.conditions))
+        self.set_filter(self.rows.filter.with_level(level))
 
     def action_search(self) -> None:
         """Open the search line."""
@@ -329,34 +407,44 @@ class TraceViewApp(App[None]):
 
     def on_key(self, event: events.Key) -> None:
         box = self._main("#search", Input)
+        if event.key == "escape" and self._search is not None:
+            self._search.cancel()
+            self._search = None
+            self.notify("search stopped", timeout=1)
+            event.stop()
+            return
         if event.key == "escape" and box.has_focus:
             box.remove_class("-shown")
             self._main(EventsView).focus()
             event.stop()
 
     def action_search_next(self, direction: int) -> None:
-        """Select the next (1) or previous (-1) event matching the search text."""
+        """Select the next (1) or previous (-1) event matching the search text (searched
+        on a worker thread; the status bar shows its progress)."""
         if not self.search_text:
             self.action_search()
             return
+        if self._search is not None:
+            self._search.cancel()
         try:
-            match = EventFilter(text=self.search_text).compile(self.ring)
+            self._search = SearchWorker(self.ring, self.rows, self.search_text,
+                                        self._main(EventsView).cursor_row, direction).start()
         except FilterError as exc:
+            self._search = None
             self.notify(escape_text(str(exc)), severity="error", markup=False)
-            return
-        view = self._main(EventsView)
-        for row in self._rows_from(view.cursor_row, direction):
-            if match(self.rows[row]):
-                view.select_index(self.rows[row])
-                self.update_status()
-                return
-        self.notify(escape_text(f"not found: {self.search_text}"), severity="warning", timeout=2,
-                    markup=False)
 
-    def _rows_from(self, row: int | None, direction: int) -> Iterator[int]:
-        n = len(self.rows)
-        start = (n - 1 if direction < 0 else -1) if row is None else row
-        return iter(range(start + 1, n) if direction > 0 else range(start - 1, -1, -1))
+    def _poll_search(self) -> None:
+        """Select the hit of a finished search (or say there was none)."""
+        search = self._search
+        if search is None or not search.done:
+            return
+        self._search = None
+        if search.found is not None and self.ring.holds(search.found):
+            self._main(EventsView).select_index(search.found)
+            self.update_status()
+            return
+        self.notify(escape_text(f"not found: {search.text}"), severity="warning", timeout=2,
+                    markup=False)
 
     # -- saving ---------------------------------------------------------------------------
     def action_save(self) -> None:

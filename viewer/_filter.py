@@ -1,4 +1,5 @@
-"""View filters: provider, level, keyword, event name, text or regex, field conditions.
+"""View filters: a display filter expression (:class:`tracer.DisplayFilter`), the level
+keys, and the older parts (provider, keyword, event name, text or regex, conditions).
 
 A filter never removes events from the ring; it only decides which rows the
 view shows, so changing or clearing it brings every buffered event back.
@@ -9,13 +10,13 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from tracer import Event, format_message
+from tracer import DisplayFilter, Event, format_message
 
-from ._ring import EventRing
+from ._ring import EventRing, Schema
 
 if TYPE_CHECKING:
     from ._logindex import LogIndex
@@ -98,7 +99,11 @@ def parse_condition(text: str) -> FieldCondition:
 
 @dataclass(frozen=True)
 class EventFilter:
-    """Which events the view shows; the empty filter shows everything."""
+    """Which events the view shows; the empty filter shows everything.
+
+    Loss records ("N events lost") pass the display filter ``expr`` whatever it says,
+    so a filtered view never hides a gap where matching events may have been.
+    """
 
     providers: frozenset[str] = frozenset()
     max_level: int = 5
@@ -107,6 +112,7 @@ class EventFilter:
     text: str = ""
     regex: bool = False
     conditions: tuple[FieldCondition, ...] = field(default_factory=tuple)
+    expr: DisplayFilter | None = None
 
     def __post_init__(self) -> None:
         if self.regex and self.text:
@@ -134,11 +140,18 @@ class EventFilter:
         if self.text:
             parts.append(("/" + self.text + "/") if self.regex else repr(self.text))
         parts.extend(str(c) for c in self.conditions)
+        if self.expr is not None:
+            parts.append(self.expr.text)
         return " ".join(parts)
+
+    def with_level(self, level: int) -> EventFilter:
+        """The same filter showing levels up to ``level``."""
+        return replace(self, max_level=level)
 
     def event_predicate(self) -> Callable[[Event], bool]:
         """The same test over a decoded :class:`tracer.Event` (for logs read on demand)."""
         text_match = _text_matcher(self.text, self.regex)
+        expr = self.expr.predicate if self.expr is not None else None
 
         def predicate(ev: Event) -> bool:
             if ev.level > self.max_level:
@@ -151,6 +164,8 @@ class EventFilter:
                     ev.kind != "lost":
                 return False
             if self.conditions and not all(c.matches(ev.fields) for c in self.conditions):
+                return False
+            if expr is not None and ev.kind != "lost" and not expr(ev):
                 return False
             return text_match is None or text_match(f"{ev.provider} {ev.name} {ev.message}")
 
@@ -165,6 +180,9 @@ class EventFilter:
         schemas = ring.schemas
         text_match = _text_matcher(self.text, self.regex)
         conditions = self.conditions
+        expr = self.expr.predicate if self.expr is not None else None
+        schema_only = self.expr is not None and self.expr.names <= _SCHEMA_NAMES
+        expr_ok: dict[int, bool] = {}
 
         def schema_passes(sid: int) -> bool:
             ok = schema_ok.get(sid)
@@ -183,6 +201,16 @@ class EventFilter:
             pos = index % cap
             if levels[pos] > max_level or not schema_passes(sids[pos]):
                 return False
+            if expr is not None and schemas[sids[pos]].kind != "lost":
+                sid = sids[pos]
+                if schema_only:  # decided by provider, event, keywords: once per schema
+                    ok = expr_ok.get(sid)
+                    if ok is None:
+                        ok = expr_ok[sid] = expr(_RingRow(ring, index, sid))
+                    if not ok:
+                        return False
+                elif not expr(_RingRow(ring, index, sid)):
+                    return False
             if text_match is None and not conditions:
                 return True
             fields = ring.fields(index)
@@ -201,6 +229,45 @@ class EventFilter:
             return lambda index: (on_event(ring.event(index)) if spilled(index)
                                   else predicate(index))
         return predicate
+
+
+#: Filter names a ring row's schema alone decides (provider, event name, keywords...).
+_SCHEMA_NAMES = frozenset({"provider", "event", "keyword", "trace.provider", "trace.event",
+                           "trace.keyword", "trace.kind", "trace.id"})
+
+
+class _RingRow:
+    """One ring row as a display filter reads it: columns read only when asked for."""
+
+    __slots__ = ("_fields", "index", "ring", "sid")
+
+    def __init__(self, ring: EventRing, index: int, sid: int) -> None:
+        self.ring = ring
+        self.index = index
+        self.sid = sid
+        self._fields: dict[str, Any] | None = None
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        if self._fields is None:
+            self._fields = self.ring.fields(self.index)
+        return self._fields
+
+    @property
+    def _schema(self) -> Schema:
+        return self.ring.schemas[self.sid]
+
+    provider = property(lambda self: self._schema.provider)
+    name = property(lambda self: self._schema.name)
+    kind = property(lambda self: self._schema.kind)
+    keywords = property(lambda self: self._schema.keywords)
+    id = property(lambda self: self._schema.id)
+    level = property(lambda self: self.ring.level(self.index))
+    seq = property(lambda self: self.ring.seq(self.index))
+    time_ns = property(lambda self: self.ring.time_ns(self.index))
+    pid = property(lambda self: self.ring.event(self.index).pid)
+    tid = property(lambda self: self.ring.event(self.index).tid)
+    message = property(lambda self: self.ring.event(self.index).message)
 
 
 def _text_matcher(text: str, regex: bool) -> Callable[[str], bool] | None:

@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,7 +38,10 @@ _MASK = (1 << _SHIFT) - 1
 _NL = re.compile(rb"\n")
 _EVENT_PREFIXES = (b'{"type":"event"', b'{"type":"lost"')
 _SEQ = re.compile(rb'"seq":(\d+)')
-_ODD_LINE = re.compile(rb'\n(?:[^{]|\{"type":"(?!event"|lost"))')  # blank, padding, manifest
+# blank, padding, manifest, and loss records (whose rows are also listed: lost_offsets)
+_ODD_LINE = re.compile(rb'\n(?:[^{]|\{"type":"(?!event"))')
+_LOST = b'{"type":"lost"'
+
 
 
 class _File:
@@ -102,6 +105,7 @@ class LogIndex:
         self._files: list[_File] = [_File(self.path)]
         self._offsets = array("Q")  # packed offsets of event lines, in row order
         self._seqs = array("q")  # circular logs: the seq each row must have
+        self._lost: list[int] = []  # packed offsets of loss records (sorted; few)
         self._tail = array("Q")  # the last lines, shown before the scan reaches them
         self._tail_from = -1  # offset (in the first file) of the first tail line (-1: none)
         self._tail_end = 0  # offset just after the last tail line
@@ -226,7 +230,7 @@ class LogIndex:
         lines that are not events are shown as unreadable rows, never skipped silently.
         """
         if _ODD_LINE.search(buf, first, last) is None and \
-                buf.startswith(_EVENT_PREFIXES, first):
+                buf.startswith(_EVENT_PREFIXES[0], first):
             return [base + first] + [base + m.end() for m in _NL.finditer(buf, first, last - 1)]
         starts = []
         pos = first
@@ -234,6 +238,9 @@ class LogIndex:
             end = buf.find(b"\n", pos)
             if buf.startswith(_EVENT_PREFIXES, pos):
                 starts.append(base + pos)
+                if buf.startswith(_LOST, pos):
+                    with self._lock:
+                        insort(self._lost, base + pos)
             elif buf.startswith(b'{"type":"manifest"', pos):
                 self._manifest(buf[pos:end])
             elif buf[pos:end].strip():
@@ -423,6 +430,12 @@ class LogIndex:
                 buf = os.pread(f.fd, lastp - (p0 & _MASK), p0 & _MASK) + f.line(lastp) + b"\n"
             yield first, p0, buf
             first = j
+
+    def lost_offsets(self, start: int, stop: int) -> list[int]:
+        """Packed offsets of the loss records indexed in ``[start, stop)`` (file-ordered
+        logs), so a filter can keep them in view without searching for them."""
+        with self._lock:
+            return self._lost[bisect_left(self._lost, start):bisect_left(self._lost, stop)]
 
     @property
     def ordered(self) -> bool:

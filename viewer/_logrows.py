@@ -25,6 +25,8 @@ from ._logindex import LogIndex
 
 __all__ = ["LogRows", "literal_groups"]
 
+_LOST = b'{"type":"lost"'
+_DECODED = frozenset({"trace.message", "trace.time", "@timestamp"})
 _PLAIN = re.compile(r"^[A-Za-z0-9_.:@/+-]+$", re.ASCII)
 _INT = re.compile(r"^(?:0|[1-9][0-9]{0,14})$")
 
@@ -47,6 +49,8 @@ def literal_groups(flt: EventFilter) -> list[list[bytes]]:
         if c.op == "==" and _PLAIN.match(value) and value not in ("True", "False", "None") \
                 and (_INT.match(value) or not _looks_numeric(value)):
             groups.append([value.encode()])
+    if flt.expr is not None:
+        groups.extend(flt.expr.line_literals())
     return groups
 
 
@@ -153,9 +157,10 @@ def _raw_predicate(flt: EventFilter, index: LogIndex) -> Callable[[dict], bool] 
     Same semantics as :meth:`EventFilter.event_predicate`: condition fields are decoded
     to their declared types first (bytes, float), as the reader would.
     """
-    if flt.text:
-        return None
+    if flt.text or (flt.expr is not None and flt.expr.names & _DECODED):
+        return None  # needs the formatted message or the time: decode the whole event
     manifests = index.reader.manifests
+    expr = flt.expr.predicate if flt.expr is not None else None
     wanted = {c.field for c in flt.conditions}
     types: dict[tuple[str, str], dict[str, str]] = {}
 
@@ -190,15 +195,40 @@ def _raw_predicate(flt: EventFilter, index: LogIndex) -> Callable[[dict], bool] 
         if flt.keywords and kind != "lost" and \
                 not flt.keywords.intersection(rec.get("keywords") or ()):
             return False
-        if flt.conditions:
+        if flt.conditions or expr is not None:
             fields = rec.get("fields") or {}
             if not isinstance(fields, dict):
+                return False
+            if expr is not None and kind != "lost" and not expr(_RecordRow(rec, fields)):
                 return False
             fields = typed(str(provider), str(name), fields)
             return all(c.matches(fields) for c in flt.conditions)
         return True
 
     return predicate
+
+
+class _RecordRow:
+    """A log line's parsed JSON as a display filter reads an event (no Event built)."""
+
+    __slots__ = ("fields", "rec")
+
+    def __init__(self, rec: dict, fields: dict) -> None:
+        self.rec = rec
+        self.fields = fields
+
+    provider = property(lambda self: self.rec.get("provider", ""))
+    name = property(lambda self: self.rec.get("event", ""))
+    kind = property(lambda self: self.rec.get("type", ""))
+    keywords = property(lambda self: tuple(self.rec.get("keywords") or ()))
+    id = property(lambda self: self.rec.get("id", 0))
+    level = property(lambda self: self.rec.get("level", 4))
+    seq = property(lambda self: self.rec.get("seq", 0))
+    pid = property(lambda self: self.rec.get("pid", 0))
+    tid = property(lambda self: self.rec.get("tid", 0))
+    # never read: filters on the message or the time decode the whole event (_DECODED)
+    time_ns = property(lambda self: 0)
+    message = property(lambda self: "")
 
 
 class _FilterWorker:
@@ -210,6 +240,8 @@ class _FilterWorker:
         self.matches = flt.event_predicate()
         self.raw = _raw_predicate(flt, rows.ring)
         self.groups = literal_groups(flt)
+        #: loss records stay in view under a display filter (gaps are never hidden)
+        self.lost_shown = flt.expr is not None
         # search for the rarest part: a value beats a name; field names come last
         key = min(self.groups, key=_rarity, default=[b""])
         self.pattern = re.compile(b"|".join(re.escape(lit) for lit in key))
@@ -241,12 +273,18 @@ class _FilterWorker:
             self._stop.wait(0.1)
 
     def _keep(self, line: bytes, decode: Callable[[bytes], Event | None]) -> bool:
+        if self.lost_shown and line.startswith(_LOST):
+            return self._test(line, decode)
         for g in self.groups:
             if len(g) == 1:
                 if g[0] not in line:
                     return False
             elif not any(lit in line for lit in g):
                 return False
+        return self._test(line, decode)
+
+    def _test(self, line: bytes, decode: Callable[[bytes], Event | None]) -> bool:
+        """The filter's exact test of one line."""
         if self.raw is not None:
             try:
                 rec = orjson.loads(line)
@@ -280,6 +318,10 @@ class _FilterWorker:
             end_row = index.row_at(p0 + len(buf) - 1, row0, stop) + 1
             if self.groups:
                 found = self._candidates(buf, p0, row0, end_row, decode)
+                lost = index.lost_offsets(p0, p0 + len(buf)) if self.lost_shown else ()
+                if lost:
+                    found = sorted({*found, *self._lost_rows(buf, p0, lost, row0, end_row,
+                                                             decode)})
             else:
                 found = self._every_line(buf, row0, decode)
             self.rows._matches.extend(found)
@@ -310,6 +352,19 @@ class _FilterWorker:
                 if row >= row0 and self.index.packed(row) == p0 + start:
                     found.append(row)
             pos = end + 1
+
+    def _lost_rows(self, buf: bytes, p0: int, lost: list[int], row0: int, end_row: int,
+                   decode: Callable[[bytes], Event | None]) -> list[int]:
+        """Rows of the loss records in ``buf`` (at packed ``lost``) the filter keeps."""
+        found: list[int] = []
+        for at in lost:
+            start = at - p0
+            end = buf.find(b"\n", start)
+            if self._test(buf[start:end if end >= 0 else len(buf)], decode):
+                row = self.index.row_at(at, row0, end_row)
+                if row >= row0 and self.index.packed(row) == at:
+                    found.append(row)
+        return found
 
     def _every_line(self, buf: bytes, row0: int,
                     decode: Callable[[bytes], Event | None]) -> list[int]:

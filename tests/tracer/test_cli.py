@@ -118,6 +118,20 @@ def test_fmt_bad_file_gets_one_line(tmp_path: Path, name: str) -> None:
     one_error_line(run("fmt", str(path)), message)
 
 
+def test_fmt_filter_keeps_matching_events_and_refuses_bad_filters(tmp_path: Path) -> None:
+    """fmt --filter prints only the events a display filter keeps; a filter that does not
+    check against the log's manifests is one line with its column, exit status 1."""
+    log = tmp_path / "hub.jsonl"
+    run("session", "start", "cli", "-p", "wfptrace-hub:info:session", "--file", str(log),
+        "--duration", "0.3")
+    kept = run("fmt", str(log), "--filter", 'event == SessionStarted && session contains "cl"')
+    assert kept.returncode == 0, kept.stderr
+    assert kept.stdout.count("\n") == 1 and "SessionStarted" in kept.stdout
+    assert run("fmt", str(log), "--filter", "event == Nothing").stdout == ""
+    one_error_line(run("fmt", str(log), "--filter", "sesion == cli"),
+                   "no manifest declares a field sesion (did you mean session?) (at column 1)")
+
+
 def test_fmt_directory_gets_one_line(tmp_path: Path) -> None:
     """A directory is refused with one line."""
     one_error_line(run("fmt", str(tmp_path)), "is a directory")

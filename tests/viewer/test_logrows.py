@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from tracer import read_log
+from tracer import DisplayFilter, Manifest, event_line, read_log
 from viewer import TraceViewApp
+from viewer._demo import demo_providers
 from viewer._events_view import EventsView
 from viewer._filter import EventFilter, parse_condition
 from viewer._logindex import LogIndex
@@ -15,9 +16,10 @@ from viewer._logrows import LogRows, literal_groups
 from viewer._ring import EventRing
 from viewer._status import StatusBar
 
-from .conftest import wait_for
+from .conftest import lost_marker, wait_for
 from .test_logindex import write_log
 
+_MANIFESTS = {p.name: Manifest.from_json(p.manifest()) for p in demo_providers()}
 FILTERS = [
     EventFilter(conditions=(parse_condition("destination.ip == 10.0.0.5"),)),
     EventFilter(conditions=(parse_condition("trid > 100"), parse_condition("verb ~ ^m"))),
@@ -27,6 +29,15 @@ FILTERS = [
     EventFilter(text="alice@SIM"),
     EventFilter(keywords=frozenset({"connect"}), max_level=3),
     EventFilter(conditions=(parse_condition("timeout_s == 15"),)),
+    *(EventFilter(expr=DisplayFilter.compile(text, _MANIFESTS)) for text in [
+        'verb == "MSG" && trid > 100',
+        "remote_addr in {10.0.0.3 10.0.0.5} || event == DecisionTimeout && conn_id < 50",
+        "!(provider == wfptrace-inspect) && args contains alice",
+        'verb matches "^(us|ms)" && trid in {1..500 900..1000}',
+        "timeout_s == 15 && trace.seq > 3000",
+        "flow_id == 1:flow9= || flow_id == 1:flow12=",
+        "level <= warning && trace.message contains \"connection 4\"",
+    ]),
 ]
 
 
@@ -91,3 +102,30 @@ async def test_filter_progress_shows_while_it_runs_and_keys_still_work(tmp_path)
         assert all("connection 4" in app.ring.event(app.rows[i]).message.lower()
                    for i in range(0, len(app.rows), 997))
         assert app.query_one(EventsView).cursor_index is not None
+
+
+def test_loss_records_stay_in_view_under_a_display_filter(tmp_path):
+    """A loss record in a log passes any display filter, in the log's rows and the ring's
+    alike, so a filtered view never hides a gap."""
+    src = write_log(tmp_path / "src.jsonl", 3000)
+    lines = src.read_bytes().splitlines(keepends=True)
+    lost = event_line(lost_marker(1500, 7)) + b"\n"
+    path = tmp_path / "gap.jsonl"
+    path.write_bytes(b"".join([*lines[:1500], lost, *lines[1500:]]))
+    flt = EventFilter(expr=DisplayFilter.compile('verb == "MSG" && trid > 10', _MANIFESTS))
+    ring = EventRing(10_000)
+    ring.extend(read_log(path))
+    pred = flt.compile(ring)
+    kept = [i for i in range(ring.total) if pred(i)]
+    assert [ring.event(i).kind for i in kept].count("lost") == 1
+    expected = [ring.seq(i) for i in kept]
+    ix = LogIndex(path, follow=False)
+    rows = LogRows(ix)
+    try:
+        rows.set_filter(flt)
+        assert _filtered(rows) == expected
+        kinds = {ix.event(rows[i]).kind for i in range(len(rows))}
+        assert kinds == {"event", "lost"}
+    finally:
+        rows.close()
+        ix.close()
