@@ -6,7 +6,7 @@ The language is Wireshark's display-filter language over event fields::
     !(level <= warning) or provider == wfptrace-msnmon
     destination.port in {1863 6891..6900}
     args contains "alice" and text matches "^hi"
-    flow_id                                   (the field exists)
+    network.community_id                      (the field exists)
 
 ``&&``/``and`` binds tighter than ``||``/``or``; ``!``/``not`` tighter than both.
 Every node keeps the position of its text, so errors point at it with a caret.

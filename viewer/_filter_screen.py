@@ -20,8 +20,8 @@ from ._safe import safe_text
 
 __all__ = ["FilterScreen"]
 
-_HELP = ('e.g. verb == "MSG" && remote_port in {1863 6891..6900}    level <= warning\n'
-         '     args contains alice    !flow_id    text matches "^hi"    trace.seq > 100\n'
+_HELP = ('e.g. verb == "MSG" && destination.port in {1863 6891..6900}    level <= warning\n'
+         '     args contains alice    !network.community_id    text matches "^hi"    trace.seq > 100\n'
          "     && || ! and or not ( )   == != < <= > >= contains matches in   "
          "provider event keyword")
 

@@ -102,10 +102,10 @@ def test_syntax_errors_point_at_the_culprit(text, column, words):
 
 # -- types ------------------------------------------------------------------------------
 @pytest.mark.parametrize(("text", "culprit", "words"), [
-    ('remote_port == "1863"', '"1863"', "remote_port is a number"),
-    ("remote_port == MSG", "MSG", "is a word"),
+    ('destination.port == "1863"', '"1863"', "destination.port is a number"),
+    ("destination.port == MSG", "MSG", "is a word"),
     ("trid contains 5", "contains 5", "contains needs text"),
-    ("remote_adr == 10.0.0.2", "remote_adr", "did you mean remote_addr"),
+    ("destination.iq == 10.0.0.2", "destination.iq", "did you mean destination.ip"),
     ("verb matches \"(?=U)\"", '"(?=U)"', "bad pattern"),
     ("verb in {A..B}", "A..B", "numeric field"),
     ("level <= loud", "loud", "level"),
@@ -124,7 +124,8 @@ def test_without_manifests_any_field_is_allowed():
 
 
 # -- semantics on real event types ------------------------------------------------------
-def _ev(etype: EventType, **fields: object) -> Event:
+def _ev(etype: EventType, fields: dict[str, object] | None = None, **named: object) -> Event:
+    fields = {**(fields or {}), **named}
     full = {name: fields.get(name, _DEFAULTS.get(name, "")) for name in etype.fields}
     return Event(time_ns=1_700_000_000_000_000_000, seq=7, provider=etype.provider.name,
                  name=etype.name, id=etype.id, level=etype.level,
@@ -133,8 +134,8 @@ def _ev(etype: EventType, **fields: object) -> Event:
 
 
 _DEFAULTS: dict[str, object] = {"trid": 1, "args": [], "payload_len": 0, "offset": 0,
-                                "ts_ns": 0, "conn_id": 1, "local_port": 1, "remote_port": 1,
-                                "process_pid": 1, "body": b"", "body_len": 0}
+                                "@timestamp": 0, "conn_id": 1, "source.port": 1,
+                                "destination.port": 1, "process.pid": 1, "body": b"", "body_len": 0}
 
 
 def _match(text: str, ev: Event) -> bool:
@@ -154,10 +155,10 @@ def test_comparisons_on_the_declared_types():
 
 def test_missing_fields_never_match_a_comparison():
     """`!=` means "has the field and it differs"; `!(x == y)` is true without the field."""
-    pended = _ev(CONNECTION_PENDED, remote_addr="10.0.0.2")
+    pended = _ev(CONNECTION_PENDED, {"destination.ip": "10.0.0.2"})
     assert not _match("verb != MSG", pended)
     assert _match("!(verb == MSG)", pended)
-    assert _match("remote_addr && !verb", pended)
+    assert _match("destination.ip && !verb", pended)
 
 
 def test_event_attributes_and_levels():
@@ -202,13 +203,13 @@ _json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | s
                      st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=6)
 _FILTERS = [DisplayFilter.compile(t, MANIFESTS) for t in [
     'verb == "MSG" && trid > 3', "args contains alice || args matches '^a.*z$'",
-    "trid in {1 5..9} || !verb", "body contains x && body_len >= 0", "remote_port != 1863",
+    "trid in {1 5..9} || !verb", "body contains x && body_len >= 0", "destination.port != 1863",
     "mid_session == true", "latency_us < 2.5 or timeout_s == 15"]]
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.sampled_from(["verb", "trid", "args", "body", "body_len",
-                                        "remote_port", "mid_session", "latency_us",
+                                        "destination.port", "mid_session", "latency_us",
                                         "timeout_s"]), _json))
 def test_hostile_values_never_make_a_filter_raise(fields):
     """Whatever a log holds in a field (any JSON type, not the declared one), every filter

@@ -15,9 +15,10 @@ VALUES = values_seen([*fixed_events(9), lost_marker(10, 2)])
 
 def test_field_names_at_the_start_and_after_joiners():
     """A field name is completed at the start, after && || ! ( and after `and`."""
-    assert "remote_addr" in candidates("remote_a", TABLE, VALUES)
-    for text in ("verb == MSG && remote_", "(remote_", "!remote_", "x == 1 and remote_"):
-        assert "remote_port" in candidates(text, TABLE, VALUES), text
+    assert "destination.ip" in candidates("destination.i", TABLE, VALUES)
+    for text in ("verb == MSG && destination.", "(destination.", "!destination.",
+                 "x == 1 and destination."):
+        assert "destination.port" in candidates(text, TABLE, VALUES), text
 
 
 def test_operators_after_a_field_and_joiners_after_a_comparison():
@@ -28,7 +29,7 @@ def test_operators_after_a_field_and_joiners_after_a_comparison():
 
 def test_values_seen_level_names_and_flags():
     """After an operator: values seen in the log (quoted as written), level names, flags."""
-    assert candidates("remote_addr == ", TABLE, VALUES) == ["10.0.0.2"]
+    assert candidates("destination.ip == ", TABLE, VALUES) == ["10.0.0.2"]
     assert candidates("provider == wfptrace-m", TABLE, VALUES) == ["wfptrace-msnmon"]
     assert candidates("keyword == ", TABLE, VALUES) == ["connect", "session"]
     assert candidates("level <= w", TABLE, VALUES) == ["warning"]
@@ -37,6 +38,6 @@ def test_values_seen_level_names_and_flags():
 
 def test_completion_replaces_only_the_last_word():
     """The suggestion keeps what was typed and completes the word being typed."""
-    assert completion('verb == "MSG" && remote_p', TABLE, VALUES) == \
-        'verb == "MSG" && remote_port'
+    assert completion('verb == "MSG" && destination.po', TABLE, VALUES) == \
+        'verb == "MSG" && destination.port'
     assert completion("trid == 3 ", TABLE, VALUES) is None

@@ -53,11 +53,11 @@ async def test_type_error_shows_a_caret_and_keeps_the_filter(log):
     app = TraceViewApp(None, logs=[log], follow_logs=False)
     async with app.run_test(size=(120, 30)) as pilot:
         await _open_dialog(app, pilot)
-        await pilot.press(*'remote_port == "x"')
+        await pilot.press(*'destination.port == "x"')
         lines = _text(app, "#filter-error").split("\n")
-        assert lines[0] == 'remote_port == "x"'
-        assert lines[1] == " " * 15 + "^~~"
-        assert "remote_port is a number (int)" in lines[2]
+        assert lines[0] == 'destination.port == "x"'
+        assert lines[1] == " " * 20 + "^~~"
+        assert "destination.port is a number (int)" in lines[2]
         await pilot.press("enter")
         assert isinstance(app.screen, FilterScreen)
         await pilot.press("escape")
@@ -69,5 +69,5 @@ async def test_unknown_field_suggests_the_close_name(log):
     app = TraceViewApp(None, logs=[log], follow_logs=False)
     async with app.run_test(size=(120, 30)) as pilot:
         await _open_dialog(app, pilot)
-        await pilot.press(*"remote_adr == 10.0.0.2")
-        assert "did you mean remote_addr?" in _text(app, "#filter-error")
+        await pilot.press(*"destination.iq == 10.0.0.2")
+        assert "did you mean destination.ip?" in _text(app, "#filter-error")

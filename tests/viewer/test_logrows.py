@@ -31,11 +31,11 @@ FILTERS = [
     EventFilter(conditions=(parse_condition("timeout_s == 15"),)),
     *(EventFilter(expr=DisplayFilter.compile(text, _MANIFESTS)) for text in [
         'verb == "MSG" && trid > 100',
-        "remote_addr in {10.0.0.3 10.0.0.5} || event == DecisionTimeout && conn_id < 50",
+        "destination.ip in {10.0.0.3 10.0.0.5} || event == DecisionTimeout && conn_id < 50",
         "!(provider == wfptrace-inspect) && args contains alice",
         'verb matches "^(us|ms)" && trid in {1..500 900..1000}',
         "timeout_s == 15 && trace.seq > 3000",
-        "flow_id == 1:flow9= || flow_id == 1:flow12=",
+        "network.community_id == 1:flow9= || network.community_id == 1:flow12=",
         "level <= warning && trace.message contains \"connection 4\"",
     ]),
 ]
