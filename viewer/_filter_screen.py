@@ -21,7 +21,7 @@ from ._safe import safe_text
 __all__ = ["FilterScreen"]
 
 _HELP = ('e.g. verb == "MSG" && destination.port in {1863 6891..6900}    level <= warning\n'
-         '     args contains alice    !network.community_id    text matches "^hi"    trace.seq > 100\n'
+         '     args contains alice    !network.community_id  text matches "^hi"  trace.seq > 100\n'
          "     && || ! and or not ( )   == != < <= > >= contains matches in   "
          "provider event keyword")
 

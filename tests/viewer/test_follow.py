@@ -15,7 +15,8 @@ async def test_f_shows_the_flow_of_the_selected_event_across_providers(tmp_path)
     """On a real log, F on an MSN monitor Command keeps that flow's events of the inspector
     and of the monitor, and nothing else."""
     log = write_log(tmp_path / "flows.jsonl", 600)
-    expected = [e.seq for e in read_log(log) if e.fields.get("network.community_id") == "1:flow300="]
+    expected = [e.seq for e in read_log(log)
+                if e.fields.get("network.community_id") == "1:flow300="]
     app = TraceViewApp(None, logs=[log], follow_logs=False)
     async with app.run_test(size=(120, 30)) as pilot:
         assert app.index is not None
