@@ -34,6 +34,18 @@ def _wait_screen(name: str, needle: str, timeout: float = 20.0) -> str:
     raise AssertionError(f"{needle!r} never appeared; screen was:\n{screen}")
 
 
+def _open_filter(name: str) -> None:
+    """f until the dialog shows: a key sent while the app still starts up may be lost."""
+    for _ in range(5):
+        _tmux("send-keys", "-t", name, "f")
+        try:
+            _wait_screen(name, "Display filter", timeout=6.0)
+            return
+        except AssertionError:
+            continue
+    _wait_screen(name, "Display filter", timeout=1.0)
+
+
 def _log(path: Path) -> Path:
     provider = Provider("chat-peer")
     msg = provider.event(1, "Message", Level.INFO, (), {"user": str, "port": int},
@@ -58,8 +70,7 @@ def test_filter_in_a_terminal(tmp_path):
     _tmux("new-session", "-d", "-s", name, "-x", "140", "-y", "30", cmd)
     try:
         _wait_screen(name, "bob on 443")
-        _tmux("send-keys", "-t", name, "f")
-        _wait_screen(name, "Display filter")
+        _open_filter(name)
         _tmux("send-keys", "-t", name, "-l", 'port == "1863"')
         screen = _wait_screen(name, "port is a number (int)")
         lines = screen.splitlines()
