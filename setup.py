@@ -3,7 +3,7 @@
 from setuptools import Extension, setup
 
 #: The providers' shared C headers.
-_HEADERS = ["providers/_slots.h", "providers/_bytes.h", "providers/packets/_frame.h"]
+_HEADERS = ["providers/_bytes.h", "providers/packets/_frame.h"]
 
 
 def _provider(name: str) -> Extension:
@@ -16,5 +16,5 @@ def _provider(name: str) -> Extension:
 
 setup(ext_modules=[Extension("tracer._speedups", ["tracer/_speedups.c"], optional=True,
                              extra_compile_args=["-O2", "-Wall"]),
-                   _provider("msnp._cparser"), _provider("msnmon._cexpress"),
+                   _provider("msnp._cparser"),
                    _provider("packets._cdecode"), _provider("packets._cstage")])

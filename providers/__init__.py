@@ -7,9 +7,8 @@ __all__ = ["accelerators"]
 
 def accelerators() -> dict[str, bool]:
     """Which of the providers' optional C accelerators are in use (``./dev test`` says)."""
-    from providers.msnmon._lane import CEXPRESS
     from providers.msnp._accel import CPARSER
-    from providers.packets._accel import CDECODE
+    from providers.packets._accel import CDECODE, CSTAGE
 
     return {"packet decoder": CDECODE is not None, "MSNP scan": CPARSER is not None,
-            "msnmon express lane": CEXPRESS is not None}
+            "packet stage": CSTAGE is not None}

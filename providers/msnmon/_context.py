@@ -61,7 +61,6 @@ class FlowContext:
         "from_start",
         "identity",
         "invited",
-        "lane_keys",
         "legacy_ports",
         "local",
         "local_side",
@@ -112,7 +111,6 @@ class FlowContext:
         self.sniff: list[tuple[int, bytes, int]] = []
         self.sniff_bytes = [0, 0]
         self.sniffs = 0
-        self.lane_keys: tuple[bytes, bytes] | None = None  # registered in the express lane
         self.bytes = [0, 0]
         self.commands = 0
         self.errors = 0

@@ -18,13 +18,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any
 
 from providers.msnp import (
     DEFAULT_MAX_ERRORS,
     DEFAULT_MAX_LINE,
     DEFAULT_MAX_PAYLOAD,
-    NOTIFICATION_VERBS,
     AddressBook,
     Command,
     MsnpStreamParser,
@@ -35,6 +34,7 @@ from providers.msnp import (
     legacy_trace,
     parse_msg,
 )
+from providers.msnp._accel import CPARSER
 from providers.msnp._verbs import KNOWN_VERBS  # not (yet) part of providers.msnp's surface
 from providers.packets import TCP_SYN, Direction, Flow, Packet
 
@@ -55,10 +55,7 @@ from ._identity import AppIdentity
 from ._ledger import SessionLedger
 from ._stats import MonitorStats
 
-if TYPE_CHECKING:
-    from ._lane import ExpressLane
-
-__all__ = ["LEGACY_CLASSES", "PENDING", "PLAIN_VERBS", "QUIET_VERBS", "MsnMonitor", "Resolver"]
+__all__ = ["LEGACY_CLASSES", "PENDING", "MsnMonitor", "Resolver"]
 
 #: A resolver's answer meaning "cannot tell yet, ask again on the flow's next packet".
 PENDING = AppIdentity("<pending>")
@@ -80,17 +77,11 @@ _SWITCHBOARD, _DIRECT = Role.SWITCHBOARD, Role.DIRECT
 _FEEDING = (_SNIFFING, _MSNP)
 #: Verbs the session ledger needs (besides numeric errors); MSG is counted inline.
 _LEDGER_VERBS = frozenset({"VER", "USR", "XFR", "RNG", "JOI", "IRO", "ANS"})
-#: Verbs whose command does nothing in :meth:`MsnMonitor._command` but notification
-#: evidence for the role and its transaction (the express lane handles them in C).
-QUIET_VERBS = frozenset(NOTIFICATION_VERBS & KNOWN_VERBS) - _LEDGER_VERBS - {"MSG"}
-#: Verbs whose command does nothing there but its transaction once the flow's role is
-#: fixed (MSG aside, which also counts messages and may teach the address book).
-PLAIN_VERBS = frozenset(KNOWN_VERBS) - _LEDGER_VERBS - {"MSG"}
 #: A MSG payload the address book learns from (an invitation or a P2P message); one
 #: regular expression search is cheaper than two ``in`` tests on bytes.
 _LEARNS_ADDRESSES = re.compile(rb"x-ms(?:msgsinvite|nmsgrp2p)").search
 #: verb -> the original's verb-table class (bounded: a verb is three upper-case letters
-#: or digits); the express lane reads it too.
+#: or digits).
 LEGACY_CLASSES: dict[str, str] = {}
 
 
@@ -103,12 +94,15 @@ class MsnMonitor:
     otherwise (replay) the MSNP client is taken to be local.
     """
 
-    __slots__ = ("_limits", "addresses", "capture_bodies", "contexts", "enabled", "lane",
-                 "ledger", "max_contexts", "resolver", "sided", "stats")
+    __slots__ = ("_limits", "addresses", "capture_bodies", "contexts", "enabled", "ledger",
+                 "max_contexts", "resolver", "sided", "stats")
 
     provider = PROVIDER
     #: Only flows whose ``follow`` flag the monitor turns on are reassembled.
     selective_streams = True
+    #: The MSNP framing a compiled packet stage may run for a lent direction (the C
+    #: ``scan_lines``, configured with the verb rules of ``providers.msnp``), or None.
+    framer = CPARSER.scan_lines if CPARSER is not None else None
 
     def __init__(self, resolver: Resolver | None = None, *, app_hint: str | None = None,
                  capture_bodies: bool = False, enabled: bool = True,
@@ -126,33 +120,36 @@ class MsnMonitor:
         self._limits = (max_line, max_payload, max_errors)
         self.max_contexts = max_contexts
         self.contexts = 0  # live flow contexts (each holds at most two bounded parsers)
-        #: The express lane handling this monitor's common packets (replay), if any.
-        self.lane: ExpressLane | None = None
 
     # -- packet consumer ----------------------------------------------------------------
-    def on_packet(self, pkt: Packet, flow: Flow, direction: Direction) -> None:
+    def on_packet(self, pkt: Packet, flow: Flow, direction: Direction) -> bool:
         """Every decoded packet with its flow: a TCP flow's context is made on its first
-        packet (and the flow followed while the context wants its bytes)."""
+        packet (and the flow followed while the context wants its bytes). True once the
+        flow's later packets would change nothing but :meth:`count_packets` (while
+        monitoring is enabled: a compiled packet stage then only counts them)."""
         stats = self.stats
         stats.packets += 1
         if not self.enabled:
             stats.packets_disabled += 1
             flow.follow = False
-            return
+            return False
         if pkt.proto != 6:
-            return
+            return True
         state = flow.user.get(_KEY)
         if type(state) is not FlowContext:
             if state == _IGNORED:
-                return
+                return True
             outbound = (direction == Direction.OUT) if self.sided else None
             state = self.observe(pkt, flow, outbound)
             if state is None:
-                return
+                return flow.user.get(_KEY) == _IGNORED
         if state.state in _FEEDING:
-            flow.follow = True
-            if self.lane is not None and state.lane_keys is None and state.state is _MSNP:
-                self.lane.register(flow, state)
+            flow.follow = True  # (it stays on until the monitor turns it off)
+        return True
+
+    def count_packets(self, n: int) -> None:
+        """``n`` more packets of flows :meth:`on_packet` said only need counting."""
+        self.stats.packets += n
 
     def on_flow_end(self, flow: Flow, reason: str) -> None:
         """The pipeline ended a flow (its streams were flushed just before)."""
@@ -160,8 +157,6 @@ class MsnMonitor:
         if type(ctx) is not FlowContext:
             return
         self.contexts -= 1
-        if ctx.lane_keys is not None and self.lane is not None:
-            self.lane.unregister(flow, ctx)
         flow.user[_KEY] = _IGNORED
         if ctx.state is StreamState.SNIFFING:
             ctx.take_sniffed()
@@ -245,11 +240,14 @@ class MsnMonitor:
                                    ctx.identity.pid, not ctx.from_start)
 
     # -- stream consumer (called by the reassembler) ------------------------------------
-    def on_data(self, flow: Flow, side: int, data: bytes) -> None:
-        """Ordered bytes of one direction of a flow (ignored unless it has a context)."""
+    def on_data(self, flow: Flow, side: int, data: bytes) -> tuple | None:
+        """Ordered bytes of one direction of a flow (ignored unless it has a context).
+
+        Returns a loan of the direction's parser state when a compiled packet stage may
+        frame what follows itself (see :meth:`on_framed`), else None."""
         ctx = flow.user.get(_KEY)
         if type(ctx) is not FlowContext:
-            return
+            return None
         direction = SENT if side == ctx.local_side else RECEIVED
         ctx.bytes[direction] += len(data)
         self.stats.stream_bytes += len(data)
@@ -258,6 +256,30 @@ class MsnMonitor:
             self._chunk(ctx, direction, data, flow.last_ns)
         elif state is _SNIFFING:
             self._sniff(ctx, direction, data, flow.last_ns)
+        if ctx.state is not _MSNP or LEGACY_ANY.on:
+            return None
+        parser = ctx.parsers[direction]
+        cursor = parser.lend()
+        if cursor is None:
+            return None
+        return (*cursor, parser.max_line, parser.max_payload, parser.resume)
+
+    def on_framed(self, batch: list[tuple[Any, int, int, int, list]]) -> None:
+        """Chunks a compiled packet stage framed for lent directions, in order: (flow,
+        side, time, bytes, commands), as :meth:`on_data` would have handled them."""
+        stats = self.stats
+        command = self._command
+        for flow, side, ts, nbytes, items in batch:
+            ctx = flow.user[_KEY]
+            direction = SENT if side == ctx.local_side else RECEIVED
+            ctx.bytes[direction] += nbytes
+            stats.stream_bytes += nbytes
+            if items:
+                for cmd in items:
+                    command(ctx, cmd, direction, ts)
+                n = len(items)
+                stats.commands += n
+                ctx.commands += n
 
     def on_gap(self, flow: Flow, side: int, nbytes: int) -> None:
         """Bytes lost in one direction: restart that direction's parser (it resyncs)."""
@@ -302,10 +324,7 @@ class MsnMonitor:
 
     def _items(self, ctx: FlowContext, direction: int, parser: MsnpStreamParser, items: list,
                ts: int) -> None:
-        """What one chunk of a direction gave: commands, errors, a stream given up.
-
-        (The express lane does the same, with the commonest commands in C.)
-        """
+        """What one chunk of a direction gave: commands, errors, a stream given up."""
         command = self._command
         commands = 0
         for item in items:

@@ -11,19 +11,35 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from providers.packets import PcapFileSource, Pipeline, open_capture
+from providers.packets._stage import CompiledPipeline
 from tracer import Hub, Level, ProviderEnable, SessionConfig, format_event
 
 from ._events import PROVIDER, PROVIDER_NAME
-from ._lane import CEXPRESS, ExpressLane
 from ._monitor import MsnMonitor
 from ._stats import MonitorStats
 
-__all__ = ["replay_capture", "replay_consumer", "replay_demo"]
+__all__ = ["STAGE", "replay_capture", "replay_consumer", "replay_demo"]
+
+
+def _stage_reason() -> str:
+    """Why the compiled packet stage cannot run the monitor ("" if it can)."""
+    from providers.packets._accel import CSTAGE, STAGE_REASON
+
+    if CSTAGE is None:
+        return STAGE_REASON
+    if MsnMonitor.framer is None:
+        return "it frames with providers.msnp._cparser, which is off"
+    return ""
+
+
+#: Why replays do not run through the compiled packet stage ("" when they do).
+STAGE = _stage_reason()
 
 
 def replay_capture(path: str | Path, *, app_hint: str | None = None,
                    capture_bodies: bool = False, monitor: MsnMonitor | None = None,
-                   pipeline: Pipeline | None = None, express: bool = True,
+                   pipeline: Pipeline | CompiledPipeline | None = None,
+                   compiled: bool = True,
                    progress: Callable[[float], None] | None = None) -> MonitorStats:
     """Run every packet of a capture file through a pipeline with a monitor; return the
     monitor's statistics.
@@ -31,25 +47,21 @@ def replay_capture(path: str | Path, *, app_hint: str | None = None,
     ``pipeline`` (default: a new one with ``monitor`` as its consumer) must have
     ``monitor`` among its consumers; it is finished at the end (flows ended, consumers
     closed). Events go to whatever sessions enable ``wfptrace-msnmon`` at the time. The
-    common packets take the C express lane when it is built (``express=False``: every
-    packet takes the Python path; the results are the same). ``progress`` is called
-    now and then with the fraction of the file read, and with 1.0 at the end.
+    default pipeline is the compiled packet stage when it is built (``compiled=False``:
+    the Python pipeline, its reference; the results are the same). ``progress`` is
+    called now and then with the fraction of the file read, and with 1.0 at the end.
     """
     monitor = monitor or MsnMonitor(app_hint=app_hint, capture_bodies=capture_bodies)
-    pipeline = pipeline or Pipeline([monitor])
+    if pipeline is None:
+        pipeline = CompiledPipeline(monitor) if compiled and not STAGE \
+            else Pipeline([monitor])
     if monitor not in pipeline.consumers:
         raise ValueError("replay_capture: the monitor is not one of the pipeline's consumers")
-    slow = pipeline.frame
     with open_capture(path) as source:  # (checks the format first)
         frames = source if progress is None else _reporting(source, progress)
-        if express and CEXPRESS is not None and monitor.lane is None:
-            monitor.lane = ExpressLane(monitor, pipeline)
-            try:
-                if not monitor.lane.run_file(path, slow, progress):
-                    monitor.lane.run(frames, slow)
-            finally:
-                monitor.lane = None
-        else:
+        if not isinstance(pipeline, CompiledPipeline):
+            pipeline.run(frames, str(path))
+        elif not pipeline.run_file(path, progress):
             pipeline.run(frames, str(path))
     pipeline.finish()
     if progress is not None:

@@ -119,6 +119,28 @@ class MsnpStreamParser:
         self.envelope: HttpEnvelope | None = None  # set by the gateway framer for bodies
         self.offset_shift = 0  # added to offsets of commands parsed from gateway bodies
 
+    def lend(self) -> tuple[bool, int] | None:
+        """(synced, stream offset) when the parser holds nothing (no partial line or
+        payload, not skipping, not in gateway mode, not given up): a compiled framer may
+        carry on from there with the same rules (the C ``scan_lines``) and give the
+        state back through :meth:`resume`. None otherwise."""
+        if self._pending is None and self._http is None and self.failed is None \
+                and not self._rest and not self._skip_line and self.envelope is None \
+                and not self.offset_shift:
+            return self._synced, self._base
+        return None
+
+    def resume(self, synced: bool, base: int, nbytes: int, commands: int,
+               payload_bytes: int) -> None:
+        """Take the state back from a framer that carried on from :meth:`lend`: it read
+        ``nbytes`` more and made ``commands`` commands carrying ``payload_bytes``."""
+        self._synced = synced
+        self._base = base
+        stats = self.stats
+        stats.bytes_in += nbytes
+        stats.commands += commands
+        stats.payload_bytes += payload_bytes
+
     @property
     def http_mode(self) -> bool:
         """True once the stream was recognised as MSNP over the HTTP gateway."""

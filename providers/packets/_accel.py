@@ -34,4 +34,4 @@ def _load() -> tuple[Any, str]:
 CDECODE, REASON = _load()
 
 #: The compiled packet stage ``providers.packets._cstage`` (or None), and why not.
-CSTAGE, STAGE_REASON = load_accelerator("providers.packets._cstage", 1)
+CSTAGE, STAGE_REASON = load_accelerator("providers.packets._cstage", 2)

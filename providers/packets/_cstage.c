@@ -29,7 +29,7 @@
 #include <stdint.h>
 #include "structmember.h"
 
-#define VERSION 1
+#define VERSION 2
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
@@ -67,15 +67,23 @@ static const char *const stat_names[N_STATS] = {
     "delivered_bytes", "buffered_bytes", "dropped_bytes", "gap_bytes", "gaps",
     "out_of_order", "overlap_bytes", "retransmitted_bytes"};
 
+struct Stage;
+
 typedef struct {
     PyObject_HEAD
     PyObject *on_data, *on_gap, *on_end;
     PyObject *streams;  /* key -> Pair */
+    struct Stage *stage;  /* set while a Stage drives it: the callbacks go to the stage */
     long long max_stream, max_total;
     long long stats[N_STATS];
 } Reassembler;
 
 static PyObject *s_fin, *s_rst, *s_close;
+
+/* The stage's ends of the reassembler's three callbacks (defined with the Stage). */
+static int stage_data(struct Stage *s, PyObject *key, int side, PyObject *bytes);
+static int stage_gap(struct Stage *s, PyObject *key, int side, long long n);
+static int stage_end(struct Stage *s, PyObject *key, int side, PyObject *reason);
 
 /* -- Pair --------------------------------------------------------------------------- */
 
@@ -138,6 +146,8 @@ deliver(Reassembler *self, PyObject *key, int side, Stream *st, PyObject *bytes)
     Py_ssize_t n = PyBytes_GET_SIZE(bytes);
     st->next += n;
     self->stats[DELIVERED] += n;
+    if (self->stage != NULL)
+        return stage_data(self->stage, key, side, bytes);
     return call3(self->on_data, key, side, Py_NewRef(bytes));
 }
 
@@ -192,7 +202,8 @@ skip_gap(Reassembler *self, PyObject *key, int side, Stream *st)
         long long gap = first - st->next;
         self->stats[GAPS] += 1;
         self->stats[GAP_BYTES] += gap;
-        if (call3(self->on_gap, key, side, PyLong_FromLongLong(gap)) < 0)
+        if ((self->stage != NULL ? stage_gap(self->stage, key, side, gap)
+             : call3(self->on_gap, key, side, PyLong_FromLongLong(gap))) < 0)
             return -1;
         st->next = first;
     }
@@ -206,6 +217,8 @@ finish(Reassembler *self, PyObject *key, int side, Stream *st, PyObject *reason)
         if (skip_gap(self, key, side, st) < 0)
             return -1;
     st->ended = 1;
+    if (self->stage != NULL)
+        return stage_end(self->stage, key, side, reason);
     return call3(self->on_end, key, side, Py_NewRef(reason));
 }
 
@@ -465,6 +478,43 @@ PyDoc_STRVAR(feed_doc,
 "number, flags, and its payload: ``n`` bytes declared at data[off:] (fewer if the\n"
 "capture cut them).");
 
+/* feed() for C callers: data[0:avail] of the n bytes the segment declares. */
+static int
+reasm_feed(Reassembler *self, PyObject *key, int side, uint32_t seq, int flags,
+           const char *data, Py_ssize_t avail, long long n)
+{
+    PyObject *pair = PyDict_GetItemWithError(self->streams, key);
+    if (pair == NULL) {
+        if (PyErr_Occurred() || (pair = PyType_GenericAlloc(&PairType, 0)) == NULL)
+            return -1;
+        int rc = PyDict_SetItem(self->streams, key, pair);
+        Py_DECREF(pair);
+        if (rc < 0)
+            return -1;
+    }
+    Py_INCREF(pair);  /* alive while callbacks run, even if they close the flow */
+    Stream *st = &((Pair *)pair)->side[side];
+    int rc = 0;
+    if (st->ended)
+        goto done;
+    if (n && !(flags & SPECIAL) && !st->count && st->has_base
+        && seq == (uint32_t)((unsigned long long)st->base + (unsigned long long)st->next)) {
+        /* the common case: the next data in order, nothing parked, no SYN, FIN or RST */
+        if (avail) {
+            PyObject *chunk = PyBytes_FromStringAndSize(data, avail);
+            rc = chunk ? deliver(self, key, side, st, chunk) : -1;
+            Py_XDECREF(chunk);
+        }
+    }
+    else
+        rc = feed_slow(self, key, side, st, seq, flags, data, avail, n);
+    if (rc == 0 && st->has_fin && st->next >= st->fin_at && !st->ended)
+        rc = finish(self, key, side, st, s_fin);
+done:
+    Py_DECREF(pair);
+    return rc;
+}
+
 static PyObject *
 reassembler_feed(Reassembler *self, PyObject *const *argv, Py_ssize_t argc)
 {
@@ -491,36 +541,7 @@ reassembler_feed(Reassembler *self, PyObject *const *argv, Py_ssize_t argc)
     Py_ssize_t avail = off < size ? size - off : 0;
     if ((long long)avail > n)
         avail = (Py_ssize_t)n;
-    PyObject *pair = PyDict_GetItemWithError(self->streams, key);
-    if (pair == NULL) {
-        if (PyErr_Occurred() || (pair = PyType_GenericAlloc(&PairType, 0)) == NULL)
-            return NULL;
-        int rc = PyDict_SetItem(self->streams, key, pair);
-        Py_DECREF(pair);
-        if (rc < 0)
-            return NULL;
-    }
-    Py_INCREF(pair);  /* alive while callbacks run, even if they close the flow */
-    Stream *st = &((Pair *)pair)->side[side];
-    int rc = 0;
-    if (st->ended)
-        goto done;
-    if (n && !(flags & SPECIAL) && !st->count && st->has_base
-        && (uint32_t)seq == (uint32_t)((unsigned long long)st->base + (unsigned long long)st->next)) {
-        /* the common case: the next data in order, nothing parked, no SYN, FIN or RST */
-        if (avail) {
-            PyObject *chunk = PyBytes_FromStringAndSize(data, avail);
-            rc = chunk ? deliver(self, key, (int)side, st, chunk) : -1;
-            Py_XDECREF(chunk);
-        }
-    }
-    else
-        rc = feed_slow(self, key, (int)side, st, (uint32_t)seq, (int)flags, data, avail, n);
-    if (rc == 0 && st->has_fin && st->next >= st->fin_at && !st->ended)
-        rc = finish(self, key, (int)side, st, s_fin);
-done:
-    Py_DECREF(pair);
-    if (rc < 0)
+    if (reasm_feed(self, key, (int)side, (uint32_t)seq, (int)flags, data, avail, n) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -528,21 +549,17 @@ done:
 PyDoc_STRVAR(close_doc,
 "close(key)\n\nThe flow ended: flush both directions (gaps reported) and forget them.");
 
-static PyObject *
-reassembler_close(Reassembler *self, PyObject *key)
+/* close() for C callers: 0, or -1 on error. */
+static int
+reasm_close(Reassembler *self, PyObject *key)
 {
-    if (!ready(self))
-        return NULL;
     PyObject *pair = PyDict_GetItemWithError(self->streams, key);
-    if (pair == NULL) {
-        if (PyErr_Occurred())
-            return NULL;
-        Py_RETURN_NONE;
-    }
+    if (pair == NULL)
+        return PyErr_Occurred() ? -1 : 0;
     Py_INCREF(pair);
     if (PyDict_DelItem(self->streams, key) < 0) {
         Py_DECREF(pair);
-        return NULL;
+        return -1;
     }
     int rc = 0;
     for (int side = 0; side < 2 && rc == 0; side++) {
@@ -553,7 +570,13 @@ reassembler_close(Reassembler *self, PyObject *key)
         }
     }
     Py_DECREF(pair);
-    if (rc < 0)
+    return rc;
+}
+
+static PyObject *
+reassembler_close(Reassembler *self, PyObject *key)
+{
+    if (!ready(self) || reasm_close(self, key) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -616,9 +639,21 @@ enum { T_TCP, T_HANDSHAKE, T_CLOSED, T_UDP, T_ICMP, T_OTHER, N_TIMEOUTS };
 
 /* One flow: a C type whose state is its own; Python code reads it through members and
  * getters, and writes only ``local_side``, ``follow``, ``user`` and ``_id``. */
+/* One direction's MSNP framing while the stream consumer lends it to a Stage: the
+ * consumer's parser state (sync flag, stream offset, limits), what was framed since,
+ * and ``resume``, the consumer's callable that takes the state back. */
+typedef struct {
+    PyObject *resume;  /* NULL: the consumer parses this direction itself */
+    int synced;
+    long long base, max_line, max_payload;
+    long long nbytes, commands, payload_bytes;
+} Framing;
+
 typedef struct FlowObj {
     PyObject_HEAD
     PyObject *key, *addrs, *ports, *user, *id_, *states;
+    Framing fr[2];
+    int settled;  /* the Stage's consumer needs only the count of its later packets */
     int proto, version, local_side, follow, state, fin_seen[2];
     long long packets[2], bytes[2], first_ns, last_ns;
     unsigned char a[2][16];
@@ -636,12 +671,16 @@ flow_traverse(FlowObj *self, visitproc visit, void *arg)
     Py_VISIT(self->user);
     Py_VISIT(self->id_);
     Py_VISIT(self->states);
+    Py_VISIT(self->fr[0].resume);
+    Py_VISIT(self->fr[1].resume);
     return 0;
 }
 
 static int
 flow_clear(FlowObj *self)
 {
+    Py_CLEAR(self->fr[0].resume);
+    Py_CLEAR(self->fr[1].resume);
     Py_CLEAR(self->key);
     Py_CLEAR(self->addrs);
     Py_CLEAR(self->ports);
@@ -804,6 +843,7 @@ typedef struct {
     int follow;
     Net *nets;
     Py_ssize_t n_nets;
+    struct Stage *stage;  /* set while a Stage drives it: ended flows go to the stage */
 } Table;
 
 static PyObject *s_evicted, *s_closed, *s_expired, *s_end;
@@ -843,9 +883,13 @@ table_remove(Table *t, FlowObj *f)
     return PyDict_DelItem(t->flows, f->key);
 }
 
+static int stage_ended(struct Stage *s, FlowObj *f, PyObject *reason);
+
 static int
 notify_end(Table *t, FlowObj *f, PyObject *reason)
 {
+    if (t->stage != NULL)
+        return stage_ended(t->stage, f, reason);
     if (t->on_end == Py_None)
         return 0;
     PyObject *argv[2] = {(PyObject *)f, reason};
@@ -1048,6 +1092,8 @@ table_ready(Table *t)
     return 1;
 }
 
+static FlowObj *account_pkt(Table *t, const Pkt *pp, int *sidep);
+
 static PyObject *
 table_account(Table *t, PyObject *const *argv, Py_ssize_t argc)
 {
@@ -1070,6 +1116,20 @@ table_account(Table *t, PyObject *const *argv, Py_ssize_t argc)
     p.version = (int)PyLong_AsLong(argv[9]);
     if (PyErr_Occurred())
         return NULL;
+    int side;
+    FlowObj *f = account_pkt(t, &p, &side);
+    if (f == NULL)
+        return NULL;
+    PyObject *res = Py_BuildValue("(Oi)", (PyObject *)f, side);
+    Py_DECREF(f);
+    return res;
+}
+
+/* account() for C callers: the packet's flow (a new reference) and *side, or NULL. */
+static FlowObj *
+account_pkt(Table *t, const Pkt *pp, int *sidep)
+{
+    Pkt p = *pp;
     FlowObj *f = t->last;
     int side = -1;
     if (f != NULL && f->state != CLOSED && p.proto == f->proto && p.icmp_id < 0) {
@@ -1094,9 +1154,8 @@ table_account(Table *t, PyObject *const *argv, Py_ssize_t argc)
         Py_DECREF(f);
         return NULL;
     }
-    PyObject *res = Py_BuildValue("(Oi)", (PyObject *)f, side);
-    Py_DECREF(f);
-    return res;
+    *sidep = side;
+    return f;
 }
 
 static long long
@@ -1127,6 +1186,8 @@ end_flow(Table *t, FlowObj *f, PyObject *reason, int notify)
 
 PyDoc_STRVAR(expire_doc, "expire(now_ns) -> int\n\nFlowTable.expire.");
 
+static Py_ssize_t table_expire_c(Table *t, long long now);
+
 static PyObject *
 table_expire(Table *t, PyObject *arg)
 {
@@ -1135,20 +1196,28 @@ table_expire(Table *t, PyObject *arg)
     long long now = PyLong_AsLongLong(arg);
     if (now == -1 && PyErr_Occurred())
         return NULL;
+    Py_ssize_t n = table_expire_c(t, now);
+    return n < 0 ? NULL : PyLong_FromSsize_t(n);
+}
+
+/* expire() for C callers: how many flows left, or -1 on error. */
+static Py_ssize_t
+table_expire_c(Table *t, long long now)
+{
     long long shortest = t->timeouts[0];
     for (int i = 1; i < N_TIMEOUTS; i++)
         if (t->timeouts[i] < shortest)
             shortest = t->timeouts[i];
     PyObject *gone = PyList_New(0);
     if (gone == NULL)
-        return NULL;
+        return -1;
     for (FlowObj *f = t->head; f != NULL; f = f->next) {  /* least recently seen first */
         long long idle = now - f->last_ns;
         if (idle <= shortest)
             break;
         if (idle > timeout_of(t, f) && PyList_Append(gone, (PyObject *)f) < 0) {
             Py_DECREF(gone);
-            return NULL;
+            return -1;
         }
     }
     Py_ssize_t n = PyList_GET_SIZE(gone);
@@ -1161,11 +1230,11 @@ table_expire(Table *t, PyObject *arg)
             t->expired++;
         if (end_flow(t, f, s_expired, !closed) < 0) {
             Py_DECREF(gone);
-            return NULL;
+            return -1;
         }
     }
     Py_DECREF(gone);
-    return PyLong_FromSsize_t(n);
+    return n;
 }
 
 static PyObject *
@@ -1180,23 +1249,30 @@ table_list(Table *t)
 
 PyDoc_STRVAR(flush_doc, "flush()\n\nFlowTable.flush: end every open flow.");
 
-static PyObject *
-table_flush(Table *t, PyObject *unused)
+/* flush() for C callers: 0, or -1 on error. */
+static int
+table_flush_c(Table *t)
 {
-    if (!table_ready(t))
-        return NULL;
     t->last = NULL;
     PyObject *all = table_list(t);
     if (all == NULL)
-        return NULL;
+        return -1;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(all); i++) {
         FlowObj *f = (FlowObj *)PyList_GET_ITEM(all, i);
         if (end_flow(t, f, s_end, f->state != CLOSED) < 0) {
             Py_DECREF(all);
-            return NULL;
+            return -1;
         }
     }
     Py_DECREF(all);
+    return 0;
+}
+
+static PyObject *
+table_flush(Table *t, PyObject *unused)
+{
+    if (!table_ready(t) || table_flush_c(t) < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 
@@ -1371,6 +1447,752 @@ static PyTypeObject TableType = {
               "with its state in C (the twin of packets._flows.FlowTable).",
 };
 
+/* == the stage: frames -> decode -> flow table -> reassembly -> framing ================ */
+
+#include "_bytes.h"
+#include "packets/_frame.h"
+
+#define NMASKS 16          /* the decoder's fast-path masks are all below this */
+#define SIGNAL_EVERY 4096  /* frames between two checks for Ctrl-C */
+#define DONE_EVERY (16 << 20)  /* bytes between two calls of run_pcap's ``done`` */
+#define BATCH_MAX 1024     /* framed chunks held before they go to the consumer */
+#define SECOND 1000000000LL
+
+/* The packet stage of one stream consumer (see the Python side, packets/_stage.py). It
+ * owns a FlowTable and a Reassembler (whose callbacks it takes over while it lives)
+ * and talks to the consumer only through the callables it was made with. */
+typedef struct Stage {
+    PyObject_HEAD
+    Table *table;
+    Reassembler *reasm;
+    PyObject *packet_type;  /* the Packet class, built through its constructor */
+    PyObject *directions;   /* (Direction.OUT, Direction.IN) */
+    PyObject *on_packet, *count_packets, *on_data, *on_gap, *on_end, *on_flow_end,
+        *on_framed, *scan;
+    PyObject *ended;  /* [(flow, reason)] ended by the packet in progress */
+    PyObject *batch;  /* [(flow, side, ts_ns, nbytes, items)] framed, not yet delivered */
+    long long counted, next_expire;
+    unsigned long long masks[NMASKS], tcp_bytes;  /* the fast decode's counters */
+} Stage;
+
+/* fn(*argv) for its side effects; 0, or -1 on error. */
+static int
+call_n(PyObject *fn, PyObject *const *argv, Py_ssize_t n)
+{
+    PyObject *res = PyObject_Vectorcall(fn, argv, (size_t)n, NULL);
+    Py_XDECREF(res);
+    return res ? 0 : -1;
+}
+
+/* Give the consumer what it is owed so far: counted packets, framed chunks. */
+static int
+flush(Stage *s)
+{
+    if (s->counted) {
+        PyObject *n = PyLong_FromLongLong(s->counted);
+        s->counted = 0;
+        int rc = n ? call_n(s->count_packets, &n, 1) : -1;
+        Py_XDECREF(n);
+        if (rc < 0)
+            return -1;
+    }
+    if (PyList_GET_SIZE(s->batch)) {
+        PyObject *batch = s->batch;
+        if ((s->batch = PyList_New(0)) == NULL) {
+            s->batch = batch;
+            return -1;
+        }
+        int rc = call_n(s->on_framed, &batch, 1);
+        Py_DECREF(batch);
+        return rc;
+    }
+    return 0;
+}
+
+/* The consumer takes one direction's framing back: resume(synced, base, nbytes,
+ * commands, payload_bytes). */
+static int
+hand_back(Stage *s, FlowObj *f, int side)
+{
+    Framing *fr = &f->fr[side];
+    if (fr->resume == NULL)
+        return 0;
+    PyObject *resume = fr->resume;
+    fr->resume = NULL;
+    PyObject *argv[5] = {PyBool_FromLong(fr->synced), PyLong_FromLongLong(fr->base),
+                         PyLong_FromLongLong(fr->nbytes), PyLong_FromLongLong(fr->commands),
+                         PyLong_FromLongLong(fr->payload_bytes)};
+    int rc = argv[1] && argv[2] && argv[3] && argv[4] ? call_n(resume, argv, 5) : -1;
+    for (int i = 0; i < 5; i++)
+        Py_XDECREF(argv[i]);
+    Py_DECREF(resume);
+    return rc;
+}
+
+/* The consumer's lending token, (synced, base, max_line, max_payload, resume), or None. */
+static int
+take_loan(FlowObj *f, int side, PyObject *token)
+{
+    if (token == Py_None)
+        return 0;
+    if (!PyTuple_CheckExact(token) || PyTuple_GET_SIZE(token) != 5
+        || !PyCallable_Check(PyTuple_GET_ITEM(token, 4))) {
+        PyErr_SetString(PyExc_TypeError, "on_data returns None or (synced, base, max_line, "
+                                         "max_payload, resume)");
+        return -1;
+    }
+    Framing *fr = &f->fr[side];
+    int synced = PyObject_IsTrue(PyTuple_GET_ITEM(token, 0));
+    long long base = PyLong_AsLongLong(PyTuple_GET_ITEM(token, 1));
+    long long max_line = PyLong_AsLongLong(PyTuple_GET_ITEM(token, 2));
+    long long max_payload = PyLong_AsLongLong(PyTuple_GET_ITEM(token, 3));
+    if (synced < 0 || PyErr_Occurred())
+        return -1;
+    Py_XSETREF(fr->resume, Py_NewRef(PyTuple_GET_ITEM(token, 4)));
+    fr->synced = synced, fr->base = base, fr->max_line = max_line;
+    fr->max_payload = max_payload, fr->nbytes = fr->commands = fr->payload_bytes = 0;
+    return 0;
+}
+
+/* Bytes for the consumer's own parser: on_data(flow, side, data) -> its lending token. */
+static int
+raw_data(Stage *s, FlowObj *f, int side, PyObject *bytes)
+{
+    if (flush(s) < 0)
+        return -1;
+    PyObject *sideobj = PyLong_FromLong(side);
+    if (sideobj == NULL)
+        return -1;
+    PyObject *argv[3] = {(PyObject *)f, sideobj, bytes};
+    PyObject *token = PyObject_Vectorcall(s->on_data, argv, 3, NULL);
+    Py_DECREF(sideobj);
+    if (token == NULL)
+        return -1;
+    int rc = take_loan(f, side, token);
+    Py_DECREF(token);
+    return rc;
+}
+
+/* Frame the bytes of a lent direction with the consumer's scan (the MSNP framing the
+ * consumer passed in): the chunk's items go to the batch; whatever the scan leaves
+ * (a line it does not take, a line or payload the chunk cuts) goes back to the
+ * consumer's parser with the rest of the chunk. */
+static int
+frame_data(Stage *s, FlowObj *f, int side, PyObject *bytes)
+{
+    Framing *fr = &f->fr[side];
+    PyObject *out = PyList_New(0), *res = NULL;
+    PyObject *pos = PyLong_FromLong(0), *base = PyLong_FromLongLong(fr->base),
+             *max_line = PyLong_FromLongLong(fr->max_line),
+             *max_payload = PyLong_FromLongLong(fr->max_payload);
+    int rc = -1;
+    if (out && pos && base && max_line && max_payload) {
+        PyObject *argv[9] = {bytes, pos, base, fr->synced ? Py_True : Py_False, max_line,
+                             max_payload, base, Py_None, out};
+        res = PyObject_Vectorcall(s->scan, argv, 9, NULL);
+    }
+    Py_XDECREF(pos);
+    Py_XDECREF(base);
+    Py_XDECREF(max_line);
+    Py_XDECREF(max_payload);
+    if (res == NULL)
+        goto done;
+    if (!PyTuple_CheckExact(res) || PyTuple_GET_SIZE(res) != 5) {
+        PyErr_SetString(PyExc_TypeError, "stage: the scan returns a 5-tuple");
+        goto done;
+    }
+    Py_ssize_t size = PyBytes_GET_SIZE(bytes);
+    Py_ssize_t used = PyLong_AsSsize_t(PyTuple_GET_ITEM(res, 0));
+    long long commands = PyLong_AsLongLong(PyTuple_GET_ITEM(res, 1));
+    long long payload_bytes = PyLong_AsLongLong(PyTuple_GET_ITEM(res, 2));
+    int synced = PyObject_IsTrue(PyTuple_GET_ITEM(res, 3));
+    PyObject *pending = PyTuple_GET_ITEM(res, 4);
+    if (pending != Py_None) {  /* the awaited command's line goes back to the parser */
+        if (!PyTuple_Check(pending) || PyTuple_GET_SIZE(pending) < 5) {
+            PyErr_SetString(PyExc_TypeError, "stage: a pending header is a tuple");
+            goto done;
+        }
+        used = (Py_ssize_t)(PyLong_AsLongLong(PyTuple_GET_ITEM(pending, 4)) - fr->base);
+    }
+    if (PyErr_Occurred() || synced < 0)
+        goto done;
+    if (used < 0 || used > size) {
+        PyErr_SetString(PyExc_ValueError, "stage: the scan stopped outside the chunk");
+        goto done;
+    }
+    fr->synced = synced;
+    fr->base += used, fr->nbytes += used;
+    fr->commands += commands, fr->payload_bytes += payload_bytes;
+    if (used || PyList_GET_SIZE(out)) {
+        PyObject *item = Py_BuildValue("(OiLnO)", (PyObject *)f, side, f->last_ns, used, out);
+        if (item == NULL || PyList_Append(s->batch, item) < 0) {
+            Py_XDECREF(item);
+            goto done;
+        }
+        Py_DECREF(item);
+    }
+    rc = 0;
+    if (used < size) {
+        PyObject *rest = PyBytes_FromStringAndSize(PyBytes_AS_STRING(bytes) + used, size - used);
+        rc = rest && flush(s) == 0 && hand_back(s, f, side) == 0
+             ? raw_data(s, f, side, rest) : -1;
+        Py_XDECREF(rest);
+    }
+    else if (PyList_GET_SIZE(s->batch) >= BATCH_MAX)
+        rc = flush(s);
+done:
+    Py_XDECREF(res);
+    Py_XDECREF(out);
+    return rc;
+}
+
+static int
+stage_data(Stage *s, PyObject *key, int side, PyObject *bytes)
+{
+    FlowObj *f = (FlowObj *)key;
+    return f->fr[side].resume != NULL ? frame_data(s, f, side, bytes)
+                                      : raw_data(s, f, side, bytes);
+}
+
+static int
+stage_gap(Stage *s, PyObject *key, int side, long long n)
+{
+    FlowObj *f = (FlowObj *)key;
+    if (flush(s) < 0 || hand_back(s, f, side) < 0)
+        return -1;
+    PyObject *sideobj = PyLong_FromLong(side), *nobj = PyLong_FromLongLong(n);
+    PyObject *argv[3] = {key, sideobj, nobj};
+    int rc = sideobj && nobj ? call_n(s->on_gap, argv, 3) : -1;
+    Py_XDECREF(sideobj);
+    Py_XDECREF(nobj);
+    return rc;
+}
+
+static int
+stage_end(Stage *s, PyObject *key, int side, PyObject *reason)
+{
+    FlowObj *f = (FlowObj *)key;
+    if (flush(s) < 0 || hand_back(s, f, side) < 0)
+        return -1;
+    PyObject *sideobj = PyLong_FromLong(side);
+    PyObject *argv[3] = {key, sideobj, reason};
+    int rc = sideobj ? call_n(s->on_end, argv, 3) : -1;
+    Py_XDECREF(sideobj);
+    return rc;
+}
+
+static int
+stage_ended(Stage *s, FlowObj *f, PyObject *reason)
+{
+    PyObject *item = PyTuple_Pack(2, (PyObject *)f, reason);
+    int rc = item ? PyList_Append(s->ended, item) : -1;
+    Py_XDECREF(item);
+    return rc;
+}
+
+/* Is ``f`` ended by the packet in progress (its streams not closed yet)? */
+static int
+ending(Stage *s, FlowObj *f)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(s->ended); i++)
+        if (PyTuple_GET_ITEM(PyList_GET_ITEM(s->ended, i), 0) == (PyObject *)f)
+            return 1;
+    return 0;
+}
+
+/* End the flows the last packet ended: streams flushed, then the consumer told. */
+static int
+finish_ended(Stage *s)
+{
+    PyObject *ended = s->ended;
+    if ((s->ended = PyList_New(0)) == NULL) {
+        s->ended = ended;
+        return -1;
+    }
+    int rc = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(ended); i++) {
+        PyObject *item = PyList_GET_ITEM(ended, i);
+        FlowObj *f = (FlowObj *)PyTuple_GET_ITEM(item, 0);
+        rc = reasm_close(s->reasm, (PyObject *)f) == 0 && hand_back(s, f, 0) == 0
+             && hand_back(s, f, 1) == 0 && flush(s) == 0
+             ? call_n(s->on_flow_end, &PyTuple_GET_ITEM(item, 0), 2) : -1;
+    }
+    Py_DECREF(ended);
+    return rc;
+}
+
+/* What a packet carries besides what the flow table is told. */
+typedef struct {
+    PyObject *pkt;        /* the Packet, if the caller has one (else built when needed) */
+    PyObject *data;       /* the frame's bytes object, if any */
+    const char *frame;    /* its bytes */
+    Py_ssize_t size;
+    uint32_t seq, ack;
+    int frag, mask;
+    long long off, plen, seglen;
+} Extra;
+
+/* A Packet for the consumer, made by its constructor (Packet(ts_ns, data, ...)). */
+static PyObject *
+make_packet(Stage *s, const Pkt *p, Extra *x)
+{
+    if (x->pkt != NULL)
+        return Py_NewRef(x->pkt);
+    PyObject *data = x->data ? Py_NewRef(x->data)
+                             : PyBytes_FromStringAndSize(x->frame, x->size);
+    PyObject *argv[16] = {
+        PyLong_FromLongLong(p->ts), data, PyLong_FromLongLong(p->wire),
+        PyLong_FromLong(p->version), Py_NewRef(p->src), Py_NewRef(p->dst),
+        PyLong_FromLong(p->proto), Py_NewRef(x->frag ? Py_True : Py_False),
+        Py_NewRef(p->sport_obj), Py_NewRef(p->dport_obj),
+        PyLong_FromUnsignedLong(x->seq), PyLong_FromUnsignedLong(x->ack),
+        PyLong_FromLong(p->flags), PyLong_FromLongLong(x->off), PyLong_FromLongLong(x->plen),
+        PyLong_FromLongLong(x->seglen),
+    };
+    PyObject *pkt = NULL;
+    int complete = 1;
+    for (int i = 0; i < 16; i++)
+        complete &= argv[i] != NULL;
+    if (complete)
+        pkt = PyObject_Vectorcall(s->packet_type, argv, 16, NULL);
+    for (int i = 0; i < 16; i++)
+        Py_XDECREF(argv[i]);
+    return pkt;
+}
+
+/* Pipeline.packet for one decoded packet: flow table, consumer, streams, flow ends and,
+ * once per second of packet time, idle timeouts. */
+static int
+stage_packet(Stage *s, const Pkt *p, Extra *x)
+{
+    int side;
+    FlowObj *f = account_pkt(s->table, p, &side);
+    if (f == NULL)
+        return -1;
+    int rc = -1;
+    if (!f->settled) {
+        PyObject *pkt = flush(s) == 0 ? make_packet(s, p, x) : NULL;
+        if (pkt == NULL)
+            goto done;
+        PyObject *argv[3] = {pkt, (PyObject *)f,
+                             PyTuple_GET_ITEM(s->directions, side == f->local_side ? 0 : 1)};
+        PyObject *res = PyObject_Vectorcall(s->on_packet, argv, 3, NULL);
+        Py_DECREF(pkt);
+        if (res == NULL)
+            goto done;
+        f->settled = res == Py_True;
+        Py_DECREF(res);
+    }
+    else
+        s->counted++;
+    if (f->follow && p->proto == 6 && !x->frag && (f->state != CLOSED || ending(s, f))) {
+        Py_ssize_t avail = 0;
+        const char *data = x->frame;
+        if (x->off >= 0 && x->off < x->size) {
+            data += x->off;
+            avail = x->size - (Py_ssize_t)x->off;
+        }
+        if ((long long)avail > x->plen)
+            avail = (Py_ssize_t)x->plen;
+        if (reasm_feed(s->reasm, (PyObject *)f, side, x->seq, (int)p->flags, data, avail,
+                       x->plen) < 0
+            || (!f->follow && reasm_close(s->reasm, (PyObject *)f) < 0))
+            goto done;
+    }
+    if (PyList_GET_SIZE(s->ended) && finish_ended(s) < 0)
+        goto done;
+    if (p->ts >= s->next_expire) {
+        s->next_expire = p->ts + SECOND;
+        if (table_expire_c(s->table, p->ts) < 0
+            || (PyList_GET_SIZE(s->ended) && finish_ended(s) < 0))
+            goto done;
+    }
+    rc = 0;
+done:
+    Py_DECREF(f);
+    return rc;
+}
+
+/* A frame the decoder's C fast path takes (Ethernet + option-less IPv4 or plain IPv6 +
+ * TCP/UDP): 1 when done, 0 for the slow path, -1 on error. */
+static int
+fast_frame(Stage *s, long long linktype, long long ts, const unsigned char *d, Py_ssize_t n,
+           long long wire, PyObject *data)
+{
+    Fast f;
+    if (wire < n)
+        wire = n;
+    if (linktype != 1 || n < 54 || !fast_parse(d, n, wire, &f))
+        return 0;
+    s->masks[f.mask]++;
+    if (f.proto == 6)
+        s->tcp_bytes += (unsigned long long)f.seglen;
+    Pkt p = {.proto = f.proto, .version = f.version, .sport = (long)f.sport,
+             .dport = (long)f.dport, .icmp_id = -1, .flags = (long)f.flags, .wire = wire,
+             .ts = ts};
+    p.src = PyBytes_FromStringAndSize((const char *)f.src, f.alen);
+    p.dst = PyBytes_FromStringAndSize((const char *)f.src + f.alen, f.alen);
+    p.sport_obj = PyLong_FromLong(p.sport);
+    p.dport_obj = PyLong_FromLong(p.dport);
+    Extra x = {.data = data, .frame = (const char *)d, .size = n, .seq = (uint32_t)f.seq,
+               .ack = (uint32_t)f.ack, .off = f.off, .plen = f.plen, .seglen = f.seglen};
+    int rc = p.src && p.dst && p.sport_obj && p.dport_obj ? stage_packet(s, &p, &x) : -1;
+    Py_XDECREF(p.src);
+    Py_XDECREF(p.dst);
+    Py_XDECREF(p.sport_obj);
+    Py_XDECREF(p.dport_obj);
+    return rc < 0 ? -1 : 1;
+}
+
+/* One frame: the fast path here, or slow(linktype, ts_ns, data, wire_len). */
+static int
+one_frame(Stage *s, long long linktype, long long ts, const unsigned char *d, Py_ssize_t n,
+          long long wire, PyObject *data, PyObject *slow, PyObject *const *objs)
+{
+    int r = fast_frame(s, linktype, ts, d, n, wire, data);
+    if (r != 0)
+        return r < 0 ? -1 : 0;
+    PyObject *own[4] = {NULL, NULL, NULL, NULL};
+    PyObject *argv[4];
+    if (objs != NULL)
+        memcpy(argv, objs, sizeof(argv));
+    else {
+        own[0] = PyLong_FromLongLong(linktype), own[1] = PyLong_FromLongLong(ts);
+        own[2] = PyBytes_FromStringAndSize((const char *)d, n);
+        own[3] = PyLong_FromLongLong(wire);
+        memcpy(argv, own, sizeof(argv));
+    }
+    int rc = argv[0] && argv[1] && argv[2] && argv[3] ? call_n(slow, argv, 4) : -1;
+    for (int i = 0; i < 4; i++)
+        Py_XDECREF(own[i]);
+    return rc;
+}
+
+static int
+stage_ready(Stage *s)
+{
+    if (s->table == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Stage: not initialised");
+        return 0;
+    }
+    return 1;
+}
+
+PyDoc_STRVAR(stage_packet_doc,
+"packet(pkt, proto, src, sport, dst, dport, icmp_id, flags, wire_len, ts_ns, version,\n"
+"       frag, seq, data, payload_off, payload_len)\n\n"
+"One packet the Python decoder made (the slow path's frames): as the fast path's.");
+
+static PyObject *
+stage_packet_py(Stage *s, PyObject *const *argv, Py_ssize_t argc)
+{
+    if (!stage_ready(s))
+        return NULL;
+    if (argc != 16 || !PyBytes_Check(argv[2]) || !PyBytes_Check(argv[4])
+        || !PyLong_Check(argv[3]) || !PyLong_Check(argv[5]) || !PyBytes_Check(argv[13])) {
+        PyErr_SetString(PyExc_TypeError, "packet(pkt, proto, bytes, int, bytes, int, icmp_id, "
+                                         "flags, wire_len, ts_ns, version, frag, seq, bytes, "
+                                         "payload_off, payload_len)");
+        return NULL;
+    }
+    Pkt p = {.src = argv[2], .dst = argv[4], .sport_obj = argv[3], .dport_obj = argv[5]};
+    p.proto = (int)PyLong_AsLong(argv[1]);
+    p.sport = PyLong_AsLong(argv[3]);
+    p.dport = PyLong_AsLong(argv[5]);
+    p.icmp_id = PyLong_AsLong(argv[6]);
+    p.flags = PyLong_AsLong(argv[7]);
+    p.wire = PyLong_AsLongLong(argv[8]);
+    p.ts = PyLong_AsLongLong(argv[9]);
+    p.version = (int)PyLong_AsLong(argv[10]);
+    Extra x = {.pkt = argv[0], .data = argv[13], .frame = PyBytes_AS_STRING(argv[13]),
+               .size = PyBytes_GET_SIZE(argv[13])};
+    x.frag = PyObject_IsTrue(argv[11]);
+    x.seq = (uint32_t)PyLong_AsUnsignedLongLongMask(argv[12]);
+    x.off = PyLong_AsLongLong(argv[14]);
+    x.plen = PyLong_AsLongLong(argv[15]);
+    if (PyErr_Occurred() || x.frag < 0)
+        return NULL;
+    if (x.plen < 0 || x.off < 0) {
+        PyErr_SetString(PyExc_ValueError, "packet: payload_off and payload_len not negative");
+        return NULL;
+    }
+    if (stage_packet(s, &p, &x) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(stage_run_doc,
+"run(frames, slow)\n\n"
+"Every frame (linktype, ts_ns, data, wire_len, ...) of the iterable, in order: those the\n"
+"C decoder takes here, the others to slow(linktype, ts_ns, data, wire_len).");
+
+static PyObject *
+stage_run(Stage *s, PyObject *args)
+{
+    PyObject *frames, *slow;
+    if (!stage_ready(s) || !PyArg_ParseTuple(args, "OO:run", &frames, &slow))
+        return NULL;
+    PyObject *it = PyObject_GetIter(frames), *t;
+    if (it == NULL)
+        return NULL;
+    for (unsigned long count = 1; (t = PyIter_Next(it)) != NULL; count++) {
+        int rc = -1;
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) < 4)
+            PyErr_SetString(PyExc_TypeError, "a frame is (linktype, ts_ns, data, wire_len, ...)");
+        else {
+            PyObject *const *objs = &PyTuple_GET_ITEM(t, 0);
+            long long lt = -1, ts = 0, wire = 0;
+            if (PyLong_CheckExact(objs[0]) && PyLong_CheckExact(objs[1])
+                && PyBytes_CheckExact(objs[2]) && PyLong_CheckExact(objs[3])) {
+                lt = PyLong_AsLongLong(objs[0]), ts = PyLong_AsLongLong(objs[1]);
+                wire = PyLong_AsLongLong(objs[3]);
+                if (PyErr_Occurred()) {
+                    PyErr_Clear();  /* out of range: the slow path copes */
+                    lt = -1;
+                }
+            }
+            if (lt == 1)
+                rc = one_frame(s, lt, ts, (const unsigned char *)PyBytes_AS_STRING(objs[2]),
+                               PyBytes_GET_SIZE(objs[2]), wire, objs[2], slow, objs);
+            else
+                rc = call_n(slow, objs, 4);
+        }
+        Py_DECREF(t);
+        if (rc < 0 || (count % SIGNAL_EVERY == 0 && PyErr_CheckSignals() < 0))
+            break;
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred() || flush(s) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(stage_run_pcap_doc,
+"run_pcap(image, big_endian, mult, linktype, max_frame, slow, error, done=None)\n\n"
+"Like run() over the records of a classic pcap file's bytes (e.g. an mmap) whose header\n"
+"says ``big_endian``, ``mult`` and ``linktype`` (providers.packets.classic_pcap_header),\n"
+"with the Python reader's errors (``error``: its exception class; ``max_frame``: its\n"
+"bound). ``done(offset)`` is called every 16 MB with how far it got.");
+
+static int
+pcap_walk(Stage *s, const unsigned char *buf, Py_ssize_t size, int big, long long mult,
+          long long linktype, long long max_frame, PyObject *slow, PyObject *error,
+          PyObject *done)
+{
+    Py_ssize_t reported = 0, pos = 24;
+    unsigned long count = 0;
+    while (pos < size) {
+        if (size - pos < 16) {
+            PyErr_Format(error, "file ends inside a record (%zd/16 bytes)", size - pos);
+            return -1;
+        }
+        PcapRecord r;
+        int whole = pcap_record(buf + pos, size - pos - 16, big, (unsigned long long)mult,
+                                (unsigned long long)max_frame, &r);
+        if (whole < 0) {
+            PyErr_Format(error, "corrupt pcap record: captured length %u", r.caplen);
+            return -1;
+        }
+        pos += 16;
+        if (!whole) {
+            PyErr_Format(error, "file ends inside a record (%zd/%u bytes)", size - pos, r.caplen);
+            return -1;
+        }
+        if (one_frame(s, linktype, (long long)r.ts, buf + pos, r.caplen, r.wire, NULL, slow,
+                      NULL) < 0
+            || (++count % SIGNAL_EVERY == 0 && PyErr_CheckSignals() < 0))
+            return -1;
+        pos += r.caplen;
+        if (done != Py_None && pos - reported >= DONE_EVERY) {
+            if (flush(s) < 0)
+                return -1;
+            PyObject *res = PyObject_CallFunction(done, "n", pos);
+            if (res == NULL)
+                return -1;
+            Py_DECREF(res);
+            reported = pos;
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+stage_run_pcap(Stage *s, PyObject *args)
+{
+    PyObject *image, *slow, *error, *done = Py_None;
+    int big;
+    long long mult, linktype, max_frame;
+    Py_buffer view;
+    if (!stage_ready(s)
+        || !PyArg_ParseTuple(args, "OpLLLOO|O:run_pcap", &image, &big, &mult, &linktype,
+                             &max_frame, &slow, &error, &done))
+        return NULL;
+    if (mult < 0 || mult > 1000000000 || max_frame < 0) {
+        PyErr_SetString(PyExc_ValueError, "run_pcap: mult or max_frame out of range");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(image, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    int rc = pcap_walk(s, view.buf, view.len, big, mult, linktype, max_frame, slow, error, done);
+    PyBuffer_Release(&view);
+    if (rc < 0 || flush(s) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stage_end_flows(Stage *s, PyObject *unused)
+{
+    if (!stage_ready(s) || table_flush_c(s->table) < 0 || finish_ended(s) < 0
+        || flush(s) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stage_flush_py(Stage *s, PyObject *unused)
+{
+    if (!stage_ready(s) || flush(s) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+stage_counts(Stage *s, PyObject *unused)
+{
+    PyObject *masks = PyDict_New();
+    for (int m = 0; masks != NULL && m < NMASKS; m++) {
+        if (!s->masks[m])
+            continue;
+        PyObject *k = PyLong_FromLong(m), *v = PyLong_FromUnsignedLongLong(s->masks[m]);
+        if (k == NULL || v == NULL || PyDict_SetItem(masks, k, v) < 0)
+            Py_CLEAR(masks);
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+    }
+    return masks ? Py_BuildValue("(NK)", masks, s->tcp_bytes) : NULL;
+}
+
+static int
+stage_init(Stage *s, PyObject *args, PyObject *kw)
+{
+    static char *names[] = {"table", "reassembler", "packet_type", "directions", "on_packet",
+                            "count_packets", "on_data", "on_gap", "on_end", "on_flow_end",
+                            "on_framed", "scan", NULL};
+    PyObject *a[12];
+    if (s->table != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Stage: already initialised");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O!OO!OOOOOOOO:Stage", names, &TableType,
+                                     &a[0], &ReassemblerType, &a[1], &a[2], &PyTuple_Type,
+                                     &a[3], &a[4], &a[5], &a[6], &a[7], &a[8], &a[9], &a[10],
+                                     &a[11]))
+        return -1;
+    Table *t = (Table *)a[0];
+    Reassembler *r = (Reassembler *)a[1];
+    if (PyTuple_GET_SIZE(a[3]) != 2 || !t->flows || !r->streams || t->stage || r->stage) {
+        PyErr_SetString(PyExc_ValueError, "Stage: an initialised table and reassembler no "
+                                          "other stage drives, and (OUT, IN)");
+        return -1;
+    }
+    for (int i = 2; i < 12; i++)
+        if (i != 3 && !PyCallable_Check(a[i])) {
+            PyErr_Format(PyExc_TypeError, "Stage: %s must be callable", names[i]);
+            return -1;
+        }
+    if ((s->ended = PyList_New(0)) == NULL || (s->batch = PyList_New(0)) == NULL)
+        return -1;
+    PyObject **fields[12] = {(PyObject **)&s->table, (PyObject **)&s->reasm, &s->packet_type,
+                             &s->directions, &s->on_packet, &s->count_packets, &s->on_data,
+                             &s->on_gap, &s->on_end, &s->on_flow_end, &s->on_framed, &s->scan};
+    for (int i = 0; i < 12; i++)
+        *fields[i] = Py_NewRef(a[i]);
+    t->stage = s, r->stage = s;
+    return 0;
+}
+
+static int
+stage_traverse(Stage *s, visitproc visit, void *arg)
+{
+    Py_VISIT(s->table);
+    Py_VISIT(s->reasm);
+    Py_VISIT(s->packet_type);
+    Py_VISIT(s->directions);
+    Py_VISIT(s->on_packet);
+    Py_VISIT(s->count_packets);
+    Py_VISIT(s->on_data);
+    Py_VISIT(s->on_gap);
+    Py_VISIT(s->on_end);
+    Py_VISIT(s->on_flow_end);
+    Py_VISIT(s->on_framed);
+    Py_VISIT(s->scan);
+    Py_VISIT(s->ended);
+    Py_VISIT(s->batch);
+    return 0;
+}
+
+static int
+stage_clear(Stage *s)
+{
+    if (s->table != NULL)
+        s->table->stage = NULL;
+    if (s->reasm != NULL)
+        s->reasm->stage = NULL;
+    Py_CLEAR(s->table);
+    Py_CLEAR(s->reasm);
+    Py_CLEAR(s->packet_type);
+    Py_CLEAR(s->directions);
+    Py_CLEAR(s->on_packet);
+    Py_CLEAR(s->count_packets);
+    Py_CLEAR(s->on_data);
+    Py_CLEAR(s->on_gap);
+    Py_CLEAR(s->on_end);
+    Py_CLEAR(s->on_flow_end);
+    Py_CLEAR(s->on_framed);
+    Py_CLEAR(s->scan);
+    Py_CLEAR(s->ended);
+    Py_CLEAR(s->batch);
+    return 0;
+}
+
+static void
+stage_dealloc(Stage *s)
+{
+    PyObject_GC_UnTrack(s);
+    stage_clear(s);
+    Py_TYPE(s)->tp_free((PyObject *)s);
+}
+
+static PyMethodDef stage_methods[] = {
+    {"run", (PyCFunction)stage_run, METH_VARARGS, stage_run_doc},
+    {"run_pcap", (PyCFunction)stage_run_pcap, METH_VARARGS, stage_run_pcap_doc},
+    {"packet", (PyCFunction)(void (*)(void))stage_packet_py, METH_FASTCALL, stage_packet_doc},
+    {"end_flows", (PyCFunction)stage_end_flows, METH_NOARGS,
+     "End every open flow (streams flushed, consumer told)."},
+    {"flush", (PyCFunction)stage_flush_py, METH_NOARGS,
+     "Give the consumer the packets counted and the chunks framed so far."},
+    {"counts", (PyCFunction)stage_counts, METH_NOARGS,
+     "counts() -> ({mask: frames}, tcp.len sum) of the frames decoded here."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject StageType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "providers.packets._cstage.Stage",
+    .tp_basicsize = sizeof(Stage),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)stage_init,
+    .tp_traverse = (traverseproc)stage_traverse,
+    .tp_clear = (inquiry)stage_clear,
+    .tp_dealloc = (destructor)stage_dealloc,
+    .tp_methods = stage_methods,
+    .tp_doc = "Stage(table, reassembler, packet_type, directions, on_packet, count_packets, "
+              "on_data, on_gap, on_end, on_flow_end, on_framed, scan): the compiled packet "
+              "stage of one stream consumer (see providers/packets/_stage.py).",
+};
+
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "providers.packets._cstage",
     "The compiled packet stage: a flow table and TCP reassembly that own their state.", -1, NULL,
@@ -1389,7 +2211,8 @@ PyInit__cstage(void)
     if (s_fin == NULL || s_rst == NULL || s_close == NULL || s_evicted == NULL
         || s_closed == NULL || s_expired == NULL || s_end == NULL
         || PyType_Ready(&PairType) < 0 || PyType_Ready(&ReassemblerType) < 0
-        || PyType_Ready(&FlowBaseType) < 0 || PyType_Ready(&TableType) < 0)
+        || PyType_Ready(&FlowBaseType) < 0 || PyType_Ready(&TableType) < 0
+        || PyType_Ready(&StageType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL)
@@ -1397,7 +2220,8 @@ PyInit__cstage(void)
     if (PyModule_AddIntConstant(m, "VERSION", VERSION) < 0
         || PyModule_AddObjectRef(m, "Reassembler", (PyObject *)&ReassemblerType) < 0
         || PyModule_AddObjectRef(m, "FlowBase", (PyObject *)&FlowBaseType) < 0
-        || PyModule_AddObjectRef(m, "FlowTable", (PyObject *)&TableType) < 0) {
+        || PyModule_AddObjectRef(m, "FlowTable", (PyObject *)&TableType) < 0
+        || PyModule_AddObjectRef(m, "Stage", (PyObject *)&StageType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -88,6 +88,35 @@ class _Malformed(Exception):
     """A header is inconsistent with the bytes around it."""
 
 
+def _summary(masks: dict[int, int], tcp_bytes: int) -> DecodeStats:
+    """The counters of a histogram of frame masks and a sum of tcp.len."""
+    st = DecodeStats()
+    for m, n in masks.items():
+        st.packets += n
+        if m & M_IPV4:
+            st.ipv4 += n
+        if m & M_IPV6:
+            st.ipv6 += n
+        if not m & M_IP:
+            st.not_ip += n
+        if m & M_TCP:
+            st.tcp += n
+        if m & M_UDP:
+            st.udp += n
+        if m & M_ICMP:
+            st.icmp += n
+        if m & M_ICMPV6:
+            st.icmpv6 += n
+        if m & M_FRAG:
+            st.fragments += n
+        if m & M_ERR:
+            st.decode_errors += n
+        if m & M_TRUNC:
+            st.truncated += n
+    st.tcp_payload_bytes = tcp_bytes
+    return st
+
+
 class _DecoderLogic:
     """Decodes captured frames into :class:`Packet` objects and counts what it saw.
 
@@ -114,32 +143,16 @@ class _DecoderLogic:
     @property
     def stats(self) -> DecodeStats:
         """The counters so far (a fresh snapshot each call)."""
-        st = DecodeStats()
-        masks, tcp_bytes = self._counts()
+        return self.stats_with({}, 0)
+
+    def stats_with(self, masks: dict[int, int], tcp_bytes: int) -> DecodeStats:
+        """The counters so far plus those of frames decoded elsewhere (by the compiled
+        packet stage): ``masks`` {mask: frames} and their sum of tcp.len."""
+        own, own_tcp = self._counts()
+        merged = dict(own)
         for m, n in masks.items():
-            st.packets += n
-            if m & M_IPV4:
-                st.ipv4 += n
-            if m & M_IPV6:
-                st.ipv6 += n
-            if not m & M_IP:
-                st.not_ip += n
-            if m & M_TCP:
-                st.tcp += n
-            if m & M_UDP:
-                st.udp += n
-            if m & M_ICMP:
-                st.icmp += n
-            if m & M_ICMPV6:
-                st.icmpv6 += n
-            if m & M_FRAG:
-                st.fragments += n
-            if m & M_ERR:
-                st.decode_errors += n
-            if m & M_TRUNC:
-                st.truncated += n
-        st.tcp_payload_bytes = tcp_bytes
-        return st
+            merged[m] = merged.get(m, 0) + n
+        return _summary(merged, own_tcp + tcp_bytes)
 
     def decode(
         self, linktype: int, data: bytes, wire_len: int = 0, ts_ns: int = 0
