@@ -34,7 +34,7 @@ from providers.msnp import (
     legacy_trace,
     parse_msg,
 )
-from providers.msnp._accel import CPARSER
+from providers.msnp._parser import FRAMER
 from providers.msnp._verbs import KNOWN_VERBS  # not (yet) part of providers.msnp's surface
 from providers.packets import TCP_SYN, Direction, Flow, Packet
 
@@ -101,8 +101,9 @@ class MsnMonitor:
     #: Only flows whose ``follow`` flag the monitor turns on are reassembled.
     selective_streams = True
     #: The MSNP framing a compiled packet stage may run for a lent direction (the C
-    #: ``scan_lines``, configured with the verb rules of ``providers.msnp``), or None.
-    framer = CPARSER.scan_lines if CPARSER is not None else None
+    #: ``scan_lines``, configured with the verb rules of ``providers.msnp``, and the
+    #: payload rule), or None.
+    framer = FRAMER
 
     def __init__(self, resolver: Resolver | None = None, *, app_hint: str | None = None,
                  capture_bodies: bool = False, enabled: bool = True,
@@ -256,13 +257,34 @@ class MsnMonitor:
             self._chunk(ctx, direction, data, flow.last_ns)
         elif state is _SNIFFING:
             self._sniff(ctx, direction, data, flow.last_ns)
+        return self._loan(ctx, direction)
+
+    def _loan(self, ctx: FlowContext, direction: int) -> tuple | None:
+        """A loan of a direction's parser state to a compiled packet stage: (synced,
+        offset, max_line, max_payload, resume), when the parser holds nothing and the
+        monitor would only parse and count (an MSNP flow, no legacy tracing)."""
         if ctx.state is not _MSNP or LEGACY_ANY.on:
             return None
         parser = ctx.parsers[direction]
         cursor = parser.lend()
         if cursor is None:
             return None
-        return (*cursor, parser.max_line, parser.max_payload, parser.resume)
+
+        def resume(synced: bool, base: int, rest: bytes | None, pending: tuple | None,
+                   payload: bytes | None, nbytes: int, commands: int, payload_bytes: int,
+                   leftover: bytes | None, ts: int) -> tuple | None:
+            """The stage gives the state back; ``leftover``: bytes it did not frame (the
+            chunk's rest, already counted), for the parser's general path."""
+            parser.resume(synced, base, rest, pending, payload, nbytes, commands,
+                          payload_bytes)
+            if not leftover:
+                return None
+            out: list = []
+            parser.feed_into(leftover, out)
+            self._items(ctx, direction, parser, out, ts)
+            return self._loan(ctx, direction)
+
+        return (*cursor, parser.max_line, parser.max_payload, resume)
 
     def on_framed(self, batch: list[tuple[Any, int, int, int, list]]) -> None:
         """Chunks a compiled packet stage framed for lent directions, in order: (flow,

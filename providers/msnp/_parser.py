@@ -77,6 +77,20 @@ if CPARSER is not None:
 _scan_lines = CPARSER.scan_lines if CPARSER is not None else None
 
 
+def complete_payload(pending: tuple, payload: bytes) -> Command:
+    """The command whose header ``scan_lines`` held (``pending``) once its whole
+    ``payload`` came, in a stream whose offsets are not shifted (what :meth:`_emit` makes
+    then): for a compiled framer that carries a parser's state."""
+    verb, trid, args, line, offset, head, _need = pending
+    n = len(payload)
+    return Command(verb, trid, args, n, payload, offset, head + n, line, None)
+
+
+#: The framing a compiled packet stage may run for a parser it carries (see
+#: :meth:`MsnpStreamParser.lend`): the C scan of command lines and the payload rule.
+FRAMER = (_scan_lines, complete_payload) if _scan_lines is not None else None
+
+
 def _trid(word: str) -> int | None:
     """A TrID (a decimal number of at most ten digits, like a 32-bit counter), or None."""
     return int(word) if len(word) <= 10 and word.isascii() and word.isdigit() else None
@@ -130,12 +144,18 @@ class MsnpStreamParser:
             return self._synced, self._base
         return None
 
-    def resume(self, synced: bool, base: int, nbytes: int, commands: int,
-               payload_bytes: int) -> None:
-        """Take the state back from a framer that carried on from :meth:`lend`: it read
-        ``nbytes`` more and made ``commands`` commands carrying ``payload_bytes``."""
+    def resume(self, synced: bool, base: int, rest: bytes | None, pending: tuple | None,
+               payload: bytes | None, nbytes: int, commands: int, payload_bytes: int) -> None:
+        """Take the state back from a framer that carried on from :meth:`lend`: the sync
+        flag, the stream offset of ``rest`` (a line cut by a chunk's end) or of what comes
+        next, a command ``pending`` (its header, as ``scan_lines`` gives it) with its
+        ``payload`` so far; it read ``nbytes`` more and made ``commands`` commands
+        carrying ``payload_bytes``."""
         self._synced = synced
         self._base = base
+        self._rest = bytearray(rest or b"")
+        self._pending = pending
+        self._payload = bytearray(payload or b"")
         stats = self.stats
         stats.bytes_in += nbytes
         stats.commands += commands
@@ -177,7 +197,7 @@ class MsnpStreamParser:
         joined = bytes(self._payload)
         self._payload, self._pending = bytearray(), None
         self._emit(out, verb, trid, args, line, offset, head, joined[:need])
-        self._base = offset + head + need
+        self._base = offset + head + need  # (what complete_payload's caller does too)
         self._feed_lines(joined[need:], out)
 
     # -- command lines --------------------------------------------------------------

@@ -639,11 +639,15 @@ enum { T_TCP, T_HANDSHAKE, T_CLOSED, T_UDP, T_ICMP, T_OTHER, N_TIMEOUTS };
 
 /* One flow: a C type whose state is its own; Python code reads it through members and
  * getters, and writes only ``local_side``, ``follow``, ``user`` and ``_id``. */
-/* One direction's MSNP framing while the stream consumer lends it to a Stage: the
- * consumer's parser state (sync flag, stream offset, limits), what was framed since,
- * and ``resume``, the consumer's callable that takes the state back. */
+/* One direction's framing while the stream consumer lends it to a Stage: the state
+ * of the consumer's parser (sync flag, stream offset, a line cut by the chunk's end,
+ * a command awaiting the rest of its payload, limits), what was framed since, and
+ * ``resume``, the consumer's callable that takes the state back. */
 typedef struct {
-    PyObject *resume;  /* NULL: the consumer parses this direction itself */
+    PyObject *resume;   /* NULL: the consumer parses this direction itself */
+    PyObject *rest;     /* bytes of a line cut by a chunk's end, or NULL */
+    PyObject *pending;  /* the header of a command awaiting its payload, or NULL */
+    PyObject *payload;  /* bytearray: that payload so far (with pending) */
     int synced;
     long long base, max_line, max_payload;
     long long nbytes, commands, payload_bytes;
@@ -671,16 +675,24 @@ flow_traverse(FlowObj *self, visitproc visit, void *arg)
     Py_VISIT(self->user);
     Py_VISIT(self->id_);
     Py_VISIT(self->states);
-    Py_VISIT(self->fr[0].resume);
-    Py_VISIT(self->fr[1].resume);
+    for (int i = 0; i < 2; i++) {
+        Py_VISIT(self->fr[i].resume);
+        Py_VISIT(self->fr[i].rest);
+        Py_VISIT(self->fr[i].pending);
+        Py_VISIT(self->fr[i].payload);
+    }
     return 0;
 }
 
 static int
 flow_clear(FlowObj *self)
 {
-    Py_CLEAR(self->fr[0].resume);
-    Py_CLEAR(self->fr[1].resume);
+    for (int i = 0; i < 2; i++) {
+        Py_CLEAR(self->fr[i].resume);
+        Py_CLEAR(self->fr[i].rest);
+        Py_CLEAR(self->fr[i].pending);
+        Py_CLEAR(self->fr[i].payload);
+    }
     Py_CLEAR(self->key);
     Py_CLEAR(self->addrs);
     Py_CLEAR(self->ports);
@@ -1468,7 +1480,7 @@ typedef struct Stage {
     PyObject *packet_type;  /* the Packet class, built through its constructor */
     PyObject *directions;   /* (Direction.OUT, Direction.IN) */
     PyObject *on_packet, *count_packets, *on_data, *on_gap, *on_end, *on_flow_end,
-        *on_framed, *scan;
+        *on_framed, *scan, *complete;
     PyObject *ended;  /* [(flow, reason)] ended by the packet in progress */
     PyObject *batch;  /* [(flow, side, ts_ns, nbytes, items)] framed, not yet delivered */
     long long counted, next_expire;
@@ -1509,27 +1521,44 @@ flush(Stage *s)
     return 0;
 }
 
-/* The consumer takes one direction's framing back: resume(synced, base, nbytes,
- * commands, payload_bytes). */
+/* The consumer takes one direction's framing back: resume(synced, base, rest, pending,
+ * payload, nbytes, commands, payload_bytes, leftover, ts_ns) -> a new loan or None,
+ * where ``leftover`` (bytes or None) is what its parser must still read. With
+ * ``relend``, a new loan is taken. */
+static int take_loan(FlowObj *f, int side, PyObject *token);
+
 static int
-hand_back(Stage *s, FlowObj *f, int side)
+hand_back(Stage *s, FlowObj *f, int side, PyObject *leftover, int relend)
 {
     Framing *fr = &f->fr[side];
     if (fr->resume == NULL)
         return 0;
-    PyObject *resume = fr->resume;
-    fr->resume = NULL;
-    PyObject *argv[5] = {PyBool_FromLong(fr->synced), PyLong_FromLongLong(fr->base),
-                         PyLong_FromLongLong(fr->nbytes), PyLong_FromLongLong(fr->commands),
-                         PyLong_FromLongLong(fr->payload_bytes)};
-    int rc = argv[1] && argv[2] && argv[3] && argv[4] ? call_n(resume, argv, 5) : -1;
-    for (int i = 0; i < 5; i++)
-        Py_XDECREF(argv[i]);
+    PyObject *resume = fr->resume, *rest = fr->rest, *pending = fr->pending,
+             *payload = fr->payload;
+    fr->resume = fr->rest = fr->pending = fr->payload = NULL;
+    PyObject *argv[10] = {
+        PyBool_FromLong(fr->synced), PyLong_FromLongLong(fr->base),
+        rest ? rest : Py_None, pending ? pending : Py_None,
+        payload ? PyBytes_FromObject(payload) : Py_NewRef(Py_None),
+        PyLong_FromLongLong(fr->nbytes), PyLong_FromLongLong(fr->commands),
+        PyLong_FromLongLong(fr->payload_bytes), leftover ? leftover : Py_None,
+        PyLong_FromLongLong(f->last_ns)};
+    PyObject *token = NULL;
+    if (argv[1] && argv[4] && argv[5] && argv[6] && argv[7] && argv[9])
+        token = PyObject_Vectorcall(resume, argv, 10, NULL);
+    int rc = token == NULL ? -1 : relend ? take_loan(f, side, token) : 0;
+    Py_XDECREF(token);
+    for (int i = 0; i < 10; i++)
+        if (i != 2 && i != 3 && i != 8)
+            Py_XDECREF(argv[i]);
+    Py_XDECREF(rest);
+    Py_XDECREF(pending);
+    Py_XDECREF(payload);
     Py_DECREF(resume);
     return rc;
 }
 
-/* The consumer's lending token, (synced, base, max_line, max_payload, resume), or None. */
+/* The consumer's loan, (synced, base, max_line, max_payload, resume), or None. */
 static int
 take_loan(FlowObj *f, int side, PyObject *token)
 {
@@ -1537,7 +1566,7 @@ take_loan(FlowObj *f, int side, PyObject *token)
         return 0;
     if (!PyTuple_CheckExact(token) || PyTuple_GET_SIZE(token) != 5
         || !PyCallable_Check(PyTuple_GET_ITEM(token, 4))) {
-        PyErr_SetString(PyExc_TypeError, "on_data returns None or (synced, base, max_line, "
+        PyErr_SetString(PyExc_TypeError, "a loan is None or (synced, base, max_line, "
                                          "max_payload, resume)");
         return -1;
     }
@@ -1549,12 +1578,15 @@ take_loan(FlowObj *f, int side, PyObject *token)
     if (synced < 0 || PyErr_Occurred())
         return -1;
     Py_XSETREF(fr->resume, Py_NewRef(PyTuple_GET_ITEM(token, 4)));
+    Py_CLEAR(fr->rest);
+    Py_CLEAR(fr->pending);
+    Py_CLEAR(fr->payload);
     fr->synced = synced, fr->base = base, fr->max_line = max_line;
     fr->max_payload = max_payload, fr->nbytes = fr->commands = fr->payload_bytes = 0;
     return 0;
 }
 
-/* Bytes for the consumer's own parser: on_data(flow, side, data) -> its lending token. */
+/* Bytes for the consumer's own parser: on_data(flow, side, data) -> a loan or None. */
 static int
 raw_data(Stage *s, FlowObj *f, int side, PyObject *bytes)
 {
@@ -1573,21 +1605,71 @@ raw_data(Stage *s, FlowObj *f, int side, PyObject *bytes)
     return rc;
 }
 
-/* Frame the bytes of a lent direction with the consumer's scan (the MSNP framing the
- * consumer passed in): the chunk's items go to the batch; whatever the scan leaves
- * (a line it does not take, a line or payload the chunk cuts) goes back to the
- * consumer's parser with the rest of the chunk. */
-static int
-frame_data(Stage *s, FlowObj *f, int side, PyObject *bytes)
+/* The payload of the awaited command grows by ``bytes``: the data after it once it is
+ * whole (a new reference; the Command made by ``complete`` is in ``out``), an empty
+ * bytes object while it is not, or NULL on error. (MsnpStreamParser._feed_payload.) */
+static PyObject *
+grow_payload(Stage *s, Framing *fr, PyObject *bytes, PyObject *out)
 {
-    Framing *fr = &f->fr[side];
-    PyObject *out = PyList_New(0), *res = NULL;
+    Py_ssize_t have = PyByteArray_GET_SIZE(fr->payload), n = PyBytes_GET_SIZE(bytes);
+    if (PyByteArray_Resize(fr->payload, have + n) < 0)
+        return NULL;
+    memcpy(PyByteArray_AS_STRING(fr->payload) + have, PyBytes_AS_STRING(bytes), (size_t)n);
+    long long need = PyLong_AsLongLong(PyTuple_GET_ITEM(fr->pending, 6));
+    long long offset = PyLong_AsLongLong(PyTuple_GET_ITEM(fr->pending, 4));
+    long long head = PyLong_AsLongLong(PyTuple_GET_ITEM(fr->pending, 5));
+    if (PyErr_Occurred())
+        return NULL;
+    Py_ssize_t size = PyByteArray_GET_SIZE(fr->payload);
+    if (size < need)
+        return PyBytes_FromStringAndSize(NULL, 0);
+    const char *buf = PyByteArray_AS_STRING(fr->payload);
+    PyObject *body = PyBytes_FromStringAndSize(buf, (Py_ssize_t)need);
+    PyObject *after = PyBytes_FromStringAndSize(buf + need, size - (Py_ssize_t)need);
+    PyObject *argv[2] = {fr->pending, body};
+    PyObject *cmd = body && after ? PyObject_Vectorcall(s->complete, argv, 2, NULL) : NULL;
+    Py_XDECREF(body);
+    if (cmd == NULL || PyList_Append(out, cmd) < 0) {
+        Py_XDECREF(cmd);
+        Py_XDECREF(after);
+        return NULL;
+    }
+    Py_DECREF(cmd);
+    fr->commands++, fr->payload_bytes += need;
+    fr->base = offset + head + need;
+    Py_CLEAR(fr->pending);
+    Py_CLEAR(fr->payload);
+    return after;
+}
+
+/* Is there a CRLF in buf[pos:size]? */
+static int
+has_crlf(const char *buf, Py_ssize_t pos, Py_ssize_t size)
+{
+    while (pos + 1 < size) {
+        const char *cr = memchr(buf + pos, '\r', (size_t)(size - 1 - pos));
+        if (cr == NULL)
+            return 0;
+        pos = cr - buf;
+        if (buf[pos + 1] == '\n')
+            return 1;
+        pos++;
+    }
+    return 0;
+}
+
+/* Scan ``data`` (the stream from fr->base on) into ``out`` as the parser's _feed_lines
+ * would: *leftover is what the scan does not take (a new reference), or NULL. */
+static int
+scan_lines(Stage *s, Framing *fr, PyObject *data, PyObject *out, PyObject **leftover)
+{
     PyObject *pos = PyLong_FromLong(0), *base = PyLong_FromLongLong(fr->base),
              *max_line = PyLong_FromLongLong(fr->max_line),
-             *max_payload = PyLong_FromLongLong(fr->max_payload);
+             *max_payload = PyLong_FromLongLong(fr->max_payload), *res = NULL;
     int rc = -1;
-    if (out && pos && base && max_line && max_payload) {
-        PyObject *argv[9] = {bytes, pos, base, fr->synced ? Py_True : Py_False, max_line,
+    *leftover = NULL;
+    if (pos && base && max_line && max_payload) {
+        PyObject *argv[9] = {data, pos, base, fr->synced ? Py_True : Py_False, max_line,
                              max_payload, base, Py_None, out};
         res = PyObject_Vectorcall(s->scan, argv, 9, NULL);
     }
@@ -1596,52 +1678,102 @@ frame_data(Stage *s, FlowObj *f, int side, PyObject *bytes)
     Py_XDECREF(max_line);
     Py_XDECREF(max_payload);
     if (res == NULL)
-        goto done;
+        return -1;
     if (!PyTuple_CheckExact(res) || PyTuple_GET_SIZE(res) != 5) {
         PyErr_SetString(PyExc_TypeError, "stage: the scan returns a 5-tuple");
         goto done;
     }
-    Py_ssize_t size = PyBytes_GET_SIZE(bytes);
-    Py_ssize_t used = PyLong_AsSsize_t(PyTuple_GET_ITEM(res, 0));
+    Py_ssize_t size = PyBytes_GET_SIZE(data);
+    Py_ssize_t stop = PyLong_AsSsize_t(PyTuple_GET_ITEM(res, 0));
     long long commands = PyLong_AsLongLong(PyTuple_GET_ITEM(res, 1));
     long long payload_bytes = PyLong_AsLongLong(PyTuple_GET_ITEM(res, 2));
     int synced = PyObject_IsTrue(PyTuple_GET_ITEM(res, 3));
     PyObject *pending = PyTuple_GET_ITEM(res, 4);
-    if (pending != Py_None) {  /* the awaited command's line goes back to the parser */
-        if (!PyTuple_Check(pending) || PyTuple_GET_SIZE(pending) < 5) {
-            PyErr_SetString(PyExc_TypeError, "stage: a pending header is a tuple");
-            goto done;
-        }
-        used = (Py_ssize_t)(PyLong_AsLongLong(PyTuple_GET_ITEM(pending, 4)) - fr->base);
-    }
     if (PyErr_Occurred() || synced < 0)
         goto done;
-    if (used < 0 || used > size) {
-        PyErr_SetString(PyExc_ValueError, "stage: the scan stopped outside the chunk");
+    if (stop < 0 || stop > size
+        || (pending != Py_None && (!PyTuple_Check(pending) || PyTuple_GET_SIZE(pending) != 7))) {
+        PyErr_SetString(PyExc_ValueError, "stage: unexpected scan result");
         goto done;
     }
-    fr->synced = synced;
-    fr->base += used, fr->nbytes += used;
-    fr->commands += commands, fr->payload_bytes += payload_bytes;
-    if (used || PyList_GET_SIZE(out)) {
-        PyObject *item = Py_BuildValue("(OiLnO)", (PyObject *)f, side, f->last_ns, used, out);
-        if (item == NULL || PyList_Append(s->batch, item) < 0) {
-            Py_XDECREF(item);
-            goto done;
-        }
-        Py_DECREF(item);
+    const char *buf = PyBytes_AS_STRING(data);
+    fr->synced = synced, fr->commands += commands, fr->payload_bytes += payload_bytes;
+    if (pending != Py_None) {  /* _await_payload */
+        fr->pending = Py_NewRef(pending);
+        fr->payload = PyByteArray_FromStringAndSize(buf + stop, size - stop);
+        rc = fr->payload ? 0 : -1;
     }
-    rc = 0;
-    if (used < size) {
-        PyObject *rest = PyBytes_FromStringAndSize(PyBytes_AS_STRING(bytes) + used, size - used);
-        rc = rest && flush(s) == 0 && hand_back(s, f, side) == 0
-             ? raw_data(s, f, side, rest) : -1;
-        Py_XDECREF(rest);
+    else if (stop == size) {
+        fr->base += size;
+        rc = 0;
     }
-    else if (PyList_GET_SIZE(s->batch) >= BATCH_MAX)
-        rc = flush(s);
+    else if (!has_crlf(buf, stop, size) && size - stop <= fr->max_line) {  /* _keep_tail */
+        fr->rest = PyBytes_FromStringAndSize(buf + stop, size - stop);
+        fr->base += stop;
+        rc = fr->rest ? 0 : -1;
+    }
+    else {  /* a line the scan does not take: the parser's general path */
+        *leftover = PyBytes_FromStringAndSize(buf + stop, size - stop);
+        fr->base += stop;
+        rc = *leftover ? 0 : -1;
+    }
 done:
-    Py_XDECREF(res);
+    Py_DECREF(res);
+    return rc;
+}
+
+/* Frame a chunk of a lent direction as the consumer's parser would (feed): complete an
+ * awaited payload, join a cut line, scan the lines with the consumer's scan. The
+ * chunk's items go to the batch; what the scan does not take goes back to the
+ * consumer's parser with the state (hand_back), which may lend it again. */
+static int
+frame_data(Stage *s, FlowObj *f, int side, PyObject *bytes)
+{
+    Framing *fr = &f->fr[side];
+    Py_ssize_t n = PyBytes_GET_SIZE(bytes);
+    PyObject *out = PyList_New(0), *data = Py_NewRef(bytes), *leftover = NULL;
+    int rc = -1;
+    if (out == NULL)
+        goto done;
+    fr->nbytes += n;
+    if (fr->pending != NULL) {
+        Py_SETREF(data, grow_payload(s, fr, data, out));
+        if (data == NULL)
+            goto done;
+    }
+    else if (fr->rest != NULL) {
+        Py_ssize_t kept = PyBytes_GET_SIZE(fr->rest);
+        if (!memchr(PyBytes_AS_STRING(data), '\n', (size_t)n) && kept + n <= fr->max_line) {
+            PyBytes_Concat(&fr->rest, data);  /* still no line end */
+            if (fr->rest == NULL)
+                goto done;
+            Py_CLEAR(data);
+        }
+        else {
+            PyObject *joined = fr->rest;
+            fr->rest = NULL;
+            PyBytes_Concat(&joined, data);
+            Py_SETREF(data, joined);
+            if (data == NULL)
+                goto done;
+        }
+    }
+    if (data != NULL && PyBytes_GET_SIZE(data) && fr->pending == NULL
+        && scan_lines(s, fr, data, out, &leftover) < 0)
+        goto done;
+    PyObject *item = Py_BuildValue("(OiLnO)", (PyObject *)f, side, f->last_ns, n, out);
+    if (item == NULL || PyList_Append(s->batch, item) < 0) {
+        Py_XDECREF(item);
+        goto done;
+    }
+    Py_DECREF(item);
+    if (leftover != NULL)
+        rc = flush(s) == 0 ? hand_back(s, f, side, leftover, 1) : -1;
+    else
+        rc = PyList_GET_SIZE(s->batch) >= BATCH_MAX ? flush(s) : 0;
+done:
+    Py_XDECREF(leftover);
+    Py_XDECREF(data);
     Py_XDECREF(out);
     return rc;
 }
@@ -1658,7 +1790,7 @@ static int
 stage_gap(Stage *s, PyObject *key, int side, long long n)
 {
     FlowObj *f = (FlowObj *)key;
-    if (flush(s) < 0 || hand_back(s, f, side) < 0)
+    if (flush(s) < 0 || hand_back(s, f, side, NULL, 0) < 0)
         return -1;
     PyObject *sideobj = PyLong_FromLong(side), *nobj = PyLong_FromLongLong(n);
     PyObject *argv[3] = {key, sideobj, nobj};
@@ -1672,7 +1804,7 @@ static int
 stage_end(Stage *s, PyObject *key, int side, PyObject *reason)
 {
     FlowObj *f = (FlowObj *)key;
-    if (flush(s) < 0 || hand_back(s, f, side) < 0)
+    if (flush(s) < 0 || hand_back(s, f, side, NULL, 0) < 0)
         return -1;
     PyObject *sideobj = PyLong_FromLong(side);
     PyObject *argv[3] = {key, sideobj, reason};
@@ -1713,8 +1845,8 @@ finish_ended(Stage *s)
     for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(ended); i++) {
         PyObject *item = PyList_GET_ITEM(ended, i);
         FlowObj *f = (FlowObj *)PyTuple_GET_ITEM(item, 0);
-        rc = reasm_close(s->reasm, (PyObject *)f) == 0 && hand_back(s, f, 0) == 0
-             && hand_back(s, f, 1) == 0 && flush(s) == 0
+        rc = reasm_close(s->reasm, (PyObject *)f) == 0 && flush(s) == 0
+             && hand_back(s, f, 0, NULL, 0) == 0 && hand_back(s, f, 1, NULL, 0) == 0
              ? call_n(s->on_flow_end, &PyTuple_GET_ITEM(item, 0), 2) : -1;
     }
     Py_DECREF(ended);
@@ -1868,6 +2000,25 @@ one_frame(Stage *s, long long linktype, long long ts, const unsigned char *d, Py
     return rc;
 }
 
+/* The end of a run: what was framed goes out even when a frame raised (the Python
+ * pipeline handles every packet before the error); NULL with the error, or None. */
+static PyObject *
+run_end(Stage *s, int failed)
+{
+    if (!failed)
+        return flush(s) < 0 ? NULL : Py_NewRef(Py_None);
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (flush(s) < 0) {  /* (the consumer's error wins: it is the later one) */
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        return NULL;
+    }
+    PyErr_Restore(type, value, tb);
+    return NULL;
+}
+
 static int
 stage_ready(Stage *s)
 {
@@ -1962,9 +2113,7 @@ stage_run(Stage *s, PyObject *args)
             break;
     }
     Py_DECREF(it);
-    if (PyErr_Occurred() || flush(s) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return run_end(s, PyErr_Occurred() != NULL);
 }
 
 PyDoc_STRVAR(stage_run_pcap_doc,
@@ -2035,9 +2184,7 @@ stage_run_pcap(Stage *s, PyObject *args)
         return NULL;
     int rc = pcap_walk(s, view.buf, view.len, big, mult, linktype, max_frame, slow, error, done);
     PyBuffer_Release(&view);
-    if (rc < 0 || flush(s) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return run_end(s, rc < 0);
 }
 
 static PyObject *
@@ -2078,16 +2225,16 @@ stage_init(Stage *s, PyObject *args, PyObject *kw)
 {
     static char *names[] = {"table", "reassembler", "packet_type", "directions", "on_packet",
                             "count_packets", "on_data", "on_gap", "on_end", "on_flow_end",
-                            "on_framed", "scan", NULL};
-    PyObject *a[12];
+                            "on_framed", "scan", "complete", NULL};
+    PyObject *a[13];
     if (s->table != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Stage: already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O!OO!OOOOOOOO:Stage", names, &TableType,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O!OO!OOOOOOOOO:Stage", names, &TableType,
                                      &a[0], &ReassemblerType, &a[1], &a[2], &PyTuple_Type,
                                      &a[3], &a[4], &a[5], &a[6], &a[7], &a[8], &a[9], &a[10],
-                                     &a[11]))
+                                     &a[11], &a[12]))
         return -1;
     Table *t = (Table *)a[0];
     Reassembler *r = (Reassembler *)a[1];
@@ -2096,17 +2243,18 @@ stage_init(Stage *s, PyObject *args, PyObject *kw)
                                           "other stage drives, and (OUT, IN)");
         return -1;
     }
-    for (int i = 2; i < 12; i++)
+    for (int i = 2; i < 13; i++)
         if (i != 3 && !PyCallable_Check(a[i])) {
             PyErr_Format(PyExc_TypeError, "Stage: %s must be callable", names[i]);
             return -1;
         }
     if ((s->ended = PyList_New(0)) == NULL || (s->batch = PyList_New(0)) == NULL)
         return -1;
-    PyObject **fields[12] = {(PyObject **)&s->table, (PyObject **)&s->reasm, &s->packet_type,
+    PyObject **fields[13] = {(PyObject **)&s->table, (PyObject **)&s->reasm, &s->packet_type,
                              &s->directions, &s->on_packet, &s->count_packets, &s->on_data,
-                             &s->on_gap, &s->on_end, &s->on_flow_end, &s->on_framed, &s->scan};
-    for (int i = 0; i < 12; i++)
+                             &s->on_gap, &s->on_end, &s->on_flow_end, &s->on_framed, &s->scan,
+                             &s->complete};
+    for (int i = 0; i < 13; i++)
         *fields[i] = Py_NewRef(a[i]);
     t->stage = s, r->stage = s;
     return 0;
@@ -2127,6 +2275,7 @@ stage_traverse(Stage *s, visitproc visit, void *arg)
     Py_VISIT(s->on_flow_end);
     Py_VISIT(s->on_framed);
     Py_VISIT(s->scan);
+    Py_VISIT(s->complete);
     Py_VISIT(s->ended);
     Py_VISIT(s->batch);
     return 0;
@@ -2151,6 +2300,7 @@ stage_clear(Stage *s)
     Py_CLEAR(s->on_flow_end);
     Py_CLEAR(s->on_framed);
     Py_CLEAR(s->scan);
+    Py_CLEAR(s->complete);
     Py_CLEAR(s->ended);
     Py_CLEAR(s->batch);
     return 0;
@@ -2189,7 +2339,8 @@ static PyTypeObject StageType = {
     .tp_dealloc = (destructor)stage_dealloc,
     .tp_methods = stage_methods,
     .tp_doc = "Stage(table, reassembler, packet_type, directions, on_packet, count_packets, "
-              "on_data, on_gap, on_end, on_flow_end, on_framed, scan): the compiled packet "
+              "on_data, on_gap, on_end, on_flow_end, on_framed, scan, complete): the compiled "
+              "packet "
               "stage of one stream consumer (see providers/packets/_stage.py).",
 };
 

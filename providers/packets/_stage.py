@@ -12,12 +12,15 @@ What the consumer offers besides a stream consumer's methods:
 
 - ``on_packet(pkt, flow, direction)`` returns True when the flow's later packets need
   only be counted: they are, and ``count_packets(n)`` hears their number;
-- ``on_data(flow, side, data)`` may return a loan, ``(synced, base, max_line,
-  max_payload, resume)``: the stage then frames that direction itself with
-  ``framer`` (the consumer's scan, e.g. ``providers.msnp``'s ``scan_lines``, which
-  carries every MSNP rule) and hands the items over in batches, ``on_framed([(flow,
-  side, ts_ns, nbytes, items), ...])``; whatever the scan does not take goes back
-  through ``resume(synced, base, nbytes, commands, payload_bytes)``, then ``on_data``.
+- ``on_data(flow, side, data)`` may return a loan of its parser's state, ``(synced,
+  base, max_line, max_payload, resume)``: the stage then frames that direction itself
+  with ``framer``, ``(scan, complete)`` (the consumer's line scan and payload rule,
+  e.g. ``providers.msnp``'s, which carry every MSNP rule), keeping the parser's state
+  (a line cut by a chunk's end, a payload still to come), and hands the items over in
+  batches, ``on_framed([(flow, side, ts_ns, nbytes, items), ...])``. A line the scan
+  does not take, a gap, the stream's or the flow's end give the state back first:
+  ``resume(synced, base, rest, pending, payload, nbytes, commands, payload_bytes,
+  leftover, ts_ns)``, which may lend it again (after a leftover only).
 
 Everything reaches the consumer in the order the Python pipeline would deliver it:
 framed batches go out before any other call.
@@ -50,7 +53,7 @@ _Frame = tuple[int, int, bytes, int, int]
 class FramingConsumer(Protocol):
     """What the compiled stage needs of its consumer (see the module docstring)."""
 
-    framer: Callable[..., Any]
+    framer: tuple[Callable[..., Any], Callable[..., Any]] | None
     selective_streams: bool
 
     def on_packet(self, pkt: Packet, flow: Any, direction: Direction) -> bool | None: ...
@@ -86,7 +89,7 @@ class CompiledPipeline:
         self._c = CSTAGE.Stage(
             self.flows._c, self.reassembler._c, Packet, (Direction.OUT, Direction.IN),
             consumer.on_packet, consumer.count_packets, consumer.on_data, consumer.on_gap,
-            consumer.on_end, consumer.on_flow_end, consumer.on_framed, consumer.framer)
+            consumer.on_end, consumer.on_flow_end, consumer.on_framed, *consumer.framer)
         self._packet = self._c.packet
         self._decode = self.decoder.decode
 

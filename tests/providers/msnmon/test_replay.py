@@ -190,16 +190,16 @@ def test_every_flow_is_established_at_its_own_syn(record, name):
         assert login.fields["event.start"] == first_of[login.fields["community_ids"][0]]
 
 
-@pytest.mark.parametrize("express", [True, False])
-def test_replay_reports_its_progress_up_to_the_end(tmp_path, express):
-    """progress hears rising fractions of the file and 1.0 at the end, lane or not."""
+@pytest.mark.parametrize("compiled", [True, False])
+def test_replay_reports_its_progress_up_to_the_end(tmp_path, compiled):
+    """progress hears rising fractions of the file and 1.0 at the end, compiled or not."""
     from samples.msnsim import write_synthetic_capture
 
     path = tmp_path / "progress.pcap"
     write_synthetic_capture(path, 2_000_000, seed=5)
     heard: list[float] = []
-    stats = replay_capture(path, express=express, progress=heard.append)
+    stats = replay_capture(path, compiled=compiled, progress=heard.append)
     assert stats.commands > 0 and heard[-1] == 1.0
     assert heard == sorted(heard) and all(0.0 < f <= 1.0 for f in heard)
-    if not express:  # (the lane reports every 16 MB: a 2 MB file has only the end)
+    if not compiled:  # (the stage reports every 16 MB: a 2 MB file has only the end)
         assert len(heard) >= 2

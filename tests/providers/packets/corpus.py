@@ -1,7 +1,7 @@
 """The captures differential tests run on: shared, bundled, simulated, damaged, interleaved.
 
 Every compiled stage is compared with its Python twin on all of them (see
-``stage_trace.py`` and ``tests/providers/msnmon/test_lane.py``).
+``stage_trace.py`` and ``tests/providers/msnmon/test_compiled.py``).
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
-"""The C express lane and the compiled flow table and reassembler change nothing but speed:
-same trace, same counters, same flows."""
+"""The compiled packet stage changes nothing but speed: the MSN monitor as its consumer
+gives the same trace, counters and flows as through the Python pipeline (and as through
+the Python pipeline with the compiled flow table and reassembler)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,49 +15,70 @@ from hypothesis import strategies as st
 
 from providers.msnmon import replay_capture
 from providers.msnmon._events import LEGACY_ANY
-from providers.msnmon._lane import CEXPRESS, REASON, ExpressLane
 from providers.msnmon._monitor import MsnMonitor
+from providers.msnmon._replay import STAGE
 from providers.packets import CaptureFormatError, FlowTable, PcapWriter, Pipeline
 from providers.packets._accel import CSTAGE
 from providers.packets._cflows import CompiledFlowTable
 from providers.packets._reassembly import CompiledReassembler
+from providers.packets._stage import CompiledPipeline
 from samples.msnsim import write_synthetic_capture
 
-from ..packets.corpus import FRAMES, interleaved, mutated, write_frames
-from .conftest import REPO, SAMPLES
+from ..packets.corpus import (
+    FRAMES,
+    interleaved,
+    mutated,
+    sample_captures,
+    shared_captures,
+    write_frames,
+)
+from .conftest import REPO
 from .streams import Conversation
 
-if CEXPRESS is None:
-    print(f"skipping: the express lane is off ({REASON})")
-    pytest.skip(f"the express lane is off ({REASON}): every packet takes the Python path",
+if STAGE:
+    print(f"skipping: the compiled packet stage is off ({STAGE})")
+    pytest.skip(f"the compiled packet stage is off ({STAGE}): replays run in Python",
                 allow_module_level=True)
 
-SHARED = REPO / ".." / "shared" / "captures"
-
-
 #: What a session enables: everything; the summaries without Command and Message; only
-#: the flows (what is off decides what the lane may do in C: the commonest MSG without
-#: Message events, completed transactions without Transaction events).
+#: the flows.
 KEYWORD_SETS = (None, ("session", "flow", "unknown"), ("flow",))
+#: The pipelines compared: the Python reference, the compiled stage, and the Python
+#: pipeline with the compiled flow table and reassembler.
+KINDS = ("python", "stage", "compiled_streams")
+
+
+def _open_flows(flows) -> list:
+    return [(f.key, f.packets, f.bytes, f.last_ns, f.state, f.follow) for f in flows]
 
 
 class _Pipeline(Pipeline):
-    """A pipeline that notes the flows still open at the end of the capture."""
+    """A Python pipeline that notes the flows still open at the end of the capture."""
 
     def end_flows(self) -> None:
-        self.open_at_end = [(f.key, f.packets, f.bytes, f.last_ns) for f in self.flows]
+        self.open_at_end = _open_flows(self.flows)
         super().end_flows()
 
 
-def _monitor(max_flows: int = 100_000, max_stream_buffer: int = 1 << 20,
-             compiled_streams: bool = False, **kw) -> tuple[MsnMonitor, _Pipeline]:
-    """A monitor and its pipeline, with the limits of both (``compiled_streams``: the
-    pipeline's flow table and reassembler are the C twins)."""
+class _Stage(CompiledPipeline):
+    """The compiled stage, noting the flows still open at the end of the capture."""
+
+    def end_flows(self) -> None:
+        self.open_at_end = _open_flows(self.flows)
+        super().end_flows()
+
+
+def _monitor(kind: str = "python", max_flows: int = 100_000,
+             max_stream_buffer: int = 1 << 20, **kw) -> tuple[MsnMonitor, Any]:
+    """A monitor and its pipeline of one kind, with the limits of both."""
     monitor = MsnMonitor(**kw)
-    table = CompiledFlowTable(max_flows) if compiled_streams else FlowTable(max_flows)
+    if kind == "stage":
+        return monitor, _Stage(monitor, max_flows=max_flows,
+                               max_stream_buffer=max_stream_buffer)
+    table = CompiledFlowTable(max_flows) if kind == "compiled_streams" else FlowTable(max_flows)
     pipeline = _Pipeline([monitor], flows=table,  # type: ignore[arg-type]
                          max_stream_buffer=max_stream_buffer)
-    if compiled_streams:
+    if kind == "compiled_streams":
         python = pipeline.reassembler
         assert python is not None
         pipeline.reassembler = CompiledReassembler(
@@ -64,16 +87,17 @@ def _monitor(max_flows: int = 100_000, max_stream_buffer: int = 1 << 20,
     return monitor, pipeline
 
 
-def _replay(path: Path, record, *, express: bool, legacy: bool = False,
+def _replay(path: Path, record, *, kind: str, legacy: bool = False,
             keywords: tuple[str, ...] | None = None, **kw) -> tuple[list, dict]:
-    """The VERBOSE trace of some keywords, every counter, and each flow's final state.
+    """The VERBOSE trace of some keywords, every counter, and each flow's final state
+    (the monitor's context, its parsers' counters and its open transactions included).
 
     The original's trace strings are left out unless ``legacy``: while any is
-    enabled, every chunk takes the Python path (what one test checks).
+    enabled, the monitor lends no parser state (what one test checks).
     """
     rec = record(keywords)
     LEGACY_ANY.on = legacy  # (the session's enable callback set it; reset when it stops)
-    monitor, pipeline = _monitor(**kw)
+    monitor, pipeline = _monitor(kind, **kw)
     ended = []
     close = monitor.ledger.close
 
@@ -81,59 +105,59 @@ def _replay(path: Path, record, *, express: bool, legacy: bool = False,
         tx = ctx.transactions
         ended.append((ctx.flow_id, ctx.commands, ctx.messages, ctx.errors, list(ctx.bytes),
                       ctx.fixed_role, ctx.role, ctx.dropped, tx.stats,
-                      [(trid, cmd, t) for trid, (cmd, t) in tx._open.items()]))
+                      [(trid, cmd, t) for trid, (cmd, t) in tx._open.items()],
+                      [p.stats.as_dict() for p in ctx.parsers]))
         close(ctx, ts_ns)
 
     monitor.ledger.close = closing
-    replay_capture(path, monitor=monitor, pipeline=pipeline, express=express)
+    replay_capture(path, monitor=monitor, pipeline=pipeline)
     assert pipeline.reassembler is not None
     trace = [(e.name, e.fields) for e in rec.events()]  # (time_ns: when it was written)
     counters = {"monitor": monitor.stats.as_dict(),
                 "reassembly": pipeline.reassembler.stats.as_dict(),
                 "flows": pipeline.flows.stats.as_dict(),
+                "decode": pipeline.stats.as_dict(),
                 "open": pipeline.open_at_end,
                 "ledger": repr(monitor.ledger._announced), "ended": ended}
     return trace, counters
 
 
 def _assert_same(path: Path, record, legacy: bool = False, **kw) -> list:
-    """Replays with and without the lane agree, and with the compiled table and reassembler,
-    whatever the session enables; the trace with every event enabled."""
+    """Replays through every kind of pipeline agree, whatever the session enables; the
+    trace with every event enabled."""
     traces = []
     for keywords in KEYWORD_SETS:
-        slow = _replay(path, record, express=False, legacy=legacy, keywords=keywords, **kw)
-        others = [_replay(path, record, express=True, legacy=legacy, keywords=keywords, **kw)]
-        if CSTAGE is not None:
-            others.append(_replay(path, record, express=False, legacy=legacy,
-                                  keywords=keywords, compiled_streams=True, **kw))
-        for fast in others:
-            assert fast[1] == slow[1]
-            assert len(fast[0]) == len(slow[0])
-            for a, b in zip(fast[0], slow[0], strict=True):
-                assert a == b
-        traces.append(slow[0])
+        reference = _replay(path, record, kind="python", legacy=legacy, keywords=keywords,
+                            **kw)
+        for kind in KINDS[1:]:
+            other = _replay(path, record, kind=kind, legacy=legacy, keywords=keywords, **kw)
+            assert other[1] == reference[1], kind
+            for i, (a, b) in enumerate(zip(other[0], reference[0], strict=False)):
+                assert a == b, f"{kind}: event {i} differs"
+            assert len(other[0]) == len(reference[0]), kind
+        traces.append(reference[0])
     return traces[0]
 
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("lane") / "synthetic.pcap"
+    path = tmp_path_factory.mktemp("stage") / "synthetic.pcap"
     write_synthetic_capture(path, 1_500_000, seed=7)
     return path
 
 
-def test_lane_takes_most_packets_of_a_clean_capture(synthetic, monkeypatch):
-    """On a clean capture the lane handles nearly every packet (it is really in use)."""
-    lanes: list[ExpressLane] = []
-    real_init = ExpressLane.__init__
+def test_the_stage_frames_most_commands_of_a_clean_capture(synthetic, monkeypatch):
+    """On a clean capture the stage frames nearly every command itself (it is in use)."""
+    framed = [0]
+    real = MsnMonitor.on_framed
 
-    def init(self, monitor, pipeline):
-        real_init(self, monitor, pipeline)
-        lanes.append(self)
+    def on_framed(self, batch):
+        framed[0] += sum(len(items) for *_, items in batch)
+        real(self, batch)
 
-    monkeypatch.setattr(ExpressLane, "__init__", init)
+    monkeypatch.setattr(MsnMonitor, "on_framed", on_framed)
     stats = replay_capture(synthetic)
-    assert len(lanes) == 1 and lanes[0].packets > 0.85 * stats.packets
+    assert framed[0] > 0.9 * stats.commands
 
 
 @pytest.mark.parametrize("cut", [10, 100, 1000])
@@ -144,26 +168,26 @@ def test_cut_pcap_file_raises_the_readers_error_after_the_same_trace(synthetic, 
     broken = tmp_path / "cut.pcap"
     broken.write_bytes(data[: len(data) // 2 + cut])
     outcomes = []
-    for express in (True, False):
+    for compiled in (True, False):
         rec = record()
         LEGACY_ANY.on = False
         with pytest.raises(CaptureFormatError) as info:
-            replay_capture(broken, express=express)
+            replay_capture(broken, compiled=compiled)
         outcomes.append(([(e.name, e.fields) for e in rec.events()], str(info.value)))
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][1].startswith("file ends inside a record")
 
 
 def test_corrupt_record_length_raises_the_readers_error(synthetic, tmp_path):
-    """An absurd captured length: the reader's error, with or without the lane."""
+    """An absurd captured length: the reader's error, compiled or not."""
     data = bytearray(synthetic.read_bytes()[:5000])
     data[24 + 8: 24 + 12] = (1 << 30).to_bytes(4, "little")
     broken = tmp_path / "corrupt.pcap"
     broken.write_bytes(bytes(data))
     messages = []
-    for express in (True, False):
+    for compiled in (True, False):
         with pytest.raises(CaptureFormatError) as info:
-            replay_capture(broken, express=express)
+            replay_capture(broken, compiled=compiled)
         messages.append(str(info.value))
     assert messages[0] == messages[1] == f"corrupt pcap record: captured length {1 << 30}"
 
@@ -239,25 +263,21 @@ def test_odd_messages_give_the_same_trace(record, tmp_path):
     assert sum(1 for name, _ in trace if name == "Transaction") >= 3
 
 
-@pytest.mark.parametrize("name", ["ppa_suspectemployeechat_msnms.pcap", "cs_http_ip4and6.pcapng",
-                                  "cs_tcp_retransmissions.pcapng", "cs_tcp_handshake.pcapng"])
-def test_real_captures_give_the_same_trace(record, name):
-    """Third-party captures (MSNP, HTTP, retransmissions) give the same trace."""
-    path = SHARED / name
-    if not path.exists():
-        print(f"skipping: {path} is absent")
-        pytest.skip(f"{name} is absent")
+@pytest.mark.parametrize("path", shared_captures() + sample_captures(), ids=lambda p: p.name)
+def test_each_capture_gives_the_same_trace(record, path):
+    """Every third-party capture (MSNP, HTTP, retransmissions, fragments, ICMP...) and
+    every capture of the simulator gives the same trace."""
     _assert_same(path, record)
 
 
-@pytest.mark.parametrize("name", ["msn_session.pcap", "msn_session_msnp15.pcap"])
-def test_simulator_captures_give_the_same_trace(record, name):
-    """The simulator's bundled captures give the same trace."""
-    _assert_same(SAMPLES / name, record)
+@pytest.mark.parametrize("path", shared_captures() + sample_captures(), ids=lambda p: p.name)
+def test_each_capture_with_an_app_hint_gives_the_same_trace(record, path):
+    """With an application hint every TCP flow is monitored and sniffed: the same."""
+    _assert_same(path, record, app_hint="/usr/bin/msnmsgr", capture_bodies=True)
 
 
 def test_legacy_tracing_takes_the_python_path(synthetic, record):
-    """With the original's trace strings enabled, the lane steps aside; the trace is equal."""
+    """With the original's trace strings enabled, nothing is lent; the trace is equal."""
     trace = _assert_same(synthetic, record, legacy=True)
     assert any(name.startswith("Legacy") for name, _ in trace)
 
@@ -266,21 +286,22 @@ def test_legacy_tracing_takes_the_python_path(synthetic, record):
 @given(frames=FRAMES, cut=st.integers(0, 3))
 def test_arbitrary_frames_give_the_same_counters(tmp_path_factory, frames, cut):
     """Hostile frames (random bytes, plausible headers with random flags, sequence numbers
-    and payloads, cut short): no crash, and the same counters with and without the lane."""
+    and payloads, cut short): no crash, and the same counters through every pipeline."""
     path = tmp_path_factory.mktemp("fuzz") / "fuzz.pcap"
     write_frames(path, frames, cut)
     results = []
-    for express, compiled in ((True, False), (False, False), (False, CSTAGE is not None)):
-        monitor, pipeline = _monitor(compiled_streams=compiled)
-        replay_capture(path, monitor=monitor, pipeline=pipeline, express=express)
+    for kind in KINDS if CSTAGE is not None else KINDS[:2]:
+        monitor, pipeline = _monitor(kind)
+        replay_capture(path, monitor=monitor, pipeline=pipeline)
         assert pipeline.reassembler is not None
         results.append((monitor.stats.as_dict(), pipeline.reassembler.stats.as_dict(),
-                        pipeline.flows.stats.as_dict()))
-    assert results[0] == results[1] == results[2]
+                        pipeline.flows.stats.as_dict(), pipeline.stats.as_dict(),
+                        pipeline.open_at_end))
+    assert all(r == results[0] for r in results)
 
 
 def test_memory_stays_flat_on_a_large_capture(tmp_path):
-    """The memory map's pages are let go as the lane reads on: the resident set grows by
+    """The memory map's pages are let go as the stage reads on: the resident set grows by
     much less than the file's size."""
     path = tmp_path / "large.pcap"
     write_synthetic_capture(path, 48_000_000, seed=3)
@@ -300,10 +321,10 @@ def test_memory_stays_flat_on_a_large_capture(tmp_path):
     assert int(run.stdout) < 36, f"resident set grew by {run.stdout.strip()} MB for 48 MB"
 
 
-def test_an_uninitialised_lane_refuses_to_run():
+def test_an_uninitialised_stage_refuses_to_run():
     """The C type made without its arguments raises instead of crashing."""
-    bare = CEXPRESS.Express.__new__(CEXPRESS.Express)
+    bare = CSTAGE.Stage.__new__(CSTAGE.Stage)
     with pytest.raises(RuntimeError, match="not initialised"):
         bare.run([], print)
     with pytest.raises(TypeError):
-        CEXPRESS.Express(1, 2)
+        CSTAGE.Stage(1, 2)
