@@ -59,9 +59,7 @@ def replay_capture(path: str | Path, *, app_hint: str | None = None,
         raise ValueError("replay_capture: the monitor is not one of the pipeline's consumers")
     with open_capture(path) as source:  # (checks the format first)
         frames = source if progress is None else _reporting(source, progress)
-        if not isinstance(pipeline, CompiledPipeline):
-            pipeline.run(frames, str(path))
-        elif not pipeline.run_file(path, progress):
+        if not isinstance(pipeline, CompiledPipeline) or not pipeline.run_file(path, progress):
             pipeline.run(frames, str(path))
     pipeline.finish()
     if progress is not None:

@@ -35,7 +35,9 @@ class PacketConsumer(Protocol):
     @property
     def provider(self) -> Provider: ...
 
-    def on_packet(self, pkt: Packet, flow: Flow, direction: Direction) -> None: ...
+    def on_packet(self, pkt: Packet, flow: Flow, direction: Direction) -> bool | None:
+        """Handle one packet; True means the flow's later packets need only be counted
+        (the compiled packet stage then counts them; the Python pipeline ignores it)."""
 
     def on_flow_end(self, flow: Flow, reason: str) -> None: ...
 

@@ -29,7 +29,8 @@ class StreamConsumer(Protocol):
     ``flow`` is whatever the reassembler was fed with (the pipeline's :class:`Flow`).
     """
 
-    def on_data(self, flow: Any, side: int, data: bytes) -> None: ...
+    def on_data(self, flow: Any, side: int, data: bytes) -> object:
+        """Ordered bytes (what it returns is for the compiled packet stage: a loan)."""
 
     def on_gap(self, flow: Any, side: int, nbytes: int) -> None: ...
 

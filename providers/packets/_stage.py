@@ -84,6 +84,8 @@ class CompiledPipeline:
         self.decoder = Decoder()
         self.flows = CompiledFlowTable(max_flows)
         self.flows.follow = not getattr(consumer, "selective_streams", False)
+        if consumer.framer is None:
+            raise RuntimeError("the consumer has no framer to lend its parsers to")
         self.reassembler = CompiledReassembler(consumer, max_stream_buffer=max_stream_buffer,
                                                max_total_buffer=max_total_buffer)
         self._c = CSTAGE.Stage(
