@@ -930,13 +930,38 @@ in_nets(Table *t, const unsigned char *a, Py_ssize_t alen)
     return 0;
 }
 
-/* A packet's fields, as account() is given them. */
+/* A packet's fields, as account() is given them. The objects may be NULL when the raw
+ * addresses (sa, da; alen bytes each) are given: pkt_objects makes them when needed. */
 typedef struct {
     int proto, version;
     PyObject *src, *dst, *sport_obj, *dport_obj;
+    const unsigned char *sa, *da;
+    Py_ssize_t alen;
     long sport, dport, icmp_id, flags;
     long long wire, ts;
 } Pkt;
+
+/* Fill in the objects of a packet given raw (new references in own[4], NULL for
+ * those given); 0, or -1 on error. */
+static int
+pkt_objects(Pkt *p, PyObject **own)
+{
+    own[0] = own[1] = own[2] = own[3] = NULL;
+    if (p->src != NULL)
+        return 0;
+    p->src = own[0] = PyBytes_FromStringAndSize((const char *)p->sa, p->alen);
+    p->dst = own[1] = PyBytes_FromStringAndSize((const char *)p->da, p->alen);
+    p->sport_obj = own[2] = PyLong_FromLong(p->sport);
+    p->dport_obj = own[3] = PyLong_FromLong(p->dport);
+    return own[0] && own[1] && own[2] && own[3] ? 0 : -1;
+}
+
+static void
+pkt_release(PyObject **own)
+{
+    for (int i = 0; i < 4; i++)
+        Py_XDECREF(own[i]);
+}
 
 static FlowObj *
 flow_create(Table *t, PyObject *key, const Pkt *p)
@@ -988,6 +1013,13 @@ flow_create(Table *t, PyObject *key, const Pkt *p)
     lru_append(t, f);
     t->created++;
     return f;
+}
+
+/* Is side i's address the ``n`` bytes at ``a``? */
+static int
+same_raw(const FlowObj *f, int i, const unsigned char *a, Py_ssize_t n)
+{
+    return n == f->alen[i] && n <= 16 && memcmp(a, f->a[i], (size_t)n) == 0;
 }
 
 static int
@@ -1106,6 +1138,18 @@ table_ready(Table *t)
 
 static FlowObj *account_pkt(Table *t, const Pkt *pp, int *sidep);
 
+/* The raw addresses of a packet given by objects (the shorter length when they
+ * differ: such a packet never matches a flow by its raw bytes). */
+static void
+pkt_raw(Pkt *p)
+{
+    p->sa = (const unsigned char *)PyBytes_AS_STRING(p->src);
+    p->da = (const unsigned char *)PyBytes_AS_STRING(p->dst);
+    p->alen = PyBytes_GET_SIZE(p->src);
+    if (PyBytes_GET_SIZE(p->dst) != p->alen)
+        p->alen = -1;
+}
+
 static PyObject *
 table_account(Table *t, PyObject *const *argv, Py_ssize_t argc)
 {
@@ -1118,6 +1162,7 @@ table_account(Table *t, PyObject *const *argv, Py_ssize_t argc)
         return NULL;
     }
     Pkt p = {.src = argv[1], .dst = argv[3], .sport_obj = argv[2], .dport_obj = argv[4]};
+    pkt_raw(&p);
     p.proto = (int)PyLong_AsLong(argv[0]);
     p.sport = PyLong_AsLong(argv[2]);
     p.dport = PyLong_AsLong(argv[4]);
@@ -1145,15 +1190,18 @@ account_pkt(Table *t, const Pkt *pp, int *sidep)
     FlowObj *f = t->last;
     int side = -1;
     if (f != NULL && f->state != CLOSED && p.proto == f->proto && p.icmp_id < 0) {
-        if (p.sport == f->port[0] && p.dport == f->port[1] && same_addr(f, 0, p.src)
-            && same_addr(f, 1, p.dst))
+        if (p.sport == f->port[0] && p.dport == f->port[1] && same_raw(f, 0, p.sa, p.alen)
+            && same_raw(f, 1, p.da, p.alen))
             side = 0;
-        else if (p.sport == f->port[1] && p.dport == f->port[0] && same_addr(f, 1, p.src)
-                 && same_addr(f, 0, p.dst))
+        else if (p.sport == f->port[1] && p.dport == f->port[0]
+                 && same_raw(f, 1, p.sa, p.alen) && same_raw(f, 0, p.da, p.alen))
             side = 1;
     }
     if (side < 0) {
-        if ((f = lookup(t, &p, &side)) == NULL)
+        PyObject *own[4];
+        f = pkt_objects(&p, own) == 0 ? lookup(t, &p, &side) : NULL;
+        pkt_release(own);
+        if (f == NULL)
             return NULL;
         t->last = f;
     }
@@ -1866,10 +1914,16 @@ typedef struct {
 
 /* A Packet for the consumer, made by its constructor (Packet(ts_ns, data, ...)). */
 static PyObject *
-make_packet(Stage *s, const Pkt *p, Extra *x)
+make_packet(Stage *s, const Pkt *given, Extra *x)
 {
     if (x->pkt != NULL)
         return Py_NewRef(x->pkt);
+    Pkt copy = *given, *p = &copy;
+    PyObject *own[4];
+    if (pkt_objects(p, own) < 0) {
+        pkt_release(own);
+        return NULL;
+    }
     PyObject *data = x->data ? Py_NewRef(x->data)
                              : PyBytes_FromStringAndSize(x->frame, x->size);
     PyObject *argv[16] = {
@@ -1889,6 +1943,7 @@ make_packet(Stage *s, const Pkt *p, Extra *x)
         pkt = PyObject_Vectorcall(s->packet_type, argv, 16, NULL);
     for (int i = 0; i < 16; i++)
         Py_XDECREF(argv[i]);
+    pkt_release(own);
     return pkt;
 }
 
@@ -1962,18 +2017,10 @@ fast_frame(Stage *s, long long linktype, long long ts, const unsigned char *d, P
     Pkt p = {.proto = f.proto, .version = f.version, .sport = (long)f.sport,
              .dport = (long)f.dport, .icmp_id = -1, .flags = (long)f.flags, .wire = wire,
              .ts = ts};
-    p.src = PyBytes_FromStringAndSize((const char *)f.src, f.alen);
-    p.dst = PyBytes_FromStringAndSize((const char *)f.src + f.alen, f.alen);
-    p.sport_obj = PyLong_FromLong(p.sport);
-    p.dport_obj = PyLong_FromLong(p.dport);
+    p.sa = f.src, p.da = f.src + f.alen, p.alen = f.alen;
     Extra x = {.data = data, .frame = (const char *)d, .size = n, .seq = (uint32_t)f.seq,
                .ack = (uint32_t)f.ack, .off = f.off, .plen = f.plen, .seglen = f.seglen};
-    int rc = p.src && p.dst && p.sport_obj && p.dport_obj ? stage_packet(s, &p, &x) : -1;
-    Py_XDECREF(p.src);
-    Py_XDECREF(p.dst);
-    Py_XDECREF(p.sport_obj);
-    Py_XDECREF(p.dport_obj);
-    return rc < 0 ? -1 : 1;
+    return stage_packet(s, &p, &x) < 0 ? -1 : 1;
 }
 
 /* One frame: the fast path here, or slow(linktype, ts_ns, data, wire_len). */
@@ -2047,6 +2094,7 @@ stage_packet_py(Stage *s, PyObject *const *argv, Py_ssize_t argc)
         return NULL;
     }
     Pkt p = {.src = argv[2], .dst = argv[4], .sport_obj = argv[3], .dport_obj = argv[5]};
+    pkt_raw(&p);
     p.proto = (int)PyLong_AsLong(argv[1]);
     p.sport = PyLong_AsLong(argv[3]);
     p.dport = PyLong_AsLong(argv[5]);
