@@ -1,7 +1,7 @@
 """The optional C fast paths ``providers.packets._cdecode`` and ``_cstage``, if built and matching.
 
 It decodes the common frames (Ethernet + IPv4/IPv6 + TCP/UDP) and builds their
-``Packet`` without Python frames, and cuts classic pcap records out of the read
+``Packet`` through its constructor, and cuts classic pcap records out of the read
 buffer in batches. The Python code stays the reference and the fallback: set
 ``WFPTRACE_PURE=1`` to run without it. ``REASON`` says why it is off.
 """
@@ -16,18 +16,14 @@ from ._packet import Packet
 
 __all__ = ["CDECODE", "CSTAGE", "REASON", "STAGE_REASON"]
 
-_VERSION = 2
+_VERSION = 3
 
 
 def _load() -> tuple[Any, str]:
     module, reason = load_accelerator("providers.packets._cdecode", _VERSION)
-    if module is None:
-        return None, reason
-    try:
-        module.bind(Packet)  # where Packet's slots live
-    except TypeError as e:
-        return None, f"Packet's layout does not fit it: {e}"
-    return module, ""
+    if module is not None:
+        module.configure(Packet)  # the class it builds
+    return module, reason
 
 
 #: The C module in use (or None: pure Python), and why it is not in use.

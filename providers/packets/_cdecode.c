@@ -1,9 +1,7 @@
 /* Optional accelerator of the packet decoder's hot path (providers/packets/_decode.py).
  *
  * The Python decoder is the reference; this module gives the same Packets and counters
- * several times faster for the common frames, because it neither unpacks with struct
- * nor runs Packet.__init__ (measured: the __init__ call alone costs as much as the
- * header checks).
+ * several times faster for the common frames, because it does not unpack with struct.
  *
  * DecoderBase: the C base of the accelerated Decoder. decode() handles exactly what
  * the Python _fast handles (Ethernet + option-less IPv4 or plain IPv6 + TCP/UDP, all
@@ -12,9 +10,8 @@
  * decode). The fast path counts in C fields; _counts() merges them with the Python
  * histogram (_masks) and tcp.len sum (_tcp_bytes) that the general path keeps.
  *
- * bind(Packet): looks up the offsets of Packet's 16 slots once (their member
- * descriptors); a Packet is then made by the type's tp_new (object.__new__) and its
- * slots are stored directly, without the Python __init__.
+ * configure(Packet): the class decode() builds, through its constructor (the 16 fields in
+ * Packet.__init__'s order); the module reads and writes no attribute of it.
  *
  * pcap_records(...): the records of a classic pcap file that lie whole in a read
  * buffer, as the tuples providers/packets/_pcap.py's _pcap_frames yields (that
@@ -27,93 +24,26 @@
 #include "_bytes.h"
 #include "packets/_frame.h"
 
-#define CDECODE_VERSION 2
-#define NSLOTS 16
+#define CDECODE_VERSION 3
+#define NFIELDS 16
 #define NMASKS 16 /* the fast path's masks are all below this */
 
-/* Packet's slots in its __init__ order; bind() finds where each one lives. */
-static const char *const slot_names[NSLOTS] = {
-    "ts_ns", "data", "wire_len", "version", "src", "dst", "proto", "frag",
-    "sport", "dport", "seq", "ack", "flags", "payload_off", "payload_len", "l4_len",
-};
-static PyTypeObject *packet_type;  /* NULL until bind() */
-static Py_ssize_t slot_off[NSLOTS];
+static PyObject *packet_type;  /* NULL until configure() */
 static PyObject *str_general, *str_py_decode, *empty_tuple, *zero;
 
-/* -- bind: where Packet keeps its slots --------------------------------------------- */
-
-/* The byte offset of slot `name` in instances of `tp`, or -1 with an error set: it must
- * be a writable object slot (a member descriptor) inside the instance. */
-static Py_ssize_t slot_offset(PyTypeObject *tp, const char *name) {
-    PyObject *d = PyObject_GetAttrString((PyObject *)tp, name);
-    if (d == NULL) return -1;
-    Py_ssize_t off = -1;
-    if (Py_IS_TYPE(d, &PyMemberDescr_Type)
-        && PyType_IsSubtype(tp, ((PyDescrObject *)d)->d_type)) {
-        PyMemberDef *md = ((PyMemberDescrObject *)d)->d_member;
-        if (md->type == T_OBJECT_EX && !(md->flags & READONLY)
-            && md->offset >= (Py_ssize_t)sizeof(PyObject)
-            && md->offset + (Py_ssize_t)sizeof(PyObject *) <= tp->tp_basicsize)
-            off = md->offset;
-    }
-    Py_DECREF(d);
-    if (off < 0) PyErr_Format(PyExc_TypeError, "%s.%s is not a plain slot", tp->tp_name, name);
-    return off;
-}
-
-/* True if `tp.__slots__` names exactly the slots this module fills. */
-static int slots_match(PyTypeObject *tp) {
-    PyObject *slots = PyObject_GetAttrString((PyObject *)tp, "__slots__");
-    if (slots == NULL) return 0;
-    int ok = PyTuple_Check(slots) && PyTuple_GET_SIZE(slots) == NSLOTS;
-    for (int i = 0; ok && i < NSLOTS; i++) {
-        PyObject *name = PyUnicode_FromString(slot_names[i]);
-        ok = name != NULL && PySequence_Contains(slots, name) == 1;
-        Py_XDECREF(name);
-    }
-    Py_DECREF(slots);
-    PyErr_Clear();
-    return ok;
-}
-
-static PyObject *bind(PyObject *mod, PyObject *cls) {
+static PyObject *configure(PyObject *mod, PyObject *cls) {
     if (!PyType_Check(cls)) {
-        PyErr_SetString(PyExc_TypeError, "bind() takes the Packet class");
+        PyErr_SetString(PyExc_TypeError, "configure() takes the Packet class");
         return NULL;
     }
-    PyTypeObject *tp = (PyTypeObject *)cls;
-    if (tp->tp_new != PyBaseObject_Type.tp_new || !slots_match(tp)) {
-        PyErr_Format(PyExc_TypeError, "%s has its own __new__ or other slots than the "
-                     "decoder fills", tp->tp_name);
-        return NULL;
-    }
-    Py_ssize_t offs[NSLOTS];
-    for (int i = 0; i < NSLOTS; i++)
-        if ((offs[i] = slot_offset(tp, slot_names[i])) < 0) return NULL;
-    memcpy(slot_off, offs, sizeof(offs));
-    Py_INCREF(tp);
-    Py_XSETREF(packet_type, tp);
+    Py_XSETREF(packet_type, Py_NewRef(cls));
     Py_RETURN_NONE;
 }
 
-/* A new Packet holding `vals` (references stolen, in slot_names order; all of them are
- * released if one is NULL or the allocation fails). */
-static PyObject *make_packet(PyObject **vals) {
-    PyObject *p = NULL;
-    int complete = 1;
-    for (int i = 0; i < NSLOTS; i++) complete &= vals[i] != NULL;
-    if (complete) p = packet_type->tp_alloc(packet_type, 0);
-    if (p == NULL) {
-        for (int i = 0; i < NSLOTS; i++) Py_XDECREF(vals[i]);
-        return NULL;
-    }
-    for (int i = 0; i < NSLOTS; i++) *(PyObject **)((char *)p + slot_off[i]) = vals[i];
-    return p;
-}
-
-/* The Packet of a frame fast_parse took (new reference, NULL on error). */
+/* The Packet of a frame fast_parse took, made by its constructor (new reference, NULL
+ * on error); `wire` is stolen. */
 static PyObject *fast_packet(const Fast *f, PyObject *data, PyObject *wire, PyObject *ts) {
-    PyObject *vals[NSLOTS] = {
+    PyObject *vals[NFIELDS] = {
         Py_NewRef(ts), Py_NewRef(data), wire,
         PyLong_FromLong(f->version),
         PyBytes_FromStringAndSize((const char *)f->src, f->alen),
@@ -124,7 +54,12 @@ static PyObject *fast_packet(const Fast *f, PyObject *data, PyObject *wire, PyOb
         PyLong_FromUnsignedLong(f->flags), PyLong_FromLongLong(f->off),
         PyLong_FromLongLong(f->plen), PyLong_FromLongLong(f->seglen),
     };
-    return make_packet(vals);
+    PyObject *p = NULL;
+    int complete = 1;
+    for (int i = 0; i < NFIELDS; i++) complete &= vals[i] != NULL;
+    if (complete) p = PyObject_Vectorcall(packet_type, vals, NFIELDS, NULL);
+    for (int i = 0; i < NFIELDS; i++) Py_XDECREF(vals[i]);
+    return p;
 }
 
 /* -- DecoderBase ---------------------------------------------------------------------- */
@@ -329,7 +264,7 @@ static PyObject *pcap_records(PyObject *mod, PyObject *args) {
 /* -- module --------------------------------------------------------------------------- */
 
 static PyMethodDef methods[] = {
-    {"bind", bind, METH_O, "bind(Packet): the class decode() fills (slot offsets looked up)"},
+    {"configure", configure, METH_O, "configure(Packet): the class decode() builds"},
     {"pcap_records", pcap_records, METH_VARARGS,
      "pcap_records(buf, pos, big_endian, mult, linktype, max_frame, limit) -> (frames, pos)"},
     {NULL, NULL, 0, NULL},

@@ -648,6 +648,7 @@ typedef struct {
     PyObject *rest;     /* bytes of a line cut by a chunk's end, or NULL */
     PyObject *pending;  /* the header of a command awaiting its payload, or NULL */
     PyObject *payload;  /* bytearray: that payload so far (with pending) */
+    PyObject *limits[2];  /* max_line, max_payload as the loan gave them */
     int synced;
     long long base, max_line, max_payload;
     long long nbytes, commands, payload_bytes;
@@ -676,6 +677,8 @@ flow_traverse(FlowObj *self, visitproc visit, void *arg)
     Py_VISIT(self->id_);
     Py_VISIT(self->states);
     for (int i = 0; i < 2; i++) {
+        Py_VISIT(self->fr[i].limits[0]);
+        Py_VISIT(self->fr[i].limits[1]);
         Py_VISIT(self->fr[i].resume);
         Py_VISIT(self->fr[i].rest);
         Py_VISIT(self->fr[i].pending);
@@ -688,6 +691,8 @@ static int
 flow_clear(FlowObj *self)
 {
     for (int i = 0; i < 2; i++) {
+        Py_CLEAR(self->fr[i].limits[0]);
+        Py_CLEAR(self->fr[i].limits[1]);
         Py_CLEAR(self->fr[i].resume);
         Py_CLEAR(self->fr[i].rest);
         Py_CLEAR(self->fr[i].pending);
@@ -1626,6 +1631,8 @@ take_loan(FlowObj *f, int side, PyObject *token)
     if (synced < 0 || PyErr_Occurred())
         return -1;
     Py_XSETREF(fr->resume, Py_NewRef(PyTuple_GET_ITEM(token, 4)));
+    Py_XSETREF(fr->limits[0], Py_NewRef(PyTuple_GET_ITEM(token, 2)));
+    Py_XSETREF(fr->limits[1], Py_NewRef(PyTuple_GET_ITEM(token, 3)));
     Py_CLEAR(fr->rest);
     Py_CLEAR(fr->pending);
     Py_CLEAR(fr->payload);
@@ -1711,20 +1718,16 @@ has_crlf(const char *buf, Py_ssize_t pos, Py_ssize_t size)
 static int
 scan_lines(Stage *s, Framing *fr, PyObject *data, PyObject *out, PyObject **leftover)
 {
-    PyObject *pos = PyLong_FromLong(0), *base = PyLong_FromLongLong(fr->base),
-             *max_line = PyLong_FromLongLong(fr->max_line),
-             *max_payload = PyLong_FromLongLong(fr->max_payload), *res = NULL;
+    PyObject *pos = PyLong_FromLong(0), *base = PyLong_FromLongLong(fr->base), *res = NULL;
     int rc = -1;
     *leftover = NULL;
-    if (pos && base && max_line && max_payload) {
-        PyObject *argv[9] = {data, pos, base, fr->synced ? Py_True : Py_False, max_line,
-                             max_payload, base, Py_None, out};
+    if (pos && base) {
+        PyObject *argv[9] = {data, pos, base, fr->synced ? Py_True : Py_False, fr->limits[0],
+                             fr->limits[1], base, Py_None, out};
         res = PyObject_Vectorcall(s->scan, argv, 9, NULL);
     }
     Py_XDECREF(pos);
     Py_XDECREF(base);
-    Py_XDECREF(max_line);
-    Py_XDECREF(max_payload);
     if (res == NULL)
         return -1;
     if (!PyTuple_CheckExact(res) || PyTuple_GET_SIZE(res) != 5) {
@@ -1770,6 +1773,24 @@ done:
     return rc;
 }
 
+/* One framed chunk for the batch: (flow, side, ts_ns, nbytes, items). */
+static int
+batch_add(Stage *s, FlowObj *f, int side, Py_ssize_t n, PyObject *items)
+{
+    PyObject *item = PyTuple_New(5);
+    if (item == NULL)
+        return -1;
+    PyTuple_SET_ITEM(item, 0, Py_NewRef((PyObject *)f));
+    PyTuple_SET_ITEM(item, 1, PyLong_FromLong(side));
+    PyTuple_SET_ITEM(item, 2, PyLong_FromLongLong(f->last_ns));
+    PyTuple_SET_ITEM(item, 3, PyLong_FromSsize_t(n));
+    PyTuple_SET_ITEM(item, 4, Py_NewRef(items));
+    int rc = PyTuple_GET_ITEM(item, 2) && PyTuple_GET_ITEM(item, 3)
+             ? PyList_Append(s->batch, item) : -1;
+    Py_DECREF(item);
+    return rc;
+}
+
 /* Frame a chunk of a lent direction as the consumer's parser would (feed): complete an
  * awaited payload, join a cut line, scan the lines with the consumer's scan. The
  * chunk's items go to the batch; what the scan does not take goes back to the
@@ -1809,12 +1830,8 @@ frame_data(Stage *s, FlowObj *f, int side, PyObject *bytes)
     if (data != NULL && PyBytes_GET_SIZE(data) && fr->pending == NULL
         && scan_lines(s, fr, data, out, &leftover) < 0)
         goto done;
-    PyObject *item = Py_BuildValue("(OiLnO)", (PyObject *)f, side, f->last_ns, n, out);
-    if (item == NULL || PyList_Append(s->batch, item) < 0) {
-        Py_XDECREF(item);
+    if (batch_add(s, f, side, n, out) < 0)
         goto done;
-    }
-    Py_DECREF(item);
     if (leftover != NULL)
         rc = flush(s) == 0 ? hand_back(s, f, side, leftover, 1) : -1;
     else

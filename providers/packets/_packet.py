@@ -1,13 +1,16 @@
 """The decoded form of one captured frame: addresses, ports, flags and where the payload is.
 
-Kept as a slots class with positional construction because the decoder builds one per
-frame on the hot path; addresses stay raw bytes (4 or 16) until something renders them.
+A msgspec Struct with positional construction: the decoder builds one per frame on the
+hot path (from C too, through the constructor), and a Struct's constructor is C code;
+addresses stay raw bytes (4 or 16) until something renders them.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+
+import msgspec
 
 __all__ = ["TCP_ACK", "TCP_FIN", "TCP_PSH", "TCP_RST", "TCP_SYN", "TCP_URG", "Packet"]
 
@@ -21,85 +24,43 @@ TCP_URG = 0x20
 _PROTO_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6"}
 
 
-class _RareFields:
-    """Class-level defaults for fields most packets never set (ICMP, quotes, interface)."""
-
-    icmp_type = -1
-    icmp_code = -1
-    icmp_id = -1
-    inner: Packet | None = None
-    iface = 0
-
-
 def address_text(addr: bytes) -> str:
     """A packed IPv4 or IPv6 address in its usual text form (``inet_ntoa`` for IPv4:
     the same text as :mod:`ipaddress`, several times faster)."""
     return socket.inet_ntoa(addr) if len(addr) == 4 else str(ipaddress.ip_address(addr))
 
 
-class Packet(_RareFields):
+class Packet(msgspec.Struct, gc=False, eq=False):
     """One decoded IP packet (outermost IP header; ``inner`` holds an ICMP-quoted header).
 
     ``payload_off``/``payload_len`` locate the captured transport payload in ``data``;
     ``l4_len`` is the payload length the headers declare (tshark's ``tcp.len``), which
     is larger than ``payload_len`` when the capture was cut by a snap length. For ICMP,
-    ``sport``/``dport`` hold type/code (as Community ID does).
+    ``sport``/``dport`` hold type/code (as Community ID does). The last five fields are
+    rare (ICMP, quotes, the capture interface). Packets compare by identity.
     """
 
-    __slots__ = (
-        "ack",
-        "data",
-        "dport",
-        "dst",
-        "flags",
-        "frag",
-        "l4_len",
-        "payload_len",
-        "payload_off",
-        "proto",
-        "seq",
-        "sport",
-        "src",
-        "ts_ns",
-        "version",
-        "wire_len",
-    )
-
-    def __init__(
-        self,
-        ts_ns: int,
-        data: bytes,
-        wire_len: int,
-        version: int,
-        src: bytes,
-        dst: bytes,
-        proto: int,
-        frag: bool,
-        sport: int = 0,
-        dport: int = 0,
-        seq: int = 0,
-        ack: int = 0,
-        flags: int = 0,
-        payload_off: int = 0,
-        payload_len: int = 0,
-        l4_len: int = 0,
-    ) -> None:
-        self.ts_ns = ts_ns
-        self.data = data
-        self.wire_len = wire_len
-        self.version = version
-        self.src = src
-        self.dst = dst
-        self.proto = proto
-        self.frag = frag
-        self.sport = sport
-        self.dport = dport
-        self.seq = seq
-        self.ack = ack
-        self.flags = flags
-        self.payload_off = payload_off
-        self.payload_len = payload_len
-        self.l4_len = l4_len
+    ts_ns: int
+    data: bytes
+    wire_len: int
+    version: int
+    src: bytes
+    dst: bytes
+    proto: int
+    frag: bool
+    sport: int = 0
+    dport: int = 0
+    seq: int = 0
+    ack: int = 0
+    flags: int = 0
+    payload_off: int = 0
+    payload_len: int = 0
+    l4_len: int = 0
+    icmp_type: int = -1
+    icmp_code: int = -1
+    icmp_id: int = -1
+    inner: Packet | None = None
+    iface: int = 0
 
     @property
     def payload(self) -> bytes:

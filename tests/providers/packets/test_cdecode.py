@@ -31,7 +31,7 @@ def fields(pkt: object) -> object:
     """Everything a Packet holds (slots, rare fields, the quoted ``inner`` one), by name."""
     if pkt is None:
         return None
-    out = {name: getattr(pkt, name) for name in _packet.Packet.__slots__}
+    out = {name: getattr(pkt, name) for name in _packet.Packet.__struct_fields__}
     out.update({name: getattr(pkt, name) for name in RARE})
     out["inner"] = fields(pkt.inner)
     out["type"] = type(pkt)
@@ -224,20 +224,29 @@ def test_counters_merge_both_paths() -> None:
     assert d.stats.packets == 5 and d.stats.tcp == 4 and d.stats.tcp_payload_bytes == 306
 
 
-def test_bind_rejects_other_layouts() -> None:
-    """bind() takes only a class whose slots are the Packet ones; a refusal keeps the old."""
-
-    class Other:
-        __slots__ = ("a",)
-
-    class Props(_packet.Packet):
-        __slots__ = ()
-        src = property(lambda self: b"")  # type: ignore[assignment]
-
-    for bad in (Other, Props, 3, int):
+def test_configure_takes_only_a_class() -> None:
+    """configure() takes the class it builds; anything else is refused, the old kept."""
+    for bad in (3, "Packet", None):
         with pytest.raises(TypeError):
-            CDECODE.bind(bad)
+            CDECODE.configure(bad)
     assert Decoder().decode(1, tcp4()).payload == b"hi"
+
+
+def test_the_packet_comes_from_its_constructor() -> None:
+    """The C path builds a Packet through the class's constructor: a subclass configured
+    in its place gets its own __init__ run (nothing is written behind its back)."""
+    made = []
+
+    class Traced(_packet.Packet):
+        def __post_init__(self) -> None:
+            made.append(self.sport)
+
+    CDECODE.configure(Traced)
+    try:
+        pkt = Decoder().decode(1, tcp4())
+    finally:
+        CDECODE.configure(_packet.Packet)
+    assert type(pkt) is Traced and made == [pkt.sport]
 
 
 # -- classic pcap records --------------------------------------------------------------
