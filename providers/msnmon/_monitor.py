@@ -94,9 +94,6 @@ class MsnMonitor:
     otherwise (replay) the MSNP client is taken to be local.
     """
 
-    __slots__ = ("_limits", "addresses", "capture_bodies", "contexts", "enabled", "ledger",
-                 "max_contexts", "resolver", "sided", "stats")
-
     provider = PROVIDER
     #: Only flows whose ``follow`` flag the monitor turns on are reassembled.
     selective_streams = True

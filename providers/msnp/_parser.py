@@ -105,10 +105,6 @@ class MsnpStreamParser:
     given up (``failed`` holds the reason) and later bytes are only counted.
     """
 
-    __slots__ = ("_allow_http", "_base", "_http", "_payload", "_pending", "_rest", "_skip_line",
-                 "_synced", "envelope", "failed", "max_errors", "max_line", "max_payload",
-                 "offset_shift", "stats")
-
     def __init__(
         self,
         *,

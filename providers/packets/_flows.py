@@ -154,9 +154,6 @@ class FlowTable:
     does so once per second of capture time.
     """
 
-    __slots__ = ("_flows", "_last", "_nets", "_timeouts_ns", "follow", "max_flows", "on_end",
-                 "stats")
-
     def __init__(
         self,
         max_flows: int = 100_000,

@@ -57,9 +57,6 @@ class Pipeline:
     ``max_total_buffer`` bound the reassembler's parked bytes.
     """
 
-    __slots__ = ("_ended", "_pace", "_progress", "consumers", "decoder", "flows",
-                 "next_expire", "reassembler", "speed")
-
     def __init__(
         self,
         consumers: Sequence[PacketConsumer] = (),

@@ -12,7 +12,7 @@ import providers
 def test_names_every_accelerator():
     """The three accelerators are named, each on or off."""
     found = providers.accelerators()
-    assert set(found) == {"packet decoder", "MSNP scan", "msnmon express lane"}
+    assert set(found) == {"packet decoder", "MSNP scan", "packet stage"}
     assert all(isinstance(on, bool) for on in found.values())
 
 
