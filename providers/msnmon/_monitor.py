@@ -390,12 +390,10 @@ class MsnMonitor:
                         "Received" if direction == RECEIVED else "Sent")
 
     def _command(self, ctx: FlowContext, cmd: Command, direction: int, ts: int) -> None:
-        stats = self.stats
         verb = cmd.verb
-        sent = direction == SENT
         role = ctx.fixed_role
         if role is None:
-            role = ctx.roles.observe(cmd, sent)
+            role = ctx.roles.observe(cmd, direction == SENT)
             if role is _SWITCHBOARD or role is _DIRECT:
                 ctx.fixed_role = role  # the strongest evidence: nothing changes it later
         if COMMAND.enabled:
@@ -405,10 +403,9 @@ class MsnMonitor:
             COMMAND.write(ts, ctx.flow_id, DIRECTIONS[direction], verb, cmd.trid,
                           list(cmd.args), cmd.payload_len, role.value, legacy, cmd.offset)
         if verb == "MSG":
-            stats.messages += 1
+            self.stats.messages += 1
             ctx.messages += 1
-            payload = cmd.payload
-            if MESSAGE.enabled or _LEARNS_ADDRESSES(payload) is not None:
+            if MESSAGE.enabled or _LEARNS_ADDRESSES(cmd.payload) is not None:
                 content = parse_msg(cmd)
                 self._message(ctx, cmd, content, direction, ts)
                 self.addresses.observe(cmd, content)
@@ -417,13 +414,13 @@ class MsnMonitor:
                 self.addresses.observe(cmd)
             self.ledger.observe(ctx, cmd, direction, ts)
         elif verb not in KNOWN_VERBS:
-            stats.unknown_verbs += 1
+            self.stats.unknown_verbs += 1
             self._report(ctx, direction, ts, verb, "unknown_verb", cmd.line[:80], "parsed",
                          cmd.offset)
         if cmd.trid is not None:
-            tx = ctx.transactions.observe(cmd, sent, ts / _SECOND)
+            tx = ctx.transactions.observe(cmd, direction == SENT, ts / _SECOND)
             if tx is not None:
-                stats.transactions += 1
+                self.stats.transactions += 1
                 if TRANSACTION.enabled:
                     TRANSACTION.write(ts, ctx.flow_id, tx.trid, tx.request.verb, tx.reply.verb,
                                       round(tx.latency * 1e6), tx.error, role.value)

@@ -62,7 +62,7 @@ class TransactionTracker:
         if trid is None:
             return None
         if from_client:
-            if command.verb != "MSG" or command.args[:1] != ("U",):
+            if command.verb != "MSG" or not command.args or command.args[0] != "U":
                 self.stats.requests += 1  # a request, kept until its reply or evicted
                 pending = self._open
                 if trid in pending:

@@ -255,12 +255,59 @@ def test_odd_messages_give_the_same_trace(record, tmp_path):
         packets += conv.send(data, from_client)
     packets += conv.close()
     path = tmp_path / "odd.pcap"
+    _write(path, packets)
+    trace = _assert_same(path, record)
+    assert sum(1 for name, _ in trace if name == "Transaction") >= 3
+
+
+def _write(path: Path, packets) -> None:
     with path.open("wb") as f:
         writer = PcapWriter(f, nano=True)
         for pkt in packets:
             writer.write(b"\x02" * 12 + b"\x08\x00" + pkt.data, pkt.ts_ns)
-    trace = _assert_same(path, record)
-    assert sum(1 for name, _ in trace if name == "Transaction") >= 3
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_commands_cut_anywhere_give_the_same_trace(record, tmp_path, seed):
+    """Lines and payloads cut at every place (and by the flow's end), an over-long line,
+    an unknown and an invalid line, a payload too large: what the stage frames, what it
+    holds across segments and what it gives back to the parser add up to the same
+    trace."""
+    import random
+
+    rng = random.Random(seed)
+    body = b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n" + b"x" * 300
+    client = [b"VER 1 MSNP8 CVR0\r\n", b"USR 2 TWN I bob@example.com\r\n",
+              *(b"MSG %d N %d\r\n%s" % (i, len(body), body) for i in range(3, 40)),
+              b"ZZZ 41 what\r\n", b"lower case line\r\n", b"A" * 200 + b"\r\n",
+              b"MSG 42 N 99999999\r\n", b"PNG\r\n",
+              *(b"CHG %d NLN 0\r\n" % i for i in range(43, 60)), b"CHG 60 NL"]  # (cut)
+    server = [b"VER 1 MSNP8\r\n", b"USR 2 OK bob@example.com Bob 1 0\r\n",
+              *(b"ACK %d\r\n" % i for i in range(3, 40)), b"QNG 50\r\n",
+              *(b"MSG bob@example.com Bob %d\r\n%s" % (len(body), body) for _ in range(9)),
+              b"MSG bob@example.com Bob 50\r\npartial"]  # (cut by the end)
+    conv = Conversation(("10.0.0.1", 40000), ("10.0.0.2", 1863))
+    packets = conv.handshake()
+    streams = {True: client, False: server}
+    sent = {True: 0, False: 0}
+    ends = {side: [sum(map(len, parts[:i + 1])) for i in range(len(parts))]
+            for side, parts in streams.items()}
+    sizes = {side: ends[side][-1] for side in streams}
+    while sent[True] < sizes[True] or sent[False] < sizes[False]:
+        side = rng.random() < 0.6 if all(sent[s] < sizes[s] for s in streams) \
+            else sent[True] < sizes[True]
+        n = rng.choice([1, 2, 3, 7, 19, 64, 333, 1000])
+        if rng.random() < 0.4:  # up to a command's end: the parser holds nothing, lends
+            n = next(e for e in ends[side] if e > sent[side]) - sent[side]
+        data = b"".join(streams[side])
+        packets += conv.send(data[sent[side]:sent[side] + n], side)
+        sent[side] += n
+    packets += conv.close()
+    path = tmp_path / "cut.pcap"
+    _write(path, packets)
+    trace = _assert_same(path, record, max_line=120, max_payload=5000)
+    kinds = {fields.get("kind") for name, fields in trace if name == "UnknownCommand"}
+    assert {"line_too_long", "payload_too_large", "invalid_line", "unknown_verb"} <= kinds
 
 
 @pytest.mark.parametrize("path", shared_captures() + sample_captures(), ids=lambda p: p.name)
