@@ -20,7 +20,7 @@ import time
 from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,8 @@ _TAIL = 1 << 18  # bytes indexed from the end first (a few thousand lines)
 _SHIFT = 40  # packed offset: file number << 40 | byte offset (files up to 1 TB)
 _MASK = (1 << _SHIFT) - 1
 _NL = re.compile(rb"\n")
-_EVENT_PREFIXES = (b'{"type":"event"', b'{"type":"lost"')
+_LOST_PREFIX = b'{"type":"lost"'
+_EVENT_PREFIXES = (b'{"type":"event"', _LOST_PREFIX)
 _SEQ = re.compile(rb'"seq":(\d+)')
 # blank, padding, manifest, and loss records (whose rows are also listed: lost_offsets)
 _ODD_LINE = re.compile(rb'\n(?:[^{]|\{"type":"(?!event"))')
@@ -109,6 +110,8 @@ class LogIndex:
         self._tail = array("Q")  # the last lines, shown before the scan reaches them
         self._tail_from = -1  # offset (in the first file) of the first tail line (-1: none)
         self._tail_end = 0  # offset just after the last tail line
+        self._tail_lost: list[int] = []  # tail rows that are lost-event records
+        self.lost_rows = array("q")  # rows that are lost-event records (the rates strip)
         self._cache: OrderedDict[int, Event] = OrderedDict()
         self._cache_size = cache
         self._lock = threading.Lock()
@@ -221,7 +224,10 @@ class LogIndex:
 
     def _add_lines(self, buf: bytes, last: int, base: int) -> None:
         """Append the offsets of the rows among ``buf[:last]`` (``base``: its offset)."""
-        self._offsets.extend(self._starts(buf, 0, last, base))
+        starts = self._starts(buf, 0, last, base)
+        if buf.find(_LOST_PREFIX, 0, last) >= 0:
+            self.lost_rows.extend(_lost(buf, starts, base, len(self._offsets)))
+        self._offsets.extend(starts)
 
     def _starts(self, buf: bytes, first: int, last: int, base: int) -> list[int]:
         """Offsets (``base`` + position) of the rows among the lines of ``buf[first:last]``.
@@ -268,12 +274,14 @@ class LogIndex:
             return
         at = size - _TAIL
         self._tail = array("Q", self._starts(buf, first, last, at))
+        self._tail_lost = _lost(buf, self._tail, at, 0)
         self._tail_from = at + first
         self._tail_end = at + last
 
     def _merge_tail(self, f: _File) -> None:
         """The scan reached the tail: its rows join the ordered index; scanning goes on after."""
         with self._lock:
+            self.lost_rows.extend(r + len(self._offsets) for r in self._tail_lost)
             self._offsets.extend(self._tail)
             self._tail = array("Q")
             self._tail_from = -1
@@ -455,6 +463,11 @@ class LogIndex:
         for f in self._files:
             f.close()
         self._files = []
+
+
+def _lost(buf: bytes, starts: Sequence[int], base: int, first_row: int) -> list[int]:
+    """The rows among ``starts`` (offsets into ``buf`` plus ``base``) that are lost records."""
+    return [first_row + i for i, p in enumerate(starts) if buf.startswith(_LOST_PREFIX, p - base)]
 
 
 def _note(message: str, index: int) -> Event:

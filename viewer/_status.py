@@ -7,7 +7,7 @@ from textual.widget import Widget
 
 from tracer import escape_text
 
-from ._columns import header_text
+from ._columns import ColumnLayout
 
 __all__ = ["ColumnHeader", "StatusBar"]
 
@@ -17,8 +17,12 @@ class ColumnHeader(Widget):
 
     DEFAULT_CSS = "ColumnHeader { height: 1; background: $panel; text-style: bold; }"
 
+    def __init__(self, layout: ColumnLayout | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.column_layout = layout or ColumnLayout()
+
     def render(self) -> Text:
-        return Text(header_text(self.size.width))
+        return self.column_layout.header(self.size.width)
 
 
 class StatusBar(Widget):
