@@ -167,7 +167,7 @@ class TraceViewApp(App[None]):
         self._learn_columns()
         if self.index is None:
             return
-        labels = getattr(self.index, "labels", [self.index.path.name])
+        labels = getattr(self.index, "labels", None) or [self.index.path.name]
         self.columns.set_sources(labels)
         self._main(EventsStrip).show_log(LogTimeline(self.index))
         self._main(EventsView).action_jump_start()  # a saved log opens at its first screen
@@ -181,9 +181,9 @@ class TraceViewApp(App[None]):
         if key != self._columns_learned:  # a new provider or event type: learn once
             self._columns_learned = key
             changed = self.columns.learn(self._manifests())
-        if changed and isinstance(ring, EventRing):
-            changed |= self.columns.learn_names((s.provider, s.name) for s in self.ring.schemas
-                                                if s.kind == "event")
+            if isinstance(ring, EventRing):
+                changed |= self.columns.learn_names((s.provider, s.name) for s in ring.schemas
+                                                    if s.kind == "event")
         before = self.columns.version
         self.columns.set_show_date(self._spans_days())
         if changed or self.columns.version != before:

@@ -76,6 +76,7 @@ class MergedIndex:
     def __init__(self, paths: Sequence[str | os.PathLike[str]], follow: bool = True,
                  poll_interval: float = 0.1) -> None:
         self.paths = [Path(p) for p in paths]
+        self.path = self.paths[0]  # where the open-log dialog starts
         self.labels = log_labels(self.paths)
         self.follow = follow
         self.poll_interval = poll_interval

@@ -1,0 +1,92 @@
+"""Several logs merged by time: lazily indexed each, in time order, each row naming its log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tracer import Hub, ProviderEnable, SessionConfig, read_log
+from viewer import TraceViewApp
+from viewer._demo import demo_providers
+from viewer._events_view import EventsView
+from viewer._merge import MergedIndex, log_labels
+
+from .conftest import emit, screen_lines, wait_for
+
+
+def write_pair(folder: Path, n: int) -> tuple[Path, Path]:
+    """Two logs written at the same time by two real sessions (inspect / msnmon events)."""
+    a, b = folder / "inspect.jsonl", folder / "msnmon.jsonl"
+    with Hub(load_installed=False) as hub:
+        for p in demo_providers():
+            hub.register(p)
+        hub.start_session(SessionConfig("a", [ProviderEnable("wfptrace-inspect")], file=a,
+                                        blocking=True))
+        hub.start_session(SessionConfig("b", [ProviderEnable("wfptrace-msnmon")], file=b,
+                                        blocking=True))
+        emit(n)
+        hub.stop_session("a")
+        hub.stop_session("b")
+    return a, b
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return write_pair(tmp_path_factory.mktemp("merge"), 30_000)
+
+
+@pytest.fixture
+def merged(pair: tuple[Path, Path]) -> Iterator[MergedIndex]:
+    m = MergedIndex(pair, follow=False)
+    assert m.wait_indexed(30)
+    yield m
+    m.close()
+
+
+def test_merged_rows_are_every_row_of_every_log_in_time_order(merged, pair):
+    """The merge holds each log's events once, in time order, each log's in its own order."""
+    counts = [sum(1 for _ in read_log(p)) for p in pair]
+    assert merged.total == sum(counts) and min(counts) > 0
+    times = [merged.time_ns(i) for i in range(0, merged.total, 7)]
+    assert times == sorted(times)
+    rows = list(merged.rows())
+    for label, count in zip(merged.labels, counts, strict=True):
+        own = [row for lab, row in rows if lab == label]
+        assert own == list(range(count))
+
+
+def test_a_merged_row_names_the_log_it_comes_from(merged):
+    """Rows of inspect events come from inspect.jsonl, MSN monitor ones from msnmon.jsonl."""
+    for i in range(0, merged.total, 997):
+        want = "inspect.jsonl" if merged.event(i).provider == "wfptrace-inspect" \
+            else "msnmon.jsonl"
+        assert merged.source(i) == want
+
+
+def test_labels_of_logs_with_one_name_keep_their_folder():
+    """Two logs called log.jsonl in different folders are told apart by their folder."""
+    assert log_labels([Path("x/log.jsonl"), Path("y/log.jsonl"), Path("z/b.jsonl")]) == \
+        ["x/log.jsonl", "y/log.jsonl", "b.jsonl"]
+
+
+def test_merge_memory_is_a_few_bytes_a_row(merged):
+    """The merged order is one 8-byte number a row; no event is held in memory for it."""
+    assert merged._order.itemsize == 8 and len(merged._order) == merged.total
+    assert all(not p for p in merged._pending)
+
+
+async def test_the_app_shows_two_logs_merged_with_a_log_column(pair):
+    """``traceview a b``: rows of both logs, in time order, the Log column naming each."""
+    app = TraceViewApp(None, logs=list(pair), follow_logs=False)
+    async with app.run_test(size=(140, 30)) as pilot:
+        view = app.query_one(EventsView)
+        await wait_for(pilot, lambda: app.index is not None and app.index.done, 30)
+        await pilot.pause(0.2)
+        lines = screen_lines(view)
+        assert any("inspect.jsonl" in x for x in lines)
+        assert any("msnmon.jsonl" in x for x in lines)
+        assert len(app.rows) == app.index.total
+        header = app.query_one("#header").render().plain
+        assert "Log" in header
