@@ -1,0 +1,97 @@
+"""The events-per-second strip: a log's whole span from its index, lost records marked."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from providers.inspect._events import CONNECTION_PENDED
+from tracer import Hub, ProviderEnable, SessionConfig, read_log
+from viewer import TraceViewApp
+from viewer._demo import demo_providers
+from viewer._logindex import LogIndex
+from viewer._rates import EventsStrip
+from viewer._timeline import LogTimeline
+
+from .conftest import _pended, emit, wait_for
+
+
+def write_bursty_log(path: Path) -> Path:
+    """A real session's log: a burst, a quiet second, a burst whose overflow is lost
+    (the flush stalled: an in-band lost record), a quiet second, a burst."""
+    with Hub(load_installed=False) as hub:
+        for p in demo_providers():
+            hub.register(p)
+        session = hub.start_session(SessionConfig(
+            "bursty", [ProviderEnable("wfptrace-inspect"), ProviderEnable("wfptrace-msnmon")],
+            file=path, buffer_size=64, buffer_count=4))
+        emit(200)
+        time.sleep(1.0)
+        with session._flush_lock:  # stall the flush thread: the buffers overflow
+            for i in range(1000):
+                CONNECTION_PENDED.write(*_pended(i).values())
+        time.sleep(1.0)
+        emit(200, seed=2)
+        hub.stop_session("bursty")
+    return path
+
+
+@pytest.fixture(scope="module")
+def bursty(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_bursty_log(tmp_path_factory.mktemp("timeline") / "bursty.jsonl")
+
+
+def test_the_strip_counts_every_row_and_marks_the_lost_record(bursty):
+    """Bins add up to every row; the bin of the lost record is marked, not the quiet ones."""
+    events = list(read_log(bursty))
+    lost = [e for e in events if e.kind == "lost"]
+    assert len(lost) == 1 and lost[0].fields["count"] > 0
+    index = LogIndex(bursty, follow=False)
+    try:
+        assert index.wait_indexed(10)
+        tl = LogTimeline(index, bins=40).compute(complete=True)
+        assert tl.start_ns == events[0].time_ns and tl.end_ns == events[-1].time_ns
+        width_s = (tl.end_ns - tl.start_ns) / 40 / 1e9
+        assert round(sum(r * width_s for r in tl.rates)) == len(events)
+        assert tl.lost_records == 1
+        (marked,) = tl.lost_bins
+        want = (lost[0].time_ns - tl.start_ns) * 40 // (tl.end_ns - tl.start_ns)
+        assert marked == min(39, want)
+        quiet = [b for b, r in enumerate(tl.rates) if r == 0]
+        assert len(quiet) >= 10  # two quiet seconds out of about two and a bit
+    finally:
+        index.close()
+
+
+async def test_the_app_draws_the_log_strip_with_its_lost_marker(bursty):
+    """Opening the log, the strip shows its span, a lost-records note and a marked cell."""
+    app = TraceViewApp(None, logs=[bursty], follow_logs=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        strip = app.query_one(EventsStrip)
+        await wait_for(pilot, lambda: strip.timeline is not None and
+                       strip.timeline.timeline.complete, 10)
+        await pilot.pause(0.2)
+        text = strip.render()
+        assert text.plain.startswith("events/s ")
+        assert "1 lost records" in text.plain
+        marked = [span for span in text.spans if "magenta" in str(span.style)]
+        assert len(marked) == 1 and marked[0].end - marked[0].start == 1
+
+
+async def test_a_live_view_strip_marks_the_seconds_with_losses(hub):
+    """Live: one cell a second; a second in which events were lost is marked."""
+    app = TraceViewApp(hub)
+    async with app.run_test(size=(100, 24)) as pilot:
+        strip = app.query_one(EventsStrip)
+        app.rates.sample({"a": 0}, 0.0, lost=0)
+        app.rates.sample({"a": 100}, 1.0, lost=0)
+        app.rates.sample({"a": 300}, 2.0, lost=5)
+        app.rates.sample({"a": 350}, 3.0, lost=5)
+        await pilot.pause()
+        text = strip.render()
+        assert list(app.rates.total) == [100.0, 200.0, 50.0]
+        assert "losses in 1 s" in text.plain
+        marked = [span for span in text.spans if "magenta" in str(span.style)]
+        assert [(s.start, s.end) for s in marked] == [(10, 11)]  # "events/s " + 2nd cell
