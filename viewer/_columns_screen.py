@@ -19,7 +19,8 @@ __all__ = ["ColumnsScreen"]
 class ColumnsScreen(ModalScreen[list[str] | None]):
     """Space toggles a column, Enter applies (the keys of the shown columns), Esc cancels."""
 
-    BINDINGS = [Binding("enter", "apply", "Apply"), Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("enter", "apply", "Apply", priority=True),
+                Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     ColumnsScreen { align: center middle; }
     #columns-box { width: 60; max-width: 100%; height: 80%; border: round $accent;
