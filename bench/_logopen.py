@@ -97,7 +97,7 @@ class Pane:
         self.name = f"bench-{uuid.uuid4().hex[:8]}"
         self.started = time.perf_counter()
         _tmux("new-session", "-d", "-s", self.name, "-x", str(SIZE[0]), "-y", str(SIZE[1]),
-              f"exec {command}")
+              f"exec env {command}")  # env: the command may start with VAR=value
         self.pid = int(_tmux("display", "-p", "-t", self.name, "#{pane_pid}").strip())
 
     def screen(self) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 
 from tracer import Event, Manifest
 
-from ._linetime import LineTimes
+from ._linetime import LineTimes, row_times
 from ._logindex import LogIndex
 from ._ring import Schema
 
@@ -178,11 +178,10 @@ class MergedIndex:
             stop = min(log.indexed, first + _AHEAD - len(self._pending[k]))
             if stop <= first:
                 continue
-            times, last, parse = self._pending[k], self._last[k], self._times.parse
-            for row in range(first, stop):
-                last = parse(log.line(row), last)
-                times.append(last)
-            self._last[k] = last
+            times = self._pending[k]
+            times.extend(row_times(log, first, stop, self._times, self._last[k]))
+            if len(times):
+                self._last[k] = times[-1]
             self._read[k] = stop
             n += stop - first
         return n

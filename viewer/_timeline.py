@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._linetime import LineTimes
+from ._linetime import LineTimes, row_times
 
 __all__ = ["LogTimeline", "Timeline"]
 
@@ -74,7 +74,8 @@ class LogTimeline:
             self._wake.clear()
 
     def _time(self, row: int) -> int:
-        return self._times.parse(self.index.line(row))
+        index, row = _log_of(self.index, row)
+        return next(row_times(index, row, row + 1, self._times), 0)
 
     def compute(self, complete: bool = False) -> Timeline:
         """The timeline of the rows indexed so far (contiguous from the first)."""
@@ -111,7 +112,7 @@ class LogTimeline:
                 if row >= log.indexed:
                     continue
                 records += 1
-                t = self._times.parse(log.line(row), t0)
+                t = next(row_times(log, row, row + 1, self._times, t0), t0)
                 out.add(max(0, min(bins - 1, (t - t0) * bins // span)))
         return out, records
 
@@ -121,3 +122,12 @@ class LogTimeline:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=2)
+
+
+def _log_of(index: Any, row: int) -> tuple[Any, int]:
+    """The ``LogIndex`` and its row behind ``row`` (of merged logs, or of that index)."""
+    locate = getattr(index, "locate", None)
+    if locate is None:
+        return index, row
+    log, _, own = locate(row)
+    return log, own
