@@ -10,6 +10,7 @@ from typing import TypeVar, cast, overload
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.markup import escape as escape_markup
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input
@@ -612,9 +613,20 @@ class TraceViewApp(App[None]):
         yield SystemCommand("Rates", "Show or hide the per-provider rates (r)",
                             self.action_toggle_rates)
         yield SystemCommand("Save view", "Save the shown events as a log (w)", self.action_save)
+        for col in self.columns.columns:
+            if col.key != "message":
+                verb = "Hide" if col.visible else "Show"
+                label = escape_markup(escape_text(col.label))  # names are data; titles markup
+                yield SystemCommand(f"{verb} column {label}", f"{verb} the {label} column",
+                                    lambda key=col.key: self.toggle_column(key))
         for action, title in self._extra_commands():
             yield SystemCommand(title, f"{title} ({action})",
                                 lambda a=action: self.run_action(a))
+
+    def toggle_column(self, key: str) -> None:
+        """Show a hidden column, hide a shown one (the command palette's column commands)."""
+        self.columns.toggle(key)
+        self._main(EventsView).columns_changed()
 
     def _extra_commands(self) -> list[tuple[str, str]]:
         """The other keys' actions (levels, decisions, and whatever else is bound)."""

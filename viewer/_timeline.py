@@ -34,7 +34,7 @@ class Timeline:
 class LogTimeline:
     """Keeps a :class:`Timeline` of a ``LogIndex`` (or merged logs) up to date, on a thread."""
 
-    def __init__(self, index: Any, bins: int = 100, interval: float = 0.5) -> None:
+    def __init__(self, index: Any, bins: int = 100, interval: float = 1.0) -> None:
         self.index = index
         self.bins = max(1, bins)
         self.interval = interval

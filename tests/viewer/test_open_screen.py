@@ -96,3 +96,27 @@ async def test_the_command_palette_runs_our_commands(logs):
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen.query_one(EventsView), EventsView)
+
+
+async def test_the_palette_toggles_any_column_even_one_named_like_markup(logs):
+    """Each column has a show/hide command; a field named like markup is listed as
+    written (escaped), and running its command shows the column."""
+    from tracer import Manifest
+
+    app = TraceViewApp(None, logs=[logs["first"]], follow_logs=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        hostile = Manifest.from_json({"name": "x", "events": [
+            {"id": 1, "name": "E", "level": 4,
+             "fields": [{"name": "[bold]b[/nope]", "type": "str"}]}]})
+        app.columns.learn({"x": hostile})
+        cmds = {c.title: c for c in app.get_system_commands(app.screen)}
+        title = "Show column \\[bold]b\\[/nope]"
+        assert title in cmds
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"bold")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.columns.column("field:[bold]b[/nope]").visible  # type: ignore[union-attr]
