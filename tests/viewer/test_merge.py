@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +19,8 @@ from viewer._events_view import EventsView
 from viewer._merge import MergedIndex, log_labels
 
 from .conftest import emit, screen_lines, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_pair(folder: Path, n: int) -> tuple[Path, Path]:
@@ -90,3 +97,30 @@ async def test_the_app_shows_two_logs_merged_with_a_log_column(pair):
         assert len(app.rows) == app.index.total
         header = app.query_one("#header").render().plain
         assert "Log" in header
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_traceview_with_two_logs_in_a_terminal(pair):
+    """``traceview a.jsonl b.jsonl`` in tmux: rows of both logs, each naming its log."""
+    server = ["tmux", "-L", f"tvmerge-{uuid.uuid4().hex[:8]}"]
+    cmd = f"cd {ROOT} && env -u COLUMNS -u LINES {sys.executable} -m viewer --no-follow " \
+        f"{pair[0]} {pair[1]}"
+    subprocess.run([*server, "new-session", "-d", "-s", "m", "-x", "160", "-y", "30", cmd],
+                   check=True)
+    try:
+        deadline = time.monotonic() + 20
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = subprocess.run([*server, "capture-pane", "-p", "-t", "m"],
+                                    capture_output=True, text=True).stdout
+            if "inspect.jsonl" in screen and "msnmon.jsonl" in screen:
+                break
+            time.sleep(0.2)
+        lines = screen.splitlines()
+        header = next(x for x in lines if x.startswith("Seq "))
+        assert "Log" in header and "Provider" in header
+        assert any("inspect.jsonl" in x and "wfptrace-inspect" in x for x in lines), screen
+        assert any("msnmon.jsonl" in x and "wfptrace-msnmon" in x for x in lines), screen
+        assert lines[0].startswith("events/s ")
+    finally:
+        subprocess.run([*server, "kill-server"], capture_output=True)

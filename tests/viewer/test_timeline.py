@@ -95,3 +95,33 @@ async def test_a_live_view_strip_marks_the_seconds_with_losses(hub):
         assert "losses in 1 s" in text.plain
         marked = [span for span in text.spans if "magenta" in str(span.style)]
         assert [(s.start, s.end) for s in marked] == [(10, 11)]  # "events/s " + 2nd cell
+
+
+def test_lost_records_in_the_indexed_first_tail_are_noted_too(tmp_path):
+    """A lost record among the last lines (which are indexed first) is noted once the scan
+    joins them, at the right row, like one in the middle of the log."""
+    path = tmp_path / "tail.jsonl"
+    with Hub(load_installed=False) as hub:
+        for p in demo_providers():
+            hub.register(p)
+        session = hub.start_session(SessionConfig(
+            "tail", [ProviderEnable("wfptrace-inspect"), ProviderEnable("wfptrace-msnmon")],
+            file=path, buffer_size=1024, buffer_count=8))
+        for burst in range(2):
+            with session._flush_lock:  # 8,192 buffered, the rest of the burst lost
+                for i in range(10_000):
+                    CONNECTION_PENDED.write(*_pended(i).values())
+            time.sleep(0.6)
+            emit(6000 if burst == 0 else 300, seed=burst)
+            time.sleep(0.6)
+        hub.stop_session("tail")
+    events = list(read_log(path))
+    want = [i for i, e in enumerate(events) if e.kind == "lost"]
+    assert len(want) == 2 and want[-1] > len(events) - 400  # the second in the last 256 KB
+    index = LogIndex(path, follow=False)
+    try:
+        assert index.wait_indexed(10)
+        assert list(index.lost_rows) == want
+        assert all(index.event(r).kind == "lost" for r in index.lost_rows)
+    finally:
+        index.close()
