@@ -34,8 +34,10 @@ class Timeline:
 class LogTimeline:
     """Keeps a :class:`Timeline` of a ``LogIndex`` (or merged logs) up to date, on a thread."""
 
-    def __init__(self, index: Any, bins: int = 100, interval: float = 1.0) -> None:
+    def __init__(self, index: Any, bins: int = 100, interval: float = 1.0,
+                 delay: float = 0.3) -> None:
         self.index = index
+        self.delay = delay
         self.bins = max(1, bins)
         self.interval = interval
         self.timeline = Timeline()
@@ -56,6 +58,7 @@ class LogTimeline:
     def _run(self) -> None:
         done_shown = False
         seen: tuple[int, int] = (-1, -1)
+        self._stop.wait(self.delay)  # the first screen of rows is painted before this runs
         while not self._stop.is_set():
             state = (self.index.indexed, self.bins)
             if state != seen and state[0] > 0:
