@@ -691,14 +691,20 @@ class TraceViewApp(App[None]):
     # -- help -------------------------------------------------------------------------------
     def action_help(self) -> None:
         """Show every key."""
+        from ._columns_screen import ColumnsScreen
         from ._filter_screen import FilterScreen
         from ._help import HelpScreen
+        from ._open_screen import OpenLogScreen
         from ._sessions_screen import SessionsScreen
         from ._wizard import SessionWizard
         self.push_screen(HelpScreen([
-            ("Events view", [*self.BINDINGS, *EventsView.BINDINGS]),
+            ("Events view", [*self.BINDINGS, Binding("ctrl+p", "command_palette",
+                                                     "Command palette: every command"),
+                             *EventsView.BINDINGS]),
             ("Decisions panel (d)", list(DecisionsPanel.BINDINGS)),
             ("Sessions list (s)", list(SessionsScreen.BINDINGS)),
             ("New session wizard (c)", list(SessionWizard.BINDINGS)),
             ("Filter dialog (f)", list(FilterScreen.BINDINGS)),
+            ("Columns dialog (C)", list(ColumnsScreen.BINDINGS)),
+            ("Open-log dialog (o)", list(OpenLogScreen.BINDINGS)),
         ]))
