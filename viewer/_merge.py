@@ -35,6 +35,7 @@ __all__ = ["MergedIndex", "log_labels"]
 _SHIFT = 48  # packed merged row: log number << 48 | row in that log
 _MASK = (1 << _SHIFT) - 1
 _AHEAD = 65_536  # rows whose times are read ahead of the merge, per log
+_FIRST = 1_024  # rows read ahead before anything is merged (the first screen)
 _PROVIDER = re.compile(rb'"provider":"((?:[^"\\]|\\.)*)"')
 
 
@@ -175,7 +176,8 @@ class MergedIndex:
         n = 0
         for k, log in enumerate(self.logs):
             first = self._read[k]
-            stop = min(log.indexed, first + _AHEAD - len(self._pending[k]))
+            ahead = _AHEAD if self._order else _FIRST  # the first screen soon, then batches
+            stop = min(log.indexed, first + ahead - len(self._pending[k]))
             if stop <= first:
                 continue
             times = self._pending[k]
