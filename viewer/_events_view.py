@@ -155,7 +155,7 @@ class EventsView(ScrollView, can_focus=True):
             segs = self.column_layout.segments(self.rows.ring, index, width)
             if selected:
                 segs = list(Segment.apply_style(segs, post_style=_CURSOR))
-            strip = Strip(segs, width)
+            strip = Strip(segs).crop_extend(0, width, None)  # many columns: cut at the edge
             self._cache[key] = strip
         return strip
 
