@@ -50,6 +50,7 @@ _TYPE_WIDTHS = {"bool": 5, "int": 8, "float": 9, "str": 16, "bytes": 16, "list":
                 "dict": 18}
 _NUMERIC = frozenset({"int", "float"})
 _MIN_WIDTH, _MAX_WIDTH = 3, 60
+_MAX_COLUMNS = 512  # field columns past this many are not offered
 _TIME_W, _DATE_TIME_W = 12, 23
 #: Bounds of the provider and event columns fitted to the declared names.
 _NAME_BOUNDS = {"provider": (8, 24), "event": (5, 28)}
@@ -141,7 +142,8 @@ class ColumnLayout:
             Column("source", "Log", 12, visible=False),
             Column("provider", "Provider", 15), Column("level", "Lvl", 4),
             Column("event", "Event", 14), Column("message", "Message", 0)]
-        self.focus = self.columns.index(self._by_key("event"))
+        self._focus_key = "event"
+        self._keys = {c.key for c in self.columns}
         self.version = 0
         self.show_date = False
         self._fitted: dict[str, int] = {}  # name columns' widths the user has not changed
@@ -188,8 +190,9 @@ class ColumnLayout:
 
     def _add_field(self, name: str, kind: str, unit: str) -> bool:
         key = "field:" + name
-        if any(c.key == key for c in self.columns):
-            return False
+        if key in self._keys or len(self._keys) >= _MAX_COLUMNS:
+            return False  # known, or a log declaring more fields than anyone can read
+        self._keys.add(key)
         width = max(_TYPE_WIDTHS.get(kind, 12), min(16, cell_len(name)))
         self.columns.insert(len(self.columns) - 1,
                             Column(key, name, width, visible=False, kind=kind, unit=unit))
@@ -209,6 +212,11 @@ class ColumnLayout:
         return [c for c in self.columns if c.visible]
 
     @property
+    def focus(self) -> int:
+        """The position of the focused column."""
+        return next(i for i, c in enumerate(self.columns) if c.key == self._focus_key)
+
+    @property
     def focused(self) -> Column:
         """The column that ``<``/``>`` resize and ``h`` hides."""
         return self.columns[self.focus]
@@ -218,8 +226,9 @@ class ColumnLayout:
         shown = [i for i, c in enumerate(self.columns) if c.visible]
         if not shown:
             return
-        pos = min(range(len(shown)), key=lambda k: abs(shown[k] - self.focus))
-        self.focus = shown[max(0, min(len(shown) - 1, pos + step))]
+        focus = self.focus
+        pos = min(range(len(shown)), key=lambda k: abs(shown[k] - focus))
+        self._focus_key = self.columns[shown[max(0, min(len(shown) - 1, pos + step))]].key
         self.version += 1
 
     def resize(self, delta: int) -> None:
@@ -239,7 +248,7 @@ class ColumnLayout:
         if not visible and col is self.focused:
             self.move_focus(1 if self.focus < len(self.columns) - 1 else -1)
         elif visible:
-            self.focus = self.columns.index(col)
+            self._focus_key = col.key
         self.version += 1
 
     def toggle(self, key: str) -> None:
@@ -268,10 +277,11 @@ class ColumnLayout:
         column's title is highlighted."""
         text = Text(no_wrap=True)
         used = 0
+        focused = self.focused
         for col in self.visible:
             w = col.width if col.key != "message" else max(0, width - used)
             cell = fit_cells(escape_text(col.label), w)
-            text.append(cell, _FOCUS_STYLE if col is self.focused else None)
+            text.append(cell, _FOCUS_STYLE if col is focused else None)
             used += w
             if col.key != "message":
                 text.append(" ")

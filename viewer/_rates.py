@@ -22,6 +22,7 @@ from ._timeline import LogTimeline
 
 __all__ = ["EventsStrip", "RateTracker", "RatesBar", "sparkline"]
 
+_LOG_TAIL = 60  # cells kept for the log strip's span, peak and lost-records note
 _LOST_MARK = Style(color="bright_white", bgcolor="magenta", bold=True)
 
 _BARS = "▁▂▃▄▅▆▇█"
@@ -167,7 +168,8 @@ class EventsStrip(Widget):
             span += f" ⚠ {tl.lost_records:,} lost records"
         if not tl.complete:
             span += " (indexing)"
-        bins = max(1, width - len(label) - len(span))
+        # the strip's width does not depend on the text (or each redraw would recompute it)
+        bins = max(1, width - len(label) - _LOG_TAIL)
         self.timeline.resize(bins)
         return label + _strip(tl.rates, tl.lost_bins, bins) + Text(span)
 

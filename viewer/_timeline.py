@@ -34,8 +34,8 @@ class Timeline:
 class LogTimeline:
     """Keeps a :class:`Timeline` of a ``LogIndex`` (or merged logs) up to date, on a thread."""
 
-    def __init__(self, index: Any, bins: int = 100, interval: float = 1.0,
-                 delay: float = 0.3) -> None:
+    def __init__(self, index: Any, bins: int = 100, interval: float = 2.0,
+                 delay: float = 1.0) -> None:
         self.index = index
         self.delay = delay
         self.bins = max(1, bins)

@@ -122,3 +122,14 @@ async def test_the_time_column_shows_the_date_when_rows_span_days():
         await pilot.pause()
         assert any("2023-11-15 03:46:40.000" in x for x in screen_lines(view))
         assert app.columns.show_date
+
+
+def test_a_log_declaring_endless_fields_gets_a_bounded_column_list():
+    """Thousands of declared fields (a hostile log's manifest) add at most 512 columns."""
+    m = Manifest.from_json({"name": "x", "events": [
+        {"id": 1, "name": "E", "level": 4,
+         "fields": [{"name": f"f{i}", "type": "int"} for i in range(5000)]}]})
+    layout = ColumnLayout()
+    layout.learn({"x": m})
+    assert len(layout.columns) <= 513
+    assert layout.focused.key == "event"  # inserting columns kept the focus where it was
