@@ -112,6 +112,7 @@ class LogIndex:
         self._tail_end = 0  # offset just after the last tail line
         self._tail_lost: list[int] = []  # tail rows that are lost-event records
         self.lost_rows = array("q")  # rows that are lost-event records (the rates strip)
+        self._lost_seqs: set[int] = set()  # circular logs: seqs of lost-event records
         self._cache: OrderedDict[int, Event] = OrderedDict()
         self._cache_size = cache
         self._lock = threading.Lock()
@@ -295,6 +296,9 @@ class LogIndex:
             pairs = self._circular_pairs(f)
             pairs = [(s, o) for s, o in pairs if s > last_seq]
             pairs.sort()
+            base = len(self._offsets)
+            self.lost_rows.extend(base + i for i, (s, _) in enumerate(pairs)
+                                  if s in self._lost_seqs)
             with self._lock:
                 self._seqs.extend(s for s, _ in pairs)
                 self._offsets.extend(o for _, o in pairs)
@@ -324,6 +328,8 @@ class LogIndex:
                     m = _SEQ.search(buf, p, end)
                     if m is not None:
                         pairs.append((int(m.group(1)), pos + p))
+                        if buf.startswith(_LOST_PREFIX, p):
+                            self._lost_seqs.add(pairs[-1][0])
                 p = end + 1
             pos += last
             f.scanned = pos

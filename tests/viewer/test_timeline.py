@@ -125,3 +125,32 @@ def test_lost_records_in_the_indexed_first_tail_are_noted_too(tmp_path):
         assert all(index.event(r).kind == "lost" for r in index.lost_rows)
     finally:
         index.close()
+
+
+def test_lost_records_of_a_circular_log_are_noted_at_their_rows(tmp_path):
+    """A circular log (rows ordered by sequence number) notes its lost record's row too."""
+    path = tmp_path / "ring.jsonl"
+    with Hub(load_installed=False) as hub:
+        for p in demo_providers():
+            hub.register(p)
+        session = hub.start_session(SessionConfig(
+            "ring", [ProviderEnable("wfptrace-inspect"), ProviderEnable("wfptrace-msnmon")],
+            file=path, mode="circular", max_size=4_000_000, buffer_size=64, buffer_count=4))
+        emit(100)
+        time.sleep(0.4)
+        with session._flush_lock:
+            for i in range(1000):
+                CONNECTION_PENDED.write(*_pended(i).values())
+        time.sleep(0.4)
+        emit(100, seed=3)
+        hub.stop_session("ring")
+    events = list(read_log(path))
+    want = [i for i, e in enumerate(events) if e.kind == "lost"]
+    assert len(want) == 1
+    index = LogIndex(path, follow=False)
+    try:
+        assert index.mode == "circular" and index.wait_indexed(10)
+        assert list(index.lost_rows) == want
+        assert index.event(want[0]).kind == "lost"
+    finally:
+        index.close()
