@@ -303,13 +303,18 @@ class ColumnLayout:
         segs: list[Segment] = []
         used = 0
         for col in self.visible:
+            if used >= width:
+                break
             if col.key == "message":
                 message = escape_text(format_message(s.template, fields))
-                segs.append(Segment(fit_cells(message, max(0, width - used)), base))
+                segs.append(Segment(fit_cells(message, width - used), base))
+                used = width
                 break
             text, style = self._cell(col, ring, index, s, level, fields)
             segs.append(Segment(text + " ", base + style if style else base))
             used += col.width + 1
+        if used != width:  # more columns than fit: cut at the edge
+            segs = Segment.adjust_line_length(segs, width)
         return segs
 
     def _cell(self, col: Column, ring: _Rows, index: int, s: Any, level: int,

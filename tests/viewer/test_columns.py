@@ -1,10 +1,25 @@
-"""The events table's cells."""
+"""The events table's cells and columns: from the manifests, resized, hidden, shown, safe."""
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from viewer._columns import seq_cell
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rich.cells import cell_len
+
+from tracer import Manifest
+from viewer import TraceViewApp
+from viewer._columns import ColumnLayout, declared_fields, seq_cell
+from viewer._columns_screen import ColumnsScreen
+from viewer._demo import demo_providers
+from viewer._events_view import EventsView
+from viewer._ring import EventRing
+
+from .conftest import fixed_events, screen_lines, wait_for
+from .test_hostile_content import field_values, hostile_event, hostile_text, unsafe_chars
+from .test_logindex import write_log
 
 
 @pytest.mark.parametrize(("seq", "want"), [(7, "      7"), (9_999_999, "9999999"),
@@ -15,17 +30,6 @@ def test_a_sequence_number_too_wide_for_its_cell_is_marked_not_cut(seq: int, wan
 
 
 # -- columns from the manifests ------------------------------------------------------------
-from pathlib import Path  # noqa: E402
-
-from tracer import Manifest  # noqa: E402
-from viewer import TraceViewApp  # noqa: E402
-from viewer._columns import ColumnLayout, declared_fields  # noqa: E402
-from viewer._columns_screen import ColumnsScreen  # noqa: E402
-from viewer._demo import demo_providers  # noqa: E402
-from viewer._events_view import EventsView  # noqa: E402
-
-from .conftest import fixed_events, screen_lines, wait_for  # noqa: E402
-from .test_logindex import write_log  # noqa: E402
 
 
 def _manifests() -> dict[str, Manifest]:
@@ -133,3 +137,25 @@ def test_a_log_declaring_endless_fields_gets_a_bounded_column_list():
     layout.learn({"x": m})
     assert len(layout.columns) <= 513
     assert layout.focused.key == "event"  # inserting columns kept the focus where it was
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fields=st.dictionaries(hostile_text, field_values, min_size=1, max_size=4),
+       unit=hostile_text, width=st.integers(20, 200))
+def test_field_columns_of_hostile_names_and_values_stay_safe_and_exact(fields, unit, width):
+    """Every field shown as a column, whatever its name, unit and value: the header and the
+    row hold no control or bidi character and are exactly the view's width."""
+    manifest = Manifest.from_json({"name": "msnmon", "events": [
+        {"id": 3, "name": "Message", "level": 4,
+         "fields": [{"name": k, "type": "str"} for k in fields]}]})
+    layout = ColumnLayout()
+    layout.learn({"msnmon": manifest})
+    for col in layout.columns:
+        layout.set_visible(col.key, True)
+        col.unit = unit if col.field else col.unit
+    ring = EventRing(4)
+    ring.append(hostile_event(1, fields, "{x}"))
+    header = layout.header(width).plain
+    row = "".join(s.text for s in layout.segments(ring, ring.start, width))
+    assert not unsafe_chars(header) and not unsafe_chars(row)
+    assert cell_len(header) == width and cell_len(row) == width
