@@ -5,7 +5,8 @@ indexed row (a regular expression over the raw line, no JSON decoding) a bounded
 batch ahead of the merge, and merges the logs k-way by time into one array of
 packed (log, row) numbers, 8 bytes a row. A row is merged only once no log can
 still deliver an earlier one: every log's rows are in time order, so the merge
-may emit up to the smallest "last time read" among the logs still being indexed.
+may emit up to the smallest "last time read" among the logs still being indexed
+(or, when followed, among those that gave rows in the last half second).
 The merged view has :class:`LogIndex`'s read interface (the events view, filter,
 detail pane, search and export work on it unchanged) plus :meth:`source`, the log
 a row comes from.
@@ -35,6 +36,9 @@ __all__ = ["MergedIndex", "log_labels"]
 _SHIFT = 48  # packed merged row: log number << 48 | row in that log
 _MASK = (1 << _SHIFT) - 1
 _AHEAD = 65_536  # rows whose times are read ahead of the merge, per log
+#: A followed log that gave rows this recently (s) may still give earlier ones (its
+#: session flushes on its own timer): the others' rows wait for it that long, no longer.
+_GRACE = 0.5
 _FIRST = 1_024  # rows read ahead before anything is merged (the first screen)
 _PROVIDER = re.compile(rb'"provider":"((?:[^"\\]|\\.)*)"')
 
@@ -101,6 +105,7 @@ class MergedIndex:
         self._merged = [0] * k  # next row of each log not merged yet
         self._pending: list[array[int]] = [array("q") for _ in range(k)]  # times, unmerged
         self._last = [0] * k  # the last time read of each log
+        self._seen_at = [0.0] * k  # when each log last gave rows (followed logs)
         self._times = LineTimes()
         self.done = False
         self.error: str | None = None
@@ -182,6 +187,7 @@ class MergedIndex:
                 continue
             times = self._pending[k]
             times.extend(row_times(log, first, stop, self._times, self._last[k]))
+            self._seen_at[k] = time.monotonic()
             if len(times):
                 self._last[k] = times[-1]
             self._read[k] = stop
@@ -191,8 +197,10 @@ class MergedIndex:
     def _merge_step(self) -> int:
         """Merge every read row no log can still precede; return how many."""
         limit: float = float("inf")
+        now = time.monotonic()
         for k, log in enumerate(self.logs):
-            finished = log.done and self._read[k] >= log.indexed
+            finished = log.done and self._read[k] >= log.indexed and \
+                (not self.follow or now - self._seen_at[k] > _GRACE)
             if not finished:
                 if not self._pending[k] and self._read[k] == 0:
                     return 0  # nothing known yet of a log still being indexed

@@ -124,3 +124,35 @@ def test_traceview_with_two_logs_in_a_terminal(pair):
         assert lines[0].startswith("events/s ")
     finally:
         subprocess.run([*server, "kill-server"], capture_output=True)
+
+
+def test_logs_that_grow_keep_merging(tmp_path):
+    """Followed logs: events written after opening join the merge, in time order."""
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    with Hub(load_installed=False) as hub:
+        for p in demo_providers():
+            hub.register(p)
+        hub.start_session(SessionConfig("a", [ProviderEnable("wfptrace-inspect")], file=a,
+                                        blocking=True, flush_interval=0.05))
+        hub.start_session(SessionConfig("b", [ProviderEnable("wfptrace-msnmon")], file=b,
+                                        blocking=True, flush_interval=0.05))
+        emit(300)
+        time.sleep(0.3)
+        merged = MergedIndex([a, b], follow=True, poll_interval=0.05)
+        try:
+            deadline = time.monotonic() + 10
+            while merged.total < 300 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert merged.total == 300  # inspect: 200 of them, msnmon: 100
+            emit(300, seed=2)
+            time.sleep(0.3)
+            hub.stop_session("a")
+            hub.stop_session("b")
+            deadline = time.monotonic() + 10
+            while merged.total < 600 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert merged.total == 600
+            times = [merged.time_ns(i) for i in range(merged.total)]
+            assert times == sorted(times)
+        finally:
+            merged.close()
