@@ -613,8 +613,9 @@ class TraceViewApp(App[None]):
         yield SystemCommand("Rates", "Show or hide the per-provider rates (r)",
                             self.action_toggle_rates)
         yield SystemCommand("Save view", "Save the shown events as a log (w)", self.action_save)
+        merged = len(getattr(self.index, "labels", ())) > 1
         for col in self.columns.columns:
-            if col.key != "message":
+            if col.key != "message" and (col.key != "source" or merged or col.visible):
                 verb = "Hide" if col.visible else "Show"
                 label = escape_markup(escape_text(col.label))  # names are data; titles markup
                 yield SystemCommand(f"{verb} column {label}", f"{verb} the {label} column",
@@ -632,7 +633,7 @@ class TraceViewApp(App[None]):
         """The other keys' actions (levels, decisions, and whatever else is bound)."""
         named = {"help", "create_session", "sessions", "toggle_pause", "search", "filter",
                  "clear_filter", "toggle_detail", "toggle_rates", "save", "open_log",
-                 "columns"}
+                 "columns", "quit"}  # quit: Textual lists it already
         out: dict[str, str] = {}
         for b in self.BINDINGS:
             if isinstance(b, Binding) and b.action not in named and b.description:
