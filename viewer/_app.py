@@ -200,6 +200,10 @@ class TraceViewApp(App[None]):
         day = 86_400 * 1_000_000_000
         return ring.time_ns(first) // day != ring.time_ns(last) // day
 
+    def on_column_header_clicked(self) -> None:
+        if self._alive():
+            self._main(EventsView).columns_changed()
+
     def on_events_view_columns_changed(self) -> None:
         if self._alive():
             self._main(ColumnHeader).refresh()

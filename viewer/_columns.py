@@ -231,6 +231,21 @@ class ColumnLayout:
         self._focus_key = self.columns[shown[max(0, min(len(shown) - 1, pos + step))]].key
         self.version += 1
 
+    def column_at(self, x: int) -> Column | None:
+        """The shown column drawn at cell ``x`` of a row (the message: the rest)."""
+        used = 0
+        for col in self.visible:
+            if col.key == "message" or x < used + col.width + 1:
+                return col
+            used += col.width + 1
+        return None
+
+    def focus_on(self, key: str) -> None:
+        """Focus the column with this key (e.g. the one clicked in the header)."""
+        if self.column(key) is not None:
+            self._focus_key = key
+            self.version += 1
+
     def resize(self, delta: int) -> None:
         """Widen (or narrow) the focused column; the message column takes what is left."""
         col = self.focused

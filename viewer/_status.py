@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
+from textual.message import Message
 from textual.widget import Widget
 
 from tracer import escape_text
@@ -23,6 +25,16 @@ class ColumnHeader(Widget):
 
     def render(self) -> Text:
         return self.column_layout.header(self.size.width)
+
+    def on_click(self, event: events.Click) -> None:
+        """Focus the clicked column (``<``/``>`` then resize it)."""
+        col = self.column_layout.column_at(event.x)
+        if col is not None:
+            self.column_layout.focus_on(col.key)
+            self.post_message(self.Clicked())
+
+    class Clicked(Message):
+        """A column title was clicked (the events view redraws its rows)."""
 
 
 class StatusBar(Widget):

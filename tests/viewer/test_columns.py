@@ -159,3 +159,19 @@ def test_field_columns_of_hostile_names_and_values_stay_safe_and_exact(fields, u
     row = "".join(s.text for s in layout.segments(ring, ring.start, width))
     assert not unsafe_chars(header) and not unsafe_chars(row)
     assert cell_len(header) == width and cell_len(row) == width
+
+
+async def test_clicking_a_column_title_focuses_that_column(log):
+    """A click on "Provider" in the header focuses it; > then widens it."""
+    app = TraceViewApp(None, logs=[log], follow_logs=False)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await wait_for(pilot, lambda: len(app.rows) >= 300, 10)
+        header = app.query_one("#header").render().plain
+        await pilot.click("#header", offset=(header.index("Provider") + 2, 0))
+        assert app.columns.focused.key == "provider"
+        width = app.columns.focused.width
+        await pilot.press("greater_than_sign")
+        assert app.columns.focused.width == width + 2
+        await pilot.pause()
+        assert app.query_one("#header").render().plain.index("Lvl") == \
+            header.index("Lvl") + 2
