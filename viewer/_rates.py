@@ -161,7 +161,10 @@ class EventsStrip(Widget):
         self._shown = self.timeline.version
         label = Text("events/s ", style="bold")
         if not tl.rows:
-            return label + Text("reading the log's times…", style="dim")
+            index = self.timeline.index
+            empty = index.done and not index.total
+            return label + Text("no events in this log yet" if empty
+                                else "reading the log's times…", style="dim")
         peak = max(tl.rates, default=0.0)
         span = f" {format_time(tl.start_ns)} to {format_time(tl.end_ns)} peak {_human(peak)}"
         if tl.lost_records:

@@ -17,6 +17,7 @@ from viewer import TraceViewApp
 from viewer._demo import demo_providers
 from viewer._events_view import EventsView
 from viewer._merge import MergedIndex, log_labels
+from viewer._rates import EventsStrip
 
 from .conftest import emit, screen_lines, wait_for
 
@@ -97,6 +98,10 @@ async def test_the_app_shows_two_logs_merged_with_a_log_column(pair):
         assert len(app.rows) == app.index.total
         header = app.query_one("#header").render().plain
         assert "Log" in header
+        strip = app.query_one(EventsStrip)
+        await wait_for(pilot, lambda: strip.timeline is not None and
+                       strip.timeline.timeline.complete, 10)
+        assert strip.timeline.timeline.rows == app.index.total  # type: ignore[union-attr]
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")

@@ -154,3 +154,18 @@ def test_lost_records_of_a_circular_log_are_noted_at_their_rows(tmp_path):
         assert index.event(want[0]).kind == "lost"
     finally:
         index.close()
+
+
+async def test_the_strip_of_a_log_without_events_says_so(tmp_path):
+    """A log a session has written no event to yet: the strip says so (no endless wait)."""
+    path = tmp_path / "quiet.jsonl"
+    with Hub(load_installed=False) as hub:
+        for p in demo_providers():
+            hub.register(p)
+        hub.start_session(SessionConfig("quiet", [ProviderEnable("wfptrace-inspect")],
+                                        file=path))
+        hub.stop_session("quiet")
+    app = TraceViewApp(None, logs=[path], follow_logs=False)
+    async with app.run_test(size=(100, 20)) as pilot:
+        strip = app.query_one(EventsStrip)
+        await wait_for(pilot, lambda: "no events in this log yet" in strip.render().plain, 5)
