@@ -20,7 +20,7 @@ import time
 from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,7 @@ _TAIL = 1 << 18  # bytes indexed from the end first (a few thousand lines)
 _SHIFT = 40  # packed offset: file number << 40 | byte offset (files up to 1 TB)
 _MASK = (1 << _SHIFT) - 1
 _NL = re.compile(rb"\n")
-_LOST_PREFIX = b'{"type":"lost"'
-_EVENT_PREFIXES = (b'{"type":"event"', _LOST_PREFIX)
+_EVENT_PREFIXES = (b'{"type":"event"', b'{"type":"lost"')
 _SEQ = re.compile(rb'"seq":(\d+)')
 # blank, padding, manifest, and loss records (whose rows are also listed: lost_offsets)
 _ODD_LINE = re.compile(rb'\n(?:[^{]|\{"type":"(?!event"))')
@@ -110,9 +109,8 @@ class LogIndex:
         self._tail = array("Q")  # the last lines, shown before the scan reaches them
         self._tail_from = -1  # offset (in the first file) of the first tail line (-1: none)
         self._tail_end = 0  # offset just after the last tail line
-        self._tail_lost: list[int] = []  # tail rows that are lost-event records
-        self.lost_rows = array("q")  # rows that are lost-event records (the rates strip)
-        self._lost_seqs: set[int] = set()  # circular logs: seqs of lost-event records
+        self._lost_seqs: set[int] = set()  # circular logs: seqs of loss records
+        self._circular_lost = array("q")  # circular logs: rows of loss records
         self._cache: OrderedDict[int, Event] = OrderedDict()
         self._cache_size = cache
         self._lock = threading.Lock()
@@ -225,10 +223,7 @@ class LogIndex:
 
     def _add_lines(self, buf: bytes, last: int, base: int) -> None:
         """Append the offsets of the rows among ``buf[:last]`` (``base``: its offset)."""
-        starts = self._starts(buf, 0, last, base)
-        if buf.find(_LOST_PREFIX, 0, last) >= 0:
-            self.lost_rows.extend(_lost(buf, starts, base, len(self._offsets)))
-        self._offsets.extend(starts)
+        self._offsets.extend(self._starts(buf, 0, last, base))
 
     def _starts(self, buf: bytes, first: int, last: int, base: int) -> list[int]:
         """Offsets (``base`` + position) of the rows among the lines of ``buf[first:last]``.
@@ -275,14 +270,12 @@ class LogIndex:
             return
         at = size - _TAIL
         self._tail = array("Q", self._starts(buf, first, last, at))
-        self._tail_lost = _lost(buf, self._tail, at, 0)
         self._tail_from = at + first
         self._tail_end = at + last
 
     def _merge_tail(self, f: _File) -> None:
         """The scan reached the tail: its rows join the ordered index; scanning goes on after."""
         with self._lock:
-            self.lost_rows.extend(r + len(self._offsets) for r in self._tail_lost)
             self._offsets.extend(self._tail)
             self._tail = array("Q")
             self._tail_from = -1
@@ -297,8 +290,8 @@ class LogIndex:
             pairs = [(s, o) for s, o in pairs if s > last_seq]
             pairs.sort()
             base = len(self._offsets)
-            self.lost_rows.extend(base + i for i, (s, _) in enumerate(pairs)
-                                  if s in self._lost_seqs)
+            self._circular_lost.extend(base + i for i, (s, _) in enumerate(pairs)
+                                       if s in self._lost_seqs)
             with self._lock:
                 self._seqs.extend(s for s, _ in pairs)
                 self._offsets.extend(o for _, o in pairs)
@@ -328,7 +321,7 @@ class LogIndex:
                     m = _SEQ.search(buf, p, end)
                     if m is not None:
                         pairs.append((int(m.group(1)), pos + p))
-                        if buf.startswith(_LOST_PREFIX, p):
+                        if buf.startswith(_LOST, p):
                             self._lost_seqs.add(pairs[-1][0])
                 p = end + 1
             pos += last
@@ -452,6 +445,17 @@ class LogIndex:
             return self._lost[bisect_left(self._lost, start):bisect_left(self._lost, stop)]
 
     @property
+    def lost_rows(self) -> list[int]:
+        """Rows (indexed in order so far) that are loss records (the rates strip)."""
+        if self.mode == "circular":
+            return list(self._circular_lost)
+        with self._lock:
+            lost, offsets = list(self._lost), self._offsets
+            n = len(offsets)
+        rows = (bisect_left(offsets, p, 0, n) for p in lost)
+        return [r for r, p in zip(rows, lost, strict=True) if r < n and offsets[r] == p]
+
+    @property
     def ordered(self) -> bool:
         """True if rows are in file order (so byte positions map to rows by bisection)."""
         return self.mode != "circular"
@@ -469,11 +473,6 @@ class LogIndex:
         for f in self._files:
             f.close()
         self._files = []
-
-
-def _lost(buf: bytes, starts: Sequence[int], base: int, first_row: int) -> list[int]:
-    """The rows among ``starts`` (offsets into ``buf`` plus ``base``) that are lost records."""
-    return [first_row + i for i, p in enumerate(starts) if buf.startswith(_LOST_PREFIX, p - base)]
 
 
 def _note(message: str, index: int) -> Event:
