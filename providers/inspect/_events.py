@@ -151,7 +151,7 @@ CONFIG_REFUSED = PROVIDER.event(
     "Configuration change refused ({source}): {reason}")
 STALL_OPENED = PROVIDER.event(
     15, "StallOpen", Level.WARNING, "worker",
-    {"policy": str, "episodes": (int, "{episode}"), "stall_ms": (float, "ms"),
+    {"policy": str, "episodes": (int, "1"), "stall_ms": (float, "ms"),
      "packets": (int, "{packet}"), "connections": (int, "{connection}"),
      "total_packets": (int, "{packet}"), "total_connections": (int, "{connection}")},
     "The inspector was stuck {stall_ms} ms: its watchdog released {packets} held packets "
