@@ -449,9 +449,10 @@ write_command(Express *self, PyObject *ctx, PyObject *cmd, PyObject *verb, PyObj
     PyObject *payload_len = fast_get(cmd, s_payload_len), *offset = fast_get(cmd, s_offset);
     PyObject *res = NULL;
     if (write && flow_id && arglist && value && ts_obj && payload_len && offset) {
-        PyObject *argv[10] = {ts_obj, flow_id, PyTuple_GET_ITEM(self->directions, !sent), verb,
-                              trid, arglist, payload_len, value, legacy, offset};
-        res = PyObject_Vectorcall(write, argv, 10, NULL);
+        PyObject *argv[11] = {ts_obj, flow_id, PyTuple_GET_ITEM(self->directions, !sent), verb,
+                              trid, arglist, payload_len, value, legacy, offset,
+                              Py_None /* raw_line: the C scan takes UTF-8 lines only */};
+        res = PyObject_Vectorcall(write, argv, 11, NULL);
     }
     Py_XDECREF(write);
     Py_XDECREF(flow_id);

@@ -57,7 +57,8 @@ FLOW_ESTABLISHED = PROVIDER.event(
 COMMAND = PROVIDER.event(
     2, "Command", Level.INFO, ("client_server", "peer_to_peer"),
     {**_FLOW, "network.direction": str, "verb": str, "trid": int, "args": list,
-     "payload_len": (int, "By"), "role": str, "legacy_class": str, "offset": (int, "By")},
+     "payload_len": (int, "By"), "role": str, "legacy_class": str, "offset": (int, "By"),
+     "raw_line": bytes},
     "{network.direction} {verb} {trid} {args} ({role}, {payload_len} payload bytes)")
 
 MESSAGE = PROVIDER.event(
@@ -110,23 +111,26 @@ ALL_TRAFFIC = PROVIDER.event(
     "Message Received. Local Port: {legacy.local_port} Remote Port: {legacy.remote_port}. "
     "Message: {message}")
 
-_ACTION = {**_LEGACY, "action": str}
+#: The classified lines: ``message`` is what the original printed (a gateway chunk's
+#: body after its headers), ``trailer`` what its format string ends with ("\r\n" for
+#: the "Sent" lines, "" for the "Received" ones).
+_ACTION = {**_LEGACY, "action": str, "trailer": str}
 
 LEGACY_BY_CLASS = {
     "client_server": PROVIDER.event(
         11, "LegacyClientServer", Level.VERBOSE, "client_server", _ACTION,
         "Client-Server Message {action}. Local Port: {legacy.local_port} "
         "Remote Port: {legacy.remote_port}."
-        " Message: {message}"),
+        " Message: {message}{trailer}"),
     "peer_to_peer": PROVIDER.event(
         12, "LegacyClientClient", Level.VERBOSE, "peer_to_peer", _ACTION,
         "Client-Client Message {action}. Local Port: {legacy.local_port} "
         "Remote Port: {legacy.remote_port}."
-        " Message: {message}"),
+        " Message: {message}{trailer}"),
     "unknown": PROVIDER.event(
         13, "LegacyUnknown", Level.VERBOSE, "unknown", _ACTION,
         "Unknown or Invalid Command Message {action}. Local Port: {legacy.local_port} "
-        "Remote Port: {legacy.remote_port}. Message: {message}"),
+        "Remote Port: {legacy.remote_port}. Message: {message}{trailer}"),
 }
 
 

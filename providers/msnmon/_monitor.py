@@ -149,7 +149,7 @@ class MsnMonitor:
             state = self.observe(pkt, flow, outbound)
             if state is None:
                 return
-        if state.state in _FEEDING:
+        if state.state in _FEEDING or LEGACY_ANY.on:  # (the original traced every chunk)
             flow.follow = True
             if self.lane is not None and state.lane_keys is None and state.state is _MSNP:
                 self.lane.register(flow, state)
@@ -253,6 +253,8 @@ class MsnMonitor:
         direction = SENT if side == ctx.local_side else RECEIVED
         ctx.bytes[direction] += len(data)
         self.stats.stream_bytes += len(data)
+        if LEGACY_ANY.on:  # every printable chunk of the application's flows, MSNP or not
+            self._legacy(ctx, direction, data, flow.last_ns)
         state = ctx.state
         if state is _MSNP:
             self._chunk(ctx, direction, data, flow.last_ns)
@@ -288,15 +290,13 @@ class MsnMonitor:
                 self._chunk(ctx, d, chunk, t)
         elif verdict is Sniff.NOT_MSNP:
             ctx.state = StreamState.NOT_MSNP
-            ctx.flow.follow = False  # (the pipeline closes its streams)
+            ctx.flow.follow = LEGACY_ANY.on  # (else the pipeline closes its streams)
             ctx.dropped = "not MSNP"
             ctx.take_sniffed()
             self.stats.flows_not_msnp += 1
 
     # -- commands -----------------------------------------------------------------------
     def _chunk(self, ctx: FlowContext, direction: int, data: bytes, ts: int) -> None:
-        if LEGACY_ANY.on:
-            self._legacy(ctx, direction, data, ts)
         parser = ctx.parsers[direction]
         self._items(ctx, direction, parser, parser.feed(data), ts)
 
@@ -331,7 +331,7 @@ class MsnMonitor:
         """The parser gave up its direction: the flow is dropped (once)."""
         if ctx.state is _MSNP:
             ctx.state = _DROPPED
-            ctx.flow.follow = False  # (the pipeline closes its streams)
+            ctx.flow.follow = LEGACY_ANY.on  # (else the pipeline closes its streams)
             ctx.dropped = f"{DIRECTIONS[direction]} stream: {parser.failed}"
             self.stats.flows_dropped += 1
 
@@ -342,14 +342,15 @@ class MsnMonitor:
         if trace is None:
             return
         self.stats.legacy_chunks += 1
-        text = data.decode("ascii")
         name = DIRECTIONS[direction]
         if ALL_TRAFFIC.enabled:
-            ALL_TRAFFIC.write(ts, ctx.flow_id, name, lport, rport, text)
+            ALL_TRAFFIC.write(ts, ctx.flow_id, name, lport, rport, data.decode("ascii"))
+        if trace.legacy_class is None:  # a gateway chunk with nothing after its headers
+            return
         event = LEGACY_BY_CLASS[trace.legacy_class.value]
         if event.enabled:
-            event.write(ts, ctx.flow_id, name, lport, rport, text,
-                        "Received" if direction == RECEIVED else "Sent")
+            event.write(ts, ctx.flow_id, name, lport, rport, trace.message,
+                        "Received" if direction == RECEIVED else "Sent", trace.trailer)
 
     def _command(self, ctx: FlowContext, cmd: Command, direction: int, ts: int) -> None:
         stats = self.stats
@@ -365,7 +366,8 @@ class MsnMonitor:
             if legacy is None:
                 legacy = LEGACY_CLASSES[verb] = legacy_class(verb).value
             COMMAND.write(ts, ctx.flow_id, DIRECTIONS[direction], verb, cmd.trid,
-                          list(cmd.args), cmd.payload_len, role.value, legacy, cmd.offset)
+                          list(cmd.args), cmd.payload_len, role.value, legacy, cmd.offset,
+                          cmd.raw)
         if verb == "MSG":
             stats.messages += 1
             ctx.messages += 1

@@ -176,7 +176,7 @@ class MsnpStreamParser:
             self._http.drop()
             self.give_up(out, self._base, "over the buffer budget")
         elif self._pending is not None:
-            verb, _, _, _, offset, head, need, *_ = self._pending
+            verb, _, _, _, offset, _, need, *_ = self._pending
             self._got, self._dropping = len(self._payload), True
             self._payload = bytearray()
             self.stats.skipped_bytes += self._got

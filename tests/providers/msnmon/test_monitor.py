@@ -41,13 +41,14 @@ def test_msnp_on_another_port_is_recognised_by_content(record):
 
 
 def test_other_protocols_of_the_application_are_not_announced(record):
-    """An HTTP flow is judged not MSNP: no events, counted as such."""
+    """An HTTP flow is judged not MSNP: no MSNP events, counted as such (only the original's
+    all-traffic lines, which it wrote for every printable chunk of the application)."""
     rec = record()
     conv, hs = _session(server=("10.0.0.2", 80))
     monitor = MsnMonitor()
     _run(monitor, hs, conv.send(b"GET /index.html HTTP/1.1\r\nHost: example\r\n\r\n"),
          conv.send(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", False), conv.close())
-    assert rec.events() == []
+    assert [e.name for e in rec.events()] == ["LegacyAllTraffic"] * 2
     assert monitor.stats.flows_not_msnp == 1 and monitor.stats.commands == 0
 
 
@@ -127,13 +128,15 @@ def test_two_gigabyte_length_is_an_error_and_the_flow_goes_on(record):
     assert monitor.stats.parse_errors == 1
 
 
-def test_non_utf8_is_repaired_and_not_legacy_traced(record):
-    """Non-UTF-8 arguments are decoded with replacement; the original ignored such chunks."""
+def test_non_utf8_is_kept_losslessly_and_not_legacy_traced(record):
+    """Non-UTF-8 arguments are escaped in text and kept as raw bytes in the Command event;
+    the original ignored such chunks."""
     rec = record()
     conv, hs = _session()
     _run(MsnMonitor(), hs, conv.send(b"USR 1 TWN I \xff\xfe@x.y\r\n"), conv.send(b"OUT\r\n"))
-    usr = rec.events("Command")[0].fields
-    assert usr["args"] == ["TWN", "I", "\ufffd\ufffd@x.y"]
+    usr, out = (e.fields for e in rec.events("Command"))
+    assert usr["args"] == ["TWN", "I", "\\xff\\xfe@x.y"]
+    assert usr["raw_line"] == b"USR 1 TWN I \xff\xfe@x.y" and out["raw_line"] is None
     legacy = [e.message for e in rec.events() if e.name == "LegacyAllTraffic"]
     assert legacy == ["Message Received. Local Port: 40000 Remote Port: 1863. Message: OUT\r\n"]
 

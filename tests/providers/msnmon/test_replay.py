@@ -11,6 +11,8 @@ import pytest
 
 from providers.msnmon import replay_capture, replay_demo
 
+from ..msnp import notify_c
+from ..msnp.conftest import CAPTURES
 from ..suspect_chat import BRIAN, COMMANDS, TEXTS, THOMAS
 from .conftest import SAMPLES
 
@@ -91,19 +93,48 @@ def test_switchboard_summary_and_transactions(record, suspect_chat):
     assert closed.fields["commands"] == 25 and closed.fields["errors"] == 0
 
 
+def _original_trace(path, local_port_of) -> list[str]:
+    """What the re-implemented notify.c traces for each TCP data segment of a capture, in
+    order (``local_port_of(sport, dport)``: the local port, or None for another flow)."""
+    from scapy.layers.inet import TCP
+    from scapy.packet import Raw
+    from scapy.utils import rdpcap
+
+    out: list[str] = []
+    for packet in rdpcap(str(path)):
+        if TCP in packet and Raw in packet:
+            sport, dport = packet[TCP].sport, packet[TCP].dport
+            local = local_port_of(sport, dport)
+            inbound = local == dport
+            out += notify_c.trace(bytes(packet[Raw].load), inbound=inbound, local_port=local,
+                                  remote_port=sport if inbound else dport)
+    return out
+
+
 def test_legacy_events_reproduce_the_original_strings(record, suspect_chat):
-    """The all-traffic and class events render exactly the original driver's trace strings."""
+    """The legacy events render, chunk by chunk, exactly what the original traced."""
     rec = record(("all_traffic", "client_server", "peer_to_peer", "unknown"))
     replay_capture(suspect_chat)
     lines = [e.message for e in rec.events() if e.name.startswith("Legacy")]
+    assert lines == _original_trace(suspect_chat, lambda s, d: s if d == 1863 else d)
     usr = "USR 93 tesla_brian@hotmail.com 1835953129.20013021.2623242\r\n"
-    assert lines[0] == f"Message Received. Local Port: 3331 Remote Port: 1863. Message: {usr}"
     assert lines[1] == f"Client-Server Message Sent. Local Port: 3331 Remote Port: 1863. " \
-                       f"Message: {usr}"
-    assert any(m.startswith("Client-Client Message Received. Local Port: 3331 Remote Port: "
-                            "1863. Message: MSG tesla_thomas@hotmail.com Thomas 97\r\n")
-               for m in lines)
+                       f"Message: {usr}\r\n"
     assert len(lines) == 2 * 25  # one chunk per command here: all-traffic plus its class
+
+
+def test_legacy_tracing_covers_the_applications_other_flows(record):
+    """Every printable chunk of the application's non-MSNP flows is traced (a real HTTP
+    capture, its IPv4 and IPv6 flows), as the original did."""
+    path = CAPTURES / "cs_http_ip4and6.pcapng"
+    if not path.exists():
+        pytest.skip(f"real capture {path.name} is absent")
+    rec = record(("all_traffic", "client_server", "peer_to_peer", "unknown"))
+    stats = replay_capture(path, app_hint="browser")
+    lines = [e.message for e in rec.events() if e.name.startswith("Legacy")]
+    assert lines == _original_trace(path, lambda s, d: s if d == 80 else d)
+    assert sum(line.startswith("Message Received. ") for line in lines) >= 4
+    assert stats.commands == 0
 
 
 def test_replay_demo_yields_formatted_lines(suspect_chat):
