@@ -72,7 +72,7 @@ static PyObject *s_stats, *s_packets, *s_flows, *s_last, *s_flows_od, *s_move_to
     *s_requests, *s_unmatched_replies, *s_messages, *s_commands, *s_evict, *s_command,
     *s_parse_error, *s_stream_failed, *s_MSG, *s_U, *s_second, *s_roles, *s_seen, *s_write,
     *s_flow_id, *s_value, *s_payload_len, *s_offset, *s_completed, *s_synced, *s_max_line, *s_max_payload,
-    *s_envelope, *s_offset_shift, *s_payload_bytes, *s_await_payload;
+    *s_envelope, *s_offset_shift, *s_payload_bytes, *s_await_payload, *s_raw;
 
 /* The decoder's fast path (packets/_frame.h), restricted to TCP with its header whole in
  * the frame and to segments without SYN, FIN or RST: 1 and *f filled, or 0. ``wire`` is
@@ -447,13 +447,13 @@ write_command(Express *self, PyObject *ctx, PyObject *cmd, PyObject *verb, PyObj
     PyObject *arglist = args ? PySequence_List(args) : NULL;
     PyObject *value = fast_get(role, s_value), *ts_obj = PyLong_FromLongLong(ts);
     PyObject *payload_len = fast_get(cmd, s_payload_len), *offset = fast_get(cmd, s_offset);
-    PyObject *res = NULL;
-    if (write && flow_id && arglist && value && ts_obj && payload_len && offset) {
+    PyObject *raw = fast_get(cmd, s_raw), *res = NULL;
+    if (write && flow_id && arglist && value && ts_obj && payload_len && offset && raw) {
         PyObject *argv[11] = {ts_obj, flow_id, PyTuple_GET_ITEM(self->directions, !sent), verb,
-                              trid, arglist, payload_len, value, legacy, offset,
-                              Py_None /* raw_line: the C scan takes UTF-8 lines only */};
+                              trid, arglist, payload_len, value, legacy, offset, raw};
         res = PyObject_Vectorcall(write, argv, 11, NULL);
     }
+    Py_XDECREF(raw);
     Py_XDECREF(write);
     Py_XDECREF(flow_id);
     Py_XDECREF(args);
@@ -954,6 +954,7 @@ intern_names(void)
         {&s_synced, "_synced"}, {&s_max_line, "max_line"}, {&s_max_payload, "max_payload"},
         {&s_envelope, "envelope"}, {&s_offset_shift, "offset_shift"},
         {&s_payload_bytes, "payload_bytes"}, {&s_await_payload, "_await_payload"},
+        {&s_raw, "raw"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if ((*names[i].slot = PyUnicode_InternFromString(names[i].name)) == NULL)
