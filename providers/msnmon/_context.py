@@ -59,6 +59,7 @@ class FlowContext:
         "flow",
         "flow_ids",
         "from_start",
+        "held",
         "identity",
         "invited",
         "lane_keys",
@@ -108,6 +109,9 @@ class FlowContext:
         )
         self.roles = RoleTracker(hint)
         self.fixed_role: Role | None = None
+        #: (event, fields, index of the role field) written once the role is known; None
+        #: once it is (or when there was a hint): events are then written at once
+        self.held: list[tuple] | None = None if hint else []
         self.transactions = TransactionTracker()
         self.sniff: list[tuple[int, bytes, int]] = []
         self.sniff_bytes = [0, 0]

@@ -96,8 +96,8 @@ SWITCHBOARD = PROVIDER.event(
 FLOW_CLOSED = PROVIDER.event(
     8, "FlowClosed", Level.INFO, "flow",
     {**_FLOW, "reason": str, "commands": (int, "{command}"), "errors": (int, "{error}"),
-     "bytes_sent": (int, "By"), "bytes_received": (int, "By"), "dropped": str},
-    "Flow closed ({reason}): {commands} commands, {errors} errors")
+     "bytes_sent": (int, "By"), "bytes_received": (int, "By"), "dropped": str, "role": str},
+    "Flow closed ({reason}): {role}, {commands} commands, {errors} errors")
 
 MONITOR_STATE = PROVIDER.event(
     9, "MonitorState", Level.INFO, "flow",

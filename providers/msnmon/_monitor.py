@@ -76,7 +76,10 @@ _SECOND = 1_000_000_000
 #: several times more.
 _SNIFFING, _MSNP, _NOT_MSNP, _DROPPED = (StreamState.SNIFFING, StreamState.MSNP,
                                          StreamState.NOT_MSNP, StreamState.DROPPED)
-_SWITCHBOARD, _DIRECT = Role.SWITCHBOARD, Role.DIRECT
+_SWITCHBOARD, _DIRECT, _UNKNOWN = Role.SWITCHBOARD, Role.DIRECT, Role.UNKNOWN
+#: Most Command and Transaction events of a flow held back while its role is unknown
+#: (a dispatch or notification handshake is decided by the server's answer to USR).
+MAX_HELD = 16
 _FEEDING = (_SNIFFING, _MSNP)
 #: Verbs the session ledger needs (besides numeric errors); MSG is counted inline.
 _LEDGER_VERBS = frozenset({"VER", "USR", "XFR", "RNG", "JOI", "IRO", "ANS"})
@@ -165,12 +168,17 @@ class MsnMonitor:
         flow.user[_KEY] = _IGNORED
         if ctx.state is StreamState.SNIFFING:
             ctx.take_sniffed()
+        for parser in ctx.parsers:
+            parser.release()
+        if ctx.held is not None:
+            self._release_held(ctx, ctx.role)
         if not ctx.announced:
             return
         self.ledger.close(ctx, flow.last_ns)
         if FLOW_CLOSED.enabled:
             FLOW_CLOSED.write(flow.last_ns, ctx.flow_id, reason, ctx.commands, ctx.errors,
-                              ctx.bytes[SENT], ctx.bytes[RECEIVED], ctx.dropped or None)
+                              ctx.bytes[SENT], ctx.bytes[RECEIVED], ctx.dropped or None,
+                              ctx.role.value)
 
     def close(self) -> None:
         """End of the capture or of the monitoring session (the pipeline ended the flows)."""
@@ -361,13 +369,20 @@ class MsnMonitor:
             role = ctx.roles.observe(cmd, sent)
             if role is _SWITCHBOARD or role is _DIRECT:
                 ctx.fixed_role = role  # the strongest evidence: nothing changes it later
+        held = ctx.held
+        if held is not None and (role is not _UNKNOWN or len(held) >= MAX_HELD):
+            self._release_held(ctx, role)
+            held = None
         if COMMAND.enabled:
             legacy = LEGACY_CLASSES.get(verb)
             if legacy is None:
                 legacy = LEGACY_CLASSES[verb] = legacy_class(verb).value
-            COMMAND.write(ts, ctx.flow_id, DIRECTIONS[direction], verb, cmd.trid,
-                          list(cmd.args), cmd.payload_len, role.value, legacy, cmd.offset,
-                          cmd.raw)
+            fields = (ts, ctx.flow_id, DIRECTIONS[direction], verb, cmd.trid, list(cmd.args),
+                      cmd.payload_len, role.value, legacy, cmd.offset, cmd.raw)
+            if held is None:
+                COMMAND.write(*fields)
+            else:
+                held.append((COMMAND, fields, 7))
         if verb == "MSG":
             stats.messages += 1
             ctx.messages += 1
@@ -389,8 +404,22 @@ class MsnMonitor:
             if tx is not None:
                 stats.transactions += 1
                 if TRANSACTION.enabled:
-                    TRANSACTION.write(ts, ctx.flow_id, tx.trid, tx.request.verb, tx.reply.verb,
-                                      round(tx.latency * 1e6), tx.error, role.value)
+                    tx_fields = (ts, ctx.flow_id, tx.trid, tx.request.verb, tx.reply.verb,
+                                 round(tx.latency * 1e6), tx.error, role.value)
+                    if held is None:
+                        TRANSACTION.write(*tx_fields)
+                    else:
+                        held.append((TRANSACTION, tx_fields, 7))
+
+    @staticmethod
+    def _release_held(ctx: FlowContext, role: Role) -> None:
+        """Write the events held while the flow's role was unknown, with ``role``: the
+        role their commands turned out to have (or, at the flow's end, the last guess)."""
+        held, ctx.held = ctx.held, None
+        value = role.value
+        for event, fields, at in held or ():
+            if event.enabled:
+                event.write(*fields[:at], value, *fields[at + 1:])
 
     def _message(self, ctx: FlowContext, cmd: Command, content, direction: int,
                  ts: int) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -234,3 +235,82 @@ def test_replay_reports_its_progress_up_to_the_end(tmp_path, express):
     assert heard == sorted(heard) and all(0.0 < f <= 1.0 for f in heard)
     if not express:  # (the lane reports every 16 MB: a 2 MB file has only the end)
         assert len(heard) >= 2
+
+
+def _roles_of(rec, truth) -> dict[str, tuple[set[str], str]]:
+    """connection id -> (roles its Command events carry, the role its FlowClosed gives)."""
+    flows = {(e.fields["local_port"], e.fields["remote_port"]): e.fields["flow_id"]
+             for e in rec.events("FlowEstablished")}
+    closed = {e.fields["flow_id"]: e.fields["role"] for e in rec.events("FlowClosed")}
+    out = {}
+    for conn in truth["connections"]:
+        flow_id = flows[(conn["client"][1], conn["server"][1])]
+        roles = {e.fields["role"] for e in rec.events("Command")
+                 if e.fields["flow_id"] == flow_id}
+        out[conn["id"]] = (roles, closed[flow_id])
+    return out
+
+
+@pytest.mark.parametrize("name", ["msn_session", "msn_session_msnp15"])
+def test_every_command_carries_its_flows_role_and_flow_closed_the_final_one(record, name):
+    """Handshake commands of dispatch and notification flows get their flow's role (the
+    server's answer to USR decides it); FlowClosed tells each flow's final role."""
+    pcap, transcript = SAMPLES / f"{name}.pcap", SAMPLES / f"{name}.json"
+    truth = json.loads(transcript.read_text())
+    rec = record()
+    replay_capture(pcap)
+    for conn_id, (roles, final) in _roles_of(rec, truth).items():
+        role = conn_id.split("/")[1].rstrip("0123456789")
+        assert (roles, final) == ({role}, role), conn_id
+
+
+def test_msnp8_sync_lsg_makes_no_false_join(record):
+    """MSNP8 capture: SYN with CHG pipelined; the sync's "LSG 6 ..." is no reply to CHG 6,
+    which joins its real CHG reply; every join pairs a request with its own verb."""
+    rec = record()
+    replay_capture(SAMPLES / "msn_session.pcap")
+    joins = [(e.fields["request_verb"], e.fields["trid"], e.fields["reply_verb"])
+             for e in rec.events("Transaction")]
+    assert joins.count(("CHG", 6, "CHG")) == 3  # one per user's notification flow
+    other_replies = {("USR", "XFR"), ("ANS", "IRO"), ("MSG", "ACK"), ("MSG", "NAK")}
+    assert all(req == rep or (req, rep) in other_replies for req, _, rep in joins), joins
+    assert not [j for j in joins if "LSG" in j]
+    lsg = [e.fields for e in rec.events("Command") if e.fields["verb"] == "LSG"]
+    assert len(lsg) == 21 and all(f["trid"] is None for f in lsg)
+    assert [f["args"][0] for f in lsg[:7]] == [str(g) for g in range(7)]
+
+
+def _one_direction(src: Path, dst: Path, port: int) -> None:
+    """Copy a classic Ethernet/IPv4 pcap, leaving out every TCP segment sent to ``port``."""
+    import struct
+
+    data = src.read_bytes()
+    out, pos = [data[:24]], 24
+    while pos + 16 <= len(data):
+        incl = struct.unpack_from("<IIII", data, pos)[2]
+        frame = data[pos: pos + 16 + incl]
+        pos += 16 + incl
+        ip = frame[16 + 14:]
+        ihl = (ip[0] & 15) * 4
+        if ip[9] == 6 and struct.unpack_from("!H", ip, ihl + 2)[0] == port:
+            continue
+        out.append(frame)
+    dst.write_bytes(b"".join(out))
+
+
+def test_switchboard_seen_in_one_direction_is_recognised_and_summarised(record, tmp_path):
+    """Only the server's side of each switchboard flow: still switchboard, with its summary
+    (the server's USR OK, IRO/JOI and MSG lines are switchboard evidence)."""
+    truth = json.loads((SAMPLES / "msn_session.json").read_text())
+    port = next(c["server"][1] for c in truth["connections"] if c["role"] == "switchboard")
+    half = tmp_path / "server_side.pcap"
+    _one_direction(SAMPLES / "msn_session.pcap", half, port)
+    rec = record()
+    replay_capture(half)
+    sb_flows = {e.fields["flow_id"] for e in rec.events("FlowEstablished")
+                if e.fields["remote_port"] == port or e.fields["local_port"] == port}
+    assert len(sb_flows) == 3
+    closed = {e.fields["flow_id"]: e.fields["role"] for e in rec.events("FlowClosed")}
+    assert {closed[f] for f in sb_flows} == {"switchboard"}
+    summaries = [e for e in rec.events("Switchboard") if e.fields["flow_id"] in sb_flows]
+    assert len(summaries) == 3 and all(s.fields["messages"] > 0 for s in summaries)
