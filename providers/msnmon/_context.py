@@ -12,6 +12,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from providers.msnp import (
+    BufferBudget,
     MsnpStreamParser,
     Role,
     RoleTracker,
@@ -88,7 +89,8 @@ class FlowContext:
     def __init__(self, flow: Flow, identity: AppIdentity, local_side: int,
                  local: tuple[str, int],
                  remote: tuple[str, int], start_ns: int, from_start: bool,
-                 hint: str | None, max_line: int, max_payload: int, max_errors: int) -> None:
+                 hint: str | None, max_line: int, max_payload: int, max_errors: int,
+                 budget: BufferBudget | None = None) -> None:
         self.flow = flow  # (a cycle through flow.user until the flow ends)
         self.identity = identity
         self.local_side = local_side  # 0: the flow's initiator is the local end
@@ -104,8 +106,10 @@ class FlowContext:
         self.state = StreamState.SNIFFING
         self.announced = False
         self.parsers = (
-            MsnpStreamParser(max_line=max_line, max_payload=max_payload, max_errors=max_errors),
-            MsnpStreamParser(max_line=max_line, max_payload=max_payload, max_errors=max_errors),
+            MsnpStreamParser(max_line=max_line, max_payload=max_payload, max_errors=max_errors,
+                             budget=budget),
+            MsnpStreamParser(max_line=max_line, max_payload=max_payload, max_errors=max_errors,
+                             budget=budget),
         )
         self.roles = RoleTracker(hint)
         self.fixed_role: Role | None = None

@@ -20,6 +20,7 @@ __all__ = [
     "COMMAND",
     "FLOW_CLOSED",
     "FLOW_ESTABLISHED",
+    "FLOW_OVER_LIMIT",
     "LEGACY_ANY",
     "LEGACY_BY_CLASS",
     "LOGIN",
@@ -98,6 +99,13 @@ FLOW_CLOSED = PROVIDER.event(
     {**_FLOW, "reason": str, "commands": (int, "{command}"), "errors": (int, "{error}"),
      "bytes_sent": (int, "By"), "bytes_received": (int, "By"), "dropped": str, "role": str},
     "Flow closed ({reason}): {role}, {commands} commands, {errors} errors")
+
+FLOW_OVER_LIMIT = PROVIDER.event(
+    14, "FlowOverLimit", Level.WARNING, "flow",
+    {**_FLOW, "protocol": str, "local_addr": str, "local_port": int, "remote_addr": str,
+     "remote_port": int, "limit": int, "flows_over_limit": int},
+    "Flow not monitored, {limit} flow contexts in use: {local_addr}:{local_port} -> "
+    "{remote_addr}:{remote_port} ({flows_over_limit} so far)")
 
 MONITOR_STATE = PROVIDER.event(
     9, "MonitorState", Level.INFO, "flow",

@@ -21,11 +21,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from providers.msnp import (
+    DEFAULT_BUDGET,
     DEFAULT_MAX_ERRORS,
     DEFAULT_MAX_LINE,
     DEFAULT_MAX_PAYLOAD,
     NOTIFICATION_VERBS,
     AddressBook,
+    BufferBudget,
     Command,
     MsnpStreamParser,
     ParseError,
@@ -44,6 +46,7 @@ from ._events import (
     COMMAND,
     FLOW_CLOSED,
     FLOW_ESTABLISHED,
+    FLOW_OVER_LIMIT,
     LEGACY_ANY,
     LEGACY_BY_CLASS,
     MESSAGE,
@@ -106,8 +109,8 @@ class MsnMonitor:
     otherwise (replay) the MSNP client is taken to be local.
     """
 
-    __slots__ = ("_limits", "addresses", "capture_bodies", "contexts", "enabled", "lane",
-                 "ledger", "max_contexts", "resolver", "sided", "stats")
+    __slots__ = ("_limits", "addresses", "budget", "capture_bodies", "contexts", "enabled",
+                 "lane", "ledger", "max_contexts", "resolver", "sided", "stats")
 
     provider = PROVIDER
     #: Only flows whose ``follow`` flag the monitor turns on are reassembled.
@@ -117,7 +120,7 @@ class MsnMonitor:
                  capture_bodies: bool = False, enabled: bool = True,
                  max_line: int = DEFAULT_MAX_LINE, max_payload: int = DEFAULT_MAX_PAYLOAD,
                  max_errors: int = DEFAULT_MAX_ERRORS, max_contexts: int = 10_000,
-                 sided: bool = False) -> None:
+                 max_buffered: int = DEFAULT_BUDGET, sided: bool = False) -> None:
         hint = AppIdentity(app_hint or "unknown")
         self.resolver: Resolver = resolver or (lambda pkt, outbound: hint)
         self.capture_bodies = capture_bodies
@@ -127,6 +130,8 @@ class MsnMonitor:
         self.addresses = AddressBook()
         self.ledger = SessionLedger()
         self._limits = (max_line, max_payload, max_errors)
+        #: One bound for the bytes all parsers of all flows hold between chunks.
+        self.budget = BufferBudget(max_buffered)
         self.max_contexts = max_contexts
         self.contexts = 0  # live flow contexts (each holds at most two bounded parsers)
         #: The express lane handling this monitor's common packets (replay), if any.
@@ -207,6 +212,12 @@ class MsnMonitor:
         if self.contexts >= self.max_contexts:
             self.stats.flows_over_limit += 1
             flow.user[_KEY] = _IGNORED
+            if FLOW_OVER_LIMIT.enabled:
+                local_side = self._orient(flow, pkt, outbound)
+                (laddr, lport), (raddr, rport) = (flow.endpoint(local_side),
+                                                  flow.endpoint(1 - local_side))
+                FLOW_OVER_LIMIT.write(flow.id, pkt.ts_ns, "tcp", laddr, lport, raddr, rport,
+                                      self.max_contexts, self.stats.flows_over_limit)
             return _IGNORED
         ctx = self._context(flow, pkt, identity, outbound)
         self.contexts += 1
@@ -231,7 +242,7 @@ class MsnMonitor:
         local, remote = flow.endpoint(local_side), flow.endpoint(1 - local_side)
         hint = self.addresses.role_of(*remote)
         ctx = FlowContext(flow, identity, local_side, local, remote, flow.first_ns,
-                          bool(pkt.flags & TCP_SYN), hint, *self._limits)
+                          bool(pkt.flags & TCP_SYN), hint, *self._limits, self.budget)
         if hint is not None or remote[1] == _MSNP_PORT:
             ctx.state = StreamState.MSNP
         self.ledger.attach(ctx)
@@ -279,8 +290,9 @@ class MsnMonitor:
         if ctx.state is _MSNP:
             parsers = list(ctx.parsers)
             max_line, max_payload, max_errors = self._limits
+            parsers[direction].release()
             parsers[direction] = MsnpStreamParser(max_line=max_line, max_payload=max_payload,
-                                                  max_errors=max_errors)
+                                                  max_errors=max_errors, budget=self.budget)
             ctx.parsers = (parsers[0], parsers[1])
             self._report(ctx, direction, flow.last_ns, "", "gap", f"{nbytes} bytes lost",
                          "resync", -1)
@@ -330,6 +342,8 @@ class MsnMonitor:
 
     def _parse_error(self, ctx: FlowContext, direction: int, error: ParseError, ts: int) -> None:
         self.stats.parse_errors += 1
+        if error.kind == "over_budget":
+            self.stats.budget_drops += 1
         ctx.errors += 1
         self._report(ctx, direction, ts, "", error.kind, error.detail, error.action,
                      error.offset)

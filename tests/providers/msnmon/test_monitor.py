@@ -158,7 +158,9 @@ def test_endless_line_costs_one_error_and_bounded_memory(record):
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    _run(monitor, conv.send(b"\r\nVER 2 MSNP8\r\n"))
+    for pkt in conv.send(b"\r\nVER 2 MSNP8\r\n"):
+        pipe.packet(pkt)
+    pipe.finish()
     assert peak < 4 << 20
     assert [e.fields["kind"] for e in rec.events("UnknownCommand")] == ["line_too_long"]
     assert [e.fields["trid"] for e in rec.events("Command")] == [1, 2]
@@ -248,3 +250,46 @@ def test_flow_contexts_are_bounded():
     assert monitor.stats.flows_over_limit == 1
     assert monitor.stats.flows_monitored == 2 and monitor.stats.commands == 2
     assert monitor.contexts == 0
+
+
+def test_one_buffer_budget_bounds_all_flows_and_counts_its_drops(record):
+    """400 flows each leave a 100 kB MSG unfinished: what the parsers hold together stays
+    within the monitor's one budget; each drop is counted and traced, and a flow whose
+    payload was dropped parses the command after it."""
+    rec = record(level=Level.INFO)
+    monitor = MsnMonitor(max_buffered=1_000_000)
+    pipe = Pipeline([monitor])
+    chunk = b"x" * 30_000
+    convs = []
+    for i in range(400):
+        conv, hs = _session(client=("10.0.%d.%d" % (1 + i // 200, 1 + i % 200), 40000))
+        convs.append(conv)
+        for pkt in [*hs, *conv.send(b"MSG 1 N 100000\r\n" + chunk)]:
+            pipe.packet(pkt)
+        assert monitor.budget.used <= 1_000_000 + 2 * len(chunk)
+    assert monitor.budget.peak <= 1_000_000 + 2 * len(chunk)
+    drops = monitor.stats.budget_drops
+    assert drops == monitor.budget.drops and drops >= 400 - 1_000_000 // len(chunk)
+    last = convs[-1]  # dropped: the rest of its payload is skipped, then OUT is parsed
+    for pkt in [*last.send(b"y" * 70_000), *last.send(b"OUT\r\n")]:
+        pipe.packet(pkt)
+    pipe.finish()
+    assert monitor.budget.used == 0  # every flow's parsers gave back what they held
+    assert [e.fields["verb"] for e in rec.events("Command")] == ["OUT"]
+    events = [e.fields for e in rec.events("UnknownCommand")]
+    assert sum(f["kind"] == "over_budget" for f in events) == drops
+
+
+def test_flows_over_the_context_limit_are_counted_and_traced(record):
+    """A flow beyond max_contexts is not monitored, and says so: a counter and an event."""
+    rec = record(level=Level.INFO)
+    monitor = MsnMonitor(max_contexts=2)
+    batches = []
+    for port in (40001, 40002, 40003):
+        conv, hs = _session(client=("10.0.0.1", port))
+        batches += [hs, conv.send(b"VER 1 MSNP8 CVR0\r\n")]
+    _run(monitor, *batches)
+    assert monitor.stats.flows_over_limit == 1
+    [over] = rec.events("FlowOverLimit")
+    assert (over.fields["local_port"], over.fields["remote_port"]) == (40003, 1863)
+    assert over.fields["limit"] == 2 and over.fields["flows_over_limit"] == 1
