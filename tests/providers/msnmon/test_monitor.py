@@ -262,7 +262,7 @@ def test_one_buffer_budget_bounds_all_flows_and_counts_its_drops(record):
     chunk = b"x" * 30_000
     convs = []
     for i in range(400):
-        conv, hs = _session(client=("10.0.%d.%d" % (1 + i // 200, 1 + i % 200), 40000))
+        conv, hs = _session(client=(f"10.0.{1 + i // 200}.{1 + i % 200}", 40000))
         convs.append(conv)
         for pkt in [*hs, *conv.send(b"MSG 1 N 100000\r\n" + chunk)]:
             pipe.packet(pkt)
