@@ -104,8 +104,17 @@ class MsnUser:
         return Connection(self.transcript, f"{name}/{role}{n if n > 1 else ''}", role, self.email)
 
     @property
+    def version(self) -> int:
+        """The protocol version number (8 for MSNP8)."""
+        return int(self.dialect.removeprefix("MSNP"))
+
+    @property
     def _sso(self) -> bool:
-        return self.dialect != "MSNP8"
+        return self.version >= 15  # SSO login since MSNP15, TWN before
+
+    @property
+    def _adl(self) -> bool:
+        return self.version >= 13  # ADL/UUX since MSNP13; SYN with list lines before
 
     async def login(self) -> None:
         """Dispatch redirect, then login, list sync and going online at the notification server."""
@@ -126,7 +135,8 @@ class MsnUser:
 
     async def _hello(self, conn: Connection) -> None:
         versions = (
-            [self.dialect, "CVR0"] if self.dialect == "MSNP8" else [self.dialect, "MSNP14", "CVR0"]
+            [self.dialect, "CVR0"] if self.version <= 8
+            else [self.dialect, f"MSNP{self.version - 1}", "CVR0"]
         )
         await conn.send("VER", versions)
         await conn.expect("VER")
@@ -137,7 +147,7 @@ class MsnUser:
         await conn.send("USR", ["SSO" if self._sso else "TWN", "I", self.email])
 
     async def _sync(self, ns: Connection) -> None:
-        if self._sso:
+        if self._adl:
             contacts = "".join(
                 f'<c n="{e.split("@")[0]}" l="3" t="1"/>' for e in ACCOUNTS if e != self.email
             )
@@ -148,11 +158,25 @@ class MsnUser:
             )
             await ns.expect("UUX")
             await ns.send("CHG", ["NLN", "2789003324", "0"])
-        else:  # MSNP8: SYN trid list-version, with CHG pipelined behind it
+        else:  # MSNP8-9: SYN trid list-version, with CHG pipelined behind it
             await ns.send("SYN", ["0"])
             await ns.send("CHG", ["NLN", "268435492"])
             await ns.expect("SYN")
         await ns.expect("CHG")
+
+    async def page(self, email: str) -> None:
+        """Page a contact's mobile device (PAG until MSNP8, PGD in MSNP9-12; a payload
+        command with no positive reply), then PNG: the QNG shows the server read on."""
+        assert self.ns is not None
+        text = b'<TEXT xml:space="preserve" enc="utf-8">Call me: PNG\r\nOUT\r\n</TEXT>'
+        if self.version <= 8:
+            await self.ns.send("PAG", [email], text)
+        elif self.version <= 12:
+            await self.ns.send("PGD", [email, "1"], text)
+        else:
+            return
+        await self.ns.send("PNG", [], trid=False)
+        await self.ns.expect("QNG")
 
     async def open_switchboard(self) -> Connection:
         """XFR SB at the notification server, then USR with the cookie at the switchboard."""
@@ -196,6 +220,7 @@ async def run_scenario(addresses: ServerAddresses, dialect: str = "MSNP8") -> Tr
     alice, bob, carol = (MsnUser(transcript, email, addresses, dialect) for email in ACCOUNTS)
     for user in (bob, carol, alice):
         await user.login()
+    await alice.page(bob.email)
     sb = await alice.open_switchboard()
     await alice.call(bob.email)
     bob_sb = await bob.answer()

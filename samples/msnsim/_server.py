@@ -199,6 +199,8 @@ class MsnServer:
             await peer.send("XFR", trid, ["SB", sb, "CKI", cookie])
         elif verb == "PNG":
             await peer.send("QNG", None, ["50"])
+        elif verb in ("PAG", "PGD"):
+            pass  # paging a mobile device: only a failure would be answered
         else:
             await peer.send("200", trid, [])
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 __all__ = ["SimCommand", "encode", "read_command"]
 
 # verb -> minimum words after the verb for the last one to be the payload length
-_PAYLOAD_VERBS = {"MSG": 2, "NOT": 1, "UBX": 2, "UUX": 2, "ADL": 2, "RML": 2, "GCF": 2, "IPG": 1}
+_PAYLOAD_VERBS = {"MSG": 2, "NOT": 1, "UBX": 2, "UUX": 2, "ADL": 2, "RML": 2, "GCF": 2, "IPG": 1,
+                  "PAG": 3, "PGD": 4}
 _NO_TRID = frozenset({"JOI", "BYE", "RNG", "NLN", "FLN", "UBX", "NOT", "QNG", "OUT", "IPG"})
 # verb -> word counts (after the verb) of shapes whose first word is no TrID: a list sync's
 # LSG is "LSG group-id name 0" (MSNP8-9) or "LSG name group-id" (MSNP10+)

@@ -146,7 +146,7 @@ def test_replay_demo_yields_formatted_lines(suspect_chat):
     assert "FlowClosed" in lines[-1]
 
 
-@pytest.mark.parametrize("name", ["msn_session", "msn_session_msnp15"])
+@pytest.mark.parametrize("name", ["msn_session", "msn_session_msnp9", "msn_session_msnp15"])
 def test_simulator_captures_give_the_transcripts_commands(record, name):
     """Each bundled simulator capture yields exactly the transcript's commands per connection."""
     pcap, transcript = SAMPLES / f"{name}.pcap", SAMPLES / f"{name}.json"
@@ -251,7 +251,7 @@ def _roles_of(rec, truth) -> dict[str, tuple[set[str], str]]:
     return out
 
 
-@pytest.mark.parametrize("name", ["msn_session", "msn_session_msnp15"])
+@pytest.mark.parametrize("name", ["msn_session", "msn_session_msnp9", "msn_session_msnp15"])
 def test_every_command_carries_its_flows_role_and_flow_closed_the_final_one(record, name):
     """Handshake commands of dispatch and notification flows get their flow's role (the
     server's answer to USR decides it); FlowClosed tells each flow's final role."""
@@ -314,3 +314,17 @@ def test_switchboard_seen_in_one_direction_is_recognised_and_summarised(record, 
     assert {closed[f] for f in sb_flows} == {"switchboard"}
     summaries = [e for e in rec.events("Switchboard") if e.fields["flow_id"] in sb_flows]
     assert len(summaries) == 3 and all(s.fields["messages"] > 0 for s in summaries)
+
+
+@pytest.mark.parametrize(("name", "verb"), [("msn_session", "PAG"), ("msn_session_msnp9", "PGD")])
+def test_page_payload_is_skipped_so_the_next_png_is_seen(record, name, verb):
+    """MSNP8 PAG / MSNP9 PGD carry a payload with command-like lines in it: it is read by
+    length, so the PNG right after it is a command and its QNG a reply."""
+    rec = record()
+    replay_capture(SAMPLES / f"{name}.pcap")
+    got = [(e.fields["verb"], e.fields["payload_len"]) for e in rec.events("Command")
+           if e.fields["direction"] == "sent"]
+    at = got.index((verb, 65))
+    assert got[at + 1] == ("PNG", 0)
+    assert sum(v == "OUT" for v, _ in got) == 6  # 3 notification + 3 switchboard flows
+    assert rec.events("UnknownCommand") == []
