@@ -83,6 +83,7 @@ class FlowContext:
         "state",
         "transactions",
         "user",
+        "user_raw",
         "usr_trids",
     )
 
@@ -126,7 +127,8 @@ class FlowContext:
         self.errors = 0
         self.dropped = ""
         # session summary state
-        self.user: str | None = None
+        self.user: str | None = None  # (non-UTF-8 bytes escaped, as in Command args)
+        self.user_raw: bytes | None = None  # the user's bytes, when they are not UTF-8
         self.usr_trids: set[int] = set()
         self.login_done = False
         self.participants: dict[str, None] = {}

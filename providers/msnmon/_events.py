@@ -84,14 +84,14 @@ UNKNOWN_COMMAND = PROVIDER.event(
 LOGIN = PROVIDER.event(
     6, "Login", Level.INFO, "session",
     {**_FLOW, "user": str, "server": str, "redirects": list, "result": str,
-     "event.start": (int, "ns"), "community_ids": list, "dialect": str},
+     "event.start": (int, "ns"), "community_ids": list, "dialect": str, "user_raw": bytes},
     "Login of {user} at {server}: {result} (redirects {redirects})")
 
 SWITCHBOARD = PROVIDER.event(
     7, "Switchboard", Level.INFO, "session",
     {**_FLOW, "user": str, "server": str, "participants": list,
      "messages": (int, "{message}"), "event.start": (int, "ns"), "community_ids": list,
-     "invited": bool},
+     "invited": bool, "user_raw": bytes},
     "Switchboard session of {user} at {server} with {participants}: {messages} messages")
 
 FLOW_CLOSED = PROVIDER.event(

@@ -81,8 +81,10 @@ _SNIFFING, _MSNP, _NOT_MSNP, _DROPPED = (StreamState.SNIFFING, StreamState.MSNP,
                                          StreamState.NOT_MSNP, StreamState.DROPPED)
 _SWITCHBOARD, _DIRECT, _UNKNOWN = Role.SWITCHBOARD, Role.DIRECT, Role.UNKNOWN
 #: Most Command and Transaction events of a flow held back while its role is unknown
-#: (a dispatch or notification handshake is decided by the server's answer to USR).
+#: (a dispatch or notification handshake is decided by the server's answer to USR), and
+#: for at most this long in packet time: a live view never waits long for them.
 MAX_HELD = 16
+MAX_HELD_NS = 2 * 1_000_000_000
 _FEEDING = (_SNIFFING, _MSNP)
 #: Verbs the session ledger needs (besides numeric errors); MSG is counted inline.
 _LEDGER_VERBS = frozenset({"VER", "USR", "XFR", "RNG", "JOI", "IRO", "ANS"})
@@ -384,7 +386,8 @@ class MsnMonitor:
             if role is _SWITCHBOARD or role is _DIRECT:
                 ctx.fixed_role = role  # the strongest evidence: nothing changes it later
         held = ctx.held
-        if held is not None and (role is not _UNKNOWN or len(held) >= MAX_HELD):
+        if held is not None and (role is not _UNKNOWN or len(held) >= MAX_HELD
+                                 or (held and ts - held[0][1][0] > MAX_HELD_NS)):
             self._release_held(ctx, role)
             held = None
         if COMMAND.enabled:

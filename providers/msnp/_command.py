@@ -50,6 +50,15 @@ class Command(msgspec.Struct, frozen=True, gc=False):
     raw: bytes | None = None
 
     @property
+    def raw_args(self) -> tuple[bytes, ...] | None:
+        """``args`` as the bytes on the wire, for a line that was not UTF-8 (None for the
+        others, and when its bytes split into other words than its text)."""
+        if self.raw is None:
+            return None
+        words = self.raw.split()[1 if self.trid is None else 2 :]
+        return tuple(words) if len(words) == len(self.args) else None
+
+    @property
     def is_error(self) -> bool:
         """True for a numeric error reply (e.g. ``911 5``)."""
         return self.verb.isdigit()

@@ -141,6 +141,19 @@ def test_non_utf8_is_kept_losslessly_and_not_legacy_traced(record):
     assert legacy == ["Message Received. Local Port: 40000 Remote Port: 1863. Message: OUT\r\n"]
 
 
+def test_non_utf8_user_name_is_kept_losslessly_in_the_login(record):
+    """A login whose user name is not UTF-8: Login shows it escaped and keeps its bytes."""
+    rec = record()
+    conv, hs = _session()
+    _run(MsnMonitor(), hs, conv.send(b"USR 1 TWN I caf\xe9@x.test\r\n"),
+         conv.send(b"USR 1 TWN S ct=1\r\n", False), conv.send(b"USR 2 TWN S t=x\r\n"),
+         conv.send(b"USR 2 OK caf\xe9@x.test Caf\xe9 1 0\r\n", False), conv.close())
+    [login] = rec.events("Login")
+    assert (login.fields["user"], login.fields["user_raw"]) == ("caf\\xe9@x.test",
+                                                                 b"caf\xe9@x.test")
+    assert login.fields["result"] == "ok"
+
+
 def test_endless_line_costs_one_error_and_bounded_memory(record):
     """32 MB without CRLF is one counted error in bounded memory; parsing resumes after it."""
     rec = record(level=Level.INFO)  # not the verbose all-traffic copies of the chunks
@@ -293,3 +306,18 @@ def test_flows_over_the_context_limit_are_counted_and_traced(record):
     [over] = rec.events("FlowOverLimit")
     assert (over.fields["local_port"], over.fields["remote_port"]) == (40003, 1863)
     assert over.fields["limit"] == 2 and over.fields["flows_over_limit"] == 1
+
+
+def test_events_held_for_an_unknown_role_wait_at_most_two_seconds(record):
+    """A flow whose role stays unknown: its Command events are written once two seconds of
+    packet time have passed, not only at its end."""
+    rec = record(level=Level.INFO)
+    conv, hs = _session(server=("10.0.0.2", 1863))
+    pipe = Pipeline([MsnMonitor()])
+    for pkt in [*hs, *conv.send(b"VER 1 MSNP8 CVR0\r\n")]:
+        pipe.packet(pkt)
+    conv.ts += 3_000_000_000
+    for pkt in conv.send(b"PNG\r\n"):
+        pipe.packet(pkt)
+    assert [(e.fields["verb"], e.fields["role"]) for e in rec.events("Command")] == [
+        ("VER", "unknown"), ("PNG", "unknown")]

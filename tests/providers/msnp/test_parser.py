@@ -173,6 +173,14 @@ def test_non_utf8_line_is_kept_losslessly_and_counted():
     assert parser.stats.decode_errors == 1
 
 
+def test_raw_args_give_each_argument_as_its_bytes():
+    """raw_args splits a non-UTF-8 line's bytes as args splits its text (TrID left out)."""
+    (usr, msg) = commands(b"USR 5 TWN I caf\xe9@x.test\r\nMSG b\xf6b@x B 0\r\n")
+    assert usr.raw_args == (b"TWN", b"I", b"caf\xe9@x.test")
+    assert msg.raw_args == (b"b\xf6b@x", b"B", b"0")
+    assert commands(b"PNG\r\n")[0].raw_args is None
+
+
 def test_utf8_lines_carry_no_raw_bytes():
     """Every UTF-8 command line (the common case) has raw None: nothing is duplicated."""
     assert [c.raw for c in commands("JOI a@b.c Zoë\r\nPNG\r\n".encode())] == [None, None]
