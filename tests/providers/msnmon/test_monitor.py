@@ -317,7 +317,7 @@ def test_events_held_for_an_unknown_role_wait_at_most_two_seconds(record):
     for pkt in [*hs, *conv.send(b"VER 1 MSNP8 CVR0\r\n")]:
         pipe.packet(pkt)
     conv.ts += 3_000_000_000
-    for pkt in conv.send(b"PNG\r\n"):
+    for pkt in conv.send(b"CVR 2 0x0409 winnt 5.1 i386 MSNMSGR 6.0 MSMSGS a@b.test\r\n"):
         pipe.packet(pkt)
     assert [(e.fields["verb"], e.fields["role"]) for e in rec.events("Command")] == [
-        ("VER", "unknown"), ("PNG", "unknown")]
+        ("VER", "unknown"), ("CVR", "unknown")]
