@@ -196,7 +196,7 @@ parser_plain(PyObject *parser)
  * flag, its counters and a command awaiting its payload; the position the scan stopped
  * at (-1: a payload is awaited), or -2 on error. */
 static Py_ssize_t
-scan_apply(PyObject *parser, PyObject *data, PyObject *synced, PyObject *res)
+scan_apply(PyObject *parser, PyObject *data, PyObject *synced, PyObject *res, PyObject *out)
 {
     if (!PyTuple_CheckExact(res) || PyTuple_GET_SIZE(res) != 5) {
         PyErr_SetString(PyExc_TypeError, "express lane: unexpected scan_lines result");
@@ -224,7 +224,7 @@ scan_apply(PyObject *parser, PyObject *data, PyObject *synced, PyObject *res)
     PyObject *rest = PyBytes_FromStringAndSize(PyBytes_AS_STRING(data) + pos,
                                                PyBytes_GET_SIZE(data) - pos);
     PyObject *held = rest ? PyObject_CallMethodObjArgs(parser, s_await_payload, pending, rest,
-                                                       NULL) : NULL;
+                                                       out, NULL) : NULL;
     Py_XDECREF(rest);
     Py_XDECREF(held);
     return held ? -1 : -2;
@@ -274,7 +274,7 @@ feed_plain(Express *self, PyObject *parser, PyObject *data)
     if (PyErr_Occurred()
         || (res = scan_call(self, parser, data, base_obj, out, &synced)) == NULL)
         goto fail;
-    Py_ssize_t pos = scan_apply(parser, data, synced, res);
+    Py_ssize_t pos = scan_apply(parser, data, synced, res, out);
     if (pos == -2)
         goto fail;
     if (pos == size) {  /* all parsed: what _feed_lines does then */

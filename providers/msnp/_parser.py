@@ -151,8 +151,9 @@ class MsnpStreamParser:
         return n + self._http.held if self._http is not None else n
 
     def account(self, out: list[Item]) -> None:
-        """Charge what is held now to the budget; if that overdraws it, drop it (an
-        ``over_budget`` error in ``out``)."""
+        """Charge what is held now to the budget; if that growth overdraws it, drop it (an
+        ``over_budget`` error in ``out``). Called where held bytes grow (a line's start
+        kept, a payload awaited or growing) and at the end of each chunk."""
         budget = self.budget
         if budget is None:
             return
@@ -208,6 +209,8 @@ class MsnpStreamParser:
         verb, trid, args, line, offset, head, need, *raw = self._pending  # type: ignore[misc]
         self._payload += data
         if len(self._payload) < need:
+            if self.budget is not None:
+                self.account(out)
             return
         joined = bytes(self._payload)
         self._payload, self._pending = bytearray(), None
@@ -255,7 +258,7 @@ class MsnpStreamParser:
                         stats.commands += commands
                         stats.payload_bytes += payload_bytes
                     if pending is not None:
-                        self._await_payload(pending, data[pos:])
+                        self._await_payload(pending, data[pos:], out)
                         return
                 elif self._synced:
                     pos = self._fast_lines(data, pos, base, out)
@@ -323,7 +326,8 @@ class MsnpStreamParser:
             args = tuple(parts[2:] if trid is not None else parts[1:])
             if start + need > size:  # the payload is still to come
                 pos = self._await_payload(
-                    (parts[0], trid, args, text, base + pos, start - pos, need), data[start:])
+                    (parts[0], trid, args, text, base + pos, start - pos, need), data[start:],
+                    out)
                 break
             commands += 1
             payload_bytes += need
@@ -361,6 +365,8 @@ class MsnpStreamParser:
         if pos < len(data):  # else _rest is already empty (_feed_lines emptied it)
             self._rest = bytearray(data[pos:])
         self._base = base + pos
+        if self.budget is not None:
+            self.account(out)
 
     def _line(self, data: bytes, pos: int, eol: int, base: int, out: list[Item]) -> int:
         """Handle the line data[pos:eol]; return where the next line starts, or -1."""
@@ -425,12 +431,16 @@ class MsnpStreamParser:
                        data[start : start + need], raw)
             return start + need
         pending = (verb, trid, args, text, base + pos, head, need)
-        return self._await_payload(pending if raw is None else (*pending, raw), data[start:])
+        return self._await_payload(pending if raw is None else (*pending, raw), data[start:],
+                                   out)
 
-    def _await_payload(self, pending: tuple, received: bytes) -> int:
-        """Hold a command until its payload is complete; -1 (the feed loops stop on it)."""
+    def _await_payload(self, pending: tuple, received: bytes, out: list[Item]) -> int:
+        """Hold a command until its payload is complete; -1 (the feed loops stop on it).
+        (Also called by the express lane, with the items list of its chunk.)"""
         self._pending = pending
         self._payload = bytearray(received)
+        if self.budget is not None:
+            self.account(out)
         return -1
 
     def _emit(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from providers.msnmon import replay_capture, replay_demo
+from providers.msnmon import MsnMonitor, replay_capture, replay_demo
 
 from ..msnp import notify_c
 from ..msnp.conftest import CAPTURES
@@ -328,3 +328,42 @@ def test_page_payload_is_skipped_so_the_next_png_is_seen(record, name, verb):
     assert got[at + 1] == ("PNG", 0)
     assert sum(v == "OUT" for v, _ in got) == 6  # 3 notification + 3 switchboard flows
     assert rec.events("UnknownCommand") == []
+
+
+def _unfinished_msgs(path: Path, flows: int, size: int) -> None:
+    """A capture of ``flows`` switchboard flows, each sending one segment: a MSG declaring
+    100 kB followed by ``size`` bytes of it, then the client's FIN."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    frames = []
+    for i in range(flows):
+        c, s = f"10.1.{i // 250}.{1 + i % 250}", "10.2.0.1"
+        cp = 40000 + i
+        data = b"MSG 1 N 100000\r\n" + b"x" * size
+        frames += [Ether() / IP(src=c, dst=s) / TCP(sport=cp, dport=1863, flags="S", seq=0),
+                   Ether() / IP(src=s, dst=c) / TCP(sport=1863, dport=cp, flags="SA", seq=0,
+                                                    ack=1),
+                   Ether() / IP(src=c, dst=s) / TCP(sport=cp, dport=1863, flags="A", seq=1,
+                                                    ack=1),
+                   Ether() / IP(src=c, dst=s) / TCP(sport=cp, dport=1863, flags="PA", seq=1,
+                                                    ack=1) / data]
+    wrpcap(str(path), frames)
+
+
+@pytest.mark.parametrize("express", [True, False])
+def test_buffer_budget_holds_on_the_express_lane_too(record, tmp_path, express):
+    """Replay (with or without the C lane): 100 flows leave 20 kB MSGs unfinished; the
+    parsers together never hold more than the budget plus one chunk, and the same drops
+    are counted and traced either way."""
+    path = tmp_path / "unfinished.pcap"
+    _unfinished_msgs(path, 100, 20_000)
+    rec = record()
+    monitor = MsnMonitor(max_buffered=200_000)
+    stats = replay_capture(path, monitor=monitor, express=express)
+    assert monitor.budget.peak <= 200_000 + 20_100
+    assert stats.budget_drops == monitor.budget.drops == 100 - 200_000 // 20_000
+    drops = [e for e in rec.events("UnknownCommand") if e.fields["kind"] == "over_budget"]
+    assert len(drops) == stats.budget_drops
+    assert monitor.budget.used == 0
