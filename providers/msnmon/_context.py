@@ -51,6 +51,7 @@ class FlowContext:
 
     __slots__ = (
         "announced",
+        "budget",
         "bytes",
         "commands",
         "dialect",
@@ -118,6 +119,7 @@ class FlowContext:
         #: once it is (or when there was a hint): events are then written at once
         self.held: list[tuple] | None = None if hint else []
         self.transactions = TransactionTracker()
+        self.budget = budget  # the sniffed chunks are charged to it while kept
         self.sniff: list[tuple[int, bytes, int]] = []
         self.sniff_bytes = [0, 0]
         self.sniffs = 0
@@ -152,6 +154,8 @@ class FlowContext:
         """Keep a chunk while sniffing and return the verdict on what is kept."""
         self.sniff.append((direction, data, ts_ns))
         self.sniff_bytes[direction] += len(data)
+        if self.budget is not None:
+            self.budget.adjust(len(data))
         if b"\n" not in data and self.sniff_bytes[direction] < SNIFF_LIMIT:
             return Sniff.NEED_MORE  # nothing new to judge before a line ends
         self.sniffs += 1
@@ -171,5 +175,7 @@ class FlowContext:
     def take_sniffed(self) -> list[tuple[int, bytes, int]]:
         """The (direction, chunk, time) kept while sniffing, in arrival order; forgets them."""
         kept, self.sniff = self.sniff, []
+        if self.budget is not None:
+            self.budget.adjust(-sum(self.sniff_bytes))
         self.sniff_bytes = [0, 0]
         return kept

@@ -304,6 +304,19 @@ class MsnMonitor:
 
     def _sniff(self, ctx: FlowContext, direction: int, data: bytes, ts: int) -> None:
         verdict = ctx.keep_for_sniff(direction, data, ts)
+        budget = self.budget
+        if budget.used > budget.capacity and verdict is Sniff.NEED_MORE:
+            # the chunks kept to judge the flow count against the budget too: over it,
+            # the flow is given up before it is judged (counted and traced as a drop)
+            budget.drops += 1
+            budget.dropped_bytes += sum(ctx.sniff_bytes)
+            self.stats.budget_drops += 1
+            self.stats.parse_errors += 1
+            ctx.errors += 1
+            self._report(ctx, direction, ts, "", "over_budget",
+                         f"{sum(ctx.sniff_bytes)} bytes kept to recognise the flow",
+                         "dropped", -1)
+            verdict = Sniff.NOT_MSNP
         if verdict is Sniff.MSNP:
             ctx.state = StreamState.MSNP
             if not ctx.announced:
@@ -313,7 +326,7 @@ class MsnMonitor:
         elif verdict is Sniff.NOT_MSNP:
             ctx.state = StreamState.NOT_MSNP
             ctx.flow.follow = LEGACY_ANY.on  # (else the pipeline closes its streams)
-            ctx.dropped = "not MSNP"
+            ctx.dropped = "not MSNP" if budget.used <= budget.capacity else "over budget"
             ctx.take_sniffed()
             self.stats.flows_not_msnp += 1
 

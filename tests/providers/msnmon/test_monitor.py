@@ -321,3 +321,20 @@ def test_events_held_for_an_unknown_role_wait_at_most_two_seconds(record):
         pipe.packet(pkt)
     assert [(e.fields["verb"], e.fields["role"]) for e in rec.events("Command")] == [
         ("VER", "unknown"), ("CVR", "unknown")]
+
+
+def test_chunks_kept_to_recognise_a_flow_count_against_the_budget(record):
+    """Flows on another port kept unjudged (no line end yet) are charged to the budget;
+    over it, a flow is given up as a counted, traced drop, and nothing stays charged."""
+    rec = record(level=Level.INFO)
+    monitor = MsnMonitor(max_buffered=10_000)
+    pipe = Pipeline([monitor])
+    for i in range(6):
+        conv, hs = _session(server=("10.0.0.2", 5000), client=("10.0.0.1", 41000 + i))
+        for pkt in [*hs, *conv.send(b"A" * 3_000)]:
+            pipe.packet(pkt)
+    assert monitor.budget.used <= 10_000 + 3_000
+    assert monitor.stats.budget_drops == 3 and monitor.budget.drops == 3
+    pipe.finish()
+    assert monitor.budget.used == 0
+    assert [e.fields["kind"] for e in rec.events("UnknownCommand")] == ["over_budget"] * 3
