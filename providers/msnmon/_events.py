@@ -102,10 +102,11 @@ FLOW_CLOSED = PROVIDER.event(
 
 FLOW_OVER_LIMIT = PROVIDER.event(
     14, "FlowOverLimit", Level.WARNING, "flow",
-    {**_FLOW, "protocol": str, "local_addr": str, "local_port": int, "remote_addr": str,
-     "remote_port": int, "limit": int, "flows_over_limit": int},
-    "Flow not monitored, {limit} flow contexts in use: {local_addr}:{local_port} -> "
-    "{remote_addr}:{remote_port} ({flows_over_limit} so far)")
+    {**_FLOW, "network.transport": str, "source.ip": str, "source.port": int,
+     "destination.ip": str, "destination.port": int, "network.direction": str,
+     "limit": (int, "{flow}"), "flows_over_limit": (int, "{flow}")},
+    "Flow not monitored, {limit} flow contexts in use: {source.ip}:{source.port} -> "
+    "{destination.ip}:{destination.port} ({flows_over_limit} so far)")
 
 MONITOR_STATE = PROVIDER.event(
     9, "MonitorState", Level.INFO, "flow",

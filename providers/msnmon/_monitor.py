@@ -214,12 +214,12 @@ class MsnMonitor:
         if self.contexts >= self.max_contexts:
             self.stats.flows_over_limit += 1
             flow.user[_KEY] = _IGNORED
-            if FLOW_OVER_LIMIT.enabled:
-                local_side = self._orient(flow, pkt, outbound)
-                (laddr, lport), (raddr, rport) = (flow.endpoint(local_side),
-                                                  flow.endpoint(1 - local_side))
-                FLOW_OVER_LIMIT.write(flow.id, pkt.ts_ns, "tcp", laddr, lport, raddr, rport,
-                                      self.max_contexts, self.stats.flows_over_limit)
+            if FLOW_OVER_LIMIT.enabled:  # (source: the side that opened the flow)
+                (sip, sport), (dip, dport) = flow.endpoint(0), flow.endpoint(1)
+                direction = "egress" if self._orient(flow, pkt, outbound) == 0 else "ingress"
+                FLOW_OVER_LIMIT.write(pkt.ts_ns, flow.id, "tcp", sip, sport, dip, dport,
+                                      direction, self.max_contexts,
+                                      self.stats.flows_over_limit)
             return _IGNORED
         ctx = self._context(flow, pkt, identity, outbound)
         self.contexts += 1

@@ -304,7 +304,7 @@ def test_flows_over_the_context_limit_are_counted_and_traced(record):
     _run(monitor, *batches)
     assert monitor.stats.flows_over_limit == 1
     [over] = rec.events("FlowOverLimit")
-    assert (over.fields["local_port"], over.fields["remote_port"]) == (40003, 1863)
+    assert (over.fields["source.port"], over.fields["destination.port"]) == (40003, 1863)
     assert over.fields["limit"] == 2 and over.fields["flows_over_limit"] == 1
 
 

@@ -239,14 +239,15 @@ def test_replay_reports_its_progress_up_to_the_end(tmp_path, express):
 
 def _roles_of(rec, truth) -> dict[str, tuple[set[str], str]]:
     """connection id -> (roles its Command events carry, the role its FlowClosed gives)."""
-    flows = {(e.fields["local_port"], e.fields["remote_port"]): e.fields["flow_id"]
-             for e in rec.events("FlowEstablished")}
-    closed = {e.fields["flow_id"]: e.fields["role"] for e in rec.events("FlowClosed")}
+    flows = {(e.fields["source.port"], e.fields["destination.port"]):
+             e.fields["network.community_id"] for e in rec.events("FlowEstablished")}
+    closed = {e.fields["network.community_id"]: e.fields["role"]
+              for e in rec.events("FlowClosed")}
     out = {}
     for conn in truth["connections"]:
         flow_id = flows[(conn["client"][1], conn["server"][1])]
         roles = {e.fields["role"] for e in rec.events("Command")
-                 if e.fields["flow_id"] == flow_id}
+                 if e.fields["network.community_id"] == flow_id}
         out[conn["id"]] = (roles, closed[flow_id])
     return out
 
@@ -307,12 +308,14 @@ def test_switchboard_seen_in_one_direction_is_recognised_and_summarised(record, 
     _one_direction(SAMPLES / "msn_session.pcap", half, port)
     rec = record()
     replay_capture(half)
-    sb_flows = {e.fields["flow_id"] for e in rec.events("FlowEstablished")
-                if e.fields["remote_port"] == port or e.fields["local_port"] == port}
+    sb_flows = {e.fields["network.community_id"] for e in rec.events("FlowEstablished")
+                if port in (e.fields["source.port"], e.fields["destination.port"])}
     assert len(sb_flows) == 3
-    closed = {e.fields["flow_id"]: e.fields["role"] for e in rec.events("FlowClosed")}
+    closed = {e.fields["network.community_id"]: e.fields["role"]
+              for e in rec.events("FlowClosed")}
     assert {closed[f] for f in sb_flows} == {"switchboard"}
-    summaries = [e for e in rec.events("Switchboard") if e.fields["flow_id"] in sb_flows]
+    summaries = [e for e in rec.events("Switchboard")
+                 if e.fields["network.community_id"] in sb_flows]
     assert len(summaries) == 3 and all(s.fields["messages"] > 0 for s in summaries)
 
 
@@ -323,7 +326,7 @@ def test_page_payload_is_skipped_so_the_next_png_is_seen(record, name, verb):
     rec = record()
     replay_capture(SAMPLES / f"{name}.pcap")
     got = [(e.fields["verb"], e.fields["payload_len"]) for e in rec.events("Command")
-           if e.fields["direction"] == "sent"]
+           if e.fields["network.direction"] == "egress"]
     at = got.index((verb, 65))
     assert got[at + 1] == ("PNG", 0)
     assert sum(v == "OUT" for v, _ in got) == 6  # 3 notification + 3 switchboard flows
