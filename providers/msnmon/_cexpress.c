@@ -72,7 +72,7 @@ static PyObject *s_stats, *s_packets, *s_flows, *s_last, *s_flows_od, *s_move_to
     *s_requests, *s_unmatched_replies, *s_messages, *s_commands, *s_evict, *s_command,
     *s_parse_error, *s_stream_failed, *s_MSG, *s_U, *s_second, *s_roles, *s_seen, *s_write,
     *s_flow_id, *s_value, *s_payload_len, *s_offset, *s_completed, *s_synced, *s_max_line, *s_max_payload,
-    *s_envelope, *s_offset_shift, *s_payload_bytes, *s_await_payload;
+    *s_envelope, *s_offset_shift, *s_payload_bytes, *s_await_payload, *s_raw;
 
 /* The decoder's fast path (packets/_frame.h), restricted to TCP with its header whole in
  * the frame and to segments without SYN, FIN or RST: 1 and *f filled, or 0. ``wire`` is
@@ -196,7 +196,7 @@ parser_plain(PyObject *parser)
  * flag, its counters and a command awaiting its payload; the position the scan stopped
  * at (-1: a payload is awaited), or -2 on error. */
 static Py_ssize_t
-scan_apply(PyObject *parser, PyObject *data, PyObject *synced, PyObject *res)
+scan_apply(PyObject *parser, PyObject *data, PyObject *synced, PyObject *res, PyObject *out)
 {
     if (!PyTuple_CheckExact(res) || PyTuple_GET_SIZE(res) != 5) {
         PyErr_SetString(PyExc_TypeError, "express lane: unexpected scan_lines result");
@@ -224,7 +224,7 @@ scan_apply(PyObject *parser, PyObject *data, PyObject *synced, PyObject *res)
     PyObject *rest = PyBytes_FromStringAndSize(PyBytes_AS_STRING(data) + pos,
                                                PyBytes_GET_SIZE(data) - pos);
     PyObject *held = rest ? PyObject_CallMethodObjArgs(parser, s_await_payload, pending, rest,
-                                                       NULL) : NULL;
+                                                       out, NULL) : NULL;
     Py_XDECREF(rest);
     Py_XDECREF(held);
     return held ? -1 : -2;
@@ -274,7 +274,7 @@ feed_plain(Express *self, PyObject *parser, PyObject *data)
     if (PyErr_Occurred()
         || (res = scan_call(self, parser, data, base_obj, out, &synced)) == NULL)
         goto fail;
-    Py_ssize_t pos = scan_apply(parser, data, synced, res);
+    Py_ssize_t pos = scan_apply(parser, data, synced, res, out);
     if (pos == -2)
         goto fail;
     if (pos == size) {  /* all parsed: what _feed_lines does then */
@@ -447,12 +447,13 @@ write_command(Express *self, PyObject *ctx, PyObject *cmd, PyObject *verb, PyObj
     PyObject *arglist = args ? PySequence_List(args) : NULL;
     PyObject *value = fast_get(role, s_value), *ts_obj = PyLong_FromLongLong(ts);
     PyObject *payload_len = fast_get(cmd, s_payload_len), *offset = fast_get(cmd, s_offset);
-    PyObject *res = NULL;
-    if (write && flow_id && arglist && value && ts_obj && payload_len && offset) {
-        PyObject *argv[10] = {ts_obj, flow_id, PyTuple_GET_ITEM(self->directions, !sent), verb,
-                              trid, arglist, payload_len, value, legacy, offset};
-        res = PyObject_Vectorcall(write, argv, 10, NULL);
+    PyObject *raw = fast_get(cmd, s_raw), *res = NULL;
+    if (write && flow_id && arglist && value && ts_obj && payload_len && offset && raw) {
+        PyObject *argv[11] = {ts_obj, flow_id, PyTuple_GET_ITEM(self->directions, !sent), verb,
+                              trid, arglist, payload_len, value, legacy, offset, raw};
+        res = PyObject_Vectorcall(write, argv, 11, NULL);
     }
+    Py_XDECREF(raw);
     Py_XDECREF(write);
     Py_XDECREF(flow_id);
     Py_XDECREF(args);
@@ -953,6 +954,7 @@ intern_names(void)
         {&s_synced, "_synced"}, {&s_max_line, "max_line"}, {&s_max_payload, "max_payload"},
         {&s_envelope, "envelope"}, {&s_offset_shift, "offset_shift"},
         {&s_payload_bytes, "payload_bytes"}, {&s_await_payload, "_await_payload"},
+        {&s_raw, "raw"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if ((*names[i].slot = PyUnicode_InternFromString(names[i].name)) == NULL)

@@ -21,11 +21,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from providers.msnp import (
+    DEFAULT_BUDGET,
     DEFAULT_MAX_ERRORS,
     DEFAULT_MAX_LINE,
     DEFAULT_MAX_PAYLOAD,
     NOTIFICATION_VERBS,
     AddressBook,
+    BufferBudget,
     Command,
     MsnpStreamParser,
     ParseError,
@@ -44,6 +46,7 @@ from ._events import (
     COMMAND,
     FLOW_CLOSED,
     FLOW_ESTABLISHED,
+    FLOW_OVER_LIMIT,
     LEGACY_ANY,
     LEGACY_BY_CLASS,
     MESSAGE,
@@ -76,7 +79,12 @@ _SECOND = 1_000_000_000
 #: several times more.
 _SNIFFING, _MSNP, _NOT_MSNP, _DROPPED = (StreamState.SNIFFING, StreamState.MSNP,
                                          StreamState.NOT_MSNP, StreamState.DROPPED)
-_SWITCHBOARD, _DIRECT = Role.SWITCHBOARD, Role.DIRECT
+_SWITCHBOARD, _DIRECT, _UNKNOWN = Role.SWITCHBOARD, Role.DIRECT, Role.UNKNOWN
+#: Most Command and Transaction events of a flow held back while its role is unknown
+#: (a dispatch or notification handshake is decided by the server's answer to USR), and
+#: for at most this long in packet time: a live view never waits long for them.
+MAX_HELD = 16
+MAX_HELD_NS = 2 * 1_000_000_000
 _FEEDING = (_SNIFFING, _MSNP)
 #: Verbs the session ledger needs (besides numeric errors); MSG is counted inline.
 _LEDGER_VERBS = frozenset({"VER", "USR", "XFR", "RNG", "JOI", "IRO", "ANS"})
@@ -103,8 +111,8 @@ class MsnMonitor:
     otherwise (replay) the MSNP client is taken to be local.
     """
 
-    __slots__ = ("_limits", "addresses", "capture_bodies", "contexts", "enabled", "lane",
-                 "ledger", "max_contexts", "resolver", "sided", "stats")
+    __slots__ = ("_limits", "addresses", "budget", "capture_bodies", "contexts", "enabled",
+                 "lane", "ledger", "max_contexts", "resolver", "sided", "stats")
 
     provider = PROVIDER
     #: Only flows whose ``follow`` flag the monitor turns on are reassembled.
@@ -114,7 +122,7 @@ class MsnMonitor:
                  capture_bodies: bool = False, enabled: bool = True,
                  max_line: int = DEFAULT_MAX_LINE, max_payload: int = DEFAULT_MAX_PAYLOAD,
                  max_errors: int = DEFAULT_MAX_ERRORS, max_contexts: int = 10_000,
-                 sided: bool = False) -> None:
+                 max_buffered: int = DEFAULT_BUDGET, sided: bool = False) -> None:
         hint = AppIdentity(app_hint or "unknown")
         self.resolver: Resolver = resolver or (lambda pkt, outbound: hint)
         self.capture_bodies = capture_bodies
@@ -124,6 +132,8 @@ class MsnMonitor:
         self.addresses = AddressBook()
         self.ledger = SessionLedger()
         self._limits = (max_line, max_payload, max_errors)
+        #: One bound for the bytes all parsers of all flows hold between chunks.
+        self.budget = BufferBudget(max_buffered)
         self.max_contexts = max_contexts
         self.contexts = 0  # live flow contexts (each holds at most two bounded parsers)
         #: The express lane handling this monitor's common packets (replay), if any.
@@ -149,7 +159,7 @@ class MsnMonitor:
             state = self.observe(pkt, flow, outbound)
             if state is None:
                 return
-        if state.state in _FEEDING:
+        if state.state in _FEEDING or LEGACY_ANY.on:  # (the original traced every chunk)
             flow.follow = True
             if self.lane is not None and state.lane_keys is None and state.state is _MSNP:
                 self.lane.register(flow, state)
@@ -165,12 +175,17 @@ class MsnMonitor:
         flow.user[_KEY] = _IGNORED
         if ctx.state is StreamState.SNIFFING:
             ctx.take_sniffed()
+        for parser in ctx.parsers:
+            parser.release()
+        if ctx.held is not None:
+            self._release_held(ctx, ctx.role)
         if not ctx.announced:
             return
         self.ledger.close(ctx, flow.last_ns)
         if FLOW_CLOSED.enabled:
             FLOW_CLOSED.write(flow.last_ns, ctx.flow_id, reason, ctx.commands, ctx.errors,
-                              ctx.bytes[SENT], ctx.bytes[RECEIVED], ctx.dropped or None)
+                              ctx.bytes[SENT], ctx.bytes[RECEIVED], ctx.dropped or None,
+                              ctx.role.value)
 
     def close(self) -> None:
         """End of the capture or of the monitoring session (the pipeline ended the flows)."""
@@ -199,6 +214,12 @@ class MsnMonitor:
         if self.contexts >= self.max_contexts:
             self.stats.flows_over_limit += 1
             flow.user[_KEY] = _IGNORED
+            if FLOW_OVER_LIMIT.enabled:  # (source: the side that opened the flow)
+                (sip, sport), (dip, dport) = flow.endpoint(0), flow.endpoint(1)
+                direction = "egress" if self._orient(flow, pkt, outbound) == 0 else "ingress"
+                FLOW_OVER_LIMIT.write(pkt.ts_ns, flow.id, "tcp", sip, sport, dip, dport,
+                                      direction, self.max_contexts,
+                                      self.stats.flows_over_limit)
             return _IGNORED
         ctx = self._context(flow, pkt, identity, outbound)
         self.contexts += 1
@@ -223,7 +244,7 @@ class MsnMonitor:
         local, remote = flow.endpoint(local_side), flow.endpoint(1 - local_side)
         hint = self.addresses.role_of(*remote)
         ctx = FlowContext(flow, identity, local_side, local, remote, flow.first_ns,
-                          bool(pkt.flags & TCP_SYN), hint, *self._limits)
+                          bool(pkt.flags & TCP_SYN), hint, *self._limits, self.budget)
         if hint is not None or remote[1] == _MSNP_PORT:
             ctx.state = StreamState.MSNP
         self.ledger.attach(ctx)
@@ -253,6 +274,8 @@ class MsnMonitor:
         direction = SENT if side == ctx.local_side else RECEIVED
         ctx.bytes[direction] += len(data)
         self.stats.stream_bytes += len(data)
+        if LEGACY_ANY.on:  # every printable chunk of the application's flows, MSNP or not
+            self._legacy(ctx, direction, data, flow.last_ns)
         state = ctx.state
         if state is _MSNP:
             self._chunk(ctx, direction, data, flow.last_ns)
@@ -269,8 +292,9 @@ class MsnMonitor:
         if ctx.state is _MSNP:
             parsers = list(ctx.parsers)
             max_line, max_payload, max_errors = self._limits
+            parsers[direction].release()
             parsers[direction] = MsnpStreamParser(max_line=max_line, max_payload=max_payload,
-                                                  max_errors=max_errors)
+                                                  max_errors=max_errors, budget=self.budget)
             ctx.parsers = (parsers[0], parsers[1])
             self._report(ctx, direction, flow.last_ns, "", "gap", f"{nbytes} bytes lost",
                          "resync", -1)
@@ -280,6 +304,19 @@ class MsnMonitor:
 
     def _sniff(self, ctx: FlowContext, direction: int, data: bytes, ts: int) -> None:
         verdict = ctx.keep_for_sniff(direction, data, ts)
+        budget = self.budget
+        if budget.used > budget.capacity and verdict is Sniff.NEED_MORE:
+            # the chunks kept to judge the flow count against the budget too: over it,
+            # the flow is given up before it is judged (counted and traced as a drop)
+            budget.drops += 1
+            budget.dropped_bytes += sum(ctx.sniff_bytes)
+            self.stats.budget_drops += 1
+            self.stats.parse_errors += 1
+            ctx.errors += 1
+            self._report(ctx, direction, ts, "", "over_budget",
+                         f"{sum(ctx.sniff_bytes)} bytes kept to recognise the flow",
+                         "dropped", -1)
+            verdict = Sniff.NOT_MSNP
         if verdict is Sniff.MSNP:
             ctx.state = StreamState.MSNP
             if not ctx.announced:
@@ -288,15 +325,13 @@ class MsnMonitor:
                 self._chunk(ctx, d, chunk, t)
         elif verdict is Sniff.NOT_MSNP:
             ctx.state = StreamState.NOT_MSNP
-            ctx.flow.follow = False  # (the pipeline closes its streams)
-            ctx.dropped = "not MSNP"
+            ctx.flow.follow = LEGACY_ANY.on  # (else the pipeline closes its streams)
+            ctx.dropped = "not MSNP" if budget.used <= budget.capacity else "over budget"
             ctx.take_sniffed()
             self.stats.flows_not_msnp += 1
 
     # -- commands -----------------------------------------------------------------------
     def _chunk(self, ctx: FlowContext, direction: int, data: bytes, ts: int) -> None:
-        if LEGACY_ANY.on:
-            self._legacy(ctx, direction, data, ts)
         parser = ctx.parsers[direction]
         self._items(ctx, direction, parser, parser.feed(data), ts)
 
@@ -322,6 +357,8 @@ class MsnMonitor:
 
     def _parse_error(self, ctx: FlowContext, direction: int, error: ParseError, ts: int) -> None:
         self.stats.parse_errors += 1
+        if error.kind == "over_budget":
+            self.stats.budget_drops += 1
         ctx.errors += 1
         self._report(ctx, direction, ts, "", error.kind, error.detail, error.action,
                      error.offset)
@@ -331,7 +368,7 @@ class MsnMonitor:
         """The parser gave up its direction: the flow is dropped (once)."""
         if ctx.state is _MSNP:
             ctx.state = _DROPPED
-            ctx.flow.follow = False  # (the pipeline closes its streams)
+            ctx.flow.follow = LEGACY_ANY.on  # (else the pipeline closes its streams)
             ctx.dropped = f"{DIRECTIONS[direction]} stream: {parser.failed}"
             self.stats.flows_dropped += 1
 
@@ -342,14 +379,15 @@ class MsnMonitor:
         if trace is None:
             return
         self.stats.legacy_chunks += 1
-        text = data.decode("ascii")
         name = DIRECTIONS[direction]
         if ALL_TRAFFIC.enabled:
-            ALL_TRAFFIC.write(ts, ctx.flow_id, name, lport, rport, text)
+            ALL_TRAFFIC.write(ts, ctx.flow_id, name, lport, rport, data.decode("ascii"))
+        if trace.legacy_class is None:  # a gateway chunk with nothing after its headers
+            return
         event = LEGACY_BY_CLASS[trace.legacy_class.value]
         if event.enabled:
-            event.write(ts, ctx.flow_id, name, lport, rport, text,
-                        "Received" if direction == RECEIVED else "Sent")
+            event.write(ts, ctx.flow_id, name, lport, rport, trace.message,
+                        "Received" if direction == RECEIVED else "Sent", trace.trailer)
 
     def _command(self, ctx: FlowContext, cmd: Command, direction: int, ts: int) -> None:
         stats = self.stats
@@ -360,12 +398,21 @@ class MsnMonitor:
             role = ctx.roles.observe(cmd, sent)
             if role is _SWITCHBOARD or role is _DIRECT:
                 ctx.fixed_role = role  # the strongest evidence: nothing changes it later
+        held = ctx.held
+        if held is not None and (role is not _UNKNOWN or len(held) >= MAX_HELD
+                                 or (held and ts - held[0][1][0] > MAX_HELD_NS)):
+            self._release_held(ctx, role)
+            held = None
         if COMMAND.enabled:
             legacy = LEGACY_CLASSES.get(verb)
             if legacy is None:
                 legacy = LEGACY_CLASSES[verb] = legacy_class(verb).value
-            COMMAND.write(ts, ctx.flow_id, DIRECTIONS[direction], verb, cmd.trid,
-                          list(cmd.args), cmd.payload_len, role.value, legacy, cmd.offset)
+            fields = (ts, ctx.flow_id, DIRECTIONS[direction], verb, cmd.trid, list(cmd.args),
+                      cmd.payload_len, role.value, legacy, cmd.offset, cmd.raw)
+            if held is None:
+                COMMAND.write(*fields)
+            else:
+                held.append((COMMAND, fields, 7))
         if verb == "MSG":
             stats.messages += 1
             ctx.messages += 1
@@ -387,8 +434,22 @@ class MsnMonitor:
             if tx is not None:
                 stats.transactions += 1
                 if TRANSACTION.enabled:
-                    TRANSACTION.write(ts, ctx.flow_id, tx.trid, tx.request.verb, tx.reply.verb,
-                                      round(tx.latency * 1e6), tx.error, role.value)
+                    tx_fields = (ts, ctx.flow_id, tx.trid, tx.request.verb, tx.reply.verb,
+                                 round(tx.latency * 1e6), tx.error, role.value)
+                    if held is None:
+                        TRANSACTION.write(*tx_fields)
+                    else:
+                        held.append((TRANSACTION, tx_fields, 7))
+
+    @staticmethod
+    def _release_held(ctx: FlowContext, role: Role) -> None:
+        """Write the events held while the flow's role was unknown, with ``role``: the
+        role their commands turned out to have (or, at the flow's end, the last guess)."""
+        held, ctx.held = ctx.held, None
+        value = role.value
+        for event, fields, at in held or ():
+            if event.enabled:
+                event.write(*fields[:at], value, *fields[at + 1:])
 
     def _message(self, ctx: FlowContext, cmd: Command, content, direction: int,
                  ts: int) -> None:

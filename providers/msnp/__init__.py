@@ -12,10 +12,12 @@ Around it: :func:`parse_msg` (MSG MIME content), :func:`sniff_msnp` (is this
 MSNP?), :class:`AddressBook` (servers learned from XFR / RNG / invitations),
 :class:`RoleTracker` and :func:`legacy_class` (observed role and the original
 verb-table class), :class:`TransactionTracker` (TrID joins with latency) and
-:func:`legacy_format` (the original driver's trace strings).
+:func:`legacy_format` (the original driver's trace strings) and
+:class:`BufferBudget` (one memory bound shared by many parsers).
 """
 
 from providers.msnp._addresses import AddressBook, LearnedAddress, split_host_port
+from providers.msnp._budget import DEFAULT_BUDGET, BufferBudget
 from providers.msnp._command import Command, HttpEnvelope, ParseError
 from providers.msnp._legacy import LegacyTrace, legacy_format, legacy_trace
 from providers.msnp._message import MsgContent, SlpMessage, parse_msg
@@ -38,11 +40,13 @@ from providers.msnp._stats import ParserStats
 from providers.msnp._transactions import Transaction, TransactionStats, TransactionTracker
 
 __all__ = [
+    "DEFAULT_BUDGET",
     "DEFAULT_MAX_ERRORS",
     "DEFAULT_MAX_LINE",
     "DEFAULT_MAX_PAYLOAD",
     "NOTIFICATION_VERBS",
     "AddressBook",
+    "BufferBudget",
     "Command",
     "HttpEnvelope",
     "Item",

@@ -78,6 +78,19 @@ def test_replay_legacy_format_prints_the_original_strings(suspect_chat, state_di
     assert "25 commands on 1 flows" in res.stderr
 
 
+def test_replay_legacy_format_output_is_the_originals_byte_for_byte(suspect_chat, state_dir):
+    """The whole output, bytes included (the "Sent" lines' CRLF), is what the re-implemented
+    notify.c traces chunk by chunk, one trace message after another."""
+    from .test_replay import _original_trace
+
+    env = {**os.environ, "WFPTRACE_STATE_DIR": str(state_dir)}
+    res = subprocess.run([*PY, "replay", "--legacy-format", str(suspect_chat)],
+                         capture_output=True, env=env, cwd=REPO, timeout=60)
+    want = _original_trace(suspect_chat, lambda s, d: s if d == 1863 else d)
+    assert res.returncode == 0
+    assert res.stdout == "".join(m if m.endswith("\n") else m + "\n" for m in want).encode()
+
+
 # -- lifecycle in a namespace, driven through tmux ------------------------------------------
 class Tmux:
     """One private tmux server running one command in a pane."""
