@@ -17,6 +17,7 @@ from providers.msnp import (
     Role,
     RoleTracker,
     Sniff,
+    StreamRedactor,
     TransactionTracker,
     sniff_msnp,
 )
@@ -72,6 +73,7 @@ class FlowContext:
         "messages",
         "parsers",
         "participants",
+        "redactors",
         "redirects",
         "remote",
         "roles",
@@ -124,6 +126,8 @@ class FlowContext:
         self.sniff_bytes = [0, 0]
         self.sniffs = 0
         self.lane_keys: tuple[bytes, bytes] | None = None  # registered in the express lane
+        #: per direction, what hides secrets in raw chunks (made when first needed)
+        self.redactors: list[StreamRedactor] | None = None
         self.bytes = [0, 0]
         self.commands = 0
         self.errors = 0

@@ -7,6 +7,11 @@ when replaying): the record's time in every sink. Shared fields use the vocabula
 names (``tracer.VOCABULARY``: ECS); ``network.direction`` is ``egress`` for what the
 monitored host sent, ``ingress`` for what it received.
 
+No event carries a secret unless asked: ``Command`` arguments holding tickets, cookies
+or passwords are ``<redacted:hmac:...>`` tokens without ``capture_secrets``; a
+``Message`` has ``text``, ``body`` and ``body_sha256`` only with ``capture_bodies``, and
+always ``body_hmac``, the body's token (equal bodies, equal tokens within a key).
+
 The four ``Legacy*`` events reproduce the original trace strings byte for byte
 through their templates, so ``wfptrace fmt`` prints what tracefmt printed.
 """
@@ -66,7 +71,7 @@ MESSAGE = PROVIDER.event(
     3, "Message", Level.INFO, "message",
     {**_FLOW, "network.direction": str, "trid": int, "content_type": str, "kind": str,
      "sender": str, "sender_name": str, "typing_user": str, "text": str,
-     "body_len": (int, "By"), "body_sha256": str, "body": bytes},
+     "body_len": (int, "By"), "body_sha256": str, "body": bytes, "body_hmac": str},
     "MSG {network.direction} {kind} {content_type} from {sender} ({body_len} bytes)")
 
 TRANSACTION = PROVIDER.event(

@@ -11,6 +11,11 @@ its context wants the bytes. A monitored flow is recognised as MSNP by port 1863
 by a server address learned from XFR/RNG, or by content, and parsed incrementally.
 The engine only observes: it never holds, drops or edits a packet (the live source
 accepts every packet itself).
+
+Secrets are redacted here, before any event is written, so no sink ever sees them:
+tickets, cookies and other authentication material (unless ``capture_secrets``) and
+message bodies (unless ``capture_bodies``) become keyed-hash tokens of the
+:class:`tracer.Redactor`, equal values giving equal tokens.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from providers.msnp import (
     DEFAULT_BUDGET,
@@ -26,6 +31,7 @@ from providers.msnp import (
     DEFAULT_MAX_LINE,
     DEFAULT_MAX_PAYLOAD,
     NOTIFICATION_VERBS,
+    SECRET_VERBS,
     AddressBook,
     BufferBudget,
     Command,
@@ -33,12 +39,15 @@ from providers.msnp import (
     ParseError,
     Role,
     Sniff,
+    StreamRedactor,
     legacy_class,
     legacy_trace,
     parse_msg,
+    redact_args,
 )
 from providers.msnp._verbs import KNOWN_VERBS  # not (yet) part of providers.msnp's surface
 from providers.packets import TCP_SYN, Direction, Flow, Packet
+from tracer import Redactor, redaction_header
 
 from ._context import DIRECTIONS, RECEIVED, SENT, FlowContext, StreamState
 from ._events import (
@@ -97,6 +106,8 @@ PLAIN_VERBS = frozenset(KNOWN_VERBS) - _LEDGER_VERBS - {"MSG"}
 #: A MSG payload the address book learns from (an invitation or a P2P message); one
 #: regular expression search is cheaper than two ``in`` tests on bytes.
 _LEARNS_ADDRESSES = re.compile(rb"x-ms(?:msgsinvite|nmsgrp2p)").search
+#: Parse errors whose detail quotes stream content, with what precedes the quote.
+_CONTENT_DETAILS = {"invalid_line": "", "http_error": "not an HTTP message: "}
 #: verb -> the original's verb-table class (bounded: a verb is three upper-case letters
 #: or digits); the express lane reads it too.
 LEGACY_CLASSES: dict[str, str] = {}
@@ -111,8 +122,9 @@ class MsnMonitor:
     otherwise (replay) the MSNP client is taken to be local.
     """
 
-    __slots__ = ("_limits", "addresses", "budget", "capture_bodies", "contexts", "enabled",
-                 "lane", "ledger", "max_contexts", "resolver", "sided", "stats")
+    __slots__ = ("_limits", "addresses", "budget", "capture_bodies", "capture_secrets",
+                 "contexts", "enabled", "lane", "ledger", "max_contexts", "redactor", "resolver",
+                 "sided", "stats")
 
     provider = PROVIDER
     #: Only flows whose ``follow`` flag the monitor turns on are reassembled.
@@ -122,10 +134,14 @@ class MsnMonitor:
                  capture_bodies: bool = False, enabled: bool = True,
                  max_line: int = DEFAULT_MAX_LINE, max_payload: int = DEFAULT_MAX_PAYLOAD,
                  max_errors: int = DEFAULT_MAX_ERRORS, max_contexts: int = 10_000,
-                 max_buffered: int = DEFAULT_BUDGET, sided: bool = False) -> None:
+                 max_buffered: int = DEFAULT_BUDGET, sided: bool = False,
+                 capture_secrets: bool = False, redactor: Redactor | None = None) -> None:
         hint = AppIdentity(app_hint or "unknown")
         self.resolver: Resolver = resolver or (lambda pkt, outbound: hint)
         self.capture_bodies = capture_bodies
+        self.capture_secrets = capture_secrets
+        #: Makes the tokens that replace secrets (a random key per monitor by default).
+        self.redactor = redactor or Redactor()
         self.enabled = enabled
         self.sided = sided
         self.stats = MonitorStats()
@@ -138,6 +154,11 @@ class MsnMonitor:
         self.contexts = 0  # live flow contexts (each holds at most two bounded parsers)
         #: The express lane handling this monitor's common packets (replay), if any.
         self.lane: ExpressLane | None = None
+
+    def log_header(self) -> dict[str, Any]:
+        """Log header fields saying what this monitor redacts, and under which key."""
+        return redaction_header(self.redactor, capture_secrets=self.capture_secrets,
+                                capture_bodies=self.capture_bodies)
 
     # -- packet consumer ----------------------------------------------------------------
     def on_packet(self, pkt: Packet, flow: Flow, direction: Direction) -> None:
@@ -296,6 +317,7 @@ class MsnMonitor:
             parsers[direction] = MsnpStreamParser(max_line=max_line, max_payload=max_payload,
                                                   max_errors=max_errors, budget=self.budget)
             ctx.parsers = (parsers[0], parsers[1])
+            ctx.redactors = None  # (their state is lost with the bytes)
             self._report(ctx, direction, flow.last_ns, "", "gap", f"{nbytes} bytes lost",
                          "resync", -1)
 
@@ -360,8 +382,10 @@ class MsnMonitor:
         if error.kind == "over_budget":
             self.stats.budget_drops += 1
         ctx.errors += 1
-        self._report(ctx, direction, ts, "", error.kind, error.detail, error.action,
-                     error.offset)
+        detail, quoted = error.detail, _CONTENT_DETAILS.get(error.kind)
+        if quoted is not None and detail.startswith(quoted) and not self._shows_unknown:
+            detail = quoted + self.redactor.token(detail[len(quoted):])
+        self._report(ctx, direction, ts, "", error.kind, detail, error.action, error.offset)
 
     def _stream_failed(self, ctx: FlowContext, direction: int, parser: MsnpStreamParser
                        ) -> None:
@@ -374,14 +398,22 @@ class MsnMonitor:
 
     def _legacy(self, ctx: FlowContext, direction: int, data: bytes, ts: int) -> None:
         lport, rport = ctx.legacy_ports
+        redactor = self._stream_redactor(ctx, direction)
+        # (every chunk goes through the redactor: it follows the stream's framing)
+        shown = redactor.redact(data) if redactor is not None else data
         trace = legacy_trace(data, inbound=direction == RECEIVED, local_port=lport,
                              remote_port=rport)
-        if trace is None:
+        if trace is None:  # (decided on the chunk itself, as the original did)
             return
+        if redactor is not None:  # what is shown: the redacted chunk, by the same rules
+            trace = legacy_trace(shown, inbound=direction == RECEIVED, local_port=lport,
+                                 remote_port=rport)
+            if trace is None:
+                return
         self.stats.legacy_chunks += 1
         name = DIRECTIONS[direction]
         if ALL_TRAFFIC.enabled:
-            ALL_TRAFFIC.write(ts, ctx.flow_id, name, lport, rport, data.decode("ascii"))
+            ALL_TRAFFIC.write(ts, ctx.flow_id, name, lport, rport, shown.decode("ascii"))
         if trace.legacy_class is None:  # a gateway chunk with nothing after its headers
             return
         event = LEGACY_BY_CLASS[trace.legacy_class.value]
@@ -407,8 +439,11 @@ class MsnMonitor:
             legacy = LEGACY_CLASSES.get(verb)
             if legacy is None:
                 legacy = LEGACY_CLASSES[verb] = legacy_class(verb).value
-            fields = (ts, ctx.flow_id, DIRECTIONS[direction], verb, cmd.trid, list(cmd.args),
-                      cmd.payload_len, role.value, legacy, cmd.offset, cmd.raw)
+            args, raw = list(cmd.args), cmd.raw
+            if verb in SECRET_VERBS and not self.capture_secrets:
+                args, raw = redact_args(verb, args, self.redactor.token), None
+            fields = (ts, ctx.flow_id, DIRECTIONS[direction], verb, cmd.trid, args,
+                      cmd.payload_len, role.value, legacy, cmd.offset, raw)
             if held is None:
                 COMMAND.write(*fields)
             else:
@@ -427,8 +462,8 @@ class MsnMonitor:
             self.ledger.observe(ctx, cmd, direction, ts)
         elif verb not in KNOWN_VERBS:
             stats.unknown_verbs += 1
-            self._report(ctx, direction, ts, verb, "unknown_verb", cmd.line[:80], "parsed",
-                         cmd.offset)
+            self._report(ctx, direction, ts, verb, "unknown_verb", self._unknown_line(cmd),
+                         "parsed", cmd.offset)
         if cmd.trid is not None:
             tx = ctx.transactions.observe(cmd, sent, ts / _SECOND)
             if tx is not None:
@@ -461,7 +496,34 @@ class MsnMonitor:
         MESSAGE.write(ts, ctx.flow_id, DIRECTIONS[direction], cmd.trid, content.content_type,
                       content.kind, sender, content.sender_name, content.typing_user,
                       content.text if bodies else None, len(body),
-                      hashlib.sha256(body).hexdigest(), body if bodies else None)
+                      hashlib.sha256(body).hexdigest() if bodies else None,
+                      body if bodies else None, self.redactor.token(body))
+
+    # -- redaction ----------------------------------------------------------------------
+    @property
+    def _shows_unknown(self) -> bool:
+        """Content of unknown meaning (an unknown verb's arguments, a line that is no
+        command) may be a secret or a body: shown only when both are captured."""
+        return self.capture_secrets and self.capture_bodies
+
+    def _unknown_line(self, cmd: Command) -> str:
+        """An unknown command's line: its arguments may be anything, so only the verb and
+        TrID are kept unless secrets and bodies are captured."""
+        line = cmd.line[:80]
+        if self._shows_unknown or not cmd.args:
+            return line
+        head = cmd.verb if cmd.trid is None else f"{cmd.verb} {cmd.trid}"
+        return f"{head} {self.redactor.token(' '.join(cmd.args))}"
+
+    def _stream_redactor(self, ctx: FlowContext, direction: int) -> StreamRedactor | None:
+        """The direction's chunk redactor, flags kept current; None if nothing is hidden."""
+        if ctx.redactors is None:
+            token = self.redactor.token
+            ctx.redactors = [StreamRedactor(token), StreamRedactor(token)]
+        redactor = ctx.redactors[direction]
+        redactor.secrets = not self.capture_secrets
+        redactor.bodies = not self.capture_bodies
+        return redactor if redactor.secrets or redactor.bodies else None
 
     def _report(self, ctx: FlowContext, direction: int, ts: int, verb: str, kind: str,
                 detail: str, action: str, offset: int) -> None:

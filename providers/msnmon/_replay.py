@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from providers.packets import PcapFileSource, Pipeline, open_capture
-from tracer import Hub, Level, ProviderEnable, SessionConfig, format_event
+from tracer import Hub, Level, ProviderEnable, Redactor, SessionConfig, format_event
 
 from ._events import PROVIDER, PROVIDER_NAME
 from ._lane import CEXPRESS, ExpressLane
@@ -57,11 +57,15 @@ def replay_capture(path: str | Path, *, app_hint: str | None = None,
     return monitor.stats
 
 
-def replay_consumer(app_hint: str | None = None, capture_bodies: bool = False) -> MsnMonitor:
+def replay_consumer(app_hint: str | None = None, capture_bodies: bool = False,
+                    capture_secrets: bool = False, redaction_key: str | None = None
+                    ) -> MsnMonitor:
     """Factory for the ``wfptrace.packet_consumers`` entry point ``msnmon``: the monitor
     as one consumer of ``wfptrace replay``'s pipeline (the application is unknown unless
-    ``app_hint`` names it)."""
-    return MsnMonitor(app_hint=app_hint, capture_bodies=capture_bodies)
+    ``app_hint`` names it; ``redaction_key``: the file of the redaction key)."""
+    redactor = Redactor.from_file(redaction_key) if redaction_key else None
+    return MsnMonitor(app_hint=app_hint, capture_bodies=capture_bodies,
+                      capture_secrets=capture_secrets, redactor=redactor)
 
 
 def _reporting(source: PcapFileSource, progress: Callable[[float], None]

@@ -12,8 +12,9 @@ Around it: :func:`parse_msg` (MSG MIME content), :func:`sniff_msnp` (is this
 MSNP?), :class:`AddressBook` (servers learned from XFR / RNG / invitations),
 :class:`RoleTracker` and :func:`legacy_class` (observed role and the original
 verb-table class), :class:`TransactionTracker` (TrID joins with latency) and
-:func:`legacy_format` (the original driver's trace strings) and
-:class:`BufferBudget` (one memory bound shared by many parsers).
+:func:`legacy_format` (the original driver's trace strings),
+:class:`BufferBudget` (one memory bound shared by many parsers), :func:`redact_args` and
+:class:`StreamRedactor` (where the secrets are: tickets, cookies, message bodies).
 """
 
 from providers.msnp._addresses import AddressBook, LearnedAddress, split_host_port
@@ -35,6 +36,7 @@ from providers.msnp._roles import (
     RoleTracker,
     legacy_class,
 )
+from providers.msnp._secrets import SECRET_VERBS, StreamRedactor, redact_args, secret_args
 from providers.msnp._sniff import Sniff, sniff_msnp
 from providers.msnp._stats import ParserStats
 from providers.msnp._transactions import Transaction, TransactionStats, TransactionTracker
@@ -45,6 +47,7 @@ __all__ = [
     "DEFAULT_MAX_LINE",
     "DEFAULT_MAX_PAYLOAD",
     "NOTIFICATION_VERBS",
+    "SECRET_VERBS",
     "AddressBook",
     "BufferBudget",
     "Command",
@@ -61,6 +64,7 @@ __all__ = [
     "RoleTracker",
     "SlpMessage",
     "Sniff",
+    "StreamRedactor",
     "Transaction",
     "TransactionStats",
     "TransactionTracker",
@@ -68,6 +72,8 @@ __all__ = [
     "legacy_format",
     "legacy_trace",
     "parse_msg",
+    "redact_args",
+    "secret_args",
     "sniff_msnp",
     "split_host_port",
 ]
