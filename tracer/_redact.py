@@ -32,6 +32,7 @@ _KEY_BYTES = 32
 _MIN_KEY_BYTES = 16
 _MAX_KEY_BYTES = 4096
 _KEY_ID_LABEL = b"wfptrace redaction key id"
+_NOTE_FIELD = 40
 
 
 class Redactor:
@@ -85,11 +86,12 @@ def redaction_header(redactor: Redactor, *, capture_secrets: bool,
 
 
 def redaction_note(header: Mapping[str, Any]) -> str | None:
-    """One line on a log's secrets from its header, or None if the header says nothing."""
+    """One line on a log's secrets from its header, or None if the header says nothing
+    (the caller escapes it before a terminal: a log file is data)."""
     if "capture_secrets" not in header and "redaction" not in header:
         return None
-    scheme = str(header.get("redaction") or "none")
-    key = header.get("redaction_key_id")
+    scheme = str(header.get("redaction") or "none")[:_NOTE_FIELD]  # (a log is data: bounded)
+    key = str(header.get("redaction_key_id") or "")[:_NOTE_FIELD]
     how = f"{scheme}, key {key}" if key else scheme
     if header.get("capture_secrets"):
         text = f"SECRETS CAPTURED in clear (--capture-secrets); the rest redacted ({how})"

@@ -23,6 +23,7 @@ from tracer import (
     ProviderEnable,
     SessionConfig,
     escape_text,
+    redaction_note,
 )
 from tracer._dfilter import FieldTable
 
@@ -125,6 +126,9 @@ class TraceViewApp(App[None]):
         self.search_text = ""
         self._search: SearchWorker | None = None
         self.sub_title = title
+        #: what the opened log's header says of its secrets (shown in the status bar)
+        self.secrets_note = (redaction_note(self.index.reader.header)
+                             if self.index is not None else None)
         self._logs = list(logs or [])
         self._follow_logs = follow_logs
         self._session_counter = 0
@@ -314,7 +318,7 @@ class TraceViewApp(App[None]):
             filter_text=self.rows.filter.describe(), pending=self.rows.pending,
             ring_dropped=self.ring.dropped, lost=self.feed.lost,
             sessions=len(self.feed.subscriptions) + len(self.feed.logs) + (self.index is not None),
-            progress=self._progress_text())
+            progress=self._progress_text(), secrets=self.secrets_note)
 
     # -- events view ----------------------------------------------------------------------
     def on_events_view_selected(self, message: EventsView.Selected) -> None:

@@ -38,7 +38,8 @@ class ColumnHeader(Widget):
 
 
 class StatusBar(Widget):
-    """Follow state, position, filter, and events dropped from the view."""
+    """Follow state, position, filter, events dropped from the view, and whether the
+    opened log holds secrets in clear."""
 
     DEFAULT_CSS = "StatusBar { height: 1; background: $primary-background; }"
 
@@ -48,8 +49,8 @@ class StatusBar(Widget):
 
     def show(self, *, follow: bool, row: int | None, shown: int, held: int, filter_text: str,
              pending: int, ring_dropped: int, lost: int, sessions: int,
-             progress: str = "") -> None:
-        """Update from the app's state."""
+             progress: str = "", secrets: str | None = None) -> None:
+        """Update from the app's state (``secrets``: the log header's note on them)."""
         t = Text()
         t.append(" FOLLOW " if follow else " PAUSED ",
                  style="bold black on green" if follow else "bold black on yellow")
@@ -66,6 +67,11 @@ class StatusBar(Widget):
                      style="bold magenta")
         if not sessions:
             t.append("  no source", style="dim")
+        if secrets is not None:
+            captured = secrets.startswith("SECRETS")
+            t.append("  ")
+            t.append(" SECRETS IN CLEAR " if captured else "secrets redacted",
+                     style="bold white on red" if captured else "dim")
         self.text = t
         self.refresh()
 

@@ -183,7 +183,7 @@ class StreamRedactor:
             return self._token(part).encode() if (self.secrets or self.bodies) and part else part
         start = len(self._line)
         line = self._line + part
-        spans = self._spans(line, complete)
+        spans = self._spans(line.rstrip(b"\r"), complete)  # (a CR may end the last chunk)
         if not spans:
             return part
         out, at = bytearray(), start
