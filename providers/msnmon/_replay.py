@@ -22,7 +22,8 @@ __all__ = ["replay_capture", "replay_consumer", "replay_demo"]
 
 
 def replay_capture(path: str | Path, *, app_hint: str | None = None,
-                   capture_bodies: bool = False, monitor: MsnMonitor | None = None,
+                   capture_bodies: bool = False, capture_secrets: bool = False,
+                   redactor: Redactor | None = None, monitor: MsnMonitor | None = None,
                    pipeline: Pipeline | None = None, express: bool = True,
                    progress: Callable[[float], None] | None = None) -> MonitorStats:
     """Run every packet of a capture file through a pipeline with a monitor; return the
@@ -33,9 +34,11 @@ def replay_capture(path: str | Path, *, app_hint: str | None = None,
     closed). Events go to whatever sessions enable ``wfptrace-msnmon`` at the time. The
     common packets take the C express lane when it is built (``express=False``: every
     packet takes the Python path; the results are the same). ``progress`` is called
-    now and then with the fraction of the file read, and with 1.0 at the end.
+    now and then with the fraction of the file read, and with 1.0 at the end. Without
+    ``monitor``, one is made with ``app_hint``, the capture flags and ``redactor``.
     """
-    monitor = monitor or MsnMonitor(app_hint=app_hint, capture_bodies=capture_bodies)
+    monitor = monitor or MsnMonitor(app_hint=app_hint, capture_bodies=capture_bodies,
+                                    capture_secrets=capture_secrets, redactor=redactor)
     pipeline = pipeline or Pipeline([monitor])
     if monitor not in pipeline.consumers:
         raise ValueError("replay_capture: the monitor is not one of the pipeline's consumers")

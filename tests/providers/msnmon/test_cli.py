@@ -68,8 +68,10 @@ def test_monitor_needs_root_and_says_so(state_dir):
 
 
 def test_replay_legacy_format_prints_the_original_strings(suspect_chat, state_dir):
-    """replay --legacy-format prints exactly the original driver's trace lines."""
-    res = _run(["replay", "--legacy-format", str(suspect_chat)], state_dir)
+    """replay --legacy-format prints exactly the original driver's trace lines (with the
+    secrets and bodies captured, as the original printed them)."""
+    res = _run(["replay", "--legacy-format", "--capture-secrets", "--capture-bodies",
+                str(suspect_chat)], state_dir)
     lines = res.stdout.splitlines()  # text mode: the chunks' CRLF ends each line
     assert res.returncode == 0
     assert lines[0] == ("Message Received. Local Port: 3331 Remote Port: 1863. Message: USR 93 "

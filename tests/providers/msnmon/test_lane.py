@@ -20,6 +20,7 @@ from providers.packets._accel import CSTAGE
 from providers.packets._cflows import CompiledFlowTable
 from providers.packets._reassembly import CompiledReassembler
 from samples.msnsim import write_synthetic_capture
+from tracer import Redactor
 
 from ..packets.corpus import FRAMES, interleaved, mutated, write_frames
 from .conftest import REPO, SAMPLES
@@ -31,6 +32,8 @@ if CEXPRESS is None:
                 allow_module_level=True)
 
 SHARED = REPO / ".." / "shared" / "captures"
+#: One redaction key for both paths, so their traces carry the same tokens.
+REDACTOR = Redactor(b"lane and python path share this key")
 
 
 #: What a session enables: everything; the summaries without Command and Message; only
@@ -51,7 +54,7 @@ def _monitor(max_flows: int = 100_000, max_stream_buffer: int = 1 << 20,
              compiled_streams: bool = False, **kw) -> tuple[MsnMonitor, _Pipeline]:
     """A monitor and its pipeline, with the limits of both (``compiled_streams``: the
     pipeline's flow table and reassembler are the C twins)."""
-    monitor = MsnMonitor(**kw)
+    monitor = MsnMonitor(**{"redactor": REDACTOR, **kw})
     table = CompiledFlowTable(max_flows) if compiled_streams else FlowTable(max_flows)
     pipeline = _Pipeline([monitor], flows=table,  # type: ignore[arg-type]
                          max_stream_buffer=max_stream_buffer)
@@ -148,7 +151,7 @@ def test_cut_pcap_file_raises_the_readers_error_after_the_same_trace(synthetic, 
         rec = record()
         LEGACY_ANY.on = False
         with pytest.raises(CaptureFormatError) as info:
-            replay_capture(broken, express=express)
+            replay_capture(broken, express=express, redactor=REDACTOR)
         outcomes.append(([(e.name, e.fields) for e in rec.events()], str(info.value)))
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][1].startswith("file ends inside a record")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -31,7 +32,7 @@ def _commands(rec) -> list[tuple]:
 def test_real_capture_gives_exactly_its_25_commands(record, suspect_chat):
     """The real capture yields exactly its 25 commands with directions, verbs, trids and args."""
     rec = record()
-    stats = replay_capture(suspect_chat)
+    stats = replay_capture(suspect_chat, capture_secrets=True)  # (the raw switchboard cookie)
     assert _commands(rec) == EXPECTED
     assert stats.commands == 25 and stats.parse_errors == 0
 
@@ -55,7 +56,8 @@ def test_real_capture_commands_carry_role_class_and_flow(record, suspect_chat):
 
 
 def test_both_msg_forms_become_messages_without_bodies_by_default(record, suspect_chat):
-    """Client and server MSG forms give 13 typing and 7 text messages; bodies only as hashes."""
+    """Client and server MSG forms give 13 typing and 7 text messages; bodies only as
+    keyed-hash tokens."""
     rec = record()
     replay_capture(suspect_chat)
     messages = rec.events("Message")
@@ -68,7 +70,8 @@ def test_both_msg_forms_become_messages_without_bodies_by_default(record, suspec
                                                                                       THOMAS}
     first = texts[0].fields
     assert first["body_len"] == len(TEXTS[0].encode())
-    assert first["body_sha256"] == hashlib.sha256(TEXTS[0].encode()).hexdigest()
+    assert first["body_sha256"] is None  # (an unkeyed hash of a short text is no secret)
+    assert re.fullmatch(r"<redacted:hmac:[0-9a-f]{12}>", first["body_hmac"])
 
 
 def test_capture_bodies_adds_the_text(record, suspect_chat):
@@ -78,6 +81,7 @@ def test_capture_bodies_adds_the_text(record, suspect_chat):
     texts = [m.fields for m in rec.events("Message") if m.fields["kind"] == "text"]
     assert [t["text"] for t in texts] == TEXTS
     assert texts[0]["body"] == TEXTS[0].encode()
+    assert texts[0]["body_sha256"] == hashlib.sha256(TEXTS[0].encode()).hexdigest()
 
 
 def test_switchboard_summary_and_transactions(record, suspect_chat):
@@ -115,7 +119,7 @@ def _original_trace(path, local_port_of) -> list[str]:
 def test_legacy_events_reproduce_the_original_strings(record, suspect_chat):
     """The legacy events render, chunk by chunk, exactly what the original traced."""
     rec = record(("all_traffic", "client_server", "peer_to_peer", "unknown"))
-    replay_capture(suspect_chat)
+    replay_capture(suspect_chat, capture_secrets=True, capture_bodies=True)
     lines = [e.message for e in rec.events() if e.name.startswith("Legacy")]
     assert lines == _original_trace(suspect_chat, lambda s, d: s if d == 1863 else d)
     usr = "USR 93 tesla_brian@hotmail.com 1835953129.20013021.2623242\r\n"
@@ -154,7 +158,7 @@ def test_simulator_captures_give_the_transcripts_commands(record, name):
         pytest.skip(f"{pcap} is absent")
     truth = json.loads(transcript.read_text())
     rec = record()
-    replay_capture(pcap)
+    replay_capture(pcap, capture_secrets=True)
     flows = {(e.fields["source.port"], e.fields["destination.port"]):
              e.fields["network.community_id"] for e in rec.events("FlowEstablished")}
     for conn in truth["connections"]:

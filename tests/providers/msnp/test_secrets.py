@@ -38,7 +38,7 @@ SHAPES = [
     ("USR 3 CTP S hunter2", ("hunter2",)),
     ("USR 3 OK alice@example.com Alice", ()),
     ("USR 2 TWN I bob@example.com", ()),  # MSNP8-14
-    ("USR 2 TWN S lc=1033,id=507,tw=40,ct=1062764229,kpp=1", ("lc=1033,id=507,tw=40,ct=1062764229,kpp=1",)),
+    ("USR 2 TWN S lc=1033,id=507,ct=1062764229,kpp=1", ("lc=1033,id=507,ct=1062764229,kpp=1",)),
     ("USR 3 TWN S t=53*1hAu8ADuD3$$&p=MBbz!j", ("t=53*1hAu8ADuD3$$&p=MBbz!j",)),
     ("USR 3 OK bob@example.com Bob 1 0", ()),
     ("USR 2 SSO I dave@example.com", ()),  # MSNP15-21
@@ -136,7 +136,7 @@ def test_bodies_and_secrets_are_separate_choices():
     bodies_shown = StreamRedactor(_token, bodies=False).redact(stream)
     assert BODY.encode() in bodies_shown and _leaks(bodies_shown) == [BODY]
     secrets_shown = StreamRedactor(_token, secrets=False).redact(stream)
-    assert BODY.encode() not in secrets_shown and "cookiesecret123".encode() in secrets_shown
+    assert BODY.encode() not in secrets_shown and b"cookiesecret123" in secrets_shown
 
 
 def test_a_body_over_several_chunks_stays_redacted_and_other_payloads_show():
