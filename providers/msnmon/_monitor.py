@@ -106,8 +106,8 @@ PLAIN_VERBS = frozenset(KNOWN_VERBS) - _LEDGER_VERBS - {"MSG"}
 #: A MSG payload the address book learns from (an invitation or a P2P message); one
 #: regular expression search is cheaper than two ``in`` tests on bytes.
 _LEARNS_ADDRESSES = re.compile(rb"x-ms(?:msgsinvite|nmsgrp2p)").search
-#: Parse errors whose detail quotes stream content, with what precedes the quote.
-_CONTENT_DETAILS = {"invalid_line": "", "http_error": "not an HTTP message: "}
+#: What precedes stream content quoted in a parse error's detail or a parser's reason.
+_QUOTING = "not an HTTP message: "
 #: verb -> the original's verb-table class (bounded: a verb is three upper-case letters
 #: or digits); the express lane reads it too.
 LEGACY_CLASSES: dict[str, str] = {}
@@ -382,10 +382,11 @@ class MsnMonitor:
         if error.kind == "over_budget":
             self.stats.budget_drops += 1
         ctx.errors += 1
-        detail, quoted = error.detail, _CONTENT_DETAILS.get(error.kind)
-        if quoted is not None and detail.startswith(quoted) and not self._shows_unknown:
-            detail = quoted + self.redactor.token(detail[len(quoted):])
-        self._report(ctx, direction, ts, "", error.kind, detail, error.action, error.offset)
+        detail = error.detail
+        if error.kind == "invalid_line" and not self._shows_unknown:
+            detail = self.redactor.token(detail)
+        self._report(ctx, direction, ts, "", error.kind, self._hide_quoted(detail),
+                     error.action, error.offset)
 
     def _stream_failed(self, ctx: FlowContext, direction: int, parser: MsnpStreamParser
                        ) -> None:
@@ -393,7 +394,8 @@ class MsnMonitor:
         if ctx.state is _MSNP:
             ctx.state = _DROPPED
             ctx.flow.follow = LEGACY_ANY.on  # (else the pipeline closes its streams)
-            ctx.dropped = f"{DIRECTIONS[direction]} stream: {parser.failed}"
+            reason = self._hide_quoted(parser.failed or "")
+            ctx.dropped = f"{DIRECTIONS[direction]} stream: {reason}"
             self.stats.flows_dropped += 1
 
     def _legacy(self, ctx: FlowContext, direction: int, data: bytes, ts: int) -> None:
@@ -505,6 +507,13 @@ class MsnMonitor:
         """Content of unknown meaning (an unknown verb's arguments, a line that is no
         command) may be a secret or a body: shown only when both are captured."""
         return self.capture_secrets and self.capture_bodies
+
+    def _hide_quoted(self, text: str) -> str:
+        """A parser's detail or reason with the stream content it quotes as a token."""
+        head, quoted, data = text.partition(_QUOTING)
+        if not quoted or self._shows_unknown:
+            return text
+        return head + quoted + self.redactor.token(data)
 
     def _unknown_line(self, cmd: Command) -> str:
         """An unknown command's line: its arguments may be anything, so only the verb and

@@ -16,7 +16,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from providers.msnmon import replay_capture
+from providers.msnmon import MsnMonitor, replay_capture
+from providers.packets import Pipeline
 from tests.tracer.otel.receiver import Receiver
 from tracer import read_log
 from tracer._cli import main
@@ -34,6 +35,7 @@ from .secretshapes import (
     TWN_TICKET,
     write_secret_capture,
 )
+from .streams import Conversation
 
 WFPTRACE = [sys.executable, "-m", "tracer._cli"]
 TOKEN = re.compile(r"<redacted:hmac:[0-9a-f]{12}>")
@@ -227,3 +229,30 @@ def test_in_process_replay_redacts_by_default(record, capture):
     replay_capture(capture)
     args = [a for e in rec.events("Command") for a in e.fields["args"]]
     assert TWN_TICKET not in args and any(TOKEN.fullmatch(a) for a in args)
+
+
+def _feed(monitor: MsnMonitor, client_bytes: bytes) -> None:
+    """One conversation to port 1863 through a pipeline with ``monitor``."""
+    conv = Conversation(("10.0.0.1", 40000), ("10.0.0.2", 1863))
+    pipeline = Pipeline([monitor])
+    for pkt in [*conv.handshake(), *conv.send(client_bytes), *conv.close()]:
+        pipeline.packet(pkt)
+    pipeline.finish()
+
+
+@pytest.mark.parametrize("captured", [False, True])
+def test_parse_errors_and_drop_reasons_quote_no_content(record, captured):
+    """A line that is no command, an unknown verb's arguments and the garbage quoted by a
+    failed HTTP stream's reason are tokens, unless secrets and bodies are captured."""
+    rec = record()
+    body = b"VER 1 MSNP8 CVR0\r\nmy password is hunter2secret\r\nZZZ 5 zzzsecret\r\n"
+    stream = (b"POST /gateway/gateway.dll HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s"
+              b"XYZ gatewaysecret\r\n\r\n" % (len(body), body))
+    _feed(MsnMonitor(capture_secrets=captured, capture_bodies=captured), stream)
+    unknown = [e.fields["detail"] for e in rec.events("UnknownCommand")]
+    [closed] = rec.events("FlowClosed")
+    shown = json.dumps(unknown) + closed.fields["dropped"]
+    assert len(unknown) >= 3 and "not an HTTP message" in closed.fields["dropped"]
+    for secret in ("hunter2secret", "zzzsecret", "gatewaysecret"):
+        assert (secret in shown) is captured, secret
+    assert ("<redacted:hmac:" in shown) is not captured
