@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -14,6 +15,7 @@ import pytest
 
 from providers.msnmon import PROVIDER
 from providers.msnmon._cli import main
+from providers.msnp import secret_args
 from providers.netfilter import list_tagged
 from tracer import read_log
 
@@ -132,15 +134,17 @@ def _tags(topo) -> list[str]:
         return [t.owner for t in list_tagged()]
 
 
-def _monitor_argv(topo, state: Path, app: str, log: Path) -> list[str]:
+def _monitor_argv(topo, state: Path, app: str, log: Path, *flags: str) -> list[str]:
     return topo.a.argv(["env", f"WFPTRACE_STATE_DIR={state}", *PY, "monitor", app,
-                        "--file", str(log)])
+                        "--file", str(log), *flags])
 
 
 @pytest.mark.parametrize("stop_keys", [("q",), ("C-c",)], ids=["key", "ctrl-c"])
 def test_monitor_lifecycle(topology, tmp_path, state_dir, stop_keys):
     """monitor installs its filters, traces the app, and removes them on a key or Ctrl-C;
-    the registration survives the restart and delcallouts makes the next start fail."""
+    the registration survives the restart and delcallouts makes the next start fail. The
+    first run's log has the transcript's tickets and cookies redacted; the second runs
+    with --capture-secrets, and both logs' headers say which."""
     app = make_app(tmp_path, "wfpt-msn-client")
     start_server(topology)
     assert _run(["addcallouts", "--queue", "43"], state_dir).returncode == 0
@@ -149,7 +153,8 @@ def test_monitor_lifecycle(topology, tmp_path, state_dir, stop_keys):
         rounds = 2 if stop_keys == ("q",) else 1
         for round_ in range(rounds):  # the provider restarts; the callouts are re-installed
             log = tmp_path / f"run{round_}.jsonl"
-            tmux.start(_monitor_argv(topology, state_dir, app, log))
+            flags = ("--capture-secrets",) if round_ else ()
+            tmux.start(_monitor_argv(topology, state_dir, app, log, *flags))
             screen = tmux.wait_for("Press any key")
             assert f"traced to {log}" in screen
             assert _tags(topology) == ["msnmon"] * RULES
@@ -162,6 +167,14 @@ def test_monitor_lifecycle(topology, tmp_path, state_dir, stop_keys):
             assert _tags(topology) == []
             commands = [e for e in read_log(str(log)) if e.name == "Command"]
             assert len(commands) == len(transcript["commands"])
+            secrets = [c["args"][i] for c in transcript["commands"]
+                       for i in secret_args(c["verb"], c["args"])]
+            data = log.read_bytes()
+            assert secrets and [s.encode() in data for s in secrets] == [bool(round_)] * \
+                len(secrets)
+            header = json.loads(data.split(b"\n", 1)[0])
+            assert header["capture_secrets"] is bool(round_)
+            assert header["redaction"] == "hmac-sha256"
         assert cli(topology, state_dir, "delcallouts").returncode == 0  # in the namespace
         tmux.start(_monitor_argv(topology, state_dir, app, tmp_path / "none.jsonl"))
         screen = tmux.wait_for("EXIT=")
