@@ -527,8 +527,9 @@ class MsnMonitor:
     def _stream_redactor(self, ctx: FlowContext, direction: int) -> StreamRedactor | None:
         """The direction's chunk redactor, flags kept current; None if nothing is hidden."""
         if ctx.redactors is None:
-            token = self.redactor.token
-            ctx.redactors = [StreamRedactor(token), StreamRedactor(token)]
+            token, limit = self.redactor.token, self._limits[1]
+            ctx.redactors = [StreamRedactor(token, max_payload=limit),
+                             StreamRedactor(token, max_payload=limit)]
         redactor = ctx.redactors[direction]
         redactor.secrets = not self.capture_secrets
         redactor.bodies = not self.capture_bodies

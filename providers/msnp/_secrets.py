@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from providers.msnp._parser import DEFAULT_MAX_PAYLOAD
 from providers.msnp._verbs import NO_TRID_VERBS, PAYLOAD_MIN_ARGS, is_verb
 
 __all__ = ["BODY_VERBS", "SECRET_HEADERS", "SECRET_VERBS", "StreamRedactor", "redact_args",
@@ -113,17 +114,20 @@ class StreamRedactor:
 
     Lines are reassembled across chunks (up to :data:`MAX_LINE` bytes) so a secret cut
     by a segment boundary is still found; a command's payload is followed by its length
-    so a body spread over several chunks stays redacted. ``secrets``: redact
+    so a body spread over several chunks stays redacted (a length over ``max_payload``
+    is no payload, as for the parser, which resyncs on the next line). ``secrets``: redact
     authentication material; ``bodies``: redact message bodies; lines that are no
     command (their meaning unknown: a body after a desync?) are redacted unless neither
     is. Tokens come from ``token``.
     """
 
-    __slots__ = ("_http", "_in_body", "_line", "_line_len", "_message", "_payload", "_token",
-                 "bodies", "secrets")
+    __slots__ = ("_http", "_in_body", "_line", "_line_len", "_max_payload", "_message",
+                 "_payload", "_token", "bodies", "secrets")
 
-    def __init__(self, token: Token, *, secrets: bool = True, bodies: bool = True) -> None:
+    def __init__(self, token: Token, *, secrets: bool = True, bodies: bool = True,
+                 max_payload: int = DEFAULT_MAX_PAYLOAD) -> None:
         self._token = token
+        self._max_payload = max_payload
         self.secrets = secrets
         self.bodies = bodies
         self._line = b""  # start of the line the last chunk left unfinished
@@ -236,6 +240,9 @@ class StreamRedactor:
         least = PAYLOAD_MIN_ARGS.get(verb, 2 if verb.isdigit() else None)
         if least is None or len(words) - 1 < least or not words[-1].isdigit():
             return
-        self._payload = int(words[-1][:12])
+        length = int(words[-1][:12])
+        if length > self._max_payload:
+            return
+        self._payload = length
         self._message = verb in BODY_VERBS
         self._in_body = False

@@ -150,6 +150,14 @@ def test_a_body_over_several_chunks_stays_redacted_and_other_payloads_show():
     assert b"secret" not in shown and uux in shown and b"TypingUser: a@b.c\r\n\r\n\r\n" in shown
 
 
+def test_a_length_over_the_bound_is_no_payload():
+    """A declared length over max_payload does not hide the commands after it: they are
+    read as lines (as the parser resyncs), so their secrets are still found."""
+    stream = b"UUX 1 99999999\r\nUSR 3 TWN S t=ticketsecret\r\n"
+    shown = StreamRedactor(_token, max_payload=1 << 20).redact(stream)
+    assert b"ticketsecret" not in shown and shown.startswith(b"UUX 1 99999999\r\nUSR 3 TWN S <")
+
+
 def test_lines_that_are_no_command_are_redacted():
     """Text where a command should start (a body after a desync) is shown as a token."""
     shown = StreamRedactor(_token).redact(b"my password is hunter2\r\nCHG 9 NLN 0\r\n")
