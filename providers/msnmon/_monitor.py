@@ -44,6 +44,7 @@ from providers.msnp import (
     legacy_trace,
     parse_msg,
     redact_args,
+    secret_args,
 )
 from providers.msnp._verbs import KNOWN_VERBS  # not (yet) part of providers.msnp's surface
 from providers.packets import TCP_SYN, Direction, Flow, Packet
@@ -442,8 +443,8 @@ class MsnMonitor:
             if legacy is None:
                 legacy = LEGACY_CLASSES[verb] = legacy_class(verb).value
             args, raw = list(cmd.args), cmd.raw
-            if verb in SECRET_VERBS and not self.capture_secrets:
-                args, raw = redact_args(verb, args, self.redactor.token), None
+            if verb in SECRET_VERBS and not self.capture_secrets and secret_args(verb, args):
+                args, raw = redact_args(verb, args, self.redactor.token), None  # (raw too)
             fields = (ts, ctx.flow_id, DIRECTIONS[direction], verb, cmd.trid, args,
                       cmd.payload_len, role.value, legacy, cmd.offset, raw)
             if held is None:

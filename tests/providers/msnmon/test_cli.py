@@ -88,7 +88,8 @@ def test_replay_legacy_format_output_is_the_originals_byte_for_byte(suspect_chat
     from .test_replay import _original_trace
 
     env = {**os.environ, "WFPTRACE_STATE_DIR": str(state_dir)}
-    res = subprocess.run([*PY, "replay", "--legacy-format", str(suspect_chat)],
+    res = subprocess.run([*PY, "replay", "--legacy-format", "--capture-secrets",
+                          "--capture-bodies", str(suspect_chat)],  # (as the original printed)
                          capture_output=True, env=env, cwd=REPO, timeout=60)
     want = _original_trace(suspect_chat, lambda s, d: s if d == 1863 else d)
     assert res.returncode == 0

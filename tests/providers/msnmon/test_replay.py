@@ -135,7 +135,8 @@ def test_legacy_tracing_covers_the_applications_other_flows(record):
     if not path.exists():
         pytest.skip(f"real capture {path.name} is absent")
     rec = record(("all_traffic", "client_server", "peer_to_peer", "unknown"))
-    stats = replay_capture(path, app_hint="browser")
+    stats = replay_capture(path, app_hint="browser", capture_secrets=True,
+                           capture_bodies=True)  # (the original's strings print everything)
     lines = [e.message for e in rec.events() if e.name.startswith("Legacy")]
     assert lines == _original_trace(path, lambda s, d: s if d == 80 else d)
     assert sum(line.startswith("Message Received. ") for line in lines) >= 4
