@@ -8,6 +8,8 @@ read with ``capture-pane`` every few milliseconds).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -34,13 +36,16 @@ def make_log(n: int) -> Path:
     Every event differs (port, transaction id, connection id grow with it), so the first
     and the last rows can be recognised on the screen.
     """
-    path = CACHE / f"trace-{n}.jsonl"
-    if path.exists() and path.with_suffix(".done").exists():
-        return path
-    CACHE.mkdir(parents=True, exist_ok=True)
     from viewer._demo import demo_providers
 
     real = {p.name: p for p in demo_providers()}
+    # the cache is keyed by the manifests too: a log of older event shapes is never reused
+    shapes = hashlib.sha256(json.dumps([real[k].manifest() for k in sorted(real)],
+                                       sort_keys=True, default=str).encode()).hexdigest()[:12]
+    path = CACHE / f"trace-{n}-{shapes}.jsonl"
+    if path.exists() and path.with_suffix(".done").exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
     pended = real["wfptrace-inspect"].events["ConnectionPended"].write
     command = real["wfptrace-msnmon"].events["Command"].write
     timeout = real["wfptrace-inspect"].events["DecisionTimeout"].write
@@ -50,15 +55,17 @@ def make_log(n: int) -> Path:
         hub.start_session(SessionConfig(
             "bench-log", [ProviderEnable("wfptrace-inspect"), ProviderEnable("wfptrace-msnmon")],
             file=path, blocking=True, render_worker=True))
+        t0 = time.time_ns()
         for i in range(n):
+            ts = t0 + i * 2_000  # packet times, 2 us apart
             if i % 3 == 0:
-                pended(i // 3 + 1, f"1:flow{i}=", "tcp", "10.0.0.1", 40000 + i,
-                       f"10.0.0.{i % 8}", 1863, "outbound", "connect", "/usr/bin/msnmsgr", 3100)
+                pended(ts, i // 3 + 1, f"1:flow{i}=", "tcp", "10.0.0.1", 40000 + i,
+                       f"10.0.0.{i % 8}", 1863, "egress", "connect", "/usr/bin/msnmsgr", 3100)
             elif i % 3 == 1:
-                command(f"1:flow{i}=", 0, "sent", "MSG", i, ["U", "128"], 128, "switchboard",
-                        "client_server", 0)
+                command(ts, f"1:flow{i}=", "egress", "MSG", i, ["U", "128"], 128,
+                        "switchboard", "client_server", 0, b"MSG 1 U 128")
             else:
-                timeout(i // 3 + 1, f"1:flow{i}=", "permit", 15.0)
+                timeout(ts, i // 3 + 1, f"1:flow{i}=", "permit", 15.0, "no decision")
         hub.stop_session("bench-log")
     path.with_suffix(".done").write_text(str(n))
     return path
@@ -97,7 +104,7 @@ class Pane:
         self.name = f"bench-{uuid.uuid4().hex[:8]}"
         self.started = time.perf_counter()
         _tmux("new-session", "-d", "-s", self.name, "-x", str(SIZE[0]), "-y", str(SIZE[1]),
-              f"exec {command}")
+              f"exec env {command}")  # env: the command may start with VAR=value
         self.pid = int(_tmux("display", "-p", "-t", self.name, "#{pane_pid}").strip())
 
     def screen(self) -> str:

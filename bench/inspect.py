@@ -14,6 +14,13 @@ the static decider in permit mode: every packet is decided by the worker.
   inspector minus without (both ways queued: request out, reply in).
 - ``tracing_overhead_pct``: unpaced UDP throughput lost when a trace session
   enables the provider (connect, worker, config; per-packet events off).
+- ``stall_resume_ms``: the longest pause of an echo exchange a -> b (TCP, one
+  small message at a time) after SIGSTOP of the inspector: how long until its
+  stall watchdog lets the held traffic go (target <= 250).
+
+Every figure measured over several runs is the median; ``NAME_min`` and
+``NAME_max`` give the spread over the runs (for a paired figure, the spread of
+the per-run pairs, each measured back to back in the same conditions).
 
 Usage: ``python bench/inspect.py [--quick]``; the last stdout line is the JSON result.
 """
@@ -31,13 +38,16 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
 import argparse
 import contextlib
+import itertools
 import json
 import select
+import signal
 import socket
 import statistics
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -53,6 +63,7 @@ from tests.harness import Namespace, Topology, build_topology, netns_unavailable
 FLOOD = str(ROOT / "tests" / "harness" / "udpflood.py")
 UDP_PORT = 9
 TCP_PORT = 5201
+ECHO_PORT = 7001
 NFQ_QUEUE = 77
 #: Sender and consumer (inspector or NetfilterQueue loop) on separate CPUs, so one
 #: does not starve the other on this 2-core box.
@@ -162,22 +173,24 @@ def udp_rate(topo: Topology, seconds: float) -> float:
     return _delivered(topo) / elapsed
 
 
-def _cpu_ticks(pid: int) -> int:
-    """User + system clock ticks of a process (all its threads)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
+def _cpu_ns(pid: int) -> int:
+    """Nanoseconds on a CPU of all of a process's threads (scheduler statistics: clock
+    ticks, 10 ms each, would be a few percent off on a one-second flood)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/schedstat") as f:
+            total += int(f.read().split()[0])
+    return total
 
 
 def udp_rate_and_cost(topo: Topology, seconds: float, pid: int) -> tuple[float, float]:
     """Delivered datagrams/s of an unpaced flood and the inspector's CPU us per datagram."""
     _delivered(topo)
-    before = _cpu_ticks(pid)
+    before = _cpu_ns(pid)
     _sent, elapsed = _flood(topo, seconds)
     time.sleep(0.2)
     got = _delivered(topo)
-    ticks = _cpu_ticks(pid) - before
-    return got / elapsed, ticks / os.sysconf("SC_CLK_TCK") * 1e6 / max(got, 1)
+    return got / elapsed, (_cpu_ns(pid) - before) / 1000 / max(got, 1)
 
 
 def zero_loss(topo: Topology, rate: float, seconds: float) -> tuple[bool, float]:
@@ -240,6 +253,74 @@ def ping_rtts(ns: Namespace, addr: str, count: int) -> list[float]:
     return rtts
 
 
+def spread(name: str, values: list[float]) -> dict[str, float]:
+    """``name`` = the median of ``values``; ``name_min`` / ``name_max`` their range."""
+    return {name: statistics.median(values), f"{name}_min": min(values),
+            f"{name}_max": max(values)}
+
+
+# -- stall: how long the traffic waits when the inspector is suspended ---------------------
+class _Echo:
+    """A TCP echo server in namespace b (a thread of this process)."""
+
+    def __init__(self, topo: Topology) -> None:
+        with topo.b.enter():
+            self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((topo.b.ip4, ECHO_PORT))
+        self.sock.listen(8)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.sock.accept()
+                threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _echo(conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            while data := conn.recv(4096):
+                conn.sendall(data)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def stall_gap_ms(topo: Topology, insp: Inspector, stopped_s: float = 1.0) -> float:
+    """The longest pause of a one-message-at-a-time echo exchange once the inspector is
+    suspended (SIGSTOP for ``stopped_s``, then SIGCONT)."""
+    with topo.a.enter():
+        c = socket.socket()
+    c.settimeout(5)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    c.connect((topo.b.ip4, ECHO_PORT))
+    marks: list[float] = []
+    done = threading.Event()
+
+    def exchange() -> None:
+        with contextlib.suppress(OSError):
+            while not done.is_set():
+                c.sendall(b"x" * 64)
+                c.recv(64)
+                marks.append(time.monotonic())
+
+    t = threading.Thread(target=exchange, daemon=True)
+    t.start()
+    time.sleep(0.2)
+    start = time.monotonic()
+    os.kill(insp.proc.pid, signal.SIGSTOP)
+    time.sleep(stopped_s)
+    os.kill(insp.proc.pid, signal.SIGCONT)
+    end = time.monotonic()
+    time.sleep(0.1)
+    done.set()
+    t.join(5)
+    c.close()
+    inside = [start, *(m for m in marks if start < m < end), end]
+    return max(b - a for a, b in itertools.pairwise(inside)) * 1000
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -261,8 +342,8 @@ def run(quick: bool) -> dict[str, object]:
         with tempfile.TemporaryDirectory() as tmpdir:
             tmp = Path(tmpdir)
             progress("udp: no inspection")
-            m["udp_no_inspection_pps"] = statistics.median(
-                udp_rate(topo, seconds) for _ in range(max(runs, 3)))
+            m.update(spread("udp_no_inspection_pps",
+                            [udp_rate(topo, seconds) for _ in range(max(runs, 3))]))
             progress("udp: zero-loss search through the inspector")
             m["udp_zero_loss_pps"], m["udp_zero_loss_trials"] = zero_loss_search(
                 topo, lambda s: inspecting(topo, tmp), rates, seconds)
@@ -275,12 +356,8 @@ def run(quick: bool) -> dict[str, object]:
                     zero_loss_search(topo, lambda s: netfilterqueue(topo, s), rates, seconds))
             progress("udp: tracing overhead (interleaved runs)")
             m.update(_tracing_overhead(topo, tmp, seconds, runs))
-            progress("tcp: iperf3")
-            m["tcp_no_inspection_gbps"] = statistics.median(
-                tcp_gbps(topo, seconds + 1) for _ in range(max(1, runs - 2)))
-            with inspecting(topo, tmp, pin=False):
-                m["tcp_gbps"] = statistics.median(
-                    tcp_gbps(topo, seconds + 1) for _ in range(max(1, runs - 2)))
+            progress("tcp: iperf3 (pairs: without, then with the inspector)")
+            m.update(_tcp_pairs(topo, tmp, seconds + 1, max(2, runs - 2)))
             progress("latency: ping")
             count = 1000 if quick else 3000
             base = ping_rtts(topo.a, topo.b.ip4, count)
@@ -291,6 +368,15 @@ def run(quick: bool) -> dict[str, object]:
             m["added_latency_p99_ms"] = _pct(inspected, 0.99) - _pct(base, 0.99)
             m["ping_p50_ms"], m["ping_no_inspection_p50_ms"] = (_pct(inspected, 0.5),
                                                                 _pct(base, 0.5))
+            progress("stall: SIGSTOP of the inspector during an echo exchange")
+            echo = _Echo(topo)
+            try:
+                with inspecting(topo, tmp, pin=False) as insp:
+                    gaps = [stall_gap_ms(topo, insp, 0.6 if quick else 1.0)
+                            for _ in range(3 if quick else 5)]
+            finally:
+                echo.close()
+            m.update(spread("stall_resume_ms", gaps))
     finally:
         topo.close()
     return _result(m, notes, runs)
@@ -311,12 +397,25 @@ def _tracing_overhead(topo: Topology, tmp: Path, seconds: float, runs: int) -> d
                 rate, cost = udp_rate_and_cost(topo, seconds, insp.proc.pid)
             rates[trace].append(rate)
             costs[trace].append(cost)
-    plain, traced = statistics.median(costs[False]), statistics.median(costs[True])
-    return {"udp_inspected_pps": statistics.median(rates[False]),
-            "udp_inspected_traced_pps": statistics.median(rates[True]),
-            "cpu_us_per_pkt": plain, "cpu_us_per_pkt_traced": traced,
-            # signed: a negative value is run-to-run noise, shown as measured
-            "tracing_overhead_pct": (traced / plain - 1) * 100 if plain else 0.0}
+    # signed: a negative value is run-to-run noise, shown as measured
+    pairs = [(t / p - 1) * 100 for p, t in zip(costs[False], costs[True], strict=True) if p]
+    return {**spread("udp_inspected_pps", rates[False]),
+            **spread("udp_inspected_traced_pps", rates[True]),
+            **spread("cpu_us_per_pkt", costs[False]),
+            **spread("cpu_us_per_pkt_traced", costs[True]),
+            **spread("tracing_overhead_pct", pairs or [0.0])}
+
+
+def _tcp_pairs(topo: Topology, tmp: Path, seconds: float, runs: int) -> dict[str, float]:
+    """iperf3 without and with the inspector, back to back, ``runs`` times."""
+    plain, inspected = [], []
+    for _ in range(runs):
+        plain.append(tcp_gbps(topo, seconds))
+        with inspecting(topo, tmp, pin=False):
+            inspected.append(tcp_gbps(topo, seconds))
+    return {**spread("tcp_no_inspection_gbps", plain), **spread("tcp_gbps", inspected),
+            **spread("tcp_vs_no_inspection", [i / p for p, i in zip(plain, inspected,
+                                                                       strict=True) if p])}
 
 
 def _result(m: dict[str, object], notes: dict[str, str], runs: int) -> dict[str, object]:
@@ -326,8 +425,9 @@ def _result(m: dict[str, object], notes: dict[str, str], runs: int) -> dict[str,
     ratios = {
         "udp_vs_netfilterqueue": ratio(m["udp_zero_loss_pps"], m["netfilterqueue_zero_loss_pps"]),
         "udp_vs_no_inspection": ratio(m["udp_inspected_pps"], m["udp_no_inspection_pps"]),
-        "tcp_vs_no_inspection": ratio(m["tcp_gbps"], m["tcp_no_inspection_gbps"]),
     }
+    for key in ("tcp_vs_no_inspection", "tcp_vs_no_inspection_min", "tcp_vs_no_inspection_max"):
+        ratios[key] = round(float(m.pop(key)), 3)  # type: ignore[arg-type]
     metrics = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in m.items()}
     out: dict[str, object] = {"metrics": metrics, "ratios": ratios, "runs": runs}
     if notes:

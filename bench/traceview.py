@@ -78,7 +78,7 @@ def _pended_args(i: int) -> tuple:
 
 def _command_args(i: int) -> tuple:
     return (None, f"1:flow{i}=", "egress", "MSG", i, ["U", "128"], 128, "switchboard",
-            "client_server", 0)
+            "client_server", 0, b"MSG %d U 128" % i)
 
 
 def _event(etype, args: tuple, tid: int) -> Event:  # type: ignore[no-untyped-def]

@@ -45,6 +45,14 @@ from ._manifest import EventSchema, Manifest, format_message, format_value
 from ._provider import MAX_SESSIONS, ControlCode, EnableState, EventType, Provider, provider_guid
 from ._reader import LogReader, read_log
 from ._realtime import Subscription
+from ._redact import (
+    REDACTION_SCHEME,
+    Redactor,
+    add_redaction_options,
+    redaction_header,
+    redaction_note,
+    redactor_from_args,
+)
 from ._runcli import (
     add_sink_options,
     end_on_closed_output,
@@ -75,6 +83,7 @@ __all__ = [
     "LOG_VERSION",
     "LOST_EVENT_NAME",
     "MAX_SESSIONS",
+    "REDACTION_SCHEME",
     "VOCABULARY",
     "Backend",
     "ConfigError",
@@ -97,6 +106,7 @@ __all__ = [
     "NoSuchSessionError",
     "Provider",
     "ProviderEnable",
+    "Redactor",
     "Session",
     "SessionConfig",
     "SessionError",
@@ -114,6 +124,7 @@ __all__ = [
     "TracerError",
     "UnknownKeywordError",
     "UnknownProviderError",
+    "add_redaction_options",
     "add_sink_options",
     "check_fields",
     "end_on_closed_output",
@@ -130,6 +141,9 @@ __all__ = [
     "parse_sink_spec",
     "provider_guid",
     "read_log",
+    "redaction_header",
+    "redaction_note",
+    "redactor_from_args",
     "run_command",
     "run_summary",
     "run_to_end",

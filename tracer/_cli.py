@@ -35,6 +35,7 @@ from ._fmt import format_event
 from ._hub import Hub
 from ._logformat import event_line
 from ._reader import LogReader
+from ._redact import redaction_note
 from ._runcli import add_sink_options, lost_reasons_text, sinks_from_args
 from ._stats import SessionStats
 from .service import _cli as service_cli
@@ -246,6 +247,9 @@ def _fmt_reader(path: str, follow: bool) -> LogReader:
 
 def _fmt(args: argparse.Namespace) -> int:
     reader = _fmt_reader(args.file, args.follow)
+    note = redaction_note(reader.header)
+    if note is not None:  # (on stderr: the standard output stays the events)
+        print(f"{escape_text(args.file)}: {escape_text(note)}", file=sys.stderr)
     # a bad filter is a FilterSyntaxError (a TracerError): one line with its column
     keep = DisplayFilter.compile(args.filter, reader.manifests).predicate if args.filter \
         else None

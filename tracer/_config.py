@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._errors import ConfigError
 from ._levels import Level, parse_level
@@ -19,6 +19,10 @@ __all__ = ["ProviderEnable", "SessionConfig", "parse_provider_spec", "validate_s
 
 _SESSION_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 MAX_SESSION_NAME = 64
+#: Header fields every log has (a session's ``header`` cannot set them).
+_HEADER_KEYS = frozenset({"type", "format", "version", "session", "start_time", "start_ns",
+                          "host", "pid", "providers", "mode", "max_size", "buffer_size",
+                          "buffer_count"})
 
 
 def validate_session_name(name: str) -> str:
@@ -77,6 +81,9 @@ class SessionConfig:
     #: from a file, e.g. a replay: nothing is lost whatever the load). Live sources keep
     #: drop-and-count: a blocked capture loop would stall the traffic it watches.
     blocking: bool = False
+    #: More fields for the log header, saying how the run was made (e.g. what a
+    #: provider redacted: :func:`tracer.redaction_header`); the standard ones win.
+    header: dict[str, Any] = field(default_factory=dict)
 
     def sink_specs(self) -> list[SinkSpec]:
         """Every sink of the session, the shorthand fields first; a file sink without
@@ -126,6 +133,10 @@ class SessionConfig:
             raise ConfigError("buffer count must be between 2 and 65536")
         if not 0.001 <= self.flush_interval <= 3600:
             raise ConfigError("flush interval must be between 1 ms and 1 hour")
+        reserved = _HEADER_KEYS.intersection(self.header)
+        if reserved:
+            raise ConfigError(f"header fields {', '.join(sorted(reserved))} are the log "
+                              "format's own")
         names = [p.provider for p in self.providers]
         if len(set(names)) != len(names):
             raise ConfigError("a provider is listed twice in the session")

@@ -152,7 +152,7 @@ class Session:
         if self._header_line is None:
             c = self.config
             self._header_line = header_line(
-                self.name, self.started_ns, self._manifests(),
+                self.name, self.started_ns, self._manifests(), **c.header,
                 mode=str(getattr(c.mode, "value", c.mode)), max_size=c.max_size,
                 buffer_size=c.buffer_size, buffer_count=c.buffer_count)
         return self._header_line

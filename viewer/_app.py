@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar, overload
+from typing import TypeVar, cast, overload
 
 from textual import events
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.markup import escape as escape_markup
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input
 
@@ -21,9 +23,11 @@ from tracer import (
     ProviderEnable,
     SessionConfig,
     escape_text,
+    redaction_note,
 )
 from tracer._dfilter import FieldTable
 
+from ._columns import ColumnLayout
 from ._connection import HubConnection
 from ._control import SessionControl
 from ._decisions import DecisionSource, describe
@@ -34,17 +38,26 @@ from ._feed import Feed
 from ._filter import EventFilter, FilterError
 from ._logindex import LogIndex
 from ._logrows import LogRows
-from ._rates import RatesBar, RateTracker
+from ._merge import MergedIndex
+from ._rates import EventsStrip, RatesBar, RateTracker
 from ._ring import DEFAULT_CAPACITY, EventRing
 from ._rows import ViewRows
 from ._search import SearchWorker
 from ._spill import SpillRing
 from ._status import ColumnHeader, StatusBar
+from ._timeline import LogTimeline
 
 __all__ = ["TraceViewApp"]
 
 _TICK = 0.05
 _W = TypeVar("_W", bound=Widget)
+
+
+def _open_index(paths: list[Path], follow: bool) -> LogIndex:
+    """One log indexed lazily, or several merged by time (LogIndex's read interface)."""
+    if len(paths) == 1:
+        return LogIndex(paths[0], follow=follow)
+    return cast(LogIndex, MergedIndex(paths, follow=follow))  # duck-typed: same interface
 
 
 def _bar(share: float, width: int = 10) -> str:
@@ -57,7 +70,6 @@ class TraceViewApp(App[None]):
     """Live events of the sessions it watches (and of opened logs), and session control."""
 
     TITLE = "TraceView"
-    ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help"),
         Binding("c", "create_session", "New session"),
@@ -79,6 +91,8 @@ class TraceViewApp(App[None]):
         Binding("d", "decisions", "Decisions", show=False),
         Binding("r", "toggle_rates", "Rates", show=False),
         Binding("w", "save", "Save view", show=False),
+        Binding("o", "open_log", "Open log"),
+        Binding("C", "columns", "Columns", show=False),
         Binding("q", "quit", "Quit"),
     ]
     CSS = """
@@ -94,9 +108,9 @@ class TraceViewApp(App[None]):
         super().__init__()
         self.hub = hub
         self.index: LogIndex | None = None
-        if ring is None and hub is None and logs is not None and len(logs) == 1:
-            # one log and nothing live: index it lazily, never load it whole
-            self.index = LogIndex(logs[0], follow=follow_logs)
+        if ring is None and hub is None and logs:
+            # saved logs and nothing live: index them lazily, never load them whole
+            self.index = _open_index(logs, follow_logs)
             logs = []
         live = ring if ring is not None else SpillRing(capacity)
         self.ring: EventRing | LogIndex = self.index if self.index is not None else live
@@ -107,9 +121,14 @@ class TraceViewApp(App[None]):
         self.control = SessionControl(hub, self.feed) if hub is not None else None
         self.decisions = decisions
         self.rates = RateTracker()
+        self.columns = ColumnLayout()
+        self._columns_learned: tuple[int, int] = (-1, -1)
         self.search_text = ""
         self._search: SearchWorker | None = None
         self.sub_title = title
+        #: what the opened log's header says of its secrets (shown in the status bar)
+        self.secrets_note = (redaction_note(self.index.reader.header)
+                             if self.index is not None else None)
         self._logs = list(logs or [])
         self._follow_logs = follow_logs
         self._session_counter = 0
@@ -117,9 +136,10 @@ class TraceViewApp(App[None]):
 
     # -- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
+        yield EventsStrip(self.rates, id="strip")
         yield RatesBar(self.rates, id="rates")
-        yield ColumnHeader()
-        view = EventsView(self.rows, id="events")
+        yield ColumnHeader(self.columns, id="header")
+        view = EventsView(self.rows, id="events", column_layout=self.columns)
         view.empty_hint = self._empty_hint()
         yield view
         yield DetailPane(id="detail")
@@ -139,14 +159,58 @@ class TraceViewApp(App[None]):
             self.feed.open_log(path, follow=self._follow_logs)
         view = self._main(EventsView)
         view.focus()
-        if self.index is not None:
-            view.action_jump_start()  # a saved log opens at its first screen
+        self._show_index()
         self.call_after_refresh(view.rows_changed)
         self.set_interval(_TICK, self.tick)
         self.set_interval(1.0, self._sample_rates)
         if self.decisions is not None:
             self.set_interval(0.25, self._poll_decisions)
         self.update_status()
+
+    def _show_index(self) -> None:
+        """Columns, strip and position for the log(s) just opened."""
+        self._learn_columns()
+        if self.index is None:
+            return
+        labels = getattr(self.index, "labels", None) or [self.index.path.name]
+        self.columns.set_sources(labels)
+        self._main(EventsStrip).show_log(LogTimeline(self.index))
+        self._main(EventsView).action_jump_start()  # a saved log opens at its first screen
+        self._main(ColumnHeader).refresh()
+
+    def _learn_columns(self) -> None:
+        """Fit the columns to the manifests (and names) known now, and the time span."""
+        ring = self.ring
+        key = (len(ring.providers), len(ring.schemas) if isinstance(ring, EventRing) else 0)
+        changed = False
+        if key != self._columns_learned:  # a new provider or event type: learn once
+            self._columns_learned = key
+            changed = self.columns.learn(self._manifests())
+            if isinstance(ring, EventRing):
+                changed |= self.columns.learn_names((s.provider, s.name) for s in ring.schemas
+                                                    if s.kind == "event")
+        before = self.columns.version
+        self.columns.set_show_date(self._spans_days())
+        if changed or self.columns.version != before:
+            self._main(EventsView).columns_changed()
+
+    def _spans_days(self) -> bool:
+        """True if the rows held span more than one (UTC) day."""
+        ring = self.ring
+        first, last = (0, ring.total - 1) if self.index is not None else \
+            (ring.start, ring.total - 1)
+        if last <= first or not ring.holds(first) or not ring.holds(last):
+            return False
+        day = 86_400 * 1_000_000_000
+        return ring.time_ns(first) // day != ring.time_ns(last) // day
+
+    def on_column_header_clicked(self) -> None:
+        if self._alive():
+            self._main(EventsView).columns_changed()
+
+    def on_events_view_columns_changed(self) -> None:
+        if self._alive():
+            self._main(ColumnHeader).refresh()
 
     def _poll_decisions(self) -> None:
         if self._alive():
@@ -156,10 +220,7 @@ class TraceViewApp(App[None]):
         if self._search is not None:
             self._search.cancel()
         self.feed.close()
-        if isinstance(self.rows, LogRows):
-            self.rows.close()
-        if self.index is not None:
-            self.index.close()
+        self._close_index()
         if isinstance(self.ring, SpillRing):
             self.ring.close()
 
@@ -201,6 +262,7 @@ class TraceViewApp(App[None]):
         if moved or pending or self._log_changed():
             self._main(EventsView).rows_changed()
             self.update_status()
+        self._main(EventsStrip).poll()
 
     def _log_changed(self) -> bool:
         """True if the lazily opened log grew, its index or the filter advanced."""
@@ -241,8 +303,11 @@ class TraceViewApp(App[None]):
         if not self._alive():
             return
         known = len(self.rates.rates)
-        self.rates.sample(self.ring.providers, time.monotonic())
+        providers = self.ring.providers
+        self.rates.sample(providers, time.monotonic(), lost=self.feed.lost + providers.get("", 0))
         self._main(RatesBar).refresh(layout=len(self.rates.rates) != known)
+        self._main(EventsStrip).refresh()
+        self._learn_columns()
         self.update_status()
 
     def update_status(self) -> None:
@@ -253,7 +318,7 @@ class TraceViewApp(App[None]):
             filter_text=self.rows.filter.describe(), pending=self.rows.pending,
             ring_dropped=self.ring.dropped, lost=self.feed.lost,
             sessions=len(self.feed.subscriptions) + len(self.feed.logs) + (self.index is not None),
-            progress=self._progress_text())
+            progress=self._progress_text(), secrets=self.secrets_note)
 
     # -- events view ----------------------------------------------------------------------
     def on_events_view_selected(self, message: EventsView.Selected) -> None:
@@ -480,6 +545,109 @@ class TraceViewApp(App[None]):
             out.update(self.hub.manifests())
         return out
 
+    # -- opening logs, columns, the command palette ------------------------------------------
+    def _close_index(self) -> None:
+        if isinstance(self.rows, LogRows):
+            self.rows.close()
+        if self.index is not None:
+            self.index.close()
+
+    def open_logs(self, paths: list[Path]) -> None:
+        """Show these logs (merged by time if several) instead of the current one.
+
+        With a hub, a log's events join the live view instead (as on the command line).
+        Raises ``TracerError``/``OSError`` for a file that is not a readable log.
+        """
+        if self.hub is not None or isinstance(self.ring, EventRing):
+            for path in paths:
+                self.feed.open_log(path, follow=self._follow_logs)
+            self.update_status()
+            return
+        index = _open_index(paths, self._follow_logs)
+        self._close_index()
+        self.index = index
+        self.ring = index
+        self.rows = LogRows(index)
+        self._shown_state = (0, 0, 0, 0)
+        self._columns_learned = (-1, -1)
+        view = self._main(EventsView)
+        view.rows = self.rows
+        view.cursor_index = None
+        self.sub_title = ", ".join(str(p) for p in paths)
+        self._show_index()
+        view.rows_changed(reset=True)
+        self.update_status()
+
+    def action_open_log(self) -> None:
+        """Open a saved log (or several, merged by time) from a dialog."""
+        from ._open_screen import OpenLogScreen
+        start = self.index.path.parent if self.index is not None else Path.cwd()
+        self.push_screen(OpenLogScreen(start, self.open_logs))
+
+    def action_columns(self) -> None:
+        """Choose the columns shown (every field the manifests declare)."""
+        from ._columns_screen import ColumnsScreen
+
+        def done(keys: list[str] | None) -> None:
+            if keys is None:
+                return
+            for col in self.columns.columns:
+                self.columns.set_visible(col.key, col.key in keys)
+            self._main(EventsView).columns_changed()
+        self.push_screen(ColumnsScreen(self.columns), done)
+
+    def get_system_commands(self, screen: Screen) -> Iterator[SystemCommand]:
+        """The command palette (ctrl+p): Textual's commands and TraceView's."""
+        yield from super().get_system_commands(screen)
+        if screen is not self.screen_stack[0]:
+            return
+        yield SystemCommand("Open log", "Open a saved log, or several merged by time (o)",
+                            self.action_open_log)
+        yield SystemCommand("Filter", "Show only events matching a filter (f)",
+                            self.action_filter)
+        yield SystemCommand("Clear filter", "Show every event again (x)",
+                            self.action_clear_filter)
+        yield SystemCommand("Search", "Find text in the events (/)", self.action_search)
+        yield SystemCommand("Follow / pause", "Follow new events, or stop (space)",
+                            self.action_toggle_pause)
+        yield SystemCommand("Columns", "Show or hide columns: every declared field (C)",
+                            self.action_columns)
+        yield SystemCommand("Sessions", "List, start and stop log sessions (s)",
+                            self.action_sessions)
+        yield SystemCommand("New session", "Create a log session (c)",
+                            self.action_create_session)
+        yield SystemCommand("Detail", "Show every field of the selected event (enter)",
+                            self.action_toggle_detail)
+        yield SystemCommand("Rates", "Show or hide the per-provider rates (r)",
+                            self.action_toggle_rates)
+        yield SystemCommand("Save view", "Save the shown events as a log (w)", self.action_save)
+        merged = len(getattr(self.index, "labels", ())) > 1
+        for col in self.columns.columns:
+            if col.key != "message" and (col.key != "source" or merged or col.visible):
+                verb = "Hide" if col.visible else "Show"
+                label = escape_markup(escape_text(col.label))  # names are data; titles markup
+                yield SystemCommand(f"{verb} column {label}", f"{verb} the {label} column",
+                                    lambda key=col.key: self.toggle_column(key))
+        for action, title in self._extra_commands():
+            yield SystemCommand(title, f"{title} ({action})",
+                                lambda a=action: self.run_action(a))
+
+    def toggle_column(self, key: str) -> None:
+        """Show a hidden column, hide a shown one (the command palette's column commands)."""
+        self.columns.toggle(key)
+        self._main(EventsView).columns_changed()
+
+    def _extra_commands(self) -> list[tuple[str, str]]:
+        """The other keys' actions (levels, decisions, and whatever else is bound)."""
+        named = {"help", "create_session", "sessions", "toggle_pause", "search", "filter",
+                 "clear_filter", "toggle_detail", "toggle_rates", "save", "open_log",
+                 "columns", "quit"}  # quit: Textual lists it already
+        out: dict[str, str] = {}
+        for b in self.BINDINGS:
+            if isinstance(b, Binding) and b.action not in named and b.description:
+                out.setdefault(b.action, b.description)
+        return list(out.items())
+
     # -- sessions -------------------------------------------------------------------------
     def _need_hub(self) -> SessionControl | None:
         if self.control is None:
@@ -532,14 +700,20 @@ class TraceViewApp(App[None]):
     # -- help -------------------------------------------------------------------------------
     def action_help(self) -> None:
         """Show every key."""
+        from ._columns_screen import ColumnsScreen
         from ._filter_screen import FilterScreen
         from ._help import HelpScreen
+        from ._open_screen import OpenLogScreen
         from ._sessions_screen import SessionsScreen
         from ._wizard import SessionWizard
         self.push_screen(HelpScreen([
-            ("Events view", [*self.BINDINGS, *EventsView.BINDINGS]),
+            ("Events view", [*self.BINDINGS, Binding("ctrl+p", "command_palette",
+                                                     "Command palette: every command"),
+                             *EventsView.BINDINGS]),
             ("Decisions panel (d)", list(DecisionsPanel.BINDINGS)),
             ("Sessions list (s)", list(SessionsScreen.BINDINGS)),
             ("New session wizard (c)", list(SessionWizard.BINDINGS)),
             ("Filter dialog (f)", list(FilterScreen.BINDINGS)),
+            ("Columns dialog (C)", list(ColumnsScreen.BINDINGS)),
+            ("Open-log dialog (o)", list(OpenLogScreen.BINDINGS)),
         ]))

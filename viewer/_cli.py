@@ -33,8 +33,9 @@ class UsageError(Exception):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options shared by ``traceview`` and ``wfptrace view``."""
-    parser.add_argument("log", nargs="?", type=Path,
-                        help="a saved wfptrace log (JSON lines) to open; followed while it grows")
+    parser.add_argument("log", nargs="*", type=Path,
+                        help="saved wfptrace logs (JSON lines) to open, several merged by "
+                             "time; followed while they grow")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--hub", metavar="PATH", help="connect to a running hub's socket")
     mode.add_argument("--replay", metavar="FILE", type=Path,
@@ -122,7 +123,7 @@ def _inspector_decisions(path: str | None,
 def _connection(args: argparse.Namespace
                 ) -> Iterator[tuple[HubConnection | None, DecisionSource | None, str]]:
     """(hub or None, decision source, title) for the chosen mode; cleans up after."""
-    if args.hub or (args.log is None and not args.replay and not args.demo
+    if args.hub or (not args.log and not args.replay and not args.demo
                     and _default_hub_running()):
         remote = _remote_hub(args.hub)
         try:
@@ -160,8 +161,8 @@ def _connection(args: argparse.Namespace
             finally:
                 demo.stop()
         return
-    if args.log is not None:
-        yield None, None, str(args.log)
+    if args.log:
+        yield None, None, " + ".join(str(p) for p in args.log)
         return
     with Hub() as hub:
         yield hub, _inspector_decisions(args.decisions), "embedded hub"
@@ -176,9 +177,9 @@ def run(args: argparse.Namespace) -> int:
     """Run TraceView for parsed arguments; return the exit status."""
     from ._app import TraceViewApp
 
-    if args.log is not None:
+    for log in args.log:
         try:
-            LogReader(args.log)  # the header: a bad file is one line here, not a traceback
+            LogReader(log)  # the header: a bad file is one line here, not a traceback
         except TracerError as exc:
             print(f"traceview: {exc}", file=sys.stderr)
             return 2
@@ -188,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with _connection(args) as (hub, decisions, title):
             app = TraceViewApp(hub, capacity=args.ring, decisions=decisions,
-                               logs=[args.log] if args.log else [],
+                               logs=list(args.log),
                                follow_logs=not args.no_follow, title=title)
             if args.provider:
                 if app.control is None:  # no hub

@@ -5,10 +5,14 @@ over its control channel (the demo's pended connections come that way too).
 :class:`LocalDecisionSource` is a complete in-process implementation (for
 embedding and the tests): items time out to a default verdict unless held, and
 holding pauses an item's countdown.
+
+A source may also offer ``recent()``: the last verdicts with who decided them
+(``decided_by``) and how long they took (``latency_ns``), shown by the panel.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 import threading
 import time
@@ -16,8 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
-__all__ = ["DecisionSource", "LocalDecisionSource", "PendingDecision", "PendingItem", "Verdict",
-           "describe"]
+__all__ = ["DecidedItem", "DecisionSource", "LocalDecisionSource", "PendingDecision",
+           "PendingItem", "Verdict", "describe"]
 
 Verdict = str  # "allow" or "block"
 VERDICTS = ("allow", "block")
@@ -65,7 +69,20 @@ class PendingItem(Protocol):
     def five_tuple(self) -> str: ...
 
 
-def describe(d: PendingItem) -> str:
+@dataclass(frozen=True)
+class DecidedItem:
+    """A verdict given: the item, the verdict, who decided it and how long it took."""
+
+    id: int
+    process: str
+    pid: int
+    five_tuple: str
+    verdict: str
+    decided_by: str
+    latency_ns: int = 0
+
+
+def describe(d: PendingItem | DecidedItem) -> str:
     """``process[pid] 5-tuple``; the 5-tuple alone when the process is unknown (a replay)."""
     return f"{d.process}[{d.pid}] {d.five_tuple}" if d.process else d.five_tuple
 
@@ -103,6 +120,7 @@ class LocalDecisionSource:
         self.default = default
         self.clock = clock
         self.decided: list[tuple[int, Verdict, bool]] = []  # (id, verdict, by_timeout)
+        self._recent: collections.deque[DecidedItem] = collections.deque(maxlen=16)
         self._items: dict[int, _Item] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -167,7 +185,16 @@ class LocalDecisionSource:
                 it.deadline = now + it.left_when_held
                 it.left_when_held = None
 
+    def recent(self) -> list[DecidedItem]:
+        """The last verdicts, newest first."""
+        return list(reversed(self._recent))
+
     def _finish(self, item: _Item, verdict: Verdict, by_timeout: bool) -> None:
         self.decided.append((item.decision.id, verdict, by_timeout))
+        d = item.decision
+        waited = self.timeout - (item.left_when_held or max(0.0, item.deadline - self.clock()))
+        self._recent.append(DecidedItem(d.id, d.process, d.pid, d.five_tuple, verdict,
+                                        "timeout-default" if by_timeout else "decision-program",
+                                        max(0, int(waited * 1e9))))
         if item.on_verdict is not None:
             item.on_verdict(verdict, by_timeout)

@@ -1,7 +1,10 @@
 """The decisions panel: pending connections with a countdown; allow or block with one key.
 
 While the panel has focus, the highlighted item's countdown is held, so the
-default verdict does not fire while the user is choosing.
+default verdict does not fire while the user is choosing. Below the pending
+items, the last verdicts (when the source offers ``recent()``) show who decided
+each one (the decided-by column: configuration, decision-program,
+timeout-default, fail-open, stall-open, stop, bypass) and how long it took.
 """
 
 from __future__ import annotations
@@ -16,9 +19,13 @@ from textual.widget import Widget
 
 from tracer import escape_text
 
-from ._decisions import DecisionSource, PendingItem, describe
+from ._decisions import DecidedItem, DecisionSource, PendingItem, describe
 
 __all__ = ["DecisionsPanel"]
+
+#: Recent verdicts shown under the pending items.
+RECENT_SHOWN = 3
+_BY_WIDTH = 16  # the longest decided_by value, "decision-program"
 
 
 class DecisionsPanel(Widget, can_focus=True):
@@ -49,16 +56,29 @@ class DecisionsPanel(Widget, can_focus=True):
         super().__init__(id=id)
         self.source = source
         self.items: Sequence[PendingItem] = ()
+        self.recent: Sequence[DecidedItem] = ()
         self.cursor = 0
         self._held: int | None = None
 
     def poll(self) -> None:
         """Fetch the pending items and update holds; show the panel only when needed."""
         self.items = self.source.pending()
+        self.recent = self._recent()
         self.cursor = max(0, min(self.cursor, len(self.items) - 1))
         self._sync_hold()
         self.set_class(bool(self.items) or self.has_focus, "-shown")
         self.refresh(layout=True)
+
+    def _recent(self) -> Sequence[DecidedItem]:
+        """The source's last verdicts, if it offers them (an optional extra: a source
+        that cannot answer shows none)."""
+        recent = getattr(self.source, "recent", None)
+        if not callable(recent):
+            return ()
+        try:
+            return list(recent())[:RECENT_SHOWN]
+        except Exception:  # e.g. the source's own error: an older inspector, a closed one
+            return ()
 
     def _selected(self) -> PendingItem | None:
         return self.items[self.cursor] if self.items else None
@@ -83,7 +103,7 @@ class DecisionsPanel(Widget, can_focus=True):
         self.refresh()
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return max(1, min(6, len(self.items) + 1))
+        return max(1, min(6, len(self.items) + 1 + len(self.recent)))
 
     def render(self) -> Text:
         text = Text()
@@ -98,6 +118,11 @@ class DecisionsPanel(Widget, can_focus=True):
             line = f"\n{mark} {clock:>5} {escape_text(describe(d))}"
             style = "reverse" if i == self.cursor and self.has_focus else ""
             text.append(line, style=style)
+        for r in self.recent[:max(0, 5 - min(5, n))]:
+            text.append(f"\n  {escape_text(r.verdict):<6} ", style="green" if r.verdict in (
+                "permit", "allow") else "red")
+            text.append(f"{escape_text(r.decided_by)[:_BY_WIDTH]:<{_BY_WIDTH}} "
+                        f"{_latency(r.latency_ns):>8}  {escape_text(describe(r))}", style="dim")
         return text
 
     def action_move(self, delta: int) -> None:
@@ -117,3 +142,12 @@ class DecisionsPanel(Widget, can_focus=True):
         ok = self.source.decide(d.id, verdict)
         self.post_message(self.Decided(d, verdict, ok))
         self.poll()
+
+
+def _latency(ns: int) -> str:
+    """``850 us``, ``12.3 ms``, ``4.0 s``."""
+    if ns < 1_000_000:
+        return f"{ns // 1000} us"
+    if ns < 1_000_000_000:
+        return f"{ns / 1e6:.1f} ms"
+    return f"{ns / 1e9:.1f} s"

@@ -20,7 +20,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ._columns import row_segments
+from ._columns import ColumnLayout
 from ._rows import ViewRows
 
 if TYPE_CHECKING:
@@ -41,12 +41,20 @@ class EventsView(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home,g", "jump_start", "Start", show=False),
         Binding("end,G", "jump_end", "End", show=False),
+        Binding("left", "column_focus(-1)", "Previous column", show=False),
+        Binding("right", "column_focus(1)", "Next column", show=False),
+        Binding("less_than_sign", "column_resize(-2)", "Narrow column", show=False),
+        Binding("greater_than_sign", "column_resize(2)", "Widen column", show=False),
+        Binding("h", "column_hide", "Hide column", show=False),
     ]
     DEFAULT_CSS = """
     EventsView { height: 1fr; overflow-x: hidden; scrollbar-size-vertical: 1; }
     """
 
     follow: reactive[bool] = reactive(True)
+
+    class ColumnsChanged(Message):
+        """The columns were resized, shown, hidden or refocused (the header redraws)."""
 
     class Selected(Message):
         """The cursor moved to another event (absolute ring index, or None)."""
@@ -55,11 +63,13 @@ class EventsView(ScrollView, can_focus=True):
             super().__init__()
             self.index = index
 
-    def __init__(self, rows: ViewRows | LogRows, *, id: str | None = None) -> None:
+    def __init__(self, rows: ViewRows | LogRows, *, id: str | None = None,
+                 column_layout: ColumnLayout | None = None) -> None:
         super().__init__(id=id)
         self.rows = rows
+        self.column_layout = column_layout or ColumnLayout()
         self.cursor_index: int | None = None
-        self._cache: LRUCache[tuple[int, int, bool], Strip] = LRUCache(1024)
+        self._cache: LRUCache[tuple[int, int, bool, int], Strip] = LRUCache(1024)
         self.paint_hook: Callable[[float], None] | None = None
         self.empty_hint = "No events yet."
         self._sized_at = 0.0
@@ -139,15 +149,37 @@ class EventsView(ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)
         index = self.rows[row]
         selected = index == self.cursor_index
-        key = (index, width, selected)
+        key = (index, width, selected, self.column_layout.version)
         strip = self._cache.get(key)
         if strip is None:
-            segs = row_segments(self.rows.ring, index, width)
+            segs = self.column_layout.segments(self.rows.ring, index, width)
             if selected:
                 segs = list(Segment.apply_style(segs, post_style=_CURSOR))
-            strip = Strip(segs, width)
+            strip = Strip(segs).crop_extend(0, width, None)  # many columns: cut at the edge
             self._cache[key] = strip
         return strip
+
+    # -- columns ----------------------------------------------------------------------------
+    def columns_changed(self) -> None:
+        """Redraw the rows after the layout changed (and tell the header)."""
+        self._cache.clear()
+        self.refresh()
+        self.post_message(self.ColumnsChanged())
+
+    def action_column_focus(self, step: int) -> None:
+        """Focus the next or previous column (the one ``<``/``>`` resize)."""
+        self.column_layout.move_focus(step)
+        self.columns_changed()
+
+    def action_column_resize(self, delta: int) -> None:
+        """Narrow or widen the focused column."""
+        self.column_layout.resize(delta)
+        self.columns_changed()
+
+    def action_column_hide(self) -> None:
+        """Hide the focused column (C, or the command palette, shows it again)."""
+        self.column_layout.set_visible(self.column_layout.focused.key, False)
+        self.columns_changed()
 
     # -- cursor and follow ------------------------------------------------------------------
     def _select_row(self, row: int, scroll: bool = True) -> None:

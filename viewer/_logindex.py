@@ -109,6 +109,8 @@ class LogIndex:
         self._tail = array("Q")  # the last lines, shown before the scan reaches them
         self._tail_from = -1  # offset (in the first file) of the first tail line (-1: none)
         self._tail_end = 0  # offset just after the last tail line
+        self._lost_seqs: set[int] = set()  # circular logs: seqs of loss records
+        self._circular_lost = array("q")  # circular logs: rows of loss records
         self._cache: OrderedDict[int, Event] = OrderedDict()
         self._cache_size = cache
         self._lock = threading.Lock()
@@ -287,6 +289,9 @@ class LogIndex:
             pairs = self._circular_pairs(f)
             pairs = [(s, o) for s, o in pairs if s > last_seq]
             pairs.sort()
+            base = len(self._offsets)
+            self._circular_lost.extend(base + i for i, (s, _) in enumerate(pairs)
+                                       if s in self._lost_seqs)
             with self._lock:
                 self._seqs.extend(s for s, _ in pairs)
                 self._offsets.extend(o for _, o in pairs)
@@ -316,6 +321,8 @@ class LogIndex:
                     m = _SEQ.search(buf, p, end)
                     if m is not None:
                         pairs.append((int(m.group(1)), pos + p))
+                        if buf.startswith(_LOST, p):
+                            self._lost_seqs.add(pairs[-1][0])
                 p = end + 1
             pos += last
             f.scanned = pos
@@ -436,6 +443,17 @@ class LogIndex:
         logs), so a filter can keep them in view without searching for them."""
         with self._lock:
             return self._lost[bisect_left(self._lost, start):bisect_left(self._lost, stop)]
+
+    @property
+    def lost_rows(self) -> list[int]:
+        """Rows (indexed in order so far) that are loss records (the rates strip)."""
+        if self.mode == "circular":
+            return list(self._circular_lost)
+        with self._lock:
+            lost, offsets = list(self._lost), self._offsets
+            n = len(offsets)
+        rows = (bisect_left(offsets, p, 0, n) for p in lost)
+        return [r for r, p in zip(rows, lost, strict=True) if r < n and offsets[r] == p]
 
     @property
     def ordered(self) -> bool:

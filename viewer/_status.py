@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
+from textual.message import Message
 from textual.widget import Widget
 
 from tracer import escape_text
 
-from ._columns import header_text
+from ._columns import ColumnLayout
 
 __all__ = ["ColumnHeader", "StatusBar"]
 
@@ -17,12 +19,27 @@ class ColumnHeader(Widget):
 
     DEFAULT_CSS = "ColumnHeader { height: 1; background: $panel; text-style: bold; }"
 
+    def __init__(self, layout: ColumnLayout | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.column_layout = layout or ColumnLayout()
+
     def render(self) -> Text:
-        return Text(header_text(self.size.width))
+        return self.column_layout.header(self.size.width)
+
+    def on_click(self, event: events.Click) -> None:
+        """Focus the clicked column (``<``/``>`` then resize it)."""
+        col = self.column_layout.column_at(event.x)
+        if col is not None:
+            self.column_layout.focus_on(col.key)
+            self.post_message(self.Clicked())
+
+    class Clicked(Message):
+        """A column title was clicked (the events view redraws its rows)."""
 
 
 class StatusBar(Widget):
-    """Follow state, position, filter, and events dropped from the view."""
+    """Follow state, position, filter, events dropped from the view, and whether the
+    opened log holds secrets in clear."""
 
     DEFAULT_CSS = "StatusBar { height: 1; background: $primary-background; }"
 
@@ -32,8 +49,8 @@ class StatusBar(Widget):
 
     def show(self, *, follow: bool, row: int | None, shown: int, held: int, filter_text: str,
              pending: int, ring_dropped: int, lost: int, sessions: int,
-             progress: str = "") -> None:
-        """Update from the app's state."""
+             progress: str = "", secrets: str | None = None) -> None:
+        """Update from the app's state (``secrets``: the log header's note on them)."""
         t = Text()
         t.append(" FOLLOW " if follow else " PAUSED ",
                  style="bold black on green" if follow else "bold black on yellow")
@@ -50,6 +67,11 @@ class StatusBar(Widget):
                      style="bold magenta")
         if not sessions:
             t.append("  no source", style="dim")
+        if secrets is not None:
+            captured = secrets.startswith("SECRETS")
+            t.append("  ")
+            t.append(" SECRETS IN CLEAR " if captured else "secrets redacted",
+                     style="bold white on red" if captured else "dim")
         self.text = t
         self.refresh()
 

@@ -5,6 +5,9 @@ queued by tagged NFQUEUE rules: the kernel's queue is the classify step (it
 holds the packet, never decides). One worker thread pends each new connection,
 asks a decider (the static ``block_traffic`` or an external process) and
 completes every held packet: permit = accepted unchanged, block = dropped.
+A watchdog process releases what the queues hold (the crash policy: accept, or
+drop with ``fail_closed``) while the inspector is stuck (stall-open); every
+verdict event says who decided it (``decided_by``) and how long it took.
 
 Public surface:
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from tracer import TracerError
 
-from ._deciders import PendingConnection
+from ._deciders import DecidedConnection, PendingConnection
 from ._errors import InspectError, NotRunningError
 
 __all__ = ["DecisionClient", "HubDecisionClient"]
@@ -37,6 +37,10 @@ class _Decisions:
     def decide(self, id: int, verdict: str) -> bool:
         """Answer one connection (``permit``/``allow`` or ``block``); False if too late."""
         return bool(self.call("decide", id=id, verdict=verdict)["decided"])
+
+    def recent(self) -> list[DecidedConnection]:
+        """The last connection verdicts, newest first: who decided, how long it took."""
+        return [DecidedConnection(**item) for item in self.call("recent")["recent"]]
 
     def hold(self, id: int, held: bool) -> None:
         """Pause or resume a connection's countdown."""

@@ -23,9 +23,10 @@ from typing import Any, Protocol
 
 from ._blockswitch import BlockSwitch
 from ._connections import Connection
+from ._events import DECISION_PROGRAM
 
-__all__ = ["HOLD_LEASE_S", "VERDICTS", "Decider", "ExternalDecider", "PendingConnection",
-           "StaticDecider", "normalize_verdict"]
+__all__ = ["HOLD_LEASE_S", "VERDICTS", "DecidedConnection", "Decider", "ExternalDecider",
+           "PendingConnection", "StaticDecider", "normalize_verdict"]
 
 #: Verdict words accepted from deciders (``allow`` is TraceView's word for permit).
 VERDICTS = {"permit": "permit", "allow": "permit", "accept": "permit", "block": "block",
@@ -65,6 +66,19 @@ class PendingConnection:
         arrow = "->" if self.direction == "outbound" else "<-"
         return (f"{self.protocol} {self.local}:{self.local_port} {arrow} "
                 f"{self.remote}:{self.remote_port}")
+
+
+@dataclass(frozen=True)
+class DecidedConnection:
+    """A connection verdict as TraceView shows it (its ``DecidedItem``)."""
+
+    id: int
+    process: str
+    pid: int
+    five_tuple: str
+    verdict: str
+    decided_by: str
+    latency_ns: int = 0
 
 
 class Decider(Protocol):
@@ -176,7 +190,7 @@ class ExternalDecider:
         if item is None:
             return False
         if self.complete is not None:
-            self.complete(conn_id, verdict, "external")
+            self.complete(conn_id, verdict, DECISION_PROGRAM)
         return True
 
     def hold(self, conn_id: int, held: bool, owner: object | None = None) -> bool:

@@ -2,11 +2,27 @@
 
 Keywords: ``connect`` (connection layer: pended, verdict, closed, rundown),
 ``packet`` (one event per packet: off unless asked for), ``worker`` (start,
-stop, queue statistics) and ``config`` (loaded, changed, rules swept). Shared
-fields use the vocabulary's names (``tracer.VOCABULARY``: ECS): a connection's
-source is the side that opened it. Connection and packet events carry
-``@timestamp``: the packet's capture time in a replay, the time the worker handled
-the packet or decision when live.
+stop, queue statistics, stall-open) and ``config`` (loaded, changed, rules
+swept). Shared fields use the vocabulary's names (``tracer.VOCABULARY``: ECS): a
+connection's source is the side that opened it. Connection and packet events
+carry ``@timestamp``: the packet's capture time in a replay, the time the worker
+handled the packet or decision when live.
+
+Every verdict event says why (``decided_by``, one of :data:`DECIDED_BY`) and how
+long the verdict took (``latency_ns``: for a connection, from its first packet
+reaching the worker to its verdict; for a packet, from reaching the worker to
+its verdict, the time it was held included):
+
+- ``configuration``: the static ``block_traffic`` decided;
+- ``decision-program``: an external decider answered;
+- ``timeout-default``: no answer in time (or its hold ended): ``block_traffic``;
+- ``fail-open``: the inspector failed deciding (a decider or worker error): the
+  crash policy (permit, or block when ``fail_closed``);
+- ``stall-open``: the inspector was stuck and its watchdog applied the crash
+  policy to what the queues held (see :data:`STALL_OPENED`);
+- ``stop``: the inspector stopped while the connection was pending (blocked);
+- ``bypass``: a packet of a flow without a connection decision (it began before
+  the inspector, or its record was closed): ``block_traffic`` applies.
 """
 
 from __future__ import annotations
@@ -14,22 +30,42 @@ from __future__ import annotations
 from tracer import Level, Provider
 
 __all__ = [
+    "BYPASS",
+    "CONFIGURATION",
     "CONFIG_CHANGED",
     "CONFIG_LOADED",
     "CONFIG_REFUSED",
     "CONNECTION_CLOSED",
     "CONNECTION_PENDED",
     "CONNECTION_VERDICT",
+    "DECIDED_BY",
+    "DECISION_PROGRAM",
     "DECISION_TIMEOUT",
+    "FAIL_OPEN",
     "OVERLOAD",
     "PACKET_VERDICT",
     "PROVIDER",
     "QUEUE_STATS",
     "RULES_SWEPT",
     "RUNDOWN_CONNECTION",
+    "STALL_OPEN",
+    "STALL_OPENED",
     "STARTED",
+    "STOP",
     "STOPPED",
+    "TIMEOUT_DEFAULT",
 ]
+
+CONFIGURATION = "configuration"
+DECISION_PROGRAM = "decision-program"
+TIMEOUT_DEFAULT = "timeout-default"
+FAIL_OPEN = "fail-open"
+STALL_OPEN = "stall-open"
+STOP = "stop"
+BYPASS = "bypass"
+#: Every value of ``decided_by``.
+DECIDED_BY = (CONFIGURATION, DECISION_PROGRAM, TIMEOUT_DEFAULT, FAIL_OPEN, STALL_OPEN, STOP,
+              BYPASS)
 
 PROVIDER = Provider("wfptrace-inspect", keywords=["connect", "packet", "worker", "config"],
                     description="Traffic inspection (the WFP inspect sample): pend, decide, "
@@ -69,13 +105,13 @@ CONNECTION_PENDED = PROVIDER.event(
 CONNECTION_VERDICT = PROVIDER.event(
     6, "ConnectionVerdict", Level.INFO, "connect",
     {**_TIME, "conn_id": int, "network.community_id": str, "network.direction": str,
-     "verdict": str, "decided_by": str, "latency_us": (int, "us")},
-    "Connection {conn_id}: {verdict} by {decided_by} after {latency_us} us")
+     "verdict": str, "decided_by": str, "latency_ns": (int, "ns")},
+    "Connection {conn_id}: {verdict} by {decided_by} after {latency_ns} ns")
 PACKET_VERDICT = PROVIDER.event(
     7, "PacketVerdict", Level.VERBOSE, "packet",
     {**_TIME, "network.community_id": str, "network.direction": str, "size": (int, "By"),
-     "verdict": str},
-    "Packet {network.direction} {size} bytes: {verdict}")
+     "verdict": str, "decided_by": str, "latency_ns": (int, "ns")},
+    "Packet {network.direction} {size} bytes: {verdict} by {decided_by} after {latency_ns} ns")
 QUEUE_STATS = PROVIDER.event(
     8, "QueueStats", Level.VERBOSE, "worker",
     {"connect_depth": (int, "{packet}"), "packet_depth": (int, "{packet}"),
@@ -113,3 +149,10 @@ CONFIG_REFUSED = PROVIDER.event(
     14, "ConfigRefused", Level.WARNING, "config",
     {"path": str, "source": str, "reason": str},
     "Configuration change refused ({source}): {reason}")
+STALL_OPENED = PROVIDER.event(
+    15, "StallOpen", Level.WARNING, "worker",
+    {"policy": str, "episodes": (int, "1"), "stall_ms": (float, "ms"),
+     "packets": (int, "{packet}"), "connections": (int, "{connection}"),
+     "total_packets": (int, "{packet}"), "total_connections": (int, "{connection}")},
+    "The inspector was stuck {stall_ms} ms: its watchdog released {packets} held packets "
+    "({policy}); {connections} connections decided stall-open")

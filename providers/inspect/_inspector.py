@@ -7,6 +7,12 @@ the rules go (new traffic passes), every pending connection is blocked and
 every queued packet dropped, then the queues are unbound. Fail-open after a
 SIGKILL comes from ``--queue-bypass``; with ``fail_closed`` the rules do not
 bypass, so the orphaned queue drops until a clean stop or a sweep removes them.
+
+Stall-open: a watchdog process (:class:`providers.netfilter.Watchdog`) watches
+the worker's heartbeat; while the inspector is alive but stuck (SIGSTOP,
+Ctrl-Z, a deadlock) it applies the crash policy (accept, or drop with
+``fail_closed``) to everything the queues hold, within 250 ms, and exits with
+the inspector. It is stopped before the queues are unbound.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from providers.netfilter import Attributor, NfQueue, QueueConfig
+from providers.netfilter import Attributor, NfQueue, QueueConfig, Verdict, Watchdog
 from tracer import ControlCode, EnableState
 
 from ._blockswitch import BlockSwitch
@@ -51,6 +57,7 @@ class Inspector:
         self.worker: Worker | None = None
         self._thread: threading.Thread | None = None
         self._control: ControlServer | None = None
+        self.watchdog: Watchdog | None = None
         self._stopped = False
 
     def start(self) -> None:
@@ -69,10 +76,13 @@ class Inspector:
             attributor = Attributor() if self._attribute else None
             self.rules = InspectRules(cfg)
             account = OverloadAccount(self._queues, self.rules.queue_hits)
+            self.watchdog = Watchdog(self._queues, Verdict.DROP if cfg.fail_closed
+                                     else Verdict.ACCEPT)
             self.worker = Worker(cfg, conn_q, pkt_q, self.decider, self.switch, self.stats,
-                                 attributor, account)
+                                 attributor, account, self.watchdog)
             if isinstance(self.decider, ExternalDecider):
                 self.decider.complete = self.worker.complete
+            self.watchdog.start()  # armed by the worker's first beat
             self.rules.install()
         except BaseException:
             self._close_queues()
@@ -130,7 +140,7 @@ class Inspector:
             self._close_queues()
             PROVIDER.on_control(None)
         if STOPPED.enabled:
-            STOPPED.write(reason, self.stats.pending_blocked_at_stop,
+            STOPPED.write(reason, self.stats.dropped_at_stop,
                           self.stats.queued_dropped_at_stop, self.stats.connections)
 
     def _kernel_counters(self) -> dict[str, dict[str, int]]:
@@ -146,8 +156,8 @@ class Inspector:
         return out
 
     def _close_queues(self) -> None:
-        from providers.netfilter import Verdict
-
+        if self.watchdog is not None:  # its copy of the sockets must not keep them bound
+            self.watchdog.close()
         for q in self._queues:
             q.close(pending=Verdict.DROP)
         self._queues = []
@@ -159,6 +169,8 @@ class Inspector:
         op = request.get("op")
         if op == "status":
             return self.status()
+        if op == "recent":
+            return {"recent": self.worker.recent() if self.worker is not None else []}
         if op == "rundown":
             if self.worker is not None:
                 self.worker.request_rundown()
@@ -203,6 +215,7 @@ class Inspector:
                 "overload": worker.overload_policy() if worker else None,
                 "kernel": self._kernel_counters(),
                 "stats": self.stats.as_dict(),
+                "watchdog": self.watchdog is not None and self.watchdog.alive,
                 "connections": len(worker.table) if worker else 0,
                 "pending": len(worker.table.pending()) if worker else 0,
                 "backend": self.rules.backend.value if self.rules else None}

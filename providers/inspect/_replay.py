@@ -20,6 +20,7 @@ captured, so the other providers still see them.
 
 from __future__ import annotations
 
+import collections
 import ipaddress
 import threading
 import time
@@ -29,12 +30,15 @@ from ._config import InspectConfig, load_config
 from ._connections import Connection
 from ._deciders import ExternalDecider
 from ._events import (
+    CONFIGURATION,
     CONNECTION_CLOSED,
     CONNECTION_PENDED,
     CONNECTION_VERDICT,
     DECISION_TIMEOUT,
     PACKET_VERDICT,
     PROVIDER,
+    STOP,
+    TIMEOUT_DEFAULT,
 )
 from ._stats import InspectStats
 
@@ -60,6 +64,8 @@ class InspectReplay:
         self.decider = decider
         self._conns: dict[str, Connection] = {}  # open flow id -> connection
         self._closed: dict[str, Connection] = {}  # recently ended flows
+        #: The last connection verdicts (TraceView's decided-by column), oldest first.
+        self._recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=16)
         self._pending: dict[int, Connection] = {}
         self._ends: dict[int, tuple[str, int, int]] = {}  # pending conn id -> its flow's end
         self._next = 1
@@ -132,7 +138,7 @@ class InspectReplay:
             CONNECTION_PENDED.write(self._clock_ns, conn.id, *conn.endpoint_fields(),
                                     conn.layer, "", 0)
         if self.decider is None:
-            self._complete(conn, self._static_verdict(), "static", latency_us=0)
+            self._complete(conn, self._static_verdict(), CONFIGURATION, latency_ns=0)
         else:
             self._pending[conn.id] = conn
             self.decider.submit(conn)
@@ -142,22 +148,30 @@ class InspectReplay:
         return "block" if self.config.block_traffic else "permit"
 
     def _complete(self, conn: Connection, verdict: str, decided_by: str,
-                  latency_us: int | None = None) -> None:
+                  latency_ns: int | None = None) -> None:
         """Decide ``conn`` once; then its held packets and, if it ended, its close."""
         if not conn.pending:
             return
         self._pending.pop(conn.id, None)
         conn.state = "permitted" if verdict == "permit" else "blocked"
         conn.decided_by = decided_by
-        if verdict == "permit":
+        if decided_by == STOP:
+            self.stats.dropped_at_stop += 1
+        elif verdict == "permit":
             self.stats.permitted += 1
         else:
             self.stats.blocked += 1
-        if latency_us is None:
-            latency_us = (time.monotonic_ns() - conn.created_ns) // 1000
+        if latency_ns is None:
+            latency_ns = time.monotonic_ns() - conn.created_ns
+        arrow = "->" if conn.direction == "outbound" else "<-"
+        self._recent.append({
+            "id": conn.id, "process": conn.process_path, "pid": conn.process_pid,
+            "five_tuple": f"{conn.protocol} {conn.local_addr}:{conn.local_port} {arrow} "
+                          f"{conn.remote_addr}:{conn.remote_port}",
+            "verdict": verdict, "decided_by": decided_by, "latency_ns": latency_ns})
         if CONNECTION_VERDICT.enabled:
             CONNECTION_VERDICT.write(self._clock_ns, conn.id, conn.flow_id,
-                                     conn.net_direction, verdict, decided_by, latency_us)
+                                     conn.net_direction, verdict, decided_by, latency_ns)
         for way, size in conn.held:
             self._packet_verdict(conn, way, size)
         conn.held.clear()
@@ -171,7 +185,8 @@ class InspectReplay:
         else:
             self.stats.packets_dropped += 1
         if PACKET_VERDICT.enabled:
-            PACKET_VERDICT.write(self._clock_ns, conn.flow_id, way, size, conn.verdict)
+            PACKET_VERDICT.write(self._clock_ns, conn.flow_id, way, size, conn.verdict,
+                                 conn.decided_by, 0)
 
     def _trace_close(self, conn: Connection, reason: str, packets: int, nbytes: int) -> None:
         self.stats.closed += 1
@@ -228,11 +243,14 @@ class InspectReplay:
                 if DECISION_TIMEOUT.enabled:
                     DECISION_TIMEOUT.write(self._clock_ns, conn.id, conn.flow_id, verdict,
                                            float(self.config.decider_timeout), reason)
-                self._complete(conn, verdict, "timeout")
+                self._complete(conn, verdict, TIMEOUT_DEFAULT)
         return len(expired)
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         """Answer a control request: ``status``, or the external decider's requests."""
+        if request.get("op") == "recent":
+            with self._lock:
+                return {"recent": list(reversed(self._recent))}
         if request.get("op") == "status":
             with self._lock:
                 pending = len(self._pending)
@@ -250,8 +268,7 @@ class InspectReplay:
         with self._lock:
             for conn in list(self._pending.values()):
                 self.decider.forget(conn.id)
-                self.stats.pending_blocked_at_stop += 1
-                self._complete(conn, "block", "shutdown")
+                self._complete(conn, "block", STOP)
         PROVIDER.on_control(None)
 
 

@@ -6,6 +6,12 @@ and only then the transport queue (every other packet of inspected flows).
 Permit = the packet goes on unchanged (ACCEPT); block = DROP, or with
 ``reject`` a REPEAT with the reject mark so the REJECT rule answers it.
 Accepted runs are answered with one batch verdict.
+
+Every round beats the stall watchdog (rounds come at least every
+``BEAT_S`` even when idle). After a stall, what the watchdog released is
+decided ``stall-open``: pending connections whose packets it let go, and the
+backlog of packets read afterwards; their verdicts are not sent again. A
+packet whose handling fails gets the crash policy (``fail-open``).
 """
 
 from __future__ import annotations
@@ -20,19 +26,29 @@ import threading
 import time
 from typing import Any
 
-from providers.netfilter import Attributor, Flow, NfQueue, Verdict
+from providers.netfilter import Attributor, Flow, NfQueue, StallReport, Verdict, Watchdog
+from providers.netfilter._watchdog import BEAT_S
+from providers.packets._communityid import community_id
 
 from ._blockswitch import BlockSwitch
 from ._config import InspectConfig
 from ._connections import Connection, ConnectionTable
 from ._deciders import Decider, ExternalDecider
 from ._events import (
+    BYPASS,
+    CONFIGURATION,
     CONNECTION_PENDED,
     CONNECTION_VERDICT,
+    DECISION_PROGRAM,
     DECISION_TIMEOUT,
+    FAIL_OPEN,
     OVERLOAD,
     PACKET_VERDICT,
     QUEUE_STATS,
+    STALL_OPEN,
+    STALL_OPENED,
+    STOP,
+    TIMEOUT_DEFAULT,
 )
 from ._headers import TCP, UDP, Headers, flow_key, parse_headers
 from ._overload import OverloadAccount
@@ -56,7 +72,8 @@ class Worker:
     def __init__(self, config: InspectConfig, conn_q: NfQueue, pkt_q: NfQueue,
                  decider: Decider, switch: BlockSwitch, stats: InspectStats | None = None,
                  attributor: Attributor | None = None,
-                 overload: OverloadAccount | None = None) -> None:
+                 overload: OverloadAccount | None = None,
+                 watchdog: Watchdog | None = None) -> None:
         self.config = config
         self.conn_q, self.pkt_q = conn_q, pkt_q
         self.decider = decider
@@ -65,6 +82,8 @@ class Worker:
         self.attributor = attributor
         self.table = ConnectionTable()
         self.latencies_us: collections.deque[int] = collections.deque(maxlen=4096)
+        #: The last connection verdicts (TraceView's decided-by column), oldest first.
+        self._recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=16)
         self._inbox: collections.deque[tuple[int, str, str]] = collections.deque()
         self._wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self._stop = threading.Event()
@@ -75,6 +94,10 @@ class Worker:
         self.overload = overload
         self._account_lock = threading.Lock()
         self._account_due = threading.Event()
+        self.watchdog = watchdog
+        self._stall_conns = 0  # stalled_open at the last StallOpen event
+        #: What the crash policy gives (fail-open, stall-open): permit unless fail_closed.
+        self.crash_verdict = "block" if config.fail_closed else "permit"
 
     # -- requests from other threads ---------------------------------------------------
     def complete(self, conn_id: int, verdict: str, decided_by: str) -> None:
@@ -137,6 +160,8 @@ class Worker:
 
     def _wait_time(self) -> float:
         wait = max(0.0, self._next_stats - time.monotonic())
+        if self.watchdog is not None:
+            wait = min(wait, BEAT_S)
         if isinstance(self.decider, ExternalDecider):
             deadline = self.decider.next_deadline()
             if deadline is not None:
@@ -146,6 +171,7 @@ class Worker:
     def _round(self) -> None:
         with contextlib.suppress(BlockingIOError):
             os.eventfd_read(self._wake)
+        report = self._watch()
         self._overload_policy()
         self._completions()
         now = time.monotonic()
@@ -160,44 +186,122 @@ class Worker:
         if self._rundown.is_set():
             self._rundown.clear()
             self.table.rundown()
+        if report is not None:
+            self._trace_stall(report)
         if now >= self._next_stats:
             self._periodic(now)
+
+    # -- stall-open --------------------------------------------------------------------
+    def _watch(self) -> StallReport | None:
+        """Beat; after a stall, complete the connections whose held packets were released."""
+        dog = self.watchdog
+        if dog is None:
+            return None
+        dog.beat()
+        settled = dog.settled
+        report = dog.poll()
+        if dog.settled != settled:
+            for conn in self.table.pending():
+                if any(q.is_settled(pkt.id) for q, pkt, _h, _t in conn.held):
+                    self.decider.forget(conn.id)
+                    self._complete(conn, self.crash_verdict, STALL_OPEN)
+        return report
+
+    def _trace_stall(self, report: StallReport) -> None:
+        s = self.stats
+        s.stalls += report.stalls
+        s.stall_packets += report.total
+        if STALL_OPENED.enabled:
+            STALL_OPENED.write(self.crash_verdict, report.stalls, round(report.stall_ms, 1),
+                               report.total, s.stalled_open - self._stall_conns,
+                               s.stall_packets, s.stalled_open)
+        self._stall_conns = s.stalled_open
 
     # -- connection layer --------------------------------------------------------------
     def _connections(self, batch: list[Any]) -> None:
         decided: list[tuple[Any, Verdict]] = []
         q = self.conn_q
-        now = time.monotonic()
+        now, now_ns = time.monotonic(), time.monotonic_ns()
+        dog = self.watchdog
         for pkt in batch:
-            h = parse_headers(pkt.payload, pkt.cap_len)
-            if h is None:
-                self.stats.unparsed += 1
-                decided.append((pkt, self._nf(self._static_verdict())))
-                continue
-            outbound = pkt.hook == _LOCAL_OUT
-            key = flow_key(h, outbound)
-            conn = self.table.get(key)
-            if conn is None:
-                conn = self._new_connection(key, h, outbound)
-            self.table.seen(conn, h, now)
-            if conn.pending:
-                q.hold(pkt)
-                conn.held.append((q, pkt, h))
-            else:
-                decided.append((pkt, self._packet_decision(conn, h)))
+            if dog is not None:  # each new flow costs an owner lookup: stay alive meanwhile
+                dog.beat()
+            try:
+                verdict = self._connection_packet(q, pkt, now, now_ns)
+            except Exception:  # a bug deciding one packet: the crash policy, counted
+                verdict = self._failed(q, pkt, now_ns)
+            if verdict is not None:
+                decided.append((pkt, verdict))
         self._answer(q, decided)
 
-    def _new_connection(self, key: tuple, h: Headers, outbound: bool) -> Connection:
+    def _connection_packet(self, q: NfQueue, pkt: Any, now: float,
+                           now_ns: int) -> Verdict | None:
+        """The verdict of one connection-layer packet, or None when it is held."""
+        h = parse_headers(pkt.payload, pkt.cap_len)
+        if h is None:
+            self.stats.unparsed += 1
+            return self._nf(self._static_verdict())
+        outbound = pkt.hook == _LOCAL_OUT
+        key = flow_key(h, outbound)
+        conn = self.table.get(key)
+        settled = q.is_settled(pkt.id)
+        if conn is None:
+            conn = self._new_connection(key, h, outbound, settled)
+        self.table.seen(conn, h, now)
+        if settled:  # the watchdog released it while we were stuck
+            if conn.pending:
+                self.decider.forget(conn.id)
+                self._complete(conn, self.crash_verdict, STALL_OPEN)
+            self._settled_packet(conn, h, now_ns)
+            return None
+        if conn.pending:
+            q.hold(pkt)
+            conn.held.append((q, pkt, h, now_ns))
+            return None
+        return self._packet_decision(conn, h, now_ns)
+
+    def _new_connection(self, key: tuple, h: Headers, outbound: bool,
+                        settled: bool = False) -> Connection:
         conn = self.table.create(key, h, outbound)
         self.stats.connections += 1
         self._attribute(conn, h, outbound)
         if CONNECTION_PENDED.enabled:
             CONNECTION_PENDED.write(time.time_ns(), conn.id, *conn.endpoint_fields(),
                                     conn.layer, conn.process_path, conn.process_pid)
-        verdict = self.decider.submit(conn)
+        if settled:
+            return conn  # decided stall-open by the caller; no decider is asked
+        try:
+            verdict = self.decider.submit(conn)
+        except Exception:
+            self.stats.worker_errors += 1
+            _log.exception("decider failed on connection %d", conn.id)
+            self._complete(conn, self.crash_verdict, FAIL_OPEN)
+            return conn
         if verdict is not None:
-            self._complete(conn, verdict, self.decider.name)
+            self._complete(conn, verdict, self._decided_by)
         return conn
+
+    def _failed(self, q: NfQueue, pkt: Any, now_ns: int) -> Verdict | None:
+        """A packet whose handling raised: the crash policy; its pending connection too."""
+        self.stats.worker_errors += 1
+        _log.exception("inspect worker failed on a packet")
+        h = parse_headers(pkt.payload, pkt.cap_len)
+        conn = self.table.get(flow_key(h, pkt.hook == _LOCAL_OUT)) if h is not None else None
+        if conn is not None and conn.pending:
+            self.decider.forget(conn.id)
+            self._complete(conn, self.crash_verdict, FAIL_OPEN)
+        if q.is_settled(pkt.id) or pkt.id in q.held:
+            return None
+        nf = self._nf(self.crash_verdict)
+        self._count(nf)
+        return nf
+
+    def _settled_packet(self, conn: Connection | None, h: Headers, now_ns: int) -> None:
+        """Count and trace a packet the watchdog released (no verdict is sent)."""
+        nf = self._nf(self.crash_verdict)
+        self._count(nf)
+        if conn is not None:
+            self._trace_packet(conn, h, nf, STALL_OPEN, 0)
 
     def _attribute(self, conn: Connection, h: Headers, outbound: bool) -> None:
         """Process path and pid of the local socket, looked up while the packet is held."""
@@ -215,28 +319,58 @@ class Worker:
             conn.process_pid = att.process.pid
             self.stats.attributed += 1
 
+    @property
+    def _decided_by(self) -> str:
+        return CONFIGURATION if self._static else DECISION_PROGRAM
+
     def _complete(self, conn: Connection, verdict: str, decided_by: str) -> None:
         """Complete a pending connection exactly once and release its held packets."""
         if not conn.pending:
             return
         conn.state = "permitted" if verdict == "permit" else "blocked"
         conn.decided_by = decided_by
-        latency = (time.monotonic_ns() - conn.created_ns) // 1000
-        self.latencies_us.append(latency)
-        if verdict == "permit":
-            self.stats.permitted += 1
-        else:
-            self.stats.blocked += 1
+        now_ns = time.monotonic_ns()
+        latency = now_ns - conn.created_ns
+        self.latencies_us.append(latency // 1000)
+        self._outcome(verdict, decided_by)
+        arrow = "->" if conn.direction == "outbound" else "<-"
+        self._recent.append({
+            "id": conn.id, "process": conn.process_path, "pid": conn.process_pid,
+            "five_tuple": f"{conn.protocol} {conn.local_addr}:{conn.local_port} {arrow} "
+                          f"{conn.remote_addr}:{conn.remote_port}",
+            "verdict": verdict, "decided_by": decided_by, "latency_ns": latency})
         if CONNECTION_VERDICT.enabled:
             CONNECTION_VERDICT.write(time.time_ns(), conn.id, conn.flow_id,
                                      conn.net_direction, verdict, decided_by,
                                      latency)
-        nf = self._nf(verdict if decided_by != "shutdown" else "drop")
-        for q, pkt, h in conn.held:
-            self._count(nf)
-            self._trace_packet(conn, h, nf)
+        nf = self._nf(verdict if decided_by != STOP else "drop")
+        for q, pkt, h, held_ns in conn.held:
+            settled = q.is_settled(pkt.id)
+            self._count(self._nf(self.crash_verdict) if settled else nf)
+            if settled:
+                self._trace_packet(conn, h, self._nf(self.crash_verdict), STALL_OPEN, 0)
+                continue
+            self._trace_packet(conn, h, nf, decided_by, now_ns - held_ns)
             self._send(q, pkt, nf)
         conn.held.clear()
+
+    def recent(self) -> list[dict[str, Any]]:
+        """The last connection verdicts, newest first (any thread)."""
+        return list(reversed(list(self._recent)))
+
+    def _outcome(self, verdict: str, decided_by: str) -> None:
+        """Count one connection's outcome in exactly one bucket (the accounting identity)."""
+        s = self.stats
+        if decided_by == STALL_OPEN:
+            s.stalled_open += 1
+        elif decided_by == FAIL_OPEN:
+            s.failed_open += 1
+        elif decided_by == STOP:
+            s.dropped_at_stop += 1
+        elif verdict == "permit":
+            s.permitted += 1
+        else:
+            s.blocked += 1
 
     def _completions(self) -> None:
         while self._inbox:
@@ -256,36 +390,56 @@ class Worker:
         if DECISION_TIMEOUT.enabled:
             DECISION_TIMEOUT.write(time.time_ns(), conn.id, conn.flow_id, verdict,
                                    float(self.config.decider_timeout), reason)
-        self._complete(conn, verdict, "timeout")
+        self._complete(conn, verdict, TIMEOUT_DEFAULT)
 
     # -- transport layer ---------------------------------------------------------------
     def _packets(self, batch: list[Any]) -> None:
         """Transport layer. Static decider: one verdict for the batch, flows sampled."""
-        if self._static and not PACKET_VERDICT.enabled:
+        q = self.pkt_q
+        if self._static and not PACKET_VERDICT.enabled and not q.is_settled(batch[0].id):
             self._packets_static(batch)
             return
         decided: list[tuple[Any, Verdict]] = []
-        q, table = self.pkt_q, self.table
-        now = time.monotonic()
+        now, now_ns = time.monotonic(), time.monotonic_ns()
         static = self._nf(self._static_verdict())
         for pkt in batch:
-            h = parse_headers(pkt.payload, pkt.cap_len)
-            if h is None:
-                self.stats.unparsed += 1
-                decided.append((pkt, static))
-                continue
-            conn = table.get(flow_key(h, pkt.hook == _LOCAL_OUT))
-            if conn is None:
-                decided.append((pkt, static))
-                self._count(static)
-                continue
-            table.seen(conn, h, now)
-            if conn.pending:
-                q.hold(pkt)
-                conn.held.append((q, pkt, h))
-                continue
-            decided.append((pkt, self._packet_decision(conn, h, static)))
+            try:
+                verdict = self._transport_packet(q, pkt, static, now, now_ns)
+            except Exception:  # a bug deciding one packet: the crash policy, counted
+                verdict = self._failed(q, pkt, now_ns)
+            if verdict is not None:
+                decided.append((pkt, verdict))
         self._answer(q, decided)
+
+    def _transport_packet(self, q: NfQueue, pkt: Any, static: Verdict, now: float,
+                          now_ns: int) -> Verdict | None:
+        """The verdict of one transport-layer packet, or None (held, or released already)."""
+        h = parse_headers(pkt.payload, pkt.cap_len)
+        if h is None:
+            self.stats.unparsed += 1
+            return static
+        conn = self.table.get(flow_key(h, pkt.hook == _LOCAL_OUT))
+        if q.is_settled(pkt.id):
+            if conn is not None and conn.pending:
+                self.decider.forget(conn.id)
+                self._complete(conn, self.crash_verdict, STALL_OPEN)
+            self._settled_packet(conn, h, now_ns)
+            return None
+        if conn is None:
+            self._count(static)
+            if PACKET_VERDICT.enabled:
+                way = "egress" if pkt.hook == _LOCAL_OUT else "ingress"
+                PACKET_VERDICT.write(time.time_ns(),
+                                     community_id(h.src, h.dst, h.proto, h.sport, h.dport), way,
+                                     h.size, "permit" if static == Verdict.ACCEPT else "block",
+                                     BYPASS, time.monotonic_ns() - now_ns)
+            return static
+        self.table.seen(conn, h, now)
+        if conn.pending:
+            q.hold(pkt)
+            conn.held.append((q, pkt, h, now_ns))
+            return None
+        return self._packet_decision(conn, h, now_ns, static)
 
     def _packets_static(self, batch: list[Any]) -> None:
         """Every packet gets block_traffic's verdict; headers are read for small batches
@@ -311,23 +465,28 @@ class Worker:
         else:
             self._answer(self.pkt_q, [(p, nf) for p in batch])
 
-    def _packet_decision(self, conn: Connection, h: Headers,
+    def _packet_decision(self, conn: Connection, h: Headers, since_ns: int,
                          static: Verdict | None = None) -> Verdict:
-        """Static: the current block_traffic; external: the connection's verdict."""
-        if self._static:
+        """Static: the current block_traffic; otherwise (and for a connection the crash
+        policy decided) the connection's verdict."""
+        if self._static and conn.decided_by not in (FAIL_OPEN, STALL_OPEN):
             nf = static if static is not None else self._nf(self._static_verdict())
+            by = CONFIGURATION
         else:
-            nf = self._nf(conn.verdict)
+            nf, by = self._nf(conn.verdict), conn.decided_by
         self._count(nf)
-        self._trace_packet(conn, h, nf)
+        if PACKET_VERDICT.enabled:
+            self._trace_packet(conn, h, nf, by, time.monotonic_ns() - since_ns)
         return nf
 
-    def _trace_packet(self, conn: Connection, h: Headers, nf: Verdict) -> None:
+    def _trace_packet(self, conn: Connection, h: Headers, nf: Verdict, decided_by: str,
+                      latency_ns: int) -> None:
         if PACKET_VERDICT.enabled:
             outbound = h.src == conn.key[1]
             PACKET_VERDICT.write(time.time_ns(), conn.flow_id,
                                  "egress" if outbound else "ingress", h.size,
-                                 "permit" if nf == Verdict.ACCEPT else "block")
+                                 "permit" if nf == Verdict.ACCEPT else "block", decided_by,
+                                 latency_ns)
 
     # -- verdict plumbing --------------------------------------------------------------
     def _static_verdict(self) -> str:
@@ -415,12 +574,13 @@ class Worker:
         """Block every pending connection, then drop queued packets until the rules are gone."""
         for conn in self.table.pending():
             self.decider.forget(conn.id)
-            self.stats.pending_blocked_at_stop += 1
-            self._complete(conn, "block", "shutdown")
+            self._complete(conn, "block", STOP)
         deadline = time.monotonic() + 5.0
         quiet = 0
         while time.monotonic() < deadline and quiet < 3:
             got = 0
+            if self.watchdog is not None:
+                self.watchdog.beat()
             for q in (self.conn_q, self.pkt_q):
                 batch = q.receive()
                 if batch:

@@ -34,9 +34,12 @@ from tracer import (
     ProviderEnable,
     SessionConfig,
     SinkSpec,
+    add_redaction_options,
     add_sink_options,
     format_event,
     otel,
+    redaction_header,
+    redactor_from_args,
     run_command,
     run_summary,
     run_to_end,
@@ -44,7 +47,7 @@ from tracer import (
 )
 
 from ._callouts import DEFAULT_QUEUE, CalloutRegistry
-from ._control import FLAG_CAPTURE_BODIES, enable_request
+from ._control import FLAG_CAPTURE_BODIES, FLAG_CAPTURE_SECRETS, enable_request
 from ._driver import MonitorDriver
 from ._events import PROVIDER, PROVIDER_NAME
 from ._filters import OWNER
@@ -78,6 +81,7 @@ def register(subparsers: Any) -> None:
     mon.add_argument("--hub-socket", metavar="PATH", help="send the events to the hub service "
                      "at PATH (its sessions enabling wfptrace-msnmon) instead of a log file")
     mon.add_argument("--capture-bodies", action="store_true", help="keep message bodies")
+    add_redaction_options(mon)
     add_sink_options(mon)
     otel.add_cli_options(mon)
     mon.set_defaults(func=_monitor, parser=mon)
@@ -87,6 +91,7 @@ def register(subparsers: Any) -> None:
     rep.add_argument("--legacy-format", action="store_true",
                      help="print the original driver's trace strings only")
     rep.add_argument("--capture-bodies", action="store_true", help="keep message bodies")
+    add_redaction_options(rep)
     rep.add_argument("--verbose", "-v", action="store_true",
                      help="also transactions and the original's trace strings")
     rep.add_argument("--output", "-o", help="write a JSON-lines log file instead of printing")
@@ -176,6 +181,8 @@ def _monitor(args: argparse.Namespace) -> int:
 
 
 def _run_monitor(args: argparse.Namespace) -> int:
+    redactor = redactor_from_args(args)
+    secrets = bool(args.capture_secrets)
     with Hub(load_installed=False) as hub:
         hub.register(PROVIDER)
         if args.hub_socket:
@@ -185,16 +192,20 @@ def _run_monitor(args: argparse.Namespace) -> int:
                     f"{PROVIDER_NAME} receive them)")
         else:
             name = f"msnmon-{os.getpid()}"
+            header = redaction_header(redactor, capture_secrets=secrets,
+                                      capture_bodies=args.capture_bodies)
             config = SessionConfig(name, [ProviderEnable(PROVIDER_NAME)], file=args.file,
                                    realtime=args.realtime, sinks=sinks_from_args(args),
-                                   otlp=otel.options_from_args(args))
+                                   otlp=otel.options_from_args(args), header=header)
             hub.start_session(config)
             printer = _print_events(hub, name) if args.realtime else contextlib.nullcontext()
             extra = [str(spec) for spec in config.sink_specs()[1:]]
             text = (f"are traced to {', '.join([args.file, *extra])} "
                     f"(view them with: wfptrace fmt {args.file})")
-        with printer, MonitorDriver() as driver, LiveSession(driver, args.app) as live:
-            flags = FLAG_CAPTURE_BODIES if args.capture_bodies else 0
+        with printer, MonitorDriver(redactor=redactor) as driver, \
+                LiveSession(driver, args.app) as live:
+            flags = (FLAG_CAPTURE_BODIES if args.capture_bodies else 0) | \
+                (FLAG_CAPTURE_SECRETS if secrets else 0)
             hub.control(PROVIDER_NAME, enable_request(flags))
             print(f"Monitoring TCP traffic of {args.app}: events of provider {PROVIDER_NAME} "
                   f"{text}", flush=True)
@@ -290,10 +301,13 @@ def _replay(args: argparse.Namespace) -> int:
     if not sinks:
         render = _legacy_text if args.legacy_format else format_event
         sinks.append(SinkSpec("stdout", "text", {"render": render}))
+    monitor = MsnMonitor(app_hint=args.app_hint, capture_bodies=args.capture_bodies,
+                         capture_secrets=bool(args.capture_secrets),
+                         redactor=redactor_from_args(args))
     with Hub(load_installed=False) as hub:
         hub.register(PROVIDER)
-        hub.start_session(SessionConfig("msnmon-replay", [spec], sinks=sinks, blocking=True))
-        monitor = MsnMonitor(app_hint=args.app_hint, capture_bodies=args.capture_bodies)
+        hub.start_session(SessionConfig("msnmon-replay", [spec], sinks=sinks, blocking=True,
+                                        header=monitor.log_header()))
         bar = ProgressBar(sys.stderr)
         ran = run_to_end(hub, "msnmon-replay", lambda: replay_capture(
             args.capture, monitor=monitor, progress=lambda fraction: bar.show(

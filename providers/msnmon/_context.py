@@ -12,10 +12,12 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from providers.msnp import (
+    BufferBudget,
     MsnpStreamParser,
     Role,
     RoleTracker,
     Sniff,
+    StreamRedactor,
     TransactionTracker,
     sniff_msnp,
 )
@@ -50,6 +52,7 @@ class FlowContext:
 
     __slots__ = (
         "announced",
+        "budget",
         "bytes",
         "commands",
         "dialect",
@@ -59,6 +62,7 @@ class FlowContext:
         "flow",
         "flow_ids",
         "from_start",
+        "held",
         "identity",
         "invited",
         "legacy_ports",
@@ -68,6 +72,7 @@ class FlowContext:
         "messages",
         "parsers",
         "participants",
+        "redactors",
         "redirects",
         "remote",
         "roles",
@@ -80,13 +85,15 @@ class FlowContext:
         "state",
         "transactions",
         "user",
+        "user_raw",
         "usr_trids",
     )
 
     def __init__(self, flow: Flow, identity: AppIdentity, local_side: int,
                  local: tuple[str, int],
                  remote: tuple[str, int], start_ns: int, from_start: bool,
-                 hint: str | None, max_line: int, max_payload: int, max_errors: int) -> None:
+                 hint: str | None, max_line: int, max_payload: int, max_errors: int,
+                 budget: BufferBudget | None = None) -> None:
         self.flow = flow  # (a cycle through flow.user until the flow ends)
         self.identity = identity
         self.local_side = local_side  # 0: the flow's initiator is the local end
@@ -102,21 +109,30 @@ class FlowContext:
         self.state = StreamState.SNIFFING
         self.announced = False
         self.parsers = (
-            MsnpStreamParser(max_line=max_line, max_payload=max_payload, max_errors=max_errors),
-            MsnpStreamParser(max_line=max_line, max_payload=max_payload, max_errors=max_errors),
+            MsnpStreamParser(max_line=max_line, max_payload=max_payload, max_errors=max_errors,
+                             budget=budget),
+            MsnpStreamParser(max_line=max_line, max_payload=max_payload, max_errors=max_errors,
+                             budget=budget),
         )
         self.roles = RoleTracker(hint)
         self.fixed_role: Role | None = None
+        #: (event, fields, index of the role field) written once the role is known; None
+        #: once it is (or when there was a hint): events are then written at once
+        self.held: list[tuple] | None = None if hint else []
         self.transactions = TransactionTracker()
+        self.budget = budget  # the sniffed chunks are charged to it while kept
         self.sniff: list[tuple[int, bytes, int]] = []
         self.sniff_bytes = [0, 0]
         self.sniffs = 0
+        #: per direction, what hides secrets in raw chunks (made when first needed)
+        self.redactors: list[StreamRedactor] | None = None
         self.bytes = [0, 0]
         self.commands = 0
         self.errors = 0
         self.dropped = ""
         # session summary state
-        self.user: str | None = None
+        self.user: str | None = None  # (non-UTF-8 bytes escaped, as in Command args)
+        self.user_raw: bytes | None = None  # the user's bytes, when they are not UTF-8
         self.usr_trids: set[int] = set()
         self.login_done = False
         self.participants: dict[str, None] = {}
@@ -140,6 +156,8 @@ class FlowContext:
         """Keep a chunk while sniffing and return the verdict on what is kept."""
         self.sniff.append((direction, data, ts_ns))
         self.sniff_bytes[direction] += len(data)
+        if self.budget is not None:
+            self.budget.adjust(len(data))
         if b"\n" not in data and self.sniff_bytes[direction] < SNIFF_LIMIT:
             return Sniff.NEED_MORE  # nothing new to judge before a line ends
         self.sniffs += 1
@@ -159,5 +177,7 @@ class FlowContext:
     def take_sniffed(self) -> list[tuple[int, bytes, int]]:
         """The (direction, chunk, time) kept while sniffing, in arrival order; forgets them."""
         kept, self.sniff = self.sniff, []
+        if self.budget is not None:
+            self.budget.adjust(-sum(self.sniff_bytes))
         self.sniff_bytes = [0, 0]
         return kept

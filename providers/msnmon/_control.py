@@ -4,7 +4,8 @@ Two requests exist, sent through ``Hub.control("wfptrace-msnmon", request)``:
 
 - ``{"op": "enable", "mode": "monitor_traffic", "flags": N}`` (ENABLE_MONITOR
   with its 8-byte settings): every key is required and typed; ``flags`` is a
-  32-bit integer whose bit 0 turns on ``capture_bodies``; unknown bits are refused.
+  32-bit integer whose bit 0 turns on ``capture_bodies`` and bit 1 ``capture_secrets``;
+  unknown bits are refused.
 - ``{"op": "disable"}`` (DISABLE_MONITOR).
 
 Anything else is refused with :class:`tracer.ControlError` (invalid parameter).
@@ -19,12 +20,13 @@ from tracer import ControlError
 from ._events import MONITOR_STATE
 from ._monitor import MsnMonitor
 
-__all__ = ["FLAG_CAPTURE_BODIES", "KNOWN_FLAGS", "MODE_MONITOR_TRAFFIC", "MonitorControl",
-           "disable_request", "enable_request"]
+__all__ = ["FLAG_CAPTURE_BODIES", "FLAG_CAPTURE_SECRETS", "KNOWN_FLAGS", "MODE_MONITOR_TRAFFIC",
+           "MonitorControl", "disable_request", "enable_request"]
 
 MODE_MONITOR_TRAFFIC = "monitor_traffic"
 FLAG_CAPTURE_BODIES = 0x1
-KNOWN_FLAGS = FLAG_CAPTURE_BODIES
+FLAG_CAPTURE_SECRETS = 0x2
+KNOWN_FLAGS = FLAG_CAPTURE_BODIES | FLAG_CAPTURE_SECRETS
 
 
 def enable_request(flags: int = 0) -> dict[str, Any]:
@@ -54,7 +56,8 @@ class MonitorControl:
                 return self._enable(request)
             if op == "disable":
                 _exact_keys(request, {"op"})
-                return self._set(False, self.monitor.capture_bodies, "disabled by request")
+                return self._set(False, self.monitor.capture_bodies,
+                                 self.monitor.capture_secrets, "disabled by request")
             raise ControlError(f"invalid parameter: unknown operation {op!r} "
                                "(expected 'enable' or 'disable')")
         except ControlError:
@@ -72,14 +75,19 @@ class MonitorControl:
                                f"not {flags!r}")
         if flags & ~KNOWN_FLAGS:
             raise ControlError(f"invalid parameter: unknown flag bits {flags & ~KNOWN_FLAGS:#x}")
-        return self._set(True, bool(flags & FLAG_CAPTURE_BODIES), f"flags {flags:#x}")
+        return self._set(True, bool(flags & FLAG_CAPTURE_BODIES),
+                         bool(flags & FLAG_CAPTURE_SECRETS), f"flags {flags:#x}")
 
-    def _set(self, enabled: bool, bodies: bool, detail: str) -> dict[str, Any]:
-        self.monitor.enabled = enabled
-        self.monitor.capture_bodies = bodies
+    def _set(self, enabled: bool, bodies: bool, secrets: bool, detail: str) -> dict[str, Any]:
+        monitor = self.monitor
+        monitor.enabled = enabled
+        monitor.capture_bodies = bodies
+        monitor.capture_secrets = secrets
         if MONITOR_STATE.enabled:
-            MONITOR_STATE.write("enabled" if enabled else "disabled", detail)
-        return {"monitoring": enabled, "capture_bodies": bodies}
+            shown = "SECRETS CAPTURED" if secrets else "secrets redacted"
+            MONITOR_STATE.write("enabled" if enabled else "disabled",
+                                f"{detail}; {shown} (key {monitor.redactor.key_id})")
+        return {"monitoring": enabled, "capture_bodies": bodies, "capture_secrets": secrets}
 
 
 def _exact_keys(request: dict[str, Any], keys: set[str]) -> None:

@@ -9,7 +9,7 @@ packet pipeline (flows and reassembly) that a live session feeds.
 from __future__ import annotations
 
 from providers.packets import Pipeline
-from tracer import TracerError
+from tracer import Redactor, TracerError
 
 from ._callouts import CalloutRegistry, Registration
 from ._control import MonitorControl
@@ -26,7 +26,8 @@ class NotRegisteredError(TracerError):
 class MonitorDriver:
     """One running monitor provider: registration, control handler and engine."""
 
-    def __init__(self, registry: CalloutRegistry | None = None) -> None:
+    def __init__(self, registry: CalloutRegistry | None = None, *,
+                 redactor: Redactor | None = None) -> None:
         self.registry = registry or CalloutRegistry()
         reg = self.registry.load()
         if reg is None:
@@ -34,7 +35,7 @@ class MonitorDriver:
                 f"the monitor's callouts are not registered ({self.registry.path} is absent): "
                 "run 'wfptrace monitor addcallouts' first")
         self.registration: Registration = reg
-        self.monitor = MsnMonitor(enabled=False, sided=True)
+        self.monitor = MsnMonitor(enabled=False, sided=True, redactor=redactor)
         #: The pipeline a live session feeds (packet directions told by the hooks).
         self.pipeline = Pipeline([self.monitor])
         self.control = MonitorControl(self.monitor)

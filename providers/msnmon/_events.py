@@ -7,6 +7,11 @@ when replaying): the record's time in every sink. Shared fields use the vocabula
 names (``tracer.VOCABULARY``: ECS); ``network.direction`` is ``egress`` for what the
 monitored host sent, ``ingress`` for what it received.
 
+No event carries a secret unless asked: ``Command`` arguments holding tickets, cookies
+or passwords are ``<redacted:hmac:...>`` tokens without ``capture_secrets``; a
+``Message`` has ``text``, ``body`` and ``body_sha256`` only with ``capture_bodies``, and
+always ``body_hmac``, the body's token (equal bodies, equal tokens within a key).
+
 The four ``Legacy*`` events reproduce the original trace strings byte for byte
 through their templates, so ``wfptrace fmt`` prints what tracefmt printed.
 """
@@ -20,6 +25,7 @@ __all__ = [
     "COMMAND",
     "FLOW_CLOSED",
     "FLOW_ESTABLISHED",
+    "FLOW_OVER_LIMIT",
     "LEGACY_ANY",
     "LEGACY_BY_CLASS",
     "LOGIN",
@@ -57,14 +63,15 @@ FLOW_ESTABLISHED = PROVIDER.event(
 COMMAND = PROVIDER.event(
     2, "Command", Level.INFO, ("client_server", "peer_to_peer"),
     {**_FLOW, "network.direction": str, "verb": str, "trid": int, "args": list,
-     "payload_len": (int, "By"), "role": str, "legacy_class": str, "offset": (int, "By")},
+     "payload_len": (int, "By"), "role": str, "legacy_class": str, "offset": (int, "By"),
+     "raw_line": bytes},
     "{network.direction} {verb} {trid} {args} ({role}, {payload_len} payload bytes)")
 
 MESSAGE = PROVIDER.event(
     3, "Message", Level.INFO, "message",
     {**_FLOW, "network.direction": str, "trid": int, "content_type": str, "kind": str,
      "sender": str, "sender_name": str, "typing_user": str, "text": str,
-     "body_len": (int, "By"), "body_sha256": str, "body": bytes},
+     "body_len": (int, "By"), "body_sha256": str, "body": bytes, "body_hmac": str},
     "MSG {network.direction} {kind} {content_type} from {sender} ({body_len} bytes)")
 
 TRANSACTION = PROVIDER.event(
@@ -82,21 +89,29 @@ UNKNOWN_COMMAND = PROVIDER.event(
 LOGIN = PROVIDER.event(
     6, "Login", Level.INFO, "session",
     {**_FLOW, "user": str, "server": str, "redirects": list, "result": str,
-     "event.start": (int, "ns"), "community_ids": list, "dialect": str},
+     "event.start": (int, "ns"), "community_ids": list, "dialect": str, "user_raw": bytes},
     "Login of {user} at {server}: {result} (redirects {redirects})")
 
 SWITCHBOARD = PROVIDER.event(
     7, "Switchboard", Level.INFO, "session",
     {**_FLOW, "user": str, "server": str, "participants": list,
      "messages": (int, "{message}"), "event.start": (int, "ns"), "community_ids": list,
-     "invited": bool},
+     "invited": bool, "user_raw": bytes},
     "Switchboard session of {user} at {server} with {participants}: {messages} messages")
 
 FLOW_CLOSED = PROVIDER.event(
     8, "FlowClosed", Level.INFO, "flow",
     {**_FLOW, "reason": str, "commands": (int, "{command}"), "errors": (int, "{error}"),
-     "bytes_sent": (int, "By"), "bytes_received": (int, "By"), "dropped": str},
-    "Flow closed ({reason}): {commands} commands, {errors} errors")
+     "bytes_sent": (int, "By"), "bytes_received": (int, "By"), "dropped": str, "role": str},
+    "Flow closed ({reason}): {role}, {commands} commands, {errors} errors")
+
+FLOW_OVER_LIMIT = PROVIDER.event(
+    14, "FlowOverLimit", Level.WARNING, "flow",
+    {**_FLOW, "network.transport": str, "source.ip": str, "source.port": int,
+     "destination.ip": str, "destination.port": int, "network.direction": str,
+     "limit": (int, "{flow}"), "flows_over_limit": (int, "{flow}")},
+    "Flow not monitored, {limit} flow contexts in use: {source.ip}:{source.port} -> "
+    "{destination.ip}:{destination.port} ({flows_over_limit} so far)")
 
 MONITOR_STATE = PROVIDER.event(
     9, "MonitorState", Level.INFO, "flow",
@@ -110,23 +125,26 @@ ALL_TRAFFIC = PROVIDER.event(
     "Message Received. Local Port: {legacy.local_port} Remote Port: {legacy.remote_port}. "
     "Message: {message}")
 
-_ACTION = {**_LEGACY, "action": str}
+#: The classified lines: ``message`` is what the original printed (a gateway chunk's
+#: body after its headers), ``trailer`` what its format string ends with ("\r\n" for
+#: the "Sent" lines, "" for the "Received" ones).
+_ACTION = {**_LEGACY, "action": str, "trailer": str}
 
 LEGACY_BY_CLASS = {
     "client_server": PROVIDER.event(
         11, "LegacyClientServer", Level.VERBOSE, "client_server", _ACTION,
         "Client-Server Message {action}. Local Port: {legacy.local_port} "
         "Remote Port: {legacy.remote_port}."
-        " Message: {message}"),
+        " Message: {message}{trailer}"),
     "peer_to_peer": PROVIDER.event(
         12, "LegacyClientClient", Level.VERBOSE, "peer_to_peer", _ACTION,
         "Client-Client Message {action}. Local Port: {legacy.local_port} "
         "Remote Port: {legacy.remote_port}."
-        " Message: {message}"),
+        " Message: {message}{trailer}"),
     "unknown": PROVIDER.event(
         13, "LegacyUnknown", Level.VERBOSE, "unknown", _ACTION,
         "Unknown or Invalid Command Message {action}. Local Port: {legacy.local_port} "
-        "Remote Port: {legacy.remote_port}. Message: {message}"),
+        "Remote Port: {legacy.remote_port}. Message: {message}{trailer}"),
 }
 
 

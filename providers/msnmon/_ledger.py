@@ -29,6 +29,7 @@ class _Announced:
     flow_ids: tuple[str, ...]
     redirects: tuple[str, ...]
     user: str | None
+    user_raw: bytes | None
     dialect: str | None
 
 
@@ -51,7 +52,8 @@ class SessionLedger:
         ctx.session_start_ns = min(ctx.session_start_ns, found.start_ns)
         ctx.flow_ids = list(found.flow_ids)
         ctx.redirects = list(found.redirects)
-        ctx.user = ctx.user or found.user
+        if ctx.user is None:
+            ctx.user, ctx.user_raw = found.user, found.user_raw
         ctx.dialect = ctx.dialect or found.dialect
 
     def observe(self, ctx: FlowContext, cmd: Command, direction: int, ts_ns: int) -> None:
@@ -66,7 +68,8 @@ class SessionLedger:
         elif verb == "RNG" and len(args) >= 2:
             self._announce(ctx, "SB", args, ts_ns)
         elif verb == "USR" and args[:1] == ("OK",) and len(args) >= 2:
-            ctx.user = ctx.user or args[1]
+            if ctx.user is None:
+                _set_user(ctx, cmd, 1)
             if ctx.role is not Role.SWITCHBOARD:
                 self._login(ctx, "ok", ts_ns)
         elif cmd.is_error and cmd.trid in ctx.usr_trids:
@@ -80,14 +83,15 @@ class SessionLedger:
         args = cmd.args
         if cmd.verb == "USR":
             if args[:1] and args[0] in _AUTH and len(args) >= 3 and args[1] == "I":
-                ctx.user = args[2]
+                _set_user(ctx, cmd, 2)
                 if cmd.trid is not None:
                     ctx.usr_trids.add(cmd.trid)
             elif len(args) == 2 and "@" in args[0]:
-                ctx.user = args[0]
+                _set_user(ctx, cmd, 0)
                 self.attach(ctx, args[1])
         elif cmd.verb == "ANS" and len(args) >= 2:
-            ctx.user, ctx.invited = args[0], True
+            _set_user(ctx, cmd, 0)
+            ctx.invited = True
             self.attach(ctx, args[1])
 
     def _announce(self, ctx: FlowContext, kind: str, args: tuple[str, ...], ts_ns: int) -> None:
@@ -103,7 +107,8 @@ class SessionLedger:
         flow_ids = (*ctx.flow_ids, ctx.flow_id) if kind == "NS" else (ctx.flow_id,)
         ns = kind == "NS"
         self._announced[key] = _Announced(kind, start, flow_ids, redirects,
-                                          ctx.user if ns else None, ctx.dialect if ns else None)
+                                          ctx.user if ns else None,
+                                          ctx.user_raw if ns else None, ctx.dialect if ns else None)
         self._announced.move_to_end(key)
         while len(self._announced) > self.capacity:
             self._announced.popitem(last=False)
@@ -114,7 +119,8 @@ class SessionLedger:
         ctx.login_done = True
         if LOGIN.enabled:
             LOGIN.write(ts_ns, ctx.flow_id, ctx.user, ctx.server, list(ctx.redirects), result,
-                        ctx.session_start_ns, [*ctx.flow_ids, ctx.flow_id], _dialect(ctx))
+                        ctx.session_start_ns, [*ctx.flow_ids, ctx.flow_id], _dialect(ctx),
+                        ctx.user_raw)
 
     def close(self, ctx: FlowContext, ts_ns: int) -> None:
         """The flow ended: a switchboard summary, or an unfinished login."""
@@ -122,9 +128,16 @@ class SessionLedger:
             if SWITCHBOARD.enabled:
                 SWITCHBOARD.write(ts_ns, ctx.flow_id, ctx.user, ctx.server,
                                   list(ctx.participants), ctx.messages, ctx.session_start_ns,
-                                  [*ctx.flow_ids, ctx.flow_id], ctx.invited)
+                                  [*ctx.flow_ids, ctx.flow_id], ctx.invited, ctx.user_raw)
         elif ctx.usr_trids and not ctx.login_done:
             self._login(ctx, "incomplete", ts_ns)
+
+
+def _set_user(ctx: FlowContext, cmd: Command, index: int) -> None:
+    """The flow's user from argument ``index``; its bytes too when they are not UTF-8."""
+    ctx.user = cmd.args[index]
+    raw = cmd.raw_args
+    ctx.user_raw = raw[index] if raw is not None else None
 
 
 def _dialect(ctx: FlowContext) -> str:

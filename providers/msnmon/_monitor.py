@@ -11,6 +11,11 @@ its context wants the bytes. A monitored flow is recognised as MSNP by port 1863
 by a server address learned from XFR/RNG, or by content, and parsed incrementally.
 The engine only observes: it never holds, drops or edits a packet (the live source
 accepts every packet itself).
+
+Secrets are redacted here, before any event is written, so no sink ever sees them:
+tickets, cookies and other authentication material (unless ``capture_secrets``) and
+message bodies (unless ``capture_bodies``) become keyed-hash tokens of the
+:class:`tracer.Redactor`, equal values giving equal tokens.
 """
 
 from __future__ import annotations
@@ -21,22 +26,29 @@ from collections.abc import Callable
 from typing import Any
 
 from providers.msnp import (
+    DEFAULT_BUDGET,
     DEFAULT_MAX_ERRORS,
     DEFAULT_MAX_LINE,
     DEFAULT_MAX_PAYLOAD,
+    SECRET_VERBS,
     AddressBook,
+    BufferBudget,
     Command,
     MsnpStreamParser,
     ParseError,
     Role,
     Sniff,
+    StreamRedactor,
     legacy_class,
     legacy_trace,
     parse_msg,
+    redact_args,
+    secret_args,
 )
 from providers.msnp._parser import FRAMER
 from providers.msnp._verbs import KNOWN_VERBS  # not (yet) part of providers.msnp's surface
 from providers.packets import TCP_SYN, Direction, Flow, Packet
+from tracer import Redactor, redaction_header
 
 from ._context import DIRECTIONS, RECEIVED, SENT, FlowContext, StreamState
 from ._events import (
@@ -44,6 +56,7 @@ from ._events import (
     COMMAND,
     FLOW_CLOSED,
     FLOW_ESTABLISHED,
+    FLOW_OVER_LIMIT,
     LEGACY_ANY,
     LEGACY_BY_CLASS,
     MESSAGE,
@@ -73,13 +86,20 @@ _SECOND = 1_000_000_000
 #: several times more.
 _SNIFFING, _MSNP, _NOT_MSNP, _DROPPED = (StreamState.SNIFFING, StreamState.MSNP,
                                          StreamState.NOT_MSNP, StreamState.DROPPED)
-_SWITCHBOARD, _DIRECT = Role.SWITCHBOARD, Role.DIRECT
+_SWITCHBOARD, _DIRECT, _UNKNOWN = Role.SWITCHBOARD, Role.DIRECT, Role.UNKNOWN
+#: Most Command and Transaction events of a flow held back while its role is unknown
+#: (a dispatch or notification handshake is decided by the server's answer to USR), and
+#: for at most this long in packet time: a live view never waits long for them.
+MAX_HELD = 16
+MAX_HELD_NS = 2 * 1_000_000_000
 _FEEDING = (_SNIFFING, _MSNP)
 #: Verbs the session ledger needs (besides numeric errors); MSG is counted inline.
 _LEDGER_VERBS = frozenset({"VER", "USR", "XFR", "RNG", "JOI", "IRO", "ANS"})
 #: A MSG payload the address book learns from (an invitation or a P2P message); one
 #: regular expression search is cheaper than two ``in`` tests on bytes.
 _LEARNS_ADDRESSES = re.compile(rb"x-ms(?:msgsinvite|nmsgrp2p)").search
+#: What precedes stream content quoted in a parse error's detail or a parser's reason.
+_QUOTING = "not an HTTP message: "
 #: verb -> the original's verb-table class (bounded: a verb is three upper-case letters
 #: or digits).
 LEGACY_CLASSES: dict[str, str] = {}
@@ -106,18 +126,29 @@ class MsnMonitor:
                  capture_bodies: bool = False, enabled: bool = True,
                  max_line: int = DEFAULT_MAX_LINE, max_payload: int = DEFAULT_MAX_PAYLOAD,
                  max_errors: int = DEFAULT_MAX_ERRORS, max_contexts: int = 10_000,
-                 sided: bool = False) -> None:
+                 max_buffered: int = DEFAULT_BUDGET, sided: bool = False,
+                 capture_secrets: bool = False, redactor: Redactor | None = None) -> None:
         hint = AppIdentity(app_hint or "unknown")
         self.resolver: Resolver = resolver or (lambda pkt, outbound: hint)
         self.capture_bodies = capture_bodies
+        self.capture_secrets = capture_secrets
+        #: Makes the tokens that replace secrets (a random key per monitor by default).
+        self.redactor = redactor or Redactor()
         self.enabled = enabled
         self.sided = sided
         self.stats = MonitorStats()
         self.addresses = AddressBook()
         self.ledger = SessionLedger()
         self._limits = (max_line, max_payload, max_errors)
+        #: One bound for the bytes all parsers of all flows hold between chunks.
+        self.budget = BufferBudget(max_buffered)
         self.max_contexts = max_contexts
         self.contexts = 0  # live flow contexts (each holds at most two bounded parsers)
+
+    def log_header(self) -> dict[str, Any]:
+        """Log header fields saying what this monitor redacts, and under which key."""
+        return redaction_header(self.redactor, capture_secrets=self.capture_secrets,
+                                capture_bodies=self.capture_bodies)
 
     # -- packet consumer ----------------------------------------------------------------
     def on_packet(self, pkt: Packet, flow: Flow, direction: Direction) -> bool:
@@ -141,7 +172,7 @@ class MsnMonitor:
             state = self.observe(pkt, flow, outbound)
             if state is None:
                 return flow.user.get(_KEY) == _IGNORED
-        if state.state in _FEEDING:
+        if state.state in _FEEDING or LEGACY_ANY.on:  # (the original traced every chunk)
             flow.follow = True  # (it stays on until the monitor turns it off)
         return True
 
@@ -158,12 +189,17 @@ class MsnMonitor:
         flow.user[_KEY] = _IGNORED
         if ctx.state is StreamState.SNIFFING:
             ctx.take_sniffed()
+        for parser in ctx.parsers:
+            parser.release()
+        if ctx.held is not None:
+            self._release_held(ctx, ctx.role)
         if not ctx.announced:
             return
         self.ledger.close(ctx, flow.last_ns)
         if FLOW_CLOSED.enabled:
             FLOW_CLOSED.write(flow.last_ns, ctx.flow_id, reason, ctx.commands, ctx.errors,
-                              ctx.bytes[SENT], ctx.bytes[RECEIVED], ctx.dropped or None)
+                              ctx.bytes[SENT], ctx.bytes[RECEIVED], ctx.dropped or None,
+                              ctx.role.value)
 
     def close(self) -> None:
         """End of the capture or of the monitoring session (the pipeline ended the flows)."""
@@ -192,6 +228,12 @@ class MsnMonitor:
         if self.contexts >= self.max_contexts:
             self.stats.flows_over_limit += 1
             flow.user[_KEY] = _IGNORED
+            if FLOW_OVER_LIMIT.enabled:  # (source: the side that opened the flow)
+                (sip, sport), (dip, dport) = flow.endpoint(0), flow.endpoint(1)
+                direction = "egress" if self._orient(flow, pkt, outbound) == 0 else "ingress"
+                FLOW_OVER_LIMIT.write(pkt.ts_ns, flow.id, "tcp", sip, sport, dip, dport,
+                                      direction, self.max_contexts,
+                                      self.stats.flows_over_limit)
             return _IGNORED
         ctx = self._context(flow, pkt, identity, outbound)
         self.contexts += 1
@@ -216,7 +258,7 @@ class MsnMonitor:
         local, remote = flow.endpoint(local_side), flow.endpoint(1 - local_side)
         hint = self.addresses.role_of(*remote)
         ctx = FlowContext(flow, identity, local_side, local, remote, flow.first_ns,
-                          bool(pkt.flags & TCP_SYN), hint, *self._limits)
+                          bool(pkt.flags & TCP_SYN), hint, *self._limits, self.budget)
         if hint is not None or remote[1] == _MSNP_PORT:
             ctx.state = StreamState.MSNP
         self.ledger.attach(ctx)
@@ -249,6 +291,8 @@ class MsnMonitor:
         direction = SENT if side == ctx.local_side else RECEIVED
         ctx.bytes[direction] += len(data)
         self.stats.stream_bytes += len(data)
+        if LEGACY_ANY.on:  # every printable chunk of the application's flows, MSNP or not
+            self._legacy(ctx, direction, data, flow.last_ns)
         state = ctx.state
         if state is _MSNP:
             self._chunk(ctx, direction, data, flow.last_ns)
@@ -258,8 +302,8 @@ class MsnMonitor:
 
     def _loan(self, ctx: FlowContext, direction: int) -> tuple | None:
         """A loan of a direction's parser state to a compiled packet stage: (synced,
-        offset, max_line, max_payload, resume), when the parser holds nothing and the
-        monitor would only parse and count (an MSNP flow, no legacy tracing)."""
+        offset, max_line, max_payload, resume, hold), when the parser holds nothing and
+        the monitor would only parse and count (an MSNP flow, no legacy tracing)."""
         if ctx.state is not _MSNP or LEGACY_ANY.on:
             return None
         parser = ctx.parsers[direction]
@@ -274,14 +318,16 @@ class MsnMonitor:
             chunk's rest, already counted), for the parser's general path."""
             parser.resume(synced, base, rest, pending, payload, nbytes, commands,
                           payload_bytes)
-            if not leftover:
-                return None
             out: list = []
-            parser.feed_into(leftover, out)
-            self._items(ctx, direction, parser, out, ts)
-            return self._loan(ctx, direction)
+            if leftover:
+                parser.feed_into(leftover, out)
+            parser.account(out)  # (what feed does at the chunk's end)
+            if out or parser.failed is not None:
+                self._items(ctx, direction, parser, out, ts)
+            return self._loan(ctx, direction) if leftover else None
 
-        return (*cursor, parser.max_line, parser.max_payload, resume)
+        # (hold: only without a budget may the stage keep bytes between chunks)
+        return (*cursor, parser.max_line, parser.max_payload, resume, parser.budget is None)
 
     def on_framed(self, batch: list[tuple[Any, int, int, int, list]]) -> None:
         """Chunks a compiled packet stage framed for lent directions, in order: (flow,
@@ -310,9 +356,11 @@ class MsnMonitor:
         if ctx.state is _MSNP:
             parsers = list(ctx.parsers)
             max_line, max_payload, max_errors = self._limits
+            parsers[direction].release()
             parsers[direction] = MsnpStreamParser(max_line=max_line, max_payload=max_payload,
-                                                  max_errors=max_errors)
+                                                  max_errors=max_errors, budget=self.budget)
             ctx.parsers = (parsers[0], parsers[1])
+            ctx.redactors = None  # (their state is lost with the bytes)
             self._report(ctx, direction, flow.last_ns, "", "gap", f"{nbytes} bytes lost",
                          "resync", -1)
 
@@ -321,6 +369,19 @@ class MsnMonitor:
 
     def _sniff(self, ctx: FlowContext, direction: int, data: bytes, ts: int) -> None:
         verdict = ctx.keep_for_sniff(direction, data, ts)
+        budget = self.budget
+        if budget.used > budget.capacity and verdict is Sniff.NEED_MORE:
+            # the chunks kept to judge the flow count against the budget too: over it,
+            # the flow is given up before it is judged (counted and traced as a drop)
+            budget.drops += 1
+            budget.dropped_bytes += sum(ctx.sniff_bytes)
+            self.stats.budget_drops += 1
+            self.stats.parse_errors += 1
+            ctx.errors += 1
+            self._report(ctx, direction, ts, "", "over_budget",
+                         f"{sum(ctx.sniff_bytes)} bytes kept to recognise the flow",
+                         "dropped", -1)
+            verdict = Sniff.NOT_MSNP
         if verdict is Sniff.MSNP:
             ctx.state = StreamState.MSNP
             if not ctx.announced:
@@ -329,15 +390,13 @@ class MsnMonitor:
                 self._chunk(ctx, d, chunk, t)
         elif verdict is Sniff.NOT_MSNP:
             ctx.state = StreamState.NOT_MSNP
-            ctx.flow.follow = False  # (the pipeline closes its streams)
-            ctx.dropped = "not MSNP"
+            ctx.flow.follow = LEGACY_ANY.on  # (else the pipeline closes its streams)
+            ctx.dropped = "not MSNP" if budget.used <= budget.capacity else "over budget"
             ctx.take_sniffed()
             self.stats.flows_not_msnp += 1
 
     # -- commands -----------------------------------------------------------------------
     def _chunk(self, ctx: FlowContext, direction: int, data: bytes, ts: int) -> None:
-        if LEGACY_ANY.on:
-            self._legacy(ctx, direction, data, ts)
         parser = ctx.parsers[direction]
         self._items(ctx, direction, parser, parser.feed(data), ts)
 
@@ -360,34 +419,49 @@ class MsnMonitor:
 
     def _parse_error(self, ctx: FlowContext, direction: int, error: ParseError, ts: int) -> None:
         self.stats.parse_errors += 1
+        if error.kind == "over_budget":
+            self.stats.budget_drops += 1
         ctx.errors += 1
-        self._report(ctx, direction, ts, "", error.kind, error.detail, error.action,
-                     error.offset)
+        detail = error.detail
+        if error.kind == "invalid_line" and not self._shows_unknown:
+            detail = self.redactor.token(detail)
+        self._report(ctx, direction, ts, "", error.kind, self._hide_quoted(detail),
+                     error.action, error.offset)
 
     def _stream_failed(self, ctx: FlowContext, direction: int, parser: MsnpStreamParser
                        ) -> None:
         """The parser gave up its direction: the flow is dropped (once)."""
         if ctx.state is _MSNP:
             ctx.state = _DROPPED
-            ctx.flow.follow = False  # (the pipeline closes its streams)
-            ctx.dropped = f"{DIRECTIONS[direction]} stream: {parser.failed}"
+            ctx.flow.follow = LEGACY_ANY.on  # (else the pipeline closes its streams)
+            reason = self._hide_quoted(parser.failed or "")
+            ctx.dropped = f"{DIRECTIONS[direction]} stream: {reason}"
             self.stats.flows_dropped += 1
 
     def _legacy(self, ctx: FlowContext, direction: int, data: bytes, ts: int) -> None:
         lport, rport = ctx.legacy_ports
+        redactor = self._stream_redactor(ctx, direction)
+        # (every chunk goes through the redactor: it follows the stream's framing)
+        shown = redactor.redact(data) if redactor is not None else data
         trace = legacy_trace(data, inbound=direction == RECEIVED, local_port=lport,
                              remote_port=rport)
-        if trace is None:
+        if trace is None:  # (decided on the chunk itself, as the original did)
             return
+        if redactor is not None:  # what is shown: the redacted chunk, by the same rules
+            trace = legacy_trace(shown, inbound=direction == RECEIVED, local_port=lport,
+                                 remote_port=rport)
+            if trace is None:
+                return
         self.stats.legacy_chunks += 1
-        text = data.decode("ascii")
         name = DIRECTIONS[direction]
         if ALL_TRAFFIC.enabled:
-            ALL_TRAFFIC.write(ts, ctx.flow_id, name, lport, rport, text)
+            ALL_TRAFFIC.write(ts, ctx.flow_id, name, lport, rport, shown.decode("ascii"))
+        if trace.legacy_class is None:  # a gateway chunk with nothing after its headers
+            return
         event = LEGACY_BY_CLASS[trace.legacy_class.value]
         if event.enabled:
-            event.write(ts, ctx.flow_id, name, lport, rport, text,
-                        "Received" if direction == RECEIVED else "Sent")
+            event.write(ts, ctx.flow_id, name, lport, rport, trace.message,
+                        "Received" if direction == RECEIVED else "Sent", trace.trailer)
 
     def _command(self, ctx: FlowContext, cmd: Command, direction: int, ts: int) -> None:
         verb = cmd.verb
@@ -396,12 +470,24 @@ class MsnMonitor:
             role = ctx.roles.observe(cmd, direction == SENT)
             if role is _SWITCHBOARD or role is _DIRECT:
                 ctx.fixed_role = role  # the strongest evidence: nothing changes it later
+        held = ctx.held
+        if held is not None and (role is not _UNKNOWN or len(held) >= MAX_HELD
+                                 or (held and ts - held[0][1][0] > MAX_HELD_NS)):
+            self._release_held(ctx, role)
+            held = None
         if COMMAND.enabled:
             legacy = LEGACY_CLASSES.get(verb)
             if legacy is None:
                 legacy = LEGACY_CLASSES[verb] = legacy_class(verb).value
-            COMMAND.write(ts, ctx.flow_id, DIRECTIONS[direction], verb, cmd.trid,
-                          list(cmd.args), cmd.payload_len, role.value, legacy, cmd.offset)
+            args, raw = list(cmd.args), cmd.raw
+            if verb in SECRET_VERBS and not self.capture_secrets and secret_args(verb, args):
+                args, raw = redact_args(verb, args, self.redactor.token), None  # (raw too)
+            fields = (ts, ctx.flow_id, DIRECTIONS[direction], verb, cmd.trid, args,
+                      cmd.payload_len, role.value, legacy, cmd.offset, raw)
+            if held is None:
+                COMMAND.write(*fields)
+            else:
+                held.append((COMMAND, fields, 7))
         if verb == "MSG":
             self.stats.messages += 1
             ctx.messages += 1
@@ -415,15 +501,29 @@ class MsnMonitor:
             self.ledger.observe(ctx, cmd, direction, ts)
         elif verb not in KNOWN_VERBS:
             self.stats.unknown_verbs += 1
-            self._report(ctx, direction, ts, verb, "unknown_verb", cmd.line[:80], "parsed",
-                         cmd.offset)
+            self._report(ctx, direction, ts, verb, "unknown_verb", self._unknown_line(cmd),
+                         "parsed", cmd.offset)
         if cmd.trid is not None:
             tx = ctx.transactions.observe(cmd, direction == SENT, ts / _SECOND)
             if tx is not None:
                 self.stats.transactions += 1
                 if TRANSACTION.enabled:
-                    TRANSACTION.write(ts, ctx.flow_id, tx.trid, tx.request.verb, tx.reply.verb,
-                                      round(tx.latency * 1e6), tx.error, role.value)
+                    tx_fields = (ts, ctx.flow_id, tx.trid, tx.request.verb, tx.reply.verb,
+                                 round(tx.latency * 1e6), tx.error, role.value)
+                    if held is None:
+                        TRANSACTION.write(*tx_fields)
+                    else:
+                        held.append((TRANSACTION, tx_fields, 7))
+
+    @staticmethod
+    def _release_held(ctx: FlowContext, role: Role) -> None:
+        """Write the events held while the flow's role was unknown, with ``role``: the
+        role their commands turned out to have (or, at the flow's end, the last guess)."""
+        held, ctx.held = ctx.held, None
+        value = role.value
+        for event, fields, at in held or ():
+            if event.enabled:
+                event.write(*fields[:at], value, *fields[at + 1:])
 
     def _message(self, ctx: FlowContext, cmd: Command, content, direction: int,
                  ts: int) -> None:
@@ -435,7 +535,42 @@ class MsnMonitor:
         MESSAGE.write(ts, ctx.flow_id, DIRECTIONS[direction], cmd.trid, content.content_type,
                       content.kind, sender, content.sender_name, content.typing_user,
                       content.text if bodies else None, len(body),
-                      hashlib.sha256(body).hexdigest(), body if bodies else None)
+                      hashlib.sha256(body).hexdigest() if bodies else None,
+                      body if bodies else None, self.redactor.token(body))
+
+    # -- redaction ----------------------------------------------------------------------
+    @property
+    def _shows_unknown(self) -> bool:
+        """Content of unknown meaning (an unknown verb's arguments, a line that is no
+        command) may be a secret or a body: shown only when both are captured."""
+        return self.capture_secrets and self.capture_bodies
+
+    def _hide_quoted(self, text: str) -> str:
+        """A parser's detail or reason with the stream content it quotes as a token."""
+        head, quoted, data = text.partition(_QUOTING)
+        if not quoted or self._shows_unknown:
+            return text
+        return head + quoted + self.redactor.token(data)
+
+    def _unknown_line(self, cmd: Command) -> str:
+        """An unknown command's line: its arguments may be anything, so only the verb and
+        TrID are kept unless secrets and bodies are captured."""
+        line = cmd.line[:80]
+        if self._shows_unknown or not cmd.args:
+            return line
+        head = cmd.verb if cmd.trid is None else f"{cmd.verb} {cmd.trid}"
+        return f"{head} {self.redactor.token(' '.join(cmd.args))}"
+
+    def _stream_redactor(self, ctx: FlowContext, direction: int) -> StreamRedactor | None:
+        """The direction's chunk redactor, flags kept current; None if nothing is hidden."""
+        if ctx.redactors is None:
+            token, limit = self.redactor.token, self._limits[1]
+            ctx.redactors = [StreamRedactor(token, max_payload=limit),
+                             StreamRedactor(token, max_payload=limit)]
+        redactor = ctx.redactors[direction]
+        redactor.secrets = not self.capture_secrets
+        redactor.bodies = not self.capture_bodies
+        return redactor if redactor.secrets or redactor.bodies else None
 
     def _report(self, ctx: FlowContext, direction: int, ts: int, verb: str, kind: str,
                 detail: str, action: str, offset: int) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from providers.packets import PcapFileSource, Pipeline, open_capture
 from providers.packets._stage import CompiledPipeline
-from tracer import Hub, Level, ProviderEnable, SessionConfig, format_event
+from tracer import Hub, Level, ProviderEnable, Redactor, SessionConfig, format_event
 
 from ._events import PROVIDER, PROVIDER_NAME
 from ._monitor import MsnMonitor
@@ -37,7 +37,8 @@ STAGE = _stage_reason()
 
 
 def replay_capture(path: str | Path, *, app_hint: str | None = None,
-                   capture_bodies: bool = False, monitor: MsnMonitor | None = None,
+                   capture_bodies: bool = False, capture_secrets: bool = False,
+                   redactor: Redactor | None = None, monitor: MsnMonitor | None = None,
                    pipeline: Pipeline | CompiledPipeline | None = None,
                    compiled: bool = True,
                    progress: Callable[[float], None] | None = None) -> MonitorStats:
@@ -50,8 +51,11 @@ def replay_capture(path: str | Path, *, app_hint: str | None = None,
     default pipeline is the compiled packet stage when it is built (``compiled=False``:
     the Python pipeline, its reference; the results are the same). ``progress`` is
     called now and then with the fraction of the file read, and with 1.0 at the end.
+    Without ``monitor``, one is made with ``app_hint``, the capture flags and
+    ``redactor``.
     """
-    monitor = monitor or MsnMonitor(app_hint=app_hint, capture_bodies=capture_bodies)
+    monitor = monitor or MsnMonitor(app_hint=app_hint, capture_bodies=capture_bodies,
+                                    capture_secrets=capture_secrets, redactor=redactor)
     if pipeline is None:
         pipeline = CompiledPipeline(monitor) if compiled and not STAGE \
             else Pipeline([monitor])
@@ -67,11 +71,15 @@ def replay_capture(path: str | Path, *, app_hint: str | None = None,
     return monitor.stats
 
 
-def replay_consumer(app_hint: str | None = None, capture_bodies: bool = False) -> MsnMonitor:
+def replay_consumer(app_hint: str | None = None, capture_bodies: bool = False,
+                    capture_secrets: bool = False, redaction_key: str | None = None
+                    ) -> MsnMonitor:
     """Factory for the ``wfptrace.packet_consumers`` entry point ``msnmon``: the monitor
     as one consumer of ``wfptrace replay``'s pipeline (the application is unknown unless
-    ``app_hint`` names it)."""
-    return MsnMonitor(app_hint=app_hint, capture_bodies=capture_bodies)
+    ``app_hint`` names it; ``redaction_key``: the file of the redaction key)."""
+    redactor = Redactor.from_file(redaction_key) if redaction_key else None
+    return MsnMonitor(app_hint=app_hint, capture_bodies=capture_bodies,
+                      capture_secrets=capture_secrets, redactor=redactor)
 
 
 def _reporting(source: PcapFileSource, progress: Callable[[float], None]

@@ -30,6 +30,7 @@ class MonitorStats:
     messages: int = 0
     transactions: int = 0
     parse_errors: int = 0
+    budget_drops: int = 0  # parser buffers dropped: the shared buffer budget was spent
     unknown_verbs: int = 0
     legacy_chunks: int = 0
 

@@ -11,7 +11,7 @@ from providers._accel import load_accelerator
 
 __all__ = ["CPARSER", "REASON"]
 
-_VERSION = 2
+_VERSION = 3
 
 
 #: The C module in use (or None: pure Python), and why it is not in use.

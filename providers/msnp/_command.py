@@ -33,6 +33,9 @@ class Command(msgspec.Struct, frozen=True, gc=False):
     (server MSG, JOI, BYE, RNG, NLN, ...). ``offset`` is the position of the
     command's first byte in this direction's byte stream (the HTTP stream in
     gateway mode); ``size`` is its length on the wire, header line and payload.
+    A header line that is not UTF-8 is kept losslessly: ``line`` and ``args`` show
+    its undecodable bytes escaped (``\\xe9``) and ``raw`` holds the line's bytes
+    (None for every UTF-8 line).
     """
 
     verb: str
@@ -44,6 +47,16 @@ class Command(msgspec.Struct, frozen=True, gc=False):
     size: int
     line: str
     envelope: HttpEnvelope | None = None
+    raw: bytes | None = None
+
+    @property
+    def raw_args(self) -> tuple[bytes, ...] | None:
+        """``args`` as the bytes on the wire, for a line that was not UTF-8 (None for the
+        others, and when its bytes split into other words than its text)."""
+        if self.raw is None:
+            return None
+        words = self.raw.split()[1 if self.trid is None else 2 :]
+        return tuple(words) if len(words) == len(self.args) else None
 
     @property
     def is_error(self) -> bool:
@@ -55,7 +68,7 @@ class ParseError(msgspec.Struct, frozen=True, gc=False):
     """Something in the stream that is not a well-formed command, with what was done.
 
     ``kind`` is one of ``line_too_long``, ``payload_too_large``, ``invalid_line``,
-    ``bad_length``, ``http_error``, ``too_many_errors``; ``action`` tells how the
+    ``bad_length``, ``http_error``, ``over_budget``, ``too_many_errors``; ``action`` tells how the
     parser recovered (``resync``, ``skipped``, ``dropped``).
     """
 

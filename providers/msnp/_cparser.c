@@ -15,12 +15,13 @@
 #include <Python.h>
 #include <string.h>
 
-#define VERSION 2
+#define VERSION 3
 #define MAX_DIGITS 18 /* longer numbers are never a valid TrID or length */
 #define TOO_LARGE (1LL << 62)
 
 static PyObject *command_type;  /* providers.msnp._command.Command */
-static PyObject *fast_verbs;    /* verb -> (takes_trid, fewest args for a payload length) */
+static PyObject *fast_verbs;    /* verb -> (takes_trid, fewest args for a payload length,
+                                 *          fewest and most args of shapes without a TrID) */
 static PyObject *empty_bytes;
 
 /* The value of an all-digit word of bytes as _trid (at most ten digits) or _length
@@ -103,6 +104,7 @@ static struct {
     PyObject *verb;  /* the key of fast_verbs (strong reference); NULL: empty */
     int takes_trid;
     long long minimum;
+    Py_ssize_t no_trid_low, no_trid_high;  /* argument counts of shapes without a TrID */
 } verb_table[VERB_TABLE];
 
 static size_t
@@ -142,7 +144,7 @@ verb_table_fill(void)
     Py_ssize_t it = 0, filled = 0;
     while (PyDict_Next(fast_verbs, &it, &key, &rule)) {
         if (!PyUnicode_Check(key) || !PyUnicode_IS_ASCII(key) || !PyTuple_Check(rule)
-            || PyTuple_GET_SIZE(rule) != 2 || PyUnicode_GET_LENGTH(key) > VERB_MAX)
+            || PyTuple_GET_SIZE(rule) != 4 || PyUnicode_GET_LENGTH(key) > VERB_MAX)
             continue;
         if (++filled > VERB_TABLE / 2) {
             PyErr_SetString(PyExc_ValueError, "configure: too many verbs");
@@ -154,8 +156,12 @@ verb_table_fill(void)
         while (verb_table[h].verb != NULL)
             h = (h + 1) % VERB_TABLE;
         long long minimum = PyLong_AsLongLong(PyTuple_GET_ITEM(rule, 1));
-        if (minimum == -1 && PyErr_Occurred())
+        Py_ssize_t low = PyLong_AsSsize_t(PyTuple_GET_ITEM(rule, 2));
+        Py_ssize_t high = PyLong_AsSsize_t(PyTuple_GET_ITEM(rule, 3));
+        if (PyErr_Occurred())
             return -1;
+        verb_table[h].no_trid_low = low;
+        verb_table[h].no_trid_high = high;
         memcpy(verb_table[h].word, w, (size_t)n);
         verb_table[h].len = n;
         verb_table[h].verb = Py_NewRef(key);
@@ -212,7 +218,8 @@ parse_ascii(const char *s, Py_ssize_t n, Line *ln)
         return 0;
     Py_ssize_t nargs = words - 1, first = 1;
     ln->trid = Py_NewRef(Py_None);
-    if (verb_table[v].takes_trid && nargs) {
+    if (verb_table[v].takes_trid && nargs
+        && !(nargs >= verb_table[v].no_trid_low && nargs <= verb_table[v].no_trid_high)) {
         long long t = digits_bytes(s + start[1], len[1], 10);
         if (t >= 0) {
             Py_SETREF(ln->trid, PyLong_FromLongLong(t));
@@ -257,14 +264,20 @@ parse_generic(const char *s, Py_ssize_t n, Line *ln)
         rc = PyErr_Occurred() ? -1 : 0;
         goto done;
     }
+    if (!PyTuple_Check(rule) || PyTuple_GET_SIZE(rule) != 4) {
+        rc = 0;  /* not a rule this code knows: the generic path */
+        goto done;
+    }
     long long minimum = PyLong_AsLongLong(PyTuple_GET_ITEM(rule, 1));
-    if (minimum == -1 && PyErr_Occurred()) {
+    Py_ssize_t low = PyLong_AsSsize_t(PyTuple_GET_ITEM(rule, 2));
+    Py_ssize_t high = PyLong_AsSsize_t(PyTuple_GET_ITEM(rule, 3));
+    if (PyErr_Occurred()) {
         rc = -1;
         goto done;
     }
     Py_ssize_t nargs = PyList_GET_SIZE(parts) - 1, first = 1;
     ln->trid = Py_NewRef(Py_None);
-    if (PyTuple_GET_ITEM(rule, 0) == Py_True && nargs) {
+    if (PyTuple_GET_ITEM(rule, 0) == Py_True && nargs && !(nargs >= low && nargs <= high)) {
         long long t = trid_value(PyList_GET_ITEM(parts, 1));
         if (t >= 0) {
             Py_SETREF(ln->trid, PyLong_FromLongLong(t));
@@ -448,7 +461,8 @@ scan_lines(PyObject *module, PyObject *const *argv, Py_ssize_t argc)
 
 PyDoc_STRVAR(configure_doc,
 "configure(command_type, fast_verbs)\n\n"
-"Set the Command class to build and the verb rules (verb -> (takes_trid, minimum)).");
+"Set the Command class to build and the verb rules (verb -> (takes_trid, minimum,\n"
+"no_trid_low, no_trid_high): providers.msnp._verbs.VERB_RULES).");
 
 static PyObject *
 configure(PyObject *module, PyObject *args)

@@ -41,6 +41,15 @@ class HttpGatewayFramer:
         self._need = 0  # body bytes still expected for _envelope
         self._inner_pos = 0  # body bytes handed to the inner parser so far
 
+    @property
+    def held(self) -> int:
+        """Bytes held: the message still arriving and what the inner parser holds."""
+        return len(self._buf) + self._inner.held
+
+    def drop(self) -> None:
+        """Forget what is held (the stream is being given up)."""
+        self._buf = bytearray()
+
     def feed(self, data: bytes, out: list[Item]) -> None:
         """Consume bytes of the HTTP stream, emitting envelopes and the commands in bodies."""
         self._buf += data

@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 
 from providers.msnp._accel import CPARSER
+from providers.msnp._budget import BufferBudget
 from providers.msnp._command import Command, HttpEnvelope, ParseError
 from providers.msnp._http import HttpGatewayFramer
 from providers.msnp._stats import ParserStats
-from providers.msnp._verbs import KNOWN_VERBS, NO_TRID_VERBS, PAYLOAD_MIN_ARGS, is_verb
+from providers.msnp._verbs import KNOWN_VERBS, PAYLOAD_MIN_ARGS, VERB_RULES, is_verb, takes_trid
 
 __all__ = [
     "DEFAULT_MAX_ERRORS",
@@ -37,6 +38,7 @@ _COUNTERS = {
     "payload_too_large": "payload_too_large",
     "invalid_line": "invalid_lines",
     "http_error": "http_errors",
+    "over_budget": "over_budget",
 }
 _MAX_DIGITS = 18  # longer numbers are never a valid TrID or length (and int() has a limit)
 
@@ -65,11 +67,9 @@ def _length(word: str) -> int:
 
 
 #: verb -> (whether its first argument may be a TrID, fewest arguments for the last one
-#: to be a payload length): every known verb, for the parser's fast path. Verbs without
-#: a payload get a minimum no command reaches.
-_FAST_VERBS: dict[str, tuple[bool, int]] = {
-    verb: (verb not in NO_TRID_VERBS, PAYLOAD_MIN_ARGS.get(verb, 1 << 62)) for verb in KNOWN_VERBS
-}
+#: to be a payload length, argument counts without a TrID): every known verb, for the
+#: parser's fast path (the C accelerator gets the same table).
+_FAST_VERBS = VERB_RULES
 
 
 if CPARSER is not None:
@@ -81,9 +81,9 @@ def complete_payload(pending: tuple, payload: bytes) -> Command:
     """The command whose header ``scan_lines`` held (``pending``) once its whole
     ``payload`` came, in a stream whose offsets are not shifted (what :meth:`_emit` makes
     then): for a compiled framer that carries a parser's state."""
-    verb, trid, args, line, offset, head, _need = pending
+    verb, trid, args, line, offset, head, _need, *raw = pending
     n = len(payload)
-    return Command(verb, trid, args, n, payload, offset, head + n, line, None)
+    return Command(verb, trid, args, n, payload, offset, head + n, line, None, *raw)
 
 
 #: The framing a compiled packet stage may run for a parser it carries (see
@@ -112,6 +112,7 @@ class MsnpStreamParser:
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         max_errors: int = DEFAULT_MAX_ERRORS,
         allow_http: bool = True,
+        budget: BufferBudget | None = None,
     ) -> None:
         self.max_line = max_line
         self.max_payload = max_payload
@@ -125,18 +126,24 @@ class MsnpStreamParser:
         self._base = 0
         self._pending: tuple | None = None  # header of a command awaiting its payload
         self._payload = bytearray()
+        self._dropping = False  # skipping the rest of a payload dropped over the budget
+        self._got = 0  # payload bytes skipped so far while dropping
+        self.budget = budget  # shared with other parsers; None: only the per-parser bounds
+        self._charged = 0  # bytes held, as last charged to the budget
         self._http: HttpGatewayFramer | None = None
         self.envelope: HttpEnvelope | None = None  # set by the gateway framer for bodies
         self.offset_shift = 0  # added to offsets of commands parsed from gateway bodies
 
     def lend(self) -> tuple[bool, int] | None:
         """(synced, stream offset) when the parser holds nothing (no partial line or
-        payload, not skipping, not in gateway mode, not given up): a compiled framer may
-        carry on from there with the same rules (the C ``scan_lines``) and give the
-        state back through :meth:`resume`. None otherwise."""
+        payload, not skipping, not in gateway mode, not given up, nothing charged to its
+        budget): a compiled framer may carry on from there with the same rules (the C
+        ``scan_lines``) and give the state back through :meth:`resume`. None otherwise.
+        With a budget, the framer must hand back any chunk that leaves bytes held
+        (:meth:`resume` then charges them), so the budget sees what it would see here."""
         if self._pending is None and self._http is None and self.failed is None \
                 and not self._rest and not self._skip_line and self.envelope is None \
-                and not self.offset_shift:
+                and not self.offset_shift and not self._charged:
             return self._synced, self._base
         return None
 
@@ -146,7 +153,8 @@ class MsnpStreamParser:
         flag, the stream offset of ``rest`` (a line cut by a chunk's end) or of what comes
         next, a command ``pending`` (its header, as ``scan_lines`` gives it) with its
         ``payload`` so far; it read ``nbytes`` more and made ``commands`` commands
-        carrying ``payload_bytes``."""
+        carrying ``payload_bytes``. What it held is charged to the budget by the
+        caller (:meth:`account`), as :meth:`feed` does at a chunk's end."""
         self._synced = synced
         self._base = base
         self._rest = bytearray(rest or b"")
@@ -170,12 +178,65 @@ class MsnpStreamParser:
             self._feed_lines(data, out)  # the common case, without feed_into's dispatch
         else:
             self.feed_into(data, out)
+        if self.budget is not None and (self._charged or self._rest or self._pending
+                                        or self._http):
+            self.account(out)
         return out
+
+    # -- the shared buffer budget ----------------------------------------------------
+
+    @property
+    def held(self) -> int:
+        """Bytes this parser holds between chunks (line start, payload, HTTP message)."""
+        n = len(self._rest) + len(self._payload)
+        return n + self._http.held if self._http is not None else n
+
+    def account(self, out: list[Item]) -> None:
+        """Charge what is held now to the budget; if that growth overdraws it, drop it (an
+        ``over_budget`` error in ``out``). Called where held bytes grow (a line's start
+        kept, a payload awaited or growing) and at the end of each chunk."""
+        budget = self.budget
+        if budget is None:
+            return
+        held = self.held
+        delta, self._charged = held - self._charged, held
+        if delta and not budget.adjust(delta):
+            self._drop_held(out, held)
+
+    def release(self) -> None:
+        """This parser is discarded: give back what it had charged."""
+        if self.budget is not None and self._charged:
+            self.budget.adjust(-self._charged)
+            self._charged = 0
+
+    def _drop_held(self, out: list[Item], held: int) -> None:
+        budget = self.budget
+        assert budget is not None
+        budget.drops += 1
+        budget.dropped_bytes += held
+        if self._http is not None:
+            self._http.drop()
+            self.give_up(out, self._base, "over the buffer budget")
+        elif self._pending is not None:
+            verb, _, _, _, offset, _, need, *_ = self._pending
+            self._got, self._dropping = len(self._payload), True
+            self._payload = bytearray()
+            self.stats.skipped_bytes += self._got
+            self._error(out, "over_budget", offset, f"{verb} payload of {need} bytes", "skipped")
+        elif self._rest:
+            self.stats.skipped_bytes += len(self._rest)
+            self._base += len(self._rest)
+            self._rest, self._skip_line = bytearray(), True
+            self._error(out, "over_budget", self._base, f"a line of over {held} bytes", "resync")
+        budget.adjust(-held)
+        self._charged = 0
 
     def feed_into(self, data: bytes, out: list[Item]) -> None:
         """Like :meth:`feed`, appending to ``out`` (bytes_in is counted by the caller)."""
         if self.failed is not None:
             self.stats.dropped_bytes += len(data)
+        elif self._dropping:
+            self._skip_payload(data, out)
         elif self._http is not None:
             self._http.feed(data, out)
         elif self._pending is not None:
@@ -186,15 +247,30 @@ class MsnpStreamParser:
     # -- payload of a command split across chunks ---------------------------------
 
     def _feed_payload(self, data: bytes, out: list[Item]) -> None:
-        verb, trid, args, line, offset, head, need = self._pending  # type: ignore[misc]
+        verb, trid, args, line, offset, head, need, *raw = self._pending  # type: ignore[misc]
         self._payload += data
         if len(self._payload) < need:
+            if self.budget is not None:
+                self.account(out)
             return
         joined = bytes(self._payload)
         self._payload, self._pending = bytearray(), None
-        self._emit(out, verb, trid, args, line, offset, head, joined[:need])
-        self._base = offset + head + need  # (what complete_payload's caller does too)
+        self._emit(out, verb, trid, args, line, offset, head, joined[:need], *raw)
+        self._base = offset + head + need
         self._feed_lines(joined[need:], out)
+
+    def _skip_payload(self, data: bytes, out: list[Item]) -> None:
+        """The rest of a payload dropped over the budget: skipped, then lines again."""
+        _, _, _, _, offset, head, need, *_ = self._pending  # type: ignore[misc]
+        missing = need - self._got
+        if len(data) < missing:
+            self._got += len(data)
+            self.stats.skipped_bytes += len(data)
+            return
+        self.stats.skipped_bytes += missing
+        self._pending, self._dropping, self._got = None, False, 0
+        self._base = offset + head + need
+        self._feed_lines(data[missing:], out)
 
     # -- command lines --------------------------------------------------------------
 
@@ -223,7 +299,7 @@ class MsnpStreamParser:
                         stats.commands += commands
                         stats.payload_bytes += payload_bytes
                     if pending is not None:
-                        self._await_payload(pending, data[pos:])
+                        self._await_payload(pending, data[pos:], out)
                         return
                 elif self._synced:
                     pos = self._fast_lines(data, pos, base, out)
@@ -272,10 +348,10 @@ class MsnpStreamParser:
             rule = _FAST_VERBS.get(parts[0]) if parts else None
             if rule is None:
                 break
-            takes_trid, minimum = rule
+            trid_ok, minimum, no_trid_low, no_trid_high = rule
             nargs = len(parts) - 1
             trid = None
-            if takes_trid and nargs:
+            if trid_ok and nargs and not no_trid_low <= nargs <= no_trid_high:
                 word = parts[1]
                 trid = numbers.get(word)
                 if trid is None and word.isdigit() and len(word) <= 10 and word.isascii():
@@ -291,7 +367,8 @@ class MsnpStreamParser:
             args = tuple(parts[2:] if trid is not None else parts[1:])
             if start + need > size:  # the payload is still to come
                 pos = self._await_payload(
-                    (parts[0], trid, args, text, base + pos, start - pos, need), data[start:])
+                    (parts[0], trid, args, text, base + pos, start - pos, need), data[start:],
+                    out)
                 break
             commands += 1
             payload_bytes += need
@@ -329,21 +406,24 @@ class MsnpStreamParser:
         if pos < len(data):  # else _rest is already empty (_feed_lines emptied it)
             self._rest = bytearray(data[pos:])
         self._base = base + pos
+        if self.budget is not None:
+            self.account(out)
 
     def _line(self, data: bytes, pos: int, eol: int, base: int, out: list[Item]) -> int:
         """Handle the line data[pos:eol]; return where the next line starts, or -1."""
         if eol == pos:
             return eol + 2
-        raw = data[pos:eol]
+        raw: bytes | None = data[pos:eol]
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = raw.decode("utf-8", "replace")
+            text = raw.decode("utf-8")  # type: ignore[union-attr]
+            raw = None
+        except UnicodeDecodeError:  # kept losslessly: escaped in text, the bytes in raw
+            text = raw.decode("utf-8", "backslashreplace")  # type: ignore[union-attr]
             self.stats.decode_errors += 1
         parts = text.split()
         verb = parts[0] if parts else ""
         if not self._synced:
-            if self._allow_http and _HTTP_START.fullmatch(raw):
+            if self._allow_http and _HTTP_START.fullmatch(data, pos, eol):
                 self._start_http(data, pos, base, out)
                 return -1
             if not (is_verb(verb) and (verb in KNOWN_VERBS or verb.isdigit())):
@@ -353,7 +433,7 @@ class MsnpStreamParser:
         elif not is_verb(verb):
             self._error(out, "invalid_line", base + pos, text[:80], "skipped")
             return eol + 2
-        return self._command(data, verb, parts, text, pos, eol, base, out)
+        return self._command(data, verb, parts, text, pos, eol, base, out, raw)
 
     def _command(
         self,
@@ -365,10 +445,11 @@ class MsnpStreamParser:
         eol: int,
         base: int,
         out: list[Item],
+        raw: bytes | None = None,
     ) -> int:
         nargs = len(parts) - 1
         trid = None
-        if nargs and verb not in NO_TRID_VERBS:
+        if takes_trid(verb, nargs):
             trid = _trid(parts[1])
         args = tuple(parts[2:] if trid is not None else parts[1:])
         need = 0
@@ -383,19 +464,24 @@ class MsnpStreamParser:
             self._synced = False
             return eol + 2
         if need == 0:
-            self._emit(out, verb, trid, args, text, base + pos, head, b"")
+            self._emit(out, verb, trid, args, text, base + pos, head, b"", raw)
             return eol + 2
         start = eol + 2
         if start + need <= len(data):
-            self._emit(out, verb, trid, args, text, base + pos, head, data[start : start + need])
+            self._emit(out, verb, trid, args, text, base + pos, head,
+                       data[start : start + need], raw)
             return start + need
-        return self._await_payload((verb, trid, args, text, base + pos, head, need),
-                                   data[start:])
+        pending = (verb, trid, args, text, base + pos, head, need)
+        return self._await_payload(pending if raw is None else (*pending, raw), data[start:],
+                                   out)
 
-    def _await_payload(self, pending: tuple, received: bytes) -> int:
-        """Hold a command until its payload is complete; -1 (the feed loops stop on it)."""
+    def _await_payload(self, pending: tuple, received: bytes, out: list[Item]) -> int:
+        """Hold a command until its payload is complete; -1 (the feed loops stop on it).
+        """
         self._pending = pending
         self._payload = bytearray(received)
+        if self.budget is not None:
+            self.account(out)
         return -1
 
     def _emit(
@@ -408,6 +494,7 @@ class MsnpStreamParser:
         offset: int,
         head: int,
         payload: bytes,
+        raw: bytes | None = None,
     ) -> None:
         n = len(payload)
         self.stats.commands += 1
@@ -423,6 +510,7 @@ class MsnpStreamParser:
                 head + n,
                 line,
                 self.envelope,
+                raw,
             )
         )
 
@@ -441,6 +529,7 @@ class MsnpStreamParser:
             self.failed = reason
             out.append(ParseError("too_many_errors", offset + self.offset_shift, reason, "dropped"))
             self._rest, self._payload, self._pending = bytearray(), bytearray(), None
+            self._dropping = False
 
     def _start_http(self, data: bytes, pos: int, base: int, out: list[Item]) -> None:
         inner = MsnpStreamParser(

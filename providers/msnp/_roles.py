@@ -85,13 +85,20 @@ _DIRECT_VERBS = frozenset({"FIL", "TFR"})
 _NS_AUTH = frozenset({"TWN", "MD5", "SSO", "SHA"})
 
 
+_SWITCHBOARD_ONLY = frozenset({"ACK", "NAK", "BYE"})
+_ACKS = frozenset({"U", "N", "A", "D"})
+
+
 class RoleTracker:
     """Decide a connection's role from the commands seen on it (and an address hint).
 
     Evidence, strongest first: direct (``VER ... MSNFTP``, FIL/TFR), switchboard
-    (ANS/CAL/JOI/IRO, or ``USR trid email cookie``), notification (login with
-    TWN/MD5/SSO that succeeds, list and presence verbs), dispatch (an ``XFR NS``
-    redirect without login). Failing all that, the hint from the address book.
+    (ANS/CAL/JOI/IRO/ACK/NAK/BYE, ``USR trid email cookie``, its reply ``USR trid OK
+    email nick``, a client's ``MSG trid U|N|A|D len`` or a server's ``MSG email nick
+    len`` from anyone but Hotmail: enough to recognise a flow seen in one direction
+    only), notification (the second step of a TWN/MD5/SSO login, from either side, or
+    a login that succeeds; list and presence verbs), dispatch (an ``XFR NS`` redirect
+    without login). Failing all that, the hint from the address book.
     """
 
     def __init__(self, hint: str | None = None) -> None:
@@ -119,8 +126,9 @@ class RoleTracker:
         """Take one command into account and return the role guessed now."""
         verb, args = command.verb, command.args
         if verb == "MSG":
-            pass  # the most common verb is no evidence (and none of the tests below)
-        elif verb in _SWITCHBOARD_VERBS:
+            if _switchboard_msg(args, from_client):
+                self._seen.add(_SWITCHBOARD)
+        elif verb in _SWITCHBOARD_VERBS or verb in _SWITCHBOARD_ONLY:
             self._seen.add(_SWITCHBOARD)
         elif verb in _DIRECT_VERBS or (verb == "VER" and "MSNFTP" in args):
             self._seen.add(_DIRECT)
@@ -133,10 +141,24 @@ class RoleTracker:
         return self.role
 
     def _observe_usr(self, args: tuple[str, ...], from_client: bool) -> None:
-        if from_client:
-            if args[:1] and args[0] in _NS_AUTH:
-                self._auth_started = True
-            elif len(args) == 2 and "@" in args[0]:
+        if args[:1] and args[0] in _NS_AUTH:
+            self._auth_started = True
+            if args[1:2] == ("S",):  # the second step: a dispatch server redirects before
+                self._seen.add(_NOTIFICATION)
+        elif from_client:
+            if len(args) == 2 and "@" in args[0]:
                 self._seen.add(_SWITCHBOARD)  # USR trid email cookie
-        elif args[:1] == ("OK",) and self._auth_started:
-            self._logged_in = True
+        elif args[:1] == ("OK",):
+            if self._auth_started:
+                self._logged_in = True
+            elif len(args) == 3 and "@" in args[1]:
+                self._seen.add(_SWITCHBOARD)  # USR trid OK email nick (a switchboard's)
+
+
+def _switchboard_msg(args: tuple[str, ...], from_client: bool) -> bool:
+    """Is this MSG one only a switchboard carries? A client's ``MSG trid U|N|A|D len``
+    (the TrID was taken off ``args``), or a server's ``MSG email nick len`` from a user
+    (a notification server's MSGs come from ``Hotmail``)."""
+    if from_client:
+        return len(args) == 2 and args[0] in _ACKS
+    return len(args) == 3 and args[0] != "Hotmail" and "@" in args[0]

@@ -17,15 +17,17 @@ class ParserStats:
     http_messages: int = 0
     skipped_bytes: int = 0  # bytes ignored while looking for a command (mid-session start)
     dropped_bytes: int = 0  # bytes ignored after the stream was given up
-    decode_errors: int = 0  # lines that were not valid UTF-8 (decoded with U+FFFD)
+    decode_errors: int = 0  # lines that were not valid UTF-8 (escaped; bytes kept in raw)
     line_too_long: int = 0
     payload_too_large: int = 0
     invalid_lines: int = 0
     http_errors: int = 0
+    over_budget: int = 0  # held bytes dropped because the shared buffer budget was spent
 
     @property
     def errors(self) -> int:
-        """All counted framing errors (decode errors are repairs, not errors)."""
+        """All counted framing errors (decode errors are repairs, budget drops are the
+        host's doing: neither counts towards giving a stream up)."""
         return self.line_too_long + self.payload_too_large + self.invalid_lines + self.http_errors
 
     def as_dict(self) -> dict[str, int]:

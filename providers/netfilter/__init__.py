@@ -35,6 +35,9 @@ Public surface:
   passive copy (no verdict: a slow reader loses copies, counted, and holds nothing).
 - :class:`RuleSet`, :class:`RuleLine`: tagged rules in any table (marks, CONNMARK,
   NFLOG, REJECT), added and removed atomically per family.
+- :class:`Watchdog`, :class:`StallReport`: stall-open. A process of its own
+  releases (accept, or drop) what the queues hold while the loop that serves
+  them is stuck (SIGSTOP, deadlock); ``q.run(handler, watchdog=dog)`` beats it.
 - :class:`QueueRules`, :class:`QueueRule`, :class:`Backend`, :class:`Tag`,
   :func:`detect_backend`, :func:`list_tagged`, :func:`sweep_stale`: owned,
   tagged rules feeding a queue (bypass on by default; stale rules swept).
@@ -66,6 +69,7 @@ from ._ruleset import RuleLine, RuleSet
 from ._sockdiag import SockDiag, SocketInfo
 from ._stats import KernelQueueCounters, QueueStats
 from ._tags import Tag
+from ._watchdog import StallReport, Watchdog
 
 __all__ = [
     "MAX_COPY",
@@ -101,8 +105,10 @@ __all__ = [
     "SockDiag",
     "SocketInfo",
     "SocketOwners",
+    "StallReport",
     "Tag",
     "Verdict",
+    "Watchdog",
     "detect_backend",
     "list_tagged",
     "parse_flow",

@@ -5,6 +5,11 @@ drain after the first one), and answers a whole batch with one send: a single
 ``NFQNL_MSG_VERDICT_BATCH`` for the accepted run plus one ``NFQNL_MSG_VERDICT``
 per packet that is dropped, repeated, re-marked or rewritten.
 
+A stall watchdog (:mod:`._watchdog`) may give verdicts on the same socket while
+this process is stuck; :meth:`NfQueue.settled_upto` then records which ids it
+decided, so their verdicts are not sent twice, and the kernel's ENOENT for a
+verdict that raced it is counted as ``stale_verdicts``, not as an error.
+
 The queue lives in the network namespace of the thread that opens it.
 """
 
@@ -19,6 +24,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from . import _netlink as nl
 from ._config import (
@@ -37,6 +43,9 @@ from ._stats import PROC_PATH, QueueStats, read_kernel_counters
 from ._verdicts import accept_plan, batch_message, nfgen, verdict_message
 
 __all__ = ["Handler", "NfQueue"]
+
+if TYPE_CHECKING:
+    from ._watchdog import StallReport, Watchdog
 
 NFNL_SUBSYS_QUEUE = 3
 NFQNL_MSG_PACKET = 0
@@ -77,6 +86,8 @@ class NfQueue:
         self._held: set[int] = set()
         self._lock = threading.Lock()
         self._last_id = 0
+        #: Highest id a stall watchdog decided (None: none, or all of them are behind us).
+        self._settled: int | None = None
         self._buf = bytearray(MAX_COPY_RANGE + 4096)
         self._view = memoryview(self._buf)
         self._proc_fd = -1
@@ -171,6 +182,10 @@ class NfQueue:
         """The netlink socket's fd (readable when packets wait), for event loops."""
         return self._sock.fileno()
 
+    def counters_fd(self) -> int:
+        """The open ``nfnetlink_queue`` file of this queue's namespace (-1: unavailable)."""
+        return self._proc_fd
+
     def wait(self, timeout: float | None) -> bool:
         """Block until a packet is readable or ``timeout`` seconds pass."""
         ready, _, _ = select.select([self._sock], [], [], timeout)
@@ -184,7 +199,35 @@ class NfQueue:
             self._stats.batches += 1
             self._stats.packets += len(out)
             self._track_ids(out)
+            if self._settled is not None:
+                self._count_settled(out)
         return out
+
+    # -- ids a stall watchdog decided ----------------------------------------------
+    def settled_upto(self, top: int) -> list[int]:
+        """Every queued id up to ``top`` got its verdict elsewhere (the stall watchdog).
+
+        Held ids up to ``top`` are no longer held; they are returned. Later
+        verdicts for such ids are not sent.
+        """
+        self._settled = top
+        with self._lock:
+            gone = [i for i in self._held if _not_after(i, top)]
+            self._held.difference_update(gone)
+        return sorted(gone)
+
+    def is_settled(self, pkt_id: int) -> bool:
+        """True if the stall watchdog already gave this packet its verdict."""
+        top = self._settled
+        return top is not None and _not_after(pkt_id, top)
+
+    def _count_settled(self, batch: list[Packet]) -> None:
+        top = self._settled
+        assert top is not None
+        if not _not_after(batch[0].id, top):
+            self._settled = None  # ids only grow: no older one comes from the kernel again
+            return
+        self._stats.stall_settled += sum(1 for p in batch if _not_after(p.id, top))
 
     def _receive_mmsg(self, limit: int) -> list[Packet]:
         mm = self._mm
@@ -262,7 +305,9 @@ class NfQueue:
                 out.append(pkt)
             elif kind == nl.NLMSG_ERROR:
                 (err,) = struct.unpack_from("=i", view, body)
-                if err:
+                if err == -errno.ENOENT:  # a verdict for an id decided already
+                    self._stats.stale_verdicts += 1
+                elif err:
                     self._stats.verdict_errors += 1
             else:
                 self._stats.malformed += 1
@@ -284,6 +329,8 @@ class NfQueue:
         """
         mark = mark or {}
         payload = payload or {}
+        if self._settled is not None:
+            decided = [(p, v) for p, v in decided if not self.is_settled(p.id)]
         parts: list[bytes] = []
         accepted: list[int] = []
         stats = self._stats
@@ -303,6 +350,10 @@ class NfQueue:
                 payload: bytes | None = None) -> None:
         """Give one packet (held or just received) its verdict right away."""
         pid = pkt if isinstance(pkt, int) else pkt.id
+        if self.is_settled(pid):
+            with self._lock:
+                self._held.discard(pid)
+            return
         msg = self._verdict_msg(pid, verdict, mark, payload)  # may raise: still held
         with self._lock:
             self._held.discard(pid)
@@ -351,18 +402,33 @@ class NfQueue:
     # -- loop --------------------------------------------------------------
     def run(self, handler: Handler, stop: threading.Event | None = None,
             default: Verdict = Verdict.ACCEPT, poll: float = 0.1,
-            duration: float | None = None) -> None:
+            duration: float | None = None, watchdog: Watchdog | None = None,
+            on_stall: Callable[[StallReport], None] | None = None) -> None:
         """Call ``handler`` on every packet and answer each batch in one send.
 
         Returns when ``stop`` is set or after ``duration`` seconds. A handler
         that raises costs the packet the ``default`` verdict (counted in
-        ``handler_errors``); returning None holds the packet.
+        ``handler_errors``); returning None holds the packet. With a started
+        ``watchdog`` the loop beats every round (waiting at most its
+        ``BEAT_S``), packets it released while the loop was stuck are skipped,
+        and ``on_stall`` gets each :class:`StallReport`.
         """
         deadline = None if duration is None else time.monotonic() + duration
+        if watchdog is not None:
+            from ._watchdog import BEAT_S
+
+            poll = min(poll, BEAT_S)
         while not (stop is not None and stop.is_set()):
             if deadline is not None and time.monotonic() >= deadline:
                 return
+            if watchdog is not None:
+                watchdog.beat()
+                report = watchdog.poll()
+                if report is not None and on_stall is not None:
+                    on_stall(report)
             batch = self.receive()
+            if self._settled is not None:
+                batch = [p for p in batch if not self.is_settled(p.id)]
             if not batch:
                 self.wait(poll)
                 continue
@@ -389,6 +455,8 @@ class NfQueue:
         Ids grow in delivery order, so the batch's last id covers it whole; it
         also covers earlier packets still queued unless they are held.
         """
+        if self._settled is not None and self.is_settled(batch[0].id):
+            batch = [p for p in batch if not self.is_settled(p.id)]
         if not batch:
             return
         self._stats.accepted += len(batch)
@@ -418,7 +486,8 @@ class NfQueue:
             return
         try:
             for pid in sorted(self.held):
-                self.verdict(pid, pending)
+                if not self.is_settled(pid):
+                    self.verdict(pid, pending)
             self._sock.setblocking(True)
             self._sock.settimeout(1.0)
             self._config(nl.attr(NFQA_CFG_CMD, struct.pack(">BxH", NFQNL_CFG_CMD_UNBIND, 0)),
@@ -436,3 +505,8 @@ class NfQueue:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _not_after(pkt_id: int, top: int) -> bool:
+    """``pkt_id <= top`` in the kernel's 32-bit id sequence (which wraps)."""
+    return ((top - pkt_id) & 0xFFFFFFFF) < 0x80000000

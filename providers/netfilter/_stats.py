@@ -55,6 +55,9 @@ class QueueStats:
     skipped them: undeliverable, or bypassed under fail-open).
     ``verdict_errors`` counts verdicts the kernel rejected. ``handler_errors``
     counts packets whose handler raised (they get the default verdict).
+    ``stall_settled`` counts packets received that a stall watchdog had
+    already released; ``stale_verdicts`` counts our verdicts the kernel no
+    longer knew (ENOENT: the watchdog decided them first).
     """
 
     packets: int = 0
@@ -70,6 +73,8 @@ class QueueStats:
     handler_errors: int = 0
     id_gaps: int = 0
     verdict_errors: int = 0
+    stall_settled: int = 0
+    stale_verdicts: int = 0
     kernel: KernelQueueCounters | None = field(default=None)
 
     @property

@@ -16,6 +16,7 @@ from tracer import (
     SessionConfig,
     SessionStats,
     SinkSpec,
+    add_redaction_options,
     add_sink_options,
     otel,
     run_summary,
@@ -53,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--app-hint", metavar="APP", help="msnmon: the application of the capture")
     g.add_argument("--capture-bodies", action="store_true", default=None,
                    help="msnmon: trace message bodies (off: length and hash only)")
+    add_redaction_options(g, "msnmon: ")
     add_sink_options(p)
     otel.add_cli_options(p)
     p.set_defaults(func=replay_main)
@@ -60,7 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _options(args: argparse.Namespace) -> dict[str, object]:
     return {"remote": args.remote, "block": args.block, "config": args.config,
-            "app_hint": args.app_hint, "capture_bodies": args.capture_bodies}
+            "app_hint": args.app_hint, "capture_bodies": args.capture_bodies,
+            "capture_secrets": args.capture_secrets, "redaction_key": args.redaction_key}
 
 
 def replay_main(args: argparse.Namespace) -> int:
@@ -99,6 +102,16 @@ def _sinks(args: argparse.Namespace) -> list[SinkSpec]:
     return sinks
 
 
+def _log_header(consumers: list) -> dict[str, object]:
+    """Header fields the consumers add to the log (e.g. what msnmon redacts)."""
+    header: dict[str, object] = {}
+    for c in consumers:
+        log_header = getattr(c, "log_header", None)
+        if log_header is not None:
+            header.update(log_header())
+    return header
+
+
 def _run(args: argparse.Namespace, consumers: list, sinks: list[SinkSpec]
          ) -> tuple[int, DecodeStats, SessionStats | None]:
     """Replay every file into a blocking session (nothing dropped whatever the load)."""
@@ -108,7 +121,8 @@ def _run(args: argparse.Namespace, consumers: list, sinks: list[SinkSpec]
             hub.register(c.provider)
         enables = [ProviderEnable(c.provider.name) for c in consumers]
         hub.start_session(SessionConfig(
-            "replay", enables, sinks=sinks, otlp=otel.options_from_args(args), blocking=True))
+            "replay", enables, sinks=sinks, otlp=otel.options_from_args(args), blocking=True,
+            header=_log_header(consumers)))
         pipeline = Pipeline(consumers, speed=args.speed, progress=sys.stderr)
 
         def replay() -> DecodeStats:

@@ -642,14 +642,17 @@ enum { T_TCP, T_HANDSHAKE, T_CLOSED, T_UDP, T_ICMP, T_OTHER, N_TIMEOUTS };
 /* One direction's framing while the stream consumer lends it to a Stage: the state
  * of the consumer's parser (sync flag, stream offset, a line cut by the chunk's end,
  * a command awaiting the rest of its payload, limits), what was framed since, and
- * ``resume``, the consumer's callable that takes the state back. */
+ * ``resume``, the consumer's callable that takes the state back. Without ``hold``
+ * (the loan's sixth item false) the stage keeps nothing between chunks: a chunk that
+ * ends in a cut line or a payload to come is handed back with it, so that the
+ * consumer's parser holds (and accounts for) those bytes itself. */
 typedef struct {
     PyObject *resume;   /* NULL: the consumer parses this direction itself */
     PyObject *rest;     /* bytes of a line cut by a chunk's end, or NULL */
     PyObject *pending;  /* the header of a command awaiting its payload, or NULL */
     PyObject *payload;  /* bytearray: that payload so far (with pending) */
     PyObject *limits[2];  /* max_line, max_payload as the loan gave them */
-    int synced;
+    int synced, hold;
     long long base, max_line, max_payload;
     long long nbytes, commands, payload_bytes;
 } Framing;
@@ -1611,19 +1614,22 @@ hand_back(Stage *s, FlowObj *f, int side, PyObject *leftover, int relend)
     return rc;
 }
 
-/* The consumer's loan, (synced, base, max_line, max_payload, resume), or None. */
+/* The consumer's loan, (synced, base, max_line, max_payload, resume[, hold]), or None. */
 static int
 take_loan(FlowObj *f, int side, PyObject *token)
 {
     if (token == Py_None)
         return 0;
-    if (!PyTuple_CheckExact(token) || PyTuple_GET_SIZE(token) != 5
-        || !PyCallable_Check(PyTuple_GET_ITEM(token, 4))) {
+    Py_ssize_t items = PyTuple_CheckExact(token) ? PyTuple_GET_SIZE(token) : 0;
+    if ((items != 5 && items != 6) || !PyCallable_Check(PyTuple_GET_ITEM(token, 4))) {
         PyErr_SetString(PyExc_TypeError, "a loan is None or (synced, base, max_line, "
-                                         "max_payload, resume)");
+                                         "max_payload, resume[, hold])");
         return -1;
     }
     Framing *fr = &f->fr[side];
+    int hold = items == 6 ? PyObject_IsTrue(PyTuple_GET_ITEM(token, 5)) : 1;
+    if (hold < 0)
+        return -1;
     int synced = PyObject_IsTrue(PyTuple_GET_ITEM(token, 0));
     long long base = PyLong_AsLongLong(PyTuple_GET_ITEM(token, 1));
     long long max_line = PyLong_AsLongLong(PyTuple_GET_ITEM(token, 2));
@@ -1636,7 +1642,7 @@ take_loan(FlowObj *f, int side, PyObject *token)
     Py_CLEAR(fr->rest);
     Py_CLEAR(fr->pending);
     Py_CLEAR(fr->payload);
-    fr->synced = synced, fr->base = base, fr->max_line = max_line;
+    fr->synced = synced, fr->hold = hold, fr->base = base, fr->max_line = max_line;
     fr->max_payload = max_payload, fr->nbytes = fr->commands = fr->payload_bytes = 0;
     return 0;
 }
@@ -1743,7 +1749,8 @@ scan_lines(Stage *s, Framing *fr, PyObject *data, PyObject *out, PyObject **left
     if (PyErr_Occurred() || synced < 0)
         goto done;
     if (stop < 0 || stop > size
-        || (pending != Py_None && (!PyTuple_Check(pending) || PyTuple_GET_SIZE(pending) != 7))) {
+        || (pending != Py_None && (!PyTuple_Check(pending) || PyTuple_GET_SIZE(pending) < 7
+                                   || PyTuple_GET_SIZE(pending) > 8))) {
         PyErr_SetString(PyExc_ValueError, "stage: unexpected scan result");
         goto done;
     }
@@ -1834,6 +1841,8 @@ frame_data(Stage *s, FlowObj *f, int side, PyObject *bytes)
         goto done;
     if (leftover != NULL)
         rc = flush(s) == 0 ? hand_back(s, f, side, leftover, 1) : -1;
+    else if (!fr->hold && (fr->rest != NULL || fr->pending != NULL))
+        rc = flush(s) == 0 ? hand_back(s, f, side, NULL, 1) : -1;
     else
         rc = PyList_GET_SIZE(s->batch) >= BATCH_MAX ? flush(s) : 0;
 done:

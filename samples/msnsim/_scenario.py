@@ -1,7 +1,9 @@
 """The scripted session: three users log in, chat on one switchboard, and leave.
 
 Alice, Bob and Carol each log in through the dispatch server (VER/CVR/USR,
-XFR NS redirect), sync their lists and go online. Alice asks for a switchboard
+XFR NS redirect), sync their lists and go online (MSNP8: SYN with CHG pipelined
+behind it, so the sync's ``LSG 6 ...`` line shares a number with the pending
+``CHG 6``; MSNP15: ADL and UUX). Alice asks for a switchboard
 (XFR SB), calls Bob and Carol (CAL, RNG, ANS, IRO, JOI); they type, chat
 (one long UTF-8 message written in small pieces), Alice sends a file-transfer
 invitation and an MSNSLP INVITE, changes presence, and everyone leaves (BYE,
@@ -102,8 +104,17 @@ class MsnUser:
         return Connection(self.transcript, f"{name}/{role}{n if n > 1 else ''}", role, self.email)
 
     @property
+    def version(self) -> int:
+        """The protocol version number (8 for MSNP8)."""
+        return int(self.dialect.removeprefix("MSNP"))
+
+    @property
     def _sso(self) -> bool:
-        return self.dialect != "MSNP8"
+        return self.version >= 15  # SSO login since MSNP15, TWN before
+
+    @property
+    def _adl(self) -> bool:
+        return self.version >= 13  # ADL/UUX since MSNP13; SYN with list lines before
 
     async def login(self) -> None:
         """Dispatch redirect, then login, list sync and going online at the notification server."""
@@ -124,7 +135,8 @@ class MsnUser:
 
     async def _hello(self, conn: Connection) -> None:
         versions = (
-            [self.dialect, "CVR0"] if self.dialect == "MSNP8" else [self.dialect, "MSNP14", "CVR0"]
+            [self.dialect, "CVR0"] if self.version <= 8
+            else [self.dialect, f"MSNP{self.version - 1}", "CVR0"]
         )
         await conn.send("VER", versions)
         await conn.expect("VER")
@@ -135,7 +147,7 @@ class MsnUser:
         await conn.send("USR", ["SSO" if self._sso else "TWN", "I", self.email])
 
     async def _sync(self, ns: Connection) -> None:
-        if self._sso:
+        if self._adl:
             contacts = "".join(
                 f'<c n="{e.split("@")[0]}" l="3" t="1"/>' for e in ACCOUNTS if e != self.email
             )
@@ -146,11 +158,25 @@ class MsnUser:
             )
             await ns.expect("UUX")
             await ns.send("CHG", ["NLN", "2789003324", "0"])
-        else:
-            await ns.send("SYN", ["0", "0"])
-            await ns.expect("SYN")
+        else:  # MSNP8-9: SYN trid list-version, with CHG pipelined behind it
+            await ns.send("SYN", ["0"])
             await ns.send("CHG", ["NLN", "268435492"])
+            await ns.expect("SYN")
         await ns.expect("CHG")
+
+    async def page(self, email: str) -> None:
+        """Page a contact's mobile device (PAG until MSNP8, PGD in MSNP9-12; a payload
+        command with no positive reply), then PNG: the QNG shows the server read on."""
+        assert self.ns is not None
+        text = b'<TEXT xml:space="preserve" enc="utf-8">Call me: PNG\r\nOUT\r\n</TEXT>'
+        if self.version <= 8:
+            await self.ns.send("PAG", [email], text)
+        elif self.version <= 12:
+            await self.ns.send("PGD", [email, "1"], text)
+        else:
+            return
+        await self.ns.send("PNG", [], trid=False)
+        await self.ns.expect("QNG")
 
     async def open_switchboard(self) -> Connection:
         """XFR SB at the notification server, then USR with the cookie at the switchboard."""
@@ -194,6 +220,7 @@ async def run_scenario(addresses: ServerAddresses, dialect: str = "MSNP8") -> Tr
     alice, bob, carol = (MsnUser(transcript, email, addresses, dialect) for email in ACCOUNTS)
     for user in (bob, carol, alice):
         await user.login()
+    await alice.page(bob.email)
     sb = await alice.open_switchboard()
     await alice.call(bob.email)
     bob_sb = await bob.answer()
@@ -227,6 +254,6 @@ async def run_scenario(addresses: ServerAddresses, dialect: str = "MSNP8") -> Tr
     await sb.close()
     await carol.ns.close()
     await bob.ns.close()
-    await alice.ns.expect("FLN", lambda c: c.args == [bob.email])
+    await alice.ns.expect("FLN", lambda c: c.args[:1] == [bob.email])
     await alice.ns.close()
     return transcript

@@ -1,8 +1,11 @@
 """A small asyncio MSNP server: dispatch, notification and switchboard roles.
 
-Enough of MSNP8 (TWN login, SYN/LST/LSG, CHG/ILN/NLN/FLN) and MSNP15 (SSO
-login, ADL/UUX payloads, UBX) to give realistic sessions on loopback. Every
-account is accepted and sees every other known account as a contact.
+Enough of MSNP8 (TWN login, SYN with its second-generation LSG/LST lines,
+CHG/ILN/NLN/FLN) and MSNP15 (SSO login, ADL/UUX payloads, UBX, network ids and
+client ids in presence and switchboard lines) to give realistic sessions on
+loopback, each command in the shape its protocol version has (as the msnp-wiki
+command pages document them). Every account is accepted and sees every other
+known account as a contact, in group 5 of the seven groups every account has.
 """
 
 from __future__ import annotations
@@ -18,6 +21,18 @@ from urllib.parse import quote
 from samples.msnsim._wire import SimCommand, encode, read_command
 
 __all__ = ["MsnServer", "ServerAddresses"]
+
+
+#: The groups of every account (MSNP8 group ids 0..6); contacts are in group 5, so a
+#: sync's "LSG 5 ..." and "LST ... 5" lines carry a number a pending request may share.
+GROUPS = ("Other%20Contacts", "Coworkers", "Friends", "Family", "School", "Sim%20Chat", "Games")
+CONTACT_GROUP = 5
+CLIENT_ID = "268435492"  # MSNP8 client capabilities (MSNC1, multi-packet messaging)
+
+
+def _modern(dialect: str) -> bool:
+    """MSNP13 and later: network ids in presence lines, client ids in switchboard lines."""
+    return dialect.startswith("MSNP") and dialect[4:].isdigit() and int(dialect[4:]) >= 13
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +154,8 @@ class MsnServer:
             elif cmd.verb == "USR":
                 ns = self.addresses.endpoint(self.addresses.notification)
                 here = self.addresses.endpoint(self.addresses.dispatch)
-                await peer.send(
-                    "XFR", cmd.trid, ["NS", ns, "U" if "15" in peer.dialect else "0", here]
-                )
+                tail = ["U", "D"] if _modern(peer.dialect) else ["0", here]  # MSNP13+: U D
+                await peer.send("XFR", cmd.trid, ["NS", ns, *tail])
                 return
 
     # -- notification -----------------------------------------------------------------
@@ -185,6 +199,8 @@ class MsnServer:
             await peer.send("XFR", trid, ["SB", sb, "CKI", cookie])
         elif verb == "PNG":
             await peer.send("QNG", None, ["50"])
+        elif verb in ("PAG", "PGD"):
+            pass  # paging a mobile device: only a failure would be answered
         else:
             await peer.send("200", trid, [])
 
@@ -210,13 +226,17 @@ class MsnServer:
         return sorted(e for e in self.accounts if e != peer.email)
 
     async def _sync_lists(self, peer: _Peer, trid: int | None, args: list[str]) -> None:
+        """MSNP8-9 SYN: ``SYN trid version lst-count lsg-count``, then GTC, BLP and the
+        second-generation list lines ``LSG group-id name 0`` / ``LST email nick lists
+        groups``, none with a TrID."""
         contacts = self._contacts(peer)
-        await peer.send("SYN", trid, [args[0] if args else "0", "0", str(len(contacts)), "1"])
+        await peer.send("SYN", trid, ["95", str(len(contacts)), str(len(GROUPS))])
         await peer.send("GTC", None, ["A"])
         await peer.send("BLP", None, ["AL"])
-        await peer.send("LSG", None, ["Friends", "0"])
+        for group, name in enumerate(GROUPS):
+            await peer.send("LSG", None, [str(group), name, "0"])
         for email in contacts:
-            await peer.send("LST", None, [f"N={email}", f"F={self._name(email)}", "C=0", "11", "0"])
+            await peer.send("LST", None, [email, self._name(email), "11", str(CONTACT_GROUP)])
 
     async def _change(self, peer: _Peer, trid: int | None, args: list[str]) -> None:
         first = peer.status == "FLN"
@@ -226,10 +246,7 @@ class MsnServer:
             for email in self._contacts(peer):
                 other = self._online.get(email)
                 if other and other.status != "FLN":
-                    if "15" in peer.dialect:
-                        await peer.send("ILN", trid, [other.status, email, "1", other.name, "0"])
-                    else:
-                        await peer.send("ILN", trid, [other.status, email, other.name])
+                    await peer.send("ILN", trid, [other.status, *self._presence(peer, other)])
         await self._broadcast_presence(peer, peer.status)
 
     async def _broadcast_presence(self, peer: _Peer, status: str) -> None:
@@ -238,12 +255,21 @@ class MsnServer:
             if other is None or other.status == "FLN":
                 continue
             if status == "FLN":
-                await other.send("FLN", None, [peer.email])
+                network = ["1"] if _modern(other.dialect) else []
+                await other.send("FLN", None, [peer.email, *network])
             else:
-                await other.send("NLN", None, [status, peer.email, peer.name])
-                if "15" in other.dialect:
+                await other.send("NLN", None, [status, *self._presence(other, peer)])
+                if _modern(other.dialect):
                     psm = b"<Data><PSM>at the simulator</PSM><CurrentMedia></CurrentMedia></Data>"
                     await other.send("UBX", None, [peer.email, "1"], psm)
+
+    @staticmethod
+    def _presence(viewer: _Peer, who: _Peer) -> list[str]:
+        """``email nick client-id`` (MSNP8-12) or ``email network nick client-id`` (MSNP13+)
+        of ``who``, as ILN and NLN tell ``viewer``."""
+        if _modern(viewer.dialect):
+            return [who.email, "1", who.name, CLIENT_ID]
+        return [who.email, who.name, CLIENT_ID]
 
     # -- switchboard ------------------------------------------------------------------
 
@@ -266,7 +292,7 @@ class MsnServer:
         verb, trid, args = cmd.verb, cmd.trid, cmd.args
         if verb == "USR":
             peer.email, _ = self._cookies.pop(args[1], (args[0], None))
-            peer.name = self._name(peer.email)
+            peer.name, peer.dialect = self._name(peer.email), self._dialect_of(peer.email)
             board = _Board(next(self._ids))
             self._boards[board.sid] = board
             board.members[peer.email] = peer
@@ -291,7 +317,9 @@ class MsnServer:
         self._cookies[cookie] = (email, board.sid)
         await peer.send("CAL", trid, ["RINGING", str(board.sid)])
         sb = self.addresses.endpoint(self.addresses.switchboard)
-        await callee.send("RNG", None, [str(board.sid), sb, "CKI", cookie, peer.email, peer.name])
+        extra = ["U", "messenger.msn.com", "1"] if _modern(callee.dialect) else []  # MSNP13+
+        await callee.send("RNG", None,
+                          [str(board.sid), sb, "CKI", cookie, peer.email, peer.name, *extra])
 
     async def _answer(self, peer: _Peer, trid: int | None, args: list[str]) -> _Board | None:
         email, cookie = args[0], args[1]
@@ -300,15 +328,26 @@ class MsnServer:
         if board is None or invited != email:
             await peer.send("911", trid, [])
             return None
-        peer.email, peer.name = email, self._name(email)
+        peer.email, peer.name, peer.dialect = email, self._name(email), self._dialect_of(email)
         total = len(board.members)
         for index, other in enumerate(board.members.values(), 1):
-            await peer.send("IRO", trid, [str(index), str(total), other.email, other.name])
+            await peer.send("IRO", trid, [str(index), str(total), other.email, other.name,
+                                          *self._client_id(peer)])
         await peer.send("ANS", trid, ["OK"])
         for other in board.members.values():
-            await other.send("JOI", None, [peer.email, peer.name])
+            await other.send("JOI", None, [peer.email, peer.name, *self._client_id(other)])
         board.members[email] = peer
         return board
+
+    def _dialect_of(self, email: str) -> str:
+        """A switchboard connection has no VER: the dialect its user logged in with."""
+        ns = self._online.get(email)
+        return ns.dialect if ns is not None else "MSNP8"
+
+    @staticmethod
+    def _client_id(viewer: _Peer) -> list[str]:
+        """The client id IRO and JOI carry since MSNP12 (none before)."""
+        return [CLIENT_ID] if _modern(viewer.dialect) else []
 
     async def _relay(
         self, peer: _Peer, board: _Board, trid: int | None, args: list[str], payload: bytes

@@ -13,8 +13,12 @@ from dataclasses import dataclass, field
 __all__ = ["SimCommand", "encode", "read_command"]
 
 # verb -> minimum words after the verb for the last one to be the payload length
-_PAYLOAD_VERBS = {"MSG": 2, "NOT": 1, "UBX": 2, "UUX": 2, "ADL": 2, "RML": 2, "GCF": 2, "IPG": 1}
+_PAYLOAD_VERBS = {"MSG": 2, "NOT": 1, "UBX": 2, "UUX": 2, "ADL": 2, "RML": 2, "GCF": 2, "IPG": 1,
+                  "PAG": 3, "PGD": 4}
 _NO_TRID = frozenset({"JOI", "BYE", "RNG", "NLN", "FLN", "UBX", "NOT", "QNG", "OUT", "IPG"})
+# verb -> word counts (after the verb) of shapes whose first word is no TrID: a list sync's
+# LSG is "LSG group-id name 0" (MSNP8-9) or "LSG name group-id" (MSNP10+)
+_NO_TRID_WORDS = {"LSG": range(2, 6)}
 MAX_PAYLOAD = 1 << 20
 
 
@@ -59,7 +63,8 @@ async def read_command(reader: asyncio.StreamReader) -> SimCommand | None:
     words = line[:-2].decode("utf-8", "replace").split(" ")
     verb, rest = words[0], words[1:]
     trid = None
-    if rest and verb not in _NO_TRID and rest[0].isdigit():
+    if (rest and verb not in _NO_TRID and rest[0].isdigit()
+            and len(rest) not in _NO_TRID_WORDS.get(verb, ())):
         trid, rest = int(rest[0]), rest[1:]
     payload = None
     minimum = _PAYLOAD_VERBS.get(verb)

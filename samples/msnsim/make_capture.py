@@ -4,7 +4,7 @@
 
 For each dialect it starts ``dumpcap`` on ``lo`` with a capture filter on the
 simulator's three ports, plays the scripted session, stops the capture and
-writes ``msn_session[_msnp15].pcap`` plus the client's ``.json`` transcript.
+writes ``msn_session[_msnp9|_msnp15].pcap`` plus the client's ``.json`` transcript.
 Needs permission to capture (root, or dumpcap's capabilities).
 """
 
@@ -84,7 +84,7 @@ def make_capture(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write the bundled captures (MSNP8 and MSNP15 sessions)."""
+    """Write the bundled captures (MSNP8, MSNP9 and MSNP15 sessions)."""
     parser = argparse.ArgumentParser(
         prog="python -m samples.msnsim.make_capture",
         description=__doc__,
@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         for offset, (name, dialect) in enumerate(
-            (("msn_session", "MSNP8"), ("msn_session_msnp15", "MSNP15"))
+            (("msn_session", "MSNP8"), ("msn_session_msnp15", "MSNP15"),
+             ("msn_session_msnp9", "MSNP9"))
         ):
             pcap, transcript = make_capture(
                 args.out, name, args.port_base + 10 * offset, dialect, args.interface

@@ -70,7 +70,7 @@ def test_demo_prints_values_not_reprs_and_no_control_character() -> None:
     result = demo()
     assert result.returncode == 0
     lines = result.stdout.splitlines()
-    assert any("ingress LST - N=carol@sim.test, F=" in line for line in lines)
+    assert any("ingress LST - carol@sim.test, Carol%20Zo%C3%AB, 11, 5 (" in line for line in lines)
     assert not any(" None " in line or "['" in line for line in lines)
     unsafe = {"Cc", "Cf", "Cs", "Zl", "Zp"}
     assert not [line for line in lines if any(unicodedata.category(c) in unsafe for c in line)]

@@ -137,3 +137,16 @@ def test_unreadable_log_gets_one_line(unreadable_log):
                             capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert result.returncode == 2
     _one_line(result.stderr, "Permission denied")
+
+
+def test_several_logs_are_checked_each_and_a_bad_one_named(tmp_path, capsys):
+    """``traceview good.jsonl notalog.json``: exit 2, the bad file named, nothing opened."""
+    from .test_logindex import write_log
+
+    good = write_log(tmp_path / "good.jsonl", 5)
+    bad = tmp_path / "notalog.json"
+    bad.write_text('{"a": 1}\n')
+    args = _args(str(good), str(bad))
+    assert args.log == [good, bad]
+    assert run(args) == 2
+    assert "notalog.json" in capsys.readouterr().err

@@ -59,3 +59,28 @@ async def test_countdown_pauses_while_choosing():
         await wait_for(pilot, lambda: not src.pending()[0].held)
         now[0] += 6
         await wait_for(pilot, lambda: got == [("10.0.0.2", "block", True)])
+
+
+async def test_recent_verdicts_show_who_decided_and_how_long():
+    """Under the pending items, the last verdicts show their decided-by column and latency."""
+    now = [0.0]
+    src = LocalDecisionSource(timeout=5, clock=lambda: now[0])
+    got: list = []
+    first = _submit(src, got, "10.0.0.2")
+    _submit(src, got, "10.0.0.7")
+    _submit(src, got, "10.0.0.9")
+    now[0] += 1.5
+    assert src.decide(first, "allow")
+    now[0] += 4
+    src.pending()  # the second and third time out to the default (block)
+    _submit(src, got, "10.0.0.11")
+    app = TraceViewApp(None, decisions=src)
+    async with app.run_test(size=(100, 24)) as pilot:
+        panel = app.query_one(DecisionsPanel)
+        await wait_for(pilot, lambda: bool(panel.items))
+        lines = panel.render().plain.split("\n")
+    assert "10.0.0.11" in lines[1]
+    recent = lines[2:]
+    assert len(recent) == 3 and "10.0.0.2:" in recent[-1]
+    assert recent[-1].split()[:3] == ["allow", "decision-program", "1.5"]
+    assert recent[0].split()[:3] == ["block", "timeout-default", "5.0"]

@@ -131,8 +131,8 @@ def test_decisions_panel_permits_and_blocks_real_pended_connections(monkeypatch)
         await wait_for(pilot, traced, timeout=5)
 
     assert _run_demo(drive, "--rate", "200", monkeypatch=monkeypatch) == 0
-    assert verdicts[:2] == [(decided["permit"], "permit", "external"),
-                            (decided["block"], "block", "external")]
+    assert verdicts[:2] == [(decided["permit"], "permit", "decision-program"),
+                            (decided["block"], "block", "decision-program")]
 
 
 @pytest.mark.parametrize(("argv", "message"), [

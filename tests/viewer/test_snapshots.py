@@ -16,7 +16,9 @@ def _app(**kw) -> TraceViewApp:  # type: ignore[no-untyped-def]
     app.ring.extend(fixed_events(40))
     app.ring.append(lost_marker(41, 12))
     app.ring.extend(fixed_events(6, start_seq=42))
-    app.rates.sample = lambda counts, now: None  # type: ignore[method-assign]
+    app.rates.sample = lambda *a, **k: None  # type: ignore[method-assign]
+    app.rates.total.extend([4.0, 6, 10, 16, 26, 21, 21, 26])
+    app.rates.lost.extend([False] * 5 + [True] + [False] * 2)
     app.rates.rates = {"wfptrace-inspect": deque([3.0, 5, 8, 13, 21, 13, 8, 5]),
                        "wfptrace-msnmon": deque([1.0, 1, 2, 3, 5, 8, 13, 21])}
     return app

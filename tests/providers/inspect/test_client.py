@@ -64,7 +64,7 @@ def test_client_decides_holds_and_sees_refusals(tmp_path: Path) -> None:
             assert client.decide(conn_id, "block") is False
             with pytest.raises(Exception, match="permit or block"):
                 client.decide(conn_id, "perhaps")
-        assert done == [(conn_id, "permit", "external")]
+        assert done == [(conn_id, "permit", "decision-program")]
     finally:
         server.close()
     assert not server.path.exists()

@@ -45,7 +45,7 @@ def test_external_decision_completes_a_connection_exactly_once() -> None:
     assert [p.id for p in decider.pending()] == [conn.id]
     assert decider.decide(conn.id, "allow") is True
     assert decider.decide(conn.id, "block") is False
-    assert done == [(conn.id, "permit", "external")]
+    assert done == [(conn.id, "permit", "decision-program")]
     assert decider.pending() == []
 
 
@@ -101,7 +101,7 @@ def test_external_decider_permits_one_connection_and_blocks_another(lab: Lab) ->
     assert client.decide(a_id, "block") is False, "a decided connection cannot be re-decided"
     verdicts = {e.fields["conn_id"]: (e.fields["verdict"], e.fields["decided_by"])
                 for e in insp.wait_event("ConnectionVerdict", 2)}
-    assert verdicts == {a_id: ("permit", "external"), b_id: ("block", "external")}
+    assert verdicts == {a_id: ("permit", "decision-program"), b_id: ("block", "decision-program")}
     assert len(insp.events("ConnectionVerdict")) == 2
     client.close()
 
@@ -116,7 +116,8 @@ def test_decider_timeout_applies_the_default_action_counted_and_traced(lab: Lab)
     (timeout,) = insp.wait_event("DecisionTimeout")
     assert timeout.fields["verdict"] == "permit"
     (verdict,) = insp.events("ConnectionVerdict")
-    assert verdict.fields["decided_by"] == "timeout" and verdict.fields["latency_us"] >= 450_000
+    assert verdict.fields["decided_by"] == "timeout-default"
+    assert verdict.fields["latency_ns"] >= 450_000_000
     status = insp.cli("status")
     assert '"timeouts": 1' in status.stdout
 
@@ -186,7 +187,8 @@ _DECIDER = """
 import sys, time
 from providers.inspect import DecisionClient
 c = DecisionClient(sys.argv[1])
-p = []
+p = c.pending()
+print("ready", flush=True)
 while not p:
     p = c.pending()
     time.sleep(0.05)
@@ -210,6 +212,8 @@ def test_decider_death_during_a_hold_applies_the_default_at_once(lab: Lab) -> No
     decider = subprocess.Popen([sys.executable, "-c", _DECIDER, str(state.with_suffix(".sock"))],
                                stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
+        # the connection opens once the program is up: its 1 s would not wait for a slow start
+        assert decider.stdout.readline() == "ready\n"  # type: ignore[union-attr]
         with ThreadPoolExecutor(1) as pool:
             result = pool.submit(tcp_exchange, lab.a, lab.b.ip4, 30.0)
             line = decider.stdout.readline()  # type: ignore[union-attr]
@@ -230,4 +234,5 @@ def test_decider_death_during_a_hold_applies_the_default_at_once(lab: Lab) -> No
     (timeout,) = insp.wait_event("DecisionTimeout")
     assert timeout.fields["reason"] == "decider-gone" and timeout.fields["verdict"] == "block"
     (verdict,) = insp.events("ConnectionVerdict")
-    assert verdict.fields["decided_by"] == "timeout" and verdict.fields["verdict"] == "block"
+    assert (verdict.fields["decided_by"], verdict.fields["verdict"]) == ("timeout-default",
+                                                                         "block")

@@ -16,8 +16,9 @@ def _fields(name: str) -> set[str]:
 def test_flow_events_match_the_otel_mapping() -> None:
     """Pended has the 5-tuple, process and layer; verdicts carry verdict and community id."""
     assert FLOW | {"process.executable", "process.pid", "layer"} <= _fields("ConnectionPended")
-    assert {CID, "verdict", "decided_by", "latency_us"} <= _fields("ConnectionVerdict")
-    assert {CID, "network.direction", "size", "verdict"} <= _fields("PacketVerdict")
+    assert {CID, "verdict", "decided_by", "latency_ns"} <= _fields("ConnectionVerdict")
+    assert {CID, "network.direction", "size", "verdict", "decided_by",
+            "latency_ns"} <= _fields("PacketVerdict")
     assert {CID, "reason"} <= _fields("ConnectionClosed")
 
 
@@ -34,3 +35,15 @@ def test_per_packet_events_are_off_unless_the_packet_keyword_is_enabled() -> Non
     packet = PROVIDER.keyword_mask("packet")
     assert [e.name for e in PROVIDER.events.values() if e.keywords & packet] == ["PacketVerdict"]
     assert PROVIDER.keywords.keys() == {"connect", "packet", "worker", "config"}
+
+
+def test_every_verdict_event_says_why_and_how_long() -> None:
+    """Connection and packet verdicts declare decided_by and latency_ns; the vocabulary is
+    the issue's (configuration, decision program, timeout default, fail-open, stall-open,
+    stop, bypass)."""
+    from providers.inspect._events import DECIDED_BY
+
+    for name in ("ConnectionVerdict", "PacketVerdict"):
+        assert {"decided_by", "latency_ns"} <= _fields(name)
+    assert DECIDED_BY == ("configuration", "decision-program", "timeout-default", "fail-open",
+                          "stall-open", "stop", "bypass")

@@ -39,8 +39,8 @@ def test_stop_blocks_pending_connections_and_removes_every_rule(lab: Lab) -> Non
     assert time.monotonic() - started < 5, "stop hung on a pending connection"
     verdicts = lab.inspector.events("ConnectionVerdict")
     assert sorted((e.fields["network.direction"], e.fields["verdict"], e.fields["decided_by"])
-                  for e in verdicts) == [("egress", "block", "shutdown"),
-                                         ("ingress", "block", "shutdown")]
+                  for e in verdicts) == [("egress", "block", "stop"),
+                                         ("ingress", "block", "stop")]
     (stopped,) = lab.inspector.events("Stopped")
     assert stopped.fields["pending_blocked"] == 2
     assert lab.inspector.rules() == ""

@@ -141,9 +141,11 @@ def test_external_decisions_come_through_control_requests(tmp_path) -> None:
         assert not client.decide(first.id, "block")  # already decided
         after = events()
         assert [(e.name, e.fields.get("verdict"), e.fields.get("decided_by")) for e in after] == [
-            ("ConnectionVerdict", "permit", "external"), *[("PacketVerdict", "permit", None)] * 5,
+            ("ConnectionVerdict", "permit", "decision-program"),
+            *[("PacketVerdict", "permit", "decision-program")] * 5,
             ("ConnectionClosed", "permit", None),
-            ("ConnectionVerdict", "block", "external"), ("PacketVerdict", "block", None),
+            ("ConnectionVerdict", "block", "decision-program"),
+            ("PacketVerdict", "block", "decision-program"),
             ("ConnectionClosed", "block", None)]
         assert client.pending() == [] and client.status()["stats"]["blocked"] == 1
     finally:
@@ -162,7 +164,7 @@ def test_external_decision_timeout_applies_block_traffic(tmp_path) -> None:
         got = [(e.name, e.fields.get("verdict"), e.fields.get("decided_by")) for e in events()
                if e.name in ("DecisionTimeout", "ConnectionVerdict")]
         assert got == [("DecisionTimeout", "permit", None),
-                       ("ConnectionVerdict", "permit", "timeout")] * 2
+                       ("ConnectionVerdict", "permit", "timeout-default")] * 2
         assert consumer.stats.timeouts == 2
     finally:
         pipeline.finish()
@@ -177,7 +179,7 @@ def test_external_replay_close_blocks_what_is_pending(tmp_path) -> None:
     try:
         pipeline.finish()
         verdicts = [e.fields for e in events() if e.name == "ConnectionVerdict"]
-        assert [(v["verdict"], v["decided_by"]) for v in verdicts] == [("block", "shutdown")] * 2
+        assert [(v["verdict"], v["decided_by"]) for v in verdicts] == [("block", "stop")] * 2
         with pytest.raises(InspectError):  # the closed replay no longer answers
             HubDecisionClient(hub).pending()
     finally:

@@ -142,3 +142,61 @@ def test_prefix_and_port_extensions_inspect_only_what_they_name(lab: Lab, tmp_pa
         s.settimeout(2)
         with pytest.raises(ConnectionRefusedError):  # port 7001: not inspected, b answers RST
             s.connect((lab.b.ip4, 7001))
+
+
+@pytest.mark.parametrize("fail_closed", [False, True], ids=["fail-open", "fail-closed"])
+def test_a_decider_that_fails_gives_the_crash_policy_counted_once(lab: Lab,
+                                                                  fail_closed: bool) -> None:
+    """A decider error on a new connection applies the crash policy (permit, or block when
+    fail_closed): decided ``fail-open``, counted in failed_open and nowhere else."""
+    from providers.inspect._config import load_config
+    from providers.inspect._inspector import Inspector
+
+    config = load_config(env={}, remote_address=lab.b.ip4, queue=61, fail_closed=fail_closed)
+    with lab.a.enter():
+        insp = Inspector(config, attribute=False)
+        insp.start()
+    try:
+        def broken(conn: object) -> str:
+            raise RuntimeError("decider bug")
+
+        insp.decider.submit = broken  # type: ignore[method-assign]
+        assert tcp_exchange(lab.a, lab.b.ip4, 0.7) is not fail_closed  # before a SYN resend
+        assert until(lambda: insp.stats.failed_open == 1)
+        (last, *_) = insp.worker.recent()  # type: ignore[union-attr]
+        assert (last["decided_by"], last["verdict"]) == (
+            "fail-open", "block" if fail_closed else "permit")
+    finally:
+        with lab.a.enter():
+            insp.stop()
+    s = insp.stats
+    assert s.connections >= 1 and s.unaccounted() == 0 and s.worker_errors >= 1
+
+
+def test_a_worker_stuck_in_its_decider_has_the_held_traffic_released(lab: Lab) -> None:
+    """The worker blocked for a second (a decider that hangs): the process runs on, but the
+    watchdog sees no heartbeat and lets the held connection through within 250 ms; the
+    stall is counted once the worker is back."""
+    import time
+
+    from providers.inspect._config import load_config
+    from providers.inspect._inspector import Inspector
+
+    config = load_config(env={}, remote_address=lab.b.ip4, queue=63)
+    with lab.a.enter():
+        insp = Inspector(config, attribute=False)
+        insp.start()
+    try:
+        def hangs(conn: object) -> str:
+            time.sleep(1.0)
+            return "permit"
+
+        insp.decider.submit = hangs  # type: ignore[method-assign]
+        start = time.monotonic()
+        assert tcp_exchange(lab.a, lab.b.ip4, 2.0)
+        assert time.monotonic() - start < 0.5, "the exchange waited for the stuck worker"
+        assert until(lambda: insp.stats.stalls == 1, 3.0)
+        assert insp.stats.stall_packets >= 1
+    finally:
+        with lab.a.enter():
+            insp.stop()

@@ -7,7 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+from providers.msnp import redact_args
 
 from .conftest import REPO
 
@@ -52,13 +55,16 @@ def run_client(topo, app: str, transcript: Path, port_base: int = PORT_BASE) -> 
 TRANSCRIPT_DIRS = {"egress": "sent", "ingress": "received"}
 
 
-def expected_commands(transcript: dict) -> dict[tuple[int, str], list[tuple]]:
-    """(client port, direction) -> [(verb, trid, args, payload_len)] from a transcript."""
+def expected_commands(transcript: dict, token: Callable[[str], str] | None = None
+                      ) -> dict[tuple[int, str], list[tuple]]:
+    """(client port, direction) -> [(verb, trid, args, payload_len)] from a transcript
+    (``token``: the secret args as the monitor redacts them)."""
     ports = {c["id"]: c["client"][1] for c in transcript["connections"]}
     out: dict[tuple[int, str], list[tuple]] = {}
     for c in transcript["commands"]:
         key = (ports[c["conn"]], c["dir"])
-        out.setdefault(key, []).append((c["verb"], c["trid"], c["args"], c["payload_len"]))
+        args = c["args"] if token is None else redact_args(c["verb"], c["args"], token)
+        out.setdefault(key, []).append((c["verb"], c["trid"], args, c["payload_len"]))
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -14,6 +15,7 @@ import pytest
 
 from providers.msnmon import PROVIDER
 from providers.msnmon._cli import main
+from providers.msnp import secret_args
 from providers.netfilter import list_tagged
 from tracer import read_log
 
@@ -68,14 +70,30 @@ def test_monitor_needs_root_and_says_so(state_dir):
 
 
 def test_replay_legacy_format_prints_the_original_strings(suspect_chat, state_dir):
-    """replay --legacy-format prints exactly the original driver's trace lines."""
-    res = _run(["replay", "--legacy-format", str(suspect_chat)], state_dir)
+    """replay --legacy-format prints exactly the original driver's trace lines (with the
+    secrets and bodies captured, as the original printed them)."""
+    res = _run(["replay", "--legacy-format", "--capture-secrets", "--capture-bodies",
+                str(suspect_chat)], state_dir)
     lines = res.stdout.splitlines()  # text mode: the chunks' CRLF ends each line
     assert res.returncode == 0
     assert lines[0] == ("Message Received. Local Port: 3331 Remote Port: 1863. Message: USR 93 "
                         "tesla_brian@hotmail.com 1835953129.20013021.2623242")
     assert sum(line.startswith("Client-Client Message ") for line in lines) == 20
     assert "25 commands on 1 flows" in res.stderr
+
+
+def test_replay_legacy_format_output_is_the_originals_byte_for_byte(suspect_chat, state_dir):
+    """The whole output, bytes included (the "Sent" lines' CRLF), is what the re-implemented
+    notify.c traces chunk by chunk, one trace message after another."""
+    from .test_replay import _original_trace
+
+    env = {**os.environ, "WFPTRACE_STATE_DIR": str(state_dir)}
+    res = subprocess.run([*PY, "replay", "--legacy-format", "--capture-secrets",
+                          "--capture-bodies", str(suspect_chat)],  # (as the original printed)
+                         capture_output=True, env=env, cwd=REPO, timeout=60)
+    want = _original_trace(suspect_chat, lambda s, d: s if d == 1863 else d)
+    assert res.returncode == 0
+    assert res.stdout == "".join(m if m.endswith("\n") else m + "\n" for m in want).encode()
 
 
 # -- lifecycle in a namespace, driven through tmux ------------------------------------------
@@ -117,15 +135,17 @@ def _tags(topo) -> list[str]:
         return [t.owner for t in list_tagged()]
 
 
-def _monitor_argv(topo, state: Path, app: str, log: Path) -> list[str]:
+def _monitor_argv(topo, state: Path, app: str, log: Path, *flags: str) -> list[str]:
     return topo.a.argv(["env", f"WFPTRACE_STATE_DIR={state}", *PY, "monitor", app,
-                        "--file", str(log)])
+                        "--file", str(log), *flags])
 
 
 @pytest.mark.parametrize("stop_keys", [("q",), ("C-c",)], ids=["key", "ctrl-c"])
 def test_monitor_lifecycle(topology, tmp_path, state_dir, stop_keys):
     """monitor installs its filters, traces the app, and removes them on a key or Ctrl-C;
-    the registration survives the restart and delcallouts makes the next start fail."""
+    the registration survives the restart and delcallouts makes the next start fail. The
+    first run's log has the transcript's tickets and cookies redacted; the second runs
+    with --capture-secrets, and both logs' headers say which."""
     app = make_app(tmp_path, "wfpt-msn-client")
     start_server(topology)
     assert _run(["addcallouts", "--queue", "43"], state_dir).returncode == 0
@@ -134,7 +154,8 @@ def test_monitor_lifecycle(topology, tmp_path, state_dir, stop_keys):
         rounds = 2 if stop_keys == ("q",) else 1
         for round_ in range(rounds):  # the provider restarts; the callouts are re-installed
             log = tmp_path / f"run{round_}.jsonl"
-            tmux.start(_monitor_argv(topology, state_dir, app, log))
+            flags = ("--capture-secrets",) if round_ else ()
+            tmux.start(_monitor_argv(topology, state_dir, app, log, *flags))
             screen = tmux.wait_for("Press any key")
             assert f"traced to {log}" in screen
             assert _tags(topology) == ["msnmon"] * RULES
@@ -147,6 +168,14 @@ def test_monitor_lifecycle(topology, tmp_path, state_dir, stop_keys):
             assert _tags(topology) == []
             commands = [e for e in read_log(str(log)) if e.name == "Command"]
             assert len(commands) == len(transcript["commands"])
+            secrets = [c["args"][i] for c in transcript["commands"]
+                       for i in secret_args(c["verb"], c["args"])]
+            data = log.read_bytes()
+            assert secrets and [s.encode() in data for s in secrets] == [bool(round_)] * \
+                len(secrets)
+            header = json.loads(data.split(b"\n", 1)[0])
+            assert header["capture_secrets"] is bool(round_)
+            assert header["redaction"] == "hmac-sha256"
         assert cli(topology, state_dir, "delcallouts").returncode == 0  # in the namespace
         tmux.start(_monitor_argv(topology, state_dir, app, tmp_path / "none.jsonl"))
         screen = tmux.wait_for("EXIT=")

@@ -23,6 +23,7 @@ from providers.packets._cflows import CompiledFlowTable
 from providers.packets._reassembly import CompiledReassembler
 from providers.packets._stage import CompiledPipeline
 from samples.msnsim import write_synthetic_capture
+from tracer import Redactor
 
 from ..packets.corpus import (
     FRAMES,
@@ -39,6 +40,10 @@ if STAGE:
     print(f"skipping: the compiled packet stage is off ({STAGE})")
     pytest.skip(f"the compiled packet stage is off ({STAGE}): replays run in Python",
                 allow_module_level=True)
+
+#: One redaction key for every pipeline, so their traces carry the same tokens.
+REDACTOR = Redactor(b"stage and python path share this key")
+
 
 #: What a session enables: everything; the summaries without Command and Message; only
 #: the flows.
@@ -71,7 +76,7 @@ class _Stage(CompiledPipeline):
 def _monitor(kind: str = "python", max_flows: int = 100_000,
              max_stream_buffer: int = 1 << 20, **kw) -> tuple[MsnMonitor, Any]:
     """A monitor and its pipeline of one kind, with the limits of both."""
-    monitor = MsnMonitor(**kw)
+    monitor = MsnMonitor(**{"redactor": REDACTOR, **kw})
     if kind == "stage":
         return monitor, _Stage(monitor, max_flows=max_flows,
                                max_stream_buffer=max_stream_buffer)
@@ -113,7 +118,7 @@ def _replay(path: Path, record, *, kind: str, legacy: bool = False,
     replay_capture(path, monitor=monitor, pipeline=pipeline)
     assert pipeline.reassembler is not None
     trace = [(e.name, e.fields) for e in rec.events()]  # (time_ns: when it was written)
-    counters = {"monitor": monitor.stats.as_dict(),
+    counters = {"monitor": monitor.stats.as_dict(), "budget": monitor.budget.as_dict(),
                 "reassembly": pipeline.reassembler.stats.as_dict(),
                 "flows": pipeline.flows.stats.as_dict(),
                 "decode": pipeline.stats.as_dict(),
@@ -172,7 +177,7 @@ def test_cut_pcap_file_raises_the_readers_error_after_the_same_trace(synthetic, 
         rec = record()
         LEGACY_ANY.on = False
         with pytest.raises(CaptureFormatError) as info:
-            replay_capture(broken, compiled=compiled)
+            replay_capture(broken, compiled=compiled, redactor=REDACTOR)
         outcomes.append(([(e.name, e.fields) for e in rec.events()], str(info.value)))
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][1].startswith("file ends inside a record")
@@ -308,6 +313,21 @@ def test_commands_cut_anywhere_give_the_same_trace(record, tmp_path, seed):
     trace = _assert_same(path, record, max_line=120, max_payload=5000)
     kinds = {fields.get("kind") for name, fields in trace if name == "UnknownCommand"}
     assert {"line_too_long", "payload_too_large", "invalid_line", "unknown_verb"} <= kinds
+
+
+@pytest.mark.parametrize("max_buffered", [150, 700, 2500])
+def test_a_small_buffer_budget_gives_the_same_trace(record, tmp_path, max_buffered):
+    """A shared buffer budget small enough to overdraw (lines and payloads cut across
+    segments in both directions of interleaved flows): the same drops, peak and trace."""
+    sources = []
+    for seed in range(3):
+        sources.append(tmp_path / f"s{seed}.pcap")
+        write_synthetic_capture(sources[-1], 150_000, seed=seed)
+    merged = tmp_path / "merged.pcap"
+    interleaved(sources, merged, 7)
+    trace = _assert_same(merged, record, max_buffered=max_buffered)
+    drops = [f for name, f in trace if name == "UnknownCommand" and f["kind"] == "over_budget"]
+    assert drops  # (the budget was overdrawn)
 
 
 @pytest.mark.parametrize("path", shared_captures() + sample_captures(), ids=lambda p: p.name)

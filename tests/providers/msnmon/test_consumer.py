@@ -26,7 +26,7 @@ def _pipeline(path, consumer) -> None:
 def test_pipeline_gives_the_real_captures_25_commands(record, suspect_chat):
     """Through the replay pipeline the real capture gives exactly its 25 commands."""
     rec = record()
-    consumer = replay_consumer(app_hint="msnmsgr.exe")
+    consumer = replay_consumer(app_hint="msnmsgr.exe", capture_secrets=True)
     _pipeline(suspect_chat, consumer)
     got = [(e.fields["network.direction"], e.fields["verb"], e.fields["trid"], e.fields["args"],
             e.fields["payload_len"]) for e in rec.events("Command")]
@@ -43,7 +43,7 @@ def test_pipeline_on_a_simulator_capture_matches_the_transcript(record):
         pytest.skip(f"{pcap} is absent")
     truth = json.loads((SAMPLES / "msn_session.json").read_text())
     rec = record()
-    _pipeline(pcap, replay_consumer())
+    _pipeline(pcap, replay_consumer(capture_secrets=True))
     want = sorted((c["verb"], c["trid"] or -1, tuple(c["args"])) for c in truth["commands"])
     got = sorted((e.fields["verb"], e.fields["trid"] or -1, tuple(e.fields["args"]))
                  for e in rec.events("Command"))

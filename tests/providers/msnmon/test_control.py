@@ -7,7 +7,7 @@ import pytest
 from providers.msnmon import PROVIDER, PROVIDER_NAME, MsnMonitor
 from providers.msnmon._control import MonitorControl, disable_request, enable_request
 from providers.packets import Pipeline
-from tracer import ControlError, Hub
+from tracer import ControlError, Hub, ProviderEnable, SessionConfig
 
 from .streams import Conversation
 
@@ -30,8 +30,9 @@ def test_enable_request_turns_monitoring_on(control):
     """A well-formed enable request through the hub enables the monitor."""
     hub, ctl = control
     reply = hub.control(PROVIDER_NAME, enable_request(0))
-    assert reply == {"monitoring": True, "capture_bodies": False}
+    assert reply == {"monitoring": True, "capture_bodies": False, "capture_secrets": False}
     assert ctl.monitor.enabled and not ctl.monitor.capture_bodies
+    assert not ctl.monitor.capture_secrets
 
 
 def test_capture_bodies_flag(control):
@@ -39,6 +40,24 @@ def test_capture_bodies_flag(control):
     hub, ctl = control
     hub.control(PROVIDER_NAME, enable_request(1))
     assert ctl.monitor.capture_bodies
+
+
+def test_capture_secrets_flag_and_the_state_event_says_so(control):
+    """Flag bit 1 turns on secret capture alone; the MonitorState event says whether
+    secrets are captured or redacted, with the redaction key id."""
+    hub, ctl = control
+    hub.start_session(SessionConfig("state", [ProviderEnable(PROVIDER_NAME)], realtime=True,
+                                    flush_interval=0.05))
+    sub = hub.subscribe("state")
+    assert hub.control(PROVIDER_NAME, enable_request(2))["capture_secrets"] is True
+    assert ctl.monitor.capture_secrets and not ctl.monitor.capture_bodies
+    hub.control(PROVIDER_NAME, enable_request(0))
+    assert not ctl.monitor.capture_secrets
+    hub.stop_session("state")
+    details = [e.fields["detail"] for e in sub.drain() if e.name == "MonitorState"]
+    key = ctl.monitor.redactor.key_id
+    assert details == [f"flags 0x2; SECRETS CAPTURED (key {key})",
+                       f"flags 0x0; secrets redacted (key {key})"]
 
 
 def test_disable_request_turns_monitoring_off(control):
@@ -61,7 +80,7 @@ def test_disable_request_turns_monitoring_off(control):
     ({"op": "enable", "mode": "monitor_traffic", "flags": True}, "32-bit"),
     ({"op": "enable", "mode": "monitor_traffic", "flags": -1}, "32-bit"),
     ({"op": "enable", "mode": "monitor_traffic", "flags": 1 << 32}, "32-bit"),
-    ({"op": "enable", "mode": "monitor_traffic", "flags": 6}, "unknown flag bits 0x6"),
+    ({"op": "enable", "mode": "monitor_traffic", "flags": 6}, "unknown flag bits 0x4"),
     ({"op": "enable", "mode": "monitor_traffic", "flags": 0, "x": 1}, "unexpected x"),
     ({"op": "disable", "flags": 0}, "unexpected flags"),
     ({"op": "reset"}, "unknown operation 'reset'"),

@@ -23,8 +23,9 @@ QUEUE = 41
 
 def test_only_the_monitored_application_is_traced_exactly(topology, tmp_path, state_dir,
                                                          record):
-    """The app's session gives exactly the commands it sent and received; the other app's
-    session on the same ports is ignored."""
+    """The app's session gives exactly the commands it sent and received (its tickets and
+    cookies as the monitor's tokens: secrets are not captured by default); the other
+    app's session on the same ports is ignored."""
     msn = make_app(tmp_path, "wfpt-msn-client")
     other = make_app(tmp_path, "wfpt-other-app")
     start_server(topology)
@@ -52,7 +53,9 @@ def test_only_the_monitored_application_is_traced_exactly(topology, tmp_path, st
     their_ports = {c["client"][1] for c in theirs["connections"]}
     assert not their_ports & {f["source.port"] for f in flows}
     commands = [e.fields for e in rec.events("Command")]
-    assert observed_commands(flows, commands) == expected_commands(ours)
+    token = driver.monitor.redactor.token
+    assert observed_commands(flows, commands) == expected_commands(ours, token)
+    assert any("<redacted:hmac:" in " ".join(c["args"]) for c in commands)
     assert live.errors == 0 and live.stats.flows_other >= len(their_ports)
     assert live.stats.copies_lost == 0 and live.stats.copies_truncated == 0
     (ended,) = [e.fields["detail"] for e in rec.events("MonitorState")

@@ -41,13 +41,14 @@ def test_msnp_on_another_port_is_recognised_by_content(record):
 
 
 def test_other_protocols_of_the_application_are_not_announced(record):
-    """An HTTP flow is judged not MSNP: no events, counted as such."""
+    """An HTTP flow is judged not MSNP: no MSNP events, counted as such (only the original's
+    all-traffic lines, which it wrote for every printable chunk of the application)."""
     rec = record()
     conv, hs = _session(server=("10.0.0.2", 80))
     monitor = MsnMonitor()
     _run(monitor, hs, conv.send(b"GET /index.html HTTP/1.1\r\nHost: example\r\n\r\n"),
          conv.send(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", False), conv.close())
-    assert rec.events() == []
+    assert [e.name for e in rec.events()] == ["LegacyAllTraffic"] * 2
     assert monitor.stats.flows_not_msnp == 1 and monitor.stats.commands == 0
 
 
@@ -127,15 +128,30 @@ def test_two_gigabyte_length_is_an_error_and_the_flow_goes_on(record):
     assert monitor.stats.parse_errors == 1
 
 
-def test_non_utf8_is_repaired_and_not_legacy_traced(record):
-    """Non-UTF-8 arguments are decoded with replacement; the original ignored such chunks."""
+def test_non_utf8_is_kept_losslessly_and_not_legacy_traced(record):
+    """Non-UTF-8 arguments are escaped in text and kept as raw bytes in the Command event;
+    the original ignored such chunks."""
     rec = record()
     conv, hs = _session()
     _run(MsnMonitor(), hs, conv.send(b"USR 1 TWN I \xff\xfe@x.y\r\n"), conv.send(b"OUT\r\n"))
-    usr = rec.events("Command")[0].fields
-    assert usr["args"] == ["TWN", "I", "\ufffd\ufffd@x.y"]
+    usr, out = (e.fields for e in rec.events("Command"))
+    assert usr["args"] == ["TWN", "I", "\\xff\\xfe@x.y"]
+    assert usr["raw_line"] == b"USR 1 TWN I \xff\xfe@x.y" and out["raw_line"] is None
     legacy = [e.message for e in rec.events() if e.name == "LegacyAllTraffic"]
     assert legacy == ["Message Received. Local Port: 40000 Remote Port: 1863. Message: OUT\r\n"]
+
+
+def test_non_utf8_user_name_is_kept_losslessly_in_the_login(record):
+    """A login whose user name is not UTF-8: Login shows it escaped and keeps its bytes."""
+    rec = record()
+    conv, hs = _session()
+    _run(MsnMonitor(), hs, conv.send(b"USR 1 TWN I caf\xe9@x.test\r\n"),
+         conv.send(b"USR 1 TWN S ct=1\r\n", False), conv.send(b"USR 2 TWN S t=x\r\n"),
+         conv.send(b"USR 2 OK caf\xe9@x.test Caf\xe9 1 0\r\n", False), conv.close())
+    [login] = rec.events("Login")
+    assert (login.fields["user"], login.fields["user_raw"]) == ("caf\\xe9@x.test",
+                                                                 b"caf\xe9@x.test")
+    assert login.fields["result"] == "ok"
 
 
 def test_endless_line_costs_one_error_and_bounded_memory(record):
@@ -155,7 +171,9 @@ def test_endless_line_costs_one_error_and_bounded_memory(record):
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    _run(monitor, conv.send(b"\r\nVER 2 MSNP8\r\n"))
+    for pkt in conv.send(b"\r\nVER 2 MSNP8\r\n"):
+        pipe.packet(pkt)
+    pipe.finish()
     assert peak < 4 << 20
     assert [e.fields["kind"] for e in rec.events("UnknownCommand")] == ["line_too_long"]
     assert [e.fields["trid"] for e in rec.events("Command")] == [1, 2]
@@ -245,3 +263,78 @@ def test_flow_contexts_are_bounded():
     assert monitor.stats.flows_over_limit == 1
     assert monitor.stats.flows_monitored == 2 and monitor.stats.commands == 2
     assert monitor.contexts == 0
+
+
+def test_one_buffer_budget_bounds_all_flows_and_counts_its_drops(record):
+    """400 flows each leave a 100 kB MSG unfinished: what the parsers hold together stays
+    within the monitor's one budget; each drop is counted and traced, and a flow whose
+    payload was dropped parses the command after it."""
+    rec = record(level=Level.INFO)
+    monitor = MsnMonitor(max_buffered=1_000_000)
+    pipe = Pipeline([monitor])
+    chunk = b"x" * 30_000
+    convs = []
+    for i in range(400):
+        conv, hs = _session(client=(f"10.0.{1 + i // 200}.{1 + i % 200}", 40000))
+        convs.append(conv)
+        for pkt in [*hs, *conv.send(b"MSG 1 N 100000\r\n" + chunk)]:
+            pipe.packet(pkt)
+        assert monitor.budget.used <= 1_000_000 + 2 * len(chunk)
+    assert monitor.budget.peak <= 1_000_000 + 2 * len(chunk)
+    drops = monitor.stats.budget_drops
+    assert drops == monitor.budget.drops and drops >= 400 - 1_000_000 // len(chunk)
+    last = convs[-1]  # dropped: the rest of its payload is skipped, then OUT is parsed
+    for pkt in [*last.send(b"y" * 70_000), *last.send(b"OUT\r\n")]:
+        pipe.packet(pkt)
+    pipe.finish()
+    assert monitor.budget.used == 0  # every flow's parsers gave back what they held
+    assert [e.fields["verb"] for e in rec.events("Command")] == ["OUT"]
+    events = [e.fields for e in rec.events("UnknownCommand")]
+    assert sum(f["kind"] == "over_budget" for f in events) == drops
+
+
+def test_flows_over_the_context_limit_are_counted_and_traced(record):
+    """A flow beyond max_contexts is not monitored, and says so: a counter and an event."""
+    rec = record(level=Level.INFO)
+    monitor = MsnMonitor(max_contexts=2)
+    batches = []
+    for port in (40001, 40002, 40003):
+        conv, hs = _session(client=("10.0.0.1", port))
+        batches += [hs, conv.send(b"VER 1 MSNP8 CVR0\r\n")]
+    _run(monitor, *batches)
+    assert monitor.stats.flows_over_limit == 1
+    [over] = rec.events("FlowOverLimit")
+    assert (over.fields["source.port"], over.fields["destination.port"]) == (40003, 1863)
+    assert over.fields["limit"] == 2 and over.fields["flows_over_limit"] == 1
+
+
+def test_events_held_for_an_unknown_role_wait_at_most_two_seconds(record):
+    """A flow whose role stays unknown: its Command events are written once two seconds of
+    packet time have passed, not only at its end."""
+    rec = record(level=Level.INFO)
+    conv, hs = _session(server=("10.0.0.2", 1863))
+    pipe = Pipeline([MsnMonitor()])
+    for pkt in [*hs, *conv.send(b"VER 1 MSNP8 CVR0\r\n")]:
+        pipe.packet(pkt)
+    conv.ts += 3_000_000_000
+    for pkt in conv.send(b"CVR 2 0x0409 winnt 5.1 i386 MSNMSGR 6.0 MSMSGS a@b.test\r\n"):
+        pipe.packet(pkt)
+    assert [(e.fields["verb"], e.fields["role"]) for e in rec.events("Command")] == [
+        ("VER", "unknown"), ("CVR", "unknown")]
+
+
+def test_chunks_kept_to_recognise_a_flow_count_against_the_budget(record):
+    """Flows on another port kept unjudged (no line end yet) are charged to the budget;
+    over it, a flow is given up as a counted, traced drop, and nothing stays charged."""
+    rec = record(level=Level.INFO)
+    monitor = MsnMonitor(max_buffered=10_000)
+    pipe = Pipeline([monitor])
+    for i in range(6):
+        conv, hs = _session(server=("10.0.0.2", 5000), client=("10.0.0.1", 41000 + i))
+        for pkt in [*hs, *conv.send(b"A" * 3_000)]:
+            pipe.packet(pkt)
+    assert monitor.budget.used <= 10_000 + 3_000
+    assert monitor.stats.budget_drops == 3 and monitor.budget.drops == 3
+    pipe.finish()
+    assert monitor.budget.used == 0
+    assert [e.fields["kind"] for e in rec.events("UnknownCommand")] == ["over_budget"] * 3

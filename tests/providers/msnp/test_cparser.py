@@ -113,7 +113,7 @@ def test_parser_tests_pass_without_the_c_scan():
     env = {**os.environ, "WFPTRACE_PURE": "1"}
     tests = [str(REPO / "tests" / "providers" / "msnp" / name)
              for name in ("test_parser.py", "test_parser_hostile.py", "test_http.py",
-                          "test_parser_real_capture.py")]
+                          "test_parser_real_capture.py", "test_verbs.py")]
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           *tests], cwd=REPO, env=env, capture_output=True, text=True,
                          timeout=600)

@@ -163,12 +163,34 @@ def test_empty_lines_are_ignored():
     assert parser.stats.errors == 0
 
 
-def test_non_utf8_line_is_decoded_with_replacement_and_counted():
-    """A command line that is not UTF-8 is decoded with U+FFFD and counted."""
+def test_non_utf8_line_is_kept_losslessly_and_counted():
+    """A command line that is not UTF-8 shows its bytes escaped, keeps them raw, is counted."""
     parser = MsnpStreamParser()
-    (command,) = commands(b"CHG 5 NLN 0 \xff\xfe\r\n", parser=parser)
-    assert command.args[-1] == "\ufffd\ufffd"
+    line = b"USR 5 TWN I caf\xe9@x.test \xff\xfe"
+    (command,) = commands(line + b"\r\n", parser=parser)
+    assert command.args == ("TWN", "I", "caf\\xe9@x.test", "\\xff\\xfe")
+    assert command.raw == line
     assert parser.stats.decode_errors == 1
+
+
+def test_raw_args_give_each_argument_as_its_bytes():
+    """raw_args splits a non-UTF-8 line's bytes as args splits its text (TrID left out)."""
+    (usr, msg) = commands(b"USR 5 TWN I caf\xe9@x.test\r\nMSG b\xf6b@x B 0\r\n")
+    assert usr.raw_args == (b"TWN", b"I", b"caf\xe9@x.test")
+    assert msg.raw_args == (b"b\xf6b@x", b"B", b"0")
+    assert commands(b"PNG\r\n")[0].raw_args is None
+
+
+def test_utf8_lines_carry_no_raw_bytes():
+    """Every UTF-8 command line (the common case) has raw None: nothing is duplicated."""
+    assert [c.raw for c in commands("JOI a@b.c Zoë\r\nPNG\r\n".encode())] == [None, None]
+
+
+def test_non_utf8_payload_command_keeps_its_raw_line_across_chunks():
+    """A payload command with a non-UTF-8 header keeps its raw line when the payload is late."""
+    line = b"MSG b\xf6b@x.test B\xf6b 5"
+    (command,) = commands(line + b"\r\nhe", b"llo")
+    assert (command.raw, command.payload, command.args[0]) == (line, b"hello", "b\\xf6b@x.test")
 
 
 def test_utf8_display_names_survive_a_split_inside_a_character():

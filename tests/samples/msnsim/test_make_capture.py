@@ -40,7 +40,7 @@ def check_capture_against_transcript(pcap: Path, transcript_path: Path) -> int:
     return total
 
 
-@pytest.mark.parametrize("name", ["msn_session", "msn_session_msnp15"])
+@pytest.mark.parametrize("name", ["msn_session", "msn_session_msnp9", "msn_session_msnp15"])
 def test_bundled_capture_matches_its_transcript(name):
     """The shipped capture's TCP streams parse into exactly the shipped transcript."""
     pcap, transcript = CAPTURES / f"{name}.pcap", CAPTURES / f"{name}.json"

@@ -195,7 +195,7 @@ def inspector(args: argparse.Namespace) -> None:
         for _ in range(args.count):
             CONNECTION_VERDICT.write_fields(conn_id=n, network_community_id="real",
                                             network_direction="egress", verdict="block",
-                                            decided_by="config", latency_us=1)
+                                            decided_by="configuration", latency_ns=1)
             n += 1
         _say(role="inspector", written=n, flushed=link.flush(10.0))
     link.close()
