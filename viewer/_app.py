@@ -50,6 +50,7 @@ from ._timeline import LogTimeline
 __all__ = ["TraceViewApp"]
 
 _TICK = 0.05
+_BUSY_REFRESH = 0.25  # s between repaints while only a background scan advances
 _W = TypeVar("_W", bound=Widget)
 
 
@@ -117,6 +118,7 @@ class TraceViewApp(App[None]):
         self.rows: ViewRows | LogRows = (LogRows(self.index) if self.index is not None
                                          else ViewRows(live))
         self._shown_state: tuple[int, int, int, int] = (0, 0, 0, 0)
+        self._shown_at = 0.0
         self.feed = Feed(live)
         self.control = SessionControl(hub, self.feed) if hub is not None else None
         self.decisions = decisions
@@ -256,7 +258,7 @@ class TraceViewApp(App[None]):
         if self._search is not None:
             self._poll_search()
             self.update_status()
-        pending = self.rows.pending
+        pending = self.rows.pending if not isinstance(self.rows, LogRows) else 0
         if pending:
             self.rows.update(5_000 if moved else 50_000)
         if moved or pending or self._log_changed():
@@ -275,6 +277,10 @@ class TraceViewApp(App[None]):
             return False
         if state == self._shown_state:
             return False
+        now = time.monotonic()
+        if now - self._shown_at < _BUSY_REFRESH and self._shown_state[1] >= 100:
+            return False  # a full screen shown, a scan advances: repaint a few times a second
+        self._shown_at = now
         self._shown_state = state
         return True
 

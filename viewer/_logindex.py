@@ -438,6 +438,12 @@ class LogIndex:
             yield first, p0, buf
             first = j
 
+    def row_starting_at(self, packed: int, lo: int, hi: int) -> int:
+        """The row in ``[lo, hi)`` whose line starts at ``packed``, or -1 (file-ordered)."""
+        offsets = self._offsets
+        row = bisect_left(offsets, packed, lo, hi)
+        return row if row < hi and offsets[row] == packed else -1
+
     def lost_offsets(self, start: int, stop: int) -> list[int]:
         """Packed offsets of the loss records indexed in ``[start, stop)`` (file-ordered
         logs), so a filter can keep them in view without searching for them."""

@@ -244,6 +244,8 @@ class _FilterWorker:
         self.lost_shown = flt.expr is not None
         # search for the rarest part: a value beats a name; field names come last
         key = min(self.groups, key=_rarity, default=[b""])
+        #: the groups a candidate must still be checked for (it contains one of ``key``'s)
+        self.rest = [g for g in self.groups if g is not key]
         self.pattern = re.compile(b"|".join(re.escape(lit) for lit in key))
         self.literal = key[0] if len(key) == 1 and key[0] else None
         self._stop = threading.Event()
@@ -272,10 +274,13 @@ class _FilterWorker:
                 return
             self._stop.wait(0.1)
 
-    def _keep(self, line: bytes, decode: Callable[[bytes], Event | None]) -> bool:
+    def _keep(self, line: bytes, decode: Callable[[bytes], Event | None],
+              groups: list[list[bytes]] | None = None) -> bool:
+        """The filter keeps ``line``: every literal group present, then the exact test
+        (``groups``: those still to check, all of them unless given)."""
         if self.lost_shown and line.startswith(_LOST):
             return self._test(line, decode)
-        for g in self.groups:
+        for g in self.groups if groups is None else groups:
             if len(g) == 1:
                 if g[0] not in line:
                     return False
@@ -332,7 +337,8 @@ class _FilterWorker:
         found: list[int] = []
         pos = 0
         lit = self.literal
-        find, search = buf.find, self.pattern.search
+        find, rfind, search = buf.find, buf.rfind, self.pattern.search
+        keep, rest, row_at = self._keep, self.rest, self.index.row_starting_at
         while True:
             if lit is not None:
                 at = find(lit, pos)
@@ -343,13 +349,12 @@ class _FilterWorker:
                 if m is None:
                     return found
                 at = m.start()
-            start = buf.rfind(b"\n", 0, at) + 1
-            end = buf.find(b"\n", at)
+            start = rfind(b"\n", 0, at) + 1
+            end = find(b"\n", at)
             end = len(buf) if end < 0 else end
-            line = buf[start:end]
-            if self._keep(line, decode):
-                row = self.index.row_at(p0 + start, row0, end_row)
-                if row >= row0 and self.index.packed(row) == p0 + start:
+            if keep(buf[start:end], decode, rest):
+                row = row_at(p0 + start, row0, end_row)
+                if row >= 0:
                     found.append(row)
             pos = end + 1
 
@@ -361,8 +366,8 @@ class _FilterWorker:
             start = at - p0
             end = buf.find(b"\n", start)
             if self._test(buf[start:end if end >= 0 else len(buf)], decode):
-                row = self.index.row_at(at, row0, end_row)
-                if row >= row0 and self.index.packed(row) == at:
+                row = self.index.row_starting_at(at, row0, end_row)
+                if row >= 0:
                     found.append(row)
         return found
 

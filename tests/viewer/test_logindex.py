@@ -140,6 +140,20 @@ def test_rotated_log_is_read_across_its_files_in_order(tmp_path):
         ix.close()
 
 
+def test_row_starting_at_names_the_row_of_a_line_start_only(tmp_path):
+    """A filter maps a line's start to its row, and a position inside a line to no row."""
+    ix = LogIndex(write_log(tmp_path / "t.jsonl", 3000), follow=False)
+    try:
+        assert ix.wait_indexed(60)
+        n = ix.indexed
+        for row in (0, 1, n // 2, n - 1):
+            assert ix.row_starting_at(ix.packed(row), 0, n) == row
+            assert ix.row_starting_at(ix.packed(row) + 1, 0, n) == -1
+        assert ix.row_starting_at(ix.packed(n // 2), n // 2 + 1, n) == -1  # outside lo..hi
+    finally:
+        ix.close()
+
+
 def test_circular_log_rows_are_ordered_by_seq(tmp_path):
     """A circular log that wrapped shows its surviving events by seq, as the reader does."""
     path = write_log(tmp_path / "ring.jsonl", 5000, mode="circular", max_size=300_000)
