@@ -7,8 +7,13 @@ marked connections are copied, passively (NFLOG, both directions), into the
 driver's packet pipeline. Other applications' connections cost one held
 packet and are never copied. Nothing else ever waits for the monitor: the SYN
 rule bypasses the queue when no monitor is bound (killed), the kernel accepts
-when the queue is full, and a copy that cannot be delivered is counted as lost
-(``copies_lost``), never waited for. Closing the session removes only its own
+when the queue is full, a stall watchdog process releases the SYNs a suspended
+or stuck monitor holds (within 250 ms), and a copy that cannot be delivered is
+counted as lost (``copies_lost``), never waited for. The watchdog releases with
+the monitor's own verdict, REPEAT with ``SEEN``, so a released SYN walks every
+later rule and table as usual; its connection is not attributed (counted in
+``stall_released``, and traced as a MonitorState "stall-open" event with the
+counts once the monitor runs again). Closing the session removes only its own
 rules; starting one sweeps the rules of dead sessions.
 """
 
@@ -34,9 +39,11 @@ from providers.netfilter import (
     RuleSet,
     Tag,
     Verdict,
+    Watchdog,
     sweep_stale,
 )
 from providers.netfilter import Packet as QueuedPacket
+from providers.netfilter._watchdog import BEAT_S
 from providers.packets import LINKTYPE_RAW, Packet, ip_transport
 
 from ._driver import MonitorDriver
@@ -68,6 +75,10 @@ class LiveStats:
     copies_lost: int = 0
     copies_truncated: int = 0
     errors: int = 0
+    #: Stall episodes (the monitor suspended or stuck with SYNs held) and the SYNs the
+    #: watchdog released in them (their connections are not attributed).
+    stalls: int = 0
+    stall_released: int = 0
 
 
 class LiveSession:
@@ -90,6 +101,7 @@ class LiveSession:
         self._queue: NfQueue | None = None
         self._log: NfLog | None = None
         self._rules: RuleSet | None = None
+        self._dog: Watchdog | None = None
         driver.monitor.resolver = self._resolve
 
     @property
@@ -108,6 +120,8 @@ class LiveSession:
             self._queue = NfQueue(QueueConfig(queue_num=self.queue_num, fail_open=True,
                                               copy_range=128, gso=False))
             self._log = NfLog(self.group)
+            self._dog = Watchdog([self._queue], Verdict.REPEAT, mark=MARK_SEEN)
+            self._dog.start()
             self.swept = sweep_stale()
             tag = Tag.mine(OWNER)
             self._rules = RuleSet(OWNER, render_filters(tag, self.queue_num, self.group), tag)
@@ -122,19 +136,34 @@ class LiveSession:
 
     # -- the held SYNs ------------------------------------------------------------------
     def _run_queue(self) -> None:
-        q = self._queue
-        assert q is not None
+        q, dog = self._queue, self._dog
+        assert q is not None and dog is not None
         while not self._stop.is_set():
             try:
-                batch = q.receive()
+                dog.beat()
+                self._after_stall(dog)
+                batch = [pkt for pkt in q.receive() if not q.is_settled(pkt.id)]
                 if not batch:
-                    q.wait(0.1)
+                    q.wait(BEAT_S)
                     continue
                 marks = {pkt.id: self._decide(pkt) for pkt in batch}
                 q.verdicts([(pkt, Verdict.REPEAT) for pkt in batch], mark=marks)
             except OSError:  # counted; the queue accepts by itself when it fills up
                 self.stats.errors += 1
                 time.sleep(0.01)
+
+    def _after_stall(self, dog: Watchdog) -> None:
+        """Count and trace what the watchdog released while the monitor was stuck."""
+        report = dog.poll()
+        if report is None or not (report.stalls or report.total):
+            return
+        st = self.stats
+        st.stalls += report.stalls
+        st.stall_released += report.total
+        if MONITOR_STATE.enabled:
+            MONITOR_STATE.write("stall-open", (
+                f"{report.total} SYNs released unattributed in {report.stalls} stalls "
+                f"({report.stall_ms:.0f} ms); {st.stall_released} in {st.stalls} since start"))
 
     def _decide(self, qp: QueuedPacket) -> int:
         """The mark for a held SYN: its own plus SEEN, plus MON for the application's."""
@@ -231,6 +260,9 @@ class LiveSession:
         for thread in self._threads:
             thread.join(5)
         self._threads = []
+        if self._dog is not None:
+            self._dog.close()
+            self._dog = None
         try:
             if self._rules is not None:
                 self._count_lost(self._rules)
@@ -256,7 +288,7 @@ class LiveSession:
                 f"{st.syns_held} SYNs held, {st.flows_marked} flows marked, {st.flows_other} "
                 f"of other applications, {st.flows_unattributed} unattributed; {st.copies} "
                 f"packet copies, {st.copies_lost} lost, {st.copies_truncated} truncated; "
-                f"{st.errors} errors"))
+                f"{st.stall_released} SYNs released in {st.stalls} stalls; {st.errors} errors"))
 
     def _count_lost(self, rules: RuleSet) -> None:
         """Take the last copies, then count as lost every packet our NFLOG rules matched

@@ -58,6 +58,9 @@ _NLMSG = struct.Struct("=IHHII")
 _VERDICT_BATCH = (3 << 8) | 3  # NFNL_SUBSYS_QUEUE, NFQNL_MSG_VERDICT_BATCH
 _CONFIG = (3 << 8) | 2  # NFQNL_MSG_CONFIG
 _CFG_QUEUE_MAXLEN, _CFG_MASK, _CFG_FLAGS, _F_FAIL_OPEN = 3, 4, 5, 0x1
+_NFQA_MARK = 3
+#: Verdicts that let the packet go on (the policy "accept"): ACCEPT, REPEAT.
+_PASSING = (1, 4)
 
 
 def queue_offset(index: int) -> int:
@@ -65,16 +68,22 @@ def queue_offset(index: int) -> int:
     return _QUEUES_AT + index * QUEUE.size
 
 
-def batch_verdict(queue_num: int, top_id: int, verdict: int) -> bytes:
-    """NFQNL_MSG_VERDICT_BATCH: ``verdict`` for every queued id up to ``top_id``."""
+def batch_verdict(queue_num: int, top_id: int, verdict: int, mark: int | None = None) -> bytes:
+    """NFQNL_MSG_VERDICT_BATCH: ``verdict`` for every queued id up to ``top_id``.
+
+    With ``mark`` (NFQA_MARK) every released packet gets that packet mark: a
+    REPEAT then walks the chain again as the interceptor's own verdict would.
+    """
     body = (struct.pack("=BB", 0, 0) + struct.pack(">H", queue_num)
             + struct.pack("=HH", 12, 2) + struct.pack(">II", verdict, top_id & 0xFFFFFFFF))
+    if mark is not None:
+        body += struct.pack("=HH", 8, _NFQA_MARK) + struct.pack(">I", mark & 0xFFFFFFFF)
     return _NLMSG.pack(16 + len(body), _VERDICT_BATCH, 1, 0, 0) + body
 
 
 def close_queue(queue_num: int, verdict: int) -> bytes:
     """NFQNL_MSG_CONFIG: queue length 0 and fail-open iff ``verdict`` accepts (no ack)."""
-    flags = _F_FAIL_OPEN if verdict == 1 else 0
+    flags = _F_FAIL_OPEN if verdict in _PASSING else 0
     body = (struct.pack("=BB", 0, 0) + struct.pack(">H", queue_num)
             + struct.pack("=HH", 8, _CFG_QUEUE_MAXLEN) + struct.pack(">I", 0)
             + struct.pack("=HH", 8, _CFG_FLAGS) + struct.pack(">I", flags)
@@ -96,8 +105,9 @@ class _Watch:
     """The watchdog's state: the shared page, the sockets, the stall episode."""
 
     def __init__(self, mm: memoryview, proc_fd: int, socks: list[tuple[int, int]],
-                 verdict: int) -> None:
+                 verdict: int, mark: int | None = None) -> None:
         self.mm, self.proc_fd, self.socks, self.verdict = mm, proc_fd, socks, verdict
+        self.mark = mark
         self.stall_start: int | None = None
 
     def release(self) -> int:
@@ -110,7 +120,7 @@ class _Watch:
             if total <= 0:
                 continue
             try:
-                os.write(fd, batch_verdict(num, top, self.verdict))
+                os.write(fd, batch_verdict(num, top, self.verdict, self.mark))
             except OSError:
                 _add(mm, 40, "=I", 1)  # send_errors
                 continue
@@ -170,9 +180,9 @@ def _suspended(stat_fd: int) -> bool:
 
 
 def run(mm: memoryview, proc_fd: int, parent: int, socks: list[tuple[int, int]],
-        verdict: int, stale_ns: int, tick: float) -> int:
+        verdict: int, stale_ns: int, tick: float, mark: int | None = None) -> int:
     """Watch until the parent dies (release, exit 0) or asks to stop (exit 0)."""
-    watch = _Watch(mm, proc_fd, socks, verdict)
+    watch = _Watch(mm, proc_fd, socks, verdict, mark)
     pidfd = os.pidfd_open(parent)
     stat_fd = os.open(f"/proc/{parent}/stat", os.O_RDONLY)
     beat_at = WORD
@@ -197,13 +207,16 @@ def run(mm: memoryview, proc_fd: int, parent: int, socks: list[tuple[int, int]],
 
 
 def main(argv: list[str]) -> int:
-    """``_stallwatch.py SHM_FD PROC_FD PARENT_PID VERDICT STALE_MS TICK_MS FD:QUEUE...``.
+    """``_stallwatch.py SHM_FD PROC_FD PARENT_PID VERDICT[/MARK] STALE_MS TICK_MS FD:QUEUE...``.
 
-    ``PROC_FD``: ``nfnetlink_queue`` opened in the queues' network namespace.
+    ``PROC_FD``: ``nfnetlink_queue`` opened in the queues' network namespace;
+    ``MARK``: the packet mark given with the verdict (none: the mark is kept).
     """
     import mmap
 
-    shm_fd, proc_fd, parent, verdict = (int(a) for a in argv[:4])
+    policy, _, mark_arg = argv[3].partition("/")
+    mark = int(mark_arg) if mark_arg else None
+    shm_fd, proc_fd, parent, verdict = (int(a) for a in (*argv[:3], policy))
     stale_ns, tick = int(float(argv[4]) * 1e6), float(argv[5]) / 1000
     socks = [(int(fd), int(num)) for fd, num in (a.split(":") for a in argv[6:])]
     mm = mmap.mmap(shm_fd, SIZE)
@@ -211,7 +224,7 @@ def main(argv: list[str]) -> int:
         if HEADER.unpack_from(mm, 0)[0] != MAGIC:
             print("stallwatch: bad shared page", file=sys.stderr)
             return 2
-        return run(memoryview(mm), proc_fd, parent, socks, verdict, stale_ns, tick)
+        return run(memoryview(mm), proc_fd, parent, socks, verdict, stale_ns, tick, mark)
     except ProcessLookupError:  # the parent died before we started: nothing to watch
         return 0
 

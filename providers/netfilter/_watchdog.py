@@ -9,7 +9,11 @@ packet loop calls :meth:`Watchdog.beat` every round (at least every
 :data:`BEAT_S`); when the beat stops for ``stale_ms`` (or for two ticks while the
 process is suspended: SIGSTOP, Ctrl-Z) with packets queued, the watchdog applies
 the crash policy (accept, or drop when fail-closed) to all of them, and keeps
-doing so every ``tick_ms`` while the stall lasts.
+doing so every ``tick_ms`` while the stall lasts. An interceptor whose own
+verdict is REPEAT with a mark (the monitor: its rules in ``mangle``, re-entered
+past the queue rule) gives ``policy=REPEAT, mark=...``: the released packets then
+walk every later rule as the interceptor's verdict would make them (note: the
+kernel's batch verdict sets the whole packet mark, not some bits).
 
 Once the loop runs again, :meth:`Watchdog.poll` returns a :class:`StallReport`
 (what was released, how long) and tells each queue which ids were decided
@@ -74,13 +78,18 @@ class Watchdog:
     """The stall watchdog of ``queues``; :meth:`start` (or ``with``) spawns its process."""
 
     def __init__(self, queues: Sequence[NfQueue], policy: Verdict = Verdict.ACCEPT,
-                 stale_ms: float = 150.0, tick_ms: float = 10.0) -> None:
+                 stale_ms: float = 150.0, tick_ms: float = 10.0,
+                 mark: int | None = None) -> None:
         if not 0 < len(queues) <= sw.MAX_QUEUES:
             raise ValueError(f"a watchdog watches 1..{sw.MAX_QUEUES} queues")
-        if policy not in (Verdict.ACCEPT, Verdict.DROP):
-            raise ValueError("the stall policy is ACCEPT or DROP")
+        if policy not in (Verdict.ACCEPT, Verdict.DROP, Verdict.REPEAT):
+            raise ValueError("the stall policy is ACCEPT, DROP or REPEAT")
+        if policy is Verdict.REPEAT and mark is None:
+            raise ValueError("a REPEAT release needs the mark that stops a second queueing")
         self.queues = list(queues)
         self.policy = policy
+        #: The packet mark given with the release (None: the packet keeps its own).
+        self.mark = mark
         self.stale_ms, self.tick_ms = stale_ms, tick_ms
         self._fd = os.memfd_create("wfptrace-stallwatch", os.MFD_CLOEXEC)
         os.ftruncate(self._fd, sw.SIZE)
@@ -104,10 +113,14 @@ class Watchdog:
             raise OSError("the kernel's queue counters (nfnetlink_queue) are unreadable")
         argv = [sys.executable, "-I", "-S", str(_SCRIPT), str(self._fd), str(proc_fd),
                 str(os.getpid()),
-                str(int(self.policy)), str(self.stale_ms), str(self.tick_ms),
+                self._policy_arg(), str(self.stale_ms), str(self.tick_ms),
                 *(f"{fd}:{q.config.queue_num}" for fd, q in zip(fds, self.queues, strict=True))]
         self.proc = subprocess.Popen(argv, pass_fds=(self._fd, proc_fd, *fds),
                                      start_new_session=True, stdin=subprocess.DEVNULL)
+
+    def _policy_arg(self) -> str:
+        policy = str(int(self.policy))
+        return policy if self.mark is None else f"{policy}/{self.mark}"
 
     @property
     def alive(self) -> bool:

@@ -24,19 +24,20 @@ ALLOWED = 18700
 
 @dataclass(frozen=True)
 class UserRule:
-    """One user rule: ``-A``/``-I`` in filter ``chain``, ``target``, for ``port``."""
+    """One user rule: ``-A``/``-I`` in ``table`` ``chain``, ``target``, for ``port``."""
 
     family: int
     chain: str
     how: str
     target: str
     port: int
+    table: str = "filter"
 
     def argv(self) -> list[str]:
         exe = "ip6tables" if self.family == 6 else "iptables"
         target = ["REJECT", "--reject-with", "tcp-reset"] if self.target == "REJECT" \
             else ["DROP"]
-        return [exe, "-w", "-t", "filter", "-A" if self.how == "append" else "-I", self.chain,
+        return [exe, "-w", "-t", self.table, "-A" if self.how == "append" else "-I", self.chain,
                 "-p", "tcp", "--dport", str(self.port), "-j", *target]
 
 

@@ -1,16 +1,29 @@
 """The monitor's filters never weaken the host firewall: user DROP/REJECT rules in filter
 INPUT/OUTPUT (appended, inserted, IPv4, IPv6) keep their effect before, while running,
-after kill -9, after a restart and after a clean stop."""
+while suspended (the stall watchdog releases held SYNs), after kill -9, after a restart
+and after a clean stop. User DROP rules in mangle after the monitor's keep theirs while
+it runs and while it is suspended (the watchdog's release is the monitor's own REPEAT;
+after kill -9 the kernel's queue bypass skips the rest of mangle: a known limit)."""
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import time
 
 from providers.msnmon._callouts import CalloutRegistry
 from providers.msnmon._filters import MARK_MON, MARK_SEEN, render_filters
 from providers.netfilter import Tag, list_tagged
-from tests.harness.firewall import ALLOWED, Listeners, UserFirewall, probe, rule_matrix, verdicts
+from tests.harness.firewall import (
+    ALLOWED,
+    Listeners,
+    UserFirewall,
+    UserRule,
+    probe,
+    rule_matrix,
+    verdicts,
+)
 from tracer import read_log
 
 from .monproc import kill, start_monitor, stop
@@ -44,23 +57,36 @@ def _assert_firewall(topo, rules, phase: str) -> None:
     assert allowed, f"{phase}: traffic the firewall allows must still pass"
 
 
+def _mangle_rules(first_port: int) -> list[UserRule]:
+    """User DROP rules in mangle OUTPUT/INPUT, both families, after the monitor's rules
+    (an ACCEPT there, unlike the monitor's REPEAT, would skip them)."""
+    chains = [(fam, chain) for fam in (4, 6) for chain in ("OUTPUT", "INPUT")]
+    return [UserRule(fam, chain, "append", "DROP", first_port + i, table="mangle")
+            for i, (fam, chain) in enumerate(chains)]
+
+
 def test_user_firewall_keeps_its_effect_through_the_monitor_lifecycle(topology, tmp_path,
                                                                       state_dir):
-    """Rules added before start and while running block in every phase; the monitored
-    application's own connections (this test's) are monitored meanwhile."""
-    before, later = rule_matrix(18710), rule_matrix(18740)
-    listeners = Listeners(topology, [r.port for r in before + later] + [ALLOWED])
+    """Rules added before start and while running block in every phase, also while the
+    monitor is suspended; the monitored application's own connections (this test's) are
+    monitored meanwhile."""
+    before, later, mangled = rule_matrix(18710), rule_matrix(18740), _mangle_rules(18770)
+    listeners = Listeners(topology, [r.port for r in before + later + mangled] + [ALLOWED])
     fw = UserFirewall(topology)
     procs = []
     try:
-        fw.add(before)
+        fw.add(before + mangled)
         _assert_firewall(topology, before, "before start")
         CalloutRegistry().add(QUEUE)
         log = tmp_path / "m.jsonl"
         procs.append(start_monitor(topology, state_dir, _app(), log))
         _assert_firewall(topology, before, "running")
         fw.add(later)
-        _assert_firewall(topology, before + later, "rules added while running")
+        _assert_firewall(topology, before + later + mangled, "rules added while running")
+        kill(procs[0], signal.SIGSTOP)
+        time.sleep(0.1)
+        _assert_firewall(topology, before + later + mangled, "monitor suspended (SIGSTOP)")
+        kill(procs[0], signal.SIGCONT)
         kill(procs[0])
         with topology.a.enter():
             assert list_tagged(), "a killed monitor cannot remove its filters"

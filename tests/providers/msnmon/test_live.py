@@ -194,3 +194,59 @@ def test_msnp_lines_from_a_non_python_client_are_traced_exactly(topology, tmp_pa
                 e.fields["payload_len"]) for e in events
                if e.name == "Command" and e.fields["network.direction"] == direction]
         assert got == _MSNP_COMMANDS, direction
+
+
+def test_a_suspended_monitor_releases_held_syns_and_traces_the_stall(topology, tmp_path,
+                                                                      state_dir):
+    """With the monitor SIGSTOPped, another application's short connections complete within
+    250 ms + RTT; after SIGCONT the monitor traces the stall with its counts and attributes
+    new connections again."""
+    import re
+    import shutil
+    import statistics
+    import subprocess
+
+    from tests.harness.traffic import Servers, short_connection
+    from tracer import read_log
+
+    from .monproc import cli, kill, start_monitor, stop
+
+    nc = shutil.which("nc")
+    if nc is None:
+        pytest.skip("nc is not installed")
+    nc = os.path.realpath(nc)
+    assert cli(topology, state_dir, "addcallouts", "--queue", "55").returncode == 0
+    servers = Servers(topology.b, topology.b.ip4, 18670)
+    log = tmp_path / "m.jsonl"
+    proc = start_monitor(topology, state_dir, nc, log)
+    try:
+        base = [short_connection(topology.a, topology.b.ip4, 18671) for _ in range(5)]
+        assert all(t is not None for t in base), base
+        rtt = statistics.median(t for t in base if t is not None)
+        kill(proc, signal.SIGSTOP)
+        time.sleep(0.1)
+        took = [short_connection(topology.a, topology.b.ip4, 18671) for _ in range(10)]
+        kill(proc, signal.SIGCONT)
+        assert all(t is not None and t < 0.25 + rtt for t in took), (rtt, took)
+        time.sleep(0.3)  # the monitor's loop runs again and reports the stall
+        server = _echo_server(topology.b, topology.b.ip4, 1863)
+        peer = subprocess.Popen(topology.a.argv([nc, "-N", topology.b.ip4, "1863"]),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        out, _ = peer.communicate(_MSNP_LINES, timeout=20)
+        server.join(10)
+        assert out == _MSNP_LINES
+        time.sleep(0.5)
+    finally:
+        stop(proc)
+        servers.close()
+    events = list(read_log(str(log)))
+    stalls = [e.fields["detail"] for e in events
+              if e.name == "MonitorState" and e.fields["state"] == "stall-open"]
+    assert stalls, "the stall is traced once the monitor runs again"
+    released = sum(int(re.match(r"(\d+) SYNs released", d).group(1)) for d in stalls)
+    assert released >= len(took), stalls
+    (flow,) = [e.fields for e in events if e.name == "FlowEstablished"]
+    assert flow["process.executable"] == nc and flow["process.pid"] == peer.pid
+    verbs = [e.fields["verb"] for e in events
+             if e.name == "Command" and e.fields["network.direction"] == "egress"]
+    assert verbs == [c[0] for c in _MSNP_COMMANDS]
