@@ -42,10 +42,14 @@ def verdict_message(queue_num: int, pkt_id: int, verdict: Verdict, mark: int | N
     return nl.message(kind, nl.NLM_F_REQUEST, 0, nfgen(queue_num) + attrs)
 
 
-def batch_message(queue_num: int, top_id: int, verdict: Verdict) -> bytes:
-    """NFQNL_MSG_VERDICT_BATCH: ``verdict`` for every queued id <= ``top_id``."""
+def batch_message(queue_num: int, top_id: int, verdict: Verdict,
+                  mark: int | None = None) -> bytes:
+    """NFQNL_MSG_VERDICT_BATCH: ``verdict`` for every queued id <= ``top_id``, optionally
+    with one new mark for all of them."""
     kind = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_VERDICT_BATCH
     body = nfgen(queue_num) + nl.attr(NFQA_VERDICT_HDR, _VERDICT_HDR.pack(verdict, top_id))
+    if mark is not None:
+        body += nl.attr(NFQA_MARK, _MARK.pack(mark & 0xFFFFFFFF))
     return nl.message(kind, nl.NLM_F_REQUEST, 0, body)
 
 

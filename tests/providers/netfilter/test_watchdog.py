@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from providers.netfilter import NfQueue, StallReport, Verdict, Watchdog
 from providers.netfilter import _stallwatch as sw
 from providers.netfilter._verdicts import batch_message
@@ -50,6 +52,15 @@ def test_batch_message_of_the_watchdog_is_the_librarys() -> None:
     for num, top, verdict in ((0, 1, Verdict.ACCEPT), (7, 123456, Verdict.DROP),
                               (65535, 0xFFFFFFFF, Verdict.ACCEPT)):
         assert sw.batch_verdict(num, top, verdict) == batch_message(num, top, verdict)
+    for num, top, mark in ((3, 9, 0x20000000), (65535, 0xFFFFFFFF, 0xFFFFFFFF)):
+        assert (sw.batch_verdict(num, top, Verdict.REPEAT, mark)
+                == batch_message(num, top, Verdict.REPEAT, mark))
+
+
+def test_a_repeat_release_without_a_mark_is_refused() -> None:
+    """REPEAT without a mark would queue the released packets again: a clear error."""
+    with pytest.raises(ValueError, match="mark"):
+        Watchdog([object()], Verdict.REPEAT)  # type: ignore[list-item]
 
 
 def test_packets_held_by_a_stuck_loop_are_released_within_250_ms(udp_path: UdpPath) -> None:
