@@ -20,9 +20,10 @@ alternates), with the monitor running and not running:
 - ``stall_resume_ms``: after SIGSTOP of the monitor, how long until an unmonitored
   application's traffic flows again: the longest pause of an established transfer
   and the wait of a new connection, whichever is longer. A new connection's SYN
-  waits in the queue for the monitor, so it waits until SIGCONT, sent
-  ``stop_window_ms`` after the SIGSTOP (the monitor has no watchdog of its own);
-  ``established_stall_ms`` is the transfer's pause alone.
+  waits in the queue until the monitor's stall watchdog (a process of its own)
+  releases it; SIGCONT comes ``stop_window_ms`` after the SIGSTOP, so a wait that
+  long means the watchdog did not act. ``established_stall_ms`` is the transfer's
+  pause alone.
 
 Namespace ``a`` has a stateful host firewall (an ``ESTABLISHED,RELATED`` accept rule), as
 hosts do, so connection tracking runs in both states and the ratios show the monitor's
