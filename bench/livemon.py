@@ -105,6 +105,15 @@ class Monitor:
     def signal(self, sig: int) -> None:
         os.kill(self.proc.pid, sig)
 
+    def wait_stopped(self, timeout: float = 1.0) -> None:
+        """Return once the monitor is in state T (a SIGSTOP takes effect asynchronously)."""
+        deadline = time.monotonic() + timeout
+        stat = Path(f"/proc/{self.proc.pid}/stat")
+        while stat.read_bytes().rsplit(b")", 1)[-1].split()[:1] != [b"T"]:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the monitor did not stop on SIGSTOP")
+            time.sleep(0.001)
+
     def stop(self) -> str:
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.proc.pid, signal.SIGCONT)
@@ -204,9 +213,11 @@ def monitored_commands_exact(topo: Topology, state: Path, app: str, tmp: Path) -
     expected = sorted((ports[c["conn"]], c["dir"], c["verb"], c["trid"], tuple(c["args"]),
                        c["payload_len"]) for c in want["commands"])
     events = list(read_log(str(log)))
-    flows = {e.fields["flow_id"]: e.fields["local_port"] for e in events
+    flows = {e.fields["network.community_id"]: e.fields["source.port"] for e in events
              if e.name == "FlowEstablished"}
-    got = sorted((flows[e.fields["flow_id"]], e.fields["direction"], e.fields["verb"],
+    dirs = {"egress": "sent", "ingress": "received"}
+    got = sorted((flows[e.fields["network.community_id"]],
+                  dirs[e.fields["network.direction"]], e.fields["verb"],
                   e.fields["trid"], tuple(e.fields["args"]), e.fields["payload_len"])
                  for e in events if e.name == "Command")
     return int(got == expected and len(expected) > 0)
@@ -226,7 +237,7 @@ def attribution_accuracy(topo: Topology, state: Path, app: str, other: str, tmp:
         results = {exe: (p.pid, json.loads(p.communicate(timeout=60)[0]))
                    for exe, p in procs.items()}
         time.sleep(0.5)
-    traced = {e.fields["local_port"]: (e.fields["app_path"], e.fields["pid"])
+    traced = {e.fields["source.port"]: (e.fields["process.executable"], e.fields["process.pid"])
               for e in read_log(str(log)) if e.name == "FlowEstablished"}
     right = total = 0
     for exe, (pid, res) in results.items():
@@ -250,6 +261,7 @@ def stall(topo: Topology, state: Path, app: str, tmp: Path, window: float) -> di
             time.sleep(0.3)
             mon.signal(signal.SIGSTOP)
             t0 = time.monotonic()
+            mon.wait_stopped()
             waited: list[float | None] = []
             conn = threading.Thread(target=lambda: waited.append(
                 short_connection(topo.a, topo.b.ip4, SHORT_PORT + 1, timeout=window + 5)))
