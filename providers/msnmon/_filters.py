@@ -16,7 +16,8 @@ The monitor answers every held SYN with REPEAT and its mark plus ``SEEN`` (and
 its connection, rule 3 restores its mark, and it goes on through every later
 rule and table as if we were not there (Suricata's repeat mode). INPUT skips
 ``lo``: a loopback flow is seen whole in OUTPUT. A suspended monitor holds only
-SYNs (the queue accepts when full); established flows never wait for it.
+SYNs (the queue accepts when full), and only until its stall watchdog gives them
+the same REPEAT with ``SEEN``; established flows never wait for it.
 """
 
 from __future__ import annotations
