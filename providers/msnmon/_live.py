@@ -14,8 +14,8 @@ the monitor's own verdict, REPEAT with ``SEEN``, so a released SYN walks every
 later rule and table as usual; its connection is not attributed (counted in
 ``stall_released``, and traced as a MonitorState "stall-open" event with the
 counts once the monitor runs again). The kernel's batch verdict sets the whole
-packet mark, so a released SYN loses mark bits set before our rule. Closing the session removes only its own
-rules; starting one sweeps the rules of dead sessions.
+packet mark, so a released SYN loses mark bits set before our rule. Closing the
+session removes only its own rules; starting one sweeps the rules of dead sessions.
 """
 
 from __future__ import annotations
