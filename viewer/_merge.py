@@ -64,6 +64,18 @@ class _MergedReader:
             out.update(log.reader.manifests)
         return out
 
+    @property
+    def header(self) -> dict[str, Any]:
+        """The header that says most of secrets: one of a log holding them in clear, else
+        one that says how they were redacted, else the first log's."""
+        headers = [log.reader.header for log in self.logs]
+        for wanted in (lambda h: bool(h.get("capture_secrets")),
+                       lambda h: "redaction" in h or "capture_secrets" in h):
+            for h in headers:
+                if wanted(h):
+                    return h
+        return headers[0] if headers else {}
+
     def decode(self, line: bytes) -> Event | None:
         m = _PROVIDER.search(line)
         name = m.group(1).decode(errors="replace") if m else ""

@@ -202,7 +202,9 @@ def _run_monitor(args: argparse.Namespace) -> int:
             extra = [str(spec) for spec in config.sink_specs()[1:]]
             text = (f"are traced to {', '.join([args.file, *extra])} "
                     f"(view them with: wfptrace fmt {args.file})")
-        with printer, MonitorDriver(redactor=redactor) as driver, \
+        # the stop signals are caught before any filter exists: a SIGTERM during set-up or
+        # right after the prompt still removes this session's filters on the way out
+        with _stop_signals() as stop, printer, MonitorDriver(redactor=redactor) as driver, \
                 LiveSession(driver, args.app) as live:
             flags = (FLAG_CAPTURE_BODIES if args.capture_bodies else 0) | \
                 (FLAG_CAPTURE_SECRETS if secrets else 0)
@@ -210,7 +212,7 @@ def _run_monitor(args: argparse.Namespace) -> int:
             print(f"Monitoring TCP traffic of {args.app}: events of provider {PROVIDER_NAME} "
                   f"{text}", flush=True)
             print("Press any key (or Ctrl-C) to stop monitoring.", flush=True)
-            if not _wait_for_key(driver.registry.path):
+            if not _wait_for_key(driver.registry.path, stop):
                 print(f"The callouts were removed ({driver.registry.path} is gone: wfptrace "
                       f"monitor delcallouts): stopping.", flush=True)
             stats = driver.monitor.stats
@@ -254,12 +256,22 @@ def _print_events(hub: Hub, name: str) -> Iterator[None]:
         thread.join(2)
 
 
-def _wait_for_key(registration: Path) -> bool:
-    """Return on a key press (a line, without a terminal), Ctrl-C, SIGTERM or SIGHUP: True;
-    or when the ``registration`` file is removed (delcallouts): False."""
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[threading.Event]:
+    """Ctrl-C, SIGTERM and SIGHUP set the event yielded (the previous handlers come back)."""
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _wait_for_key(registration: Path, stop: threading.Event) -> bool:
+    """Return on a key press (a line, without a terminal) or once ``stop`` is set (a stop
+    signal): True; or when the ``registration`` file is removed (delcallouts): False."""
     fd = sys.stdin.fileno() if sys.stdin else -1
     saved = None
     try:
@@ -281,8 +293,6 @@ def _wait_for_key(registration: Path) -> bool:
     finally:
         if saved is not None:
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     return True
 
 

@@ -148,13 +148,15 @@ def test_sigstop_releases_held_traffic_within_250_ms_and_sigcont_reports_it(lab:
     assert traffic.longest_gap(stopped, resumed) < STALL_BOUND_S
     during = traffic.shorts_between(stopped + 0.15, resumed - 0.3)
     assert during and all(ok and took < 1.0 for _s, ok, took in during), during
-    (stall,) = insp.wait_event("StallOpen")
-    f = stall.fields
-    assert f["policy"] == "permit" and f["episodes"] == 1 and f["packets"] > 0
-    assert 900 <= f["stall_ms"] < 2000
+    # a loaded machine may add a short stall of its own (a worker late by 150 ms): the
+    # suspension is the one StallOpen of about a second, and the counts add up over all
+    stalls = [e.fields for e in insp.wait_event("StallOpen")]
+    (f,) = [s for s in stalls if s["stall_ms"] >= 900]
+    assert f["policy"] == "permit" and f["packets"] > 0 and f["stall_ms"] < 2000
     outcomes = _check_accounting(lab)
-    assert outcomes["stalled_open"] >= len(during) and outcomes["stalls"] == 1
-    assert outcomes["stall_packets"] == f["packets"]
+    assert outcomes["stalled_open"] >= len(during)
+    assert outcomes["stalls"] == sum(s["episodes"] for s in stalls)
+    assert outcomes["stall_packets"] == sum(s["packets"] for s in stalls)
 
 
 def test_sigkill_lets_traffic_go_on_and_the_watchdog_exits(lab: Lab) -> None:
