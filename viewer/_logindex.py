@@ -29,7 +29,7 @@ from tracer._logfile import rotated_path
 
 from ._ring import Schema
 
-__all__ = ["LogIndex"]
+__all__ = ["EventRows", "LogIndex"]
 
 _CHUNK = 1 << 20
 _TAIL = 1 << 18  # bytes indexed from the end first (a few thousand lines)
@@ -85,7 +85,52 @@ class _File:
         os.close(self.fd)
 
 
-class LogIndex:
+class EventRows:
+    """Row accessors of a lazily read log, all through ``event(index)`` and ``line(index)``
+    (shared by one log's index and the merge of several)."""
+
+    schemas: list[Schema]
+    _schema_ids: dict[tuple[str, str, str, str], int]
+
+    def event(self, index: int) -> Event:
+        raise NotImplementedError
+
+    def line(self, index: int) -> bytes:
+        raise NotImplementedError
+
+    def schema(self, index: int) -> Schema:
+        """The schema (provider, name, template...) of row ``index``."""
+        ev = self.event(index)
+        key = (ev.provider, ev.name, ev.kind, ev.template)
+        sid = self._schema_ids.get(key)
+        if sid is None:
+            sid = self._schema_ids[key] = len(self.schemas)
+            self.schemas.append(Schema(ev.provider, ev.name, ev.id, ev.template, ev.keywords,
+                                       ev.kind))
+        return self.schemas[sid]
+
+    def level(self, index: int) -> int:
+        """The level of row ``index``."""
+        return self.event(index).level
+
+    def seq(self, index: int) -> int:
+        """The sequence number (in its own log) of row ``index``."""
+        return self.event(index).seq
+
+    def time_ns(self, index: int) -> int:
+        """The time of row ``index``."""
+        return self.event(index).time_ns
+
+    def fields(self, index: int) -> dict[str, Any]:
+        """The decoded fields of row ``index``."""
+        return self.event(index).fields
+
+    def raw_fields(self, index: int) -> bytes:
+        """The raw line of row ``index`` (contains its fields' JSON)."""
+        return self.line(index)
+
+
+class LogIndex(EventRows):
     """The events of a log file, indexed in the background and decoded on demand."""
 
     def __init__(self, path: str | os.PathLike[str], follow: bool = True,
@@ -378,37 +423,6 @@ class LogIndex:
             return _note(f"event {self._seqs[index]} was overwritten in the circular log",
                          index)
         return ev
-
-    def schema(self, index: int) -> Schema:
-        """The schema (provider, name, template...) of row ``index``."""
-        ev = self.event(index)
-        key = (ev.provider, ev.name, ev.kind, ev.template)
-        sid = self._schema_ids.get(key)
-        if sid is None:
-            sid = self._schema_ids[key] = len(self.schemas)
-            self.schemas.append(Schema(ev.provider, ev.name, ev.id, ev.template, ev.keywords,
-                                       ev.kind))
-        return self.schemas[sid]
-
-    def level(self, index: int) -> int:
-        """The level of row ``index``."""
-        return self.event(index).level
-
-    def seq(self, index: int) -> int:
-        """The sequence number of row ``index``."""
-        return self.event(index).seq
-
-    def time_ns(self, index: int) -> int:
-        """The time of row ``index``."""
-        return self.event(index).time_ns
-
-    def fields(self, index: int) -> dict[str, Any]:
-        """The decoded fields of row ``index``."""
-        return self.event(index).fields
-
-    def raw_fields(self, index: int) -> bytes:
-        """The raw line of row ``index`` (contains its fields' JSON)."""
-        return self.line(index)
 
     @property
     def manifests(self) -> dict[str, Manifest]:

@@ -28,7 +28,7 @@ from typing import Any
 from tracer import Event, Manifest
 
 from ._linetime import LineTimes, row_times
-from ._logindex import LogIndex
+from ._logindex import EventRows, LogIndex
 from ._ring import Schema
 
 __all__ = ["MergedIndex", "log_labels"]
@@ -85,7 +85,7 @@ class _MergedReader:
         return self.logs[0].reader.decode(line)
 
 
-class MergedIndex:
+class MergedIndex(EventRows):
     """The rows of several logs in time order (``LogIndex``'s read interface)."""
 
     ordered = False  # rows are not in one file's order (the filter reads them row by row)
@@ -261,37 +261,6 @@ class MergedIndex:
         """The raw JSON line of merged row ``index``."""
         log, _, row = self.locate(index)
         return log.line(row)
-
-    def schema(self, index: int) -> Schema:
-        """The schema (provider, name, template...) of merged row ``index``."""
-        ev = self.event(index)
-        key = (ev.provider, ev.name, ev.kind, ev.template)
-        sid = self._schema_ids.get(key)
-        if sid is None:
-            sid = self._schema_ids[key] = len(self.schemas)
-            self.schemas.append(Schema(ev.provider, ev.name, ev.id, ev.template, ev.keywords,
-                                       ev.kind))
-        return self.schemas[sid]
-
-    def level(self, index: int) -> int:
-        """The level of merged row ``index``."""
-        return self.event(index).level
-
-    def seq(self, index: int) -> int:
-        """The sequence number (in its own log) of merged row ``index``."""
-        return self.event(index).seq
-
-    def time_ns(self, index: int) -> int:
-        """The time of merged row ``index``."""
-        return self.event(index).time_ns
-
-    def fields(self, index: int) -> dict[str, Any]:
-        """The decoded fields of merged row ``index``."""
-        return self.event(index).fields
-
-    def raw_fields(self, index: int) -> bytes:
-        """The raw line of merged row ``index`` (contains its fields' JSON)."""
-        return self.line(index)
 
     def rows(self) -> Iterator[tuple[str, int]]:
         """(log label, row in that log) of every merged row so far, in order (tests)."""
