@@ -17,6 +17,13 @@ def median_of(runs: int, fn: Callable[[], float]) -> float:
     return statistics.median(fn() for _ in range(runs))
 
 
+def spread(name: str, values: list[float]) -> dict[str, float]:
+    """``name`` = the median of ``values``; ``name_min`` / ``name_max`` their range (the
+    spread a noisy machine gives a figure measured over several runs)."""
+    return {name: statistics.median(values), f"{name}_min": min(values),
+            f"{name}_max": max(values)}
+
+
 def rss_mb(pid: int | str = "self") -> float:
     """A process's resident set size in MB (this one by default; 0 once it is gone)."""
     try:

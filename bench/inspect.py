@@ -43,7 +43,6 @@ import json
 import select
 import signal
 import socket
-import statistics
 import struct
 import subprocess
 import tempfile
@@ -56,7 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench._common import emit, progress
+from bench._common import emit, progress, spread
 from providers.netfilter import QueueRule, QueueRules
 from tests.harness import Namespace, Topology, build_topology, netns_unavailable_reason
 
@@ -251,12 +250,6 @@ def ping_rtts(ns: Namespace, addr: str, count: int) -> list[float]:
                     rtts.append((time.perf_counter() - start) * 1000)
                     break
     return rtts
-
-
-def spread(name: str, values: list[float]) -> dict[str, float]:
-    """``name`` = the median of ``values``; ``name_min`` / ``name_max`` their range."""
-    return {name: statistics.median(values), f"{name}_min": min(values),
-            f"{name}_max": max(values)}
 
 
 # -- stall: how long the traffic waits when the inspector is suspended ---------------------

@@ -62,7 +62,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench._common import emit, progress
+from bench._common import emit, progress, spread
 from tests.harness import TCPCONN, Topology, build_topology, netns_unavailable_reason
 from tests.harness.traffic import Bulk, Servers, short_connection
 from tracer import read_log
@@ -277,11 +277,6 @@ def stall(topo: Topology, state: Path, app: str, tmp: Path, window: float) -> di
 
 
 # -- the run -------------------------------------------------------------------------------
-def _spread(name: str, values: list[float], m: dict[str, object]) -> None:
-    m[name] = statistics.median(values)
-    m[f"{name}_min"], m[f"{name}_max"] = min(values), max(values)
-
-
 def run(quick: bool) -> dict[str, object]:
     """Every measurement in one topology."""
     seconds, runs, count, window = (1.0, 3, 100, 1.0) if quick else (3.0, 5, 300, 2.0)
@@ -304,7 +299,8 @@ def run(quick: bool) -> dict[str, object]:
             try:
                 if not quick:
                     progress("the cost of conntrack itself")
-                    _spread("conntrack_tcp_ratio", conntrack_ratios(topo, seconds, runs), m)
+                    m.update(spread("conntrack_tcp_ratio",
+                                    conntrack_ratios(topo, seconds, runs)))
                 for exe in ("iptables", "ip6tables"):
                     topo.a.run([exe, "-w", *_STATEFUL])
                 progress("unmonitored throughput and connections, monitor off/on")
@@ -320,16 +316,14 @@ def run(quick: bool) -> dict[str, object]:
 
                 pairs = paired(runs, both)
                 off, on = pairs
-                _spread("unmonitored_tcp_ratio", [b[0] / a[0] for a, b in zip(off, on,
-                                                                               strict=True)], m)
-                _spread("unmonitored_conn_ratio", [b[1] / a[1] for a, b in zip(off, on,
-                                                                                strict=True)], m)
-                _spread("tcp_gbps", [b[0] for b in on], m)
-                _spread("tcp_unmonitored_gbps", [a[0] for a in off], m)
-                _spread("conn_per_s", [b[1] for b in on], m)
-                _spread("conn_per_s_unmonitored", [a[1] for a in off], m)
-                _spread("held_syn_us", [1e6 / b[1] - 1e6 / a[1]
-                                        for a, b in zip(off, on, strict=True)], m)
+                run_pairs = list(zip(off, on, strict=True))
+                m.update(spread("unmonitored_tcp_ratio", [b[0] / a[0] for a, b in run_pairs]))
+                m.update(spread("unmonitored_conn_ratio", [b[1] / a[1] for a, b in run_pairs]))
+                m.update(spread("tcp_gbps", [b[0] for b in on]))
+                m.update(spread("tcp_unmonitored_gbps", [a[0] for a in off]))
+                m.update(spread("conn_per_s", [b[1] for b in on]))
+                m.update(spread("conn_per_s_unmonitored", [a[1] for a in off]))
+                m.update(spread("held_syn_us", [1e6 / b[1] - 1e6 / a[1] for a, b in run_pairs]))
                 m["unmonitored_packets_copied"] = sum(copied)
                 progress("monitored: the simulator's session")
                 m["monitored_commands_exact"] = monitored_commands_exact(topo, state, app, tmp)
@@ -338,9 +332,9 @@ def run(quick: bool) -> dict[str, object]:
                     attribution_accuracy(topo, state, app, other, tmp, count))
                 progress("stall: SIGSTOP of the monitor")
                 stalls = [stall(topo, state, app, tmp, window) for _ in range(max(1, runs - 2))]
-                _spread("established_stall_ms", [s["established_stall_ms"] for s in stalls], m)
-                _spread("new_conn_wait_ms", [s["new_conn_wait_ms"] for s in stalls], m)
-                _spread("stall_resume_ms", [max(s.values()) for s in stalls], m)
+                for key in ("established_stall_ms", "new_conn_wait_ms"):
+                    m.update(spread(key, [s[key] for s in stalls]))
+                m.update(spread("stall_resume_ms", [max(s.values()) for s in stalls]))
                 m["stop_window_ms"] = window * 1000
             finally:
                 servers.close()
