@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 from providers.netfilter import MAX_COPY, NfLog, RuleLine, RuleSet, Tag
 from providers.packets import LINKTYPE_RAW, Pipeline
@@ -83,6 +85,27 @@ class _Bytes:
         pass
 
 
+@contextlib.contextmanager
+def _reading(log: NfLog, copies: list) -> Iterator[None]:
+    """Read copies into ``copies`` on a thread while the block runs."""
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            got = log.receive()
+            copies.extend(got)
+            if not got:
+                log.wait(0.05)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        reader.join(5)
+
+
 def _reassembled(copies) -> _Bytes:
     """The copies through the packet pipeline's reassembler."""
     sink = _Bytes()
@@ -98,24 +121,12 @@ def test_large_segments_are_copied_whole_over_veth(netns):
     with netns.a.enter():
         log = NfLog(GROUP)
     rules = _log_rules(netns.a)
-    copies = []
-    stop = threading.Event()
-
-    def read() -> None:
-        while not stop.is_set():
-            got = log.receive()
-            copies.extend(got)
-            if not got:
-                log.wait(0.05)
-
-    reader = threading.Thread(target=read)
-    reader.start()
+    copies: list = []
     try:
-        _transfer(netns.a, netns.b, netns.b.ip4, 32 << 20)
-        time.sleep(0.3)
+        with _reading(log, copies):
+            _transfer(netns.a, netns.b, netns.b.ip4, 32 << 20)
+            time.sleep(0.3)
     finally:
-        stop.set()
-        reader.join(5)
         rules.close()
         log.close()
     assert max(len(c.payload) for c in copies) > 1500, "GSO packets are copied unsegmented"
@@ -154,24 +165,12 @@ def test_loopback_packets_longer_than_a_copy_are_counted_truncated(netns):
         log = NfLog(GROUP)
         netns.a.run(["ip", "link", "set", "lo", "up"])
     rules = _log_rules(netns.a)
-    copies = []
-    stop = threading.Event()
-
-    def read() -> None:
-        while not stop.is_set():
-            got = log.receive()
-            copies.extend(got)
-            if not got:
-                log.wait(0.05)
-
-    reader = threading.Thread(target=read)
-    reader.start()
+    copies: list = []
     try:
-        _transfer(netns.a, netns.a, "127.0.0.1", 16 << 20)
-        time.sleep(0.3)
+        with _reading(log, copies):
+            _transfer(netns.a, netns.a, "127.0.0.1", 16 << 20)
+            time.sleep(0.3)
     finally:
-        stop.set()
-        reader.join(5)
         rules.close()
         log.close()
     sink = _reassembled([c for c in copies if c.hook == 3])  # OUTPUT: each packet once
