@@ -324,7 +324,8 @@ class TraceViewApp(App[None]):
             filter_text=self.rows.filter.describe(), pending=self.rows.pending,
             ring_dropped=self.ring.dropped, lost=self.feed.lost,
             sessions=len(self.feed.subscriptions) + len(self.feed.logs) + (self.index is not None),
-            progress=self._progress_text(), secrets=self.secrets_note)
+            progress=self._progress_text(), secrets=self.secrets_note,
+            overload=self.feed.overload)
 
     # -- events view ----------------------------------------------------------------------
     def on_events_view_selected(self, message: EventsView.Selected) -> None:

@@ -86,7 +86,7 @@ class SessionControl:
         sub = self.feed.subscriptions.get(name)
         stats = self.hub.stop_session(name)
         if sub is not None:
-            self.feed.ring.extend(sub.drain())
+            self.feed.add(sub.drain())
         self.feed.unwatch(name)
         return stats
 

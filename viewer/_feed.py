@@ -17,6 +17,15 @@ from ._ring import EventRing
 
 __all__ = ["Feed", "LogFollower"]
 
+#: The inspector's provider name and its queue-full event (see providers/inspect).
+INSPECT_PROVIDER = "wfptrace-inspect"
+OVERLOAD = "Overload"
+
+
+def _count(value: object) -> int:
+    """A count field from the network side of the pipeline: an int, else 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
 
 class LogFollower:
     """Reads a saved log (and keeps following it) on a thread, into a queue."""
@@ -66,6 +75,9 @@ class Feed:
         self.subscriptions: dict[str, Subscription] = {}
         self.logs: list[LogFollower] = []
         self._backlog: deque[Event] = deque()
+        #: The inspector's overload totals (let through, dropped) from its latest
+        #: ``Overload`` event: what a full queue did, shown in the status bar.
+        self.overload: tuple[int, int] | None = None
 
     def watch(self, session: str, sub: Subscription) -> None:
         """Show a session's real-time events."""
@@ -115,10 +127,22 @@ class Feed:
         deadline = time.perf_counter() + budget_s
         while backlog:
             chunk = [backlog.popleft() for _ in range(min(512, len(backlog)))]
+            self._note_overload(chunk)
             moved += self.ring.extend(chunk)
             if time.perf_counter() >= deadline:
                 break
         return moved
+
+    def add(self, events: list[Event]) -> int:
+        """Put events straight into the ring (a stopped session's last ones)."""
+        self._note_overload(events)
+        return self.ring.extend(events)
+
+    def _note_overload(self, chunk: list[Event]) -> None:
+        for ev in chunk:
+            if ev.name == OVERLOAD and ev.provider == INSPECT_PROVIDER:
+                f = ev.fields
+                self.overload = (_count(f.get("total_accepted")), _count(f.get("total_dropped")))
 
     def close(self) -> None:
         """Close every source."""

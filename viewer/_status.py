@@ -38,8 +38,8 @@ class ColumnHeader(Widget):
 
 
 class StatusBar(Widget):
-    """Follow state, position, filter, events dropped from the view, and whether the
-    opened log holds secrets in clear."""
+    """Follow state, position, filter, events dropped from the view, the inspector's
+    overload totals, and whether the opened log holds secrets in clear."""
 
     DEFAULT_CSS = "StatusBar { height: 1; background: $primary-background; }"
 
@@ -49,8 +49,10 @@ class StatusBar(Widget):
 
     def show(self, *, follow: bool, row: int | None, shown: int, held: int, filter_text: str,
              pending: int, ring_dropped: int, lost: int, sessions: int,
-             progress: str = "", secrets: str | None = None) -> None:
-        """Update from the app's state (``secrets``: the log header's note on them)."""
+             progress: str = "", secrets: str | None = None,
+             overload: tuple[int, int] | None = None) -> None:
+        """Update from the app's state (``secrets``: the log header's note on them;
+        ``overload``: the inspector's totals let through and dropped by a full queue)."""
         t = Text()
         t.append(" FOLLOW " if follow else " PAUSED ",
                  style="bold black on green" if follow else "bold black on yellow")
@@ -65,6 +67,10 @@ class StatusBar(Widget):
         if ring_dropped or lost:
             t.append(f"  dropped {ring_dropped:,} (ring full) lost {lost:,}",
                      style="bold magenta")
+        if overload is not None and any(overload):
+            accepted, dropped = overload
+            t.append(f"  overload: {accepted:,} let through, {dropped:,} dropped",
+                     style="bold white on red" if accepted else "bold yellow")
         if not sessions:
             t.append("  no source", style="dim")
         if secrets is not None:

@@ -1,5 +1,6 @@
 """TraceViewApp workflows on the main screen: follow, pause, jump, filter, search, detail, save."""
 
+from providers.inspect._events import OVERLOAD
 from tracer import LogReader, ProviderEnable, SessionConfig
 from viewer import TraceViewApp
 from viewer._detail import DetailPane
@@ -170,6 +171,22 @@ async def test_events_dropped_from_the_view_are_counted():
         await pilot.pause()
         assert "dropped 150 (ring full)" in str(app.query_one(StatusBar).text)
         assert len(app.rows) == 100
+
+
+async def test_the_inspectors_overload_totals_show_in_the_status_bar(hub):
+    """The status bar shows what a full queue let through and dropped, from the latest
+    Overload event of the inspector's live session."""
+    hub.start_session(SessionConfig("s", [ProviderEnable("wfptrace-inspect")], realtime=True))
+    app = TraceViewApp(hub)
+    app.control.watch("s")
+    async with app.run_test(size=(120, 24)) as pilot:
+        emit(3)  # two of the inspector's events, one of the (not enabled) monitor's
+        await wait_for(pilot, lambda: len(app.ring) >= 2)
+        assert "overload" not in str(app.query_one(StatusBar).text)
+        OVERLOAD.write("drop", 0, 500, 0, 500, 500, 0)
+        OVERLOAD.write("accept", 40, 0, 40, 1200, 1200, 0)
+        await wait_for(pilot, lambda: "overload" in str(app.query_one(StatusBar).text))
+        assert "overload: 40 let through, 1,200 dropped" in str(app.query_one(StatusBar).text)
 
 
 async def test_save_filtered_view(tmp_path):
