@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.harness.terminal import Terminal
 from tracer import Hub, ProviderEnable, SessionConfig, read_log
 from viewer import TraceViewApp
 from viewer._demo import demo_providers
@@ -88,43 +86,21 @@ async def test_app_opens_big_log_at_once_and_jumps_to_the_end(big_log):
         await wait_for(pilot, lambda: app.ring.seq(view.cursor_index) == 1, timeout=2.0)
 
 
-def _tmux(*args: str) -> str:
-    """tmux on a server of the tests' own (other users' tmux servers come and go)."""
-    for _ in range(20):  # a server whose last session just closed may still be exiting
-        r = subprocess.run(["tmux", "-L", "wfptrace-tests", *args], capture_output=True,
-                           text=True)
-        if r.returncode == 0 or "server exited unexpectedly" not in r.stderr:
-            break
-        time.sleep(0.05)
-    assert r.returncode == 0, r.stderr
-    return r.stdout
-
-
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_traceview_opens_big_log_fast_in_a_terminal_with_flat_memory(big_log):
     """`traceview BIG.jsonl` in tmux paints rows within seconds and stays under 150 MB RSS."""
     from bench._common import rss_mb
 
-    name = f"tv-{uuid.uuid4().hex[:8]}"
     t0 = time.monotonic()
-    _tmux("new-session", "-d", "-s", name, "-x", "100", "-y", "30",
-          f"cd {ROOT} && exec {sys.executable} -m viewer {big_log}")
-    try:
-        pid = int(_tmux("display", "-p", "-t", name, "#{pane_pid}"))
-        screen = ""
-        while "Pended connect" not in screen:
-            assert time.monotonic() - t0 < 10, f"no rows painted:\n{screen}"
-            screen = _tmux("capture-pane", "-p", "-t", name)
-            time.sleep(0.05)
+    with Terminal(f"cd {ROOT} && exec {sys.executable} -m viewer {big_log}", 100, 30) as term:
+        pid = term.pid
+        term.wait_for("Pended connect", timeout=10)
+        screen = term.screen()
         while "indexing" in screen:
             assert time.monotonic() - t0 < 120, "indexing never finished"
             time.sleep(0.2)
-            screen = _tmux("capture-pane", "-p", "-t", name)
+            screen = term.screen()
         assert f"/{BIG:,}" in screen
         assert rss_mb(pid) < 150
-    finally:
-        subprocess.run(["tmux", "-L", "wfptrace-tests", "kill-session", "-t", name],
-                       capture_output=True)
 
 
 def test_rotated_log_is_read_across_its_files_in_order(tmp_path):

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.harness.terminal import Terminal
 from tracer import Hub, ProviderEnable, SessionConfig, read_log
 from viewer import TraceViewApp
 from viewer._demo import demo_providers
@@ -104,31 +102,17 @@ async def test_the_app_shows_two_logs_merged_with_a_log_column(pair):
         assert strip.timeline.timeline.rows == app.index.total  # type: ignore[union-attr]
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_traceview_with_two_logs_in_a_terminal(pair):
     """``traceview a.jsonl b.jsonl`` in tmux: rows of both logs, each naming its log."""
-    server = ["tmux", "-L", f"tvmerge-{uuid.uuid4().hex[:8]}"]
     cmd = f"cd {ROOT} && env -u COLUMNS -u LINES {sys.executable} -m viewer --no-follow " \
         f"{pair[0]} {pair[1]}"
-    subprocess.run([*server, "new-session", "-d", "-s", "m", "-x", "160", "-y", "30", cmd],
-                   check=True)
-    try:
-        deadline = time.monotonic() + 20
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = subprocess.run([*server, "capture-pane", "-p", "-t", "m"],
-                                    capture_output=True, text=True).stdout
-            if "inspect.jsonl" in screen and "msnmon.jsonl" in screen:
-                break
-            time.sleep(0.2)
-        lines = screen.splitlines()
+    with Terminal(cmd, 160, 30) as term:
+        lines = term.wait_for("inspect.jsonl", "msnmon.jsonl").splitlines()
         header = next(x for x in lines if x.startswith("Seq "))
         assert "Log" in header and "Provider" in header
-        assert any("inspect.jsonl" in x and "wfptrace-inspect" in x for x in lines), screen
-        assert any("msnmon.jsonl" in x and "wfptrace-msnmon" in x for x in lines), screen
+        assert any("inspect.jsonl" in x and "wfptrace-inspect" in x for x in lines), lines
+        assert any("msnmon.jsonl" in x and "wfptrace-msnmon" in x for x in lines), lines
         assert lines[0].startswith("events/s ")
-    finally:
-        subprocess.run([*server, "kill-server"], capture_output=True)
 
 
 def test_logs_that_grow_keep_merging(tmp_path):

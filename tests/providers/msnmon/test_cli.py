@@ -17,6 +17,7 @@ from providers.msnmon import PROVIDER
 from providers.msnmon._cli import main
 from providers.msnp import secret_args
 from providers.netfilter import list_tagged
+from tests.harness.terminal import Terminal
 from tracer import read_log
 
 from .conftest import REPO
@@ -97,37 +98,13 @@ def test_replay_legacy_format_output_is_the_originals_byte_for_byte(suspect_chat
 
 
 # -- lifecycle in a namespace, driven through tmux ------------------------------------------
-class Tmux:
-    """One private tmux server running one command in a pane."""
+def _shell_line(argv: list[str]) -> str:
+    """The monitor's command line for a terminal: its exit status stays on screen."""
+    return f"{shlex.join(argv)}; echo EXIT=$?; sleep 120"
 
-    def __init__(self, name: str) -> None:
-        if shutil.which("tmux") is None:
-            pytest.skip("tmux is not installed")
-        self.base = ["tmux", "-L", name]
 
-    def start(self, argv: list[str]) -> None:
-        cmd = f"{shlex.join(argv)}; echo EXIT=$?; sleep 120"
-        subprocess.run([*self.base, "new-session", "-d", "-x", "200", "-y", "50", cmd],
-                       check=True)
-
-    def screen(self) -> str:
-        return subprocess.run([*self.base, "capture-pane", "-p", "-J", "-S", "-200"],
-                              capture_output=True, text=True).stdout
-
-    def wait_for(self, text: str, timeout: float = 20) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} not on screen:\n{self.screen()}")
-
-    def keys(self, *keys: str) -> None:
-        subprocess.run([*self.base, "send-keys", *keys], check=True)
-
-    def close(self) -> None:
-        subprocess.run([*self.base, "kill-server"], capture_output=True)
+def _terminal(argv: list[str]) -> Terminal:
+    return Terminal(_shell_line(argv), 200, 50, name="msnmon-test")
 
 
 def _tags(topo) -> list[str]:
@@ -149,21 +126,21 @@ def test_monitor_lifecycle(topology, tmp_path, state_dir, stop_keys):
     app = make_app(tmp_path, "wfpt-msn-client")
     start_server(topology)
     assert _run(["addcallouts", "--queue", "43"], state_dir).returncode == 0
-    tmux = Tmux(f"msnmon-test-{os.getpid()}")
+    term: Terminal | None = None
     try:
         rounds = 2 if stop_keys == ("q",) else 1
         for round_ in range(rounds):  # the provider restarts; the callouts are re-installed
             log = tmp_path / f"run{round_}.jsonl"
             flags = ("--capture-secrets",) if round_ else ()
-            tmux.start(_monitor_argv(topology, state_dir, app, log, *flags))
-            screen = tmux.wait_for("Press any key")
+            term = _terminal(_monitor_argv(topology, state_dir, app, log, *flags))
+            screen = term.wait_for("Press any key", history=200)
             assert f"traced to {log}" in screen
             assert _tags(topology) == ["msnmon"] * RULES
             transcript = run_client(topology, app, tmp_path / f"t{round_}.json")
             time.sleep(1.0)  # let the last packets through the queue
-            tmux.keys(*stop_keys)
-            screen = tmux.wait_for("EXIT=")
-            tmux.close()
+            term.keys(*stop_keys)
+            screen = term.wait_for("EXIT=", history=200)
+            term.close()
             assert "EXIT=0" in screen and "filters of this session" in screen
             assert _tags(topology) == []
             commands = [e for e in read_log(str(log)) if e.name == "Command"]
@@ -177,12 +154,13 @@ def test_monitor_lifecycle(topology, tmp_path, state_dir, stop_keys):
             assert header["capture_secrets"] is bool(round_)
             assert header["redaction"] == "hmac-sha256"
         assert cli(topology, state_dir, "delcallouts").returncode == 0  # in the namespace
-        tmux.start(_monitor_argv(topology, state_dir, app, tmp_path / "none.jsonl"))
-        screen = tmux.wait_for("EXIT=")
+        term = _terminal(_monitor_argv(topology, state_dir, app, tmp_path / "none.jsonl"))
+        screen = term.wait_for("EXIT=", history=200)
         assert "EXIT=1" in screen and "addcallouts" in screen
         assert _tags(topology) == []
     finally:
-        tmux.close()
+        if term is not None:
+            term.close()
 
 
 def test_monitor_sends_events_to_the_hub_service(topology, tmp_path, state_dir):
