@@ -348,7 +348,9 @@ def run(quick: bool) -> dict[str, object]:
                 m["netfilterqueue_zero_loss_pps"], m["netfilterqueue_trials"] = (
                     zero_loss_search(topo, lambda s: netfilterqueue(topo, s), rates, seconds))
             progress("udp: tracing overhead (interleaved runs)")
-            m.update(_tracing_overhead(topo, tmp, seconds, runs))
+            # at least four pairs: the median of two is their mean, and one noisy pair
+            # decides it
+            m.update(_tracing_overhead(topo, tmp, seconds, max(runs, 4)))
             progress("tcp: iperf3 (pairs: without, then with the inspector)")
             m.update(_tcp_pairs(topo, tmp, seconds + 1, max(2, runs - 2)))
             progress("latency: ping")
