@@ -182,7 +182,7 @@ class EventPacker:
                 key = keys[k] = len(keys)
                 new[key] = (e.provider, e.name, e.id, e.level, list(e.keywords), e.template,
                             e.kind)
-            rows.append((e.time_ns, e.seq, key, e.pid, e.tid, e.fields))
+            rows.append((e.time_ns, e.seq, key, e.pid, e.tid, e.fields, e.created_ns))
         return new, rows
 
 
@@ -199,9 +199,8 @@ class EventUnpacker:
             self._types[key] = (provider, name, id_, level, tuple(keywords), template, kind)
         out = []
         session = self.session
-        for ts, seq, key, pid, tid, fields in rows:
+        for ts, seq, key, pid, tid, fields, created in rows:
             provider, name, id_, level, keywords, template, kind = self._types[key]
-            out.append(Event(time_ns=ts, seq=seq, provider=provider, name=name, id=id_,
-                             level=level, keywords=keywords, pid=pid, tid=tid, fields=fields,
-                             template=template, kind=kind, session=session))
+            out.append(Event(ts, seq, provider, name, id_, level, keywords, pid, tid, fields,
+                             template, kind, session, created))
         return out

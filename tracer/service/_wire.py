@@ -42,7 +42,8 @@ __all__ = [
 ]
 
 MAGIC = "wfptrace"
-VERSION = 1
+#: 2: real-time event rows carry ``created_ns``.
+VERSION = 2
 #: Largest payload either side accepts; a longer length prefix closes the connection.
 MAX_FRAME = 4 << 20
 _HEADER = 4
@@ -157,10 +158,11 @@ class Pong(_Msg, tag=10, frozen=True):
 
 
 class SubEvents(_Msg, tag=11, frozen=True):
-    """Real-time events: new event-type entries, then ``[ts, seq, type, pid, tid, fields]``."""
+    """Real-time events: new event-type entries, then ``[ts, seq, type, pid, tid, fields,
+    created_ns]`` (``created_ns``: when the record was written, 0 if that is ``ts``)."""
 
     types: dict[int, tuple[str, str, int, int, list[str], str, str]]
-    events: list[tuple[int, int, int, int, int, dict[str, Any]]]
+    events: list[tuple[int, int, int, int, int, dict[str, Any], int]]
 
 
 class SubEnd(_Msg, tag=12, frozen=True):

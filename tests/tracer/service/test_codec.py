@@ -57,3 +57,11 @@ def test_events_round_trip_and_send_each_type_once():
     assert [(e.seq, e.message, e.keywords, e.session) for e in back] == [
         (i, f"n={i}", ("a",), "s") for i in range(3)]
     assert packer.pack(events[:1])[0] == {}
+
+
+def test_events_keep_their_write_time_across_the_hub():
+    """An event with its own (packet) time keeps when it was recorded on the other side."""
+    event = Event(5, 1, "p", "E", 1, 4, ("a",), 9, 10, {"n": 1}, "n={n}", created_ns=8)
+    types, rows = codec.EventPacker().pack([event])
+    (back,) = codec.EventUnpacker("s").unpack(types, rows)
+    assert (back.time_ns, back.created_ns) == (5, 8)
