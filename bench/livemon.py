@@ -19,7 +19,8 @@ alternates), with the monitor running and not running:
   its pid, the other's not traced).
 - ``stall_resume_ms``: after SIGSTOP of the monitor, how long until an unmonitored
   application's traffic flows again: the longest pause of an established transfer
-  and the wait of a new connection, whichever is longer. A new connection's SYN
+  and the wait of a new connection (of a new process: one that connected before is
+  decided by the kernel's owner cache and never waits), whichever is longer. Its SYN
   waits in the queue until the monitor's stall watchdog (a process of its own)
   releases it; SIGCONT comes ``stop_window_ms`` after the SIGSTOP, so a wait that
   long means the watchdog did not act. ``established_stall_ms`` is the transfer's
@@ -46,6 +47,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
 import argparse
 import contextlib
+import itertools
 import json
 import shutil
 import signal
@@ -64,7 +66,7 @@ if str(ROOT) not in sys.path:
 
 from bench._common import emit, progress, spread
 from tests.harness import TCPCONN, Topology, build_topology, netns_unavailable_reason
-from tests.harness.traffic import Bulk, Servers, short_connection
+from tests.harness.traffic import Bulk, Servers
 from tracer import read_log
 
 QUEUE = 1863
@@ -91,11 +93,12 @@ def _app(tmp: Path, name: str) -> str:
 class Monitor:
     """``python -m providers.msnmon monitor APP`` in namespace ``a``."""
 
-    def __init__(self, topo: Topology, state: Path, app: str, log: Path) -> None:
+    def __init__(self, topo: Topology, state: Path, app: str, log: Path,
+                 extra: tuple[str, ...] = ()) -> None:
         env = {**os.environ, "WFPTRACE_STATE_DIR": str(state)}
         self.proc = subprocess.Popen(
             topo.a.argv([sys.executable, "-m", "providers.msnmon", "monitor", app, "--file",
-                         str(log)]), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                         str(log), *extra]), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert self.proc.stdout is not None
         while "Press any key" not in (line := self.proc.stdout.readline()):
@@ -123,8 +126,9 @@ class Monitor:
 
 
 @contextlib.contextmanager
-def monitoring(topo: Topology, state: Path, app: str, log: Path) -> Iterator[Monitor]:
-    mon = Monitor(topo, state, app, log)
+def monitoring(topo: Topology, state: Path, app: str, log: Path,
+               extra: tuple[str, ...] = ()) -> Iterator[Monitor]:
+    mon = Monitor(topo, state, app, log, extra)
     try:
         yield mon
     finally:
@@ -202,7 +206,8 @@ def paired(runs: int, measure: Callable[[bool], float]) -> tuple[list[float], li
 def monitored_commands_exact(topo: Topology, state: Path, app: str, tmp: Path) -> int:
     """The simulator's scripted session as APP: 1 if the trace has exactly its commands."""
     transcript, log = tmp / "sim.json", tmp / "sim.jsonl"
-    with monitoring(topo, state, app, log):
+    # the transcript has the session's tickets and cookies in clear: so must the trace
+    with monitoring(topo, state, app, log, ("--capture-secrets", "--capture-bodies")):
         subprocess.run(topo.a.argv([app, "-m", "samples.msnsim", "client", "--host",
                                     topo.b.ip4, "--port-base", str(SIM_PORT), "--transcript",
                                     str(transcript)]),
@@ -264,7 +269,7 @@ def stall(topo: Topology, state: Path, app: str, tmp: Path, window: float) -> di
             mon.wait_stopped()
             waited: list[float | None] = []
             conn = threading.Thread(target=lambda: waited.append(
-                short_connection(topo.a, topo.b.ip4, SHORT_PORT + 1, timeout=window + 5)))
+                fresh_connection(topo, SHORT_PORT + 1)))
             conn.start()
             time.sleep(window)
             _, pause = bulk.window(t0, time.monotonic())
@@ -274,6 +279,23 @@ def stall(topo: Topology, state: Path, app: str, tmp: Path, window: float) -> di
             bulk.close()
     wait = waited[0] if waited and waited[0] is not None else float("inf")
     return {"established_stall_ms": pause * 1000, "new_conn_wait_ms": wait * 1000}
+
+
+_FRESH_PORTS = itertools.count(62900)  # above the ephemeral range, one per connection
+
+
+def fresh_connection(topo: Topology, port: int) -> float | None:
+    """One connection (seconds) from a process that never connected before: the owner
+    cache knows nothing of it, so its SYN is held (a process that already connected,
+    like this one, is decided in the kernel and would not measure the watchdog)."""
+    res = topo.a.run([_python(), TCPCONN, "connect", topo.b.ip4, str(port),
+                      str(next(_FRESH_PORTS)), "1"],
+                     check=False, timeout=30)
+    with contextlib.suppress(ValueError, KeyError, IndexError):
+        out = json.loads(res.stdout)
+        if not out["failures"]:
+            return float(out["durations_ms"][0]) / 1000
+    return None
 
 
 # -- the run -------------------------------------------------------------------------------

@@ -211,6 +211,7 @@ def _run_monitor(args: argparse.Namespace) -> int:
             hub.control(PROVIDER_NAME, enable_request(flags))
             print(f"Monitoring TCP traffic of {args.app}: events of provider {PROVIDER_NAME} "
                   f"{text}", flush=True)
+            print(f"Owner cache {live.owner_cache_status}.", flush=True)
             print("Press any key (or Ctrl-C) to stop monitoring.", flush=True)
             if not _wait_for_key(driver.registry.path, stop):
                 print(f"The callouts were removed ({driver.registry.path} is gone: wfptrace "

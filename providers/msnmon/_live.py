@@ -27,6 +27,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from providers.netfilter import (
+    Attribution,
     Attributor,
     Flow,
     Hook,
@@ -44,6 +45,7 @@ from providers.netfilter import (
     sweep_stale,
 )
 from providers.netfilter import Packet as QueuedPacket
+from providers.netfilter._sockowner import OwnerCache
 from providers.netfilter._watchdog import BEAT_S
 from providers.packets import LINKTYPE_RAW, Packet, ip_transport
 
@@ -80,6 +82,9 @@ class LiveStats:
     #: watchdog released in them (their connections are not attributed).
     stalls: int = 0
     stall_released: int = 0
+    #: Sockets the kernel marked SEEN at creation (their owner's verdict was cached, so
+    #: their SYNs were never held), read at close.
+    sockets_premarked: int = 0
 
 
 class LiveSession:
@@ -103,6 +108,10 @@ class LiveSession:
         self._log: NfLog | None = None
         self._rules: RuleSet | None = None
         self._dog: Watchdog | None = None
+        #: The in-kernel owner cache; None when BPF is unavailable (every SYN is held).
+        self.owner_cache: OwnerCache | None = None
+        #: What the owner cache does, or why it is off (one MonitorState event at start).
+        self.owner_cache_status = "not started"
         driver.monitor.resolver = self._resolve
 
     @property
@@ -130,10 +139,23 @@ class LiveSession:
         except BaseException:
             self.close()
             raise
+        self._open_owner_cache()
         for name, target in (("msnmon-syn", self._run_queue), ("msnmon-copy", self._run_log)):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+
+    def _open_owner_cache(self) -> None:
+        """Decide known unmonitored processes' sockets in the kernel; never fails: without
+        BPF every new connection's SYN is held, as before, and the state says why."""
+        try:
+            self.owner_cache = OwnerCache.open(MARK_SEEN | MARK_MON)
+            self.owner_cache_status = self.owner_cache.describe()
+        except OSError as exc:
+            reason = str(exc).splitlines()[0]
+            self.owner_cache_status = f"off ({reason}): every new connection's SYN is held"
+        if MONITOR_STATE.enabled:
+            MONITOR_STATE.write("owner-cache", self.owner_cache_status)
 
     # -- the held SYNs ------------------------------------------------------------------
     def _run_queue(self) -> None:
@@ -185,6 +207,7 @@ class LiveSession:
                 return mark
             if not self.matcher.matches(found.exe):
                 stats.flows_other += 1
+                self._cache_other(found)
                 return mark
             assert found.process is not None
             key = ((pkt.src, pkt.sport, pkt.dst, pkt.dport) if outbound
@@ -195,6 +218,17 @@ class LiveSession:
         except Exception:
             stats.errors += 1
             return mark
+
+    def _cache_other(self, found: Attribution) -> None:
+        """Let the kernel mark the owner's later sockets SEEN (before this SYN's verdict:
+        the process is still in connect, so its next socket finds the entry)."""
+        cache = self.owner_cache
+        if cache is None or found.process is None:
+            return
+        try:
+            cache.remember(found.process, MARK_SEEN)
+        except OSError:  # counted; the process's next SYN is simply held again
+            self.stats.errors += 1
 
     def _remember(self, key: _Key, identity: AppIdentity) -> None:
         with self._lock:
@@ -264,6 +298,7 @@ class LiveSession:
         if self._dog is not None:
             self._dog.close()
             self._dog = None
+        self._close_owner_cache()
         try:
             if self._rules is not None:
                 self._count_lost(self._rules)
@@ -281,6 +316,16 @@ class LiveSession:
             self.driver.monitor.close()
             self._trace_counts()
 
+    def _close_owner_cache(self) -> None:
+        cache, self.owner_cache = self.owner_cache, None
+        if cache is None:
+            return
+        try:
+            self.stats.sockets_premarked = cache.premarked
+        except OSError:
+            self.stats.errors += 1
+        cache.close()
+
     def _trace_counts(self) -> None:
         """What the session held, marked, copied and lost, as one MonitorState event."""
         if MONITOR_STATE.enabled:
@@ -289,7 +334,8 @@ class LiveSession:
                 f"{st.syns_held} SYNs held, {st.flows_marked} flows marked, {st.flows_other} "
                 f"of other applications, {st.flows_unattributed} unattributed; {st.copies} "
                 f"packet copies, {st.copies_lost} lost, {st.copies_truncated} truncated; "
-                f"{st.stall_released} SYNs released in {st.stalls} stalls; {st.errors} errors"))
+                f"{st.stall_released} SYNs released in {st.stalls} stalls; {st.sockets_premarked} "
+                f"sockets marked at creation by the owner cache; {st.errors} errors"))
 
     def _count_lost(self, rules: RuleSet) -> None:
         """Take the last copies, then count as lost every packet our NFLOG rules matched
