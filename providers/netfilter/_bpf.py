@@ -15,13 +15,13 @@ import platform
 import struct
 
 __all__ = ["Asm", "BpfError", "attached_prog_ids", "bpf", "create_map", "link_create",
-           "load_prog", "map_delete", "map_lookup", "map_update", "prog_id_of", "prog_info",
-           "raw_tracepoint_open"]
+           "load_prog", "loaded_prog_ids", "map_delete", "map_lookup", "map_update",
+           "prog_id_of", "prog_info", "raw_tracepoint_open"]
 
 _SYSCALL = {"x86_64": 321, "aarch64": 280, "armv7l": 386, "ppc64le": 361, "s390x": 351,
             "riscv64": 280}
 MAP_CREATE, MAP_LOOKUP, MAP_UPDATE, MAP_DELETE = 0, 1, 2, 3
-PROG_LOAD, PROG_GET_FD_BY_ID, OBJ_GET_INFO_BY_FD, PROG_QUERY = 5, 13, 15, 16
+PROG_LOAD, PROG_GET_NEXT_ID, PROG_GET_FD_BY_ID, OBJ_GET_INFO_BY_FD, PROG_QUERY = 5, 11, 13, 15, 16
 RAW_TRACEPOINT_OPEN, LINK_CREATE = 17, 28
 _ATTR_SIZE = 128
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -136,6 +136,23 @@ def attached_prog_ids(cgroup_fd: int, attach_type: int, room: int = 64) -> list[
     bpf(PROG_QUERY, attr, "program query")
     (count,) = struct.unpack_from("=I", attr, 24)
     return list(ids[:min(count, room)])
+
+
+def loaded_prog_ids(name: str) -> list[int]:
+    """Ids of every loaded program named ``name`` (attached or not)."""
+    found, prog_id = [], 0
+    while True:
+        attr = _attr("=II", prog_id, 0)
+        try:
+            bpf(PROG_GET_NEXT_ID, attr, "next program id")
+        except BpfError as exc:
+            if exc.errno == errno.ENOENT:
+                return found
+            raise
+        (prog_id,) = struct.unpack_from("=I", attr, 4)
+        info = prog_info(prog_id)
+        if info is not None and info[1] == name:
+            found.append(prog_id)
 
 
 def prog_id_of(prog_fd: int) -> int:
