@@ -51,15 +51,19 @@ def _start_time(pid: int) -> int | None:
         return None
 
 
+def _exe(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")
+    except OSError:
+        return None
+
+
 def process_info(pid: int) -> ProcessInfo | None:
     """Read exe, cmdline, comm and uid of ``pid``; None if it is gone."""
     start = _start_time(pid)
     if start is None:
         return None
-    try:
-        exe: str | None = os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")
-    except OSError:
-        exe = None
+    exe = _exe(pid)
     raw = _read(f"/proc/{pid}/cmdline") or b""
     cmdline = tuple(a.decode("utf-8", "replace") for a in raw.split(b"\0") if a)
     comm = (_read(f"/proc/{pid}/comm") or b"").decode("utf-8", "replace").strip()
@@ -109,11 +113,14 @@ class SocketOwners:
         return pid
 
     def process(self, pid: int) -> ProcessInfo | None:
-        """ProcessInfo of ``pid``, cached per (pid, start time)."""
+        """ProcessInfo of ``pid``, cached per (pid, start time) and re-read when its
+        executable changed (an exec keeps both)."""
         start = _start_time(pid)
         if start is None:
             return None
         info = self._procs.get((pid, start))
+        if info is not None and info.exe != _exe(pid):
+            info = None
         if info is None:
             info = process_info(pid)
             if info is None:

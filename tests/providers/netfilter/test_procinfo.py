@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 from providers.netfilter import SocketOwners, process_info
 
@@ -79,3 +80,28 @@ def test_gone_process_has_no_info() -> None:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     assert process_info(proc.pid) is None
+
+
+def test_a_process_is_read_again_after_it_execs_another_program() -> None:
+    """The cached process of a pid that exec'd (same pid, same start time) names the new
+    executable, not the old one."""
+    proc = subprocess.Popen([sys.executable, "-c", "import os, sys\nsys.stdin.readline()\n"
+                             "os.execv('/bin/sleep', ['sleep', '10'])"],
+                            stdin=subprocess.PIPE, text=True)
+    try:
+        owners = SocketOwners()
+        first = owners.process(proc.pid)
+        assert first is not None and first.exe == os.path.realpath(sys.executable)
+        assert proc.stdin is not None
+        proc.stdin.write("exec\n")
+        proc.stdin.flush()
+        for _ in range(200):
+            after = owners.process(proc.pid)
+            if after is not None and after.exe != first.exe:
+                break
+            time.sleep(0.01)
+        assert after is not None and after.exe == os.path.realpath("/bin/sleep")
+        assert after.start == first.start
+    finally:
+        proc.kill()
+        proc.wait()
