@@ -18,6 +18,25 @@ rule and table as if we were not there (Suricata's repeat mode). INPUT skips
 ``lo``: a loopback flow is seen whole in OUTPUT. A suspended monitor holds only
 SYNs (the queue accepts when full), and only until its stall watchdog gives them
 the same REPEAT with ``SEEN``; established flows never wait for it.
+
+Most SYNs never reach rule 2: the monitor's owner cache (a BPF program at socket
+creation, :mod:`providers.netfilter._sockowner`) puts ``SEEN`` into the socket
+mark (``sk_mark``) of every new TCP socket of a process already judged not to be
+the application, and a locally generated packet takes its mark from its socket.
+So such a SYN arrives ``SEEN`` and rules 1-3 treat it exactly like an answered
+one: not queued, bits cleared, never copied. Consequences, by design:
+
+- a socket created while the monitor runs keeps ``SEEN`` in its ``sk_mark`` for
+  its lifetime; once the monitor stops, nothing clears the bit from its packets
+  (policy routing or rules that match mark ``0x20000000`` see it), and a later
+  monitor does not queue the SYN of such a socket if it connects only then;
+- a program that sets ``SO_MARK`` itself replaces the bit: its SYNs are queued
+  and decided as before (one held SYN each), which is only slower;
+- the application's own SYNs are always queued (the cache holds no verdict for
+  it), so each of its connections is attributed exactly (pid and path);
+- inbound SYNs (a process as a server) are still queued: the mark of an inbound
+  packet is not its listener's, and ``-m socket --restore-skmark`` would cost a
+  socket lookup per SYN and replace the packet's whole mark, so it is not used.
 """
 
 from __future__ import annotations

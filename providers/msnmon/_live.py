@@ -16,6 +16,17 @@ later rule and table as usual; its connection is not attributed (counted in
 counts once the monitor runs again). The kernel's batch verdict sets the whole
 packet mark, so a released SYN loses mark bits set before our rule. Closing the
 session removes only its own rules; starting one sweeps the rules of dead sessions.
+
+A process pays one held SYN, not one per connection: once its first SYN is
+attributed to another program, the session writes that verdict into the kernel's
+owner cache (:class:`OwnerCache`, before the SYN's verdict, while the process is
+still in connect), and the process's later TCP sockets are created with ``SEEN``
+in their mark, so their SYNs pass rule 2 at kernel speed (``_filters`` says what
+that mark means after the monitor stops). An exec or exit removes the verdict in
+the kernel; the application's connections are never cached, each is held and
+attributed. Without BPF (not root, an old kernel, a refusing verifier) the cache
+is off, every SYN is held as before, and one MonitorState "owner-cache" event (and
+:attr:`LiveSession.owner_cache_status`) says why.
 """
 
 from __future__ import annotations
