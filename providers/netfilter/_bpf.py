@@ -140,7 +140,8 @@ def attached_prog_ids(cgroup_fd: int, attach_type: int, room: int = 64) -> list[
 
 def loaded_prog_ids(name: str) -> list[int]:
     """Ids of every loaded program named ``name`` (attached or not)."""
-    found, prog_id = [], 0
+    found: list[int] = []
+    prog_id = 0
     while True:
         attr = _attr("=II", prog_id, 0)
         try:
