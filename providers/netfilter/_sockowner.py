@@ -49,7 +49,7 @@ from ._bpf import (
     prog_info,
     raw_tracepoint_open,
 )
-from ._procinfo import ProcessInfo, process_info
+from ._procinfo import ProcessInfo, _exe, _start_time
 
 __all__ = ["PROG_NAME", "BpfError", "OwnerCache", "cgroup2_root", "sock_create_prog_ids"]
 
@@ -203,8 +203,7 @@ class OwnerCache:
         (exec'd or exited: the entry is removed again, its next SYN is held)."""
         key = _TGID.pack(proc.pid)
         map_update(self.verdicts, key, _MARK.pack(mark & self.allowed))
-        now = process_info(proc.pid)
-        if now is None or now.start != proc.start or now.exe != proc.exe:
+        if _start_time(proc.pid) != proc.start or _exe(proc.pid) != proc.exe:
             map_delete(self.verdicts, key)
             return False
         return True
