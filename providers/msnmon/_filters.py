@@ -26,10 +26,11 @@ the application, and a locally generated packet takes its mark from its socket.
 So such a SYN arrives ``SEEN`` and rules 1-3 treat it exactly like an answered
 one: not queued, bits cleared, never copied. Consequences, by design:
 
-- a socket created while the monitor runs keeps ``SEEN`` in its ``sk_mark`` for
-  its lifetime; once the monitor stops, nothing clears the bit from its packets
-  (policy routing or rules that match mark ``0x20000000`` see it), and a later
-  monitor does not queue the SYN of such a socket if it connects only then;
+- the bit leaves the socket mark once the connection is established (a second
+  BPF program), so established packets are unmarked and rule 3 acts on the SYN
+  only; a socket created while the monitor ran but not yet connected (or a
+  listener) keeps it after the monitor stops: nothing clears it from its SYN (or
+  SYN-ACKs) then, and a later monitor does not queue that SYN;
 - a program that sets ``SO_MARK`` itself replaces the bit: its SYNs are queued
   and decided as before (one held SYN each), which is only slower;
 - the application's own SYNs are always queued (the cache holds no verdict for

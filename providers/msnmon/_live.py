@@ -21,12 +21,13 @@ A process pays one held SYN, not one per connection: once its first SYN is
 attributed to another program, the session writes that verdict into the kernel's
 owner cache (:class:`OwnerCache`, before the SYN's verdict, while the process is
 still in connect), and the process's later TCP sockets are created with ``SEEN``
-in their mark, so their SYNs pass rule 2 at kernel speed (``_filters`` says what
-that mark means after the monitor stops). An exec or exit removes the verdict in
-the kernel; the application's connections are never cached, each is held and
-attributed. Without BPF (not root, an old kernel, a refusing verifier) the cache
-is off, every SYN is held as before, and one MonitorState "owner-cache" event (and
-:attr:`LiveSession.owner_cache_status`) says why.
+in their mark, so their SYNs pass rule 2 at kernel speed; the bit leaves the
+socket once it is established (``_filters`` says what remains after a stop). An
+exec or exit removes the verdict in the kernel; the application's connections
+are never cached, each is held and attributed. Without BPF (not root, an old
+kernel, a refusing verifier) the cache is off, every SYN is held as before, and
+one MonitorState "owner-cache" event (and :attr:`LiveSession.owner_cache_status`)
+says why.
 """
 
 from __future__ import annotations

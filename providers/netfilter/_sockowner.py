@@ -8,6 +8,11 @@ mark from the socket, so the SYN of such a socket already carries the verdict
 and the firewall rules need not hold it. A process absent from the map gets no
 mark: its SYN is held and decided in user space, which then calls
 :meth:`OwnerCache.remember` so the process's next sockets are decided here.
+A BPF_PROG_TYPE_SOCK_OPS program (same root, same namespace test) clears those
+bits again when the connection is established, actively or passively (an accepted
+socket inherits its listener's mark): only the SYN needed them, and every packet
+whose mark the firewall rules clear is routed again, which a bulk transfer would
+pay per packet.
 
 A verdict describes an executable, so it must not outlive one: two raw
 tracepoint programs delete the tgid's entry at ``sched_process_exec`` (the
@@ -59,6 +64,9 @@ MAP_ARRAY, MAP_LRU_HASH = 2, 9
 INET_SOCK_CREATE = 2
 SO_NETNS_COOKIE = 71
 _LOOKUP, _DELETE, _PID_TGID, _NETNS_COOKIE = 1, 3, 14, 122
+_SETSOCKOPT, _GETSOCKOPT, _SO_MARK = 49, 57, 36
+PROG_SOCK_OPS, SOCK_OPS = 13, 3
+_ACTIVE_ESTABLISHED, _PASSIVE_ESTABLISHED = 4, 5
 _SK_PROTOCOL, _SK_MARK = 12, 16  # struct bpf_sock
 _TGID = struct.Struct("=I")
 _MARK = struct.Struct("=I")
@@ -82,6 +90,28 @@ def _sock_create(verdicts: int, counter: int, netns_cookie: int, allowed: int) -
     a.alu64_imm("add", a.R2, -8).call(_LOOKUP).jeq_imm(a.R0, 0, "out")
     a.mov_imm(a.R1, 1).atomic_add_dw(a.R0, 0, a.R1)
     return a.label("out").mov_imm(a.R0, 1).exit().code()
+
+
+def _unmark_established(bits: int, netns_cookie: int) -> bytes:
+    """Clear ``bits`` from a TCP socket's mark once it is established (either side; its
+    namespace only): only its SYN needed them, and a packet whose mark the firewall
+    rules change is routed again (a cost per packet of a bulk transfer)."""
+    a = Asm()
+    a.mov(a.R6, a.R1).ldx_w(a.R2, a.R6, 0)  # bpf_sock_ops.op
+    a.jeq_imm(a.R2, _ACTIVE_ESTABLISHED, "ns").jne_imm(a.R2, _PASSIVE_ESTABLISHED, "out")
+    a.label("ns").mov(a.R1, a.R6).call(_NETNS_COOKIE).ld_imm64(a.R1, netns_cookie)
+    a.jne_reg(a.R0, a.R1, "out")
+    _sockopt(a, _GETSOCKOPT).jne_imm(a.R0, 0, "out")
+    a.ldx_w(a.R1, a.R10, -4).mov(a.R2, a.R1).alu64_imm("and", a.R2, bits)
+    a.jeq_imm(a.R2, 0, "out").alu64_imm("and", a.R1, ~bits).stx_w(a.R10, -4, a.R1)
+    _sockopt(a, _SETSOCKOPT)
+    return a.label("out").mov_imm(a.R0, 1).exit().code()
+
+
+def _sockopt(a: Asm, helper: int) -> Asm:
+    """bpf_{get,set}sockopt(ctx, SOL_SOCKET, SO_MARK, fp - 4, 4)."""
+    a.mov(a.R1, a.R6).mov_imm(a.R2, socket.SOL_SOCKET).mov_imm(a.R3, _SO_MARK)
+    return a.mov(4, a.R10).alu64_imm("add", 4, -4).mov_imm(5, 4).call(helper)
 
 
 def _forget_current(verdicts: int) -> bytes:
@@ -191,8 +221,11 @@ class OwnerCache:
         code = _sock_create(self.verdicts, self.counter, cookie, self.allowed)
         prog = self._keep(load_prog(PROG_CGROUP_SOCK, code, PROG_NAME.encode(),
                                     INET_SOCK_CREATE))
+        ops = self._keep(load_prog(PROG_SOCK_OPS, _unmark_established(self.allowed, cookie),
+                                   b"wfpt_unmark", SOCK_OPS))
         root = cgroup2_root()
         try:
+            self._keep(link_create(ops, root, SOCK_OPS))
             self._keep(link_create(prog, root, INET_SOCK_CREATE))
         finally:
             os.close(root)

@@ -109,28 +109,33 @@ def test_a_process_that_execs_into_the_app_is_attributed_after_the_exec(
     assert live.stats.flows_other == 1 and live.stats.sockets_premarked == 2
 
 
+_NAMES = (PROG_NAME, "wfpt_unmark", "wfpt_forget")
+
+
+def _loaded() -> set[int]:
+    return {i for name in _NAMES for i in loaded_prog_ids(name)}
+
+
 def test_kill_9_of_the_monitor_leaves_no_bpf_program(topology, tmp_path, state_dir):
     """After kill -9 of a monitor process its socket program is no longer attached to the
-    cgroup2 root and its programs are freed."""
+    cgroup2 root and all four of its programs are freed."""
     from .monproc import cli, kill, start_monitor, stop
 
     assert cli(topology, state_dir, "addcallouts", "--queue", "56").returncode == 0
-    before = set(loaded_prog_ids(PROG_NAME)) | set(loaded_prog_ids("wfpt_forget"))
+    before = _loaded()
     proc = start_monitor(topology, state_dir, "wfpt-msn-client", tmp_path / "m.jsonl")
     try:
-        ours = set(sock_create_prog_ids()) - before
-        forget = set(loaded_prog_ids("wfpt_forget")) - before
-        assert len(ours) == 1 and len(forget) == 2
+        attached = set(sock_create_prog_ids()) - before
+        ours = _loaded() - before
+        assert len(attached) == 1 and len(ours) == 4 and attached <= ours
         kill(proc)
         deadline = time.monotonic() + 5
-        while (ours & set(loaded_prog_ids(PROG_NAME))
-               or forget & set(loaded_prog_ids("wfpt_forget"))) and time.monotonic() < deadline:
+        while ours & _loaded() and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         stop(proc)
-    assert not ours & set(sock_create_prog_ids())
-    assert not ours & set(loaded_prog_ids(PROG_NAME))
-    assert not forget & set(loaded_prog_ids("wfpt_forget"))
+    assert not attached & set(sock_create_prog_ids())
+    assert not ours & _loaded()
 
 
 def test_without_bpf_the_monitor_holds_every_syn_and_says_so(topology, tmp_path, state_dir,

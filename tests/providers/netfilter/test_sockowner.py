@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -57,6 +58,31 @@ def test_a_remembered_process_gets_the_mark_on_new_tcp_sockets_of_its_namespace_
         assert _marks(other) == [0, 0, 0]
         assert _marks(elsewhere) == [0, 0, 0]
         assert cache.premarked == 2
+
+
+def test_the_mark_leaves_a_socket_once_its_connection_is_established(netns):
+    """Both ends' sockets in the cache's namespace lose the bit when established (the SYN
+    alone carries it); a socket of another namespace keeps a bit its owner set."""
+    _root()
+    with netns.a.enter():
+        cache = OwnerCache.open(SEEN | MON)
+        listener = socket.create_server(("127.0.0.1", 0))
+        client = socket.socket()
+    with netns.b.enter():
+        far_listener = socket.create_server((netns.b.ip4, 0))
+        far = socket.socket()
+    far.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, SEEN)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, SEEN | 0x5)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, SEEN | 0x5)
+    with cache, listener, client, far_listener, far:
+        client.connect(listener.getsockname())
+        accepted, _ = listener.accept()
+        far.connect(far_listener.getsockname())
+        with accepted:
+            assert client.getsockopt(socket.SOL_SOCKET, socket.SO_MARK) == 0x5
+            assert accepted.getsockopt(socket.SOL_SOCKET, socket.SO_MARK) == 0x5
+        assert listener.getsockopt(socket.SOL_SOCKET, socket.SO_MARK) == SEEN | 0x5
+        assert far.getsockopt(socket.SOL_SOCKET, socket.SO_MARK) == SEEN
 
 
 def test_exec_and_exit_forget_the_verdict_in_the_kernel(netns):
