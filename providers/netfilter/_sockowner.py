@@ -192,8 +192,7 @@ class OwnerCache:
     def __init__(self, allowed: int) -> None:
         self.allowed = allowed
         self._fds: list[int] = []
-        self.verdicts = self._keep(create_map(MAP_LRU_HASH, 4, 4, _MAX_PROCS, b"wfpt_owners"))
-        self.counter = self._keep(create_map(MAP_ARRAY, 4, 8, 1, b"wfpt_premarked"))
+        self.verdicts = self.counter = -1
         self.prog_id = 0
 
     def _keep(self, fd: int) -> int:
@@ -214,6 +213,8 @@ class OwnerCache:
         return cache
 
     def _attach(self, cookie: int) -> None:
+        self.verdicts = self._keep(create_map(MAP_LRU_HASH, 4, 4, _MAX_PROCS, b"wfpt_owners"))
+        self.counter = self._keep(create_map(MAP_ARRAY, 4, 8, 1, b"wfpt_premarked"))
         forget = _forget_current(self.verdicts)
         for point in (b"sched_process_exec", b"sched_process_exit"):
             prog = self._keep(load_prog(PROG_RAW_TRACEPOINT, forget, b"wfpt_forget"))
