@@ -72,6 +72,28 @@ def test_an_unmonitored_process_holds_only_its_first_syn(topology, tmp_path, sta
     assert live.stats.flows_marked == 0 and live.stats.copies == 0 and live.errors == 0
 
 
+def test_a_process_that_sets_its_own_mark_has_that_syn_held_as_before(topology, tmp_path,
+                                                                      state_dir, sink):
+    """SO_MARK replaces the kernel's bit: that connection's SYN is queued and decided in
+    user space (the process's plain sockets stay decided in the kernel)."""
+    other = make_app(tmp_path, "wfpt-other-app")
+    script = ("import socket, sys\n"
+              "for mark in (None, None, 0x1, None):\n"
+              "    s = socket.socket()\n"
+              "    if mark: s.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, mark)\n"
+              "    s.connect((sys.argv[1], int(sys.argv[2])))\n"
+              "    s.close()\n")
+    driver, live = _live(topology, "wfpt-msn-client")
+    try:
+        subprocess.run(topology.a.argv([other, "-c", script, topology.b.ip4, str(PORT)]),
+                       check=True, timeout=30)
+    finally:
+        live.close()
+        driver.close()
+    assert live.stats.syns_held == 2 and live.stats.flows_other == 2
+    assert live.stats.sockets_premarked == 3  # the marked one too, before SO_MARK
+
+
 @pytest.mark.parametrize("name", ["renamed", "same-name"])
 def test_a_process_that_execs_into_the_app_is_attributed_after_the_exec(
         topology, tmp_path, state_dir, sink, record, name):
