@@ -1,10 +1,12 @@
 """The monitor's filters: hold a new TCP connection's first packet, copy marked flows.
 
-All in the ``mangle`` table of both families, at the top of OUTPUT and INPUT,
-so no rule of ``filter`` (the host firewall) is ever skipped:
+In the ``mangle`` table of both families, at the top of OUTPUT and INPUT, so no
+rule of ``filter`` (the host firewall) is ever skipped (only the owner cache's
+bit is cleared in ``filter``, below):
 
 1. ``SEEN|MON`` packet mark -> ``CONNMARK`` the flow with :data:`MARK_MON`,
-2. a new connection's SYN (``--syn``, ctstate NEW) not yet ``SEEN`` -> NFQUEUE
+2. a new connection's SYN (``--syn``, ctstate NEW) neither ``SEEN`` nor
+   :data:`MARK_KNOWN` -> NFQUEUE
    ``q`` with ``--queue-bypass``: held while its owner is looked up; with no
    monitor bound (killed) it passes at once,
 3. ``SEEN`` packet mark -> both bits cleared (the packet's own mark is restored),
@@ -20,17 +22,23 @@ SYNs (the queue accepts when full), and only until its stall watchdog gives them
 the same REPEAT with ``SEEN``; established flows never wait for it.
 
 Most SYNs never reach rule 2: the monitor's owner cache (a BPF program at socket
-creation, :mod:`providers.netfilter._sockowner`) puts ``SEEN`` into the socket
-mark (``sk_mark``) of every new TCP socket of a process already judged not to be
-the application, and a locally generated packet takes its mark from its socket.
-So such a SYN arrives ``SEEN`` and rules 1-3 treat it exactly like an answered
-one: not queued, bits cleared, never copied. Consequences, by design:
+creation, :mod:`providers.netfilter._sockowner`) puts :data:`MARK_KNOWN` into the
+socket mark (``sk_mark``) of every new TCP socket of a process already judged not
+to be the application, and a locally generated packet takes its mark from its
+socket. Such a SYN is not queued (rule 2 queues only a SYN with neither bit) nor
+copied, and keeps the bit through ``mangle``: clearing it there would make the
+kernel route the SYN again (a changed mark in ``mangle`` OUTPUT does), which cost
+about 6% of a short loopback connection. A rule at the top of ``filter`` OUTPUT
+clears it instead, where a mark change reroutes nothing, so the host firewall's
+rules see the packet's own mark. Consequences, by design:
 
 - the bit leaves the socket mark once the connection is established (a second
-  BPF program), so established packets are unmarked and rule 3 acts on the SYN
-  only; a socket created while the monitor ran but not yet connected (or a
-  listener) keeps it after the monitor stops: nothing clears it from its SYN (or
-  SYN-ACKs) then, and a later monitor does not queue that SYN;
+  BPF program), so established packets are unmarked; user rules in ``mangle``
+  OUTPUT after ours see it on the SYN (the route was chosen with it, as
+  ``connect`` chose it with the socket's mark); a socket created while the
+  monitor ran but not yet connected (or a listener) keeps it after the monitor
+  stops: nothing clears it from its SYN (or SYN-ACKs) then, and a later monitor
+  does not queue that SYN;
 - a program that sets ``SO_MARK`` itself replaces the bit: its SYNs are queued
   and decided as before (one held SYN each), which is only slower;
 - the application's own SYNs are always queued (the cache holds no verdict for
@@ -44,7 +52,7 @@ from __future__ import annotations
 
 from providers.netfilter import MAX_COPY, RuleLine, Tag
 
-__all__ = ["MARK_MON", "MARK_SEEN", "OWNER", "render_filters"]
+__all__ = ["MARK_KNOWN", "MARK_MON", "MARK_SEEN", "OWNER", "render_filters"]
 
 #: The owner name in the filters' tags.
 OWNER = "msnmon"
@@ -52,6 +60,9 @@ OWNER = "msnmon"
 MARK_MON = 0x10000000
 #: Packet mark bit: this SYN was answered by the monitor (do not queue it again).
 MARK_SEEN = 0x20000000
+#: Socket and packet mark bit: the owner cache knows this socket's process is not the
+#: application (its SYN is not queued).
+MARK_KNOWN = 0x40000000
 _BOTH = MARK_MON | MARK_SEEN
 
 
@@ -65,14 +76,19 @@ def _chain(fam: int, chain: str, queue: int, group: int, comment: list[str]) -> 
         ("-m", "mark", "--mark", _mark(_BOTH, _BOTH), *comment,
          "-j", "CONNMARK", "--set-xmark", _mark(MARK_MON, MARK_MON)),
         (*skip_lo, "-p", "tcp", "--syn", "-m", "conntrack", "--ctstate", "NEW",
-         "-m", "mark", "!", "--mark", _mark(MARK_SEEN, MARK_SEEN), *comment,
+         "-m", "mark", "--mark", _mark(0, MARK_SEEN | MARK_KNOWN), *comment,
          "-j", "NFQUEUE", "--queue-num", str(queue), "--queue-bypass"),
         ("-m", "mark", "--mark", _mark(MARK_SEEN, MARK_SEEN), *comment,
          "-j", "MARK", "--set-xmark", _mark(0, _BOTH)),
         (*skip_lo, "-m", "connmark", "--mark", _mark(MARK_MON, MARK_MON), *comment,
          "-j", "NFLOG", "--nflog-group", str(group), "--nflog-size", str(MAX_COPY)),
     ]
-    return [RuleLine(fam, chain, args, "mangle") for args in rules]
+    lines = [RuleLine(fam, chain, args, "mangle") for args in rules]
+    if chain == "OUTPUT":  # the owner cache's bit, cleared where it reroutes nothing
+        lines.append(RuleLine(fam, chain, ("-m", "mark", "--mark", _mark(MARK_KNOWN, MARK_KNOWN),
+                                           *comment, "-j", "MARK", "--set-xmark",
+                                           _mark(0, MARK_KNOWN)), "filter"))
+    return lines
 
 
 def render_filters(tag: Tag, queue: int, group: int) -> list[RuleLine]:

@@ -63,7 +63,7 @@ from providers.packets import LINKTYPE_RAW, Packet, ip_transport
 
 from ._driver import MonitorDriver
 from ._events import MONITOR_STATE
-from ._filters import MARK_MON, MARK_SEEN, OWNER, render_filters
+from ._filters import MARK_KNOWN, MARK_MON, MARK_SEEN, OWNER, render_filters
 from ._identity import AppIdentity, AppMatcher
 
 __all__ = ["OWNER", "LiveSession", "LiveStats"]
@@ -161,7 +161,7 @@ class LiveSession:
         """Decide known unmonitored processes' sockets in the kernel; never fails: without
         BPF every new connection's SYN is held, as before, and the state says why."""
         try:
-            self.owner_cache = OwnerCache.open(MARK_SEEN | MARK_MON)
+            self.owner_cache = OwnerCache.open(MARK_KNOWN)
             self.owner_cache_status = self.owner_cache.describe()
         except OSError as exc:
             reason = str(exc).splitlines()[0]
@@ -238,7 +238,7 @@ class LiveSession:
         if cache is None or found.process is None:
             return
         try:
-            cache.remember(found.process, MARK_SEEN)
+            cache.remember(found.process, MARK_KNOWN)
         except OSError:  # counted; the process's next SYN is simply held again
             self.stats.errors += 1
 

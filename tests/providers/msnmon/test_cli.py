@@ -26,7 +26,7 @@ from .simapps import make_app, run_client, start_server
 
 PY = [sys.executable, "-m", "providers.msnmon"]
 #: The filters of one session: 4 rules x OUTPUT, INPUT x IPv4, IPv6.
-RULES = 16
+RULES = 18
 
 
 def _run(args: list[str], state: Path, **kw) -> subprocess.CompletedProcess[str]:

@@ -13,7 +13,7 @@ import sys
 import time
 
 from providers.msnmon._callouts import CalloutRegistry
-from providers.msnmon._filters import MARK_MON, MARK_SEEN, render_filters
+from providers.msnmon._filters import MARK_KNOWN, MARK_MON, MARK_SEEN, render_filters
 from providers.netfilter import Tag, list_tagged
 from tests.harness.firewall import (
     ALLOWED,
@@ -33,14 +33,20 @@ TAG = Tag("msnmon", 42, 4242)
 
 
 def test_rules_hold_only_syns_and_copy_only_marked_flows():
-    """Only a NEW SYN is queued (with bypass); NFLOG matches the connection mark; nothing
-    goes to filter, nothing accepts."""
+    """Only a NEW SYN with neither the monitor's nor the owner cache's bit is queued (with
+    bypass); NFLOG matches the connection mark; filter only gets the rule clearing the
+    owner cache's bit (in OUTPUT); nothing accepts."""
     lines = render_filters(TAG, 7, 8)
-    assert {r.table for r in lines} == {"mangle"} and {r.family for r in lines} == {4, 6}
+    assert {r.family for r in lines} == {4, 6}
+    in_filter = [r for r in lines if r.table == "filter"]
+    assert [(r.family, r.chain) for r in in_filter] == [(4, "OUTPUT"), (6, "OUTPUT")]
+    assert all(r.args[-3:] == ("MARK", "--set-xmark", f"0x0/{MARK_KNOWN:#x}")
+               for r in in_filter)
+    assert {r.table for r in lines if r not in in_filter} == {"mangle"}
     queued = [" ".join(r.args) for r in lines if "NFQUEUE" in r.args]
     assert len(queued) == 4
     assert all("--syn" in a and "--ctstate NEW" in a and "--queue-bypass" in a for a in queued)
-    assert all(f"! --mark {MARK_SEEN:#x}/{MARK_SEEN:#x}" in a for a in queued)
+    assert all(f"--mark 0x0/{MARK_SEEN | MARK_KNOWN:#x}" in a for a in queued)
     logged = [" ".join(r.args) for r in lines if "NFLOG" in r.args]
     assert all("--connmark" not in a and f"connmark --mark {MARK_MON:#x}/{MARK_MON:#x}" in a
                for a in logged)
