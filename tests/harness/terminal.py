@@ -58,6 +58,17 @@ class Terminal:
             time.sleep(0.1)
         raise AssertionError(f"{texts!r} never appeared; screen was:\n{screen}")
 
+    def wait_gone(self, *texts: str, timeout: float = 20.0) -> str:
+        """The screen once none of ``texts`` is on it (a key's effect took place)."""
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if not any(t in screen for t in texts):
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{texts!r} never went away; screen was:\n{screen}")
+
     def keys(self, *keys: str, literal: bool = False) -> None:
         """Send keys (tmux names such as ``Enter``, ``C-n``; or text with ``literal``)."""
         self._tmux("send-keys", *(["-l"] if literal else []), *keys)

@@ -52,11 +52,14 @@ def test_filter_in_a_terminal(tmp_path):
         at = next(i for i, line in enumerate(lines) if '│ port == "1863"' in line
                   and "^" in lines[i + 1])
         assert lines[at + 1].index("^~~~~~") == lines[at].index('"1863"')
+        # Textual may run ^U's binding after keys typed right behind it: wait for it
         term.keys("C-u")
+        term.wait_gone('port == "1863"')
         term.keys("user == ", literal=True)
         screen = term.wait_for("│ alice  bob ")  # values seen; the escape one is not offered
         assert "\\x1b[2J\\x1b[Hmallory on 6891" in screen and "bob on 443" in screen
         term.keys("C-u")
+        term.wait_gone("│ alice  bob ")
         term.keys("port in {1000..7000}", literal=True)
         term.wait_for("▊  port in {1000..7000}")
         term.keys("Enter")
