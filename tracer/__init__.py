@@ -17,64 +17,126 @@ real-time subscribers, with bounded buffers and exact loss accounting::
             CONNECT.write("example.org", 443)
 """
 
-from ._command import run_command
-from ._config import ProviderEnable, SessionConfig, parse_provider_spec, validate_session_name
-from ._dfilter import DisplayFilter, FilterSyntaxError
-from ._errors import (
-    ConfigError,
-    ControlError,
-    LogFormatError,
-    LogWriteError,
-    NoSuchSessionError,
-    SessionError,
-    SessionExistsError,
-    TooManySessionsError,
-    TracerError,
-    UnknownKeywordError,
-    UnknownProviderError,
-)
-from ._escape import escape_text
-from ._event import LOST_EVENT_NAME, Event
-from ._fmt import format_event, format_json
-from ._hub import Hub
-from ._hubprovider import HUB_PROVIDER
-from ._levels import Level, parse_level
-from ._logfile import FileMode
-from ._logformat import LOG_FORMAT, LOG_VERSION, event_line, header_line
-from ._manifest import EventSchema, Manifest, format_message, format_value
-from ._provider import MAX_SESSIONS, ControlCode, EnableState, EventType, Provider, provider_guid
-from ._reader import LogReader, read_log
-from ._realtime import Subscription
-from ._redact import (
-    REDACTION_SCHEME,
-    Redactor,
-    add_redaction_options,
-    redaction_header,
-    redaction_note,
-    redactor_from_args,
-)
-from ._runcli import (
-    add_sink_options,
-    end_on_closed_output,
-    run_summary,
-    run_to_end,
-    sinks_from_args,
-)
-from ._session import Backend, Session
-from ._sink import (
-    Needs,
-    Sink,
-    SinkBatch,
-    SinkContext,
-    SinkSpec,
-    SinkStats,
-    SinkStatsCounter,
-    load_sink,
-    parse_sink_spec,
-    sink_kinds,
-)
-from ._stats import SessionStats
-from ._vocabulary import DIRECTIONS, VOCABULARY, Term, check_fields
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._command import run_command
+    from ._config import ProviderEnable, SessionConfig, parse_provider_spec, validate_session_name
+    from ._dfilter import DisplayFilter, FilterSyntaxError
+    from ._errors import (
+        ConfigError,
+        ControlError,
+        LogFormatError,
+        LogWriteError,
+        NoSuchSessionError,
+        SessionError,
+        SessionExistsError,
+        TooManySessionsError,
+        TracerError,
+        UnknownKeywordError,
+        UnknownProviderError,
+    )
+    from ._escape import escape_text
+    from ._event import LOST_EVENT_NAME, Event
+    from ._fmt import format_event, format_json
+    from ._hub import Hub
+    from ._hubprovider import HUB_PROVIDER
+    from ._levels import Level, parse_level
+    from ._logfile import FileMode
+    from ._logformat import LOG_FORMAT, LOG_VERSION, event_line, header_line
+    from ._manifest import EventSchema, Manifest, format_message, format_value
+    from ._provider import (
+        MAX_SESSIONS,
+        ControlCode,
+        EnableState,
+        EventType,
+        Provider,
+        provider_guid,
+    )
+    from ._reader import LogReader, read_log
+    from ._realtime import Subscription
+    from ._redact import (
+        REDACTION_SCHEME,
+        Redactor,
+        add_redaction_options,
+        redaction_header,
+        redaction_note,
+        redactor_from_args,
+    )
+    from ._runcli import (
+        add_sink_options,
+        end_on_closed_output,
+        run_summary,
+        run_to_end,
+        sinks_from_args,
+    )
+    from ._session import Backend, Session
+    from ._sink import (
+        Needs,
+        Sink,
+        SinkBatch,
+        SinkContext,
+        SinkSpec,
+        SinkStats,
+        SinkStatsCounter,
+        load_sink,
+        parse_sink_spec,
+        sink_kinds,
+    )
+    from ._stats import SessionStats
+    from ._vocabulary import DIRECTIONS, VOCABULARY, Term, check_fields
+
+# Each name is imported from its module when first used (PEP 562), so a program that
+# needs a few of them (TraceView opening a log reads it with LogReader) does not pay
+# for structlog, the hub, the sinks' entry points and the display filter at start.
+_LAZY: dict[str, str] = {  # module: the names it gives
+    "_command": "run_command",
+    "_config": "ProviderEnable SessionConfig parse_provider_spec validate_session_name",
+    "_dfilter": "DisplayFilter FilterSyntaxError",
+    "_errors": "ConfigError ControlError LogFormatError LogWriteError NoSuchSessionError "
+               "SessionError SessionExistsError TooManySessionsError TracerError "
+               "UnknownKeywordError UnknownProviderError",
+    "_escape": "escape_text",
+    "_event": "LOST_EVENT_NAME Event",
+    "_fmt": "format_event format_json",
+    "_hub": "Hub",
+    "_hubprovider": "HUB_PROVIDER",
+    "_levels": "Level parse_level",
+    "_logfile": "FileMode",
+    "_logformat": "LOG_FORMAT LOG_VERSION event_line header_line",
+    "_manifest": "EventSchema Manifest format_message format_value",
+    "_provider": "MAX_SESSIONS ControlCode EnableState EventType Provider provider_guid",
+    "_reader": "LogReader read_log",
+    "_realtime": "Subscription",
+    "_redact": "REDACTION_SCHEME Redactor add_redaction_options redaction_header redaction_note "
+               "redactor_from_args",
+    "_runcli": "add_sink_options end_on_closed_output run_summary run_to_end sinks_from_args",
+    "_session": "Backend Session",
+    "_sink": "Needs Sink SinkBatch SinkContext SinkSpec SinkStats SinkStatsCounter load_sink "
+             "parse_sink_spec sink_kinds",
+    "_stats": "SessionStats",
+    "_vocabulary": "DIRECTIONS VOCABULARY Term check_fields",
+}
+_MODULE_OF = {name: module for module, names in _LAZY.items() for name in names.split()}
+
+
+if not TYPE_CHECKING:  # type checkers read the imports above (and see no other names)
+    def __getattr__(name: str) -> Any:
+        """Import ``name`` from its module on first use, then keep it as a module global."""
+        module = _MODULE_OF.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULE_OF})
+
 
 __all__ = [
     "DIRECTIONS",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar, cast, overload
+from typing import TYPE_CHECKING, TypeVar, cast, overload
 
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
@@ -15,37 +15,33 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input
 
-from tracer import (
-    DisplayFilter,
-    Event,
-    FilterSyntaxError,
-    Manifest,
-    ProviderEnable,
-    SessionConfig,
-    escape_text,
-    redaction_note,
-)
-from tracer._dfilter import FieldTable
+from tracer import escape_text, redaction_note
 
 from ._columns import ColumnLayout
-from ._connection import HubConnection
-from ._control import SessionControl
-from ._decisions import DecisionSource, describe
-from ._decisions_panel import DecisionsPanel
 from ._detail import DetailPane
 from ._events_view import EventsView
 from ._feed import Feed
 from ._filter import EventFilter, FilterError
 from ._logindex import LogIndex
 from ._logrows import LogRows
-from ._merge import MergedIndex
 from ._rates import EventsStrip, RatesBar, RateTracker
 from ._ring import DEFAULT_CAPACITY, EventRing
 from ._rows import ViewRows
-from ._search import SearchWorker
 from ._spill import SpillRing
 from ._status import ColumnHeader, StatusBar
 from ._timeline import LogTimeline
+
+if TYPE_CHECKING:
+    from tracer import Event, Manifest, ProviderEnable, SessionConfig
+
+    from ._connection import HubConnection
+    from ._control import SessionControl
+    from ._decisions import DecisionSource
+    from ._decisions_panel import DecisionsPanel
+    from ._search import SearchWorker
+
+# Modules that only a hub, a decider, a filter, a search or a dialog needs are imported
+# where they are used: ``traceview FILE`` paints its first rows after every import.
 
 __all__ = ["TraceViewApp"]
 
@@ -58,6 +54,7 @@ def _open_index(paths: list[Path], follow: bool) -> LogIndex:
     """One log indexed lazily, or several merged by time (LogIndex's read interface)."""
     if len(paths) == 1:
         return LogIndex(paths[0], follow=follow)
+    from ._merge import MergedIndex
     return cast(LogIndex, MergedIndex(paths, follow=follow))  # duck-typed: same interface
 
 
@@ -120,7 +117,10 @@ class TraceViewApp(App[None]):
         self._shown_state: tuple[int, int, int, int] = (0, 0, 0, 0)
         self._shown_at = 0.0
         self.feed = Feed(live)
-        self.control = SessionControl(hub, self.feed) if hub is not None else None
+        self.control: SessionControl | None = None
+        if hub is not None:
+            from ._control import SessionControl
+            self.control = SessionControl(hub, self.feed)
         self.decisions = decisions
         self.rates = RateTracker()
         self.columns = ColumnLayout()
@@ -146,6 +146,7 @@ class TraceViewApp(App[None]):
         yield view
         yield DetailPane(id="detail")
         if self.decisions is not None:
+            from ._decisions_panel import DecisionsPanel
             yield DecisionsPanel(self.decisions, id="decisions")
         yield Input(placeholder="search (Enter: find next, Esc: close)", id="search")
         yield StatusBar(id="status")
@@ -215,6 +216,7 @@ class TraceViewApp(App[None]):
             self._main(ColumnHeader).refresh()
 
     def _poll_decisions(self) -> None:
+        from ._decisions_panel import DecisionsPanel
         if self._alive():
             self._main(DecisionsPanel).poll()
 
@@ -358,6 +360,7 @@ class TraceViewApp(App[None]):
 
     def action_decisions(self) -> None:
         """Focus the decisions panel (its countdown pauses), or go back to the events."""
+        from ._decisions_panel import DecisionsPanel
         if self.decisions is None:
             self.notify("No decider is connected.", severity="warning")
             return
@@ -370,6 +373,7 @@ class TraceViewApp(App[None]):
         panel.poll()
 
     def on_decisions_panel_decided(self, message: DecisionsPanel.Decided) -> None:
+        from ._decisions import describe
         what = describe(message.decision)
         if message.ok:
             self.notify(escape_text(f"{message.verdict}: {what}"), timeout=2, markup=False)
@@ -387,8 +391,10 @@ class TraceViewApp(App[None]):
 
     def action_filter(self) -> None:
         """Open the filter dialog."""
+        from tracer._dfilter import FieldTable
+
         from ._filter_complete import values_seen
-        from ._filter_screen import FilterScreen  # imported when first used: a faster start
+        from ._filter_screen import FilterScreen
 
         def done(flt: EventFilter | None) -> None:
             if flt is not None:
@@ -406,6 +412,9 @@ class TraceViewApp(App[None]):
 
     def action_follow_flow(self) -> None:
         """Show the selected event's flow (its Community ID) across every provider."""
+        from tracer import DisplayFilter, FilterSyntaxError
+        from tracer._dfilter import FieldTable
+
         from ._follow import community_id_of, flow_filter
         ev = self._selected_event()
         cid = community_id_of(ev) if ev is not None else None
@@ -496,6 +505,7 @@ class TraceViewApp(App[None]):
         if not self.search_text:
             self.action_search()
             return
+        from ._search import SearchWorker
         if self._search is not None:
             self._search.cancel()
         try:
@@ -708,6 +718,7 @@ class TraceViewApp(App[None]):
     def action_help(self) -> None:
         """Show every key."""
         from ._columns_screen import ColumnsScreen
+        from ._decisions_panel import DecisionsPanel
         from ._filter_screen import FilterScreen
         from ._help import HelpScreen
         from ._open_screen import OpenLogScreen

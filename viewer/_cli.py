@@ -13,16 +13,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tracer import Hub, LogReader, SessionConfig, TracerError, parse_provider_spec
+from tracer import LogReader, TracerError
 
-from ._connection import HubConnection
-from ._decisions import DecisionSource
-from ._demo import DEMO_REMOTE, DemoReplay, demo_enables
-from ._replay import CaptureReplay, bundled_captures, replay_available
 from ._ring import DEFAULT_CAPACITY
 
 if TYPE_CHECKING:
     from tracer.service import RemoteHub
+
+    from ._app import TraceViewApp
+    from ._connection import HubConnection
+    from ._decisions import DecisionSource
+    from ._replay import CaptureReplay
+
+# Only what opening a log needs is imported at start (the first paint waits for every
+# import); the hub, the providers and the replay machinery are imported by the modes
+# that use them.
 
 __all__ = ["add_arguments", "main", "register", "run"]
 
@@ -132,6 +137,12 @@ def _connection(args: argparse.Namespace
         finally:
             remote.close()
         return
+    if args.log and not args.replay and not args.demo:  # saved logs only: no hub
+        yield None, None, " + ".join(str(p) for p in args.log)
+        return
+    from tracer import Hub
+
+    from ._replay import CaptureReplay, bundled_captures, replay_available
     if args.replay:
         if not replay_available():
             raise UsageError("--replay is not available: providers.packets has no replay "
@@ -148,6 +159,7 @@ def _connection(args: argparse.Namespace
                 replay.stop()
         return
     if args.demo:
+        from ._demo import DEMO_REMOTE, DemoReplay
         if not replay_available() or not bundled_captures():
             raise UsageError("--demo needs providers.packets and the bundled captures")
         with Hub() as hub:
@@ -161,9 +173,6 @@ def _connection(args: argparse.Namespace
             finally:
                 demo.stop()
         return
-    if args.log:
-        yield None, None, " + ".join(str(p) for p in args.log)
-        return
     with Hub() as hub:
         yield hub, _inspector_decisions(args.decisions), "embedded hub"
 
@@ -171,6 +180,18 @@ def _connection(args: argparse.Namespace
 def _warn_skipped(replay: CaptureReplay) -> None:
     for reason in replay.skipped:
         print(f"traceview: provider skipped: {reason}")
+
+
+def _start_session(app: TraceViewApp, args: argparse.Namespace) -> None:
+    """The real-time session ``--provider`` asks for (or the demo's), watched by ``app``."""
+    from tracer import SessionConfig, parse_provider_spec
+
+    from ._demo import demo_enables
+    if app.control is None:  # no hub
+        raise UsageError("--provider needs a hub (--demo, --replay or --hub)")
+    specs = [parse_provider_spec(s) for s in args.provider] if args.provider \
+        else demo_enables()
+    app.control.start(SessionConfig(args.session, specs, realtime=True))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -191,13 +212,8 @@ def run(args: argparse.Namespace) -> int:
             app = TraceViewApp(hub, capacity=args.ring, decisions=decisions,
                                logs=list(args.log),
                                follow_logs=not args.no_follow, title=title)
-            if args.provider:
-                if app.control is None:  # no hub
-                    raise UsageError("--provider needs a hub (--demo, --replay or --hub)")
-                specs = [parse_provider_spec(s) for s in args.provider]
-                app.control.start(SessionConfig(args.session, specs, realtime=True))
-            elif args.demo and app.control is not None:
-                app.control.start(SessionConfig(args.session, demo_enables(), realtime=True))
+            if args.provider or (args.demo and app.control is not None):
+                _start_session(app, args)
             app.run()
     except UsageError as exc:
         print(f"traceview: {exc}", file=sys.stderr)

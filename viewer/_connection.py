@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from tracer import Manifest, ProviderEnable, SessionConfig, SessionStats, Subscription
+if TYPE_CHECKING:
+    from tracer import Manifest, ProviderEnable, SessionConfig, SessionStats, Subscription
 
 __all__ = ["HubConnection", "registered_providers"]
 

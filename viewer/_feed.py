@@ -10,10 +10,14 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tracer import Event, LogReader, Subscription
+from tracer import LogReader
 
 from ._ring import EventRing
+
+if TYPE_CHECKING:
+    from tracer import Event, Subscription
 
 __all__ = ["Feed", "LogFollower"]
 

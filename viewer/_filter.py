@@ -14,11 +14,13 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from tracer import DisplayFilter, Event, format_message
+from tracer import Event, format_message
 
 from ._ring import EventRing, Schema
 
 if TYPE_CHECKING:
+    from tracer import DisplayFilter
+
     from ._logindex import LogIndex
 
 __all__ = ["EventFilter", "FieldCondition", "FilterError", "parse_condition"]
