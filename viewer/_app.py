@@ -50,10 +50,13 @@ _BUSY_REFRESH = 0.25  # s between repaints while only a background scan advances
 _W = TypeVar("_W", bound=Widget)
 
 
-def _open_index(paths: list[Path], follow: bool) -> LogIndex:
-    """One log indexed lazily, or several merged by time (LogIndex's read interface)."""
+def _open_index(paths: list[Path], follow: bool, start: bool = True) -> LogIndex:
+    """One log indexed lazily, or several merged by time (LogIndex's read interface).
+
+    ``start`` False: one log's background scan waits for ``start_scan()``.
+    """
     if len(paths) == 1:
-        return LogIndex(paths[0], follow=follow)
+        return LogIndex(paths[0], follow=follow, start=start)
     from ._merge import MergedIndex
     return cast(LogIndex, MergedIndex(paths, follow=follow))  # duck-typed: same interface
 
@@ -108,7 +111,7 @@ class TraceViewApp(App[None]):
         self.index: LogIndex | None = None
         if ring is None and hub is None and logs:
             # saved logs and nothing live: index them lazily, never load them whole
-            self.index = _open_index(logs, follow_logs)
+            self.index = _open_index(logs, follow_logs, start=False)  # scan: after 1st paint
             logs = []
         live = ring if ring is not None else SpillRing(capacity)
         self.ring: EventRing | LogIndex = self.index if self.index is not None else live
@@ -164,11 +167,18 @@ class TraceViewApp(App[None]):
         view.focus()
         self._show_index()
         self.call_after_refresh(view.rows_changed)
+        self.call_after_refresh(self._start_scan)
         self.set_interval(_TICK, self.tick)
         self.set_interval(1.0, self._sample_rates)
         if self.decisions is not None:
             self.set_interval(0.25, self._poll_decisions)
         self.update_status()
+
+    def _start_scan(self) -> None:
+        """Start indexing the opened log now that its first rows are on the screen."""
+        start = getattr(self.index, "start_scan", None)  # merged logs: started already
+        if start is not None:
+            start()
 
     def _show_index(self) -> None:
         """Columns, strip and position for the log(s) just opened."""

@@ -134,7 +134,10 @@ class LogIndex(EventRows):
     """The events of a log file, indexed in the background and decoded on demand."""
 
     def __init__(self, path: str | os.PathLike[str], follow: bool = True,
-                 poll_interval: float = 0.2, cache: int = 2048) -> None:
+                 poll_interval: float = 0.2, cache: int = 2048, start: bool = True) -> None:
+        """Open ``path`` (its header, first screen and tail are read now); with ``start``
+        False the background scan waits for :meth:`start` (TraceView starts it once the
+        first rows are painted: the scan would compete with the first paint for the GIL)."""
         self.path = Path(path)
         self.follow = follow
         self.poll_interval = poll_interval
@@ -167,7 +170,13 @@ class LogIndex(EventRows):
             self._scan_file(self._files[0], 0, limit=_CHUNK // 4)  # the first screen, now
             self._index_tail()
         self._thread = threading.Thread(target=self._run, name="traceview-index", daemon=True)
-        self._thread.start()
+        if start:
+            self.start_scan()
+
+    def start_scan(self) -> None:
+        """Start the background scan (once; later calls do nothing)."""
+        if self._thread.ident is None and not self._stop.is_set():
+            self._thread.start()
 
     # -- bounds (the EventRing interface) -------------------------------------------------
     @property
