@@ -8,11 +8,11 @@ events are overwritten once the ring is full and counted in :attr:`dropped`.
 
 from __future__ import annotations
 
+import functools
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-import msgspec
 import orjson
 
 from tracer import Event
@@ -21,9 +21,17 @@ from tracer._fields import encode_default
 __all__ = ["DEFAULT_CAPACITY", "EventRing", "Schema"]
 
 DEFAULT_CAPACITY = 1_000_000
-# msgspec, not orjson: orjson's result keeps a ~4 KB buffer per object, msgspec's is exact.
-# Bytes become base64, as in the log files.
-encode_fields = msgspec.json.Encoder(enc_hook=encode_default).encode
+
+
+@functools.cache
+def fields_encoder() -> Callable[[Any], bytes]:
+    """The JSON encoder of an event's fields (made on first use: opening a log needs none).
+
+    msgspec, not orjson: orjson's result keeps a ~4 KB buffer per object, msgspec's is
+    exact. Bytes become base64, as in the log files.
+    """
+    import msgspec
+    return msgspec.json.Encoder(enc_hook=encode_default).encode
 
 
 class Schema:
@@ -110,7 +118,7 @@ class EventRing:
         cap = self.capacity
         pos = self.total % cap
         n = 0
-        dumps = encode_fields
+        dumps = fields_encoder()
         providers = self.providers
         for ev in events:
             self._seq[pos] = ev.seq
@@ -136,6 +144,7 @@ class EventRing:
         room = self.capacity - len(self._fields)
         head, rest = events[:room], events[room:]
         providers = self.providers
+        dumps = fields_encoder()
         for ev in head:
             self._seq.append(ev.seq)
             self._time.append(ev.time_ns)
@@ -143,7 +152,7 @@ class EventRing:
             self._pid.append(ev.pid)
             self._level.append(ev.level)
             self._schema.append(self._schema_of(ev))
-            self._fields.append(encode_fields(ev.fields))
+            self._fields.append(dumps(ev.fields))
             providers[ev.provider] = providers.get(ev.provider, 0) + 1
         self.total += len(head)
         return rest
