@@ -15,8 +15,9 @@ import pytest
 
 from providers.msnmon import PROVIDER
 from providers.msnmon._cli import main
+from providers.msnmon._filters import render_filters
 from providers.msnp import secret_args
-from providers.netfilter import list_tagged
+from providers.netfilter import Tag, list_tagged
 from tests.harness.terminal import Terminal
 from tracer import read_log
 
@@ -26,7 +27,7 @@ from .simapps import make_app, run_client, start_server
 
 PY = [sys.executable, "-m", "providers.msnmon"]
 #: The filters of one session: 4 rules x OUTPUT, INPUT x IPv4, IPv6.
-RULES = 18
+RULES = len(render_filters(Tag("msnmon", 1, 1), 0, 0))
 
 
 def _run(args: list[str], state: Path, **kw) -> subprocess.CompletedProcess[str]:

@@ -8,9 +8,13 @@ import re
 import signal
 import time
 
-from providers.netfilter import list_tagged
+from providers.msnmon._filters import render_filters
+from providers.netfilter import Tag, list_tagged
 
 from .monproc import cli, kill, start_monitor, stop
+
+#: How many filters one monitoring session installs.
+FILTERS = len(render_filters(Tag("msnmon", 1, 1), 0, 0))
 
 QUEUE = 52
 APP = "wfpt-msn-client"
@@ -112,8 +116,8 @@ def test_foreign_rules_survive_byte_for_byte(topology, tmp_path, state_dir):
         kill(procs[1])
         assert _snapshot(topology) != before, "a killed monitor leaves its filters"
         res = cli(topology, state_dir, "delcallouts")
-        assert res.returncode == 0 and "removed 16 filters left by monitoring sessions " \
-            "that died" in res.stdout, res.stdout
+        assert res.returncode == 0 and f"removed {FILTERS} filters left by monitoring " \
+            "sessions that died" in res.stdout, res.stdout
         assert _snapshot(topology) == before, "after delcallouts swept a dead session"
         assert cli(topology, state_dir, "addcallouts", "--queue", str(QUEUE)).returncode == 0
         procs.append(start_monitor(topology, state_dir, APP, tmp_path / "3.jsonl"))
