@@ -33,15 +33,22 @@ _MIN_KEY_BYTES = 16
 _MAX_KEY_BYTES = 4096
 _KEY_ID_LABEL = b"wfptrace redaction key id"
 _NOTE_FIELD = 40
+#: Tokens remembered per redactor (the same cookie, ticket or salt recurs: an XFR's
+#: cookie and its switchboard's USR), and the longest value remembered: at most about
+#: 4 MiB of values, the table emptied when full.
+_CACHE_ENTRIES = 4096
+_CACHE_VALUE_LEN = 1024
 
 
 class Redactor:
     """Turns secret values into ``<redacted:hmac:12hex>`` tokens under one key.
 
-    ``key`` None: 32 random bytes, so tokens correlate within this run only.
+    ``key`` None: 32 random bytes, so tokens correlate within this run only. Tokens of
+    recent values are remembered (equal values, equal tokens: one HMAC per value), and
+    each HMAC starts from a copy of the keyed state, not from the key.
     """
 
-    __slots__ = ("_key", "key_id")
+    __slots__ = ("_cache", "_key", "_mac", "key_id")
 
     def __init__(self, key: bytes | None = None) -> None:
         if key is not None and len(key) < _MIN_KEY_BYTES:
@@ -50,6 +57,8 @@ class Redactor:
         self._key = key if key is not None else os.urandom(_KEY_BYTES)
         #: Names the key without revealing it: logs with the same key id correlate.
         self.key_id = hmac.digest(self._key, _KEY_ID_LABEL, "sha256").hex()[:_DIGITS]
+        self._mac = hmac.new(self._key, digestmod="sha256")
+        self._cache: dict[str | bytes, str] = {}
 
     @classmethod
     def from_file(cls, path: str | Path) -> Redactor:
@@ -74,8 +83,22 @@ class Redactor:
 
     def token(self, value: str | bytes) -> str:
         """``<redacted:hmac:...>`` for ``value`` (text is hashed as UTF-8)."""
+        cache = self._cache
+        kind = type(value)
+        cached = kind is str or kind is bytes
+        if cached:
+            token = cache.get(value)
+            if token is not None:
+                return token
         data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
-        return f"<redacted:hmac:{hmac.digest(self._key, data, 'sha256').hex()[:_DIGITS]}>"
+        mac = self._mac.copy()
+        mac.update(data)
+        token = f"<redacted:hmac:{mac.hexdigest()[:_DIGITS]}>"
+        if cached and len(value) <= _CACHE_VALUE_LEN:
+            if len(cache) >= _CACHE_ENTRIES:
+                cache.clear()
+            cache[value] = token
+        return token
 
 
 def redaction_header(redactor: Redactor, *, capture_secrets: bool,

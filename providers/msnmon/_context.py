@@ -60,6 +60,7 @@ class FlowContext:
         "errors",
         "fixed_role",
         "flow",
+        "flow_id",
         "flow_ids",
         "from_start",
         "held",
@@ -142,10 +143,16 @@ class FlowContext:
         self.flow_ids: list[str] = []
         self.dialect: str | None = None
 
-    @property
-    def flow_id(self) -> str:
-        """The flow's Community ID (computed when first asked: only events need it)."""
-        return self.flow.id
+    #: The flow's Community ID: a slot filled when first asked (only events need it), so
+    #: that later reads, one per traced command, are a plain slot read.
+    flow_id: str
+
+    def __getattr__(self, name: str) -> str:
+        """Fills ``flow_id`` on its first read (called only while the slot is empty)."""
+        if name != "flow_id":
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self.flow_id = flow_id = self.flow.id
+        return flow_id
 
     @property
     def role(self) -> Role:

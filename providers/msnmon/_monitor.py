@@ -103,6 +103,32 @@ _QUOTING = "not an HTTP message: "
 #: verb -> the original's verb-table class (bounded: a verb is three upper-case letters
 #: or digits).
 LEGACY_CLASSES: dict[str, str] = {}
+#: What the monitor does with a command besides writing it, by verb (see _verb_rule).
+_PLAIN, _MESSAGE, _LEDGER, _REDIRECT, _UNKNOWN_VERB = range(5)
+#: verb -> (legacy class, what to do, may hold secrets): decided once per verb, so that
+#: a command costs one dictionary read (bounded like LEGACY_CLASSES).
+_VERB_RULES: dict[str, tuple[str, int, bool]] = {}
+
+
+def _verb_rule(verb: str) -> tuple[str, int, bool]:
+    """Decide (and remember) a verb's rule: its legacy class; MSG (counted, maybe parsed),
+    a verb the ledger needs (XFR and RNG also teach the address book), an unknown verb
+    (reported), or nothing more; whether its arguments can hold secrets."""
+    if verb == "MSG":
+        kind = _MESSAGE
+    elif verb == "XFR" or verb == "RNG":
+        kind = _REDIRECT
+    elif verb in _LEDGER_VERBS or verb.isdigit():
+        kind = _LEDGER
+    elif verb not in KNOWN_VERBS:
+        kind = _UNKNOWN_VERB
+    else:
+        kind = _PLAIN
+    legacy = LEGACY_CLASSES.get(verb)
+    if legacy is None:
+        legacy = LEGACY_CLASSES[verb] = legacy_class(verb).value
+    rule = _VERB_RULES[verb] = (legacy, kind, verb in SECRET_VERBS)
+    return rule
 
 
 class MsnMonitor:
@@ -465,6 +491,7 @@ class MsnMonitor:
 
     def _command(self, ctx: FlowContext, cmd: Command, direction: int, ts: int) -> None:
         verb = cmd.verb
+        rule = _VERB_RULES.get(verb) or _verb_rule(verb)
         role = ctx.fixed_role
         if role is None:
             role = ctx.roles.observe(cmd, direction == SENT)
@@ -476,40 +503,39 @@ class MsnMonitor:
             self._release_held(ctx, role)
             held = None
         if COMMAND.enabled:
-            legacy = LEGACY_CLASSES.get(verb)
-            if legacy is None:
-                legacy = LEGACY_CLASSES[verb] = legacy_class(verb).value
             args, raw = list(cmd.args), cmd.raw
-            if verb in SECRET_VERBS and not self.capture_secrets and secret_args(verb, args):
+            if rule[2] and not self.capture_secrets and secret_args(verb, args):
                 args, raw = redact_args(verb, args, self.redactor.token), None  # (raw too)
             fields = (ts, ctx.flow_id, DIRECTIONS[direction], verb, cmd.trid, args,
-                      cmd.payload_len, role.value, legacy, cmd.offset, raw)
+                      cmd.payload_len, role._value_, rule[0], cmd.offset, raw)
             if held is None:
                 COMMAND.write(*fields)
             else:
                 held.append((COMMAND, fields, 7))
-        if verb == "MSG":
+        kind = rule[1]
+        if kind == _MESSAGE:
             self.stats.messages += 1
             ctx.messages += 1
             if MESSAGE.enabled or _LEARNS_ADDRESSES(cmd.payload) is not None:
                 content = parse_msg(cmd)
                 self._message(ctx, cmd, content, direction, ts)
                 self.addresses.observe(cmd, content)
-        elif verb in _LEDGER_VERBS or verb.isdigit():
-            if verb == "XFR" or verb == "RNG":
+        elif kind:
+            if kind == _REDIRECT:
                 self.addresses.observe(cmd)
-            self.ledger.observe(ctx, cmd, direction, ts)
-        elif verb not in KNOWN_VERBS:
-            self.stats.unknown_verbs += 1
-            self._report(ctx, direction, ts, verb, "unknown_verb", self._unknown_line(cmd),
-                         "parsed", cmd.offset)
+            if kind == _UNKNOWN_VERB:
+                self.stats.unknown_verbs += 1
+                self._report(ctx, direction, ts, verb, "unknown_verb", self._unknown_line(cmd),
+                             "parsed", cmd.offset)
+            else:
+                self.ledger.observe(ctx, cmd, direction, ts)
         if cmd.trid is not None:
             tx = ctx.transactions.observe(cmd, direction == SENT, ts / _SECOND)
             if tx is not None:
                 self.stats.transactions += 1
                 if TRANSACTION.enabled:
                     tx_fields = (ts, ctx.flow_id, tx.trid, tx.request.verb, tx.reply.verb,
-                                 round(tx.latency * 1e6), tx.error, role.value)
+                                 round(tx.latency * 1e6), tx.error, role._value_)
                     if held is None:
                         TRANSACTION.write(*tx_fields)
                     else:
