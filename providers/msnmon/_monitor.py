@@ -328,8 +328,10 @@ class MsnMonitor:
 
     def _loan(self, ctx: FlowContext, direction: int) -> tuple | None:
         """A loan of a direction's parser state to a compiled packet stage: (synced,
-        offset, max_line, max_payload, resume, hold), when the parser holds nothing and
-        the monitor would only parse and count (an MSNP flow, no legacy tracing)."""
+        offset, max_line, max_payload, resume, hold, charge), when the parser holds
+        nothing and the monitor would only parse and count (an MSNP flow, no legacy
+        tracing). The stage holds cut lines and partial payloads itself and charges them
+        to the shared budget through ``charge`` (its ``adjust``), as the parser would."""
         if ctx.state is not _MSNP or LEGACY_ANY.on:
             return None
         parser = ctx.parsers[direction]
@@ -339,12 +341,17 @@ class MsnMonitor:
 
         def resume(synced: bool, base: int, rest: bytes | None, pending: tuple | None,
                    payload: bytes | None, nbytes: int, commands: int, payload_bytes: int,
-                   leftover: bytes | None, ts: int) -> tuple | None:
+                   leftover: bytes | None, ts: int, charged: int = 0,
+                   overdrawn: bool = False) -> tuple | None:
             """The stage gives the state back; ``leftover``: bytes it did not frame (the
-            chunk's rest, already counted), for the parser's general path."""
+            chunk's rest, already counted), for the parser's general path; ``charged``:
+            what it had charged to the budget for the state; ``overdrawn``: that charge's
+            growth overdrew the budget (the parser drops what it holds)."""
             parser.resume(synced, base, rest, pending, payload, nbytes, commands,
-                          payload_bytes)
+                          payload_bytes, charged)
             out: list = []
+            if overdrawn:
+                parser.drop_held(out)
             if leftover:
                 parser.feed_into(leftover, out)
             parser.account(out)  # (what feed does at the chunk's end)
@@ -352,8 +359,9 @@ class MsnMonitor:
                 self._items(ctx, direction, parser, out, ts)
             return self._loan(ctx, direction) if leftover else None
 
-        # (hold: only without a budget may the stage keep bytes between chunks)
-        return (*cursor, parser.max_line, parser.max_payload, resume, parser.budget is None)
+        budget = parser.budget
+        return (*cursor, parser.max_line, parser.max_payload, resume, True,
+                budget.adjust if budget is not None else None)
 
     def on_framed(self, batch: list[tuple[Any, int, int, int, list]]) -> None:
         """Chunks a compiled packet stage framed for lent directions, in order: (flow,

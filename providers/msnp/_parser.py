@@ -148,13 +148,16 @@ class MsnpStreamParser:
         return None
 
     def resume(self, synced: bool, base: int, rest: bytes | None, pending: tuple | None,
-               payload: bytes | None, nbytes: int, commands: int, payload_bytes: int) -> None:
+               payload: bytes | None, nbytes: int, commands: int, payload_bytes: int,
+               charged: int = 0) -> None:
         """Take the state back from a framer that carried on from :meth:`lend`: the sync
         flag, the stream offset of ``rest`` (a line cut by a chunk's end) or of what comes
         next, a command ``pending`` (its header, as ``scan_lines`` gives it) with its
         ``payload`` so far; it read ``nbytes`` more and made ``commands`` commands
-        carrying ``payload_bytes``. What it held is charged to the budget by the
-        caller (:meth:`account`), as :meth:`feed` does at a chunk's end."""
+        carrying ``payload_bytes``, and had charged ``charged`` bytes to the budget for
+        what it held. The rest of what it holds is charged by the caller
+        (:meth:`account`), as :meth:`feed` does at a chunk's end."""
+        self._charged = charged
         self._synced = synced
         self._base = base
         self._rest = bytearray(rest or b"")
@@ -202,6 +205,11 @@ class MsnpStreamParser:
         delta, self._charged = held - self._charged, held
         if delta and not budget.adjust(delta):
             self._drop_held(out, held)
+
+    def drop_held(self, out: list[Item]) -> None:
+        """The budget refused the growth a framer charged for this parser's bytes (they
+        are charged: :meth:`resume`'s ``charged``): drop them, as :meth:`account` does."""
+        self._drop_held(out, self.held)
 
     def release(self) -> None:
         """This parser is discarded: give back what it had charged."""

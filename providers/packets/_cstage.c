@@ -645,16 +645,22 @@ enum { T_TCP, T_HANDSHAKE, T_CLOSED, T_UDP, T_ICMP, T_OTHER, N_TIMEOUTS };
  * ``resume``, the consumer's callable that takes the state back. Without ``hold``
  * (the loan's sixth item false) the stage keeps nothing between chunks: a chunk that
  * ends in a cut line or a payload to come is handed back with it, so that the
- * consumer's parser holds (and accounts for) those bytes itself. */
+ * consumer's parser holds (and accounts for) those bytes itself. With ``charge`` (the
+ * loan's seventh item, a callable: a shared budget's ``adjust``) the stage holds them
+ * and charges them itself: at each chunk's end, ``charge(delta)`` hears how much more
+ * (or less) it holds than it charged; a false answer (the growth overdraws the budget)
+ * hands the state back at once, saying so, for the consumer's parser to drop it. */
 typedef struct {
     PyObject *resume;   /* NULL: the consumer parses this direction itself */
     PyObject *rest;     /* bytes of a line cut by a chunk's end, or NULL */
     PyObject *pending;  /* the header of a command awaiting its payload, or NULL */
     PyObject *payload;  /* bytearray: that payload so far (with pending) */
     PyObject *limits[2];  /* max_line, max_payload as the loan gave them */
-    int synced, hold;
+    PyObject *charge;   /* the budget's adjust(delta) -> bool, or NULL */
+    int synced, hold, charging;  /* charging: the loan had a seventh item */
     long long base, max_line, max_payload;
     long long nbytes, commands, payload_bytes;
+    long long charged;  /* bytes held as last charged */
 } Framing;
 
 typedef struct FlowObj {
@@ -683,6 +689,7 @@ flow_traverse(FlowObj *self, visitproc visit, void *arg)
         Py_VISIT(self->fr[i].limits[0]);
         Py_VISIT(self->fr[i].limits[1]);
         Py_VISIT(self->fr[i].resume);
+        Py_VISIT(self->fr[i].charge);
         Py_VISIT(self->fr[i].rest);
         Py_VISIT(self->fr[i].pending);
         Py_VISIT(self->fr[i].payload);
@@ -697,6 +704,7 @@ flow_clear(FlowObj *self)
         Py_CLEAR(self->fr[i].limits[0]);
         Py_CLEAR(self->fr[i].limits[1]);
         Py_CLEAR(self->fr[i].resume);
+        Py_CLEAR(self->fr[i].charge);
         Py_CLEAR(self->fr[i].rest);
         Py_CLEAR(self->fr[i].pending);
         Py_CLEAR(self->fr[i].payload);
@@ -1578,13 +1586,15 @@ flush(Stage *s)
 }
 
 /* The consumer takes one direction's framing back: resume(synced, base, rest, pending,
- * payload, nbytes, commands, payload_bytes, leftover, ts_ns) -> a new loan or None,
- * where ``leftover`` (bytes or None) is what its parser must still read. With
- * ``relend``, a new loan is taken. */
+ * payload, nbytes, commands, payload_bytes, leftover, ts_ns[, charged, overdrawn]) -> a
+ * new loan or None, where ``leftover`` (bytes or None) is what its parser must still
+ * read; a loan with ``charge`` also hears what the stage had charged for the state
+ * and whether that last charge overdrew the budget. With ``relend``, a new loan is
+ * taken. */
 static int take_loan(FlowObj *f, int side, PyObject *token);
 
 static int
-hand_back(Stage *s, FlowObj *f, int side, PyObject *leftover, int relend)
+hand_back(Stage *s, FlowObj *f, int side, PyObject *leftover, int relend, int overdrawn)
 {
     Framing *fr = &f->fr[side];
     if (fr->resume == NULL)
@@ -1592,19 +1602,23 @@ hand_back(Stage *s, FlowObj *f, int side, PyObject *leftover, int relend)
     PyObject *resume = fr->resume, *rest = fr->rest, *pending = fr->pending,
              *payload = fr->payload;
     fr->resume = fr->rest = fr->pending = fr->payload = NULL;
-    PyObject *argv[10] = {
+    Py_CLEAR(fr->charge);
+    Py_ssize_t argc = fr->charging ? 12 : 10;
+    PyObject *argv[12] = {
         PyBool_FromLong(fr->synced), PyLong_FromLongLong(fr->base),
         rest ? rest : Py_None, pending ? pending : Py_None,
         payload ? PyBytes_FromObject(payload) : Py_NewRef(Py_None),
         PyLong_FromLongLong(fr->nbytes), PyLong_FromLongLong(fr->commands),
         PyLong_FromLongLong(fr->payload_bytes), leftover ? leftover : Py_None,
-        PyLong_FromLongLong(f->last_ns)};
+        PyLong_FromLongLong(f->last_ns), PyLong_FromLongLong(fr->charged),
+        PyBool_FromLong(overdrawn)};
+    fr->charged = 0;
     PyObject *token = NULL;
-    if (argv[1] && argv[4] && argv[5] && argv[6] && argv[7] && argv[9])
-        token = PyObject_Vectorcall(resume, argv, 10, NULL);
+    if (argv[1] && argv[4] && argv[5] && argv[6] && argv[7] && argv[9] && argv[10])
+        token = PyObject_Vectorcall(resume, argv, argc, NULL);
     int rc = token == NULL ? -1 : relend ? take_loan(f, side, token) : 0;
     Py_XDECREF(token);
-    for (int i = 0; i < 10; i++)
+    for (int i = 0; i < 12; i++)
         if (i != 2 && i != 3 && i != 8)
             Py_XDECREF(argv[i]);
     Py_XDECREF(rest);
@@ -1614,20 +1628,44 @@ hand_back(Stage *s, FlowObj *f, int side, PyObject *leftover, int relend)
     return rc;
 }
 
-/* The consumer's loan, (synced, base, max_line, max_payload, resume[, hold]), or None. */
+/* A charging loan's chunk is done: charge the change in what the stage holds. 1 when
+ * the budget refused the growth (the state must go back to the consumer), 0, or -1. */
+static int
+charge_held(Framing *fr)
+{
+    long long held = (fr->rest ? PyBytes_GET_SIZE(fr->rest) : 0)
+                     + (fr->payload ? PyByteArray_GET_SIZE(fr->payload) : 0);
+    long long delta = held - fr->charged;
+    if (fr->charge == NULL || delta == 0)
+        return 0;
+    PyObject *arg = PyLong_FromLongLong(delta);
+    PyObject *res = arg ? PyObject_Vectorcall(fr->charge, &arg, 1, NULL) : NULL;
+    Py_XDECREF(arg);
+    if (res == NULL)
+        return -1;
+    int ok = PyObject_IsTrue(res);
+    Py_DECREF(res);
+    fr->charged = held;
+    return ok < 0 ? -1 : !ok;
+}
+
+/* The consumer's loan, (synced, base, max_line, max_payload, resume[, hold[, charge]]),
+ * or None. */
 static int
 take_loan(FlowObj *f, int side, PyObject *token)
 {
     if (token == Py_None)
         return 0;
     Py_ssize_t items = PyTuple_CheckExact(token) ? PyTuple_GET_SIZE(token) : 0;
-    if ((items != 5 && items != 6) || !PyCallable_Check(PyTuple_GET_ITEM(token, 4))) {
+    PyObject *charge = items == 7 ? PyTuple_GET_ITEM(token, 6) : Py_None;
+    if (items < 5 || items > 7 || !PyCallable_Check(PyTuple_GET_ITEM(token, 4))
+        || (charge != Py_None && !PyCallable_Check(charge))) {
         PyErr_SetString(PyExc_TypeError, "a loan is None or (synced, base, max_line, "
-                                         "max_payload, resume[, hold])");
+                                         "max_payload, resume[, hold[, charge]])");
         return -1;
     }
     Framing *fr = &f->fr[side];
-    int hold = items == 6 ? PyObject_IsTrue(PyTuple_GET_ITEM(token, 5)) : 1;
+    int hold = items >= 6 ? PyObject_IsTrue(PyTuple_GET_ITEM(token, 5)) : 1;
     if (hold < 0)
         return -1;
     int synced = PyObject_IsTrue(PyTuple_GET_ITEM(token, 0));
@@ -1642,6 +1680,8 @@ take_loan(FlowObj *f, int side, PyObject *token)
     Py_CLEAR(fr->rest);
     Py_CLEAR(fr->pending);
     Py_CLEAR(fr->payload);
+    Py_XSETREF(fr->charge, charge == Py_None ? NULL : Py_NewRef(charge));
+    fr->charging = items == 7, fr->charged = 0;
     fr->synced = synced, fr->hold = hold, fr->base = base, fr->max_line = max_line;
     fr->max_payload = max_payload, fr->nbytes = fr->commands = fr->payload_bytes = 0;
     return 0;
@@ -1839,10 +1879,13 @@ frame_data(Stage *s, FlowObj *f, int side, PyObject *bytes)
         goto done;
     if (batch_add(s, f, side, n, out) < 0)
         goto done;
-    if (leftover != NULL)
-        rc = flush(s) == 0 ? hand_back(s, f, side, leftover, 1) : -1;
+    int overdrawn = 0;
+    if (leftover != NULL)  /* (the consumer's parser charges what it then holds) */
+        rc = flush(s) == 0 ? hand_back(s, f, side, leftover, 1, 0) : -1;
     else if (!fr->hold && (fr->rest != NULL || fr->pending != NULL))
-        rc = flush(s) == 0 ? hand_back(s, f, side, NULL, 1) : -1;
+        rc = flush(s) == 0 ? hand_back(s, f, side, NULL, 1, 0) : -1;
+    else if ((overdrawn = charge_held(fr)) != 0)
+        rc = overdrawn > 0 && flush(s) == 0 ? hand_back(s, f, side, NULL, 1, 1) : -1;
     else
         rc = PyList_GET_SIZE(s->batch) >= BATCH_MAX ? flush(s) : 0;
 done:
@@ -1864,7 +1907,7 @@ static int
 stage_gap(Stage *s, PyObject *key, int side, long long n)
 {
     FlowObj *f = (FlowObj *)key;
-    if (flush(s) < 0 || hand_back(s, f, side, NULL, 0) < 0)
+    if (flush(s) < 0 || hand_back(s, f, side, NULL, 0, 0) < 0)
         return -1;
     PyObject *sideobj = PyLong_FromLong(side), *nobj = PyLong_FromLongLong(n);
     PyObject *argv[3] = {key, sideobj, nobj};
@@ -1878,7 +1921,7 @@ static int
 stage_end(Stage *s, PyObject *key, int side, PyObject *reason)
 {
     FlowObj *f = (FlowObj *)key;
-    if (flush(s) < 0 || hand_back(s, f, side, NULL, 0) < 0)
+    if (flush(s) < 0 || hand_back(s, f, side, NULL, 0, 0) < 0)
         return -1;
     PyObject *sideobj = PyLong_FromLong(side);
     PyObject *argv[3] = {key, sideobj, reason};
@@ -1920,7 +1963,7 @@ finish_ended(Stage *s)
         PyObject *item = PyList_GET_ITEM(ended, i);
         FlowObj *f = (FlowObj *)PyTuple_GET_ITEM(item, 0);
         rc = reasm_close(s->reasm, (PyObject *)f) == 0 && flush(s) == 0
-             && hand_back(s, f, 0, NULL, 0) == 0 && hand_back(s, f, 1, NULL, 0) == 0
+             && hand_back(s, f, 0, NULL, 0, 0) == 0 && hand_back(s, f, 1, NULL, 0, 0) == 0
              ? call_n(s->on_flow_end, &PyTuple_GET_ITEM(item, 0), 2) : -1;
     }
     Py_DECREF(ended);
