@@ -54,13 +54,13 @@ class FlowContext:
         "announced",
         "budget",
         "bytes",
+        "cid",
         "commands",
         "dialect",
         "dropped",
         "errors",
         "fixed_role",
         "flow",
-        "flow_id",
         "flow_ids",
         "from_start",
         "held",
@@ -96,6 +96,7 @@ class FlowContext:
                  hint: str | None, max_line: int, max_payload: int, max_errors: int,
                  budget: BufferBudget | None = None) -> None:
         self.flow = flow  # (a cycle through flow.user until the flow ends)
+        self.cid: str | None = None  # the flow's Community ID, once flow_id was asked
         self.identity = identity
         self.local_side = local_side  # 0: the flow's initiator is the local end
         self.local = local
@@ -143,16 +144,14 @@ class FlowContext:
         self.flow_ids: list[str] = []
         self.dialect: str | None = None
 
-    #: The flow's Community ID: a slot filled when first asked (only events need it), so
-    #: that later reads, one per traced command, are a plain slot read.
-    flow_id: str
-
-    def __getattr__(self, name: str) -> str:
-        """Fills ``flow_id`` on its first read (called only while the slot is empty)."""
-        if name != "flow_id":
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        self.flow_id = flow_id = self.flow.id
-        return flow_id
+    @property
+    def flow_id(self) -> str:
+        """The flow's Community ID (computed when first asked: only events need it; kept
+        in ``cid``, which the per-command path reads directly)."""
+        cid = self.cid
+        if cid is None:
+            cid = self.cid = self.flow.id
+        return cid
 
     @property
     def role(self) -> Role:

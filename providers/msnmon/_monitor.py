@@ -514,7 +514,7 @@ class MsnMonitor:
             args, raw = list(cmd.args), cmd.raw
             if rule[2] and not self.capture_secrets and secret_args(verb, args):
                 args, raw = redact_args(verb, args, self.redactor.token), None  # (raw too)
-            fields = (ts, ctx.flow_id, DIRECTIONS[direction], verb, cmd.trid, args,
+            fields = (ts, ctx.cid or ctx.flow_id, DIRECTIONS[direction], verb, cmd.trid, args,
                       cmd.payload_len, role._value_, rule[0], cmd.offset, raw)
             if held is None:
                 COMMAND.write(*fields)
@@ -542,8 +542,9 @@ class MsnMonitor:
             if tx is not None:
                 self.stats.transactions += 1
                 if TRANSACTION.enabled:
-                    tx_fields = (ts, ctx.flow_id, tx.trid, tx.request.verb, tx.reply.verb,
-                                 round(tx.latency * 1e6), tx.error, role._value_)
+                    tx_fields = (ts, ctx.cid or ctx.flow_id, tx.trid, tx.request.verb,
+                                 tx.reply.verb, round(tx.latency * 1e6), tx.error,
+                                 role._value_)
                     if held is None:
                         TRANSACTION.write(*tx_fields)
                     else:
