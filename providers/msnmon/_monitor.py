@@ -42,7 +42,6 @@ from providers.msnp import (
     legacy_class,
     legacy_trace,
     parse_msg,
-    redact_args,
     secret_args,
 )
 from providers.msnp._parser import FRAMER
@@ -103,6 +102,8 @@ _QUOTING = "not an HTTP message: "
 #: verb -> the original's verb-table class (bounded: a verb is three upper-case letters
 #: or digits).
 LEGACY_CLASSES: dict[str, str] = {}
+#: Most (verb, arguments) whose secret arguments a monitor remembers.
+_SECRET_MEMO = 1024
 #: What the monitor does with a command besides writing it, by verb (see _verb_rule).
 _PLAIN, _MESSAGE, _LEDGER, _REDIRECT, _UNKNOWN_VERB = range(5)
 #: verb -> (legacy class, what to do, may hold secrets): decided once per verb, so that
@@ -170,6 +171,7 @@ class MsnMonitor:
         self.budget = BufferBudget(max_buffered)
         self.max_contexts = max_contexts
         self.contexts = 0  # live flow contexts (each holds at most two bounded parsers)
+        self._secrets: dict[tuple[str, tuple[str, ...]], tuple[int, ...]] = {}
 
     def log_header(self) -> dict[str, Any]:
         """Log header fields saying what this monitor redacts, and under which key."""
@@ -512,14 +514,22 @@ class MsnMonitor:
             held = None
         if COMMAND.enabled:
             args, raw = list(cmd.args), cmd.raw
-            if rule[2] and not self.capture_secrets and secret_args(verb, args):
-                args, raw = redact_args(verb, args, self.redactor.token), None  # (raw too)
-            fields = (ts, ctx.cid or ctx.flow_id, DIRECTIONS[direction], verb, cmd.trid, args,
-                      cmd.payload_len, role._value_, rule[0], cmd.offset, raw)
+            if rule[2] and not self.capture_secrets:
+                secret = self._secrets.get((verb, cmd.args))
+                if secret is None:
+                    secret = self._secret_args(verb, cmd.args)
+                if secret:
+                    token = self.redactor.token
+                    for i in secret:
+                        args[i] = token(args[i])
+                    raw = None  # (the line's bytes hold the secret too)
             if held is None:
-                COMMAND.write(*fields)
+                COMMAND.write(ts, ctx.cid or ctx.flow_id, DIRECTIONS[direction], verb, cmd.trid,
+                              args, cmd.payload_len, role._value_, rule[0], cmd.offset, raw)
             else:
-                held.append((COMMAND, fields, 7))
+                held.append((COMMAND, (ts, ctx.flow_id, DIRECTIONS[direction], verb, cmd.trid,
+                                       args, cmd.payload_len, role._value_, rule[0],
+                                       cmd.offset, raw), 7))
         kind = rule[1]
         if kind == _MESSAGE:
             self.stats.messages += 1
@@ -574,6 +584,16 @@ class MsnMonitor:
                       body if bodies else None, self.redactor.token(body))
 
     # -- redaction ----------------------------------------------------------------------
+    def _secret_args(self, verb: str, args: tuple[str, ...]) -> tuple[int, ...]:
+        """Which of a command's arguments hold secrets, remembered per (verb, arguments):
+        a switchboard's or a login's lines recur, and the decision takes regular
+        expressions (the table is emptied when full; it lives as long as the monitor)."""
+        memo = self._secrets
+        if len(memo) >= _SECRET_MEMO:
+            memo.clear()
+        found = memo[(verb, args)] = secret_args(verb, args)
+        return found
+
     @property
     def _shows_unknown(self) -> bool:
         """Content of unknown meaning (an unknown verb's arguments, a line that is no
