@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hmac
 import re
 
 import orjson
@@ -38,6 +39,22 @@ def test_equal_values_give_equal_tokens_under_one_key():
     assert r.token("17262740.1050826919.32308") == r.token(b"17262740.1050826919.32308")
     assert r.token("Grüße") == r.token("Grüße".encode())
     assert r.token("a") != r.token("b")
+
+
+def test_tokens_are_hmac_sha256_of_the_value_however_often_and_however_many():
+    """A token is the first 12 hex digits of HMAC-SHA256 under the key, for text, bytes,
+    bytearrays and long values, asked once or again, after thousands of other values."""
+    key = b"k" * 32
+    r = Redactor(key)
+
+    def expected(data: bytes) -> str:
+        return f"<redacted:hmac:{hmac.digest(key, data, 'sha256').hex()[:12]}>"
+
+    values = [f"cookie{i}" for i in range(5000)] + ["Grüße", "\udcff", "t" * 5000]
+    for value in values + values[::-1]:
+        assert r.token(value) == expected(value.encode("utf-8", "surrogatepass"))
+    for raw in (b"ticket", bytearray(b"ticket"), b"\xff" * 3000):
+        assert r.token(raw) == expected(bytes(raw))
 
 
 def test_each_run_has_its_own_random_key():

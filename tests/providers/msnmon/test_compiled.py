@@ -17,7 +17,7 @@ from providers.msnmon import replay_capture
 from providers.msnmon._events import LEGACY_ANY
 from providers.msnmon._monitor import MsnMonitor
 from providers.msnmon._replay import STAGE
-from providers.packets import CaptureFormatError, FlowTable, PcapWriter, Pipeline
+from providers.packets import LINKTYPE_RAW, CaptureFormatError, FlowTable, PcapWriter, Pipeline
 from providers.packets._accel import CSTAGE
 from providers.packets._cflows import CompiledFlowTable
 from providers.packets._reassembly import CompiledReassembler
@@ -395,3 +395,30 @@ def test_an_uninitialised_stage_refuses_to_run():
         bare.run([], print)
     with pytest.raises(TypeError):
         CSTAGE.Stage(1, 2)
+
+
+def _held_after_each_step(kind: str, steps: list[list]) -> list[tuple[int, int]]:
+    """(budget used, budget peak) after each step of packets, and after the flows end."""
+    monitor, pipeline = _monitor(kind)
+    seen = []
+    for packets in steps:
+        pipeline.run([(LINKTYPE_RAW, p.ts_ns, p.data, len(p.data), 0) for p in packets])
+        seen.append((monitor.budget.used, monitor.budget.peak))
+    pipeline.end_flows()
+    seen.append((monitor.budget.used, monitor.budget.peak))
+    return seen
+
+
+def test_bytes_the_stage_holds_between_chunks_are_charged_to_the_budget():
+    """A line cut by a segment's end and a payload still arriving count against the shared
+    budget while the compiled stage holds them, as while the parser does, and no longer
+    once they are framed or the flow ends."""
+    conv = Conversation(("10.0.0.2", 40000), ("10.0.0.9", 1863))
+    steps = [conv.handshake() + conv.send(b"VER 1 MSNP8 CVR0\r\n"),
+             conv.send(b"CHG 2 NL"),  # (a cut line: held)
+             conv.send(b"N 0\r\nMSG 3 N 100\r\n" + b"x" * 40),  # (a payload to come: held)
+             conv.send(b"y" * 60 + b"PNG\r\n"),  # (everything framed)
+             conv.send(b"MSG 4 N 30\r\n" + b"z" * 7)]  # (held when the flow ends)
+    stage = _held_after_each_step("stage", steps)
+    assert stage == _held_after_each_step("python", steps)
+    assert [used for used, _ in stage] == [0, 8, 40, 0, 7, 0]
