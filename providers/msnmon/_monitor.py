@@ -44,6 +44,7 @@ from providers.msnp import (
     parse_msg,
     secret_args,
 )
+from providers.msnp._accel import CPARSER
 from providers.msnp._parser import FRAMER
 from providers.msnp._verbs import KNOWN_VERBS  # not (yet) part of providers.msnp's surface
 from providers.packets import TCP_SYN, Direction, Flow, Packet
@@ -102,6 +103,8 @@ _QUOTING = "not an HTTP message: "
 #: verb -> the original's verb-table class (bounded: a verb is three upper-case letters
 #: or digits).
 LEGACY_CLASSES: dict[str, str] = {}
+#: A Command event's list of arguments (in C: a list the garbage collector does not walk).
+_arg_list: Callable[[tuple[str, ...]], list[str]] = CPARSER.arg_list if CPARSER else list
 #: Most (verb, arguments) whose secret arguments a monitor remembers.
 _SECRET_MEMO = 1024
 #: What the monitor does with a command besides writing it, by verb (see _verb_rule).
@@ -513,7 +516,7 @@ class MsnMonitor:
             self._release_held(ctx, role)
             held = None
         if COMMAND.enabled:
-            args, raw = list(cmd.args), cmd.raw
+            args, raw = _arg_list(cmd.args), cmd.raw
             if rule[2] and not self.capture_secrets:
                 secret = self._secrets.get((verb, cmd.args))
                 if secret is None:
