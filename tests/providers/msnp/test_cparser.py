@@ -156,3 +156,18 @@ def test_scan_lines_rejects_bad_arguments():
         CPARSER.scan_lines(object(), b"", 0, 0, False)
     with pytest.raises(ValueError, match="pos out of range"):
         CPARSER.scan_lines(b"VER 1 MSNP8\r\n", 99, 0, False, 1024, 1024, 0, None, [])
+
+
+@given(args=st.lists(_WORDS, max_size=12).map(tuple))
+def test_arg_list_is_a_new_list_of_the_arguments(args):
+    """arg_list gives a new list equal to list(args), which the caller may change freely."""
+    made = CPARSER.arg_list(args)
+    assert type(made) is list and made == list(args)
+    made.append("more")
+    assert CPARSER.arg_list(args) == list(args)
+
+
+@pytest.mark.parametrize("args", [["a", "b"], ("a", 1), ("a", b"b"), (), "ab"])
+def test_arg_list_of_anything_else_is_an_ordinary_list(args):
+    """A list, a tuple holding other than strings, or a string: list(args), never an error."""
+    assert CPARSER.arg_list(args) == list(args)
