@@ -13,16 +13,20 @@ What the consumer offers besides a stream consumer's methods:
 - ``on_packet(pkt, flow, direction)`` returns True when the flow's later packets need
   only be counted: they are, and ``count_packets(n)`` hears their number;
 - ``on_data(flow, side, data)`` may return a loan of its parser's state, ``(synced,
-  base, max_line, max_payload, resume[, hold])``: the stage then frames that direction
-  itself with ``framer``, ``(scan, complete)`` (the consumer's line scan and payload
-  rule, e.g. ``providers.msnp``'s, which carry every MSNP rule), keeping the parser's
-  state (a line cut by a chunk's end, a payload still to come; with ``hold`` false it
-  keeps none between chunks: such a chunk's state is given back at once, so that the
-  consumer's memory accounting sees those bytes), and hands the items over in
-  batches, ``on_framed([(flow, side, ts_ns, nbytes, items), ...])``. A line the scan
-  does not take, a gap, the stream's or the flow's end give the state back first:
-  ``resume(synced, base, rest, pending, payload, nbytes, commands, payload_bytes,
-  leftover, ts_ns)``, which may lend it again (after a leftover only).
+  base, max_line, max_payload, resume[, hold[, charge]])``: the stage then frames that
+  direction itself with ``framer``, ``(scan, complete)`` (the consumer's line scan and
+  payload rule, e.g. ``providers.msnp``'s, which carry every MSNP rule), keeping the
+  parser's state (a line cut by a chunk's end, a payload still to come; with ``hold``
+  false it keeps none between chunks: such a chunk's state is given back at once),
+  and hands the items over in batches, ``on_framed([(flow, side, ts_ns, nbytes,
+  items), ...])``. With ``charge`` (a shared memory budget's ``adjust(delta) ->
+  bool``), what the stage holds is charged at each chunk's end as the parser would
+  charge it; a refused growth gives the state back at once, marked overdrawn. A line
+  the scan does not take, a gap, the stream's or the flow's end give the state back
+  first: ``resume(synced, base, rest, pending, payload, nbytes, commands,
+  payload_bytes, leftover, ts_ns[, charged, overdrawn])`` (the last two when the loan
+  had ``charge``: the bytes charged for the state, and whether that charge overdrew
+  the budget), which may lend it again (after a leftover only).
 
 Everything reaches the consumer in the order the Python pipeline would deliver it:
 framed batches go out before any other call.
