@@ -19,8 +19,9 @@ real-time subscribers, with bounded buffers and exact loss accounting::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ._command import run_command
@@ -120,22 +121,9 @@ _LAZY: dict[str, str] = {  # module: the names it gives
     "_stats": "SessionStats",
     "_vocabulary": "DIRECTIONS VOCABULARY Term check_fields",
 }
-_MODULE_OF = {name: module for module, names in _LAZY.items() for name in names.split()}
-
 
 if not TYPE_CHECKING:  # type checkers read the imports above (and see no other names)
-    def __getattr__(name: str) -> Any:
-        """Import ``name`` from its module on first use, then keep it as a module global."""
-        module = _MODULE_OF.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-        globals()[name] = value
-        return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_MODULE_OF})
+    __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
 
 
 __all__ = [

@@ -11,8 +11,9 @@ loads only what opening a log needs before its first rows are painted.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tracer._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ._app import TraceViewApp
@@ -30,22 +31,9 @@ _LAZY: dict[str, str] = {  # module: the names it gives
     "_filter": "EventFilter FieldCondition FilterError parse_condition",
     "_ring": "DEFAULT_CAPACITY EventRing",
 }
-_MODULE_OF = {name: module for module, names in _LAZY.items() for name in names.split()}
-
 
 if not TYPE_CHECKING:  # type checkers read the imports above (and see no other names)
-    def __getattr__(name: str) -> Any:
-        """Import ``name`` from its module on first use, then keep it as a module global."""
-        module = _MODULE_OF.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-        globals()[name] = value
-        return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_MODULE_OF})
+    __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
 
 
 __all__ = [
