@@ -172,13 +172,26 @@ def _echo_server(ns, addr: str, port: int) -> threading.Thread:
     return thread
 
 
+def _msnp_exchange(topology, argv: list[str]) -> int:
+    """Run ``argv`` (a client sending the MSNP lines on stdin) in ``a`` against an echo
+    server in ``b`` on port 1863; check it got every line back; return its pid."""
+    import subprocess
+
+    server = _echo_server(topology.b, topology.b.ip4, 1863)
+    peer = subprocess.Popen(topology.a.argv(argv), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+    out, _ = peer.communicate(_MSNP_LINES, timeout=20)
+    server.join(10)
+    assert out == _MSNP_LINES
+    return peer.pid
+
+
 @pytest.mark.parametrize("client", ["socat", "nc"])
 def test_msnp_lines_from_a_non_python_client_are_traced_exactly(topology, tmp_path, state_dir,
                                                                client):
     """socat / nc sending MSNP lines: exactly those commands, both directions, attributed
     to the client's executable and pid."""
     import shutil
-    import subprocess
 
     from tracer import read_log
 
@@ -192,20 +205,15 @@ def test_msnp_lines_from_a_non_python_client_are_traced_exactly(topology, tmp_pa
     log = tmp_path / "m.jsonl"
     proc = start_monitor(topology, state_dir, exe, log)
     try:
-        server = _echo_server(topology.b, topology.b.ip4, 1863)
         argv = ([exe, "-t", "3", "-", f"TCP:{topology.b.ip4}:1863"] if client == "socat"
                 else [exe, "-N", topology.b.ip4, "1863"])
-        peer = subprocess.Popen(topology.a.argv(argv), stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE)
-        out, _ = peer.communicate(_MSNP_LINES, timeout=20)
-        server.join(10)
-        assert out == _MSNP_LINES
+        peer_pid = _msnp_exchange(topology, argv)
         time.sleep(0.5)
     finally:
         stop(proc)
     events = list(read_log(str(log)))
     (flow,) = [e.fields for e in events if e.name == "FlowEstablished"]
-    assert flow["process.executable"] == exe and flow["process.pid"] == peer.pid
+    assert flow["process.executable"] == exe and flow["process.pid"] == peer_pid
     for direction in ("egress", "ingress"):
         got = [(e.fields["verb"], e.fields["trid"], list(e.fields["args"]),
                 e.fields["payload_len"]) for e in events
@@ -221,7 +229,6 @@ def test_a_suspended_monitor_releases_held_syns_and_traces_the_stall(topology, t
     import re
     import shutil
     import statistics
-    import subprocess
 
     from tests.harness.traffic import Servers, short_connection
     from tracer import read_log
@@ -247,12 +254,7 @@ def test_a_suspended_monitor_releases_held_syns_and_traces_the_stall(topology, t
         kill(proc, signal.SIGCONT)
         assert all(t is not None and t < 0.25 + rtt for t in took), (rtt, took)
         time.sleep(0.3)  # the monitor's loop runs again and reports the stall
-        server = _echo_server(topology.b, topology.b.ip4, 1863)
-        peer = subprocess.Popen(topology.a.argv([nc, "-N", topology.b.ip4, "1863"]),
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        out, _ = peer.communicate(_MSNP_LINES, timeout=20)
-        server.join(10)
-        assert out == _MSNP_LINES
+        peer_pid = _msnp_exchange(topology, [nc, "-N", topology.b.ip4, "1863"])
         time.sleep(0.5)
     finally:
         stop(proc)
@@ -264,7 +266,7 @@ def test_a_suspended_monitor_releases_held_syns_and_traces_the_stall(topology, t
     released = sum(int(re.match(r"(\d+) SYNs released", d).group(1)) for d in stalls)
     assert released >= len(took), stalls
     (flow,) = [e.fields for e in events if e.name == "FlowEstablished"]
-    assert flow["process.executable"] == nc and flow["process.pid"] == peer.pid
+    assert flow["process.executable"] == nc and flow["process.pid"] == peer_pid
     verbs = [e.fields["verb"] for e in events
              if e.name == "Command" and e.fields["network.direction"] == "egress"]
     assert verbs == [c[0] for c in _MSNP_COMMANDS]
