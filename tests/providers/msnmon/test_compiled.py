@@ -224,15 +224,21 @@ def test_small_limits_give_the_same_trace(synthetic, record, tmp_path):
                  max_stream_buffer=2000, max_contexts=3)
 
 
+def _interleaved_captures(tmp_path: Path, count: int, size: int, seed: int) -> Path:
+    """``count`` synthetic captures of ``size`` bytes, their packets interleaved into one."""
+    sources = []
+    for i in range(count):
+        sources.append(tmp_path / f"s{i}.pcap")
+        write_synthetic_capture(sources[-1], size, seed=i)
+    merged = tmp_path / "merged.pcap"
+    interleaved(sources, merged, seed)
+    return merged
+
+
 @pytest.mark.parametrize("max_flows", [3, 100_000])
 def test_interleaved_flows_give_the_same_trace(record, tmp_path, max_flows):
     """Many flows at once, with a flow table small enough to evict (LRU order matters)."""
-    sources = []
-    for seed in range(4):
-        sources.append(tmp_path / f"s{seed}.pcap")
-        write_synthetic_capture(sources[-1], 200_000, seed=seed)
-    merged = tmp_path / "merged.pcap"
-    interleaved(sources, merged, 5)
+    merged = _interleaved_captures(tmp_path, 4, 200_000, 5)
     _assert_same(merged, record, max_flows=max_flows)
 
 
@@ -319,12 +325,7 @@ def test_commands_cut_anywhere_give_the_same_trace(record, tmp_path, seed):
 def test_a_small_buffer_budget_gives_the_same_trace(record, tmp_path, max_buffered):
     """A shared buffer budget small enough to overdraw (lines and payloads cut across
     segments in both directions of interleaved flows): the same drops, peak and trace."""
-    sources = []
-    for seed in range(3):
-        sources.append(tmp_path / f"s{seed}.pcap")
-        write_synthetic_capture(sources[-1], 150_000, seed=seed)
-    merged = tmp_path / "merged.pcap"
-    interleaved(sources, merged, 7)
+    merged = _interleaved_captures(tmp_path, 3, 150_000, 7)
     trace = _assert_same(merged, record, max_buffered=max_buffered)
     drops = [f for name, f in trace if name == "UnknownCommand" and f["kind"] == "over_budget"]
     assert drops  # (the budget was overdrawn)
