@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ._app import TraceViewApp
     from ._connection import HubConnection
     from ._decisions import DecisionSource
+    from ._prepaint import Prepainted
     from ._replay import CaptureReplay
 
 # Only what opening a log needs is imported at start (the first paint waits for every
@@ -196,8 +197,6 @@ def _start_session(app: TraceViewApp, args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run TraceView for parsed arguments; return the exit status."""
-    from ._app import TraceViewApp
-
     for log in args.log:
         try:
             LogReader(log)  # the header: a bad file is one line here, not a traceback
@@ -207,6 +206,26 @@ def run(args: argparse.Namespace) -> int:
     if args.ring < 1:
         print("traceview: --ring must be at least 1", file=sys.stderr)
         return 2
+    first = _first_screen(args)  # the log's first rows while Textual loads
+    try:
+        return _run_app(args, first)
+    finally:
+        if first is not None:
+            first.abandon()  # only if Textual never took the screen over
+
+
+def _first_screen(args: argparse.Namespace) -> Prepainted | None:
+    """Paint a log's first rows now, if TraceView only opens that log."""
+    if not args.log or args.replay or args.demo or args.hub or args.provider:
+        return None
+    from ._prepaint import prepaint
+    return prepaint(list(args.log))
+
+
+def _run_app(args: argparse.Namespace, first: Prepainted | None) -> int:
+    """Build the app for the chosen mode and run it; the exit status."""
+    from ._app import TraceViewApp
+
     try:
         with _connection(args) as (hub, decisions, title):
             app = TraceViewApp(hub, capacity=args.ring, decisions=decisions,
@@ -214,11 +233,17 @@ def run(args: argparse.Namespace) -> int:
                                follow_logs=not args.no_follow, title=title)
             if args.provider or (args.demo and app.control is not None):
                 _start_session(app, args)
+            if first is not None:
+                first.handover()
             app.run()
     except UsageError as exc:
+        if first is not None:
+            first.abandon()  # the message goes to the normal screen
         print(f"traceview: {exc}", file=sys.stderr)
         return 2
     except TracerError as exc:
+        if first is not None:
+            first.abandon()
         print(f"traceview: {exc}", file=sys.stderr)
         return 1
     return 0
