@@ -257,10 +257,23 @@ def lab(netns: Topology, tmp_path: Path) -> Iterator[Lab]:  # noqa: F811
         yield Lab(netns, insp, servers)
     finally:
         if insp.proc is not None and insp.proc.poll() is None:
-            insp.cli("stop")
-            insp.proc.wait(20)
+            _stop_at_teardown(insp)
         for s in servers:
             s.close()
+
+
+def _stop_at_teardown(insp: InspectorProc) -> None:
+    """``inspect stop``; an inspector still running 20 s later is killed, and the test
+    fails with what ``stop`` and the inspector printed."""
+    assert insp.proc is not None
+    res = insp.cli("stop")
+    try:
+        insp.proc.wait(20)
+    except subprocess.TimeoutExpired:
+        insp.proc.kill()
+        out, _ = insp.proc.communicate(timeout=10)
+        pytest.fail(f"inspector still running 20 s after `inspect stop` (rc {res.returncode}: "
+                    f"{res.stdout}{res.stderr}); it printed:\n{''.join(insp.output)}{out}")
 
 
 def until(check: Callable[[], object], timeout: float = 5.0) -> object:
