@@ -16,5 +16,7 @@ def _provider(name: str) -> Extension:
 
 setup(ext_modules=[Extension("tracer._speedups", ["tracer/_speedups.c"], optional=True,
                              extra_compile_args=["-O2", "-Wall"]),
+                   Extension("viewer._cscan", ["viewer/_cscan.c"], optional=True,
+                             extra_compile_args=["-O2", "-Wall"]),
                    _provider("msnp._cparser"),
                    _provider("packets._cdecode"), _provider("packets._cstage")])

@@ -32,6 +32,7 @@ from ._ring import Schema
 __all__ = ["EventRows", "LogIndex"]
 
 _CHUNK = 1 << 20
+_WINDOW = 16 << 20  # bytes a filter maps at a time
 _TAIL = 1 << 18  # bytes indexed from the end first (a few thousand lines)
 _SHIFT = 40  # packed offset: file number << 40 | byte offset (files up to 1 TB)
 _MASK = (1 << _SHIFT) - 1
@@ -460,6 +461,55 @@ class LogIndex(EventRows):
                 buf = os.pread(f.fd, lastp - (p0 & _MASK), p0 & _MASK) + f.line(lastp) + b"\n"
             yield first, p0, buf
             first = j
+
+    def windows(self, first: int, stop: int, size: int = _WINDOW
+                ) -> Iterator[tuple[int, int, int, memoryview]]:
+        """(first row, end row, first row's packed offset, bytes) covering rows
+        ``first..stop`` in order, as ``chunks`` but mapped, not copied.
+
+        Each window is a read-only map of its own (the rows' files only grow; a map the
+        rows on screen use may be replaced meanwhile), unmapped before the next one, so
+        the pages read never stay in the process's memory. The view must not be kept.
+        """
+        offsets = self._offsets
+        stop = min(stop, len(offsets))
+        while first < stop and not self._stop.is_set():
+            p0 = offsets[first]
+            fno = p0 >> _SHIFT
+            j = max(first + 1, bisect_left(offsets, min(p0 + size, (fno + 1) << _SHIFT),
+                                           first + 1, stop))
+            f = self._files[fno]
+            start = p0 & _MASK
+            if j < len(offsets) and offsets[j] >> _SHIFT == fno:
+                end = offsets[j] & _MASK
+            else:  # the last row of a file: up to its newline
+                end = -1 - (offsets[j - 1] & _MASK)
+            yield from self._window(f, first, j, p0, start, end)
+            first = j
+
+    @staticmethod
+    def _window(f: _File, first: int, j: int, p0: int, start: int, end: int
+                ) -> Iterator[tuple[int, int, int, memoryview]]:
+        """One window (``end`` < 0: up to the newline after the line at ``-1 - end``)."""
+        aligned = start - start % mmap.ALLOCATIONGRANULARITY
+        m = mmap.mmap(f.fd, (end if end >= 0 else f.size()) - aligned, offset=aligned,
+                      access=mmap.ACCESS_READ)
+        try:
+            if end < 0:
+                nl = m.find(b"\n", -1 - end - aligned)
+                end = aligned + (nl + 1 if nl >= 0 else len(m))
+            with memoryview(m) as whole, whole[start - aligned:end - aligned] as view:
+                yield first, j, p0, view
+        finally:
+            try:
+                m.close()
+            except BufferError:  # a view still held: the map goes with it
+                pass
+
+    @property
+    def offsets(self) -> array[int]:
+        """Packed offsets of the rows indexed in order (read only; the scan extends it)."""
+        return self._offsets
 
     def row_starting_at(self, packed: int, lo: int, hi: int) -> int:
         """The row in ``[lo, hi)`` whose line starts at ``packed``, or -1 (file-ordered)."""

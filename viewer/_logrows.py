@@ -22,10 +22,12 @@ from tracer._fields import decode_value
 
 from ._filter import EventFilter
 from ._logindex import LogIndex
+from ._scan import scanner
 
 __all__ = ["LogRows", "literal_groups"]
 
 _LOST = b'{"type":"lost"'
+_EOL = re.compile(b"\n")
 _DECODED = frozenset({"trace.message", "trace.time", "@timestamp"})
 _PLAIN = re.compile(r"^[A-Za-z0-9_.:@/+-]+$", re.ASCII)
 _INT = re.compile(r"^(?:0|[1-9][0-9]{0,14})$")
@@ -246,8 +248,12 @@ class _FilterWorker:
         key = min(self.groups, key=_rarity, default=[b""])
         #: the groups a candidate must still be checked for (it contains one of ``key``'s)
         self.rest = [g for g in self.groups if g is not key]
-        self.pattern = re.compile(b"|".join(re.escape(lit) for lit in key))
-        self.literal = key[0] if len(key) == 1 and key[0] else None
+        self.key = key
+        self.scan = scanner()
+        #: (key, text, number, max_level) when C's field_equals decides the candidates
+        fast = _equality(flt) if self.raw is not None and not self.rest and len(key) == 1 \
+            else None
+        self.fast = (*fast, flt.max_level) if fast is not None else None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="traceview-filter", daemon=True)
 
@@ -315,57 +321,58 @@ class _FilterWorker:
 
     def _scan_bytes(self, first: int, stop: int,
                     decode: Callable[[bytes], Event | None]) -> None:
-        """Chunks of whole lines: literal search first, then decode only candidates."""
+        """Mapped windows of whole lines: literal search first, then decide only
+        candidates (in C when built: one call per window each, the GIL released)."""
         index = self.index
-        for row0, p0, buf in index.chunks(first, stop):
+        if not self.groups:
+            for row0, p0, buf in index.chunks(first, stop):
+                if self._stop.is_set():
+                    return
+                self.rows._matches.extend(self._every_line(buf, row0, decode))
+                self.rows._scanned = index.row_at(p0 + len(buf) - 1, row0, stop) + 1
+            return
+        for row0, end_row, p0, view in index.windows(first, stop):
             if self._stop.is_set():
                 return
-            end_row = index.row_at(p0 + len(buf) - 1, row0, stop) + 1
-            if self.groups:
-                found = self._candidates(buf, p0, row0, end_row, decode)
-                lost = index.lost_offsets(p0, p0 + len(buf)) if self.lost_shown else ()
-                if lost:
-                    found = sorted({*found, *self._lost_rows(buf, p0, lost, row0, end_row,
-                                                             decode)})
-            else:
-                found = self._every_line(buf, row0, decode)
+            found = self._candidates(view, p0, row0, end_row, decode)
+            lost = index.lost_offsets(p0, p0 + len(view)) if self.lost_shown else ()
+            if lost:
+                found = array("Q", sorted({*found, *self._lost_rows(view, p0, lost, row0,
+                                                                    end_row, decode)}))
             self.rows._matches.extend(found)
             self.rows._scanned = end_row
 
-    def _candidates(self, buf: bytes, p0: int, row0: int, end_row: int,
-                    decode: Callable[[bytes], Event | None]) -> list[int]:
-        found: list[int] = []
-        pos = 0
-        lit = self.literal
-        find, rfind, search = buf.find, buf.rfind, self.pattern.search
+    def _candidates(self, view: memoryview, p0: int, row0: int, end_row: int,
+                    decode: Callable[[bytes], Event | None]) -> array[int]:
+        """Rows in ``view`` the filter keeps (``p0``: the packed offset of its start)."""
+        scan = self.scan
+        if len(self.key) == 1:
+            starts = scan.find_lines(view, self.key[0])
+        else:  # lines holding any of the alternatives
+            starts = array("Q", sorted(set().union(*(array("Q", scan.find_lines(view, lit))
+                                                     for lit in self.key)))).tobytes()
+        if self.fast is not None:
+            match, starts = scan.field_equals(view, starts, *self.fast)
+            rows = array("Q", scan.rows_at(self.index.offsets, match, p0, row0, end_row))
+        else:
+            rows = array("Q")
+        extra: list[int] = []
         keep, rest, row_at = self._keep, self.rest, self.index.row_starting_at
-        while True:
-            if lit is not None:
-                at = find(lit, pos)
-                if at < 0:
-                    return found
-            else:
-                m = search(buf, pos)
-                if m is None:
-                    return found
-                at = m.start()
-            start = rfind(b"\n", 0, at) + 1
-            end = find(b"\n", at)
-            end = len(buf) if end < 0 else end
-            if keep(buf[start:end], decode, rest):
+        for start in array("Q", starts):  # left undecided: the exact test in Python
+            if keep(_line(view, start), decode, rest):
                 row = row_at(p0 + start, row0, end_row)
                 if row >= 0:
-                    found.append(row)
-            pos = end + 1
+                    extra.append(row)
+        if extra:
+            rows = array("Q", sorted({*rows, *extra}))
+        return rows
 
-    def _lost_rows(self, buf: bytes, p0: int, lost: list[int], row0: int, end_row: int,
-                   decode: Callable[[bytes], Event | None]) -> list[int]:
-        """Rows of the loss records in ``buf`` (at packed ``lost``) the filter keeps."""
+    def _lost_rows(self, view: memoryview, p0: int, lost: list[int], row0: int,
+                   end_row: int, decode: Callable[[bytes], Event | None]) -> list[int]:
+        """Rows of the loss records in ``view`` (at packed ``lost``) the filter keeps."""
         found: list[int] = []
         for at in lost:
-            start = at - p0
-            end = buf.find(b"\n", start)
-            if self._test(buf[start:end if end >= 0 else len(buf)], decode):
+            if self._test(_line(view, at - p0), decode):
                 row = self.index.row_starting_at(at, row0, end_row)
                 if row >= 0:
                     found.append(row)
@@ -383,3 +390,41 @@ class _FilterWorker:
                 found.append(row)
             row += 1
         return found
+
+
+def _line(view: memoryview, start: int) -> bytes:
+    """The line starting at ``start`` in ``view`` (without its newline)."""
+    m = _EOL.search(view, start)
+    return bytes(view[start:m.start() if m is not None else len(view)])
+
+
+def _equality(flt: EventFilter) -> tuple[bytes, bytes, object] | None:
+    """(key, text, number) of a filter that is one ``field == value`` (with a level),
+    as ``field_equals`` reads it; None for any other filter.
+
+    The value is read as the compiled filter reads it (``value_of``); fields that hold
+    bytes (base64 in the log) are left out, as are names JSON would escape.
+    """
+    from tracer._dfilter_fields import META, value_of
+    from tracer._dfilter_parse import Compare
+
+    expr = flt.expr
+    if expr is None or flt.providers or flt.events or flt.keywords or flt.text or \
+            flt.conditions:
+        return None
+    node = expr.node
+    if not isinstance(node, Compare) or node.op != "==" or node.field.name in META:
+        return None
+    name = node.field.name
+    types = expr.table.types.get(name)
+    if types is not None and "bytes" in types:
+        return None
+    key = orjson.dumps(name)[1:-1]
+    try:
+        if key != name.encode():
+            return None
+        value = value_of(node.value, frozenset(types) if types is not None else None, name)
+        text = node.value.text.encode()
+    except (UnicodeEncodeError, ValueError):
+        return None
+    return key, text, value.number
