@@ -136,11 +136,20 @@ static int utf8_len(const unsigned char *p, const unsigned char *e) {
 
 /* The end of the string starting at p ('"'), or NULL (invalid or undecided); *esc: it
  * holds an escape (its decoded text differs from its bytes). */
+/* 1 for the bytes a string holds as they are (printable ASCII but '"' and '\\') */
+static unsigned char plain[256];
+
+static void init_plain(void) {
+    for (int c = 0x20; c < 0x80; c++) plain[c] = c != '"' && c != '\\';
+}
+
 static const unsigned char *read_string(const unsigned char *p, const unsigned char *e,
                                         int *esc) {
     *esc = 0;
     p++;
     while (p < e) {
+        while (e - p >= 4 && plain[p[0]] && plain[p[1]] && plain[p[2]] && plain[p[3]]) p += 4;
+        if (p >= e) break;
         unsigned char c = *p;
         if (c == '"') return p + 1;
         if (c == '\\') {
@@ -476,6 +485,7 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__cscan(void) {
+    init_plain();
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     if (PyModule_AddIntConstant(m, "VERSION", CSCAN_VERSION) < 0) {
