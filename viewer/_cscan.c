@@ -7,8 +7,9 @@
  *
  * find_lines(buf, literal) -> bytes
  *     starts (positions in buf) of the lines that contain literal, each once.
- * field_equals(buf, starts, key, text, number, max_level) -> (match, unsure)
- *     of the lines at starts: those a display filter `key == value` keeps for certain
+ * field_equals(buf, literal, key, text, number, max_level) -> (match, unsure)
+ *     starts of the lines holding literal (one pass: each line is decided as it is
+ *     found, in one call without the GIL): those a display filter `key == value` keeps for certain
  *     (type "event", level <= max_level, fields[key] equals the value), and those this
  *     cannot decide (anything outside compact, strict JSON: whitespace, escapes in
  *     keys or the value, surrogates, long numbers, nesting; other record types). The
@@ -346,10 +347,10 @@ static int decide(const unsigned char *p, const unsigned char *e, Line *ln, long
 }
 
 static PyObject *field_equals(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    Py_buffer buf, starts, key, text;
+    Py_buffer buf, lit, key, text;
     if (nargs != 6) {
         PyErr_SetString(PyExc_TypeError,
-                        "field_equals(buf, starts, key, text, number, max_level)");
+                        "field_equals(buf, literal, key, text, number, max_level)");
         return NULL;
     }
     Line ln;
@@ -368,18 +369,18 @@ static PyObject *field_equals(PyObject *self, PyObject *const *args, Py_ssize_t 
     long long max_level = PyLong_AsLongLong(args[5]);
     if (max_level == -1 && PyErr_Occurred()) return NULL;
     if (PyObject_GetBuffer(args[0], &buf, PyBUF_SIMPLE) < 0) return NULL;
-    if (PyObject_GetBuffer(args[1], &starts, PyBUF_SIMPLE) < 0) {
+    if (PyObject_GetBuffer(args[1], &lit, PyBUF_SIMPLE) < 0) {
         PyBuffer_Release(&buf);
         return NULL;
     }
     if (PyObject_GetBuffer(args[2], &key, PyBUF_SIMPLE) < 0) {
-        PyBuffer_Release(&starts);
+        PyBuffer_Release(&lit);
         PyBuffer_Release(&buf);
         return NULL;
     }
     if (PyObject_GetBuffer(args[3], &text, PyBUF_SIMPLE) < 0) {
         PyBuffer_Release(&key);
-        PyBuffer_Release(&starts);
+        PyBuffer_Release(&lit);
         PyBuffer_Release(&buf);
         return NULL;
     }
@@ -389,25 +390,24 @@ static PyObject *field_equals(PyObject *self, PyObject *const *args, Py_ssize_t 
     ln.tlen = (size_t)text.len;
     U64s match = {NULL, 0, 0}, unsure = {NULL, 0, 0};
     int failed = 0;
-    const unsigned char *h = buf.buf, *e = h + buf.len;
-    const uint64_t *s = starts.buf;
-    Py_ssize_t n = starts.len / (Py_ssize_t)sizeof(uint64_t);
+    const unsigned char *h = buf.buf, *e = h + buf.len, *p = h;
+    size_t k = (size_t)lit.len;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n && !failed; i++) {
-        uint64_t at = s[i];
-        int r = UNSURE;
-        if (at < (uint64_t)buf.len) {
-            const unsigned char *line = h + at;
-            const unsigned char *nl = memchr(line, '\n', (size_t)(e - line));
-            r = decide(line, nl ? nl : e, &ln, max_level);
-        }
-        if (r == MATCH) failed = push(&match, at) < 0;
-        else if (r == UNSURE) failed = push(&unsure, at) < 0;
+    while (k > 0 && p < e && !failed) {  /* each line holding the literal, decided at once */
+        const unsigned char *at = memmem(p, (size_t)(e - p), lit.buf, k);
+        if (at == NULL) break;
+        const unsigned char *line = at;
+        while (line > h && line[-1] != '\n') line--;
+        const unsigned char *nl = memchr(at, '\n', (size_t)(e - at));
+        int r = decide(line, nl ? nl : e, &ln, max_level);
+        if (r == MATCH) failed = push(&match, (uint64_t)(line - h)) < 0;
+        else if (r == UNSURE) failed = push(&unsure, (uint64_t)(line - h)) < 0;
+        p = nl ? nl + 1 : e;
     }
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&text);
     PyBuffer_Release(&key);
-    PyBuffer_Release(&starts);
+    PyBuffer_Release(&lit);
     PyBuffer_Release(&buf);
     if (failed) {
         free(match.v);
@@ -472,7 +472,7 @@ static PyMethodDef methods[] = {
     {"find_lines", (PyCFunction)(void (*)(void))find_lines, METH_FASTCALL,
      "find_lines(buf, literal) -> bytes of uint64 starts of the lines holding literal"},
     {"field_equals", (PyCFunction)(void (*)(void))field_equals, METH_FASTCALL,
-     "field_equals(buf, starts, key, text, number, max_level) -> (match, unsure)"},
+     "field_equals(buf, literal, key, text, number, max_level) -> (match, unsure)"},
     {"rows_at", (PyCFunction)(void (*)(void))rows_at, METH_FASTCALL,
      "rows_at(offsets, starts, base, lo, hi) -> bytes of uint64 rows"},
     {NULL, NULL, 0, NULL},

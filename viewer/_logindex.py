@@ -12,6 +12,7 @@ so the events view, detail pane, search and export work on it unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import re
@@ -501,10 +502,8 @@ class LogIndex(EventRows):
             with memoryview(m) as whole, whole[start - aligned:end - aligned] as view:
                 yield first, j, p0, view
         finally:
-            try:
+            with contextlib.suppress(BufferError):  # a view still held: the map goes with it
                 m.close()
-            except BufferError:  # a view still held: the map goes with it
-                pass
 
     @property
     def offsets(self) -> array[int]:

@@ -14,6 +14,7 @@ import threading
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable
+from types import ModuleType
 
 import orjson
 
@@ -236,7 +237,10 @@ class _RecordRow:
 class _FilterWorker:
     """Finds the rows a filter keeps, in order, following the index as it grows."""
 
-    def __init__(self, rows: LogRows, flt: EventFilter) -> None:
+    def __init__(self, rows: LogRows, flt: EventFilter, scan: ModuleType | None = None,
+                 decide: bool = True) -> None:
+        """``scan``: the scanner module (default: C if built); ``decide``: let it decide
+        a ``field == value`` filter's candidates (False: all decoded, the reference)."""
         self.rows = rows
         self.index = rows.ring
         self.matches = flt.event_predicate()
@@ -249,10 +253,10 @@ class _FilterWorker:
         #: the groups a candidate must still be checked for (it contains one of ``key``'s)
         self.rest = [g for g in self.groups if g is not key]
         self.key = key
-        self.scan = scanner()
-        #: (key, text, number, max_level) when C's field_equals decides the candidates
-        fast = _equality(flt) if self.raw is not None and not self.rest and len(key) == 1 \
-            else None
+        self.scan = scan if scan is not None else scanner()
+        #: (key, text, number, max_level) when the scanner's field_equals decides candidates
+        fast = _equality(flt) if decide and self.raw is not None and not self.rest and \
+            len(key) == 1 else None
         self.fast = (*fast, flt.max_level) if fast is not None else None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="traceview-filter", daemon=True)
@@ -346,16 +350,15 @@ class _FilterWorker:
                     decode: Callable[[bytes], Event | None]) -> array[int]:
         """Rows in ``view`` the filter keeps (``p0``: the packed offset of its start)."""
         scan = self.scan
-        if len(self.key) == 1:
+        rows = array("Q")
+        if self.fast is not None:  # found and decided in one call
+            match, starts = scan.field_equals(view, self.key[0], *self.fast)
+            rows = array("Q", scan.rows_at(self.index.offsets, match, p0, row0, end_row))
+        elif len(self.key) == 1:
             starts = scan.find_lines(view, self.key[0])
         else:  # lines holding any of the alternatives
             starts = array("Q", sorted(set().union(*(array("Q", scan.find_lines(view, lit))
                                                      for lit in self.key)))).tobytes()
-        if self.fast is not None:
-            match, starts = scan.field_equals(view, starts, *self.fast)
-            rows = array("Q", scan.rows_at(self.index.offsets, match, p0, row0, end_row))
-        else:
-            rows = array("Q")
         extra: list[int] = []
         keep, rest, row_at = self._keep, self.rest, self.index.row_starting_at
         for start in array("Q", starts):  # left undecided: the exact test in Python

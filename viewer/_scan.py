@@ -49,10 +49,10 @@ def find_lines(buf: Any, literal: bytes) -> bytes:
     return _packed(out)
 
 
-def field_equals(buf: Any, starts: Any, key: bytes, text: bytes, number: object,
+def field_equals(buf: Any, literal: bytes, key: bytes, text: bytes, number: object,
                  max_level: int) -> tuple[bytes, bytes]:
-    """Of the lines at ``starts``: those the filter ``key == value`` keeps, and those left
-    to the caller (records other than events, list and bool values).
+    """Of the lines holding ``literal``: those the filter ``key == value`` keeps, and
+    those left to the caller (records other than events, list and bool values).
 
     The filter keeps an event line of level <= ``max_level`` whose ``fields[key]`` is
     the text ``text`` (UTF-8) or, for ``number`` not None, a number equal to it.
@@ -62,7 +62,7 @@ def field_equals(buf: Any, starts: Any, key: bytes, text: bytes, number: object,
     want = text.decode()
     match: list[int] = []
     unsure: list[int] = []
-    for at in array("Q", bytes(starts)):
+    for at in array("Q", find_lines(data, literal)):
         end = data.find(b"\n", at)
         verdict = _decide(data[at:end if end >= 0 else len(data)], name, want, number,
                           max_level)
