@@ -16,6 +16,10 @@
  *     rest are decided: the filter drops them. number: None (the value is no number:
  *     a number never equals it), an int (compared with integer tokens), or another
  *     object (numbers undecided).
+ * event_starts(buf, first, last, base) -> bytes or None
+ *     base + the starts of the lines of buf[first:last] (whole lines), if every one is an
+ *     event line ({"type":"event"...); None otherwise (the caller sorts them out). For
+ *     the index, whose scan then holds the GIL only to store the offsets.
  * rows_at(offsets, starts, base, lo, hi) -> bytes
  *     for each start (ascending), the row r in [lo, hi) with offsets[r] == base + start
  *     (starts without a row are left out).
@@ -87,6 +91,50 @@ static PyObject *find_lines(PyObject *self, PyObject *const *args, Py_ssize_t na
     if (failed) {
         free(out.v);
         return PyErr_NoMemory();
+    }
+    return to_bytes(&out);
+}
+
+/* -- event_starts ------------------------------------------------------------------------ */
+static const char EVENT_PREFIX[] = "{\"type\":\"event\"";
+#define EVENT_PREFIX_LEN (sizeof EVENT_PREFIX - 1)
+
+static PyObject *event_starts(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    Py_buffer buf;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "event_starts(buf, first, last, base)");
+        return NULL;
+    }
+    Py_ssize_t first = PyLong_AsSsize_t(args[1]), last = PyLong_AsSsize_t(args[2]);
+    if ((first == -1 || last == -1) && PyErr_Occurred()) return NULL;
+    unsigned long long base = PyLong_AsUnsignedLongLong(args[3]);
+    if (base == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
+    if (PyObject_GetBuffer(args[0], &buf, PyBUF_SIMPLE) < 0) return NULL;
+    if (first < 0) first = 0;
+    if (last > buf.len) last = buf.len;
+    U64s out = {NULL, 0, 0};
+    int failed = 0, odd = 0;
+    const char *h = buf.buf, *e = h + last, *p = h + first;
+    Py_BEGIN_ALLOW_THREADS
+    while (p < e) {
+        if ((size_t)(e - p) < EVENT_PREFIX_LEN || memcmp(p, EVENT_PREFIX, EVENT_PREFIX_LEN)) {
+            odd = 1;
+            break;
+        }
+        if (push(&out, base + (uint64_t)(p - h)) < 0) {
+            failed = 1;
+            break;
+        }
+        const char *nl = memchr(p, '\n', (size_t)(e - p));
+        if (nl == NULL) break;
+        p = nl + 1;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&buf);
+    if (failed || odd) {
+        free(out.v);
+        if (failed) return PyErr_NoMemory();
+        Py_RETURN_NONE;
     }
     return to_bytes(&out);
 }
@@ -473,6 +521,8 @@ static PyMethodDef methods[] = {
      "find_lines(buf, literal) -> bytes of uint64 starts of the lines holding literal"},
     {"field_equals", (PyCFunction)(void (*)(void))field_equals, METH_FASTCALL,
      "field_equals(buf, literal, key, text, number, max_level) -> (match, unsure)"},
+    {"event_starts", (PyCFunction)(void (*)(void))event_starts, METH_FASTCALL,
+     "event_starts(buf, first, last, base) -> bytes of uint64 base + line starts, or None"},
     {"rows_at", (PyCFunction)(void (*)(void))rows_at, METH_FASTCALL,
      "rows_at(offsets, starts, base, lo, hi) -> bytes of uint64 rows"},
     {NULL, NULL, 0, NULL},

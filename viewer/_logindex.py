@@ -29,6 +29,7 @@ from tracer import Event, LogReader, Manifest
 from tracer._logfile import rotated_path
 
 from ._ring import Schema
+from ._scan import scanner
 
 __all__ = ["EventRows", "LogIndex"]
 
@@ -281,12 +282,23 @@ class LogIndex(EventRows):
         """Append the offsets of the rows among ``buf[:last]`` (``base``: its offset)."""
         self._offsets.extend(self._starts(buf, 0, last, base))
 
-    def _starts(self, buf: bytes, first: int, last: int, base: int) -> list[int]:
+    def _starts(self, buf: bytes, first: int, last: int, base: int) -> array[int]:
         """Offsets (``base`` + position) of the rows among the lines of ``buf[first:last]``.
 
         Rows are the non-blank lines other than manifests (which the reader learns from);
         lines that are not events are shown as unreadable rows, never skipped silently.
+        A run of event lines is read by the scanner (in C without the GIL, so the UI
+        thread is not held up while the log is indexed).
         """
+        packed = scanner().event_starts(buf, first, last, base)
+        if packed is not None:
+            out = array("Q")
+            out.frombytes(packed)
+            return out
+        return array("Q", self._odd_starts(buf, first, last, base))
+
+    def _odd_starts(self, buf: bytes, first: int, last: int, base: int) -> list[int]:
+        """``_starts`` of lines that are not all events: line by line."""
         if _ODD_LINE.search(buf, first, last) is None and \
                 buf.startswith(_EVENT_PREFIXES[0], first):
             return [base + first] + [base + m.end() for m in _NL.finditer(buf, first, last - 1)]
@@ -325,7 +337,7 @@ class LogIndex(EventRows):
         if first <= 0 or last <= first:
             return
         at = size - _TAIL
-        self._tail = array("Q", self._starts(buf, first, last, at))
+        self._tail = self._starts(buf, first, last, at)
         self._tail_from = at + first
         self._tail_end = at + last
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 from array import array
 from bisect import bisect_left
@@ -22,10 +23,13 @@ from typing import Any
 
 import orjson
 
-__all__ = ["field_equals", "find_lines", "rows_at", "scanner"]
+__all__ = ["event_starts", "field_equals", "find_lines", "rows_at", "scanner"]
 
 _VERSION = 1
 _MISSING = object()
+_EVENT = b'{"type":"event"'
+_NL = re.compile(rb"\n")
+_NOT_EVENT = re.compile(rb'\n(?!\{"type":"event")')
 
 
 def _packed(values: list[int]) -> bytes:
@@ -99,6 +103,17 @@ def _decide(line: bytes, name: str, text: str, number: object, max_level: int) -
     if isinstance(value, int | float):
         return number is not None and value == number
     return False
+
+
+def event_starts(buf: Any, first: int, last: int, base: int) -> bytes | None:
+    """``base`` + the starts of the lines of ``buf[first:last]`` (whole lines) if every one
+    is an event line, else None."""
+    if last <= first:
+        return b""
+    if not buf.startswith(_EVENT, first, last) or \
+            _NOT_EVENT.search(buf, first, last - 1) is not None:
+        return None
+    return _packed([base + first] + [base + m.end() for m in _NL.finditer(buf, first, last - 1)])
 
 
 def rows_at(offsets: Any, starts: Any, base: int, lo: int, hi: int) -> bytes:
