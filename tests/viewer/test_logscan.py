@@ -74,7 +74,8 @@ HOSTILE_LINES = [
     _line(_record({"addr": "10.0.0.7"})).replace(b'"fields":{', b'"fields":{"add\\u0072":"z",'),
     _line(_record({"addr": "10.0.0.\\u0037", "x": LIT})).replace(b"\\\\u", b"\\u"),
     _line(_record({"addr": "10.0.0.7", "addr_": "z"})).replace(b'"addr_"', b'"add\\u0072"'),
-    _line(_record({"addr": "10.0.0.7"})).replace(b'"fields":', b'"fields":{"addr":"10.0.0.7"},"fi\\u0065lds":'),
+    _line(_record({"addr": "10.0.0.7"})).replace(
+        b'"fields":', b'"fields":{"addr":"10.0.0.7"},"fi\\u0065lds":'),
     _line(_record({"addr": "10.0.0.7", "q": 'say \\"hi\\"'})),
     _line(_record({"addr": "10.0.0.7", "u": "\\ud800"})).replace(b"\\\\u", b"\\u"),
     _line(_record({"addr": "10.0.0.7", "s": "\\ud83d\\ude00"})).replace(b"\\\\u", b"\\u"),
