@@ -478,12 +478,17 @@ class LogIndex(EventRows):
     def windows(self, first: int, stop: int, size: int = _WINDOW
                 ) -> Iterator[tuple[int, int, int, memoryview]]:
         """(first row, end row, first row's packed offset, bytes) covering rows
-        ``first..stop`` in order, as ``chunks`` but mapped, not copied.
+        ``first..stop`` in order, as ``chunks`` but mapped, not copied (``mapped``).
+        The view must not be kept."""
+        for row0, j, p0, fno, start, end in self.window_spans(first, stop, size):
+            with self.mapped(fno, start, end) as view:
+                yield row0, j, p0, view
 
-        Each window is a read-only map of its own (the rows' files only grow; a map the
-        rows on screen use may be replaced meanwhile), unmapped before the next one, so
-        the pages read never stay in the process's memory. The view must not be kept.
-        """
+    def window_spans(self, first: int, stop: int, size: int = _WINDOW
+                     ) -> Iterator[tuple[int, int, int, int, int, int]]:
+        """(first row, end row, first row's packed offset, file number, start, end) of
+        runs of rows ``first..stop`` of about ``size`` bytes; ``end`` < 0: up to the
+        newline after the line at offset ``-1 - end`` (the last row of a file)."""
         offsets = self._offsets
         stop = min(stop, len(offsets))
         while first < stop and not self._stop.is_set():
@@ -491,19 +496,22 @@ class LogIndex(EventRows):
             fno = p0 >> _SHIFT
             j = max(first + 1, bisect_left(offsets, min(p0 + size, (fno + 1) << _SHIFT),
                                            first + 1, stop))
-            f = self._files[fno]
-            start = p0 & _MASK
             if j < len(offsets) and offsets[j] >> _SHIFT == fno:
                 end = offsets[j] & _MASK
-            else:  # the last row of a file: up to its newline
+            else:
                 end = -1 - (offsets[j - 1] & _MASK)
-            yield from self._window(f, first, j, p0, start, end)
+            yield first, j, p0, fno, p0 & _MASK, end
             first = j
 
-    @staticmethod
-    def _window(f: _File, first: int, j: int, p0: int, start: int, end: int
-                ) -> Iterator[tuple[int, int, int, memoryview]]:
-        """One window (``end`` < 0: up to the newline after the line at ``-1 - end``)."""
+    @contextlib.contextmanager
+    def mapped(self, fno: int, start: int, end: int) -> Iterator[memoryview]:
+        """Bytes ``start..end`` of file ``fno`` (a ``window_spans`` span), mapped read-only.
+
+        Each window is a map of its own (the rows' files only grow; the map the rows on
+        screen use may be replaced meanwhile), unmapped on exit, so the pages read never
+        stay in the process's memory. Safe to use from several threads at once.
+        """
+        f = self._files[fno]
         aligned = start - start % mmap.ALLOCATIONGRANULARITY
         m = mmap.mmap(f.fd, (end if end >= 0 else f.size()) - aligned, offset=aligned,
                       access=mmap.ACCESS_READ)
@@ -512,7 +520,7 @@ class LogIndex(EventRows):
                 nl = m.find(b"\n", -1 - end - aligned)
                 end = aligned + (nl + 1 if nl >= 0 else len(m))
             with memoryview(m) as whole, whole[start - aligned:end - aligned] as view:
-                yield first, j, p0, view
+                yield view
         finally:
             with contextlib.suppress(BufferError):  # a view still held: the map goes with it
                 m.close()

@@ -13,8 +13,11 @@ import re
 import threading
 from array import array
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import ModuleType
+from typing import NamedTuple
 
 import orjson
 
@@ -234,6 +237,22 @@ class _RecordRow:
     message = property(lambda self: "")
 
 
+_THREADS = 2  # scanner threads (the C scan is bound by memory and page faults)
+_AHEAD = 4  # windows in flight
+
+
+class _Decided(NamedTuple):
+    """A window decided by the scanner: matching line starts (uint64 bytes), undecided
+    lines and loss records (packed offset, line)."""
+
+    row0: int
+    end_row: int
+    p0: int
+    match: bytes
+    lines: list[tuple[int, bytes]]
+    lost_lines: list[tuple[int, bytes]]
+
+
 class _FilterWorker:
     """Finds the rows a filter keeps, in order, following the index as it grows."""
 
@@ -258,6 +277,7 @@ class _FilterWorker:
         fast = _equality(flt) if decide and self.raw is not None and not self.rest and \
             len(key) == 1 else None
         self.fast = (*fast, flt.max_level) if fast is not None else None
+        self._pool: ThreadPoolExecutor | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="traceview-filter", daemon=True)
 
@@ -268,8 +288,19 @@ class _FilterWorker:
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=2)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _run(self) -> None:
+        try:
+            self._follow()
+        except (OSError, ValueError, IndexError):
+            self._stop.set()  # the log was closed or cut under the scan: it ends here
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _follow(self) -> None:
         index = self.index
         decode = index.reader.decode
         while not self._stop.is_set():
@@ -335,6 +366,9 @@ class _FilterWorker:
                 self.rows._matches.extend(self._every_line(buf, row0, decode))
                 self.rows._scanned = index.row_at(p0 + len(buf) - 1, row0, stop) + 1
             return
+        if self.fast is not None:
+            self._scan_parallel(first, stop, decode)
+            return
         for row0, end_row, p0, view in index.windows(first, stop):
             if self._stop.is_set():
                 return
@@ -345,6 +379,51 @@ class _FilterWorker:
                                                                     end_row, decode)}))
             self.rows._matches.extend(found)
             self.rows._scanned = end_row
+
+    def _scan_parallel(self, first: int, stop: int,
+                       decode: Callable[[bytes], Event | None]) -> None:
+        """A ``field == value`` filter: windows decided by the scanner on a pool of threads
+        (C releases the GIL: the cores share the scan), taken in order here."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="traceview-scan")
+        ahead: deque[Future[_Decided]] = deque()
+        spans = self.index.window_spans(first, stop)
+        while not self._stop.is_set():
+            span = next(spans, None)
+            if span is not None:
+                ahead.append(self._pool.submit(self._decide, span))
+                if len(ahead) < _AHEAD:
+                    continue
+            if not ahead:
+                return
+            self._take(ahead.popleft().result(), decode)
+        for future in ahead:
+            future.cancel()
+
+    def _decide(self, span: tuple[int, int, int, int, int, int]) -> _Decided:
+        """One window: the rows the scanner keeps, and the lines it leaves to ``_take``."""
+        row0, end_row, p0, fno, start, end = span
+        assert self.fast is not None
+        with self.index.mapped(fno, start, end) as view:
+            match, unsure = self.scan.field_equals(view, self.key[0], *self.fast)
+            lines = [(p0 + s, _line(view, s)) for s in array("Q", unsure)]
+            lost = self.index.lost_offsets(p0, p0 + len(view)) if self.lost_shown else []
+            lost_lines = [(at, _line(view, at - p0)) for at in lost]
+        return _Decided(row0, end_row, p0, match, lines, lost_lines)
+
+    def _take(self, d: _Decided, decode: Callable[[bytes], Event | None]) -> None:
+        """Add a decided window's rows (and those of its undecided lines) to the matches."""
+        index = self.index
+        rows = array("Q", self.scan.rows_at(index.offsets, d.match, d.p0, d.row0, d.end_row))
+        extra = [index.row_starting_at(at, d.row0, d.end_row) for at, line in d.lines
+                 if self._keep(line, decode, self.rest)]
+        extra += [index.row_starting_at(at, d.row0, d.end_row) for at, line in d.lost_lines
+                  if self._test(line, decode)]
+        extra = [r for r in extra if r >= 0]
+        if extra:
+            rows = array("Q", sorted({*rows, *extra}))
+        self.rows._matches.extend(rows)
+        self.rows._scanned = d.end_row
 
     def _candidates(self, view: memoryview, p0: int, row0: int, end_row: int,
                     decode: Callable[[bytes], Event | None]) -> array[int]:
