@@ -356,8 +356,9 @@ class _FilterWorker:
 
     def _scan_bytes(self, first: int, stop: int,
                     decode: Callable[[bytes], Event | None]) -> None:
-        """Mapped windows of whole lines: literal search first, then decide only
-        candidates (in C when built: one call per window each, the GIL released)."""
+        """Mapped windows of whole lines: literal search first (the scanner: C without the
+        GIL when built), then the exact test of each candidate; a ``field == value``
+        filter's candidates are decided by the scanner too (``_scan_parallel``)."""
         index = self.index
         if not self.groups:
             for row0, p0, buf in index.chunks(first, stop):
@@ -430,10 +431,7 @@ class _FilterWorker:
         """Rows in ``view`` the filter keeps (``p0``: the packed offset of its start)."""
         scan = self.scan
         rows = array("Q")
-        if self.fast is not None:  # found and decided in one call
-            match, starts = scan.field_equals(view, self.key[0], *self.fast)
-            rows = array("Q", scan.rows_at(self.index.offsets, match, p0, row0, end_row))
-        elif len(self.key) == 1:
+        if len(self.key) == 1:
             starts = scan.find_lines(view, self.key[0])
         else:  # lines holding any of the alternatives
             starts = array("Q", sorted(set().union(*(array("Q", scan.find_lines(view, lit))
