@@ -260,3 +260,12 @@ def test_field_equals_decides_the_tracers_own_lines_in_c():
         starts.append(starts[-1] + len(line) + 1)
     assert list(array("Q", match)) == [starts[0], starts[1], starts[3]]
     assert unsure == b""
+
+
+def test_the_built_c_scanner_is_the_one_in_use(monkeypatch):
+    """The C scanner is picked when built (its VERSION matches), and WFPTRACE_PURE picks
+    the Python twin."""
+    monkeypatch.delenv("WFPTRACE_PURE", raising=False)
+    assert _scan._load() is _cscan
+    monkeypatch.setenv("WFPTRACE_PURE", "1")
+    assert _scan._load() is _scan
