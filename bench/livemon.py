@@ -4,17 +4,26 @@ The monitor (``wfptrace monitor monitor APP``) runs in namespace ``a``; APP is a
 renamed copy of the Python binary. In one run, paired and interleaved (the order
 alternates), with the monitor running and not running:
 
-- ``unmonitored_tcp_ratio``: iperf3 a -> b throughput (an unmonitored application)
-  with the monitor over without.
-- ``unmonitored_conn_ratio``: short connections per second (socket, connect, send,
-  close, sequential; one over the median time of one) of an unmonitored application, with
-  over without: the process's first SYN is held while its owner is looked up, the
-  later ones are decided in the kernel (the owner cache) (``held_syn_us``: what the
-  monitor adds to one connection).
-  ``unmonitored_conn_ratio_interleaved`` is the same cost measured in one window:
-  connections alternating between ``a`` (monitored) and an identical namespace pair
-  without the monitor; load drift cancels, the monitor process's own CPU use does not
-  show (it slows both sides).
+- ``unmonitored_tcp_ratio`` and ``unmonitored_conn_ratio``: an unmonitored application's
+  iperf3 a -> b throughput and its short connections (socket, connect, send, close,
+  sequential; one over the median time of one), with the monitor over without. Each
+  run measures both states (the order alternates), and in each state the traffic
+  alternates between ``a`` and an identical namespace pair that is never monitored
+  (the twin): connection by connection (sockets made in small batches per namespace,
+  each creation timed, so no namespace switch is in a connection's time), and iperf3
+  transfer by transfer (``TCP_BYTES`` each, ABBA). A run's ratio is ``a``'s figure over
+  the twin's with the monitor, divided by the same with it off: the load drift of a
+  shared 2-core machine between the two states cancels (the twin saw it too), and so
+  does any asymmetry of the two pairs (the off state measures it:
+  ``unmonitored_conn_ratio_null``). Not in the ratios, because the twin pays them too:
+  the monitor process's own CPU use (``monitor_cpu_pct``: its processes' CPU time over
+  the window, in % of one CPU) and the owner cache's BPF programs' early exit for
+  sockets of other namespaces. ``conn_cost_us`` is what the monitor adds to one
+  connection (a process's first SYN is held while its owner is looked up, the later
+  ones are decided in the kernel by the owner cache).
+  ``unmonitored_conn_ratio_sequential`` and ``held_syn_us`` are the older design, kept
+  for comparison: ``a`` alone, off then on, half a second each; a load swing between
+  the two halves of a pair moves it by tens of percent.
 - ``unmonitored_packets_copied``: packets of those unmonitored flows the NFLOG rules
   copied to the monitor (counters of its rules; 0 expected).
 - ``monitored_commands_exact``: 1 if the monitor traced exactly the MSNP commands of
@@ -63,14 +72,22 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench._common import emit, progress, spread
-from tests.harness import TCPCONN, Topology, build_topology, netns_unavailable_reason
+from tests.harness import (
+    TCPCONN,
+    Namespace,
+    Topology,
+    build_topology,
+    netns_unavailable_reason,
+)
 from tests.harness.traffic import Bulk, Servers
 from tracer import read_log
 
@@ -79,6 +96,8 @@ IPERF_PORT = 5201
 SHORT_PORT = 18800  # Servers: sink on it, accept-and-close on +1
 SIM_PORT = 18630
 CONN_PORT = 18900
+TCP_BYTES = "768M"  # one iperf3 transfer of the alternating series (~0.5-1 s here)
+_S = TypeVar("_S")
 
 
 def _python() -> str:
@@ -141,13 +160,14 @@ def monitoring(topo: Topology, state: Path, app: str, log: Path,
 
 
 # -- measurements ------------------------------------------------------------------------
-def tcp_gbps(topo: Topology, seconds: float) -> float:
-    """iperf3 a -> b throughput in Gbit/s."""
+def tcp_gbps(topo: Topology, seconds: float, nbytes: str = "") -> float:
+    """iperf3 a -> b throughput in Gbit/s (for ``seconds``, or ``nbytes`` such as 512M)."""
     server = topo.b.spawn(["iperf3", "-s", "-1", "-p", str(IPERF_PORT)])
     topo.b.wait_listening(IPERF_PORT)
+    amount = ["-n", nbytes] if nbytes else ["-t", str(max(1, round(seconds)))]
     try:
-        res = topo.a.run(["iperf3", "-c", topo.b.ip4, "-p", str(IPERF_PORT), "-t",
-                          str(seconds), "-J"], timeout=seconds + 30)
+        res = topo.a.run(["iperf3", "-c", topo.b.ip4, "-p", str(IPERF_PORT), *amount, "-J"],
+                         timeout=seconds + 30)
         return float(json.loads(res.stdout)["end"]["sum_received"]["bits_per_second"]) / 1e9
     finally:
         server.wait(10)
@@ -173,33 +193,70 @@ def conn_rate(topo: Topology, seconds: float) -> float:
     return 1 / statistics.median(took) if took else 0.0
 
 
-def _one_conn(dst: str, sock: socket.socket) -> float | None:
+def _sockets(ns: Namespace, count: int) -> list[tuple[socket.socket, float]]:
+    """``count`` TCP sockets made in ``ns``, each with the seconds its creation took (the
+    owner cache's program runs there); made in a batch, so the namespace switch is not
+    in any connection's time."""
+    made = []
+    with ns.enter():
+        for _ in range(count):
+            start = time.perf_counter()
+            sock = socket.socket()
+            made.append((sock, time.perf_counter() - start))
+    return made
+
+
+def _one_conn(sock: socket.socket, created: float, dst: str) -> float | None:
+    """Connect, send, close: the seconds it took plus the socket's creation."""
     start = time.perf_counter()
     with sock, contextlib.suppress(OSError):
         sock.settimeout(5)
         sock.connect((dst, SHORT_PORT + 1))
         sock.sendall(b"x")
         sock.close()
-        return time.perf_counter() - start
+        return time.perf_counter() - start + created
     return None
 
 
-def conn_ratio_interleaved(topo: Topology, twin: Topology, seconds: float) -> float:
-    """Connections alternating between ``topo.a`` (the monitor's namespace) and ``twin.a``
-    (an identical pair without it), in the same window: the median time of one in the twin
-    over the median in ``a``. Load drift of a shared machine cancels out; what the monitor
-    process itself takes from the CPU slows both sides alike and is not in this figure."""
+def conn_times(topo: Topology, twin: Topology, seconds: float) -> tuple[float, float]:
+    """Median seconds of one connection from ``topo.a`` and from ``twin.a``, the two
+    alternating connection by connection in one window."""
     took: tuple[list[float], list[float]] = ([], [])
     end = time.monotonic() + seconds
-    i = 0
+    pairs = (topo, twin)
     while time.monotonic() < end:
-        pair = (topo, twin)[i % 2]
-        with pair.a.enter():
-            sock = socket.socket()
-        if (t := _one_conn(pair.b.ip4, sock)) is not None:
-            took[i % 2].append(t)
-        i += 1
-    return statistics.median(took[1]) / statistics.median(took[0])
+        batches = [_sockets(p.a, 32) for p in pairs]
+        for i in range(64):
+            side = i % 2
+            sock, created = batches[side][i // 2]
+            if (t := _one_conn(sock, created, pairs[side].b.ip4)) is not None:
+                took[side].append(t)
+    return statistics.median(took[0]), statistics.median(took[1])
+
+
+def tcp_alternating(topo: Topology, twin: Topology, nbytes: str,
+                    rounds: int) -> tuple[float, float]:
+    """Median iperf3 Gbit/s of ``topo`` and of ``twin``, transfers alternating (ABBA...)."""
+    got: tuple[list[float], list[float]] = ([], [])
+    for i in range(rounds):
+        for side in ((0, 1) if i % 2 == 0 else (1, 0)):
+            got[side].append(tcp_gbps((topo, twin)[side], 1.0, nbytes))
+    return statistics.median(got[0]), statistics.median(got[1])
+
+
+def _cpu_ns(pid: int) -> int:
+    """CPU nanoseconds of a process's threads and its children's (the stall watchdog)."""
+    total = 0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for t in os.listdir(f"/proc/{pid}/task")
+                 for c in Path(f"/proc/{pid}/task/{t}/children").read_text().split()]
+    for p in pids:
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{p}/task"):
+                with contextlib.suppress(OSError):
+                    total += int(Path(f"/proc/{p}/task/{task}/schedstat").read_text().split()[0])
+    return total
 
 
 def _nflog_hits(topo: Topology) -> int:
@@ -228,9 +285,9 @@ def conntrack_ratios(topo: Topology, seconds: float, runs: int) -> list[float]:
     return ratios
 
 
-def paired(runs: int, measure: Callable[[bool], float]) -> tuple[list[float], list[float]]:
+def paired_states(runs: int, measure: Callable[[bool], _S]) -> tuple[list[_S], list[_S]]:
     """``measure(monitored)`` for both states per run, the order alternating."""
-    got: dict[bool, list[float]] = {False: [], True: []}
+    got: dict[bool, list[_S]] = {False: [], True: []}
     for i in range(runs):
         for on in ((False, True) if i % 2 == 0 else (True, False)):
             got[on].append(measure(on))
@@ -332,10 +389,67 @@ def fresh_connection(topo: Topology, port: int) -> float | None:
     return None
 
 
+@dataclass
+class _State:
+    """One state's figures in one run: ``a`` and the twin, alternating."""
+
+    conn_s: tuple[float, float]
+    gbps: tuple[float, float]
+    conn_per_s_seq: float
+    monitor_cpu_pct: float = 0.0
+    copied: int = 0
+
+
+def _measure(topo: Topology, twin: Topology, seconds: float, mon: Monitor | None) -> _State:
+    cpu0, t0 = (_cpu_ns(mon.proc.pid) if mon else 0), time.monotonic()
+    st = _State(conn_times(topo, twin, seconds),
+                tcp_alternating(topo, twin, TCP_BYTES, 2), conn_rate(topo, seconds / 2))
+    if mon is not None:
+        st.monitor_cpu_pct = (_cpu_ns(mon.proc.pid) - cpu0) / 1e7 / (time.monotonic() - t0)
+        st.copied = _nflog_hits(topo)
+    return st
+
+
+def unmonitored(topo: Topology, twin: Topology,
+                monitor: Callable[[], contextlib.AbstractContextManager[Monitor]],
+                runs: int, seconds: float) -> dict[str, float]:
+    """The unmonitored application's figures, monitor off and on (see the module doc)."""
+    def measure(on: bool) -> _State:
+        if not on:
+            return _measure(topo, twin, seconds, None)
+        with monitor() as mon:
+            return _measure(topo, twin, seconds, mon)
+
+    offs, ons = paired_states(runs, measure)
+    pairs = list(zip(offs, ons, strict=True))
+    m: dict[str, float] = {}
+    # times: twin over a is a's rate over the twin's; throughput: a over the twin
+    m.update(spread("unmonitored_conn_ratio", [
+        (on.conn_s[1] / on.conn_s[0]) / (off.conn_s[1] / off.conn_s[0]) for off, on in pairs]))
+    m.update(spread("unmonitored_tcp_ratio", [
+        (on.gbps[0] / on.gbps[1]) / (off.gbps[0] / off.gbps[1]) for off, on in pairs]))
+    m.update(spread("conn_cost_us", [
+        ((on.conn_s[0] - on.conn_s[1]) - (off.conn_s[0] - off.conn_s[1])) * 1e6
+        for off, on in pairs]))
+    m.update(spread("conn_us", [on.conn_s[0] * 1e6 for on in ons]))
+    m.update(spread("conn_unmonitored_us", [off.conn_s[0] * 1e6 for off in offs]))
+    m.update(spread("unmonitored_conn_ratio_null", [off.conn_s[1] / off.conn_s[0]
+                                                    for off in offs]))
+    m.update(spread("tcp_gbps", [on.gbps[0] for on in ons]))
+    m.update(spread("tcp_unmonitored_gbps", [off.gbps[0] for off in offs]))
+    m.update(spread("monitor_cpu_pct", [on.monitor_cpu_pct for on in ons]))
+    m.update(spread("unmonitored_conn_ratio_sequential", [
+        on.conn_per_s_seq / off.conn_per_s_seq for off, on in pairs]))
+    m.update(spread("held_syn_us", [1e6 / on.conn_per_s_seq - 1e6 / off.conn_per_s_seq
+                                    for off, on in pairs]))
+    m["unmonitored_packets_copied"] = sum(on.copied for on in ons)
+    return m
+
+
 # -- the run -------------------------------------------------------------------------------
 def run(quick: bool) -> dict[str, object]:
     """Every measurement in one topology."""
-    seconds, runs, count, window = (1.0, 3, 100, 1.0) if quick else (3.0, 5, 300, 2.0)
+    seconds, runs, count, window = (1.0, 4, 100, 1.0) if quick else (3.0, 6, 300, 2.0)
     topo = build_topology(2)
     twin = build_topology(2)  # the same pair, never monitored (interleaved connections)
     m: dict[str, object] = {}
@@ -362,38 +476,18 @@ def run(quick: bool) -> dict[str, object]:
                 for exe in ("iptables", "ip6tables"):
                     topo.a.run([exe, "-w", *_STATEFUL])
                     twin.a.run([exe, "-w", *_STATEFUL])
-                progress("unmonitored throughput and connections, monitor off/on")
-                copied: list[int] = []
-                interleaved: list[float] = []
-
-                def both(on: bool) -> tuple[float, float]:
-                    if not on:
-                        return tcp_gbps(topo, seconds), conn_rate(topo, seconds)
-                    with monitoring(topo, state, app, tmp / "m.jsonl"):
-                        res = tcp_gbps(topo, seconds), conn_rate(topo, seconds)
-                        interleaved.append(conn_ratio_interleaved(topo, twin, seconds))
-                        copied.append(_nflog_hits(topo))
-                        return res
-
-                pairs = paired(runs, both)
-                off, on = pairs
-                run_pairs = list(zip(off, on, strict=True))
-                m.update(spread("unmonitored_tcp_ratio", [b[0] / a[0] for a, b in run_pairs]))
-                m.update(spread("unmonitored_conn_ratio", [b[1] / a[1] for a, b in run_pairs]))
-                m.update(spread("unmonitored_conn_ratio_interleaved", interleaved))
-                m.update(spread("tcp_gbps", [b[0] for b in on]))
-                m.update(spread("tcp_unmonitored_gbps", [a[0] for a in off]))
-                m.update(spread("conn_per_s", [b[1] for b in on]))
-                m.update(spread("conn_per_s_unmonitored", [a[1] for a in off]))
-                m.update(spread("held_syn_us", [1e6 / b[1] - 1e6 / a[1] for a, b in run_pairs]))
-                m["unmonitored_packets_copied"] = sum(copied)
+                progress("unmonitored throughput and connections, monitor off/on, "
+                         "alternating with the twin pair")
+                m.update(unmonitored(topo, twin, lambda: monitoring(topo, state, app,
+                                                                    tmp / "m.jsonl"),
+                                     runs, seconds))
                 progress("monitored: the simulator's session")
                 m["monitored_commands_exact"] = monitored_commands_exact(topo, state, app, tmp)
                 progress("attribution of short connections")
                 m["attribution_accuracy"], m["attribution_connections"] = (
                     attribution_accuracy(topo, state, app, other, tmp, count))
                 progress("stall: SIGSTOP of the monitor")
-                stalls = [stall(topo, state, app, tmp, window) for _ in range(max(1, runs - 2))]
+                stalls = [stall(topo, state, app, tmp, window) for _ in range(max(1, runs - 3))]
                 for key in ("established_stall_ms", "new_conn_wait_ms"):
                     m.update(spread(key, [s[key] for s in stalls]))
                 m.update(spread("stall_resume_ms", [max(s.values()) for s in stalls]))
