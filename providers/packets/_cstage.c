@@ -1649,19 +1649,20 @@ charge_held(Framing *fr)
     return ok < 0 ? -1 : !ok;
 }
 
-/* The consumer's loan, (synced, base, max_line, max_payload, resume[, hold[, charge]]),
- * or None. */
+/* The consumer's loan, (synced, base, max_line, max_payload, resume[, hold[, charge[,
+ * unread]]]), or None. ``unread`` (only where on_data returns it): the consumer did not
+ * read the chunk it was offered; the stage frames it under this loan. */
 static int
 take_loan(FlowObj *f, int side, PyObject *token)
 {
     if (token == Py_None)
         return 0;
     Py_ssize_t items = PyTuple_CheckExact(token) ? PyTuple_GET_SIZE(token) : 0;
-    PyObject *charge = items == 7 ? PyTuple_GET_ITEM(token, 6) : Py_None;
-    if (items < 5 || items > 7 || !PyCallable_Check(PyTuple_GET_ITEM(token, 4))
+    PyObject *charge = items >= 7 ? PyTuple_GET_ITEM(token, 6) : Py_None;
+    if (items < 5 || items > 8 || !PyCallable_Check(PyTuple_GET_ITEM(token, 4))
         || (charge != Py_None && !PyCallable_Check(charge))) {
         PyErr_SetString(PyExc_TypeError, "a loan is None or (synced, base, max_line, "
-                                         "max_payload, resume[, hold[, charge]])");
+                                         "max_payload, resume[, hold[, charge[, unread]]])");
         return -1;
     }
     Framing *fr = &f->fr[side];
@@ -1681,13 +1682,16 @@ take_loan(FlowObj *f, int side, PyObject *token)
     Py_CLEAR(fr->pending);
     Py_CLEAR(fr->payload);
     Py_XSETREF(fr->charge, charge == Py_None ? NULL : Py_NewRef(charge));
-    fr->charging = items == 7, fr->charged = 0;
+    fr->charging = items >= 7, fr->charged = 0;
     fr->synced = synced, fr->hold = hold, fr->base = base, fr->max_line = max_line;
     fr->max_payload = max_payload, fr->nbytes = fr->commands = fr->payload_bytes = 0;
     return 0;
 }
 
-/* Bytes for the consumer's own parser: on_data(flow, side, data) -> a loan or None. */
+static int frame_data(Stage *s, FlowObj *f, int side, PyObject *bytes);
+
+/* Bytes for the consumer's own parser: on_data(flow, side, data) -> a loan or None (a
+ * loan marked unread: the stage frames ``data`` itself). */
 static int
 raw_data(Stage *s, FlowObj *f, int side, PyObject *bytes)
 {
@@ -1701,8 +1705,12 @@ raw_data(Stage *s, FlowObj *f, int side, PyObject *bytes)
     Py_DECREF(sideobj);
     if (token == NULL)
         return -1;
-    int rc = take_loan(f, side, token);
+    int unread = token != Py_None && PyTuple_CheckExact(token) && PyTuple_GET_SIZE(token) == 8
+                 ? PyObject_IsTrue(PyTuple_GET_ITEM(token, 7)) : 0;
+    int rc = unread < 0 ? -1 : take_loan(f, side, token);
     Py_DECREF(token);
+    if (rc == 0 && unread)  /* (a stream's first chunk: framed here, not in Python) */
+        rc = frame_data(s, f, side, bytes);
     return rc;
 }
 
