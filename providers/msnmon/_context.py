@@ -66,7 +66,6 @@ class FlowContext:
         "held",
         "identity",
         "invited",
-        "legacy_ports",
         "local",
         "local_side",
         "login_done",
@@ -77,7 +76,6 @@ class FlowContext:
         "redirects",
         "remote",
         "roles",
-        "server",
         "session_start_ns",
         "sniff",
         "sniff_bytes",
@@ -101,8 +99,6 @@ class FlowContext:
         self.local_side = local_side  # 0: the flow's initiator is the local end
         self.local = local
         self.remote = remote
-        self.legacy_ports = (local[1], remote[1])
-        self.server = f"{remote[0]}:{remote[1]}"
         self.start_ns = start_ns  # the flow's first packet: FlowEstablished's time
         #: when the session this flow continues began (a login's first flow, or the
         #: switchboard's announcement): the Login/Switchboard summary's event.start
@@ -152,6 +148,16 @@ class FlowContext:
         if cid is None:
             cid = self.cid = self.flow.id
         return cid
+
+    @property
+    def server(self) -> str:
+        """The remote end, ``address:port`` (made when asked: only summaries show it)."""
+        return f"{self.remote[0]}:{self.remote[1]}"
+
+    @property
+    def legacy_ports(self) -> tuple[int, int]:
+        """(local port, remote port), as the original's legacy traces show them."""
+        return self.local[1], self.remote[1]
 
     @property
     def role(self) -> Role:

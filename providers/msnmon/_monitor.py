@@ -365,6 +365,8 @@ class MsnMonitor:
             growth overdrew the budget (the parser drops what it holds)."""
             parser.resume(synced, base, rest, pending, payload, nbytes, commands,
                           payload_bytes, charged)
+            if not (leftover or overdrawn or charged) and rest is None and pending is None:
+                return None  # (nothing held nor charged: account() would change nothing)
             out: list = []
             if overdrawn:
                 parser.drop_held(out)

@@ -105,6 +105,11 @@ class MsnpStreamParser:
     given up (``failed`` holds the reason) and later bytes are only counted.
     """
 
+    #: (no per-instance dictionary: a monitor makes two parsers for every flow)
+    __slots__ = ("_allow_http", "_base", "_charged", "_dropping", "_got", "_http", "_payload",
+                 "_pending", "_rest", "_skip_line", "_synced", "budget", "envelope", "failed",
+                 "max_errors", "max_line", "max_payload", "offset_shift", "stats")
+
     def __init__(
         self,
         *,

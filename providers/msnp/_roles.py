@@ -101,6 +101,8 @@ class RoleTracker:
     without login). Failing all that, the hint from the address book.
     """
 
+    __slots__ = ("_auth_started", "_logged_in", "_seen", "hint")
+
     def __init__(self, hint: str | None = None) -> None:
         self.hint = Role(hint) if hint else None
         self._seen: set[Role] = set()

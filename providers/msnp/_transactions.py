@@ -44,6 +44,8 @@ class TransactionStats:
 class TransactionTracker:
     """Per-connection request/reply matcher."""
 
+    __slots__ = ("_open", "capacity", "stats")
+
     def __init__(self, capacity: int = 1024) -> None:
         self.capacity = capacity
         self.stats = TransactionStats()
