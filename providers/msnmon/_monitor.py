@@ -331,16 +331,14 @@ class MsnMonitor:
             self._sniff(ctx, direction, data, flow.last_ns)
         return self._loan(ctx, direction)
 
-    def on_stage_data(self, flow: Flow, side: int, data: bytes) -> tuple | None:
-        """:meth:`on_data` for a compiled packet stage: an MSNP direction whose parser holds
-        nothing is lent before ``data`` is read (the loan marked unread), so the stage
-        frames that chunk too (and :meth:`on_framed` counts it)."""
+    def lend(self, flow: Flow, side: int) -> tuple | None:
+        """A compiled packet stage asks before handing a direction's bytes to
+        :meth:`on_data`: a loan (see :meth:`_loan`) lets it frame them itself, a stream's
+        first chunk included (:meth:`on_framed` then counts them). Changes nothing."""
         ctx = flow.user.get(_KEY)
-        if type(ctx) is FlowContext and ctx.state is _MSNP:
-            loan = self._loan(ctx, SENT if side == ctx.local_side else RECEIVED)
-            if loan is not None:
-                return (*loan, True)
-        return self.on_data(flow, side, data)
+        if type(ctx) is not FlowContext or ctx.state is not _MSNP:
+            return None
+        return self._loan(ctx, SENT if side == ctx.local_side else RECEIVED)
 
     def _loan(self, ctx: FlowContext, direction: int) -> tuple | None:
         """A loan of a direction's parser state to a compiled packet stage: (synced,

@@ -1545,6 +1545,7 @@ typedef struct Stage {
     PyObject *directions;   /* (Direction.OUT, Direction.IN) */
     PyObject *on_packet, *count_packets, *on_data, *on_gap, *on_end, *on_flow_end,
         *on_framed, *scan, *complete;
+    PyObject *lend;   /* lend(flow, side) -> a loan or None, asked first; NULL: none */
     PyObject *ended;  /* [(flow, reason)] ended by the packet in progress */
     PyObject *batch;  /* [(flow, side, ts_ns, nbytes, items)] framed, not yet delivered */
     long long counted, next_expire;
@@ -1649,20 +1650,19 @@ charge_held(Framing *fr)
     return ok < 0 ? -1 : !ok;
 }
 
-/* The consumer's loan, (synced, base, max_line, max_payload, resume[, hold[, charge[,
- * unread]]]), or None. ``unread`` (only where on_data returns it): the consumer did not
- * read the chunk it was offered; the stage frames it under this loan. */
+/* The consumer's loan, (synced, base, max_line, max_payload, resume[, hold[, charge]]),
+ * or None. */
 static int
 take_loan(FlowObj *f, int side, PyObject *token)
 {
     if (token == Py_None)
         return 0;
     Py_ssize_t items = PyTuple_CheckExact(token) ? PyTuple_GET_SIZE(token) : 0;
-    PyObject *charge = items >= 7 ? PyTuple_GET_ITEM(token, 6) : Py_None;
-    if (items < 5 || items > 8 || !PyCallable_Check(PyTuple_GET_ITEM(token, 4))
+    PyObject *charge = items == 7 ? PyTuple_GET_ITEM(token, 6) : Py_None;
+    if (items < 5 || items > 7 || !PyCallable_Check(PyTuple_GET_ITEM(token, 4))
         || (charge != Py_None && !PyCallable_Check(charge))) {
         PyErr_SetString(PyExc_TypeError, "a loan is None or (synced, base, max_line, "
-                                         "max_payload, resume[, hold[, charge[, unread]]])");
+                                         "max_payload, resume[, hold[, charge]])");
         return -1;
     }
     Framing *fr = &f->fr[side];
@@ -1682,7 +1682,7 @@ take_loan(FlowObj *f, int side, PyObject *token)
     Py_CLEAR(fr->pending);
     Py_CLEAR(fr->payload);
     Py_XSETREF(fr->charge, charge == Py_None ? NULL : Py_NewRef(charge));
-    fr->charging = items >= 7, fr->charged = 0;
+    fr->charging = items == 7, fr->charged = 0;
     fr->synced = synced, fr->hold = hold, fr->base = base, fr->max_line = max_line;
     fr->max_payload = max_payload, fr->nbytes = fr->commands = fr->payload_bytes = 0;
     return 0;
@@ -1690,27 +1690,36 @@ take_loan(FlowObj *f, int side, PyObject *token)
 
 static int frame_data(Stage *s, FlowObj *f, int side, PyObject *bytes);
 
-/* Bytes for the consumer's own parser: on_data(flow, side, data) -> a loan or None (a
- * loan marked unread: the stage frames ``data`` itself). */
+/* Bytes of a direction not lent: the consumer's ``lend(flow, side)`` is asked first (it
+ * has no side effects, so the batch need not go out before): with a loan the stage
+ * frames the chunk itself (a stream's first chunk need not be parsed in Python). Else
+ * they go to the consumer's own parser: on_data(flow, side, data) -> a loan or None. */
 static int
 raw_data(Stage *s, FlowObj *f, int side, PyObject *bytes)
 {
-    if (flush(s) < 0)
-        return -1;
     PyObject *sideobj = PyLong_FromLong(side);
     if (sideobj == NULL)
         return -1;
     PyObject *argv[3] = {(PyObject *)f, sideobj, bytes};
+    if (s->lend != NULL) {
+        PyObject *loan = PyObject_Vectorcall(s->lend, argv, 2, NULL);
+        int rc = loan == NULL ? -1 : take_loan(f, side, loan);
+        Py_XDECREF(loan);
+        if (rc < 0 || f->fr[side].resume != NULL) {
+            Py_DECREF(sideobj);
+            return rc < 0 ? -1 : frame_data(s, f, side, bytes);
+        }
+    }
+    if (flush(s) < 0) {
+        Py_DECREF(sideobj);
+        return -1;
+    }
     PyObject *token = PyObject_Vectorcall(s->on_data, argv, 3, NULL);
     Py_DECREF(sideobj);
     if (token == NULL)
         return -1;
-    int unread = token != Py_None && PyTuple_CheckExact(token) && PyTuple_GET_SIZE(token) == 8
-                 ? PyObject_IsTrue(PyTuple_GET_ITEM(token, 7)) : 0;
-    int rc = unread < 0 ? -1 : take_loan(f, side, token);
+    int rc = take_loan(f, side, token);
     Py_DECREF(token);
-    if (rc == 0 && unread)  /* (a stream's first chunk: framed here, not in Python) */
-        rc = frame_data(s, f, side, bytes);
     return rc;
 }
 
@@ -2350,16 +2359,16 @@ stage_init(Stage *s, PyObject *args, PyObject *kw)
 {
     static char *names[] = {"table", "reassembler", "packet_type", "directions", "on_packet",
                             "count_packets", "on_data", "on_gap", "on_end", "on_flow_end",
-                            "on_framed", "scan", "complete", NULL};
-    PyObject *a[13];
+                            "on_framed", "scan", "complete", "lend", NULL};
+    PyObject *a[14] = {NULL};
     if (s->table != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Stage: already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O!OO!OOOOOOOOO:Stage", names, &TableType,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O!OO!OOOOOOOOO|O:Stage", names, &TableType,
                                      &a[0], &ReassemblerType, &a[1], &a[2], &PyTuple_Type,
                                      &a[3], &a[4], &a[5], &a[6], &a[7], &a[8], &a[9], &a[10],
-                                     &a[11], &a[12]))
+                                     &a[11], &a[12], &a[13]))
         return -1;
     Table *t = (Table *)a[0];
     Reassembler *r = (Reassembler *)a[1];
@@ -2368,8 +2377,10 @@ stage_init(Stage *s, PyObject *args, PyObject *kw)
                                           "other stage drives, and (OUT, IN)");
         return -1;
     }
-    for (int i = 2; i < 13; i++)
-        if (i != 3 && !PyCallable_Check(a[i])) {
+    if (a[13] == Py_None)
+        a[13] = NULL;
+    for (int i = 2; i < 14; i++)
+        if (i != 3 && a[i] != NULL && !PyCallable_Check(a[i])) {
             PyErr_Format(PyExc_TypeError, "Stage: %s must be callable", names[i]);
             return -1;
         }
@@ -2381,6 +2392,7 @@ stage_init(Stage *s, PyObject *args, PyObject *kw)
                              &s->complete};
     for (int i = 0; i < 13; i++)
         *fields[i] = Py_NewRef(a[i]);
+    s->lend = Py_XNewRef(a[13]);
     t->stage = s, r->stage = s;
     return 0;
 }
@@ -2398,6 +2410,7 @@ stage_traverse(Stage *s, visitproc visit, void *arg)
     Py_VISIT(s->on_gap);
     Py_VISIT(s->on_end);
     Py_VISIT(s->on_flow_end);
+    Py_VISIT(s->lend);
     Py_VISIT(s->on_framed);
     Py_VISIT(s->scan);
     Py_VISIT(s->complete);
@@ -2423,6 +2436,7 @@ stage_clear(Stage *s)
     Py_CLEAR(s->on_gap);
     Py_CLEAR(s->on_end);
     Py_CLEAR(s->on_flow_end);
+    Py_CLEAR(s->lend);
     Py_CLEAR(s->on_framed);
     Py_CLEAR(s->scan);
     Py_CLEAR(s->complete);
@@ -2464,7 +2478,8 @@ static PyTypeObject StageType = {
     .tp_dealloc = (destructor)stage_dealloc,
     .tp_methods = stage_methods,
     .tp_doc = "Stage(table, reassembler, packet_type, directions, on_packet, count_packets, "
-              "on_data, on_gap, on_end, on_flow_end, on_framed, scan, complete): the compiled "
+              "on_data, on_gap, on_end, on_flow_end, on_framed, scan, complete[, lend]): the "
+              "compiled "
               "packet "
               "stage of one stream consumer (see providers/packets/_stage.py).",
 };

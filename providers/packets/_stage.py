@@ -27,10 +27,10 @@ What the consumer offers besides a stream consumer's methods:
   payload_bytes, leftover, ts_ns[, charged, overdrawn])`` (the last two when the loan
   had ``charge``: the bytes charged for the state, and whether that charge overdrew
   the budget), which may lend it again (after a leftover only).
-- ``on_stage_data(flow, side, data)``, if the consumer has it, is called instead of
-  ``on_data``: it may lend *before* reading the chunk, with an eighth item ``unread``
-  true; the stage then frames that chunk itself (a stream's first chunk need not be
-  parsed in Python).
+- ``lend(flow, side)``, if the consumer has it, is asked before ``on_data`` for a
+  direction not lent: a loan (as above) or None, without side effects (it may be asked
+  before the framed batch goes out). With a loan the stage frames the chunk itself: a
+  stream's first chunk need not be parsed in Python.
 
 Everything reaches the consumer in the order the Python pipeline would deliver it:
 framed batches go out before any other call.
@@ -100,9 +100,9 @@ class CompiledPipeline:
                                                max_total_buffer=max_total_buffer)
         self._c = CSTAGE.Stage(
             self.flows._c, self.reassembler._c, Packet, (Direction.OUT, Direction.IN),
-            consumer.on_packet, consumer.count_packets,
-            getattr(consumer, "on_stage_data", consumer.on_data), consumer.on_gap,
-            consumer.on_end, consumer.on_flow_end, consumer.on_framed, *consumer.framer)
+            consumer.on_packet, consumer.count_packets, consumer.on_data, consumer.on_gap,
+            consumer.on_end, consumer.on_flow_end, consumer.on_framed, *consumer.framer,
+            getattr(consumer, "lend", None))
         self._packet = self._c.packet
         self._decode = self.decoder.decode
 
