@@ -165,6 +165,27 @@ def test_the_stage_frames_most_commands_of_a_clean_capture(synthetic, monkeypatc
     assert framed[0] > 0.9 * stats.commands
 
 
+def test_the_stage_frames_every_first_chunk_of_a_clean_capture(synthetic, monkeypatch):
+    """On a clean capture no chunk of an MSNP flow, its first included, goes to on_data:
+    the stage frames them all."""
+    framed, raw = [0], [0]
+    real_framed, real_data = MsnMonitor.on_framed, MsnMonitor.on_data
+
+    def on_framed(self, batch):
+        framed[0] += sum(len(items) for *_, items in batch)
+        real_framed(self, batch)
+
+    def on_data(self, flow, side, data):
+        raw[0] += 1
+        return real_data(self, flow, side, data)
+
+    monkeypatch.setattr(MsnMonitor, "on_framed", on_framed)
+    monkeypatch.setattr(MsnMonitor, "on_data", on_data)
+    stats = replay_capture(synthetic)
+    assert stats.commands > 0 and framed[0] == stats.commands
+    assert raw[0] == 0
+
+
 @pytest.mark.parametrize("cut", [10, 100, 1000])
 def test_cut_pcap_file_raises_the_readers_error_after_the_same_trace(synthetic, record,
                                                                      tmp_path, cut):
