@@ -47,6 +47,10 @@ class StreamState(Enum):
     DROPPED = "dropped"
 
 
+#: (a module global: ``StreamState.SNIFFING`` is a lookup through the enum machinery)
+_SNIFFING = StreamState.SNIFFING
+
+
 class FlowContext:
     """Everything the monitor keeps for one flow of the monitored application."""
 
@@ -104,7 +108,7 @@ class FlowContext:
         #: switchboard's announcement): the Login/Switchboard summary's event.start
         self.session_start_ns = start_ns
         self.from_start = from_start
-        self.state = StreamState.SNIFFING
+        self.state = _SNIFFING
         self.announced = False
         self.parsers = (
             MsnpStreamParser(max_line=max_line, max_payload=max_payload, max_errors=max_errors,

@@ -218,7 +218,7 @@ class MsnMonitor:
             return
         self.contexts -= 1
         flow.user[_KEY] = _IGNORED
-        if ctx.state is StreamState.SNIFFING:
+        if ctx.state is _SNIFFING:
             ctx.take_sniffed()
         for parser in ctx.parsers:
             parser.release()
@@ -230,7 +230,7 @@ class MsnMonitor:
         if FLOW_CLOSED.enabled:
             FLOW_CLOSED.write(flow.last_ns, ctx.flow_id, reason, ctx.commands, ctx.errors,
                               ctx.bytes[SENT], ctx.bytes[RECEIVED], ctx.dropped or None,
-                              ctx.role.value)
+                              ctx.role._value_)
 
     def close(self) -> None:
         """End of the capture or of the monitoring session (the pipeline ended the flows)."""
@@ -290,10 +290,11 @@ class MsnMonitor:
         hint = self.addresses.role_of(*remote)
         ctx = FlowContext(flow, identity, local_side, local, remote, flow.first_ns,
                           bool(pkt.flags & TCP_SYN), hint, *self._limits, self.budget)
-        if hint is not None or remote[1] == _MSNP_PORT:
-            ctx.state = StreamState.MSNP
+        msnp = hint is not None or remote[1] == _MSNP_PORT
+        if msnp:
+            ctx.state = _MSNP
         self.ledger.attach(ctx)
-        if identity.attributed or ctx.state is StreamState.MSNP:
+        if msnp or identity.attributed:
             self._announce(ctx)
         return ctx
 
@@ -579,7 +580,7 @@ class MsnMonitor:
         """Write the events held while the flow's role was unknown, with ``role``: the
         role their commands turned out to have (or, at the flow's end, the last guess)."""
         held, ctx.held = ctx.held, None
-        value = role.value
+        value = role._value_  # (not .value: a descriptor call)
         for event, fields, at in held or ():
             if event.enabled:
                 event.write(*fields[:at], value, *fields[at + 1:])
