@@ -179,9 +179,11 @@ class Worker:
             self._timed_out(conn_id, reason)
         batch = self.conn_q.receive()
         if batch:
+            report = self._settle(report)
             self._connections(batch)
         batch = self.pkt_q.receive()
         if batch:
+            report = self._settle(report)
             self._packets(batch)
         if self._rundown.is_set():
             self._rundown.clear()
@@ -198,14 +200,23 @@ class Worker:
         if dog is None:
             return None
         dog.beat()
+        return self._settle(None)
+
+    def _settle(self, report: StallReport | None) -> StallReport | None:
+        """Learn what the watchdog released (again right after a receive: the process may
+        have been suspended since the round began, and the packets just read released
+        meanwhile); complete the pending connections whose held packets it released."""
+        dog = self.watchdog
+        if dog is None:
+            return report
         settled = dog.settled
-        report = dog.poll()
+        again = dog.poll()
         if dog.settled != settled:
             for conn in self.table.pending():
                 if any(q.is_settled(pkt.id) for q, pkt, _h, _t in conn.held):
                     self.decider.forget(conn.id)
                     self._complete(conn, self.crash_verdict, STALL_OPEN)
-        return report
+        return report if again is None else again
 
     def _trace_stall(self, report: StallReport) -> None:
         s = self.stats
