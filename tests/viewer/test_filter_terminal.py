@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from tests.harness.terminal import Terminal
-from tracer import Hub, Level, Provider, ProviderEnable, SessionConfig
+
+from .chatlog import chat_log
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,17 +25,7 @@ def _open_filter(term: Terminal) -> None:
 
 
 def _log(path: Path) -> Path:
-    provider = Provider("chat-peer")
-    msg = provider.event(1, "Message", Level.INFO, (), {"user": str, "port": int},
-                         "{user} on {port}")
-    with Hub(load_installed=False) as hub:
-        hub.register(provider)
-        hub.start_session(SessionConfig("h", [ProviderEnable("chat-peer")], file=path))
-        msg.write("alice", 1863)
-        msg.write("\x1b[2J\x1b[Hmallory", 6891)
-        msg.write("bob", 443)
-        hub.stop_session("h")
-    return path
+    return chat_log(path, [("alice", 1863), ("\x1b[2J\x1b[Hmallory", 6891), ("bob", 443)])
 
 
 def test_filter_in_a_terminal(tmp_path):

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.harness.terminal import Terminal
-from tracer import Hub, Level, Provider, ProviderEnable, SessionConfig
 from viewer._prepaint import prepaint
+
+from .chatlog import chat_log
 
 ROOT = Path(__file__).resolve().parents[2]
 # pytest sets COLUMNS and LINES, which Textual would take for the terminal's size
@@ -21,17 +22,8 @@ _HOLD = ("from pathlib import Path; import sys, time; from viewer._prepaint impo
 
 
 def _log(path: Path, n: int = 40) -> Path:
-    provider = Provider("chat-peer")
-    msg = provider.event(1, "Message", Level.INFO, (), {"user": str, "port": int},
-                         "{user} on {port}")
-    with Hub(load_installed=False) as hub:
-        hub.register(provider)
-        hub.start_session(SessionConfig("h", [ProviderEnable("chat-peer")], file=path))
-        msg.write("\x1b[2J\x1b[Hmallory", 6891)
-        for i in range(n):
-            msg.write(f"user{i}", 1000 + i)
-        hub.stop_session("h")
-    return path
+    rows = [("\x1b[2J\x1b[Hmallory", 6891)] + [(f"user{i}", 1000 + i) for i in range(n)]
+    return chat_log(path, rows)
 
 
 def _hold(log: Path, seconds: float, end: str = "abandon") -> str:
